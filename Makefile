@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step they call.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite test-postgres test-browser setup assets instance lint bench clean-assets
+
+run: setup instance
+	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal first-run-link --base-url http://$(HOST):$(PORT)
+	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python scripts/ensure_chromium.py
+	$(BIN)/python scripts/run_tests.py
+
+setup: $(VENV)/.installed assets
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json $(VENV)/.installed
+	$(BIN)/npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+assets: static/dist/portal.css
+
+static/dist/portal.css: node_modules/.installed $(wildcard static/src/*.scss) $(wildcard static/src/*.js)
+	$(BIN)/python scripts/build_assets.py
+
+instance: $(VENV)/.installed
+	PORTAL_DEVELOPMENT=1 $(BIN)/python -m portal.instance
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check portal tests scripts bench
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean-assets:
+	rm -rf static/dist node_modules/.installed

@@ -1,0 +1,112 @@
+"""The moderation portal: create_app() builds the application."""
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from portal import access, config, errors, headers
+from portal.extensions import csrf, db, migrate
+from portal.security import crypto, passwords
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config -> keyring -> extensions -> blueprints -> errors -> cli."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance") if test_config is None else test_config.get("INSTANCE_PATH"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config.load(app, test_config)
+    _load_keyring(app)
+    if app.config.get("ARGON2_PARAMETERS"):
+        passwords.configure(*app.config["ARGON2_PARAMETERS"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    _configure_templates(app)
+    _configure_logging(app)
+    if app.config["TRUST_PROXY"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from portal import mail
+    from portal.admin.views import bp as admin_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+
+    access.install(app)
+    headers.install(app)
+    errors.install(app)
+    app.teardown_request(mail.deliver_after_request)
+
+    from portal import cli
+
+    cli.install(app)
+    return app
+
+
+def _load_keyring(app: Flask) -> None:
+    """Refuse to start without a keyring: nothing can be read or written safely without it."""
+    keyring = app.config.get("KEYRING")
+    if keyring is None:
+        env_value = app.config.get("KEYRING_JSON")
+        if isinstance(env_value, dict):  # from_prefixed_env already parsed the JSON
+            env_value = json.dumps(env_value)
+        keyring = crypto.Keyring.load(Path(app.config["KEYRING_FILE"]), env_value)
+    app.extensions["keyring"] = keyring
+    crypto.install(keyring)
+
+
+def _configure_templates(app: Flask) -> None:
+    """Find the GOV.UK macros and widgets beside our own templates."""
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,  # type: ignore[list-item]
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    WTFormsHelpers(app)
+    app.jinja_env.globals["service_name"] = app.config["ORGANISATION_NAME"]
+
+
+def _configure_logging(app: Flask) -> None:
+    """Log at INFO; request data (passwords, codes, tokens) is never logged by the portal."""
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Werkzeug's access log prints full paths, which for emailed links include the token.
+    logging.getLogger("werkzeug").addFilter(_redact_tokens)
+
+
+def _redact_tokens(record: logging.LogRecord) -> bool:
+    """Replace link tokens in access-log lines with a placeholder."""
+    if isinstance(record.args, tuple) and record.args:
+        record.args = tuple(
+            re.sub(r"/(invite|reset|password-help|first-run)/[A-Za-z0-9_\-]{20,}", r"/\1/[token]", a)
+            if isinstance(a, str) else a
+            for a in record.args
+        )
+    return True

@@ -1,0 +1,197 @@
+"""The deny-by-default gate: who is signed in, and who may use each endpoint.
+
+Every view declares its audience with one of the decorators below. The gate runs before every request:
+an endpoint that declares nothing is a 404 for everyone, a half-signed-in session (password only)
+reaches nothing but the security-code page, and a role mismatch is a 404 so existence is not revealed.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from sqlalchemy import delete, select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import Role, SessionStage, User, UserSession
+from portal.security import tokens
+
+SESSION_COOKIE = "portal_session"
+PUBLIC = "public"
+PENDING = "pending"  # reachable with a password-only session as well as signed-out
+SIGNED_IN = "signed_in"
+ACCESS_ATTR = "portal_access"
+LAST_SEEN_WRITE_INTERVAL = timedelta(seconds=60)
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def _declare(view: View, rule: str | frozenset[str]) -> View:
+    setattr(view, ACCESS_ATTR, rule)
+    return view
+
+
+def public(view: View) -> View:
+    """Anyone may use this endpoint, signed in or not."""
+    return _declare(view, PUBLIC)
+
+
+def pending_code(view: View) -> View:
+    """Reachable while the password has been accepted and the security code is still to come."""
+    return _declare(view, PENDING)
+
+
+def signed_in(view: View) -> View:
+    """Any person with a full two-factor session."""
+    return _declare(view, SIGNED_IN)
+
+
+def roles(*names: Role) -> Callable[[View], View]:
+    """Only people with one of these roles and a full two-factor session."""
+
+    def decorate(view: View) -> View:
+        return _declare(view, frozenset(names))
+
+    return decorate
+
+
+def declared_rule(view: Callable[..., Any]) -> str | frozenset[str] | None:
+    """Return what a view declared, or None."""
+    return getattr(view, ACCESS_ATTR, None)
+
+
+def current_user() -> User | None:
+    """The person with a full two-factor session, or None."""
+    return g.get("user")
+
+
+def require_user() -> User:
+    """The signed-in person; only called from views the gate has already let through."""
+    user = g.get("user")
+    if user is None:
+        abort(404)
+    return user
+
+
+def _session_expired(record: UserSession) -> bool:
+    config = current_app.config
+    now = clock.now()
+    idle = timedelta(minutes=int(config["SESSION_IDLE_MINUTES"]))
+    absolute = timedelta(hours=int(config["SESSION_ABSOLUTE_HOURS"]))
+    if record.stage == SessionStage.PASSWORD:
+        idle = min(idle, timedelta(minutes=10))
+    return now - record.last_seen_at > idle or now - record.created_at > absolute
+
+
+def load_session() -> None:
+    """Before each request: find the server-side session named by the cookie and its user."""
+    g.user = None
+    g.pending_user = None
+    g.auth_session = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 100:
+        return
+    record = db.session.get(UserSession, tokens.hash_token(token))
+    if record is None:
+        g.clear_session_cookie = True
+        return
+    if _session_expired(record) or not record.user.can_sign_in:
+        db.session.delete(record)
+        db.session.commit()
+        g.clear_session_cookie = True
+        return
+    if clock.now() - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
+        record.last_seen_at = clock.now()
+        db.session.commit()
+    g.auth_session = record
+    if record.stage == SessionStage.FULL:
+        g.user = record.user
+    else:
+        g.pending_user = record.user
+
+
+def gate() -> Response | None:
+    """Before each request: allow it, redirect to the right sign-in step, or 404."""
+    if request.endpoint is None:
+        return None  # no route matched: Flask answers 404 itself
+    view = current_app.view_functions.get(request.endpoint)
+    rule = declared_rule(view) if view else None
+    if rule is None:
+        abort(404)
+    if rule == PUBLIC:
+        return None
+    if rule == PENDING:
+        return None
+    user = g.user
+    if user is None:
+        if g.pending_user is not None:
+            return redirect(url_for("auth.security_code"))
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+    if rule == SIGNED_IN or user.role in rule:
+        return None
+    abort(404)
+
+
+def begin_session(token: str) -> None:
+    """Ask for the session cookie to be set on this response (a new token each sign-in step)."""
+    g.new_session_token = token
+
+
+def end_session() -> None:
+    """Ask for the session cookie to be removed on this response."""
+    g.clear_session_cookie = True
+
+
+def apply_session_cookie(response: Response) -> Response:
+    """After each request: set or clear the session cookie as the request asked."""
+    config = current_app.config
+    if token := g.get("new_session_token"):
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            secure=config["SESSION_COOKIE_SECURE"],
+            samesite="Lax",
+            path="/",
+        )
+    elif g.get("clear_session_cookie"):
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=config["SESSION_COOKIE_SECURE"],
+                               httponly=True, samesite="Lax")
+    return response
+
+
+def end_other_sessions(user: User, keep: UserSession | None = None) -> None:
+    """Delete every session of this user except the one given (the caller commits)."""
+    statement = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        statement = statement.where(UserSession.id != keep.id)
+    db.session.execute(statement)
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    """The user's live sessions, newest first."""
+    return list(
+        db.session.scalars(
+            select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.created_at.desc())
+        )
+    )
+
+
+def install(app: Flask) -> None:
+    """Register the gate and mark Flask's own static endpoint as public."""
+    app.before_request(load_session)
+    app.before_request(gate)
+    app.after_request(apply_session_cookie)
+    if "static" in app.view_functions:
+        public(app.view_functions["static"])
+
+
+def local_redirect_target(target: str | None) -> str | None:
+    """Return target only if it is a path on this site (never //host, /\\host, a scheme or a control char)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
+

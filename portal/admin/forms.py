@@ -1,0 +1,60 @@
+"""Forms for inviting people, managing them and searching the audit trail."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
+from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from portal.models import ROLE_LABELS_FOR_FORMS, OrganisationKind
+
+
+class InviteForm(FlaskForm):
+    """Invite one person by email."""
+
+    name = StringField("Full name", widget=GovTextInput(),
+                       validators=[InputRequired("Enter the person's full name"), Length(max=200)])
+    email = StringField("Email address", widget=GovTextInput(),
+                        validators=[InputRequired("Enter the person's email address"),
+                                    Email("Enter an email address in the correct format, like name@example.org",
+                                          check_deliverability=False), Length(max=254)])
+    role = RadioField("Role", choices=ROLE_LABELS_FOR_FORMS, widget=GovRadioInput(),
+                      validators=[InputRequired("Choose the person's role")])
+    organisation = SelectField("Organisation", coerce=int, widget=GovSelect(), validators=[Optional()])
+    submit = SubmitField("Send invitation", widget=GovSubmitInput())
+
+
+class RoleForm(FlaskForm):
+    """Change a person's role."""
+
+    role = RadioField("Role", choices=ROLE_LABELS_FOR_FORMS, widget=GovRadioInput(),
+                      validators=[InputRequired("Choose a role")])
+    submit = SubmitField("Change role", widget=GovSubmitInput())
+
+
+class ConfirmForm(FlaskForm):
+    """A button that confirms an action (the CSRF token is the point)."""
+
+    submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class OrganisationForm(FlaskForm):
+    """Add an organisation."""
+
+    name = StringField("Name", widget=GovTextInput(),
+                       validators=[InputRequired("Enter the organisation's name"), Length(max=200)])
+    kind = RadioField("Kind", choices=[(k.value, k.value.capitalize()) for k in OrganisationKind],
+                      widget=GovRadioInput(), validators=[InputRequired("Choose what kind of organisation it is")])
+    submit = SubmitField("Add organisation", widget=GovSubmitInput())
+
+
+class AuditSearchForm(FlaskForm):
+    """Filter the audit trail (sent by GET, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    person = SelectField("Person", coerce=int, widget=GovSelect(), validators=[Optional()])
+    action = SelectField("Action", widget=GovSelect(), validators=[Optional()])
+    date_from = DateField("From", format="%d %m %Y", widget=GovDateInput(), validators=[Optional()])
+    date_to = DateField("To", format="%d %m %Y", widget=GovDateInput(), validators=[Optional()])
+    submit = SubmitField("Search", widget=GovSubmitInput())

@@ -1,0 +1,196 @@
+"""The ASYE Lead's administration of people and the audit trail. Each verb audits and commits once."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from portal import access, audit, clock, mail
+from portal.auth.services import new_link
+from portal.extensions import db
+from portal.models import AccountLink, AuditEvent, LinkPurpose, Organisation, Role, User
+
+PAGE_SIZE = 50
+
+
+def people(query: str = "", role: str = "", status: str = "") -> list[User]:
+    """People matching a search of name and email, optionally by role and status."""
+    statement = select(User).order_by(User.name)
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        statement = statement.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+    if role:
+        statement = statement.where(User.role == role)
+    if status == "active":
+        statement = statement.where(User.active, User.enrolled_at.is_not(None))
+    elif status == "deactivated":
+        statement = statement.where(~User.active)
+    elif status == "not_set_up":
+        statement = statement.where(User.enrolled_at.is_(None))
+    return list(db.session.scalars(statement.limit(500)))
+
+
+def person(user_id: int) -> User | None:
+    """One person by id (the administrator may see everyone)."""
+    return db.session.get(User, user_id)
+
+
+def pending_links() -> list[AccountLink]:
+    """Invitations and reset links sent but not yet used, newest first."""
+    return list(
+        db.session.scalars(
+            select(AccountLink)
+            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
+            .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+            .order_by(AccountLink.created_at.desc())
+        )
+    )
+
+
+def pending_link(link_id: int) -> AccountLink | None:
+    """An unused invitation or reset link by id."""
+    link = db.session.get(AccountLink, link_id)
+    if link is None or link.used_at is not None or link.revoked_at is not None:
+        return None
+    return link if link.purpose in (LinkPurpose.INVITATION, LinkPurpose.RESET) else None
+
+
+def organisations() -> list[Organisation]:
+    """Every organisation, by name."""
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def add_organisation(actor: User, name: str, kind: str) -> Organisation:
+    """Register an employer, university or community group."""
+    organisation = Organisation(name=name.strip(), kind=kind)
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record(actor, "organisation.added", f"organisation:{organisation.id}", name=organisation.name)
+    db.session.commit()
+    return organisation
+
+
+def organisation_name_taken(name: str) -> bool:
+    """True if an organisation already has this name (case-insensitive)."""
+    return db.session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.strip().lower())
+                             ) is not None
+
+
+def deactivate(actor: User, user: User) -> None:
+    """Stop a person signing in; their sessions end at once."""
+    user.active = False
+    access.end_other_sessions(user)
+    audit.record(actor, "person.deactivated", f"user:{user.id}")
+    db.session.commit()
+
+
+def reactivate(actor: User, user: User) -> None:
+    """Let a deactivated person sign in again."""
+    user.active = True
+    audit.record(actor, "person.reactivated", f"user:{user.id}")
+    db.session.commit()
+
+
+def change_role(actor: User, user: User, role: Role) -> None:
+    """Change what a person may do; their sessions end so the change takes effect at once."""
+    before = user.role
+    user.role = role.value
+    access.end_other_sessions(user)
+    audit.record(actor, "person.role_changed", f"user:{user.id}", before=before, after=role.value)
+    db.session.commit()
+
+
+def reset_two_factor(actor: User, user: User) -> AccountLink:
+    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link."""
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.enrolled_at = None
+    access.end_other_sessions(user)
+    db.session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    hours = int(current_app.config["INVITATION_HOURS"])
+    link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
+                            name=user.name, role=user.role, created_by_id=actor.id)
+    mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
+               link_url=current_app.config["BASE_URL"].rstrip("/") + url_for("auth.accept_link", token=token),
+               hours=hours)
+    db.session.flush()
+    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)
+    db.session.commit()
+    return link
+
+
+# Audit trail ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditFilter:
+    """What the administrator searched the audit trail for."""
+
+    person_id: int | None = None
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _audit_query(criteria: AuditFilter) -> Select[tuple[AuditEvent]]:
+    statement = select(AuditEvent).options(joinedload(AuditEvent.actor)).order_by(AuditEvent.seq.desc())
+    if criteria.person_id:
+        statement = statement.where(
+            or_(AuditEvent.actor_id == criteria.person_id, AuditEvent.target == f"user:{criteria.person_id}")
+        )
+    if criteria.action:
+        statement = statement.where(AuditEvent.action.like(f"{criteria.action}%"))
+    if criteria.date_from:
+        statement = statement.where(AuditEvent.at >= _start_of(criteria.date_from))
+    if criteria.date_to:
+        statement = statement.where(AuditEvent.at < _start_of(criteria.date_to) + timedelta(days=1))
+    return statement
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=clock.now().tzinfo)
+
+
+def audit_page(criteria: AuditFilter, page: int) -> tuple[list[AuditEvent], bool]:
+    """One page of matching events, newest first, and whether there are more."""
+    rows = list(db.session.scalars(_audit_query(criteria).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def audit_actions() -> list[str]:
+    """Every action name that has been recorded, for the filter."""
+    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def _csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A leading =, +, - or @ would be run as a formula by a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:
+    """Stream matching events as CSV; the export itself is audited first."""
+    audit.record(actor, "audit.exported", "", filter=json.dumps(criteria.__dict__, default=str))
+    db.session.commit()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"])
+    yield buffer.getvalue()
+    for event in db.session.scalars(_audit_query(criteria).execution_options(yield_per=500)):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_csv_cell(v) for v in (
+            event.seq, event.at.isoformat(timespec="seconds"), event.actor_id,
+            event.actor.email if event.actor else "", event.action, event.target, event.details, event.ip,
+            event.hash)])
+        yield buffer.getvalue()

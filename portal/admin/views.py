@@ -1,0 +1,189 @@
+"""The administrator's pages: people, invitations, organisations and the audit trail."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.admin import forms, services
+from portal.auth import services as auth_services
+from portal.models import AccountLink, Role, User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+admin_only = access.roles(Role.ADMIN)
+
+
+def _person_or_404(user_id: int) -> User:
+    user = services.person(user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _link_or_404(link_id: int) -> AccountLink:
+    link = services.pending_link(link_id)
+    if link is None:
+        abort(404)
+    return link
+
+
+@bp.route("/people")
+@admin_only
+def people() -> str:
+    """List and search people, with invitations still waiting."""
+    query = request.args.get("q", "")[:100]
+    role = request.args.get("role", "")
+    status = request.args.get("status", "")
+    return render_template("admin/people.html", people=services.people(query, role, status), query=query,
+                           role=role, status=status, roles=list(Role), links=services.pending_links())
+
+
+@bp.route("/people/invite", methods=["GET", "POST"])
+@admin_only
+def invite() -> str | Response:
+    """Invite a person by email."""
+    form = forms.InviteForm()
+    form.organisation.choices = [(0, "None")] + [(o.id, o.name) for o in services.organisations()]
+    if form.validate_on_submit():
+        if auth_services.email_taken(form.email.data):
+            form.email.errors.append("An account with this email address already exists")
+        else:
+            actor = access.require_user()
+            link = auth_services.invite(actor, form.name.data, form.email.data, Role(form.role.data),
+                                        form.organisation.data or None)
+            flash(f"Invitation sent to {link.email}. The link works once and expires in "
+                  f"{int(link.expires_at.timestamp() - link.created_at.timestamp()) // 3600} hours.")
+            return redirect(url_for("admin.people"))
+    return render_template("admin/invite.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/people/<int:user_id>")
+@admin_only
+def person(user_id: int) -> str:
+    """One person: their details and the actions the administrator can take."""
+    user = _person_or_404(user_id)
+    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(),
+                           role_form=forms.RoleForm(role=user.role),
+                           events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10])
+
+
+def _confirmed_action(user_id: int, template: str, action: str) -> str | Response:
+    """Show a confirmation page on GET; do the action on a confirmed POST."""
+    user = _person_or_404(user_id)
+    form = forms.ConfirmForm()
+    if form.validate_on_submit():
+        actor = access.require_user()
+        if user.id == actor.id and action != "reactivate":
+            flash("You cannot do that to your own account. Ask another administrator.")
+            return redirect(url_for("admin.person", user_id=user.id))
+        if action == "deactivate":
+            services.deactivate(actor, user)
+            flash(f"{user.name} has been deactivated and signed out everywhere.")
+        elif action == "reactivate":
+            services.reactivate(actor, user)
+            flash(f"{user.name} can sign in again.")
+        else:
+            services.reset_two_factor(actor, user)
+            flash(f"{user.name}'s sign-in has been reset. They have been emailed a link to set it up again.")
+        return redirect(url_for("admin.person", user_id=user.id))
+    return render_template(template, person=user, form=form)
+
+
+@bp.route("/people/<int:user_id>/deactivate", methods=["GET", "POST"])
+@admin_only
+def deactivate(user_id: int) -> str | Response:
+    """Deactivate a person after confirmation."""
+    return _confirmed_action(user_id, "admin/confirm_deactivate.html", "deactivate")
+
+
+@bp.route("/people/<int:user_id>/reactivate", methods=["GET", "POST"])
+@admin_only
+def reactivate(user_id: int) -> str | Response:
+    """Reactivate a person after confirmation."""
+    return _confirmed_action(user_id, "admin/confirm_reactivate.html", "reactivate")
+
+
+@bp.route("/people/<int:user_id>/reset-2fa", methods=["GET", "POST"])
+@admin_only
+def reset_two_factor(user_id: int) -> str | Response:
+    """Reset a person's two-factor sign-in after confirmation."""
+    return _confirmed_action(user_id, "admin/confirm_reset.html", "reset")
+
+
+@bp.route("/people/<int:user_id>/role", methods=["POST"])
+@admin_only
+def change_role(user_id: int) -> str | Response:
+    """Change a person's role."""
+    user = _person_or_404(user_id)
+    form = forms.RoleForm()
+    actor = access.require_user()
+    if form.validate_on_submit() and user.id != actor.id:
+        services.change_role(actor, user, Role(form.role.data))
+        flash(f"{user.name} is now: {Role(form.role.data).label}.")
+        return redirect(url_for("admin.person", user_id=user.id))
+    if user.id == actor.id:
+        form.role.errors.append("You cannot change your own role")
+    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=form,
+                           events=[]), 400
+
+
+@bp.route("/invitations/<int:link_id>/resend", methods=["POST"])
+@admin_only
+def resend(link_id: int) -> Response:
+    """Send a fresh link in place of an unused one."""
+    link = _link_or_404(link_id)
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    new = auth_services.resend_link(access.require_user(), link)
+    flash(f"A new link has been sent to {new.email}. The old link no longer works.")
+    return redirect(url_for("admin.people"))
+
+
+@bp.route("/organisations", methods=["GET", "POST"])
+@admin_only
+def organisations() -> str | Response:
+    """List organisations and add one."""
+    form = forms.OrganisationForm()
+    if form.validate_on_submit():
+        if services.organisation_name_taken(form.name.data):
+            form.name.errors.append("An organisation with this name already exists")
+        else:
+            services.add_organisation(access.require_user(), form.name.data, form.kind.data)
+            flash(f"{form.name.data.strip()} has been added.")
+            return redirect(url_for("admin.organisations"))
+    return render_template("admin/organisations.html", form=form, organisations=services.organisations()), (
+        400 if form.errors else 200
+    )
+
+
+def _audit_form() -> tuple[forms.AuditSearchForm, services.AuditFilter]:
+    form = forms.AuditSearchForm(request.args)
+    form.person.choices = [(0, "Anyone")] + [(u.id, f"{u.name} ({u.email})") for u in services.people()]
+    form.action.choices = [("", "Any action")] + [(a, a) for a in services.audit_actions()]
+    criteria = services.AuditFilter()
+    if request.args and form.validate():
+        criteria = services.AuditFilter(person_id=form.person.data or None, action=form.action.data or "",
+                                        date_from=form.date_from.data, date_to=form.date_to.data)
+    return form, criteria
+
+
+@bp.route("/audit")
+@admin_only
+def audit_trail() -> tuple[str, int]:
+    """Search the audit trail."""
+    form, criteria = _audit_form()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    events, more = services.audit_page(criteria, page)
+    return render_template("admin/audit.html", form=form, events=events, page=page, more=more,
+                           query=request.query_string.decode()), 400 if form.errors else 200
+
+
+@bp.route("/audit.csv")
+@admin_only
+def audit_export() -> Response:
+    """Export the matching audit events as CSV."""
+    form, criteria = _audit_form()
+    if form.errors:
+        abort(400)
+    body = stream_with_context(services.audit_csv(access.require_user(), criteria))
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'})

@@ -1,0 +1,100 @@
+"""The audit trail: record(actor, action, target, **details) and verification of the hash chain.
+
+Each event's HMAC covers its fields and the previous event's hash, keyed from the keyring, so an edited,
+inserted or deleted row breaks the chain at that point. Writers serialise on the single audit_head row.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy import insert, select, update
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, AuditHead, User
+from portal.security import crypto, tokens
+
+_PURPOSE = "portal audit chain v1"
+GENESIS = "0" * 64
+
+
+def _digest(key: bytes, event: AuditEvent | dict[str, Any]) -> str:
+    get = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
+    at = get("at")
+    fields = [
+        get("seq"),
+        clock.as_utc(at).isoformat(timespec="microseconds"),
+        get("actor_id"),
+        get("action"),
+        get("target"),
+        get("details"),
+        get("ip"),
+        get("prev_hash"),
+    ]
+    return tokens.keyed_hash(key, json.dumps(fields, separators=(",", ":")))
+
+
+def client_ip() -> str:
+    """Return the address of the current request, or '' outside a request."""
+    return (request.remote_addr or "") if has_request_context() else ""
+
+
+def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
+    """Append one event to the chain in the current transaction (the caller commits)."""
+    keyring = crypto.installed()
+    kid, key = keyring.derive(_PURPOSE)
+    # Taking the head row's write lock first makes concurrent writers queue up behind each other.
+    bumped = db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    if bumped.rowcount == 0:
+        db.session.add(AuditHead(id=1, seq=1, hash=GENESIS))
+        db.session.flush()
+    seq, prev_hash = db.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    row = {
+        "seq": seq,
+        "at": clock.now(),
+        "actor_id": actor.id if actor is not None else None,
+        "action": action,
+        "target": target,
+        "details": json.dumps(details, sort_keys=True, default=str, separators=(",", ":")),
+        "ip": client_ip(),
+        "key_id": kid,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = _digest(key, row)
+    db.session.execute(insert(AuditEvent).values(**row))
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=row["hash"]))
+
+
+@dataclass
+class ChainProblem:
+    """Where the chain first fails to verify."""
+
+    seq: int
+    event_id: int | None
+    reason: str
+
+
+def _events() -> Iterator[AuditEvent]:
+    yield from db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500))
+
+
+def verify() -> tuple[int, ChainProblem | None]:
+    """Walk the chain; return (events checked, the first problem or None)."""
+    keyring = crypto.installed()
+    expected_prev, expected_seq, checked = GENESIS, 1, 0
+    for event in _events():
+        if event.seq != expected_seq:
+            return checked, ChainProblem(expected_seq, None, "missing: an event was deleted")
+        if event.prev_hash != expected_prev:
+            return checked, ChainProblem(event.seq, event.id, "does not follow the previous event")
+        _, key = keyring.derive(_PURPOSE, event.key_id)
+        if not tokens.equal(_digest(key, event), event.hash):
+            return checked, ChainProblem(event.seq, event.id, "edited: its contents do not match its hash")
+        expected_prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    head = db.session.get(AuditHead, 1)
+    if head is not None and (head.seq != checked or head.hash != expected_prev):
+        return checked, ChainProblem(checked + 1, None, "missing: the latest events were deleted")
+    return checked, None

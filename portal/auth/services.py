@@ -1,0 +1,417 @@
+"""Sign-in, enrolment, emailed links and account changes. Each verb audits and commits once."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import delete, select, update
+
+from portal import access, audit, clock, mail
+from portal.auth import throttle
+from portal.extensions import db
+from portal.models import (
+    AccountLink,
+    AuditEvent,
+    LinkPurpose,
+    RecoveryCode,
+    Role,
+    SessionStage,
+    User,
+    UserSession,
+)
+from portal.security import crypto, passwords, tokens, totp
+
+RECOVERY_CODE_COUNT = 10
+RECOVERY_PURPOSE = "portal recovery codes v1"
+FAILED = "Login failed"
+
+
+class LinkProblem(Exception):
+    """An emailed link cannot be used; the message says why in plain words."""
+
+
+@dataclass
+class Outcome:
+    """The result of a sign-in step."""
+
+    ok: bool
+    message: str = ""
+    token: str = ""
+    user: User | None = None
+    recovery_codes: list[str] = field(default_factory=list)
+
+
+# Sessions ---------------------------------------------------------------------------------------------
+
+
+def _start_session(user: User, stage: SessionStage, replacing: UserSession | None, ip: str, agent: str) -> str:
+    """Create a session with a new token (rotation), deleting the one it replaces."""
+    if replacing is not None:
+        db.session.execute(delete(UserSession).where(UserSession.id == replacing.id))
+    token = tokens.new_token()
+    now = clock.now()
+    db.session.add(
+        UserSession(id=tokens.hash_token(token), user_id=user.id, stage=stage.value, created_at=now,
+                    last_seen_at=now, ip=ip, user_agent=agent[:200])
+    )
+    return token
+
+
+def sign_out(session: UserSession | None, user: User | None) -> None:
+    """Delete the session record so its cookie is worthless."""
+    if session is None:
+        return
+    db.session.execute(delete(UserSession).where(UserSession.id == session.id))
+    if user is not None:
+        audit.record(user, "sign_out")
+    db.session.commit()
+
+
+# Sign-in ----------------------------------------------------------------------------------------------
+
+
+def sign_in_password(email: str, password: str, ip: str, agent: str, current: UserSession | None) -> Outcome:
+    """First factor: check the password under throttling; on success start a password-only session."""
+    key = throttle.account_key(email)
+    if throttle.locked_until(key, ip) is not None:
+        audit.record(None, "sign_in.throttled", "", email_key=key[:12])
+        db.session.commit()
+        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    matches, needs_rehash = passwords.verify_password(user.password_hash if user else None, password)
+    if not matches or user is None or not user.can_sign_in:
+        throttle.note_attempt(key, ip, succeeded=False)
+        audit.record(user, "sign_in.failed", f"user:{user.id}" if user else "", step="password")
+        db.session.commit()
+        return Outcome(False, FAILED)
+    if needs_rehash:
+        user.password_hash = passwords.hash_password(password)
+    token = _start_session(user, SessionStage.PASSWORD, current, ip, agent)
+    audit.record(user, "sign_in.password_accepted", f"user:{user.id}")
+    db.session.commit()
+    return Outcome(True, token=token, user=user)
+
+
+def _consume_code(user: User, raw_code: str) -> str | None:
+    """Accept a fresh security code or an unused recovery code; return which, or None."""
+    if user.totp_secret and totp.normalise_code(raw_code):
+        step = totp.accepted_step(user.totp_secret, raw_code, user.totp_last_step, clock.now())
+        if step is None:
+            return None
+        # Compare-and-set: of two requests with the same code only one can move the step forward.
+        moved = db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .where((User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        return "code" if moved.rowcount == 1 else None
+    code = tokens.normalise_recovery_code(raw_code)
+    if len(code) != 13:
+        return None
+    keyring = crypto.installed()
+    unused = db.session.execute(
+        select(RecoveryCode.id, RecoveryCode.key_id, RecoveryCode.code_hash).where(
+            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+        )
+    ).all()
+    match = next(
+        (row.id for row in unused
+         if tokens.equal(tokens.keyed_hash(keyring.derive(RECOVERY_PURPOSE, row.key_id)[1], code), row.code_hash)),
+        None,
+    )
+    if match is None:
+        return None
+    used = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == match, RecoveryCode.used_at.is_(None))
+        .values(used_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    return "recovery" if used.rowcount == 1 else None
+
+
+def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Outcome:
+    """Second factor: a security code or recovery code turns a password-only session into a full one."""
+    user = pending.user
+    key = throttle.account_key(user.email)
+    if throttle.locked_until(key, ip) is not None:
+        audit.record(user, "sign_in.throttled", f"user:{user.id}")
+        db.session.commit()
+        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+    used = _consume_code(user, raw_code)
+    if used is None:
+        throttle.note_attempt(key, ip, succeeded=False)
+        audit.record(user, "sign_in.failed", f"user:{user.id}", step="code")
+        db.session.commit()
+        return Outcome(False, FAILED)
+    throttle.note_attempt(key, ip, succeeded=True)
+    token = _start_session(user, SessionStage.FULL, pending, ip, agent)
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used)
+    if used == "recovery":
+        remaining = _unused_recovery_codes(user)
+        audit.record(user, "2fa.recovery_code_used", f"user:{user.id}", remaining=remaining)
+        mail.queue(user.email, "A recovery code was used to sign in", "recovery_code_used",
+                   account_url=_external("auth.account"), remaining=remaining)
+    db.session.commit()
+    return Outcome(True, token=token, user=user)
+
+
+# Recovery codes ---------------------------------------------------------------------------------------
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [tokens.new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    kid, key = crypto.installed().derive(RECOVERY_PURPOSE)
+    for code in codes:
+        digest = tokens.keyed_hash(key, tokens.normalise_recovery_code(code))
+        db.session.add(RecoveryCode(user_id=user.id, key_id=kid, code_hash=digest))
+    return codes
+
+
+def _unused_recovery_codes(user: User) -> int:
+    return len(
+        db.session.scalars(
+            select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        ).all()
+    )
+
+
+def unused_recovery_codes(user: User) -> int:
+    """How many recovery codes the person has left."""
+    return _unused_recovery_codes(user)
+
+
+def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -> Outcome:
+    """Replace every recovery code after checking a current security code."""
+    if _consume_code(user, raw_code) != "code":
+        audit.record(user, "2fa.recovery_codes_refused", f"user:{user.id}")
+        db.session.commit()
+        return Outcome(False, "The security code is not right. Enter the code your app shows now.")
+    codes = _new_recovery_codes(user)
+    audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}")
+    db.session.commit()
+    return Outcome(True, user=user, recovery_codes=codes)
+
+
+# Emailed links ----------------------------------------------------------------------------------------
+
+
+def _external(endpoint: str, **values: str) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def new_link(purpose: LinkPurpose, lifetime: timedelta, **fields: object) -> tuple[AccountLink, str]:
+    """Create a single-use link in the current transaction; return it and its token (stored only hashed)."""
+    token = tokens.new_token()
+    now = clock.now()
+    link = AccountLink(token_hash=tokens.hash_token(token), purpose=purpose.value, created_at=now,
+                       expires_at=now + lifetime, **fields)
+    db.session.add(link)
+    return link, token
+
+
+def _invitation_lifetime() -> timedelta:
+    return timedelta(hours=int(current_app.config["INVITATION_HOURS"]))
+
+
+def find_link(token: str, purposes: tuple[LinkPurpose, ...]) -> AccountLink:
+    """Return the usable link for a token, or raise LinkProblem saying plainly why it cannot be used."""
+    link = db.session.scalar(select(AccountLink).where(AccountLink.token_hash == tokens.hash_token(token)))
+    if link is None or link.purpose not in purposes:
+        raise LinkProblem("This link is not valid. Check you copied the whole link from the email.")
+    if link.used_at is not None:
+        raise LinkProblem("This link has already been used. Each link works once.")
+    if link.revoked_at is not None:
+        raise LinkProblem("This link has been replaced by a newer one. Use the link in the latest email.")
+    if clock.now() > link.expires_at:
+        raise LinkProblem("This link has expired.")
+    return link
+
+
+def first_admin_link() -> str | None:
+    """Return a new one-time link to create the first administrator, or None once one exists."""
+    if db.session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1)) is not None:
+        return None
+    now = clock.now()
+    db.session.execute(
+        update(AccountLink)
+        .where(AccountLink.purpose == LinkPurpose.FIRST_ADMIN.value, AccountLink.used_at.is_(None))
+        .values(revoked_at=now)
+    )
+    _, token = new_link(LinkPurpose.FIRST_ADMIN, timedelta(hours=24), role=Role.ADMIN.value)
+    audit.record(None, "invitation.first_admin_link_created")
+    db.session.commit()
+    return token
+
+
+def invite(actor: User, name: str, email: str, role: Role, organisation_id: int | None) -> AccountLink:
+    """Invite a person by email; the link is valid for 72 hours (configurable) and works once."""
+    link, token = new_link(LinkPurpose.INVITATION, _invitation_lifetime(), name=name.strip(),
+                            email=email.strip().lower(), role=role.value, organisation_id=organisation_id,
+                            created_by_id=actor.id)
+    mail.queue(link.email, "You have been invited to the moderation portal", "invitation",
+               link_url=_external("auth.accept_link", token=token), hours=int(current_app.config["INVITATION_HOURS"]))
+    db.session.flush()
+    audit.record(actor, "invitation.sent", f"invitation:{link.id}", email=link.email, role=link.role)
+    db.session.commit()
+    return link
+
+
+def resend_link(actor: User, link: AccountLink) -> AccountLink:
+    """Replace an unused invitation or reset link with a new one and email it again."""
+    link.revoked_at = clock.now()
+    new, token = new_link(LinkPurpose(link.purpose), _invitation_lifetime(), name=link.name, email=link.email,
+                           role=link.role, organisation_id=link.organisation_id, user_id=link.user_id,
+                           created_by_id=actor.id)
+    mail.queue(new.email, "Your link to the moderation portal", "invitation",
+               link_url=_external("auth.accept_link", token=token), hours=int(current_app.config["INVITATION_HOURS"]))
+    db.session.flush()
+    audit.record(actor, "invitation.resent", f"invitation:{new.id}", replaces=link.id, email=new.email)
+    db.session.commit()
+    return new
+
+
+def email_taken(email: str, except_user: User | None = None) -> bool:
+    """True if another account already uses this email."""
+    existing = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    return existing is not None and existing is not except_user
+
+
+def set_password_from_link(link: AccountLink, name: str, email: str, password: str) -> User:
+    """Step 1 of accepting a link: choose a password (and, for the first admin, name and email)."""
+    now = clock.now()
+    user = link.user
+    if user is None:
+        user = User(email=(email or link.email).strip().lower(), name=(name or link.name).strip(), role=link.role,
+                    organisation_id=link.organisation_id, created_at=now, active=True)
+        db.session.add(user)
+        link.user = user
+    elif link.purpose == LinkPurpose.FIRST_ADMIN:
+        user.email, user.name = email.strip().lower(), name.strip()
+    link.email, link.name = user.email, user.name
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = now
+    user.totp_secret = totp.new_secret()
+    user.totp_last_step = None
+    user.enrolled_at = None
+    db.session.flush()
+    audit.record(user, "enrolment.password_set", f"user:{user.id}", link=link.purpose)
+    db.session.commit()
+    return user
+
+
+def enrolment_details(link: AccountLink) -> dict[str, str]:
+    """The QR code and typed key the invitee's authenticator needs."""
+    user = link.user
+    assert user is not None and user.totp_secret
+    uri = totp.provisioning_uri(user.totp_secret, user.email, current_app.config["ORGANISATION_NAME"])
+    return {"qr_svg": totp.qr_svg(uri, "QR code for your authenticator app"),
+            "typed_key": totp.format_secret(user.totp_secret)}
+
+
+def confirm_enrolment(link: AccountLink, raw_code: str, ip: str, agent: str, current: UserSession | None) -> Outcome:
+    """Step 2: a code from the new authenticator completes the account and signs the person in."""
+    user = link.user
+    assert user is not None
+    if _consume_code(user, raw_code) != "code":
+        audit.record(user, "enrolment.code_failed", f"user:{user.id}")
+        db.session.commit()
+        return Outcome(False, "The security code is not right. Check the time on your phone and enter the "
+                              "6-digit code your app shows now.")
+    user.enrolled_at = clock.now()
+    user.active = True
+    link.used_at = clock.now()
+    access.end_other_sessions(user)
+    codes = _new_recovery_codes(user)
+    token = _start_session(user, SessionStage.FULL, current, ip, agent)
+    audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose)
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="enrolment")
+    db.session.commit()
+    return Outcome(True, token=token, user=user, recovery_codes=codes)
+
+
+# Password help and changes ----------------------------------------------------------------------------
+
+
+def request_password_help(email: str, ip: str) -> None:
+    """Email a one-hour link to an account that exists; the caller shows the same page either way."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.can_sign_in:
+        audit.record(None, "password_help.requested_unknown", "")
+        db.session.commit()
+        return
+    recent = db.session.scalars(
+        select(AccountLink.id).where(
+            AccountLink.user_id == user.id,
+            AccountLink.purpose == LinkPurpose.PASSWORD.value,
+            AccountLink.created_at > clock.now() - timedelta(hours=1),
+        )
+    ).all()
+    if len(recent) >= 3:
+        audit.record(user, "password_help.limited", f"user:{user.id}")
+        db.session.commit()
+        return
+    lifetime = timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
+    _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
+    mail.queue(user.email, "Reset your moderation portal password", "password_help",
+               link_url=_external("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
+    audit.record(user, "password_help.sent", f"user:{user.id}")
+    db.session.commit()
+
+
+def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str) -> Outcome:
+    """Set a new password from a password-help link; a security or recovery code is still required."""
+    user = link.user
+    assert user is not None
+    key = throttle.account_key(user.email)
+    if throttle.locked_until(key, ip) is not None:
+        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+    if _consume_code(user, raw_code) is None:
+        throttle.note_attempt(key, ip, succeeded=False)
+        audit.record(user, "password_help.code_failed", f"user:{user.id}")
+        db.session.commit()
+        return Outcome(False, "The security code is not right.")
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = clock.now()
+    link.used_at = clock.now()
+    access.end_other_sessions(user)
+    audit.record(user, "password.reset", f"user:{user.id}")
+    mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
+               account_url=_external("auth.sign_in"))
+    db.session.commit()
+    return Outcome(True, user=user)
+
+
+def change_password(user: User, session: UserSession, current_password: str, raw_code: str,
+                    new_password: str) -> Outcome:
+    """Change a password with the current one and a security code; every other session ends."""
+    matches, _ = passwords.verify_password(user.password_hash, current_password)
+    if not matches or _consume_code(user, raw_code) is None:
+        throttle.note_attempt(throttle.account_key(user.email), session.ip, succeeded=False)
+        audit.record(user, "password.change_failed", f"user:{user.id}")
+        db.session.commit()
+        return Outcome(False, "Your current password or security code is not right.")
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = clock.now()
+    access.end_other_sessions(user, keep=session)
+    audit.record(user, "password.changed", f"user:{user.id}")
+    mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
+               account_url=_external("auth.account"))
+    db.session.commit()
+    return Outcome(True, user=user)
+
+
+def recent_sign_ins(user: User, limit: int = 10) -> list[AuditEvent]:
+    """The person's latest sign-ins and failed attempts, newest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.actor_id == user.id)
+            .where(AuditEvent.action.in_(("sign_in.succeeded", "sign_in.failed", "sign_in.throttled")))
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
+    )

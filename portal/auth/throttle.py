@@ -1,0 +1,88 @@
+"""Sign-in throttling, counted in the database so every worker process sees the same numbers."""
+
+import hashlib
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import SignInAttempt
+
+
+def account_key(email: str) -> str:
+    """Key attempts by the typed email (known or not), so throttling reveals nothing about accounts."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def locked_until(key: str, ip: str) -> datetime | None:
+    """Return when this account or address may try again, or None if it may try now."""
+    config = current_app.config
+    now = clock.now()
+    account = _account_lock(key, now, config)
+    address = _address_lock(ip, now, config)
+    locks = [moment for moment in (account, address) if moment is not None and moment > now]
+    return max(locks) if locks else None
+
+
+def _account_lock(key: str, now: datetime, config: dict) -> datetime | None:
+    burst = int(config["THROTTLE_ACCOUNT_FAILURES"])
+    window = timedelta(seconds=int(config["THROTTLE_ACCOUNT_WINDOW_SECONDS"]))
+    daily = int(config["THROTTLE_ACCOUNT_DAILY"])
+    last_success = db.session.scalar(
+        select(func.max(SignInAttempt.at)).where(SignInAttempt.account_key == key, SignInAttempt.succeeded)
+    )
+    since = now - timedelta(days=1)
+    if last_success is not None:
+        since = max(since, clock.as_utc(last_success))
+    failures = [
+        clock.as_utc(at)
+        for at in db.session.scalars(
+            select(SignInAttempt.at)
+            .where(SignInAttempt.account_key == key, ~SignInAttempt.succeeded, SignInAttempt.at > since)
+            .order_by(SignInAttempt.at.desc())
+            .limit(daily)
+        )
+    ]
+    if len(failures) >= daily:
+        return failures[-1] + timedelta(days=1)
+    if len(failures) >= burst and failures[0] - failures[burst - 1] <= window:
+        in_last_hour = sum(1 for at in failures if at > now - timedelta(hours=1))
+        # Each failure beyond the burst doubles the wait, up to the configured ceiling.
+        delay = window * 2 ** max(0, in_last_hour - burst)
+        ceiling = timedelta(seconds=int(config["THROTTLE_MAX_DELAY_SECONDS"]))
+        return failures[0] + min(delay, ceiling)
+    return None
+
+
+def _address_lock(ip: str, now: datetime, config: dict) -> datetime | None:
+    if not ip:
+        return None
+    burst = int(config["THROTTLE_ADDRESS_FAILURES"])
+    window = timedelta(seconds=int(config["THROTTLE_ADDRESS_WINDOW_SECONDS"]))
+    daily = int(config["THROTTLE_ADDRESS_DAILY"])
+    recent = [
+        clock.as_utc(at)
+        for at in db.session.scalars(
+            select(SignInAttempt.at)
+            .where(SignInAttempt.ip == ip, ~SignInAttempt.succeeded, SignInAttempt.at > now - window)
+            .order_by(SignInAttempt.at)
+            .limit(burst)
+        )
+    ]
+    if len(recent) >= burst:
+        return recent[0] + window
+    day_count = db.session.scalar(
+        select(func.count()).where(
+            SignInAttempt.ip == ip, ~SignInAttempt.succeeded, SignInAttempt.at > now - timedelta(days=1)
+        )
+    )
+    if day_count and day_count >= daily:
+        return now + timedelta(hours=1)
+    return None
+
+
+def note_attempt(key: str, ip: str, succeeded: bool) -> None:
+    """Record an attempt in the current transaction (the caller commits)."""
+    db.session.add(SignInAttempt(account_key=key, ip=ip, at=clock.now(), succeeded=succeeded))

@@ -1,0 +1,184 @@
+"""Sign-in, sign-out, emailed links, enrolment, password help and the account page."""
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.auth import forms, services
+from portal.models import LinkPurpose
+
+bp = Blueprint("auth", __name__)
+
+ENROLMENT_LINKS = (LinkPurpose.INVITATION, LinkPurpose.FIRST_ADMIN, LinkPurpose.RESET)
+
+
+def _client() -> tuple[str, str]:
+    return request.remote_addr or "", request.headers.get("User-Agent", "")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@access.public
+def sign_in() -> str | Response:
+    """Step 1: email and password."""
+    if access.current_user() is not None:
+        return redirect(url_for("pages.dashboard"))
+    form = forms.SignInForm()
+    next_path = access.local_redirect_target(request.args.get("next"))
+    if form.validate_on_submit():
+        outcome = services.sign_in_password(form.email.data, form.password.data, *_client(), g.auth_session)
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            return redirect(url_for("auth.security_code", next=next_path) if next_path
+                            else url_for("auth.security_code"))
+        form.email.errors.append(outcome.message)
+    return render_template("auth/sign_in.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@access.pending_code
+def security_code() -> str | Response:
+    """Step 2: the security code (or a recovery code)."""
+    if access.current_user() is not None:
+        return redirect(url_for("pages.dashboard"))
+    if g.pending_user is None:
+        return redirect(url_for("auth.sign_in"))
+    form = forms.CodeForm()
+    if form.validate_on_submit():
+        outcome = services.sign_in_code(g.auth_session, form.code.data, *_client())
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            target = access.local_redirect_target(request.args.get("next"))
+            return redirect(target or url_for("pages.dashboard"))
+        form.code.errors.append(outcome.message)
+    return render_template("auth/security_code.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/sign-out", methods=["POST"])
+@access.pending_code
+def sign_out() -> Response:
+    """End the session: the record is deleted, so the old cookie is worthless."""
+    services.sign_out(g.auth_session, g.user or g.pending_user)
+    access.end_session()
+    flash("You have signed out.")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@access.public
+def accept_link(token: str) -> str | Response:
+    """Step 1 of an invitation, first-run or reset link: choose a password."""
+    try:
+        link = services.find_link(token, ENROLMENT_LINKS)
+    except services.LinkProblem as problem:
+        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    first_admin = link.purpose == LinkPurpose.FIRST_ADMIN
+    form = forms.FirstAdminForm() if first_admin else forms.ChoosePasswordForm(email=link.email)
+    if form.validate_on_submit():
+        email = form.email.data if first_admin else link.email
+        name = form.name.data if first_admin else link.name
+        if services.email_taken(email, except_user=link.user):
+            form.email.errors.append("An account with this email address already exists")
+        else:
+            services.set_password_from_link(link, name, email, form.password.data)
+            return redirect(url_for("auth.enrol", token=token))
+    return render_template("auth/choose_password.html", form=form, link=link, first_admin=first_admin), (
+        400 if form.errors else 200
+    )
+
+
+@bp.route("/invite/<token>/authenticator", methods=["GET", "POST"])
+@access.public
+def enrol(token: str) -> str | Response:
+    """Step 2: set up the authenticator app, confirm a code, then see the recovery codes once."""
+    try:
+        link = services.find_link(token, ENROLMENT_LINKS)
+    except services.LinkProblem as problem:
+        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    if link.user is None or link.user.password_hash is None:
+        return redirect(url_for("auth.accept_link", token=token))
+    form = forms.EnrolForm()
+    if form.validate_on_submit():
+        outcome = services.confirm_enrolment(link, form.code.data, *_client(), g.auth_session)
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
+        form.code.errors.append(outcome.message)
+    return render_template("auth/enrol.html", form=form, **services.enrolment_details(link)), (
+        400 if form.errors else 200
+    )
+
+
+@bp.route("/password-help", methods=["GET", "POST"])
+@access.public
+def password_help() -> str | Response:
+    """Ask for a link to choose a new password."""
+    form = forms.PasswordHelpForm()
+    if form.validate_on_submit():
+        services.request_password_help(form.email.data, _client()[0])
+        return render_template("auth/password_help_sent.html")
+    return render_template("auth/password_help.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/password-help/<token>", methods=["GET", "POST"])
+@access.public
+def password_reset(token: str) -> str | Response:
+    """Choose a new password, confirmed with a security or recovery code."""
+    try:
+        link = services.find_link(token, (LinkPurpose.PASSWORD,))
+    except services.LinkProblem as problem:
+        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    form = forms.ResetPasswordForm(email=link.email)
+    if form.validate_on_submit():
+        outcome = services.reset_password(link, form.code.data, form.password.data, _client()[0])
+        if outcome.ok:
+            access.end_session()
+            flash("Your password has been changed. Sign in with your new password.")
+            return redirect(url_for("auth.sign_in"))
+        form.code.errors.append(outcome.message)
+    return render_template("auth/password_reset.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/account")
+@access.signed_in
+def account() -> str:
+    """The person's own account: password, recovery codes, recent sign-ins and sessions."""
+    user = access.require_user()
+    return render_template(
+        "auth/account.html",
+        user=user,
+        sign_ins=services.recent_sign_ins(user),
+        sessions=access.active_sessions(user),
+        current_session=g.auth_session,
+        codes_left=services.unused_recovery_codes(user),
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@access.signed_in
+def change_password() -> str | Response:
+    """Change the password; other sessions end."""
+    user = access.require_user()
+    form = forms.ChangePasswordForm(email=user.email)
+    if form.validate_on_submit():
+        outcome = services.change_password(user, g.auth_session, form.current.data, form.code.data,
+                                           form.password.data)
+        if outcome.ok:
+            flash("Your password has been changed. Any other sessions have been signed out.")
+            return redirect(url_for("auth.account"))
+        form.current.errors.append(outcome.message)
+    return render_template("auth/change_password.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/account/recovery-codes", methods=["GET", "POST"])
+@access.signed_in
+def recovery_codes() -> str | Response:
+    """Replace the recovery codes (shown once)."""
+    user = access.require_user()
+    form = forms.RegenerateCodesForm()
+    if form.validate_on_submit():
+        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.code.data)
+        if outcome.ok:
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
+        form.code.errors.append(outcome.message)
+    return render_template("auth/regenerate_codes.html", form=form,
+                           codes_left=services.unused_recovery_codes(user)), 400 if form.errors else 200

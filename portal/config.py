@@ -1,0 +1,70 @@
+"""Configuration: defaults, then instance/config.py, then PORTAL_* environment variables."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "BASE_URL": "http://127.0.0.1:5000",
+    "ORGANISATION_NAME": "Moderation portal",
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "INVITATION_HOURS": 72,
+    "PASSWORD_RESET_MINUTES": 60,
+    "THROTTLE_ACCOUNT_FAILURES": 5,
+    "THROTTLE_ACCOUNT_WINDOW_SECONDS": 60,
+    "THROTTLE_ACCOUNT_DAILY": 100,
+    "THROTTLE_ADDRESS_FAILURES": 30,
+    "THROTTLE_ADDRESS_WINDOW_SECONDS": 60,
+    "THROTTLE_ADDRESS_DAILY": 1000,
+    "THROTTLE_MAX_DELAY_SECONDS": 3600,
+    "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
+    "MAIL_BACKEND": "file",
+    "MAIL_FROM": "moderation-portal@localhost",
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "MAIL_MAX_ATTEMPTS": 8,
+    "DEVELOPMENT": False,
+    "TRUST_PROXY": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+}
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill app.config from defaults, the instance folder, the environment and any test overrides."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("PORTAL")
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
+    else:
+        app.config.from_mapping(test_config)
+    instance = Path(app.instance_path)
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'portal.sqlite3'}")
+    app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
+    app.config.setdefault("BLOB_DIR", str(instance / "blobs"))
+    app.config.setdefault("KEYRING_FILE", str(instance / "keyring.json"))
+    app.config["MAX_CONTENT_LENGTH"] = None  # uploads are limited per file while streaming instead
+    development = bool(app.config["DEVELOPMENT"])
+    app.config.update(
+        SESSION_COOKIE_NAME="portal_state",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not development,
+        PREFERRED_URL_SCHEME="http" if development else "https",
+    )
+
+
+def _normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,101 @@
+"""Email: an outbox table and delivery backends (file for development, SMTP).
+
+Messages are written to the outbox in the sender's transaction and delivered after the request, so a
+failed delivery stays in the outbox with a retry time and is never lost. Bodies carry links, never
+personal data or document content.
+"""
+
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from flask import current_app, g, render_template
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import OutboxMessage
+
+
+def queue(recipient: str, subject: str, template: str, **context: object) -> None:
+    """Add a message to the outbox in the current transaction; it is delivered after the request."""
+    body = render_template(f"emails/{template}.txt", **context)
+    db.session.add(
+        OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=clock.now(),
+                      next_attempt_at=clock.now())
+    )
+    g.mail_queued = True
+
+
+def _message(item: OutboxMessage) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = item.recipient
+    message["Subject"] = item.subject
+    message["Message-ID"] = make_msgid(domain="moderation-portal")
+    message.set_content(item.body)
+    return message
+
+
+def _deliver_file(message: EmailMessage, item: OutboxMessage) -> None:
+    folder = Path(current_app.config["OUTBOX_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{item.id:08d}.eml"
+    path.write_bytes(bytes(message))
+    path.chmod(0o600)
+
+
+def _deliver_smtp(message: EmailMessage, item: OutboxMessage) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=10) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        smtp.send_message(message)
+
+
+BACKENDS = {"file": _deliver_file, "smtp": _deliver_smtp}
+
+
+def deliver_due(limit: int = 100) -> tuple[int, int]:
+    """Try every message that is due; return (sent, failed). Failures back off and are retried later."""
+    backend = BACKENDS[current_app.config["MAIL_BACKEND"]]
+    max_attempts = int(current_app.config["MAIL_MAX_ATTEMPTS"])
+    due = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= clock.now())
+        .where(OutboxMessage.attempts < max_attempts)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    sent = failed = 0
+    for item in due:
+        item.attempts += 1
+        try:
+            backend(_message(item), item)
+        except (OSError, smtplib.SMTPException) as exc:
+            item.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            item.next_attempt_at = clock.now() + timedelta(minutes=2**item.attempts)
+            failed += 1
+            current_app.logger.warning("mail delivery failed for outbox message %s: %s", item.id, item.last_error)
+        else:
+            item.sent_at = clock.now()
+            item.last_error = ""
+            sent += 1
+        db.session.commit()
+    return sent, failed
+
+
+def deliver_after_request(_exc: BaseException | None = None) -> None:
+    """Teardown hook: deliver what this request queued, without letting a failure reach the user."""
+    if not g.pop("mail_queued", False):
+        return
+    try:
+        deliver_due()
+    except Exception:  # noqa: BLE001 - the outbox keeps the message; the CLI retries it
+        current_app.logger.exception("mail delivery after request failed")
+        db.session.rollback()

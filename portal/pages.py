@@ -1,0 +1,85 @@
+"""Pages that belong to no product area: the dashboard, the accessibility statement and the health check."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, redirect, render_template, url_for
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from portal import access, clock
+from portal.extensions import db
+
+bp = Blueprint("pages", __name__)
+LONDON = ZoneInfo("Europe/London")
+
+
+@bp.route("/")
+@access.public
+def index() -> Response:
+    """Send people to their dashboard, or to sign in."""
+    return redirect(url_for("pages.dashboard") if access.current_user() else url_for("auth.sign_in"))
+
+
+@bp.route("/dashboard")
+@access.signed_in
+def dashboard() -> str:
+    """Each person's landing page: what they can do next."""
+    return render_template("pages/dashboard.html", user=access.require_user())
+
+
+@bp.route("/accessibility")
+@access.public
+def accessibility() -> str:
+    """The accessibility statement."""
+    return render_template("pages/accessibility.html")
+
+
+@bp.route("/health")
+@access.public
+def health() -> tuple[dict[str, str], int]:
+    """For load balancers: 200 when the database answers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        return {"status": "unavailable"}, 503
+    return {"status": "ok"}, 200
+
+
+# The menu: (endpoint, label, roles that see it; None for everyone signed in). Areas add their own entries.
+NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
+    ("pages.dashboard", "Dashboard", None),
+    ("admin.people", "People", frozenset({"admin"})),
+    ("admin.organisations", "Organisations", frozenset({"admin"})),
+    ("admin.audit_trail", "Audit trail", frozenset({"admin"})),
+    ("auth.account", "Your account", None),
+]
+
+
+@bp.app_template_global()
+def navigation_for(user: object) -> list[tuple[str, str]]:
+    """The menu entries this person may see."""
+    role = getattr(user, "role", "")
+    return [(endpoint, label) for endpoint, label, roles in NAVIGATION if roles is None or role in roles]
+
+
+@bp.app_template_filter("format_datetime")
+def format_datetime(moment: datetime | None) -> str:
+    """A time as people in England read it, e.g. '27 November 2026 at 2:05pm'."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y} at {local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+@bp.app_template_filter("format_date")
+def format_date(moment: date | datetime | None) -> str:
+    """A date such as '27 November 2026'."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(LONDON).date()
+    return f"{moment.day} {moment:%B %Y}"
+
+
+bp.app_template_global("now")(clock.now)

@@ -1,0 +1,209 @@
+"""Fixtures: the app (SQLite, or PostgreSQL with PORTAL_TEST_DATABASE_URL), clients, people, signed-in clients.
+
+Signing in always goes through the real HTTP forms, password then TOTP code, with CSRF tokens.
+"""
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from portal import clock, create_app
+from portal.extensions import db
+from portal.models import Base, Role, User
+from portal.security import passwords, totp
+from portal.security.crypto import Keyring
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
+PASSWORD = "correct horse battery staple 42"
+KEYRING = Keyring.generate()
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Nothing counts as passing unless it ran: with PORTAL_NO_SKIP=1 a skip is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("PORTAL_NO_SKIP") == "1" and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this run does not allow: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine | None]:
+    """One PostgreSQL schema for the session, emptied between tests."""
+    if not PG_URL:
+        yield None
+        return
+    engine = create_engine(PG_URL)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict:
+    """The test configuration; tests may change it before the app fixture is used."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": PG_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "KEYRING": KEYRING,
+        "ARGON2_PARAMETERS": (1, 8192, 1),
+        "MAIL_BACKEND": "file",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "BLOB_DIR": str(tmp_path / "blobs"),
+        "BASE_URL": "https://portal.test",
+    }
+
+
+class Browser(FlaskClient):
+    """A test client that, like a browser on an HTTPS site, sends a same-origin Referer with each request."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_REFERER"] = "https://localhost/"
+
+
+@pytest.fixture
+def app(app_config: dict, pg_engine: Engine | None) -> Iterator[Flask]:
+    """A fresh app with empty tables."""
+    clock.reset()
+    Path(app_config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    application = create_app(app_config)
+    application.test_client_class = Browser
+    with application.app_context():
+        if pg_engine is None:
+            db.create_all()
+        else:
+            _empty_tables(pg_engine)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    clock.reset()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser with no one signed in."""
+    return app.test_client()
+
+
+@dataclass
+class Person:
+    """A test person: their id, email, password and TOTP secret."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    password: str
+    secret: str
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., Person]:
+    """Create an enrolled, active person directly in the database."""
+    counter = iter(range(1, 10_000))
+
+    def factory(role: Role = Role.MEMBER, email: str | None = None, name: str | None = None,
+                password: str = PASSWORD, active: bool = True) -> Person:
+        number = next(counter)
+        email = email or f"{role.value}{number}@example.org"
+        secret = totp.new_secret()
+        with app.app_context():
+            user = User(email=email, name=name or f"Test {role.value.title()} {number}", role=role.value,
+                        password_hash=passwords.hash_password(password), totp_secret=secret,
+                        enrolled_at=clock.now(), active=active, created_at=clock.now(),
+                        password_changed_at=clock.now())
+            db.session.add(user)
+            db.session.commit()
+            return Person(user.id, email, user.name, role.value, password, secret)
+
+    return factory
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token in a page's form."""
+    match = CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, path: str, data: dict, page: str | None = None, **kwargs: object):
+    """GET a form page (or `page`), then POST the data with its CSRF token, as a browser would."""
+    html = client.get(page or path).get_data(as_text=True)
+    return client.post(path, data={**data, "csrf_token": csrf_from(html)}, **kwargs)
+
+
+def fresh_code(app: Flask, person: Person) -> str:
+    """A code for a time step the person has not used yet (moving the clock on if needed)."""
+    with app.app_context():
+        last = db.session.get(User, person.id).totp_last_step
+    if last is not None and int(clock.now().timestamp()) // 30 <= last:
+        clock.advance(timedelta(seconds=30 * (last - int(clock.now().timestamp()) // 30 + 1)))
+    return totp.code_at(person.secret, clock.now())
+
+
+def sign_in(app: Flask, client: FlaskClient, person: Person) -> None:
+    """Sign in through the real forms: email and password, then the security code."""
+    response = submit(client, "/sign-in", {"email": person.email, "password": person.password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"].startswith("/sign-in/code")
+    response = submit(client, "/sign-in/code", {"code": fresh_code(app, person)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def signed_in(app: Flask, make_user: Callable[..., Person]) -> Callable[..., tuple[FlaskClient, Person]]:
+    """Make a person of a role and return a client signed in as them."""
+
+    def factory(role: Role = Role.MEMBER, **kwargs: object) -> tuple[FlaskClient, Person]:
+        person = make_user(role, **kwargs)
+        browser = app.test_client()
+        sign_in(app, browser, person)
+        return browser, person
+
+    return factory
+
+
+@pytest.fixture
+def admin_client(signed_in: Callable[..., tuple[FlaskClient, Person]]) -> tuple[FlaskClient, Person]:
+    """A client signed in as the ASYE Lead."""
+    return signed_in(Role.ADMIN)
+
+
+def outbox(app: Flask) -> list:
+    """Every message in the outbox, oldest first."""
+    from portal.models import OutboxMessage
+
+    with app.app_context():
+        return list(db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def link_in_last_email(app: Flask, to: str) -> str:
+    """The path of the link in the newest email to an address."""
+    messages = [m for m in outbox(app) if m.recipient == to]
+    assert messages, f"no email to {to}"
+    match = re.search(r"https://portal\.test(/\S+)", messages[-1].body)
+    assert match, messages[-1].body
+    return match.group(1)
