@@ -43,11 +43,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal import mail
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
+    from portal.documents.views import bp as documents_bp
+    from portal.meetings.views import bp as meetings_bp
     from portal.pages import bp as pages_bp
+    from portal.portfolios.views import bp as portfolios_bp
+    from portal.reports.views import bp as reports_bp
+    from portal.reviews.views import bp as reviews_bp
 
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(admin_bp)
+    for blueprint in (pages_bp, auth_bp, admin_bp, portfolios_bp, documents_bp, meetings_bp, reviews_bp, reports_bp):
+        app.register_blueprint(blueprint)
 
     access.install(app)
     headers.install(app)

@@ -10,11 +10,21 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Role, SessionStage, User, UserSession
+from portal.models import (
+    Meeting,
+    MeetingMember,
+    PanelRole,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    SessionStage,
+    User,
+    UserSession,
+)
 from portal.security import tokens
 
 SESSION_COOKIE = "portal_session"
@@ -195,3 +205,43 @@ def local_redirect_target(target: str | None) -> str | None:
         return None
     return target
 
+
+
+# Object visibility (DESIGN section 3) -----------------------------------------------------------------
+
+
+def panel_access_open(meeting: Meeting) -> bool:
+    """A meeting's panel may read its sample from the draw until the access window after publication closes."""
+    return meeting.access_closes_at is None or clock.now() <= meeting.access_closes_at
+
+
+def visible_portfolio_ids(user: User) -> Select[tuple[int]]:
+    """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
+    if user.role == Role.ADMIN:
+        return select(Portfolio.id).where(Portfolio.purged_at.is_(None))
+    now = clock.now()
+    return (
+        select(SampledPortfolio.portfolio_id)
+        .join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
+        .join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
+        .join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
+        .where(MeetingMember.user_id == user.id)
+        .where(MeetingMember.panel_role.in_((PanelRole.CHAIR.value, PanelRole.MEMBER.value)))
+        .where(Portfolio.purged_at.is_(None))
+        .where(Meeting.access_closes_at.is_(None) | (Meeting.access_closes_at >= now))
+    )
+
+
+def can_see_portfolio(user: User, portfolio_id: int) -> bool:
+    """True if the person may see this portfolio and its documents now."""
+    return db.session.scalar(visible_portfolio_ids(user).where(Portfolio.id == portfolio_id).limit(1)) is not None
+
+
+def portfolio_or_404(user: User, portfolio_id: int) -> Portfolio:
+    """Load a portfolio the person may see, or answer 404 (existence is not revealed)."""
+    if not can_see_portfolio(user, portfolio_id):
+        abort(404)
+    portfolio = db.session.get(Portfolio, portfolio_id)
+    if portfolio is None:
+        abort(404)
+    return portfolio

@@ -96,6 +96,6 @@ def deliver_after_request(_exc: BaseException | None = None) -> None:
         return
     try:
         deliver_due()
-    except Exception:  # noqa: BLE001 - the outbox keeps the message; the CLI retries it
+    except Exception:
         current_app.logger.exception("mail delivery after request failed")
         db.session.rollback()

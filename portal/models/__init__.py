@@ -3,7 +3,16 @@
 from portal.models.audit import AuditEvent, AuditHead
 from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAttempt, UserSession
 from portal.models.base import Base
+from portal.models.documents import (
+    DEFAULT_EVIDENCE_REQUIREMENTS,
+    Document,
+    DocumentVersion,
+    EvidenceType,
+    ReadReceipt,
+)
 from portal.models.mail import OutboxMessage
+from portal.models.meetings import Attendance, Meeting, MeetingMember, PanelRole, SampledPortfolio, SampleDraw
+from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
 from portal.models.users import (
     ROLE_LABELS_FOR_FORMS,
     Organisation,
@@ -14,17 +23,34 @@ from portal.models.users import (
 )
 
 __all__ = [
+    "DEFAULT_EVIDENCE_REQUIREMENTS",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
+    "Assessor",
+    "Attendance",
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Cohort",
+    "Document",
+    "DocumentVersion",
+    "EvidenceType",
     "LinkPurpose",
+    "Meeting",
+    "MeetingMember",
+    "Nqsw",
     "Organisation",
     "OrganisationKind",
     "OutboxMessage",
+    "Outcome",
+    "PanelRole",
+    "Portfolio",
+    "ReadReceipt",
     "RecoveryCode",
     "Role",
+    "SampleDraw",
+    "SampledPortfolio",
+    "Service",
     "SessionStage",
     "SignInAttempt",
     "User",

@@ -1,0 +1,5 @@
+"""Pages of the meetings area."""
+
+from flask import Blueprint
+
+bp = Blueprint("meetings", __name__)

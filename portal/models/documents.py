@@ -1,0 +1,125 @@
+"""Encrypted documents, their versions and who has read them."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, EncryptedText, UTCDateTime
+from portal.models.users import User
+
+
+class EvidenceType(enum.StrEnum):
+    """The kinds of evidence an ASYE portfolio holds (DESIGN capability 4)."""
+
+    AGREEMENT = "agreement"
+    PDP = "pdp"
+    REVIEW_3_MONTH = "review_3_month"
+    REVIEW_6_MONTH = "review_6_month"
+    FINAL_REPORT = "final_report"
+    CRITICAL_REFLECTION = "critical_reflection"
+    DIRECT_OBSERVATION = "direct_observation"
+    SUPERVISION = "supervision"
+    PROTECTED_TIME = "protected_time"
+    PEOPLE_FEEDBACK = "people_feedback"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """As people say it."""
+        return EVIDENCE_LABELS[self]
+
+
+EVIDENCE_LABELS = {
+    EvidenceType.AGREEMENT: "Support and assessment agreement",
+    EvidenceType.PDP: "Professional development plans",
+    EvidenceType.REVIEW_3_MONTH: "3-month review",
+    EvidenceType.REVIEW_6_MONTH: "6-month review",
+    EvidenceType.FINAL_REPORT: "Final assessment report",
+    EvidenceType.CRITICAL_REFLECTION: "Critical reflections",
+    EvidenceType.DIRECT_OBSERVATION: "Direct observations",
+    EvidenceType.SUPERVISION: "Supervision records",
+    EvidenceType.PROTECTED_TIME: "Protected-time record",
+    EvidenceType.PEOPLE_FEEDBACK: "Feedback from people who use services",
+    EvidenceType.OTHER: "Other evidence",
+}
+
+# The default evidence-completeness check: how many documents of each type a portfolio needs.
+# The PORTAL_EVIDENCE_REQUIREMENTS setting replaces it.
+DEFAULT_EVIDENCE_REQUIREMENTS: dict[str, int] = {
+    EvidenceType.AGREEMENT: 1,
+    EvidenceType.PDP: 1,
+    EvidenceType.REVIEW_3_MONTH: 1,
+    EvidenceType.REVIEW_6_MONTH: 1,
+    EvidenceType.FINAL_REPORT: 1,
+    EvidenceType.CRITICAL_REFLECTION: 1,
+    EvidenceType.DIRECT_OBSERVATION: 3,
+    EvidenceType.SUPERVISION: 1,
+    EvidenceType.PROTECTED_TIME: 1,
+    EvidenceType.PEOPLE_FEEDBACK: 1,
+}
+
+
+class Document(Base):
+    """A document in a portfolio (or a meeting's papers); its content lives in versions."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portfolio_id: Mapped[int | None] = mapped_column(ForeignKey("portfolios.id"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    evidence_type: Mapped[str] = mapped_column(String(40), default=EvidenceType.OTHER.value)
+    title: Mapped[str] = mapped_column(EncryptedText("documents.title"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_versions.id", use_alter=True, name="fk_documents_current_version")
+    )
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a tombstone: keys and blobs destroyed
+
+    versions: Mapped[list["DocumentVersion"]] = relationship(
+        back_populates="document", foreign_keys="DocumentVersion.document_id", order_by="DocumentVersion.number"
+    )
+    current_version: Mapped["DocumentVersion | None"] = relationship(foreign_keys=[current_version_id],
+                                                                     post_update=True)
+
+
+class DocumentVersion(Base):
+    """One uploaded version: an encrypted blob whose data key is wrapped under a KEK."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "number", name="uq_document_versions_document_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    blob_id: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(EncryptedText("document_versions.filename"))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(EncryptedText("document_versions.digest"))  # SHA-256 of the plaintext
+    kek_id: Mapped[str | None] = mapped_column(String(20))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once crypto-shredded
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
+    uploaded_by: Mapped[User] = relationship()
+
+
+class ReadReceipt(Base):
+    """Who has opened or downloaded a document version, when first and last, and how often."""
+
+    __tablename__ = "read_receipts"
+    __table_args__ = (UniqueConstraint("user_id", "version_id", name="uq_read_receipts_user_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"), index=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)

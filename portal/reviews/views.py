@@ -1,0 +1,5 @@
+"""Pages of the reviews area."""
+
+from flask import Blueprint
+
+bp = Blueprint("reviews", __name__)
