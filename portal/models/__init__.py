@@ -13,6 +13,7 @@ from portal.models.documents import (
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import Attendance, Meeting, MeetingMember, PanelRole, SampledPortfolio, SampleDraw
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
+from portal.models.reviews import Agreement, Assessment, AssessmentStatus, AssessmentTemplate, PanelView
 from portal.models.users import (
     ROLE_LABELS_FOR_FORMS,
     Organisation,
@@ -26,6 +27,10 @@ __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
+    "Agreement",
+    "Assessment",
+    "AssessmentStatus",
+    "AssessmentTemplate",
     "Assessor",
     "Attendance",
     "AuditEvent",
@@ -44,6 +49,7 @@ __all__ = [
     "OutboxMessage",
     "Outcome",
     "PanelRole",
+    "PanelView",
     "Portfolio",
     "ReadReceipt",
     "RecoveryCode",
