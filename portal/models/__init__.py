@@ -13,6 +13,18 @@ from portal.models.documents import (
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import Attendance, Meeting, MeetingMember, PanelRole, SampledPortfolio, SampleDraw
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
+from portal.models.records import (
+    Action,
+    ActionStatus,
+    FeedbackRecipient,
+    FeedbackRelease,
+    KeyMessage,
+    MeetingTheme,
+    Minutes,
+    MinutesRevision,
+    MinutesStatus,
+    Theme,
+)
 from portal.models.reviews import Agreement, Assessment, AssessmentStatus, AssessmentTemplate, PanelView
 from portal.models.users import (
     ROLE_LABELS_FOR_FORMS,
@@ -27,6 +39,8 @@ __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
+    "Action",
+    "ActionStatus",
     "Agreement",
     "Assessment",
     "AssessmentStatus",
@@ -40,9 +54,16 @@ __all__ = [
     "Document",
     "DocumentVersion",
     "EvidenceType",
+    "FeedbackRecipient",
+    "FeedbackRelease",
+    "KeyMessage",
     "LinkPurpose",
     "Meeting",
     "MeetingMember",
+    "MeetingTheme",
+    "Minutes",
+    "MinutesRevision",
+    "MinutesStatus",
     "Nqsw",
     "Organisation",
     "OrganisationKind",
@@ -59,6 +80,7 @@ __all__ = [
     "Service",
     "SessionStage",
     "SignInAttempt",
+    "Theme",
     "User",
     "UserSession",
 ]
