@@ -11,7 +11,16 @@ from portal.models.documents import (
     ReadReceipt,
 )
 from portal.models.mail import OutboxMessage
-from portal.models.meetings import Attendance, Meeting, MeetingMember, PanelRole, SampledPortfolio, SampleDraw
+from portal.models.meetings import (
+    Attendance,
+    Meeting,
+    MeetingMember,
+    MeetingTemplate,
+    PanelRole,
+    SampledPortfolio,
+    SampleDraw,
+    TemplateKind,
+)
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
 from portal.models.records import (
     Action,
@@ -60,6 +69,7 @@ __all__ = [
     "LinkPurpose",
     "Meeting",
     "MeetingMember",
+    "MeetingTemplate",
     "MeetingTheme",
     "Minutes",
     "MinutesRevision",
@@ -80,6 +90,7 @@ __all__ = [
     "Service",
     "SessionStage",
     "SignInAttempt",
+    "TemplateKind",
     "Theme",
     "User",
     "UserSession",

@@ -98,3 +98,22 @@ class SampledPortfolio(Base):
 
     meeting: Mapped[Meeting] = relationship(back_populates="sampled")
     portfolio: Mapped[Portfolio] = relationship(lazy="joined")
+
+
+class TemplateKind(enum.StrEnum):
+    """The editable texts a new meeting starts from."""
+
+    AGENDA = "agenda"
+    TERMS_OF_REFERENCE = "terms_of_reference"
+
+
+class MeetingTemplate(Base):
+    """The Lead's editable starting text for each new meeting's agenda or Terms of Reference."""
+
+    __tablename__ = "meeting_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
