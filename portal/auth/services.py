@@ -233,15 +233,19 @@ def find_link(token: str, purposes: tuple[LinkPurpose, ...]) -> AccountLink:
 
 def first_admin_link() -> str | None:
     """Return a new one-time link to create the first administrator, or None once one exists."""
-    if db.session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1)) is not None:
+    admins = select(User.id).where(User.role == Role.ADMIN.value)
+    if db.session.scalar(admins.where(User.enrolled_at.is_not(None)).limit(1)) is not None:
         return None
+    # Someone who chose a password on an earlier link but never confirmed a code is not an administrator
+    # yet: the new link takes over their half-made account instead of being blocked by its email.
+    unfinished = db.session.scalar(admins.order_by(User.id).limit(1))
     now = clock.now()
     db.session.execute(
         update(AccountLink)
         .where(AccountLink.purpose == LinkPurpose.FIRST_ADMIN.value, AccountLink.used_at.is_(None))
         .values(revoked_at=now)
     )
-    _, token = new_link(LinkPurpose.FIRST_ADMIN, timedelta(hours=24), role=Role.ADMIN.value)
+    _, token = new_link(LinkPurpose.FIRST_ADMIN, timedelta(hours=24), role=Role.ADMIN.value, user_id=unfinished)
     audit.record(None, "invitation.first_admin_link_created")
     db.session.commit()
     return token
