@@ -8,6 +8,7 @@ reaches nothing but the security-code page, and a role mismatch is a 404 so exis
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 from sqlalchemy import Select, delete, select
@@ -199,12 +200,15 @@ def install(app: Flask) -> None:
 
 def local_redirect_target(target: str | None) -> str | None:
     """Return target only if it is a path on this site (never //host, /\\host, a scheme or a control char)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    if not target:
         return None
-    if any(ch in target for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in target):
-        return None
+    # Check the decoded form too: some proxies and browsers decode %2F and %5C before following a redirect.
+    for candidate in (target, unquote(target)):
+        if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+            return None
+        if any(ch == "\\" or ord(ch) < 32 or ord(ch) == 127 for ch in candidate):
+            return None
     return target
-
 
 
 # Object visibility (DESIGN section 3) -----------------------------------------------------------------

@@ -1,11 +1,28 @@
 """Forms for inviting people, managing them and searching the audit trail."""
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
-from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms import DateField, Field, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from portal.models import ROLE_LABELS_FOR_FORMS, OrganisationKind
+
+
+class DateInput(GovDateInput):
+    """The GOV.UK date input, tolerating a query string with no date or only part of one."""
+
+    def map_gov_params(self, field: Field, **kwargs: Any) -> dict[str, Any]:
+        """Render day, month and year even when fewer (or more) than three values were sent."""
+        raw = field.raw_data
+        if raw is not None and len(raw) != 3:
+            # The widget unpacks exactly three values; a hand-edited or empty query string has none or some.
+            field.raw_data = (list(raw) + ["", "", ""])[:3] if raw else None
+        try:
+            return super().map_gov_params(field, **kwargs)
+        finally:
+            field.raw_data = raw
 
 
 class InviteForm(FlaskForm):
@@ -55,6 +72,6 @@ class AuditSearchForm(FlaskForm):
 
     person = SelectField("Person", coerce=int, widget=GovSelect(), validators=[Optional()])
     action = SelectField("Action", widget=GovSelect(), validators=[Optional()])
-    date_from = DateField("From", format="%d %m %Y", widget=GovDateInput(), validators=[Optional()])
-    date_to = DateField("To", format="%d %m %Y", widget=GovDateInput(), validators=[Optional()])
+    date_from = DateField("From", format="%d %m %Y", widget=DateInput(), validators=[Optional()])
+    date_to = DateField("To", format="%d %m %Y", widget=DateInput(), validators=[Optional()])
     submit = SubmitField("Search", widget=GovSubmitInput())
