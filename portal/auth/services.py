@@ -270,7 +270,9 @@ def resend_link(actor: User, link: AccountLink) -> AccountLink:
     new, token = new_link(LinkPurpose(link.purpose), _invitation_lifetime(), name=link.name, email=link.email,
                            role=link.role, organisation_id=link.organisation_id, user_id=link.user_id,
                            created_by_id=actor.id)
-    mail.queue(new.email, "Your link to the moderation portal", "invitation",
+    # A resent reset link must still say it is a reset, not an invitation to a new account.
+    template = "reset" if link.purpose == LinkPurpose.RESET else "invitation"
+    mail.queue(new.email, "Your link to the moderation portal", template,
                link_url=_external("auth.accept_link", token=token), hours=int(current_app.config["INVITATION_HOURS"]))
     db.session.flush()
     audit.record(actor, "invitation.resent", f"invitation:{new.id}", replaces=link.id, email=new.email)

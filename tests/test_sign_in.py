@@ -1,0 +1,252 @@
+"""Sign-in: one generic failure, argon2id, the half-signed-in state, `next`, and the security code."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import outbox, sign_in
+from helpers_auth import (
+    align_to_step,
+    code_for_step,
+    code_step,
+    new_recovery_codes,
+    password_step,
+    run_together,
+    sign_out,
+    user_row,
+)
+from sqlalchemy import func, select
+
+from portal import access, clock
+from portal.extensions import db
+from portal.models import RecoveryCode, Role
+from portal.security import passwords, totp
+
+CSRF_VALUE = re.compile(r'(name="csrf_token" (?:type="hidden" )?value=")[^"]+')
+
+
+def _neutral(html: str, email: str) -> str:
+    return CSRF_VALUE.sub(r"\1", html).replace(email, "EMAIL")
+
+
+def test_unknown_email_and_wrong_password_look_the_same(app, make_user):
+    person = make_user()
+    wrong = password_step(app.test_client(), person.email, "not the right password at all")
+    unknown = password_step(app.test_client(), "nobody@example.org", "not the right password at all")
+    assert wrong.status_code == unknown.status_code == 400
+    assert "Login failed" in wrong.get_data(as_text=True)
+    assert _neutral(wrong.get_data(as_text=True), person.email) == _neutral(
+        unknown.get_data(as_text=True), "nobody@example.org")
+    assert wrong.headers.get("Set-Cookie") is None or "portal_session" not in wrong.headers["Set-Cookie"]
+
+
+def test_inactive_or_unenrolled_account_gets_the_same_failure(app, make_user):
+    person = make_user(active=False)
+    response = password_step(app.test_client(), person.email, person.password)
+    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+
+
+def test_passwords_are_stored_as_argon2id(app, make_user):
+    person = make_user()
+    assert user_row(app, person.email).password_hash.startswith("$argon2id$")
+
+
+def test_hash_is_upgraded_when_parameters_rise(app, make_user, client):
+    person = make_user()
+    before = user_row(app, person.email).password_hash
+    assert "m=8192,t=1" in before
+    passwords.configure(2, 16384, 1)
+    try:
+        sign_in(app, client, person)
+    finally:
+        passwords.configure(*app.config["ARGON2_PARAMETERS"])
+    after = user_row(app, person.email).password_hash
+    assert after != before and after.startswith("$argon2id$") and "m=16384,t=2" in after
+    assert passwords.verify_password(after, person.password)[0]
+
+
+def _gated_paths(app) -> list[str]:
+    paths = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if "GET" not in rule.methods or access.declared_rule(view) in (access.PUBLIC, access.PENDING):
+            continue
+        values = {arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
+                  for arg in rule.arguments}
+        with app.test_request_context():
+            from flask import url_for
+
+            paths.append(url_for(rule.endpoint, **values))
+    return paths
+
+
+def test_half_signed_in_session_reaches_only_the_code_page(app, make_user, client):
+    person = make_user(Role.ADMIN)
+    assert password_step(client, person.email, person.password).status_code == 302
+    paths = _gated_paths(app)
+    assert "/dashboard" in paths and "/account" in paths and "/admin/people" in paths
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == "/sign-in/code", path
+    assert client.get("/sign-in/code").status_code == 200
+
+
+def test_next_is_carried_through_sign_in_when_local(app, make_user, client):
+    person = make_user()
+    response = client.get("/account")
+    assert response.headers["Location"] == "/sign-in?next=/account"
+    response = password_step(client, person.email, person.password, path="/sign-in?next=/account")
+    assert response.headers["Location"] == "/sign-in/code?next=/account"
+    response = code_step(client, totp.code_at(person.secret, clock.now()), path="/sign-in/code?next=/account")
+    assert response.headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/",
+                                    "javascript:alert(1)", "/%0d%0aSet-Cookie:x"])
+def test_next_is_dropped_unless_local(app, make_user, client, target):
+    person = make_user()
+    response = password_step(client, person.email, person.password, path="/sign-in?next=" + target)
+    assert "evil" not in response.headers["Location"]
+    response = code_step(client, totp.code_at(person.secret, clock.now()),
+                         path=response.headers["Location"] + "?next=" + target)
+    assert response.headers["Location"] == "/dashboard"
+
+
+# Security codes ---------------------------------------------------------------------------------------
+
+
+def _code_attempt(app, person, code: str):
+    client = app.test_client()
+    assert password_step(client, person.email, person.password).status_code == 302
+    return client, code_step(client, code)
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_codes_one_step_either_side_are_accepted(app, make_user, offset):
+    align_to_step()
+    person = make_user()
+    client, response = _code_attempt(app, person, code_for_step(person.secret, offset))
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+    assert client.get("/dashboard").status_code == 200
+
+
+@pytest.mark.parametrize("offset", [-2, 2])
+def test_codes_two_steps_away_are_refused(app, make_user, offset):
+    align_to_step()
+    person = make_user()
+    code = code_for_step(person.secret, offset)
+    if code in {code_for_step(person.secret, k) for k in (-1, 0, 1)}:
+        pytest.fail("coincidence: pick another moment")
+    client, response = _code_attempt(app, person, code)
+    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+    assert client.get("/dashboard").headers["Location"] == "/sign-in/code"
+
+
+def test_a_code_is_never_accepted_twice(app, make_user):
+    align_to_step()
+    person = make_user()
+    code = totp.code_at(person.secret, clock.now())
+    client, response = _code_attempt(app, person, code)
+    assert response.status_code == 302
+    assert sign_out(client).status_code == 302
+    _, again = _code_attempt(app, person, code)
+    assert again.status_code == 400 and "Login failed" in again.get_data(as_text=True)
+    # An older step than the last accepted one is refused as well.
+    _, older = _code_attempt(app, person, code_for_step(person.secret, -1))
+    assert older.status_code == 400
+
+
+def test_codes_with_spaces_are_accepted(app, make_user):
+    align_to_step()
+    person = make_user()
+    code = totp.code_at(person.secret, clock.now())
+    _, response = _code_attempt(app, person, f" {code[:3]} {code[3:]} ")
+    assert response.status_code == 302
+
+
+def test_leading_zeros_are_kept(app, make_user):
+    person = make_user()
+    align_to_step()
+    for _ in range(2000):
+        code = totp.code_at(person.secret, clock.now())
+        if code.startswith("0"):
+            break
+        clock.advance(timedelta(seconds=totp.STEP_SECONDS))
+    assert code.startswith("0")
+    _, stripped = _code_attempt(app, person, code.lstrip("0"))
+    assert stripped.status_code == 400
+    _, response = _code_attempt(app, person, code)
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("code", ["abcdef", "12345x", "１２３４５６", "12.345", "-123456", "<script>", "١٢٣٤٥٦",
+                                  "1" * 40, "'; drop table users; --", "\x00123456"])
+def test_non_digit_codes_are_refused_cleanly(app, make_user, code):
+    align_to_step()
+    person = make_user()
+    real = totp.code_at(person.secret, clock.now())
+    if code.startswith("\x00"):
+        code = "\x00" + real
+    elif code in ("１２３４５６", "١٢٣٤٥٦"):
+        code = "".join(chr(ord(("０" if code[0] == "１" else "٠")) + int(d)) for d in real)
+    client, response = _code_attempt(app, person, code)
+    assert response.status_code == 400
+    assert "Login failed" in response.get_data(as_text=True)
+    assert client.get("/dashboard").status_code == 302
+
+
+@pytest.mark.parametrize("email", ["a\x00b@example.org", "x" * 300])
+def test_strange_emails_fail_cleanly(app, client, email):
+    response = password_step(client, email, "whatever password here")
+    assert response.status_code == 400
+
+
+def test_two_concurrent_sign_ins_with_one_code_only_one_succeeds(app, make_user):
+    align_to_step()
+    person = make_user()
+    clients = [app.test_client() for _ in range(2)]
+    pages = []
+    for client in clients:
+        assert password_step(client, person.email, person.password).status_code == 302
+        pages.append(client.get("/sign-in/code").get_data(as_text=True))
+    code = totp.code_at(person.secret, clock.now())
+    from conftest import csrf_from
+
+    tasks = [lambda c=c, p=p: c.post("/sign-in/code", data={"code": code, "csrf_token": csrf_from(p)})
+             for c, p in zip(clients, pages, strict=True)]
+    results = run_together(tasks)
+    statuses = sorted(getattr(r, "status_code", repr(r)) for r in results)
+    assert statuses == [302, 400], statuses
+    assert sum(c.get("/dashboard").status_code == 200 for c in clients) == 1
+
+
+# Recovery codes ---------------------------------------------------------------------------------------
+
+
+def _recovery_count(app, person) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.user_id == person.id, RecoveryCode.used_at.is_(None)))
+
+
+def test_a_recovery_code_works_once_and_emails_a_notice(app, signed_in):
+    client, person = signed_in()
+    codes = new_recovery_codes(app, client, person)
+    sign_out(client)
+    assert _recovery_count(app, person) == 10
+    mails_before = len(outbox(app))
+
+    fresh, response = _code_attempt(app, person, codes[3].upper().replace("-", " "))
+    assert response.status_code == 302
+    assert fresh.get("/dashboard").status_code == 200
+    assert _recovery_count(app, person) == 9
+    notices = outbox(app)[mails_before:]
+    assert [m.recipient for m in notices] == [person.email]
+    assert "recovery code" in notices[0].subject.lower() and "9 left" in notices[0].body
+    assert codes[3] not in notices[0].body
+    assert "9 unused" in fresh.get("/account").get_data(as_text=True)
+
+    _, again = _code_attempt(app, person, codes[3])
+    assert again.status_code == 400 and "Login failed" in again.get_data(as_text=True)
+    assert _recovery_count(app, person) == 9
