@@ -1,5 +1,303 @@
-"""Pages of the reports area."""
+"""Pages of the reports area: minutes, corrections, downloads, the summary report, themes and feedback release."""
 
-from flask import Blueprint
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+
+from portal import access
+from portal.models import ActionStatus, Role
+from portal.reports import content, forms, record, release, services
+from portal.reports.render import to_docx, to_pdf
 
 bp = Blueprint("reports", __name__)
+PANEL = (Role.ADMIN, Role.MEMBER, Role.OBSERVER)
+WRITERS = (Role.ADMIN, Role.MEMBER)
+DOWNLOAD_TYPES = {"pdf": ("application/pdf", to_pdf),
+                  "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", to_docx)}
+
+
+def _refused(message: str) -> tuple[str, int]:
+    return render_template("reports/refused.html", message=message), 409
+
+
+def _download(data: bytes, kind: str, stem: str) -> Response:
+    mimetype, _ = DOWNLOAD_TYPES[kind]
+    response = Response(data, mimetype=mimetype)
+    # Stems are built from ids and dates only, so the plain and RFC 5987 forms are the same ASCII.
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{stem}.{kind}\"; " \
+                                              f"filename*=UTF-8''{stem}.{kind}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Minutes ----------------------------------------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes")
+@access.roles(*PANEL)
+def minutes(meeting_id: int) -> str:
+    """Read the minutes: drafts for the panel, published minutes for the Steering Group."""
+    user = access.require_user()
+    meeting = record.readable_meeting_or_404(user, meeting_id)
+    data = record.meeting_record(meeting, user)
+    revisions = data.minutes.revisions if data.minutes else []
+    document = content.minutes_report(data, data.minutes.notes if data.minutes else "", revisions)
+    return render_template("reports/minutes.html", meeting=meeting, data=data, document=document,
+                           revisions=revisions, can_write=record.chairs(user, meeting), confirm=forms.ConfirmForm())
+
+
+def _edit_page(meeting_id: int, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
+    user = access.require_user()
+    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    data = record.meeting_record(meeting, user)
+    if data.minutes and data.minutes.published:
+        return _refused("These minutes are published and read-only. Use a correction to change them.")
+    given = {type(failed).__name__: failed} if failed else {}
+    action_forms = {a.id: forms.ActionStatusForm(prefix=f"action{a.id}", status=a.status)
+                    for a in data.actions + data.carried_forward}
+    return render_template(
+        "reports/minutes_edit.html", meeting=meeting, data=data, form=failed,
+        notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
+        theme_form=given.get("ThemeForm") or forms.ThemeForm(),
+        action_form=given.get("ActionForm") or forms.ActionForm(),
+        key_form=given.get("KeyMessageForm") or forms.KeyMessageForm(),
+        action_forms=action_forms, confirm=forms.ConfirmForm(),
+    ), status
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/edit")
+@access.roles(*WRITERS)
+def edit_minutes(meeting_id: int) -> tuple[str, int]:
+    """The Chair's page for writing the minutes, themes, actions and key messages."""
+    return _edit_page(meeting_id)
+
+
+def _change(meeting_id: int, form: FlaskForm, apply: object, done: str) -> Response | tuple[str, int]:
+    """Validate a form on the edit page and apply one service call; errors re-show the page with 400."""
+    user = access.require_user()
+    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    if not form.validate_on_submit():
+        return _edit_page(meeting_id, form, 400)
+    try:
+        apply(user, meeting, form)  # type: ignore[operator]
+    except services.RecordLocked as locked:
+        return _refused(str(locked))
+    except LookupError:
+        return render_template("errors/error.html", title="Page not found", code=404), 404
+    flash(done)
+    return redirect(url_for("reports.edit_minutes", meeting_id=meeting.id))
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/notes", methods=["POST"])
+@access.roles(*WRITERS)
+def save_notes(meeting_id: int) -> Response | tuple[str, int]:
+    """Save the Chair's free text."""
+    return _change(meeting_id, forms.NotesForm(), lambda u, m, f: services.save_notes(u, m, f.notes.data or ""),
+                   "The minutes have been saved.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/themes", methods=["POST"])
+@access.roles(*WRITERS)
+def add_theme(meeting_id: int) -> Response | tuple[str, int]:
+    """Add a theme for the programme."""
+    return _change(meeting_id, forms.ThemeForm(),
+                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or ""), "Theme added.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/themes/<int:item_id>/remove", methods=["POST"])
+@access.roles(*WRITERS)
+def remove_theme(meeting_id: int, item_id: int) -> Response | tuple[str, int]:
+    """Take a theme off this meeting's record."""
+    return _change(meeting_id, forms.ConfirmForm(), lambda u, m, f: services.remove_theme(u, m, item_id),
+                   "Theme removed.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/actions", methods=["POST"])
+@access.roles(*WRITERS)
+def add_action(meeting_id: int) -> Response | tuple[str, int]:
+    """Add an action for the Steering Group."""
+    return _change(meeting_id, forms.ActionForm(),
+                   lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data),
+                   "Action added.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/actions/<int:action_id>/status", methods=["POST"])
+@access.roles(*WRITERS)
+def action_status(meeting_id: int, action_id: int) -> Response | tuple[str, int]:
+    """Update an action's status."""
+    return _change(meeting_id, forms.ActionStatusForm(prefix=f"action{action_id}"),
+                   lambda u, m, f: services.set_action_status(u, m, action_id, ActionStatus(f.status.data)),
+                   "Action updated.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/key-messages", methods=["POST"])
+@access.roles(*WRITERS)
+def add_key_message(meeting_id: int) -> Response | tuple[str, int]:
+    """Add a key message for every NQSW and Assessor."""
+    return _change(meeting_id, forms.KeyMessageForm(), lambda u, m, f: services.add_key_message(u, m, f.text.data),
+                   "Key message added.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/key-messages/<int:message_id>/remove", methods=["POST"])
+@access.roles(*WRITERS)
+def remove_key_message(meeting_id: int, message_id: int) -> Response | tuple[str, int]:
+    """Remove a key message."""
+    return _change(meeting_id, forms.ConfirmForm(),
+                   lambda u, m, f: services.remove_key_message(u, m, message_id), "Key message removed.")
+
+
+def _step(meeting_id: int, step: object, done: str) -> Response | tuple[str, int]:
+    user = access.require_user()
+    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    if not forms.ConfirmForm().validate_on_submit():
+        return _refused("The form had expired. Go back, refresh the page and try again.")
+    try:
+        step(user, meeting)  # type: ignore[operator]
+    except services.RecordLocked as locked:
+        return _refused(str(locked))
+    flash(done)
+    return redirect(url_for("reports.minutes", meeting_id=meeting.id))
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/approve", methods=["POST"])
+@access.roles(*WRITERS)
+def approve_minutes(meeting_id: int) -> Response | tuple[str, int]:
+    """Approve the draft minutes."""
+    return _step(meeting_id, services.approve, "The minutes are approved. You can now publish them.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/publish", methods=["POST"])
+@access.roles(*WRITERS)
+def publish_minutes(meeting_id: int) -> Response | tuple[str, int]:
+    """Publish the approved minutes."""
+    return _step(meeting_id, services.publish, "The minutes are published and are now read-only.")
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes/correct", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
+    """Correct published minutes with a new revision and its reason."""
+    user = access.require_user()
+    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    minutes = record.minutes_for(meeting)
+    if minutes is None or not minutes.published:
+        return _refused("Only published minutes are corrected. Edit the draft instead.")
+    form = forms.CorrectionForm(notes=minutes.notes)
+    if form.validate_on_submit():
+        services.correct(user, meeting, form.notes.data, form.reason.data)
+        flash("The correction has been published as a new revision.")
+        return redirect(url_for("reports.minutes", meeting_id=meeting.id))
+    return render_template("reports/correct.html", meeting=meeting, form=form), 400 if form.errors else 200
+
+
+@bp.route("/meetings/<int:meeting_id>/minutes.<kind>")
+@access.roles(*PANEL)
+def download_minutes(meeting_id: int, kind: str) -> Response:
+    """Download the minutes as PDF or DOCX."""
+    user = access.require_user()
+    meeting = record.readable_meeting_or_404(user, meeting_id)
+    if kind not in DOWNLOAD_TYPES:
+        return Response(status=404)
+    data = record.meeting_record(meeting, user)
+    revisions = data.minutes.revisions if data.minutes else []
+    document = content.minutes_report(data, data.minutes.notes if data.minutes else "", revisions)
+    services.record_download(user, meeting, "minutes", kind)
+    return _download(DOWNLOAD_TYPES[kind][1](document), kind, f"minutes-{meeting.held_on.isoformat()}-{meeting.id}")
+
+
+# The partnership summary report and themes --------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/report")
+@access.roles(*PANEL)
+def summary(meeting_id: int) -> str:
+    """The partnership summary report for the Steering Group."""
+    user = access.require_user()
+    meeting = record.reportable_meeting_or_404(user, meeting_id)
+    document = content.summary_report(record.meeting_record(meeting, user))
+    return render_template("reports/summary.html", meeting=meeting, document=document)
+
+
+@bp.route("/meetings/<int:meeting_id>/report.<kind>")
+@access.roles(*PANEL)
+def download_summary(meeting_id: int, kind: str) -> Response:
+    """Download the summary report as PDF or DOCX."""
+    user = access.require_user()
+    meeting = record.reportable_meeting_or_404(user, meeting_id)
+    if kind not in DOWNLOAD_TYPES:
+        return Response(status=404)
+    document = content.summary_report(record.meeting_record(meeting, user))
+    services.record_download(user, meeting, "report", kind)
+    return _download(DOWNLOAD_TYPES[kind][1](document), kind,
+                     f"summary-report-{meeting.held_on.isoformat()}-{meeting.id}")
+
+
+@bp.route("/reports")
+@access.roles(*PANEL)
+def index() -> str:
+    """Every meeting whose minutes or report the person may read."""
+    user = access.require_user()
+    return render_template("reports/index.html", rows=record.readable_meetings(user))
+
+
+@bp.route("/themes")
+@access.roles(*PANEL)
+def themes() -> str:
+    """Themes for the programme and the meetings at which each was raised."""
+    return render_template("reports/themes.html", themes=record.theme_history(access.require_user()))
+
+
+# Feedback release ---------------------------------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/feedback-release", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
+    """The Chair's release page: the target, then who received feedback and who has acknowledged it."""
+    user = access.require_user()
+    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    form = forms.ConfirmForm()
+    problem = ""
+    if form.validate_on_submit():
+        try:
+            release.release(user, meeting)
+        except release.ReleaseRefused as refused:
+            problem = str(refused)
+        else:
+            flash("Feedback released. Everyone concerned has been emailed a link.")
+            return redirect(url_for("reports.feedback_release", meeting_id=meeting.id))
+    item = release.release_for(meeting)
+    return render_template(
+        "reports/release.html", meeting=meeting, item=item, problem=problem, confirm=form,
+        minutes=record.minutes_for(meeting), state=release.target_state(meeting, item),
+        target=item.target_on if item else release.target_date(meeting.held_on),
+        recipients=release.recipients(item) if item else [],
+    ), 409 if problem else 200
+
+
+@bp.route("/feedback")
+@access.signed_in
+def my_feedback_list() -> str:
+    """The feedback released to the signed-in person."""
+    return render_template("reports/my_feedback_list.html", items=release.my_releases(access.require_user()))
+
+
+@bp.route("/feedback/<int:meeting_id>")
+@access.signed_in
+def my_feedback(meeting_id: int) -> str:
+    """The person's own feedback from one meeting and the key messages; anyone else's is a 404."""
+    recipient = release.recipient_or_404(access.require_user(), meeting_id)
+    return render_template("reports/my_feedback.html", recipient=recipient, meeting=recipient.release.meeting,
+                           feedback=release.personal_feedback(recipient),
+                           key_messages=release.key_messages(meeting_id), confirm=forms.ConfirmForm())
+
+
+@bp.route("/feedback/<int:meeting_id>/acknowledge", methods=["POST"])
+@access.signed_in
+def acknowledge(meeting_id: int) -> Response:
+    """"I have read this feedback"."""
+    user = access.require_user()
+    recipient = release.recipient_or_404(user, meeting_id)
+    if forms.ConfirmForm().validate_on_submit():
+        release.acknowledge(user, recipient)
+        flash("Thank you. The panel can see that you have read your feedback.")
+    return redirect(url_for("reports.my_feedback", meeting_id=meeting_id))

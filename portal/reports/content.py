@@ -1,0 +1,120 @@
+"""What the minutes and the partnership summary report say, built once from the record for page, PDF and DOCX."""
+
+from portal.models import Action, MinutesRevision
+from portal.pages import format_date
+from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
+from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
+
+NONE_RECORDED = "None recorded."
+
+
+def _attendance(record: MeetingRecord) -> list:
+    rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member", "Attended"]
+            for m in record.attended]
+    rows += [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
+              "Apologies (written assessment)"] for m in record.apologies]
+    return [Heading(2, "Attendance and apologies"),
+            Table("Panel members at the meeting", ["Name", "Organisation", "Role", "Attendance"], rows)
+            if rows else Paragraph(NONE_RECORDED)]
+
+
+def _action_rows(actions: list[Action]) -> list[list[str]]:
+    return [[a.description, a.owner, format_date(a.due_on) or "No date", a.status_label] for a in actions]
+
+
+ACTION_HEAD = ["Action", "Owner", "Due", "Status"]
+
+
+def _actions(record: MeetingRecord) -> list:
+    blocks: list = [Heading(2, "Actions for the Steering Group")]
+    blocks.append(Table("Actions agreed at this meeting", ACTION_HEAD, _action_rows(record.actions))
+                  if record.actions else Paragraph("No new actions were agreed."))
+    if record.carried_forward:
+        blocks.append(Table("Actions carried forward from earlier meetings (not yet done)", ACTION_HEAD,
+                            _action_rows(record.carried_forward)))
+    return blocks
+
+
+def _themes(record: MeetingRecord) -> list:
+    return [Heading(2, "Themes for the programme"),
+            Table("Themes raised", ["Theme", "What the panel said"], [[t.theme.name, t.note] for t in record.themes])
+            if record.themes else Paragraph(NONE_RECORDED)]
+
+
+def _key_messages(record: MeetingRecord) -> list:
+    return [Heading(2, "Key messages for all NQSWs and Assessors"),
+            Bullets([m.text for m in record.key_messages]) if record.key_messages else Paragraph(NONE_RECORDED)]
+
+
+def _portfolio(item: PortfolioRecord) -> list:
+    view = item.view
+    criteria = ", ".join(f"{name.capitalize()} {count}" for name, count in sorted(item.criteria.items())) or "none"
+    return [
+        Heading(3, item.label),
+        Paragraph(f"Panel's agreement with the Internal Panel: {item.agreement_label}. "
+                  f"Submitted assessments: {item.submitted}; 'yes' answers by criterion: {criteria}."),
+        Paragraph("Decision: " + ((view.decision_view if view else None) or NONE_RECORDED)),
+        Paragraph("Support arrangements: " + ((view.support_view if view else None) or NONE_RECORDED)),
+        Paragraph("Exemplars confirmed: " + ((view.exemplars_confirmed if view else None) or "None.")),
+    ]
+
+
+def minutes_report(record: MeetingRecord, notes: str, revisions: list[MinutesRevision]) -> Report:
+    """The minutes: filled from the data, with the Chair's notes."""
+    meeting = record.meeting
+    report = Report(f"Minutes: {meeting.title}, {format_date(meeting.held_on)}")
+    report.add(Heading(1, report.title),
+               Paragraph(f"Meeting date: {format_date(meeting.held_on)}. Status of these minutes: {record.status}."))
+    report.add(*_attendance(record))
+    report.add(Heading(2, "Portfolios moderated"),
+               Paragraph(f"{len(record.portfolios)} portfolios were sampled; the panel confirmed the Internal "
+                         f"Panel's decision on {record.confirmed}. {record.submitted_total} assessments were "
+                         "submitted."))
+    for item in record.portfolios:
+        report.add(*_portfolio(item))
+    report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
+    report.add(*_themes(record), *_actions(record), *_key_messages(record))
+    if len(revisions) > 1:
+        report.add(Heading(2, "Corrections"),
+                   Table("Revisions of the published minutes", ["Revision", "Published", "Reason"],
+                         [[str(r.number), format_date(r.created_at), r.reason or "First publication"]
+                          for r in revisions]))
+    return report
+
+
+def summary_report(record: MeetingRecord) -> Report:
+    """The partnership summary report for the ASYE Steering Group."""
+    meeting = record.meeting
+    yes, no = record.evidence_totals
+    report = Report(f"Partnership summary report: {meeting.title}, {format_date(meeting.held_on)}")
+    report.add(Heading(1, report.title), Paragraph(f"Meeting date: {format_date(meeting.held_on)}."))
+    report.add(*_attendance(record))
+    report.add(
+        Heading(2, "Moderation in numbers"),
+        Table("Portfolios moderated and confirmed", ["Measure", "Number"], [
+            ["Portfolios moderated", str(len(record.portfolios))],
+            ["Decisions confirmed by the panel", str(record.confirmed)],
+            *[[f"Panel view: {label}", str(count)] for label, count in record.agreement_totals.items()],
+            ["Assessments submitted by members", str(record.submitted_total)],
+        ]),
+        Table("Part 1: evidence checklist answers", ["Answer", "Number"], [["Yes", str(yes)], ["No", str(no)]]),
+        Table("Part 2: members answering yes", ["Criterion", "Number"],
+              [[label, str(count)] for label, count in record.criteria_totals.items()]),
+        Heading(2, "Exemplars"),
+    )
+    exemplars = [f"{p.label}: {p.view.exemplars_confirmed}" for p in record.portfolios
+                 if p.view and p.view.exemplars_confirmed]
+    report.add(Bullets(exemplars) if exemplars else Paragraph("No exemplars were confirmed."))
+    report.add(*_themes(record), *_actions(record))
+    report.add(Heading(2, "Actions from the last report"))
+    if record.previous_meeting is None:
+        report.add(Paragraph("This is the first meeting: there was no earlier report."))
+    elif record.previous_actions:
+        done = sum(1 for a in record.previous_actions if a.status == "done")
+        report.add(Paragraph(f"{done} of {len(record.previous_actions)} actions from "
+                             f"{format_date(record.previous_meeting.held_on)} are done."),
+                   Table("Actions from the last report", ACTION_HEAD, _action_rows(record.previous_actions)))
+    else:
+        report.add(Paragraph("The last report agreed no actions."))
+    report.add(*_key_messages(record))
+    return report

@@ -1,0 +1,331 @@
+"""Reading the meeting record: who may see a meeting's minutes and report, and the data that fills them.
+
+Every section except the Chair's free text comes from the data (attendance, sample, panel views,
+assessments), so the minutes, the summary report and their downloads never disagree with the portal.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import abort
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import (
+    Action,
+    ActionStatus,
+    Agreement,
+    Assessment,
+    AssessmentStatus,
+    Attendance,
+    Cohort,
+    KeyMessage,
+    Meeting,
+    MeetingMember,
+    MeetingTheme,
+    Minutes,
+    MinutesStatus,
+    Nqsw,
+    PanelRole,
+    PanelView,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    Theme,
+    User,
+)
+
+CRITERIA = ("accurate", "valid", "robust", "sufficient")
+CRITERIA_LABELS = {"accurate": "Accurate", "valid": "Valid", "robust": "Robust", "sufficient": "Sufficient"}
+
+
+def seat(user: User, meeting: Meeting) -> MeetingMember | None:
+    """The person's seat at the meeting, if any."""
+    return db.session.scalar(
+        select(MeetingMember).where(MeetingMember.meeting_id == meeting.id, MeetingMember.user_id == user.id)
+    )
+
+
+def chairs(user: User, meeting: Meeting) -> bool:
+    """True for the Lead and the meeting's Chair: they write the record."""
+    if user.role == Role.ADMIN:
+        return True
+    place = seat(user, meeting)
+    return place is not None and place.panel_role == PanelRole.CHAIR.value
+
+
+def minutes_for(meeting: Meeting) -> Minutes | None:
+    """The meeting's minutes, or None before the Chair starts them."""
+    return db.session.scalar(select(Minutes).where(Minutes.meeting_id == meeting.id))
+
+
+def is_published(meeting: Meeting) -> bool:
+    """True once the meeting's minutes are published."""
+    return meeting.minutes_published_at is not None
+
+
+def can_read_minutes(user: User, meeting: Meeting) -> bool:
+    """The Lead and the meeting's panel read drafts; Steering Group observers read only published minutes."""
+    if user.role == Role.ADMIN:
+        return True
+    place = seat(user, meeting)
+    if place is not None and place.panel_role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value):
+        return True
+    observer = user.role == Role.OBSERVER or (place is not None and place.panel_role == PanelRole.OBSERVER.value)
+    return observer and is_published(meeting)
+
+
+def can_read_report(user: User, meeting: Meeting) -> bool:
+    """The summary report: the Lead and the Chair at any time; observers once the minutes are published."""
+    if chairs(user, meeting):
+        return True
+    place = seat(user, meeting)
+    observer = user.role == Role.OBSERVER or (place is not None and place.panel_role == PanelRole.OBSERVER.value)
+    return observer and is_published(meeting)
+
+
+def meeting_or_404(meeting_id: int) -> Meeting:
+    """Load a meeting or answer 404."""
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def readable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
+    """A meeting whose minutes the person may read, or 404."""
+    meeting = meeting_or_404(meeting_id)
+    if not can_read_minutes(user, meeting):
+        abort(404)
+    return meeting
+
+
+def chaired_meeting_or_404(user: User, meeting_id: int) -> Meeting:
+    """A meeting whose record the person writes (Chair or Lead), or 404."""
+    meeting = meeting_or_404(meeting_id)
+    if not chairs(user, meeting):
+        abort(404)
+    return meeting
+
+
+def reportable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
+    """A meeting whose summary report the person may read, or 404."""
+    meeting = meeting_or_404(meeting_id)
+    if not can_read_report(user, meeting):
+        abort(404)
+    return meeting
+
+
+def portfolio_label(portfolio: Portfolio, viewer: User) -> str:
+    """The portfolio's name in the record: its pseudonym where one is set."""
+    return portfolio.label_for(viewer)
+
+
+@dataclass
+class PortfolioRecord:
+    """One sampled portfolio in the record: the panel's view and the counts from submitted assessments."""
+
+    portfolio: Portfolio
+    label: str
+    view: PanelView | None
+    submitted: int = 0
+    criteria: dict[str, int] = field(default_factory=dict)  # criterion -> number of "yes"
+    agreement: dict[str, int] = field(default_factory=dict)  # Agreement value -> count
+    evidence_yes: int = 0
+    evidence_no: int = 0
+    exemplars: list[str] = field(default_factory=list)
+
+    @property
+    def agreement_label(self) -> str:
+        """The panel's recorded agreement with the Internal Panel."""
+        return Agreement(self.view.agreement).label if self.view and self.view.agreement else "Not recorded"
+
+
+@dataclass
+class MeetingRecord:
+    """Everything the minutes and the summary report show for one meeting."""
+
+    meeting: Meeting
+    minutes: Minutes | None
+    attended: list[MeetingMember]
+    apologies: list[MeetingMember]
+    portfolios: list[PortfolioRecord]
+    themes: list[MeetingTheme]
+    actions: list[Action]
+    carried_forward: list[Action]
+    previous_actions: list[Action]
+    previous_meeting: Meeting | None
+    key_messages: list[KeyMessage]
+
+    @property
+    def status(self) -> str:
+        """The minutes' status as people say it."""
+        return MinutesStatus(self.minutes.status).label if self.minutes else "Not started"
+
+    @property
+    def confirmed(self) -> int:
+        """Portfolios whose decision the panel agreed with (with or without reservations)."""
+        agreeing = (Agreement.AGREE.value, Agreement.AGREE_WITH_RESERVATIONS.value)
+        return sum(1 for p in self.portfolios if p.view and p.view.agreement in agreeing)
+
+    @property
+    def agreement_totals(self) -> dict[str, int]:
+        """The panel's recorded agreement, counted over the sample."""
+        totals = Counter(p.view.agreement for p in self.portfolios if p.view and p.view.agreement)
+        return {a.label: totals.get(a.value, 0) for a in Agreement}
+
+    @property
+    def criteria_totals(self) -> dict[str, int]:
+        """Part 2: members' "yes" answers for each criterion, over every submitted assessment."""
+        return {CRITERIA_LABELS[c]: sum(p.criteria.get(c, 0) for p in self.portfolios) for c in CRITERIA}
+
+    @property
+    def submitted_total(self) -> int:
+        """Submitted assessments over the sample."""
+        return sum(p.submitted for p in self.portfolios)
+
+    @property
+    def evidence_totals(self) -> tuple[int, int]:
+        """Part 1: evidence checklist answers (yes, no) over every submitted assessment."""
+        return sum(p.evidence_yes for p in self.portfolios), sum(p.evidence_no for p in self.portfolios)
+
+
+def _count(record: PortfolioRecord, answers: dict) -> None:
+    record.submitted += 1
+    for criterion in CRITERIA:
+        if answers.get(criterion) == "yes":
+            record.criteria[criterion] = record.criteria.get(criterion, 0) + 1
+    if answers.get("agreement"):
+        record.agreement[answers["agreement"]] = record.agreement.get(answers["agreement"], 0) + 1
+    evidence = answers.get("evidence") or {}
+    if isinstance(evidence, dict):
+        record.evidence_yes += sum(1 for v in evidence.values() if v == "yes")
+        record.evidence_no += sum(1 for v in evidence.values() if v == "no")
+    if answers.get("exemplars"):
+        record.exemplars.append(str(answers["exemplars"]))
+
+
+def portfolio_records(meeting: Meeting, viewer: User) -> list[PortfolioRecord]:
+    """The sample with panel views and assessment counts, in three queries whatever its size."""
+    sampled = db.session.scalars(
+        select(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id).order_by(SampledPortfolio.position)
+    ).all()
+    views = {v.portfolio_id: v for v in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id))}
+    records = {
+        s.portfolio_id: PortfolioRecord(s.portfolio, portfolio_label(s.portfolio, viewer), views.get(s.portfolio_id))
+        for s in sampled
+    }
+    submitted = db.session.scalars(
+        select(Assessment).where(Assessment.meeting_id == meeting.id,
+                                 Assessment.status == AssessmentStatus.SUBMITTED.value)
+    )
+    for assessment in submitted:
+        if assessment.portfolio_id in records:
+            _count(records[assessment.portfolio_id], assessment.answer_map)
+    return list(records.values())
+
+
+def previous_meeting(meeting: Meeting) -> Meeting | None:
+    """The meeting held before this one."""
+    return db.session.scalar(
+        select(Meeting).where(Meeting.held_on < meeting.held_on).order_by(Meeting.held_on.desc(), Meeting.id.desc())
+        .limit(1)
+    )
+
+
+def carried_forward(meeting: Meeting) -> list[Action]:
+    """Actions from earlier meetings that are not done: they stay on the agenda until they are."""
+    return list(db.session.scalars(
+        select(Action).join(Meeting, Meeting.id == Action.meeting_id)
+        .where(Meeting.held_on < meeting.held_on, Action.status != ActionStatus.DONE.value)
+        .order_by(Action.due_on, Action.id)
+    ))
+
+
+def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
+    """Gather the whole record of a meeting in a bounded number of queries."""
+    members = sorted(meeting.members, key=lambda m: m.user.name)
+    previous = previous_meeting(meeting)
+    return MeetingRecord(
+        meeting=meeting,
+        minutes=minutes_for(meeting),
+        attended=[m for m in members if m.attendance != Attendance.APOLOGIES.value
+                  and m.panel_role != PanelRole.OBSERVER.value],
+        apologies=[m for m in members if m.attendance == Attendance.APOLOGIES.value],
+        portfolios=portfolio_records(meeting, viewer),
+        themes=list(db.session.scalars(select(MeetingTheme).where(MeetingTheme.meeting_id == meeting.id)
+                                       .order_by(MeetingTheme.id))),
+        actions=list(db.session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id))),
+        carried_forward=carried_forward(meeting),
+        previous_actions=list(db.session.scalars(select(Action).where(Action.meeting_id == previous.id)
+                                                 .order_by(Action.id))) if previous else [],
+        previous_meeting=previous,
+        key_messages=list(db.session.scalars(select(KeyMessage).where(KeyMessage.meeting_id == meeting.id)
+                                             .order_by(KeyMessage.position, KeyMessage.id))),
+    )
+
+
+def employer_of(member: MeetingMember) -> str:
+    """The organisation a panel member comes from, as the minutes show it."""
+    return member.user.organisation.name if member.user.organisation else "No organisation recorded"
+
+
+def overdue(action: Action, today: date) -> bool:
+    """True when an action is past its due date and not done."""
+    return action.status != ActionStatus.DONE.value and action.due_on is not None and action.due_on < today
+
+
+@dataclass
+class MeetingRow:
+    """A meeting in the list of minutes and reports."""
+
+    meeting: Meeting
+    status: str
+    can_report: bool
+
+
+def readable_meetings(user: User) -> list[MeetingRow]:
+    """Meetings whose minutes the person may read, newest first, in three queries."""
+    meetings = db.session.scalars(select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
+    statuses = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status)).all())
+    seats = dict(db.session.execute(select(MeetingMember.meeting_id, MeetingMember.panel_role)
+                                    .where(MeetingMember.user_id == user.id)).all())
+    rows = []
+    for meeting in meetings:
+        role = seats.get(meeting.id)
+        published = meeting.minutes_published_at is not None
+        observer = user.role == Role.OBSERVER or role == PanelRole.OBSERVER.value
+        on_panel = user.role == Role.ADMIN or role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
+        if on_panel or (observer and published):
+            status = MinutesStatus(statuses[meeting.id]).label if meeting.id in statuses else "Not started"
+            can_report = user.role == Role.ADMIN or role == PanelRole.CHAIR.value or (observer and published)
+            rows.append(MeetingRow(meeting, status, can_report))
+    return rows
+
+
+@dataclass
+class ThemeHistory:
+    """A theme and where it came up: (meeting, what was said, cohorts sampled at that meeting)."""
+
+    theme: Theme
+    raised: list[tuple[Meeting, str, list[str]]]
+
+
+def theme_history(user: User) -> list[ThemeHistory]:
+    """Every theme with the meetings it was raised at (published meetings only, except for the Lead)."""
+    query = (select(MeetingTheme, Meeting).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
+             .order_by(Meeting.held_on, Meeting.id))
+    if user.role != Role.ADMIN:
+        query = query.where(Meeting.minutes_published_at.is_not(None))
+    cohorts: dict[int, set[str]] = {}
+    for meeting_id, name in db.session.execute(
+        select(SampledPortfolio.meeting_id, Cohort.name).join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
+        .join(Nqsw, Nqsw.id == Portfolio.nqsw_id).join(Cohort, Cohort.id == Nqsw.cohort_id)
+    ):
+        cohorts.setdefault(meeting_id, set()).add(name)
+    found: dict[int, ThemeHistory] = {}
+    for item, meeting in db.session.execute(query):
+        history = found.setdefault(item.theme_id, ThemeHistory(item.theme, []))
+        history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ()))))
+    return sorted(found.values(), key=lambda h: (-len(h.raised), h.theme.name.lower()))

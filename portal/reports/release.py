@@ -1,0 +1,229 @@
+"""Releasing the panel's feedback: at one moment, to every Assessor and NQSW concerned, by emailed link only.
+
+Who receives what:
+- the NQSW and the Assessor of each sampled portfolio: the panel's feedback to them (from the PanelView)
+  and the key messages;
+- every other NQSW in the registry in a cohort that had a portfolio sampled, and those NQSWs' Assessors:
+  the key messages only (the "cohort"). An NQSW with no cohort is reached only through their own portfolio.
+People without an account get one (role nqsw or assessor, no password yet) and an invitation link; the
+email never carries the feedback itself. The target is a number of working days after the meeting date
+(weekends skipped, plus any bank holidays configured in BANK_HOLIDAYS as ISO dates).
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import abort, current_app, url_for
+from sqlalchemy import select, update
+
+from portal import audit, clock, mail
+from portal.auth import services as auth_services
+from portal.extensions import db
+from portal.models import (
+    Assessor,
+    FeedbackRecipient,
+    FeedbackRelease,
+    KeyMessage,
+    LinkPurpose,
+    Meeting,
+    MinutesStatus,
+    Nqsw,
+    PanelView,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    User,
+)
+from portal.reports import record
+
+DEFAULT_TARGET_WORKING_DAYS = 5
+
+
+class ReleaseRefused(Exception):
+    """The feedback cannot be released now; the message says why."""
+
+
+def _bank_holidays() -> set[date]:
+    return {date.fromisoformat(day) for day in current_app.config.get("BANK_HOLIDAYS", ())}
+
+
+def target_date(held_on: date) -> date:
+    """The release target: N working days after the meeting (default 5), skipping weekends and bank holidays."""
+    remaining = int(current_app.config.get("FEEDBACK_TARGET_WORKING_DAYS", DEFAULT_TARGET_WORKING_DAYS))
+    holidays, day = _bank_holidays(), held_on
+    while remaining > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            remaining -= 1
+    return day
+
+
+@dataclass
+class TargetState:
+    """How the release stands against its target, for a GOV.UK tag."""
+
+    text: str
+    colour: str  # a govuk-tag modifier
+
+
+def target_state(meeting: Meeting, release: FeedbackRelease | None) -> TargetState:
+    """Released (on time or late), due by the target, or overdue."""
+    target = release.target_on if release else target_date(meeting.held_on)
+    if release is not None:
+        late = release.released_at.date() > target
+        return TargetState("Released late" if late else "Released", "orange" if late else "green")
+    if clock.now().date() > target:
+        return TargetState("Overdue", "red")
+    return TargetState("Due", "blue")
+
+
+def release_for(meeting: Meeting) -> FeedbackRelease | None:
+    """The meeting's feedback release, if it has happened."""
+    return db.session.scalar(select(FeedbackRelease).where(FeedbackRelease.meeting_id == meeting.id))
+
+
+def _external(endpoint: str, **values: object) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def _people(meeting: Meeting) -> dict[tuple[str, str], tuple[str, str, bool]]:
+    """(role, email) -> (name, email, has personal feedback) for everyone the release goes to."""
+    portfolios = [s.portfolio for s in db.session.scalars(
+        select(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id))]
+    people: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    for p in portfolios:
+        people[(Role.NQSW.value, p.nqsw.email)] = (p.nqsw.name, p.nqsw.email, True)
+        if p.assessor is not None:
+            people[(Role.ASSESSOR.value, p.assessor.email)] = (p.assessor.name, p.assessor.email, True)
+    cohorts = {p.nqsw.cohort_id for p in portfolios if p.nqsw.cohort_id is not None}
+    if cohorts:
+        for nqsw in db.session.scalars(select(Nqsw).where(Nqsw.cohort_id.in_(cohorts))):
+            people.setdefault((Role.NQSW.value, nqsw.email), (nqsw.name, nqsw.email, False))
+        assessors = select(Assessor).join(Portfolio, Portfolio.assessor_id == Assessor.id).join(
+            Nqsw, Nqsw.id == Portfolio.nqsw_id).where(Nqsw.cohort_id.in_(cohorts)).distinct()
+        for assessor in db.session.scalars(assessors):
+            people.setdefault((Role.ASSESSOR.value, assessor.email), (assessor.name, assessor.email, False))
+    return people
+
+
+def _account(actor: User, role: str, name: str, email: str) -> tuple[User, str | None]:
+    """The person's account, created (without a password) with an invitation token if they have none."""
+    email = email.strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        return user, None
+    user = User(email=email, name=name, role=role, created_at=clock.now(), active=True)
+    db.session.add(user)
+    db.session.flush()
+    hours = int(current_app.config["INVITATION_HOURS"])
+    _, token = auth_services.new_link(LinkPurpose.INVITATION, timedelta(hours=hours), name=name, email=email,
+                                      role=role, user_id=user.id, created_by_id=actor.id)
+    audit.record(actor, "invitation.sent", f"user:{user.id}", email=email, role=role, reason="feedback")
+    return user, token
+
+
+def _link_registry(user: User, role: str, email: str) -> None:
+    registry = Nqsw if role == Role.NQSW.value else Assessor
+    db.session.execute(update(registry).where(registry.email == email, registry.user_id.is_(None))
+                       .values(user_id=user.id))
+
+
+def release(actor: User, meeting: Meeting) -> FeedbackRelease:
+    """Release the meeting's feedback and key messages to everyone concerned at one moment."""
+    minutes = record.minutes_for(meeting)
+    if minutes is None or minutes.status not in (MinutesStatus.APPROVED.value, MinutesStatus.PUBLISHED.value):
+        raise ReleaseRefused("Approve the minutes before releasing feedback.")
+    if release_for(meeting) is not None:
+        raise ReleaseRefused("The feedback for this meeting has already been released.")
+    people = _people(meeting)
+    if not people:
+        raise ReleaseRefused("No portfolios were sampled for this meeting, so there is no one to send feedback to.")
+    now = clock.now()
+    item = FeedbackRelease(meeting_id=meeting.id, target_on=target_date(meeting.held_on), released_at=now,
+                           released_by_id=actor.id)
+    db.session.add(item)
+    db.session.flush()
+    feedback_url = _external("reports.my_feedback", meeting_id=meeting.id)
+    hours = int(current_app.config["INVITATION_HOURS"])
+    for (role, email), (name, _, personal) in sorted(people.items()):
+        user, token = _account(actor, role, name, email)
+        _link_registry(user, role, email)
+        item.recipients.append(FeedbackRecipient(user_id=user.id, has_feedback=personal,
+                                                 account_created=token is not None, notified_at=now))
+        if token is None:
+            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_ready",
+                       feedback_url=feedback_url, personal=personal)
+        else:
+            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_invitation",
+                       link_url=_external("auth.accept_link", token=token), hours=hours,
+                       feedback_url=feedback_url, personal=personal)
+    audit.record(actor, "feedback.released", f"meeting:{meeting.id}", recipients=len(people),
+                 target=item.target_on.isoformat())
+    db.session.commit()
+    return item
+
+
+def recipient_or_404(user: User, meeting_id: int) -> FeedbackRecipient:
+    """The person's own place in a meeting's release, or 404 (no one sees another person's feedback)."""
+    found = db.session.scalar(
+        select(FeedbackRecipient).join(FeedbackRelease, FeedbackRelease.id == FeedbackRecipient.release_id)
+        .where(FeedbackRelease.meeting_id == meeting_id, FeedbackRecipient.user_id == user.id)
+    )
+    if found is None:
+        abort(404)
+    return found
+
+
+@dataclass
+class PersonalFeedback:
+    """The panel's words to one person about one portfolio."""
+
+    heading: str
+    text: str
+
+
+def personal_feedback(recipient: FeedbackRecipient) -> list[PersonalFeedback]:
+    """The feedback addressed to this person: to them as the NQSW, or as the Assessor, of a sampled portfolio."""
+    user, meeting_id = recipient.user, recipient.release.meeting_id
+    rows = db.session.execute(
+        select(Portfolio, PanelView).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
+        .outerjoin(PanelView, (PanelView.portfolio_id == Portfolio.id) & (PanelView.meeting_id == meeting_id))
+        .where(SampledPortfolio.meeting_id == meeting_id)
+        .order_by(SampledPortfolio.position)
+    ).all()
+    found = []
+    for portfolio, view in rows:
+        if portfolio.nqsw.user_id == user.id:
+            found.append(PersonalFeedback("Feedback to you on your portfolio",
+                                          (view.feedback_nqsw if view else None) or "The panel recorded none."))
+        if portfolio.assessor is not None and portfolio.assessor.user_id == user.id:
+            found.append(PersonalFeedback(f"Feedback to you as the Assessor of {portfolio.nqsw.name}",
+                                          (view.feedback_assessor if view else None) or "The panel recorded none."))
+    return found
+
+
+def key_messages(meeting_id: int) -> list[KeyMessage]:
+    """The key messages of a meeting, in order."""
+    return list(db.session.scalars(select(KeyMessage).where(KeyMessage.meeting_id == meeting_id)
+                                   .order_by(KeyMessage.position, KeyMessage.id)))
+
+
+def acknowledge(actor: User, recipient: FeedbackRecipient) -> None:
+    """Record that the person has read their feedback (once; pressing again changes nothing)."""
+    if recipient.acknowledged_at is None:
+        recipient.acknowledged_at = clock.now()
+        audit.record(actor, "feedback.acknowledged", f"meeting:{recipient.release.meeting_id}")
+    db.session.commit()
+
+
+def my_releases(user: User) -> list[FeedbackRecipient]:
+    """Every release that reached this person, newest first."""
+    return list(db.session.scalars(
+        select(FeedbackRecipient).join(FeedbackRelease, FeedbackRelease.id == FeedbackRecipient.release_id)
+        .where(FeedbackRecipient.user_id == user.id).order_by(FeedbackRelease.released_at.desc())
+    ))
+
+
+def recipients(release_item: FeedbackRelease) -> list[FeedbackRecipient]:
+    """The recipients of a release, by name."""
+    return sorted(release_item.recipients, key=lambda r: r.user.name)
