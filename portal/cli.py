@@ -3,7 +3,7 @@
 import click
 from flask import Flask, current_app
 
-from portal import audit, mail
+from portal import audit, mail, maintenance_cli
 from portal.auth import services as auth_services
 
 
@@ -56,5 +56,5 @@ def mail_deliver_command() -> None:
 
 def install(app: Flask) -> None:
     """Register the commands."""
-    for command in (first_run_link_command, audit_group, mail_group):
+    for command in (first_run_link_command, audit_group, mail_group, *maintenance_cli.COMMANDS):
         app.cli.add_command(command)

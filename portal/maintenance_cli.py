@@ -1,0 +1,178 @@
+"""Flask commands for keys, backups, retention and blob storage (run by the operator, never by the web)."""
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from portal import backup, keys, retention
+from portal.security.crypto import KeyringError
+
+# Keys -----------------------------------------------------------------------------------------------------
+
+
+@click.group("keys", cls=AppGroup)
+def keys_group() -> None:
+    """The keyring: rotate, report, retire, verify."""
+
+
+@keys_group.command("rotate")
+@click.option("--batch-size", default=keys.BATCH_SIZE, show_default=True, help="Rows re-encrypted per commit.")
+@click.option("--limit", type=int, default=None, help="Stop after this many batches (re-run to continue).")
+def keys_rotate_command(batch_size: int, limit: int | None) -> None:
+    """Add a new active KEK, then re-wrap every data key and re-encrypt every field under it (resumable)."""
+    try:
+        result = keys.rotate(None, batch_size=batch_size, limit=limit)
+    except keys.KeyringNotWritable as exc:
+        click.echo("The keyring comes from PORTAL_KEYRING_JSON, so it was NOT changed and nothing was re-encrypted.")
+        click.echo("Store this new keyring (its last key is the new active one) in PORTAL_KEYRING_JSON, restart")
+        click.echo("the portal, then run `keys rotate` again to re-encrypt everything under the new key:\n")
+        click.echo(exc.keyring.to_json())
+        raise SystemExit(2) from None
+    if result.added:
+        click.echo(f"added key {result.active} to the keyring and made it active")
+        click.echo("restart the portal now so that every worker loads the new keyring")
+    else:
+        click.echo(f"resuming the unfinished rotation to key {result.active}")
+    click.echo(f"re-wrapped {result.data_keys} data keys and re-encrypted {result.fields} rows of fields "
+               f"in {result.batches} batches")
+    if result.complete:
+        click.echo(f"rotation complete: every data key and field is under {result.active}")
+    else:
+        click.echo("rotation NOT complete (stopped by --limit): run `keys rotate` again to continue")
+
+
+@keys_group.command("status")
+def keys_status_command() -> None:
+    """Report how many data keys, fields, recovery codes and audit events each KEK protects."""
+    keyring = keys.current_keyring()
+    found = keys.usage()
+    click.echo(f"{'key':<8}{'state':<10}{'data keys':>10}{'fields':>10}{'recovery':>10}{'audit':>10}")
+    for kid in sorted(set(keyring.keys) | set(found.kids())):
+        state = "active" if kid == keyring.active_id else ("kept" if kid in keyring.keys else "MISSING")
+        click.echo(f"{kid:<8}{state:<10}{found.data_keys[kid]:>10}{found.fields[kid]:>10}"
+                   f"{found.recovery_codes[kid]:>10}{found.audit_events[kid]:>10}")
+    pending = found.pending(keyring.active_id)
+    click.echo(f"{pending} data keys and field values are not yet under the active key"
+               + (": run `keys rotate` to finish" if pending else ""))
+
+
+@keys_group.command("retire")
+@click.argument("kid")
+def keys_retire_command(kid: str) -> None:
+    """Remove an old KEK from the keyring, only once nothing uses it."""
+    try:
+        keys.retire(None, kid)
+    except KeyringError as exc:
+        click.echo(f"not retired: {exc}", err=True)
+        raise SystemExit(1) from None
+    except keys.KeyringNotWritable as exc:
+        click.echo("The keyring comes from PORTAL_KEYRING_JSON: store this keyring there instead:\n")
+        click.echo(exc.keyring.to_json())
+        raise SystemExit(2) from None
+    click.echo(f"retired key {kid}")
+
+
+@keys_group.command("verify")
+def keys_verify_command() -> None:
+    """Decrypt every blob that still has a key and check it against its stored SHA-256 digest."""
+    checked, failures = keys.verify_blobs()
+    for failure in failures:
+        click.echo(f"FAILED document {failure.document_id} version {failure.version}: {failure.reason}", err=True)
+    click.echo(f"verified {checked - len(failures)} of {checked} blobs; {len(failures)} failed")
+    if failures:
+        raise SystemExit(1)
+
+
+# Backups --------------------------------------------------------------------------------------------------
+
+
+@click.group("backup", cls=AppGroup)
+def backup_group() -> None:
+    """Backups of the database and blobs (never the keyring)."""
+
+
+@backup_group.command("create")
+@click.argument("directory", type=click.Path(path_type=Path))
+def backup_create_command(directory: Path) -> None:
+    """Write a consistent database snapshot, the blobs and a manifest of SHA-256 digests to an empty DIRECTORY."""
+    try:
+        summary = backup.create(directory)
+    except backup.BackupError as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        raise SystemExit(1) from None
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"backed up the {summary.database} database ({summary.rows} rows) and {summary.blobs} blobs "
+               f"to {directory}; {summary.files} files in the manifest")
+    click.echo("the keyring is NOT in the backup: keep it separately (see the README)")
+
+
+@backup_group.command("verify")
+@click.argument("directory", type=click.Path(path_type=Path))
+def backup_verify_command(directory: Path) -> None:
+    """Check every file of a backup against its manifest."""
+    problems = backup.verify(directory)
+    for problem in problems:
+        click.echo(f"FAILED {problem}", err=True)
+    if problems:
+        click.echo(f"backup {directory} is NOT intact: {len(problems)} problems", err=True)
+        raise SystemExit(1)
+    click.echo(f"backup {directory} is intact")
+
+
+@backup_group.command("restore")
+@click.argument("directory", type=click.Path(path_type=Path))
+def backup_restore_command(directory: Path) -> None:
+    """Restore a verified backup into this instance's empty database and blob store."""
+    try:
+        summary = backup.restore(directory)
+    except backup.BackupError as exc:
+        click.echo(f"restore refused: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"restored {summary.rows} rows and {summary.blobs} blobs; run `keys verify` to check every document")
+
+
+# Retention and storage ------------------------------------------------------------------------------------
+
+
+@click.group("retention", cls=AppGroup)
+def retention_group() -> None:
+    """Deleting portfolios once their retention period has passed."""
+
+
+@retention_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would be purged without deleting anything.")
+def retention_purge_command(dry_run: bool) -> None:
+    """Crypto-shred and delete the documents of portfolios past their retention date (not consented exemplars)."""
+    due = retention.due_portfolios()
+    if not due:
+        click.echo("nothing is due for purging")
+        return
+    for portfolio, published in due:
+        click.echo(f"{'would purge' if dry_run else 'purging'} portfolio {portfolio.id} "
+                   f"(minutes published {published:%Y-%m-%d})")
+    if dry_run:
+        click.echo(f"dry run: {len(due)} portfolios would be purged; nothing was deleted")
+        return
+    purged = retention.purge(None, [portfolio for portfolio, _ in due])
+    click.echo(f"purged {len(purged)} portfolios: {sum(purged.values())} documents crypto-shredded and deleted")
+
+
+@click.group("storage", cls=AppGroup)
+def storage_group() -> None:
+    """The encrypted blob store."""
+
+
+@storage_group.command("gc")
+@click.option("--grace-minutes", default=retention.DEFAULT_GC_GRACE_SECONDS // 60, show_default=True,
+              help="Spare files changed more recently than this (uploads under way).")
+def storage_gc_command(grace_minutes: int) -> None:
+    """Remove blobs no document version needs and temporary files left by interrupted uploads."""
+    removed = retention.collect_garbage(grace_minutes * 60)
+    for name in removed:
+        click.echo(f"removed {name}")
+    click.echo(f"removed {len(removed)} orphaned files")
+
+
+COMMANDS = (keys_group, backup_group, retention_group, storage_group)

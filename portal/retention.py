@@ -1,0 +1,101 @@
+"""Deletion by crypto-shredding, the retention purge and blob garbage collection (DESIGN capability 12).
+
+A document is deleted by destroying the wrapped data key of every version first (committed), then removing
+the blobs: once the keys are gone the blobs are unreadable, even in old copies of the blob store, so a crash
+between the two steps leaves only orphans for `storage gc`. The Document row stays as a tombstone.
+"""
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal import audit, clock
+from portal.extensions import db
+from portal.models import Document, DocumentVersion, Meeting, Portfolio, SampledPortfolio, User
+from portal.storage import current_store
+
+DEFAULT_RETENTION_DAYS = 365
+DEFAULT_GC_GRACE_SECONDS = 3600  # an upload's blob is renamed into place just before its row commits
+_DELETED_TITLE = "Deleted document"
+
+
+def _shred(document: Document) -> list[str]:
+    """Destroy the data keys and names of every version in the session; return the blob ids to delete."""
+    now = clock.now()
+    blob_ids = []
+    for version in document.versions:
+        if version.shredded_at is None:
+            version.wrapped_key = None
+            version.kek_id = None
+            version.shredded_at = now
+            # The name and digest could still identify the content: a tombstone keeps neither.
+            version.filename = ""
+            version.digest = ""
+        blob_ids.append(version.blob_id)
+    document.deleted_at = document.deleted_at or now
+    document.title = _DELETED_TITLE
+    return blob_ids
+
+
+def _delete_blobs(blob_ids: list[str]) -> None:
+    store = current_store()
+    for blob_id in blob_ids:
+        store.delete(blob_id)
+
+
+def delete_document(actor: User | None, document: Document) -> None:
+    """Crypto-shred every version of a document, commit, then delete its blobs, leaving a tombstone."""
+    blob_ids = _shred(document)
+    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(blob_ids))
+    db.session.commit()
+    _delete_blobs(blob_ids)
+
+
+def retention_days() -> int:
+    """Days after a meeting's minutes are published that its sampled portfolios are kept."""
+    return int(current_app.config.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
+def due_portfolios() -> list[tuple[Portfolio, datetime]]:
+    """Portfolios whose every sampling meeting published minutes over RETENTION_DAYS ago, without consent.
+
+    A portfolio sampled by a meeting whose minutes are not yet published is kept: that meeting still needs it.
+    """
+    cutoff = clock.now() - timedelta(days=retention_days())
+    published = func.max(Meeting.minutes_published_at)
+    due = (
+        select(SampledPortfolio.portfolio_id, published)
+        .join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
+        .join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
+        .where(Portfolio.purged_at.is_(None), Portfolio.exemplar_consent.is_(False))
+        .group_by(SampledPortfolio.portfolio_id)
+        .having(func.count(Meeting.minutes_published_at) == func.count(), published <= cutoff)
+    )
+    dates = dict(db.session.execute(due).all())
+    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(dates)).order_by(Portfolio.id))
+    return [(p, clock.as_utc(dates[p.id])) for p in portfolios]
+
+
+def purge_portfolio(actor: User | None, portfolio: Portfolio) -> int:
+    """Crypto-shred every document of a portfolio and record the deletion; return how many were deleted."""
+    documents = db.session.scalars(select(Document).where(
+        Document.portfolio_id == portfolio.id, Document.deleted_at.is_(None))).all()
+    blob_ids = [blob_id for document in documents for blob_id in _shred(document)]
+    portfolio.purged_at = clock.now()
+    audit.record(actor, "portfolio.purged", f"portfolio:{portfolio.id}", documents=len(documents),
+                 versions=len(blob_ids), retention_days=retention_days())
+    db.session.commit()
+    _delete_blobs(blob_ids)
+    return len(documents)
+
+
+def purge(actor: User | None, portfolios: list[Portfolio]) -> dict[int, int]:
+    """Purge each portfolio in its own transaction; return documents deleted by portfolio id."""
+    return {portfolio.id: purge_portfolio(actor, portfolio) for portfolio in portfolios}
+
+
+def collect_garbage(grace_seconds: float = DEFAULT_GC_GRACE_SECONDS) -> list[str]:
+    """Remove blobs no live version names, and temporary files, older than the grace period."""
+    known = set(db.session.scalars(select(DocumentVersion.blob_id).where(DocumentVersion.wrapped_key.is_not(None))))
+    return current_store().remove_orphans(known, grace_seconds=grace_seconds)

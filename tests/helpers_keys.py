@@ -1,0 +1,115 @@
+"""Test data for keys, backups and retention: encrypted documents written through the blob-store API."""
+
+import hashlib
+import secrets
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import (
+    Document,
+    DocumentVersion,
+    Meeting,
+    Nqsw,
+    Portfolio,
+    SampledPortfolio,
+    SampleDraw,
+    User,
+)
+from portal.security import crypto, streams
+from portal.security.crypto import Keyring
+from portal.storage import current_store
+
+
+def file_keyring_config(app_config: dict, tmp_path: Path) -> dict:
+    """The test configuration with the keyring in instance/keyring.json (as in production) instead of memory."""
+    path = Path(app_config["INSTANCE_PATH"]) / "keyring.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Keyring.generate().save(path)
+    return {**app_config, "KEYRING": None, "KEYRING_FILE": str(path)}
+
+
+def add_document(app: Flask, owner_id: int, contents: list[bytes], portfolio_id: int | None = None,
+                 title: str = "Supervision record for Jo Bloggs") -> tuple[int, list[int]]:
+    """Store a document with one version per content, encrypted as the upload service does."""
+    with app.app_context():
+        keyring, store = crypto.installed(), current_store()
+        document = Document(portfolio_id=portfolio_id, title=title, created_by_id=owner_id, created_at=clock.now())
+        db.session.add(document)
+        db.session.flush()
+        for number, content in enumerate(contents, start=1):
+            blob_id = store.new_blob_id()
+            version = DocumentVersion(document_id=document.id, number=number, blob_id=blob_id,
+                                      filename=f"record-{number}.txt", content_type="text/plain", size=len(content),
+                                      digest=hashlib.sha256(content).hexdigest(), uploaded_by_id=owner_id,
+                                      uploaded_at=clock.now())
+            db.session.add(version)
+            db.session.flush()
+            data_key = streams.new_data_key()
+            version.kek_id, version.wrapped_key = keyring.wrap(data_key)
+            encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document.id, version.id, blob_id))
+            with store.write(blob_id) as handle:
+                handle.write(encryptor.update(content))
+                handle.write(encryptor.finalize())
+            document.current_version_id = version.id
+        db.session.commit()
+        return document.id, [v.id for v in document.versions]
+
+
+def blob_files(app: Flask) -> dict[str, tuple[int, bytes]]:
+    """Every blob file's (mtime in ns, bytes) by name."""
+    root = Path(app.config["BLOB_DIR"])
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in root.iterdir() if p.is_file()}
+
+
+def blob_path(app: Flask, version_id: int) -> Path:
+    """The file holding a version's blob."""
+    with app.app_context():
+        version = db.session.get(DocumentVersion, version_id)
+        return current_store().path(version.blob_id)
+
+
+def owner_id(app: Flask) -> int:
+    """Any user's id (documents need an uploader)."""
+    with app.app_context():
+        return db.session.scalar(select(User.id).limit(1))
+
+
+def make_portfolio(app: Flask, owner: int, published_days_ago: list[int | None], consent: bool = False) -> int:
+    """A portfolio sampled by one meeting per entry, whose minutes were published that many days ago (None: not)."""
+    with app.app_context():
+        token = secrets.token_hex(4)
+        nqsw = Nqsw(name=f"Nqsw {token}", email=f"nqsw-{token}@example.org")
+        db.session.add(nqsw)
+        db.session.flush()
+        portfolio = Portfolio(nqsw_id=nqsw.id, exemplar_consent=consent, created_at=clock.now())
+        db.session.add(portfolio)
+        db.session.flush()
+        for days in published_days_ago:
+            published = None if days is None else clock.now() - timedelta(days=days)
+            meeting = Meeting(title=f"Panel {token}", held_on=date(2025, 1, 10), created_at=clock.now(),
+                              minutes_published_at=published)
+            db.session.add(meeting)
+            db.session.flush()
+            draw = SampleDraw(meeting_id=meeting.id, seed="00", population="[]", parameters="{}", picks="[]",
+                              drawn_by_id=owner, drawn_at=clock.now())
+            db.session.add(draw)
+            db.session.flush()
+            db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio.id, draw_id=draw.id,
+                                            position=1))
+        db.session.commit()
+        return portfolio.id
+
+
+def cli_runner(app: Flask):
+    """A function that runs a `flask --app portal` command against the test app and returns the click result."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        return runner.invoke(args=list(args), catch_exceptions=False)
+
+    return invoke

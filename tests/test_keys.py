@@ -1,0 +1,205 @@
+"""Key rotation (resumable, blobs untouched), key status and retirement, and blob verification."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import sign_in
+from helpers_keys import add_document, blob_files, blob_path, cli_runner, file_keyring_config
+from sqlalchemy import select
+
+from portal import keys
+from portal.extensions import db
+from portal.models import Document, DocumentVersion, Role, User
+from portal.security.crypto import Keyring
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    return file_keyring_config(app_config, tmp_path)
+
+
+@pytest.fixture
+def cli(app):
+    return cli_runner(app)
+
+
+@pytest.fixture
+def stocked(app, make_user):
+    """Three people and four documents (one with two versions) under the first key."""
+    people = [make_user(Role.ADMIN), make_user(Role.MEMBER), make_user(Role.MEMBER)]
+    documents = [add_document(app, people[0].id, [b"first draft", b"second draft"]),
+                 add_document(app, people[0].id, [b"observation notes " * 3000]),
+                 add_document(app, people[0].id, [b""]),
+                 add_document(app, people[0].id, [b"x" * 40_000], title="Jo's final report")]
+    return people, documents
+
+
+def keyring_on_disk(app) -> Keyring:
+    return Keyring.from_json(Path(app.config["KEYRING_FILE"]).read_text())
+
+
+def decrypted_snapshot(app) -> dict:
+    """Every encrypted value read back through the models, to compare before and after a rotation."""
+    with app.app_context():
+        db.session.expire_all()
+        return {
+            "users": sorted((u.id, u.totp_secret) for u in db.session.scalars(select(User))),
+            "documents": sorted((d.id, d.title) for d in db.session.scalars(select(Document))),
+            "versions": sorted((v.id, v.filename, v.digest) for v in db.session.scalars(select(DocumentVersion))),
+        }
+
+
+def test_rotate_rewraps_everything_without_touching_blobs(app, client, cli, stocked):
+    people, _ = stocked
+    before_blobs, before_values = blob_files(app), decrypted_snapshot(app)
+
+    result = cli("keys", "rotate", "--batch-size", "2")
+
+    assert result.exit_code == 0, result.output
+    assert "added key k2" in result.output and "rotation complete" in result.output
+    ring = keyring_on_disk(app)
+    assert ring.active_id == "k2" and set(ring.keys) == {"k1", "k2"}
+    assert stat.S_IMODE(os.stat(app.config["KEYRING_FILE"]).st_mode) == 0o600
+    assert not list(Path(app.config["KEYRING_FILE"]).parent.glob("*.tmp"))
+    with app.app_context():
+        found = keys.usage()
+        assert found.data_keys == {"k2": 5}
+        assert set(found.fields) == {"k2"} and found.fields["k2"] >= 3 + 4 + 5 * 2
+        assert found.pending("k2") == 0
+    assert blob_files(app) == before_blobs  # same bytes, same modification times
+    assert decrypted_snapshot(app) == before_values
+    verified = cli("keys", "verify")
+    assert verified.exit_code == 0 and "verified 5 of 5 blobs; 0 failed" in verified.output
+    sign_in(app, client, people[1])  # the TOTP secret, re-encrypted, still works over HTTP
+    assert client.get("/dashboard").status_code == 200
+
+
+def test_rotation_killed_halfway_resumes_without_adding_another_key(app, cli, stocked, monkeypatch):
+    before = decrypted_snapshot(app)
+
+    def crash(changed: int) -> None:
+        if changed >= 3:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(keys, "after_batch", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        cli("keys", "rotate", "--batch-size", "1")
+    monkeypatch.setattr(keys, "after_batch", None)
+
+    with app.app_context():
+        half = keys.usage()
+        assert half.data_keys == {"k2": 3, "k1": 2}  # three batches committed, then the kill
+        assert half.pending("k2") > 0
+    status = cli("keys", "status")
+    assert "not yet under the active key" in status.output and "run `keys rotate` to finish" in status.output
+    assert decrypted_snapshot(app) == before  # a half-rotated database still reads correctly
+
+    result = cli("keys", "rotate", "--batch-size", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "resuming the unfinished rotation to key k2" in result.output
+    assert "re-wrapped 2 data keys" in result.output  # rows already under k2 were skipped
+    assert set(keyring_on_disk(app).keys) == {"k1", "k2"}
+    assert decrypted_snapshot(app) == before
+    with app.app_context():
+        assert keys.usage().pending("k2") == 0
+    assert cli("keys", "verify").exit_code == 0
+
+
+def test_rotate_with_limit_stops_and_a_rerun_completes(app, cli, stocked):
+    first = cli("keys", "rotate", "--batch-size", "1", "--limit", "2")
+    assert "rotation NOT complete" in first.output
+    with app.app_context():
+        assert keys.usage().data_keys == {"k2": 2, "k1": 3}
+    second = cli("keys", "rotate")
+    assert "rotation complete" in second.output and "re-wrapped 3 data keys" in second.output
+    third = cli("keys", "rotate")  # a finished rotation: the next run starts a new one
+    assert "added key k3" in third.output and "re-wrapped 5 data keys" in third.output
+    assert cli("keys", "verify").exit_code == 0
+
+
+def test_status_counts_rows_under_each_key(app, cli, stocked):
+    cli("keys", "rotate", "--limit", "1", "--batch-size", "2")
+    output = cli("keys", "status").output
+    lines = {line.split()[0]: line.split() for line in output.splitlines()[1:3]}
+    assert lines["k1"][1] == "kept" and lines["k1"][2] == "3"
+    assert lines["k2"][1] == "active" and lines["k2"][2] == "2"
+
+
+def test_retire_refuses_a_key_in_use_and_removes_an_unused_one(app, client, cli, stocked):
+    people, _ = stocked
+    sign_in(app, client, people[0])  # audit events under k1: they keep k1 alive
+
+    assert "not retired" in cli("keys", "retire", "k1").output  # still the active key
+    cli("keys", "rotate")
+    refused = cli("keys", "retire", "k1")
+    assert refused.exit_code == 1 and "audit events" in refused.output
+    assert "k1" in keyring_on_disk(app).keys
+    assert cli("keys", "retire", "k2").exit_code == 1  # the active key
+    assert cli("keys", "retire", "k9").exit_code == 1  # not in the keyring
+
+
+def test_retire_after_rotation_when_nothing_needs_the_old_key(app, cli, stocked):
+    assert cli("keys", "rotate").exit_code == 0  # no audit events or recovery codes under k1 in this test
+    result = cli("keys", "retire", "k1")
+    assert result.exit_code == 0, result.output
+    assert set(keyring_on_disk(app).keys) == {"k2"}
+    assert cli("keys", "verify").exit_code == 0
+
+
+def test_rotate_refuses_to_write_a_keyring_given_by_environment(app_config, tmp_path, make_user):
+    from portal import create_app
+
+    ring = Keyring.generate()
+    config = {**app_config, "KEYRING_JSON": ring.to_json(), "KEYRING_FILE": str(tmp_path / "nowhere.json")}
+    application = create_app(config)
+    with application.app_context():
+        db.create_all()
+    result = application.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 2
+    assert "NOT changed" in result.output
+    printed = Keyring.from_json(result.output.strip().splitlines()[-1])
+    assert printed.active_id == "k2" and printed.keys["k1"] == ring.keys["k1"]
+    assert not (tmp_path / "nowhere.json").exists()
+    with application.app_context():
+        assert application.extensions["keyring"].active_id == "k1"  # still using the stored keyring
+        db.session.remove()
+        db.engine.dispose()
+    assert json.loads(printed.to_json())["active"] == "k2"
+
+
+def test_verify_reports_tampered_truncated_swapped_and_missing_blobs(app, cli, stocked):
+    _, documents = stocked
+    (first, (v1, v2)), (second, (v3,)), (third, (v4,)), (fourth, (v5,)) = documents
+    tampered = bytearray(blob_path(app, v3).read_bytes())
+    tampered[100] ^= 1
+    blob_path(app, v3).write_bytes(bytes(tampered))
+    blob_path(app, v5).write_bytes(blob_path(app, v5).read_bytes()[:-20])
+    one, two = blob_path(app, v1).read_bytes(), blob_path(app, v2).read_bytes()
+    blob_path(app, v1).write_bytes(two)
+    blob_path(app, v2).write_bytes(one)
+    blob_path(app, v4).unlink()
+
+    result = cli("keys", "verify")
+
+    assert result.exit_code == 1
+    assert f"FAILED document {second} version 1: does not decrypt" in result.output
+    assert f"FAILED document {fourth} version 1: does not decrypt" in result.output
+    assert f"FAILED document {first} version 1: does not decrypt" in result.output
+    assert f"FAILED document {first} version 2: does not decrypt" in result.output
+    assert f"FAILED document {third} version 1: blob is missing" in result.output
+    assert "verified 0 of 5 blobs; 5 failed" in result.output
+
+
+def test_verify_reports_a_blob_that_decrypts_to_other_content(app, cli, stocked):
+    _, documents = stocked
+    document_id, (version_id,) = documents[1]
+    with app.app_context():
+        db.session.get(DocumentVersion, version_id).digest = "0" * 64
+        db.session.commit()
+    result = cli("keys", "verify")
+    assert result.exit_code == 1
+    assert f"FAILED document {document_id} version 1: decrypts but does not match its digest" in result.output
