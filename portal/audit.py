@@ -5,6 +5,7 @@ inserted or deleted row breaks the chain at that point. Writers serialise on the
 """
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from portal.security import crypto, tokens
 
 _PURPOSE = "portal audit chain v1"
 GENESIS = "0" * 64
+# Security events also go to the log for monitoring; details stay out of it (they may name people).
+_log = logging.getLogger("portal.audit")
 
 
 def _digest(key: bytes, event: AuditEvent | dict[str, Any]) -> str:
@@ -66,6 +69,7 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
     row["hash"] = _digest(key, row)
     db.session.execute(insert(AuditEvent).values(**row))
     db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=row["hash"]))
+    _log.info("audit event %s: %s %s by user %s from %s", seq, action, target, row["actor_id"], row["ip"])
 
 
 @dataclass

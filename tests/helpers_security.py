@@ -2,12 +2,12 @@
 
 from typing import Any
 
+from conftest import Person, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
-from conftest import Person, submit
 from portal.extensions import db
 from portal.models import Base
 

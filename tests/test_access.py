@@ -3,11 +3,11 @@
 from collections.abc import Callable
 
 import pytest
+from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
-
-from conftest import Person, csrf_from
 from helpers_security import build_path, half_signed_in
+
 from portal import access, create_app
 from portal.models import Role
 

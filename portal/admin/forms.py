@@ -18,7 +18,7 @@ class DateInput(GovDateInput):
         raw = field.raw_data
         if raw is not None and len(raw) != 3:
             # The widget unpacks exactly three values; a hand-edited or empty query string has none or some.
-            field.raw_data = (list(raw) + ["", "", ""])[:3] if raw else None
+            field.raw_data = [*raw, "", "", ""][:3] if raw else None
         try:
             return super().map_gov_params(field, **kwargs)
         finally:

@@ -8,7 +8,7 @@ import segno
 from pyotp.utils import strings_equal
 
 STEP_SECONDS = 30
-_CODE = re.compile(r"^\d{6}$")
+_CODE = re.compile(r"^[0-9]{6}$")  # ASCII only: pyotp's NFKC compare would accept full-width digits
 
 
 def new_secret() -> str:
