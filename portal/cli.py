@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from portal import audit, mail, maintenance_cli
 from portal.auth import services as auth_services
@@ -9,6 +10,7 @@ from portal.auth import services as auth_services
 
 @click.command("first-run-link")
 @click.option("--base-url", default=None, help="The address people use to reach the portal.")
+@with_appcontext
 def first_run_link_command(base_url: str | None) -> None:
     """Print a one-time link to create the first administrator (only while there is none)."""
     if base_url:

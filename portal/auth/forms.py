@@ -7,6 +7,13 @@ from wtforms.validators import Email, InputRequired, Length, ValidationError
 
 from portal.security import passwords
 
+
+def printable(form: FlaskForm, field: StringField) -> None:
+    """Refuse control characters (PostgreSQL cannot even compare a NUL), so they fail as a form error."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in field.data or ""):
+        raise ValidationError("Remove the invisible control characters from this answer")
+
+
 CODE_HINT = "The 6-digit code from your authenticator app, or one of your recovery codes."
 
 
@@ -14,7 +21,7 @@ class SignInForm(FlaskForm):
     """Email and password."""
 
     email = StringField("Email address", widget=GovTextInput(),
-                        validators=[InputRequired("Enter your email address"), Length(max=254)])
+                        validators=[InputRequired("Enter your email address"), Length(max=254), printable])
     password = PasswordField("Password", widget=GovPasswordInput(),
                              validators=[InputRequired("Enter your password"), Length(max=1024)])
     submit = SubmitField("Continue", widget=GovSubmitInput())
@@ -75,11 +82,11 @@ class FirstAdminForm(ChoosePasswordForm):
     """The first administrator also gives their name and email."""
 
     name = StringField("Full name", widget=GovTextInput(),
-                       validators=[InputRequired("Enter your full name"), Length(max=200)])
+                       validators=[InputRequired("Enter your full name"), Length(max=200), printable])
     email = StringField("Email address", widget=GovTextInput(),
                         validators=[InputRequired("Enter your email address"),
                                     Email("Enter an email address in the correct format, like name@example.org",
-                                          check_deliverability=False), Length(max=254)])
+                                          check_deliverability=False), Length(max=254), printable])
 
     def policy_email(self) -> str:
         """The email typed on this form."""
@@ -98,7 +105,7 @@ class PasswordHelpForm(FlaskForm):
     """Ask for a password reset link."""
 
     email = StringField("Email address", widget=GovTextInput(),
-                        validators=[InputRequired("Enter your email address"), Length(max=254)])
+                        validators=[InputRequired("Enter your email address"), Length(max=254), printable])
     submit = SubmitField("Send me a link", widget=GovSubmitInput())
 
 
