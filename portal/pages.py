@@ -49,6 +49,9 @@ def health() -> tuple[dict[str, str], int]:
 # The menu: (endpoint, label, roles that see it; None for everyone signed in). Areas add their own entries.
 NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
     ("pages.dashboard", "Dashboard", None),
+    ("meetings.meetings", "Meetings", frozenset({"admin", "member", "observer"})),
+    ("portfolios.portfolios", "Portfolios", frozenset({"admin", "member"})),
+    ("portfolios.cohort", "Cohort", frozenset({"admin"})),
     ("admin.people", "People", frozenset({"admin"})),
     ("admin.organisations", "Organisations", frozenset({"admin"})),
     ("admin.audit_trail", "Audit trail", frozenset({"admin"})),

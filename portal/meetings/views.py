@@ -1,5 +1,188 @@
-"""Pages of the meetings area."""
+"""Pages of the meetings area: meetings, their members, the templates and the verifiable sample."""
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.extensions import db
+from portal.meetings import forms, sampling, services
+from portal.models import Meeting, MeetingMember, PanelRole, Role, TemplateKind, User
 
 bp = Blueprint("meetings", __name__)
+admin_only = access.roles(Role.ADMIN)
+
+
+def _meeting_or_404(meeting_id: int) -> tuple[User, Meeting]:
+    user = access.require_user()
+    meeting = services.meeting_for(user, meeting_id)
+    if meeting is None:
+        abort(404)
+    return user, meeting
+
+
+def _status(form: object) -> int:
+    return 400 if getattr(form, "errors", None) else 200
+
+
+@bp.route("/meetings")
+@access.signed_in
+def meetings() -> str:
+    """The meetings this person may see."""
+    user = access.require_user()
+    return render_template("meetings/list.html", meetings=services.meetings_for(user), user=user,
+                           chair_of=services.chair_of)
+
+
+def _details(form: forms.MeetingForm) -> services.MeetingDetails:
+    return services.MeetingDetails(form.title.data, form.held_on.data, form.reading_deadline.data,
+                                   form.access_window_days.data, form.agenda.data, form.terms_of_reference.data)
+
+
+@bp.route("/meetings/new", methods=["GET", "POST"])
+@admin_only
+def new_meeting() -> str | Response:
+    """Create a meeting; its agenda and Terms of Reference start from the templates."""
+    form = forms.MeetingForm()
+    if not form.is_submitted():
+        form.agenda.data = services.template_text(TemplateKind.AGENDA)
+        form.terms_of_reference.data = services.template_text(TemplateKind.TERMS_OF_REFERENCE)
+    if form.validate_on_submit():
+        meeting = services.save_meeting(access.require_user(), None, _details(form))
+        flash("The meeting has been created. Now add its members and choose the Chair.")
+        return redirect(url_for("meetings.members", meeting_id=meeting.id))
+    return render_template("meetings/meeting_form.html", form=form, meeting=None), _status(form)
+
+
+@bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit_meeting(meeting_id: int) -> str | Response:
+    """Change a meeting's details, agenda or Terms of Reference."""
+    _, meeting = _meeting_or_404(meeting_id)
+    form = forms.MeetingForm(obj=meeting)
+    if form.validate_on_submit():
+        services.save_meeting(access.require_user(), meeting, _details(form))
+        flash("The meeting has been saved.")
+        return redirect(url_for("meetings.meeting", meeting_id=meeting.id))
+    return render_template("meetings/meeting_form.html", form=form, meeting=meeting), _status(form)
+
+
+@bp.route("/meetings/templates", methods=["GET", "POST"])
+@admin_only
+def templates() -> str | Response:
+    """Change the agenda and Terms of Reference that new meetings start from."""
+    form = forms.TemplatesForm()
+    if not form.is_submitted():
+        form.agenda.data = services.template_text(TemplateKind.AGENDA)
+        form.terms_of_reference.data = services.template_text(TemplateKind.TERMS_OF_REFERENCE)
+    if form.validate_on_submit():
+        services.save_templates(access.require_user(), form.agenda.data, form.terms_of_reference.data)
+        flash("The templates have been saved. New meetings will start from them.")
+        return redirect(url_for("meetings.meetings"))
+    return render_template("meetings/templates.html", form=form), _status(form)
+
+
+@bp.route("/meetings/<int:meeting_id>")
+@access.signed_in
+def meeting(meeting_id: int) -> str:
+    """A meeting: details, agenda, Terms of Reference, members, the sample and links to the other areas."""
+    user, found = _meeting_or_404(meeting_id)
+    sampled = services.sample(found)
+    readable = {p.id for p in sampled if access.can_see_portfolio(user, p.id)}
+    return render_template("meetings/meeting.html", meeting=found, user=user, seat=services.seat(user, found),
+                           chair=services.chair_of(found), sampled=sampled, readable=readable,
+                           draw=services.current_draw(found), can_draw=services.can_draw(user, found),
+                           window_open=access.panel_access_open(found), roles=services.PANEL_ROLE_LABELS)
+
+
+def _member_form() -> forms.MemberForm:
+    form = forms.MemberForm()
+    form.person.choices = [(u.id, f"{u.name} ({u.role_label})") for u in services.panel_candidates()]
+    return form
+
+
+@bp.route("/meetings/<int:meeting_id>/members", methods=["GET", "POST"])
+@admin_only
+def members(meeting_id: int) -> str | Response:
+    """Who sits on the meeting; add a person or change their role (one Chair per meeting)."""
+    _, found = _meeting_or_404(meeting_id)
+    form = _member_form()
+    if form.validate_on_submit():
+        person = next(u for u in services.panel_candidates() if u.id == form.person.data)
+        role = PanelRole(form.panel_role.data)
+        if person.role == Role.OBSERVER and role != PanelRole.OBSERVER:
+            form.panel_role.errors.append("A Steering Group observer can only observe a meeting")
+        else:
+            was_seated = services.seat(person, found) is not None
+            services.set_member(access.require_user(), found, person, role)
+            flash(f"{person.name} is now {services.PANEL_ROLE_LABELS[role].lower()} of this meeting."
+                  + ("" if was_seated else " They have been emailed a link to the meeting."))
+            return redirect(url_for("meetings.members", meeting_id=found.id))
+    return render_template("meetings/members.html", meeting=found, form=form, confirm=forms.ConfirmForm(),
+                           roles=services.PANEL_ROLE_LABELS), _status(form)
+
+
+@bp.route("/meetings/<int:meeting_id>/members/<int:member_id>/remove", methods=["POST"])
+@admin_only
+def remove_member(meeting_id: int, member_id: int) -> Response:
+    """Take a person off the meeting."""
+    _, found = _meeting_or_404(meeting_id)
+    member = db.session.get(MeetingMember, member_id)
+    if member is None or member.meeting_id != found.id:
+        abort(404)
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    name = member.user.name
+    services.remove_member(access.require_user(), found, member)
+    flash(f"{name} has been taken off this meeting.")
+    return redirect(url_for("meetings.members", meeting_id=found.id))
+
+
+# The sample ---------------------------------------------------------------------------------------------
+
+
+def _drawer_or_404(meeting_id: int) -> tuple[User, Meeting]:
+    user, found = _meeting_or_404(meeting_id)
+    if not services.can_draw(user, found):
+        abort(404)
+    return user, found
+
+
+@bp.route("/meetings/<int:meeting_id>/sample", methods=["GET", "POST"])
+@access.roles(Role.ADMIN, Role.MEMBER)
+def draw(meeting_id: int) -> str | Response:
+    """The Chair (or the Lead) draws the sample; drawing again needs a reason."""
+    user, found = _drawer_or_404(meeting_id)
+    previous = services.current_draw(found)
+    form = forms.DrawForm()
+    form.strata.choices = [(name, label) for name, (label, _) in services.STRATA.items()]
+    eligible = services.eligible_portfolios(found)
+    if form.validate_on_submit():
+        wanted = services.DrawRequest(
+            number=form.number.data if form.size_kind.data == "number" else None,
+            percentage=form.percentage.data if form.size_kind.data == "percentage" else None,
+            strata=list(form.strata.data or []), reason=form.reason.data or "")
+        try:
+            record = services.draw_sample(user, found, wanted)
+        except sampling.SamplingError as exc:
+            field = form.reason if "reason" in str(exc) else (
+                form.percentage if form.size_kind.data == "percentage" else form.number)
+            field.errors = [str(exc)]
+        else:
+            flash(f"The sample has been drawn: {len(services.sample(found))} portfolios. "
+                  "Their NQSWs and Assessors have been told.")
+            return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=record.id))
+    return render_template("meetings/draw.html", meeting=found, form=form, previous=previous,
+                           eligible=eligible, previous_meeting=services.previous_meeting(found)), _status(form)
+
+
+@bp.route("/meetings/<int:meeting_id>/sample/draws/<int:draw_id>")
+@access.signed_in
+def verify(meeting_id: int, draw_id: int) -> str:
+    """Re-run a recorded draw from its seed, population and parameters and compare the picks."""
+    user, found = _meeting_or_404(meeting_id)
+    record = services.draw_of(found, draw_id)
+    if record is None:
+        abort(404)
+    result = services.verify(record)
+    return render_template("meetings/verify.html", meeting=found, result=result, user=user,
+                           draws=services.draws(found), labels=services.labels_for(user, result.recorded))

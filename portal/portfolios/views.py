@@ -1,5 +1,273 @@
-"""Pages of the portfolios area."""
+"""Pages of the portfolios area: the Lead's cohort registry and import, and the portfolio pages."""
 
-from flask import Blueprint
+from typing import TypeVar
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.documents import uploads
+from portal.extensions import csrf, db
+from portal.models import Assessor, Nqsw, Outcome, Role, Service
+from portal.portfolios import forms, importer, services
 
 bp = Blueprint("portfolios", __name__)
+admin_only = access.roles(Role.ADMIN)
+
+
+T = TypeVar("T")
+
+
+def _or_404(value: T | None) -> T:
+    if value is None:
+        abort(404)
+    return value
+
+
+def _status(form: object) -> int:
+    return 400 if getattr(form, "errors", None) else 200
+
+
+# The registry -------------------------------------------------------------------------------------------
+
+
+@bp.route("/cohort", methods=["GET", "POST"])
+@admin_only
+def cohort() -> str | Response:
+    """The registry's front page: cohorts, with links to NQSWs, Assessors and the import."""
+    form = forms.CohortForm()
+    if form.validate_on_submit():
+        if services.cohort_name_taken(form.name.data):
+            form.name.errors.append("A cohort with this name already exists")
+        else:
+            services.add_cohort(access.require_user(), form.name.data)
+            flash(f"The cohort {form.name.data.strip()} has been added.")
+            return redirect(url_for("portfolios.cohort"))
+    return render_template("portfolios/cohort.html", form=form, cohorts=services.cohorts()), _status(form)
+
+
+@bp.route("/cohort/nqsws")
+@admin_only
+def nqsws() -> str:
+    """Every NQSW in the registry."""
+    return render_template("portfolios/nqsws.html", nqsws=services.nqsws())
+
+
+def _nqsw_form(nqsw: Nqsw | None) -> forms.NqswForm:
+    form = forms.NqswForm(obj=nqsw) if nqsw else forms.NqswForm()
+    form.employer.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in services.organisations()]
+    form.cohort.choices = [forms.NONE_CHOICE] + [(c.id, c.name) for c, _ in services.cohorts()]
+    if nqsw and not form.is_submitted():
+        form.employer.data = nqsw.employer_id or 0
+        form.cohort.data = nqsw.cohort_id or 0
+    return form
+
+
+def _edit_nqsw(nqsw: Nqsw | None) -> str | Response:
+    form = _nqsw_form(nqsw)
+    if form.validate_on_submit():
+        if services.email_taken(Nqsw, form.email.data, nqsw.id if nqsw else None):
+            form.email.errors.append("Another NQSW already has this email address")
+        else:
+            saved = services.save_nqsw(access.require_user(), nqsw, services.NqswDetails(
+                form.name.data, form.email.data, form.employer.data or None, form.cohort.data or None,
+                form.service.data))
+            flash(f"{saved.name} has been saved.")
+            return redirect(url_for("portfolios.nqsws"))
+    return render_template("portfolios/nqsw_form.html", form=form, nqsw=nqsw), _status(form)
+
+
+@bp.route("/cohort/nqsws/new", methods=["GET", "POST"])
+@admin_only
+def add_nqsw() -> str | Response:
+    """Add an NQSW to the registry."""
+    return _edit_nqsw(None)
+
+
+@bp.route("/cohort/nqsws/<int:nqsw_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit_nqsw(nqsw_id: int) -> str | Response:
+    """Change an NQSW's details."""
+    return _edit_nqsw(_or_404(db.session.get(Nqsw, nqsw_id)))
+
+
+@bp.route("/cohort/assessors")
+@admin_only
+def assessors() -> str:
+    """Every Assessor in the registry."""
+    return render_template("portfolios/assessors.html", assessors=services.assessors())
+
+
+def _edit_assessor(assessor: Assessor | None) -> str | Response:
+    form = forms.AssessorForm(obj=assessor) if assessor else forms.AssessorForm()
+    form.organisation.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in services.organisations()]
+    if assessor and not form.is_submitted():
+        form.organisation.data = assessor.organisation_id or 0
+    if form.validate_on_submit():
+        if services.email_taken(Assessor, form.email.data, assessor.id if assessor else None):
+            form.email.errors.append("Another Assessor already has this email address")
+        else:
+            saved = services.save_assessor(access.require_user(), assessor, form.name.data, form.email.data,
+                                           form.organisation.data or None)
+            flash(f"{saved.name} has been saved.")
+            return redirect(url_for("portfolios.assessors"))
+    return render_template("portfolios/assessor_form.html", form=form, assessor=assessor), _status(form)
+
+
+@bp.route("/cohort/assessors/new", methods=["GET", "POST"])
+@admin_only
+def add_assessor() -> str | Response:
+    """Add an Assessor to the registry."""
+    return _edit_assessor(None)
+
+
+@bp.route("/cohort/assessors/<int:assessor_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit_assessor(assessor_id: int) -> str | Response:
+    """Change an Assessor's details."""
+    return _edit_assessor(_or_404(db.session.get(Assessor, assessor_id)))
+
+
+def _edit_portfolio(portfolio_id: int | None) -> str | Response:
+    portfolio = _or_404(services.registry_portfolio(portfolio_id)) if portfolio_id else None
+    form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
+    form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws()]
+    form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors()]
+    if portfolio and not form.is_submitted():
+        form.nqsw.data, form.assessor.data = portfolio.nqsw_id, portfolio.assessor_id or 0
+        form.outcome.data = portfolio.outcome or ""
+    if form.validate_on_submit():
+        saved = services.save_portfolio(access.require_user(), portfolio, services.PortfolioDetails(
+            form.nqsw.data, form.assessor.data or None, form.outcome.data or None, form.outcome_date.data,
+            bool(form.exemplar_consent.data)))
+        flash("The portfolio has been saved.")
+        return redirect(url_for("portfolios.portfolio", portfolio_id=saved.id))
+    return render_template("portfolios/portfolio_form.html", form=form, portfolio=portfolio), _status(form)
+
+
+@bp.route("/cohort/portfolios/new", methods=["GET", "POST"])
+@admin_only
+def add_portfolio() -> str | Response:
+    """Register a portfolio for an NQSW."""
+    return _edit_portfolio(None)
+
+
+@bp.route("/cohort/portfolios/<int:portfolio_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit_portfolio(portfolio_id: int) -> str | Response:
+    """Change a portfolio's Assessor, outcome or exemplar consent."""
+    return _edit_portfolio(portfolio_id)
+
+
+@bp.route("/cohort/portfolios/<int:portfolio_id>/pseudonym", methods=["POST"])
+@admin_only
+def pseudonymise(portfolio_id: int) -> Response:
+    """Give a portfolio a new panel label (the Lead keeps the key)."""
+    user = access.require_user()
+    portfolio = access.portfolio_or_404(user, portfolio_id)
+    if not forms.PseudonymForm().validate_on_submit():
+        abort(400)
+    label = services.assign_pseudonym(user, portfolio)
+    flash(f"The panel now sees this portfolio as Portfolio {label}.")
+    return redirect(url_for("portfolios.portfolio", portfolio_id=portfolio.id))
+
+
+# The CSV import -----------------------------------------------------------------------------------------
+
+
+@bp.route("/cohort/import", methods=["GET", "POST"])
+@csrf.exempt  # checked by uploads.checked_parts, which reads the body without spooling it to disk
+@admin_only
+def import_csv() -> str | Response | tuple[str, int]:
+    """Upload a CSV and preview every row; nothing is written at this step."""
+    form = forms.ImportForm(formdata=None)
+    if request.method == "POST":
+        data = _uploaded_csv()
+        if data is not None:
+            return _preview(data)
+        form.file.errors = ["Choose a CSV file"]
+    return render_template("portfolios/import.html", form=form, columns=importer.COLUMNS,
+                           required=importer.REQUIRED), _status(form)
+
+
+def _uploaded_csv() -> bytes | None:
+    """The uploaded file's first MAX_BYTES + 1 bytes, read in memory only; None if no file was chosen."""
+    for part in uploads.checked_parts(request):
+        if isinstance(part, uploads.FilePart) and part.name == "file" and part.filename:
+            data = bytearray()
+            for chunk in part.chunks:
+                data += chunk[: importer.MAX_BYTES + 1 - len(data)]
+            return bytes(data)
+    return None
+
+
+def _preview(data: bytes) -> tuple[str, int]:
+    plan = importer.read(data)
+    confirm = forms.ConfirmImportForm()
+    sealed = importer.seal(access.require_user(), data) if plan.ok else None
+    if plan.ok and sealed is None:
+        plan.problems.append("The file is too large to import in one go: split it into smaller files")
+    confirm.sealed.data = sealed or ""
+    return render_template("portfolios/import_preview.html", plan=plan, confirm=confirm), 200 if plan.ok else 400
+
+
+@bp.route("/cohort/import/confirm", methods=["POST"])
+@admin_only
+def confirm_import() -> str | Response | tuple[str, int]:
+    """Write a previewed file, checking it again first; all rows or none."""
+    user = access.require_user()
+    form = forms.ConfirmImportForm()
+    data = importer.unseal(user, form.sealed.data or "") if form.validate_on_submit() else None
+    if data is None:
+        flash("The preview expired. Upload the file again.")
+        return redirect(url_for("portfolios.import_csv"))
+    plan = importer.read(data)
+    if not plan.ok:
+        return _preview(data)
+    try:
+        result = services.import_cohort(user, plan)
+    except IntegrityError:
+        db.session.rollback()
+        plan.problems.append("Someone changed the registry while you were importing. Nothing was imported. "
+                             "Upload the file again.")
+        return render_template("portfolios/import_preview.html", plan=plan, confirm=None), 409
+    flash(f"Imported {result.nqsws} NQSWs and their portfolios, {result.assessors} new Assessors, "
+          f"{result.organisations} new organisations and {result.cohorts} new cohorts.")
+    return redirect(url_for("portfolios.portfolios"))
+
+
+# Portfolio pages ----------------------------------------------------------------------------------------
+
+
+@bp.route("/portfolios")
+@access.signed_in
+def portfolios() -> str:
+    """The portfolios this person may see, with the completeness check for each."""
+    user = access.require_user()
+    shown = services.visible_portfolios(user)
+    checks = services.completeness([p.id for p in shown])
+    return render_template("portfolios/list.html", portfolios=shown, checks=checks, user=user)
+
+
+@bp.route("/portfolios/<int:portfolio_id>")
+@access.signed_in
+def portfolio(portfolio_id: int) -> str:
+    """One portfolio: its summary, its documents by evidence type and what it lacks."""
+    user = access.require_user()
+    shown = access.portfolio_or_404(user, portfolio_id)
+    return render_template("portfolios/portfolio.html", portfolio=shown, user=user,
+                           check=services.completeness([shown.id])[shown.id],
+                           groups=services.documents_by_type(shown), pseudonym_form=forms.PseudonymForm())
+
+
+@bp.app_template_filter("service_label")
+def service_label(value: str | None) -> str:
+    """A stored service as people say it."""
+    return Service(value).label if value in {s.value for s in Service} else "Not recorded"
+
+
+@bp.app_template_filter("outcome_label")
+def outcome_label(value: str | None) -> str:
+    """A stored Internal Panel outcome as people say it."""
+    return Outcome(value).label if value in {o.value for o in Outcome} else "Not decided yet"

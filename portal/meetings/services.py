@@ -1,0 +1,326 @@
+"""Meetings, their members and the verifiable random sample. Each verb audits and commits once."""
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import current_app, url_for
+from sqlalchemy import delete, select
+
+from portal import audit, clock, mail
+from portal.extensions import db
+from portal.meetings import sampling
+from portal.meetings.texts import DEFAULT_AGENDA, DEFAULT_TERMS_OF_REFERENCE
+from portal.models import (
+    Meeting,
+    MeetingMember,
+    MeetingTemplate,
+    Nqsw,
+    PanelRole,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    SampleDraw,
+    TemplateKind,
+    User,
+)
+from portal.portfolios.services import give_pseudonyms
+
+DEFAULT_TEXTS = {TemplateKind.AGENDA: DEFAULT_AGENDA, TemplateKind.TERMS_OF_REFERENCE: DEFAULT_TERMS_OF_REFERENCE}
+PANEL_ROLE_LABELS = {PanelRole.CHAIR: "Chair", PanelRole.MEMBER: "Member", PanelRole.OBSERVER: "Observer"}
+# Which strata a draw may use, and how to read each from a portfolio (ids, not names, so nothing personal
+# is stored in the draw's parameters).
+STRATA = {
+    "service": ("Service (children's or adults')", lambda p: p.nqsw.service),
+    "outcome": ("Internal Panel outcome", lambda p: p.outcome or ""),
+    "assessor": ("Assessor", lambda p: str(p.assessor_id or "none")),
+    "employer": ("Employer", lambda p: str(p.nqsw.employer_id or "none")),
+}
+
+
+def _link(endpoint: str, **values: object) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+# Templates and meetings ---------------------------------------------------------------------------------
+
+
+def template_text(kind: TemplateKind) -> str:
+    """The Lead's current template for a new meeting's agenda or Terms of Reference."""
+    text = db.session.scalar(select(MeetingTemplate.text).where(MeetingTemplate.kind == kind.value))
+    return text if text is not None else DEFAULT_TEXTS[kind]
+
+
+def save_templates(actor: User, agenda: str, terms: str) -> None:
+    """Change the starting texts of future meetings (existing meetings keep their own)."""
+    for kind, text in ((TemplateKind.AGENDA, agenda), (TemplateKind.TERMS_OF_REFERENCE, terms)):
+        row = db.session.scalar(select(MeetingTemplate).where(MeetingTemplate.kind == kind.value))
+        row = row or MeetingTemplate(kind=kind.value)
+        row.text, row.updated_by_id, row.updated_at = text.strip() + "\n", actor.id, clock.now()
+        db.session.add(row)
+    audit.record(actor, "meeting.templates_changed", "")
+    db.session.commit()
+
+
+@dataclass
+class MeetingDetails:
+    """What the Lead sets for a meeting."""
+
+    title: str
+    held_on: date
+    reading_deadline: date | None
+    access_window_days: int
+    agenda: str
+    terms_of_reference: str
+
+
+def save_meeting(actor: User, meeting: Meeting | None, details: MeetingDetails) -> Meeting:
+    """Create a meeting, or change its details, agenda and Terms of Reference."""
+    action = "meeting.updated" if meeting else "meeting.created"
+    meeting = meeting or Meeting(created_at=clock.now())
+    meeting.title = details.title.strip()
+    meeting.held_on = details.held_on
+    meeting.reading_deadline = details.reading_deadline
+    meeting.access_window_days = details.access_window_days
+    meeting.agenda = details.agenda.strip()
+    meeting.terms_of_reference = details.terms_of_reference.strip()
+    db.session.add(meeting)
+    db.session.flush()
+    audit.record(actor, action, f"meeting:{meeting.id}", held_on=meeting.held_on.isoformat())
+    db.session.commit()
+    return meeting
+
+
+def meetings_for(user: User) -> list[Meeting]:
+    """Every meeting for the Lead; the meetings a person sits on otherwise; newest first."""
+    statement = select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())
+    if not user.is_admin:
+        statement = statement.join(MeetingMember).where(MeetingMember.user_id == user.id)
+    return list(db.session.scalars(statement))
+
+
+def meeting_for(user: User, meeting_id: int) -> Meeting | None:
+    """A meeting the person may see (the Lead, or anyone who sits on it), else None."""
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None or user.is_admin or seat(user, meeting) is not None:
+        return meeting
+    return None
+
+
+def seat(user: User, meeting: Meeting) -> MeetingMember | None:
+    """The person's seat at the meeting, if they have one."""
+    return next((m for m in meeting.members if m.user_id == user.id), None)
+
+
+def chair_of(meeting: Meeting) -> User | None:
+    """The meeting's Chair, if one has been chosen."""
+    return next((m.user for m in meeting.members if m.panel_role == PanelRole.CHAIR), None)
+
+
+def can_draw(user: User, meeting: Meeting) -> bool:
+    """The Lead and the meeting's Chair may draw the sample."""
+    found = seat(user, meeting)
+    return user.is_admin or (found is not None and found.panel_role == PanelRole.CHAIR)
+
+
+# Members ------------------------------------------------------------------------------------------------
+
+
+def panel_candidates() -> list[User]:
+    """Active people who can sit on a panel: members, the Lead and Steering Group observers."""
+    return list(db.session.scalars(
+        select(User).where(User.active, User.role.in_((Role.MEMBER.value, Role.ADMIN.value, Role.OBSERVER.value)))
+        .order_by(User.name)))
+
+
+def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> MeetingMember:
+    """Seat a person at the meeting (emailing them the link and deadlines) or change their panel role.
+
+    A meeting has one Chair: choosing a new Chair makes the previous one a member.
+    """
+    found = seat(person, meeting)
+    if role == PanelRole.CHAIR:
+        for other in meeting.members:
+            if other.panel_role == PanelRole.CHAIR and other.user_id != person.id:
+                other.panel_role = PanelRole.MEMBER.value
+                audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
+                             role=PanelRole.MEMBER.value)
+    if found is None:
+        found = MeetingMember(meeting=meeting, user=person, panel_role=role.value)
+        db.session.add(found)
+        mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
+                   "meeting_invitation", meeting=meeting, role=PANEL_ROLE_LABELS[role],
+                   link_url=_link("meetings.meeting", meeting_id=meeting.id))
+        audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
+    elif found.panel_role != role.value:
+        found.panel_role = role.value
+        audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=person.id, role=role.value)
+    db.session.commit()
+    return found
+
+
+def remove_member(actor: User, meeting: Meeting, member: MeetingMember) -> None:
+    """Take a person off the meeting; they lose access to its sample at once."""
+    meeting.members.remove(member)
+    audit.record(actor, "meeting.member_removed", f"meeting:{meeting.id}", user=member.user_id)
+    db.session.commit()
+
+
+# The sample ---------------------------------------------------------------------------------------------
+
+
+def previous_meeting(meeting: Meeting) -> Meeting | None:
+    """The latest meeting held before this one."""
+    return db.session.scalar(select(Meeting).where(Meeting.held_on < meeting.held_on, Meeting.id != meeting.id)
+                             .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(1))
+
+
+def eligible_portfolios(meeting: Meeting) -> list[Portfolio]:
+    """Portfolios with an outcome since the previous meeting (all, for the first), never sampled, not purged."""
+    sampled_elsewhere = select(SampledPortfolio.portfolio_id).where(SampledPortfolio.meeting_id != meeting.id)
+    statement = (select(Portfolio).where(Portfolio.purged_at.is_(None), Portfolio.outcome.is_not(None),
+                                         Portfolio.outcome_date.is_not(None),
+                                         Portfolio.id.not_in(sampled_elsewhere)).order_by(Portfolio.id))
+    if (previous := previous_meeting(meeting)) is not None:
+        statement = statement.where(Portfolio.outcome_date >= previous.held_on)
+    return list(db.session.scalars(statement))
+
+
+def current_draw(meeting: Meeting) -> SampleDraw | None:
+    """The draw the meeting's sample comes from."""
+    return db.session.scalar(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id, SampleDraw.current))
+
+
+def draws(meeting: Meeting) -> list[SampleDraw]:
+    """Every draw for the meeting, newest first."""
+    return list(db.session.scalars(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id)
+                                   .order_by(SampleDraw.id.desc())))
+
+
+def sample(meeting: Meeting) -> list[Portfolio]:
+    """The meeting's current sample, in draw order."""
+    return [s.portfolio for s in sorted(meeting.sampled, key=lambda s: s.position)]
+
+
+@dataclass
+class DrawRequest:
+    """How the Chair wants the sample drawn."""
+
+    number: int | None = None
+    percentage: int | None = None
+    strata: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def _stratum(portfolio: Portfolio, strata: list[str]) -> str:
+    return ";".join(f"{name}={STRATA[name][1](portfolio)}" for name in strata)
+
+
+def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDraw:
+    """Draw (or redraw, with a reason) the meeting's sample from a fresh recorded seed; tell those sampled.
+
+    Raises sampling.SamplingError with a plain message when the draw cannot be made.
+    """
+    if meeting.minutes_published_at is not None:
+        raise sampling.SamplingError("The minutes are published, so the sample can no longer change")
+    previous = current_draw(meeting)
+    if previous is not None and not request.reason.strip():
+        raise sampling.SamplingError("Give the reason for drawing the sample again")
+    strata = [name for name in STRATA if name in request.strata]
+    population = eligible_portfolios(meeting)
+    size = sampling.sample_size(len(population), request.number, request.percentage)
+    seed = secrets.token_hex(16)
+    units = [sampling.Unit(p.id, _stratum(p, strata)) for p in population]
+    picks = sampling.draw(seed, units, size)
+    parameters = {"algorithm": sampling.ALGORITHM, "number": request.number, "percentage": request.percentage,
+                  "size": size, "strata": strata}
+    if strata:
+        parameters["stratum_of"] = {str(u.id): u.stratum for u in units}
+    before = {s.portfolio_id for s in meeting.sampled}
+    if previous is not None:
+        previous.current = False
+        db.session.execute(delete(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id))
+        db.session.expire(meeting, ["sampled"])
+    record = SampleDraw(meeting_id=meeting.id, seed=seed, population=json.dumps([p.id for p in population]),
+                        parameters=json.dumps(parameters, sort_keys=True), picks=json.dumps(picks),
+                        reason=request.reason.strip(), drawn_by_id=actor.id, drawn_at=clock.now(), current=True)
+    db.session.add(record)
+    db.session.flush()
+    by_id = {p.id: p for p in population}
+    for position, portfolio_id in enumerate(picks, start=1):
+        db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=record.id,
+                                        position=position))
+    give_pseudonyms(by_id[pid] for pid in picks)
+    _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before],
+                  [pid for pid in before if pid not in set(picks)])
+    audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=record.id,
+                 seed=seed, size=size, population=len(population), picks=picks, strata=strata,
+                 reason=record.reason, superseded=previous.id if previous else None)
+    db.session.commit()
+    return record
+
+
+def _recipients(portfolios: list[Portfolio]) -> list[str]:
+    emails = []
+    for portfolio in portfolios:
+        emails.append(portfolio.nqsw.email)
+        if portfolio.assessor is not None:
+            emails.append(portfolio.assessor.email)
+    return sorted(set(emails))
+
+
+def _tell_sampled(meeting: Meeting, added: list[Portfolio], removed_ids: list[int]) -> None:
+    """Email the NQSWs and Assessors of newly sampled portfolios, and those no longer sampled after a redraw."""
+    for email in _recipients(added):
+        mail.queue(email, "A portfolio has been selected for external moderation", "portfolio_sampled",
+                   meeting=meeting, link_url=_link("pages.index"))
+    removed = list(db.session.scalars(select(Portfolio).join(Nqsw).where(Portfolio.id.in_(removed_ids)))) \
+        if removed_ids else []
+    for email in _recipients(removed):
+        mail.queue(email, "A portfolio is no longer selected for external moderation", "portfolio_unsampled",
+                   meeting=meeting, link_url=_link("pages.index"))
+
+
+@dataclass
+class Verification:
+    """The result of re-running a recorded draw."""
+
+    draw: SampleDraw
+    parameters: dict
+    population: list[int]
+    recorded: list[int]
+    rerun: list[int]
+    problem: str = ""
+
+    @property
+    def matches(self) -> bool:
+        """True when the re-run gives exactly the recorded picks, in order."""
+        return not self.problem and self.rerun == self.recorded
+
+
+def verify(record: SampleDraw) -> Verification:
+    """Re-run a draw from its stored seed, population and parameters and compare with the stored picks."""
+    parameters = json.loads(record.parameters)
+    population = [int(i) for i in json.loads(record.population)]
+    recorded = [int(i) for i in json.loads(record.picks)]
+    stratum_of = parameters.get("stratum_of", {})
+    units = [sampling.Unit(pid, stratum_of.get(str(pid), "")) for pid in population]
+    try:
+        size = sampling.sample_size(len(population), parameters.get("number"), parameters.get("percentage"))
+        rerun = sampling.draw(record.seed, units, size)
+    except sampling.SamplingError as exc:
+        return Verification(record, parameters, population, recorded, [], str(exc))
+    return Verification(record, parameters, population, recorded, rerun)
+
+
+def draw_of(meeting: Meeting, draw_id: int) -> SampleDraw | None:
+    """One of the meeting's draws."""
+    record = db.session.get(SampleDraw, draw_id)
+    return record if record is not None and record.meeting_id == meeting.id else None
+
+
+def labels_for(user: User, portfolio_ids: list[int]) -> dict[int, str]:
+    """How each portfolio is named to this person: its panel label, or the NQSW's name for the Lead."""
+    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(portfolio_ids))) if portfolio_ids else []
+    return {p.id: p.label_for(user) for p in portfolios}

@@ -1,0 +1,329 @@
+"""The cohort registry, portfolio pseudonyms and the evidence-completeness check. Each verb audits and commits once."""
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal import access, audit, clock
+from portal.extensions import db
+from portal.models import (
+    DEFAULT_EVIDENCE_REQUIREMENTS,
+    Assessor,
+    Cohort,
+    Document,
+    EvidenceType,
+    Nqsw,
+    Organisation,
+    OrganisationKind,
+    Portfolio,
+    Service,
+    User,
+)
+from portal.portfolios import importer
+
+# Letters that cannot be mistaken for digits (no I, O) or for each other when read aloud (no Q).
+PSEUDONYM_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+# Registry -----------------------------------------------------------------------------------------------
+
+
+def cohorts() -> list[tuple[Cohort, int]]:
+    """Every cohort with how many NQSWs are in it, by name."""
+    counts = (select(Nqsw.cohort_id, func.count(Nqsw.id).label("n")).group_by(Nqsw.cohort_id).subquery())
+    rows = db.session.execute(select(Cohort, func.coalesce(counts.c.n, 0))
+                              .outerjoin(counts, counts.c.cohort_id == Cohort.id).order_by(Cohort.name))
+    return [(cohort, int(n)) for cohort, n in rows]
+
+
+def cohort_name_taken(name: str) -> bool:
+    """True if a cohort already has this name (case-insensitive)."""
+    return db.session.scalar(select(Cohort.id).where(func.lower(Cohort.name) == name.strip().lower())) is not None
+
+
+def add_cohort(actor: User, name: str) -> Cohort:
+    """Register a cohort such as "Academy 2026"."""
+    cohort = Cohort(name=name.strip())
+    db.session.add(cohort)
+    db.session.flush()
+    audit.record(actor, "cohort.added", f"cohort:{cohort.id}")
+    db.session.commit()
+    return cohort
+
+
+def organisations() -> list[Organisation]:
+    """Every organisation, by name (for choosing an employer)."""
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def nqsws() -> list[Nqsw]:
+    """Every NQSW in the registry, by name."""
+    return list(db.session.scalars(select(Nqsw).order_by(Nqsw.name)))
+
+
+def assessors() -> list[Assessor]:
+    """Every Assessor in the registry, by name."""
+    return list(db.session.scalars(select(Assessor).order_by(Assessor.name)))
+
+
+def email_taken(model: type[Nqsw] | type[Assessor], email: str, except_id: int | None = None) -> bool:
+    """True if another NQSW (or Assessor) already has this email address."""
+    statement = select(model.id).where(func.lower(model.email) == email.strip().lower())
+    if except_id is not None:
+        statement = statement.where(model.id != except_id)
+    return db.session.scalar(statement.limit(1)) is not None
+
+
+@dataclass
+class NqswDetails:
+    """What the Lead records about an NQSW."""
+
+    name: str
+    email: str
+    employer_id: int | None
+    cohort_id: int | None
+    service: str
+
+
+def save_nqsw(actor: User, nqsw: Nqsw | None, details: NqswDetails) -> Nqsw:
+    """Add an NQSW to the registry, or change one; no account is created."""
+    action = "nqsw.updated" if nqsw else "nqsw.added"
+    nqsw = nqsw or Nqsw()
+    nqsw.name = details.name.strip()
+    nqsw.email = details.email.strip().lower()
+    nqsw.employer_id = details.employer_id
+    nqsw.cohort_id = details.cohort_id
+    nqsw.service = details.service
+    db.session.add(nqsw)
+    db.session.flush()
+    audit.record(actor, action, f"nqsw:{nqsw.id}")
+    db.session.commit()
+    return nqsw
+
+
+def save_assessor(actor: User, assessor: Assessor | None, name: str, email: str,
+                  organisation_id: int | None) -> Assessor:
+    """Add an Assessor to the registry, or change one; no account is created."""
+    action = "assessor.updated" if assessor else "assessor.added"
+    assessor = assessor or Assessor()
+    assessor.name = name.strip()
+    assessor.email = email.strip().lower()
+    assessor.organisation_id = organisation_id
+    db.session.add(assessor)
+    db.session.flush()
+    audit.record(actor, action, f"assessor:{assessor.id}")
+    db.session.commit()
+    return assessor
+
+
+@dataclass
+class PortfolioDetails:
+    """What the Lead records about a portfolio."""
+
+    nqsw_id: int
+    assessor_id: int | None
+    outcome: str | None
+    outcome_date: date | None
+    exemplar_consent: bool
+
+
+def save_portfolio(actor: User, portfolio: Portfolio | None, details: PortfolioDetails) -> Portfolio:
+    """Register a portfolio with the Internal Panel's outcome, or change it."""
+    action = "portfolio.updated" if portfolio else "portfolio.added"
+    portfolio = portfolio or Portfolio(created_at=clock.now())
+    portfolio.nqsw_id = details.nqsw_id
+    portfolio.assessor_id = details.assessor_id
+    portfolio.outcome = details.outcome
+    portfolio.outcome_date = details.outcome_date
+    portfolio.exemplar_consent = details.exemplar_consent
+    db.session.add(portfolio)
+    db.session.flush()
+    audit.record(actor, action, f"portfolio:{portfolio.id}", outcome=details.outcome or "",
+                 exemplar_consent=details.exemplar_consent)
+    db.session.commit()
+    return portfolio
+
+
+# Pseudonyms ---------------------------------------------------------------------------------------------
+
+
+def _new_pseudonym(taken: set[str]) -> str:
+    """A fresh random label such as C7 (longer numbers once the short ones run low)."""
+    for limit in (9, 99, 999, 9999):
+        if len(taken) < len(PSEUDONYM_LETTERS) * limit // 2:
+            break
+    while True:
+        label = f"{secrets.choice(PSEUDONYM_LETTERS)}{secrets.randbelow(limit) + 1}"
+        if label not in taken:
+            return label
+
+
+def give_pseudonyms(portfolios: Iterable[Portfolio], replace: bool = False) -> list[Portfolio]:
+    """Give each portfolio without a label (or every one, if replace) a new unique label; the caller commits."""
+    taken = set(db.session.scalars(select(Portfolio.pseudonym).where(Portfolio.pseudonym.is_not(None))))
+    changed = []
+    for portfolio in portfolios:
+        if portfolio.pseudonym and not replace:
+            continue
+        portfolio.pseudonym = _new_pseudonym(taken)
+        taken.add(portfolio.pseudonym)
+        changed.append(portfolio)
+    return changed
+
+
+def assign_pseudonym(actor: User, portfolio: Portfolio) -> str:
+    """Give a portfolio a new panel label; the Lead keeps the key (the registry links label and name)."""
+    before = portfolio.pseudonym or ""
+    give_pseudonyms([portfolio], replace=True)
+    audit.record(actor, "portfolio.pseudonymised", f"portfolio:{portfolio.id}", before=before,
+                 after=portfolio.pseudonym)
+    db.session.commit()
+    return portfolio.pseudonym or ""
+
+
+# Portfolios and the evidence-completeness check ---------------------------------------------------------
+
+
+@dataclass
+class Requirement:
+    """One line of the completeness check, e.g. Direct observations: 2 of 3."""
+
+    evidence_type: EvidenceType
+    have: int
+    need: int
+
+    @property
+    def met(self) -> bool:
+        """True when the portfolio has enough of this evidence."""
+        return self.have >= self.need
+
+
+@dataclass
+class Completeness:
+    """The completeness check of one portfolio."""
+
+    requirements: list[Requirement]
+
+    @property
+    def complete(self) -> bool:
+        """True when every requirement is met."""
+        return all(r.met for r in self.requirements)
+
+    @property
+    def missing(self) -> list[Requirement]:
+        """The requirements not yet met."""
+        return [r for r in self.requirements if not r.met]
+
+
+def evidence_requirements() -> dict[EvidenceType, int]:
+    """The configured requirements (EVIDENCE_REQUIREMENTS setting), in the order evidence types are listed."""
+    configured = current_app.config.get("EVIDENCE_REQUIREMENTS") or DEFAULT_EVIDENCE_REQUIREMENTS
+    wanted = {EvidenceType(key): int(value) for key, value in dict(configured).items()}
+    return {kind: wanted[kind] for kind in EvidenceType if wanted.get(kind, 0) > 0}
+
+
+def _live_documents() -> list:
+    return [Document.deleted_at.is_(None), Document.current_version_id.is_not(None)]
+
+
+def completeness(portfolio_ids: list[int]) -> dict[int, Completeness]:
+    """The completeness check of many portfolios in one query."""
+    counts: dict[int, dict[str, int]] = {pid: {} for pid in portfolio_ids}
+    if portfolio_ids:
+        rows = db.session.execute(
+            select(Document.portfolio_id, Document.evidence_type, func.count(Document.id))
+            .where(Document.portfolio_id.in_(portfolio_ids), *_live_documents())
+            .group_by(Document.portfolio_id, Document.evidence_type)
+        )
+        for pid, kind, n in rows:
+            counts[pid][kind] = int(n)
+    requirements = evidence_requirements()
+    return {
+        pid: Completeness([Requirement(kind, counts[pid].get(kind.value, 0), need)
+                           for kind, need in requirements.items()])
+        for pid in portfolio_ids
+    }
+
+
+def documents_by_type(portfolio: Portfolio) -> list[tuple[EvidenceType, list[Document]]]:
+    """The portfolio's documents grouped by evidence type, in the order types are listed."""
+    documents = db.session.scalars(select(Document).where(Document.portfolio_id == portfolio.id,
+                                                          *_live_documents()).order_by(Document.created_at))
+    groups: dict[EvidenceType, list[Document]] = {}
+    for document in documents:
+        try:
+            kind = EvidenceType(document.evidence_type)
+        except ValueError:
+            kind = EvidenceType.OTHER
+        groups.setdefault(kind, []).append(document)
+    return [(kind, groups[kind]) for kind in EvidenceType if kind in groups]
+
+
+def visible_portfolios(user: User) -> list[Portfolio]:
+    """The portfolios this person may see now: all for the Lead, the open samples of their meetings otherwise."""
+    statement = select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+    portfolios = list(db.session.scalars(statement))
+    return sorted(portfolios, key=lambda p: p.label_for(user).lower())
+
+
+def registry_portfolio(portfolio_id: int) -> Portfolio | None:
+    """A portfolio by id for the Lead's registry pages."""
+    return db.session.get(Portfolio, portfolio_id)
+
+
+# CSV import ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What a confirmed import wrote."""
+
+    nqsws: int
+    assessors: int
+    organisations: int
+    cohorts: int
+
+
+def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
+    """Write a checked plan in one transaction: organisations, cohorts, Assessors, NQSWs and portfolios."""
+    if not plan.ok:
+        raise ValueError("only a plan with no bad rows can be imported")
+    organisations = {o.name.lower(): o for o in db.session.scalars(select(Organisation))}
+    cohorts = {c.name.lower(): c for c in db.session.scalars(select(Cohort))}
+    assessors = {a.email.lower(): a for a in db.session.scalars(select(Assessor))}
+    created = ImportResult(0, 0, 0, 0)
+
+    def organisation(name: str) -> Organisation:
+        if name.lower() not in organisations:
+            organisations[name.lower()] = Organisation(name=name, kind=OrganisationKind.EMPLOYER.value)
+            db.session.add(organisations[name.lower()])
+            created.organisations += 1
+        return organisations[name.lower()]
+
+    for row in plan.rows:
+        if row["cohort"].lower() not in cohorts:
+            cohorts[row["cohort"].lower()] = Cohort(name=row["cohort"])
+            created.cohorts += 1
+        assessor = None
+        if row["assessor_email"]:
+            assessor = assessors.get(row["assessor_email"])
+            if assessor is None:
+                assessor = assessors[row["assessor_email"]] = Assessor(
+                    name=row["assessor_name"], email=row["assessor_email"],
+                    organisation=organisation(row["assessor_organisation"]) if row["assessor_organisation"] else None)
+                created.assessors += 1
+        nqsw = Nqsw(name=row["nqsw_name"], email=row["nqsw_email"], employer=organisation(row["employer"]),
+                    cohort=cohorts[row["cohort"].lower()], service=(row.service or Service.CHILDREN).value)
+        db.session.add(Portfolio(nqsw=nqsw, assessor=assessor, outcome=row.outcome.value if row.outcome else None,
+                                 outcome_date=row.outcome_date, exemplar_consent=row.exemplar_consent,
+                                 created_at=clock.now()))
+        created.nqsws += 1
+    db.session.flush()
+    audit.record(actor, "cohort.imported", "", nqsws=created.nqsws, assessors=created.assessors,
+                 organisations=created.organisations, cohorts=created.cohorts)
+    db.session.commit()
+    return created
