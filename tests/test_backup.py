@@ -1,0 +1,162 @@
+"""Backups: a snapshot, the blobs and a sealed manifest, never the keyring; verify; restore to a working portal."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from conftest import KEYRING, PG_URL, Browser, sign_in
+from helpers_keys import add_document, cli_runner, owner_id
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from portal import audit, create_app
+from portal.extensions import db
+from portal.models import Base, Document, Role, UserSession
+
+
+@pytest.fixture
+def cli(app):
+    return cli_runner(app)
+
+
+@pytest.fixture
+def stocked(app, make_user, client):
+    """A Lead (signed in once, so there are sessions and audit events) and three documents."""
+    lead = make_user(Role.ADMIN)
+    sign_in(app, client, lead)
+    documents = [add_document(app, lead.id, [b"agreement v1", b"agreement v2"]),
+                 add_document(app, lead.id, [bytes(range(256)) * 300]),
+                 add_document(app, lead.id, [b"supervision notes naming a family"])]
+    return lead, documents
+
+
+def restore_database_url(tmp_path: Path) -> str:
+    """An empty database for the restored instance: a second PostgreSQL database, or a new SQLite file."""
+    if not PG_URL:
+        return f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+    url = make_url(PG_URL)
+    name = f"{url.database}_restore"
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        if not connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    target = url.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(target)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return target
+
+
+@pytest.fixture
+def fresh_app(app_config, tmp_path):
+    """A second, empty instance (its own folder, database and blob store) with the same keyring."""
+    folder = tmp_path / "fresh"
+    (folder / "instance").mkdir(parents=True)
+    config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
+              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+    application = create_app(config)
+    application.test_client_class = Browser
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def backup_bytes(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file())
+
+
+def test_backup_holds_database_blobs_and_manifest_but_never_the_keyring(app, cli, stocked, tmp_path):
+    target = tmp_path / "backup"
+    result = cli("backup", "create", str(target))
+
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((target / "manifest.json").read_text())
+    names = set(manifest["files"])
+    assert {f"blobs/{p.name}" for p in Path(app.config["BLOB_DIR"]).iterdir()} <= names
+    assert len([n for n in names if n.startswith("blobs/")]) == 4
+    assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.jsonl" in names)
+    assert not any("keyring" in n for n in names)
+    everything = backup_bytes(target)
+    for key in KEYRING.keys.values():
+        for form in (key, key.hex().encode(), base64.b64encode(key), base64.urlsafe_b64encode(key).rstrip(b"=")):
+            assert form not in everything
+    assert b"supervision notes naming a family" not in everything  # blobs and titles stay encrypted
+    assert b"Supervision record for Jo Bloggs" not in everything
+    assert cli("backup", "verify", str(target)).output.strip().endswith("is intact")
+
+
+def test_backup_refuses_a_directory_that_is_not_empty(app, cli, stocked, tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "something").write_text("x")
+    result = cli("backup", "create", str(tmp_path / "full"))
+    assert result.exit_code == 1 and "not empty" in result.output
+
+
+@pytest.mark.parametrize("damage", ["flip a blob byte", "delete a blob", "add a file", "edit the manifest"])
+def test_verify_detects_damage(app, cli, stocked, tmp_path, damage):
+    target = tmp_path / "backup"
+    cli("backup", "create", str(target))
+    blob = next((target / "blobs").iterdir())
+    if damage == "flip a blob byte":
+        data = bytearray(blob.read_bytes())
+        data[70] ^= 1
+        blob.write_bytes(bytes(data))
+    elif damage == "delete a blob":
+        blob.unlink()
+    elif damage == "add a file":
+        (target / "blobs" / ("0" * 32)).write_bytes(b"extra")
+    else:
+        manifest = json.loads((target / "manifest.json").read_text())
+        manifest["files"].pop(f"blobs/{blob.name}")
+        blob.unlink()
+        (target / "manifest.json").write_text(json.dumps(manifest))
+    result = cli("backup", "verify", str(target))
+    assert result.exit_code == 1 and "NOT intact" in result.output
+
+
+def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked, tmp_path, fresh_app):
+    lead, documents = stocked
+    target = tmp_path / "backup"
+    assert cli("backup", "create", str(target)).exit_code == 0
+    with app.app_context():
+        expected = sorted((d.id, d.title) for d in db.session.scalars(select(Document)))
+
+    restored = cli_runner(fresh_app)("backup", "restore", str(target))
+
+    assert restored.exit_code == 0, restored.output
+    assert "restored" in restored.output
+    verified = cli_runner(fresh_app)("keys", "verify")
+    assert verified.exit_code == 0 and "verified 4 of 4 blobs; 0 failed" in verified.output
+    with fresh_app.app_context():
+        assert audit.verify()[1] is None  # the chain continues after the restore
+        assert sorted((d.id, d.title) for d in db.session.scalars(select(Document))) == expected
+        assert db.session.scalar(select(Document).where(Document.id == documents[0][0])).current_version_id \
+            == documents[0][1][1]
+        assert db.session.scalars(select(UserSession)).all() == []  # everyone signs in again
+    # New rows get fresh ids after the restored ones (PostgreSQL sequences moved on).
+    added = add_document(fresh_app, owner_id(fresh_app), [b"after the restore"])
+    assert added[0] > max(d for d, _ in documents)
+    assert added[1][0] > max(v for _, versions in documents for v in versions)
+    browser = fresh_app.test_client()
+    sign_in(fresh_app, browser, lead)
+    assert browser.get("/dashboard").status_code == 200
+
+
+def test_restore_refuses_a_database_that_has_data(app, cli, stocked, tmp_path):
+    target = tmp_path / "backup"
+    cli("backup", "create", str(target))
+    result = cli("backup", "restore", str(target))
+    assert result.exit_code == 1 and "not empty" in result.output
+
+
+def test_restore_refuses_a_damaged_backup(app, cli, stocked, tmp_path, fresh_app):
+    target = tmp_path / "backup"
+    cli("backup", "create", str(target))
+    next((target / "blobs").iterdir()).write_bytes(b"damaged")
+    result = cli_runner(fresh_app)("backup", "restore", str(target))
+    assert result.exit_code == 1 and "does not verify" in result.output
+    with fresh_app.app_context():
+        assert not list(Path(fresh_app.config["BLOB_DIR"]).glob("*"))
