@@ -158,7 +158,7 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
                        link_url=_external("auth.accept_link", token=token), hours=hours,
                        feedback_url=feedback_url, personal=personal)
     audit.record(actor, "feedback.released", f"meeting:{meeting.id}", recipients=len(people),
-                 target=item.target_on.isoformat())
+                 target_on=item.target_on.isoformat())
     db.session.commit()
     return item
 

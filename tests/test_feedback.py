@@ -1,0 +1,177 @@
+"""Feedback release: one moment, links only, accounts by invitation, own feedback only, acknowledgement, target."""
+
+from datetime import date, timedelta
+
+from conftest import PASSWORD, Person, link_in_last_email, outbox, sign_in, submit
+from helpers_reports import build_meeting
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, FeedbackRecipient, Role, User
+from portal.reports import release
+from portal.security import passwords, totp
+
+
+def _approved_meeting(app, signed_in, **kwargs):
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, **kwargs)
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/key-messages", {"text": "Date every reflection."}, page=f"{page}/edit")
+    assert submit(chair, f"{page}/approve", {}, page=page).status_code == 302
+    return chair, built
+
+
+def _release(client, meeting_id):
+    path = f"/meetings/{meeting_id}/feedback-release"
+    return submit(client, path, {})
+
+
+def _activate(app, email: str) -> Person:
+    """Finish an invited account directly (the enrolment forms are tested by the auth suite)."""
+    secret = totp.new_secret()
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        user.password_hash = passwords.hash_password(PASSWORD)
+        user.totp_secret, user.enrolled_at, user.password_changed_at = secret, clock.now(), clock.now()
+        db.session.commit()
+        return Person(user.id, email, user.name, user.role, PASSWORD, secret)
+
+
+def _client_for(app, email):
+    client = app.test_client()
+    sign_in(app, client, _activate(app, email))
+    return client
+
+
+def test_release_needs_approved_minutes(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id)
+    response = _release(chair, built.meeting_id)
+    assert response.status_code == 409
+    assert "Approve the minutes before releasing feedback" in response.get_data(as_text=True)
+    assert outbox(app) == []
+
+
+def test_release_reaches_everyone_at_once_by_link_only(app, signed_in):
+    chair, built = _approved_meeting(app, signed_in)
+    assert _release(chair, built.meeting_id).status_code == 302
+    with app.app_context():
+        recipients = list(db.session.scalars(select(FeedbackRecipient)))
+        users = {u.email: u for u in db.session.scalars(select(User))}
+        assert "feedback.released" in set(db.session.scalars(select(AuditEvent.action)))
+    # 2 sampled NQSWs and their 2 Assessors, plus the cohort's other NQSW and that NQSW's Assessor.
+    assert len(recipients) == 6
+    assert sum(r.has_feedback for r in recipients) == 4
+    assert len({r.notified_at for r in recipients}) == 1  # one moment
+    for email in [*built.nqsw_emails, built.cohort_nqsw_email]:
+        assert users[email].role == "nqsw" and users[email].password_hash is None
+    for email in built.assessor_emails:
+        assert users[email].role == "assessor"
+    messages = outbox(app)
+    assert len(messages) == 6
+    for message in messages:
+        assert "NQSW feedback" not in message.body and "Assessor feedback" not in message.body
+        assert "Fictional" not in message.body and "Date every reflection" not in message.body
+        assert f"https://portal.test/feedback/{built.meeting_id}" in message.body
+        assert "https://portal.test/invite/" in message.body  # no accounts existed: each is invited
+    # The invitation link works: it opens the choose-a-password page.
+    link = link_in_last_email(app, built.nqsw_emails[0])
+    assert app.test_client().get(link).status_code == 200
+    again = _release(chair, built.meeting_id)
+    assert again.status_code == 409 and "already been released" in again.get_data(as_text=True)
+    assert len(outbox(app)) == 6
+
+
+def test_existing_accounts_get_a_plain_link(app, signed_in, make_user):
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, sampled=2)
+    make_user(Role.NQSW, email=built.nqsw_emails[0])
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/approve", {}, page=page)
+    _release(chair, built.meeting_id)
+    body = [m for m in outbox(app) if m.recipient == built.nqsw_emails[0]][-1].body
+    assert "/invite/" not in body and f"/feedback/{built.meeting_id}" in body
+
+
+def test_each_person_sees_only_their_own_feedback_and_the_key_messages(app, signed_in):
+    chair, built = _approved_meeting(app, signed_in)
+    _release(chair, built.meeting_id)
+    m = built.meeting_id
+    nqsw = _client_for(app, built.nqsw_emails[0])
+    html = nqsw.get(f"/feedback/{m}").get_data(as_text=True)
+    with app.app_context():
+        from portal.models import Portfolio
+
+        pseudonyms = [db.session.get(Portfolio, pid).pseudonym for pid in built.portfolio_ids]
+    assert f"NQSW feedback {pseudonyms[0]}" in html
+    assert f"NQSW feedback {pseudonyms[1]}" not in html
+    assert "Assessor feedback" not in html
+    assert "Date every reflection." in html
+    assert "cannot change the Internal Panel" in html
+    assessor = _client_for(app, built.assessor_emails[1])
+    html = assessor.get(f"/feedback/{m}").get_data(as_text=True)
+    assert f"Assessor feedback {pseudonyms[1]}" in html and "NQSW feedback" not in html
+    cohort = _client_for(app, built.cohort_nqsw_email)
+    html = cohort.get(f"/feedback/{m}").get_data(as_text=True)
+    assert "Date every reflection." in html and "NQSW feedback" not in html
+    # No one else's feedback, no minutes, no report, no release page, no themes.
+    _other_chair, other_person = signed_in(Role.MEMBER)
+    other = build_meeting(app, other_person.id)
+    for path in (f"/feedback/{other.meeting_id}", f"/meetings/{m}/minutes", f"/meetings/{m}/report",
+                 f"/meetings/{m}/minutes.pdf", f"/meetings/{m}/feedback-release", "/themes", "/reports"):
+        assert nqsw.get(path).status_code == 404, path
+    outsider, _ = signed_in(Role.NQSW)
+    assert outsider.get(f"/feedback/{m}").status_code == 404
+    assert chair.get(f"/feedback/{m}").status_code == 404  # the Chair is not a recipient
+
+
+def test_acknowledgement_is_tracked_and_audited(app, signed_in):
+    chair, built = _approved_meeting(app, signed_in)
+    _release(chair, built.meeting_id)
+    m = built.meeting_id
+    nqsw = _client_for(app, built.nqsw_emails[0])
+    assert "New" in nqsw.get("/feedback").get_data(as_text=True)
+    response = submit(nqsw, f"/feedback/{m}/acknowledge", {}, page=f"/feedback/{m}")
+    assert response.status_code == 302
+    html = nqsw.get(f"/feedback/{m}").get_data(as_text=True)
+    assert "You confirmed you read this feedback" in html and "I have read this feedback" not in html
+    with app.app_context():
+        assert "feedback.acknowledged" in set(db.session.scalars(select(AuditEvent.action)))
+    page = chair.get(f"/meetings/{m}/feedback-release").get_data(as_text=True)
+    assert "1 of 6 people have acknowledged" in page
+    admin, _ = signed_in(Role.ADMIN)
+    assert "1 of 6 people have acknowledged" in admin.get(f"/meetings/{m}/feedback-release").get_data(as_text=True)
+    # Someone else cannot acknowledge for them, nor for a release they are not part of.
+    outsider, _ = signed_in(Role.NQSW)
+    assert submit(outsider, f"/feedback/{m}/acknowledge", {}, page="/feedback").status_code == 404
+
+
+def test_target_is_five_working_days_and_shows_due_then_overdue(app, signed_in):
+    with app.app_context():
+        assert release.target_date(date(2026, 11, 20)) == date(2026, 11, 27)  # Friday -> next Friday
+        assert release.target_date(date(2026, 11, 25)) == date(2026, 12, 2)  # over a weekend
+        app.config["BANK_HOLIDAYS"] = ["2026-12-25", "2026-12-28", "2027-01-01"]
+        assert release.target_date(date(2026, 12, 23)) == date(2027, 1, 4)
+        app.config["BANK_HOLIDAYS"] = []
+    chair, built = _approved_meeting(app, signed_in)
+    page = f"/meetings/{built.meeting_id}/feedback-release"
+    html = chair.get(page).get_data(as_text=True)
+    assert "govuk-tag--blue" in html and "Due" in html
+    assert "Overdue" not in html
+    clock.advance(timedelta(days=10))
+    admin, _ = signed_in(Role.ADMIN)
+    html = admin.get(page).get_data(as_text=True)
+    assert "Overdue" in html and "govuk-tag--red" in html
+    _release(admin, built.meeting_id)
+    assert "Released late" in admin.get(page).get_data(as_text=True)
+
+
+def test_only_the_chair_and_the_lead_release(app, signed_in, make_user):
+    _chair, built = _approved_meeting(app, signed_in)
+    member, _ = signed_in(Role.MEMBER)
+    observer, _ = signed_in(Role.OBSERVER)
+    assert member.get(f"/meetings/{built.meeting_id}/feedback-release").status_code == 404
+    assert submit(member, f"/meetings/{built.meeting_id}/feedback-release", {}, page="/dashboard").status_code == 404
+    assert observer.get(f"/meetings/{built.meeting_id}/feedback-release").status_code == 404
+    assert outbox(app) == []
