@@ -1,0 +1,145 @@
+"""Deletion by crypto-shredding, the retention purge and blob garbage collection."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from helpers_keys import add_document, blob_path, cli_runner, make_portfolio
+from sqlalchemy import select
+
+from portal import retention
+from portal.extensions import db
+from portal.models import AuditEvent, Document, DocumentVersion, Portfolio, Role, User
+from portal.storage import BlobStore
+
+
+@pytest.fixture
+def cli(app):
+    return cli_runner(app)
+
+
+def paths(portfolio_id: int, document_id: int, version_id: int) -> list[str]:
+    base = f"/portfolios/{portfolio_id}/documents"
+    return [base, f"{base}/{document_id}", f"{base}/{document_id}/versions/{version_id}/view",
+            f"{base}/{document_id}/versions/{version_id}/download"]
+
+
+def delete(app, person_id: int, document_id: int) -> None:
+    with app.app_context():
+        retention.delete_document(db.session.get(User, person_id), db.session.get(Document, document_id))
+
+
+def test_delete_shreds_keys_then_blobs_and_leaves_a_tombstone(app, admin_client):
+    browser, lead = admin_client
+    portfolio = make_portfolio(app, lead.id, [])
+    document_id, versions = add_document(app, lead.id, [b"old version", b"new version"], portfolio_id=portfolio)
+    kept_id, (kept_version,) = add_document(app, lead.id, [b"another document"], portfolio_id=portfolio)
+    files = [blob_path(app, v) for v in versions]
+    download = paths(portfolio, document_id, versions[1])[3]
+    assert browser.get(download).status_code == 200
+
+    delete(app, lead.id, document_id)
+
+    assert not any(f.exists() for f in files)
+    assert blob_path(app, kept_version).exists()
+    with app.app_context():
+        document = db.session.get(Document, document_id)
+        assert document.deleted_at is not None and document.title == "Deleted document"
+        for version in document.versions:
+            assert version.wrapped_key is None and version.shredded_at is not None
+            assert version.filename == "" and version.digest == ""
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "document.deleted")).one()
+        assert event.target == f"document:{document_id}" and event.actor_id == lead.id
+    for path in paths(portfolio, document_id, versions[0])[1:] + paths(portfolio, document_id, versions[1])[1:]:
+        assert browser.get(path).status_code == 404, path
+    listing = browser.get(paths(portfolio, document_id, versions[0])[0]).get_data(as_text=True)
+    assert "Supervision record for Jo Bloggs" in listing  # the other document is still listed
+    assert f"/documents/{document_id}" not in listing
+    assert browser.get(paths(portfolio, kept_id, kept_version)[3]).status_code == 200
+
+
+def test_keys_are_destroyed_even_if_deleting_the_blobs_fails(app, make_user, cli, monkeypatch):
+    lead = make_user(Role.ADMIN)
+    document_id, (version_id,) = add_document(app, lead.id, [b"content"])
+    file = blob_path(app, version_id)
+
+    def broken_delete(self, blob_id):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(BlobStore, "delete", broken_delete)
+    with pytest.raises(OSError):
+        delete(app, lead.id, document_id)
+    monkeypatch.undo()
+
+    with app.app_context():
+        assert db.session.get(DocumentVersion, version_id).wrapped_key is None  # committed before the blob step
+    assert file.exists()
+    os.utime(file, (time.time() - 7200, time.time() - 7200))
+    result = cli("storage", "gc")
+    assert f"removed {file.name}" in result.output and not file.exists()
+    assert cli("keys", "verify").output.strip().endswith("0 failed")
+
+
+def test_purge_respects_retention_consent_and_unpublished_meetings(app, make_user, cli):
+    lead = make_user(Role.ADMIN)
+    due = make_portfolio(app, lead.id, [400])
+    consented = make_portfolio(app, lead.id, [400], consent=True)
+    recent = make_portfolio(app, lead.id, [100])
+    still_needed = make_portfolio(app, lead.id, [400, None])
+    never_sampled = make_portfolio(app, lead.id, [])
+    documents = {p: add_document(app, lead.id, [b"evidence", b"evidence v2"], portfolio_id=p)
+                 for p in (due, consented, recent, still_needed, never_sampled)}
+    files = {p: [blob_path(app, v) for v in versions] for p, (_, versions) in documents.items()}
+
+    dry = cli("retention", "purge", "--dry-run")
+
+    assert f"would purge portfolio {due} " in dry.output and "1 portfolios would be purged" in dry.output
+    assert all(f"portfolio {p} " not in dry.output for p in (consented, recent, still_needed, never_sampled))
+    assert all(f.exists() for fs in files.values() for f in fs)
+    with app.app_context():
+        assert db.session.get(Portfolio, due).purged_at is None
+
+    result = cli("retention", "purge")
+
+    assert result.exit_code == 0, result.output
+    assert "purged 1 portfolios: 1 documents crypto-shredded and deleted" in result.output
+    assert not any(f.exists() for f in files[due])
+    assert all(f.exists() for p in (consented, recent, still_needed, never_sampled) for f in files[p])
+    with app.app_context():
+        assert db.session.get(Portfolio, due).purged_at is not None
+        assert db.session.get(Document, documents[due][0]).deleted_at is not None
+        assert all(v.wrapped_key is None for v in db.session.get(Document, documents[due][0]).versions)
+        assert db.session.get(Document, documents[recent][0]).deleted_at is None
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "portfolio.purged")).one()
+        assert event.target == f"portfolio:{due}" and '"documents":1' in event.details
+    assert cli("retention", "purge").output.strip() == "nothing is due for purging"
+
+
+def test_purge_honours_the_retention_days_setting(app, make_user, cli):
+    lead = make_user(Role.ADMIN)
+    portfolio = make_portfolio(app, lead.id, [100])
+    assert "nothing is due" in cli("retention", "purge", "--dry-run").output
+    app.config["RETENTION_DAYS"] = 90
+    assert f"would purge portfolio {portfolio} " in cli("retention", "purge", "--dry-run").output
+
+
+def test_storage_gc_removes_orphans_and_temporary_files_but_not_live_or_recent_ones(app, make_user, cli):
+    lead = make_user(Role.ADMIN)
+    _, (live_version,) = add_document(app, lead.id, [b"live"])
+    live = blob_path(app, live_version)
+    root = Path(app.config["BLOB_DIR"])
+    old_orphan, new_orphan, temp = root / ("a" * 32), root / ("b" * 32), root / ".tmp-cccc-1234"
+    for file in (old_orphan, new_orphan, temp):
+        file.write_bytes(b"ciphertext")
+    for file in (old_orphan, temp, live):
+        os.utime(file, (time.time() - 7200, time.time() - 7200))
+
+    result = cli("storage", "gc")
+
+    assert result.exit_code == 0
+    assert f"removed {old_orphan.name}" in result.output and f"removed {temp.name}" in result.output
+    assert "removed 2 orphaned files" in result.output
+    assert live.exists() and new_orphan.exists() and not old_orphan.exists() and not temp.exists()
+    assert "removed 1 orphaned files" in cli("storage", "gc", "--grace-minutes", "0").output
+    assert live.exists()
