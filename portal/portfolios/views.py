@@ -193,7 +193,7 @@ def import_csv() -> str | Response | tuple[str, int]:
 
 def _uploaded_csv() -> bytes | None:
     """The uploaded file's first MAX_BYTES + 1 bytes, read in memory only; None if no file was chosen."""
-    for part in uploads.checked_parts(request):
+    for part in uploads.checked_parts(request, importer.MAX_BYTES + 64 * 1024):
         if isinstance(part, uploads.FilePart) and part.name == "file" and part.filename:
             data = bytearray()
             for chunk in part.chunks:

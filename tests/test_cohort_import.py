@@ -1,0 +1,160 @@
+"""The cohort CSV import: a preview of every row, nothing written on any error, one transaction on confirm."""
+
+import io
+import re
+
+from conftest import csrf_from, submit
+
+from portal.extensions import db
+from portal.models import Assessor, AuditEvent, Cohort, Nqsw, Organisation, Portfolio, Role, User
+
+HEADER = ("nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,assessor_organisation,"
+          "outcome,outcome_date,exemplar_consent\n")
+GOOD = HEADER + (
+    "Ada Example,ada@example.org,Northshire Council,Academy 2026,children,Sam Assessor,sam@example.org,"
+    "Northshire Council,pass,2026-06-30,yes\n"
+    "Ben Example,BEN@example.org,Northshire Council,Academy 2026,Children's services,Sam Assessor,"
+    "sam@example.org,,fail,30/06/2026,no\n"
+    "Cal Example,cal@example.org,Southvale Trust,grow your own,adults,,,,,,\n"
+)
+
+
+def upload(client, text: str | bytes, filename: str = "cohort.csv"):
+    token = csrf_from(client.get("/cohort/import").get_data(as_text=True))
+    data = text.encode() if isinstance(text, str) else text
+    return client.post("/cohort/import", data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def counts(app) -> tuple[int, int, int, int, int, int]:
+    with app.app_context():
+        return tuple(db.session.scalar(db.select(db.func.count()).select_from(model))
+                     for model in (Nqsw, Assessor, Portfolio, Organisation, Cohort, User))
+
+
+def sealed_from(html: str) -> str:
+    match = re.search(r'name="sealed" type="hidden" value="([^"]+)"|type="hidden" name="sealed" value="([^"]+)"'
+                      r'|id="sealed" name="sealed" type="hidden" value="([^"]+)"', html)
+    assert match, html
+    return next(g for g in match.groups() if g)
+
+
+def test_preview_lists_every_row_writes_nothing_then_confirm_writes_all(app, admin_client):
+    client, _ = admin_client
+    before = counts(app)
+    page = upload(client, GOOD)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html
+    for name in ("Ada Example", "Ben Example", "Cal Example"):
+        assert name in html
+    assert "New organisations will be created: Northshire Council, Southvale Trust" in html
+    assert "New cohorts will be created: Academy 2026, grow your own" in html
+    assert counts(app) == before  # the preview wrote nothing
+    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html),
+                                                           "sealed": sealed_from(html)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        nqsws = {n.email: n for n in db.session.scalars(db.select(Nqsw))}
+        assert set(nqsws) == {"ada@example.org", "ben@example.org", "cal@example.org"}
+        assert nqsws["ben@example.org"].service == "children" and nqsws["cal@example.org"].service == "adults"
+        assert nqsws["cal@example.org"].cohort.name == "grow your own"
+        assessors = list(db.session.scalars(db.select(Assessor)))
+        assert [a.email for a in assessors] == ["sam@example.org"]  # one Assessor for two NQSWs
+        portfolios = {p.nqsw.email: p for p in db.session.scalars(db.select(Portfolio))}
+        assert portfolios["ada@example.org"].outcome == "pass" and portfolios["ada@example.org"].exemplar_consent
+        assert str(portfolios["ben@example.org"].outcome_date) == "2026-06-30"
+        assert portfolios["cal@example.org"].outcome is None and portfolios["cal@example.org"].assessor is None
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == before[5]  # no accounts
+        assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "cohort.imported")) is not None
+
+
+def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(app, admin_client):
+    client, _ = admin_client
+    submit(client, "/cohort/nqsws/new", {"name": "Existing Person", "email": "taken@example.org",
+                                          "employer": "0", "cohort": "0", "service": "adults"})
+    before = counts(app)
+    text = HEADER + (
+        "Ok Row,ok@example.org,Northshire Council,Academy 2026,children,,,,pass,2026-06-01,\n"  # line 2: fine
+        "Dup One,dup@example.org,Northshire Council,Academy 2026,children,,,,,,\n"  # line 3
+        "Dup Two,dup@example.org,Northshire Council,Academy 2026,children,,,,,,\n"  # line 4: duplicate
+        "Taken,taken@example.org,Northshire Council,Academy 2026,adults,,,,,,\n"  # line 5: in registry
+        "Bad Date,date@example.org,Northshire Council,Academy 2026,adults,,,,pass,31/02/2026,\n"  # line 6
+        "Bad Outcome,outcome@example.org,Northshire Council,Academy 2026,adults,,,,maybe,2026-06-01,\n"  # 7
+        "Bad Service,service@example.org,Northshire Council,Academy 2026,mental health,,,,,,\n"  # line 8
+        ",missing@example.org,,Academy 2026,adults,,,,,,\n"  # line 9: name and employer missing
+        "No Email,not-an-email,Northshire Council,Academy 2026,adults,,,,,,\n"  # line 10
+    )
+    page = upload(client, text)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "Nothing has been imported" in html
+    assert "Line 4: nqsw_email dup@example.org is also on line 3" in html
+    assert "Line 5: nqsw_email taken@example.org is already in the registry" in html
+    assert "Line 6: outcome_date “31/02/2026” is not a date" in html
+    assert "Line 7: outcome “maybe” is not pass, fail or extension" in html
+    assert "Line 8: service “mental health” is not children" in html
+    assert "Line 9: nqsw_name is missing; employer is missing" in html
+    assert "Line 10: nqsw_email “not-an-email” is not an email address" in html
+    assert "Line 2:" not in html and "Line 3:" not in html
+    assert 'name="sealed"' not in html  # no way to confirm a bad file
+    assert counts(app) == before
+
+
+def test_file_level_problems(app, admin_client):
+    client, _ = admin_client
+    page = upload(client, "nqsw_name,email\nAda,ada@example.org\n")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "lacks the column(s): nqsw_email, employer, cohort, service" in html
+    assert "unknown column(s): email" in html
+    assert "The file is empty" in upload(client, b"").get_data(as_text=True)
+    assert "not a CSV saved as UTF-8" in upload(client, HEADER.encode() + b"\xff\xfe\x00bad\n").get_data(as_text=True)
+    too_big = upload(client, HEADER + "x" * (2 * 1024 * 1024 + 10))
+    assert too_big.status_code == 400 and "larger than 2 MB" in too_big.get_data(as_text=True)
+    assert counts(app)[0] == 0
+
+
+def test_no_file_chosen_is_an_error(app, admin_client):
+    client, _ = admin_client
+    token = csrf_from(client.get("/cohort/import").get_data(as_text=True))
+    response = client.post("/cohort/import", data={"csrf_token": token, "file": (io.BytesIO(b""), "")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Choose a CSV file" in response.get_data(as_text=True)
+
+
+def test_upload_needs_the_csrf_token(app, admin_client):
+    client, _ = admin_client
+    response = client.post("/cohort/import", data={"file": (io.BytesIO(GOOD.encode()), "c.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert counts(app)[0] == 0
+
+
+def test_confirm_rechecks_and_refuses_tampering_and_other_people(app, admin_client, signed_in):
+    client, _ = admin_client
+    html = upload(client, GOOD).get_data(as_text=True)
+    sealed = sealed_from(html)
+    # Tampered: nothing written, back to the upload page.
+    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html), "sealed": sealed[:-4] + "AAAA"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/cohort/import")
+    # Another administrator cannot confirm this one's preview.
+    other, _ = signed_in(Role.ADMIN)
+    token = csrf_from(other.get("/cohort/import").get_data(as_text=True))
+    response = other.post("/cohort/import/confirm", data={"csrf_token": token, "sealed": sealed})
+    assert response.status_code == 302
+    assert counts(app)[0] == 0
+    # The registry changed after the preview: the confirmation checks again and writes nothing.
+    submit(client, "/cohort/nqsws/new", {"name": "Ada Again", "email": "ada@example.org", "employer": "0",
+                                          "cohort": "0", "service": "children"})
+    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html), "sealed": sealed})
+    assert response.status_code == 400
+    assert "ada@example.org is already in the registry" in response.get_data(as_text=True)
+    assert counts(app)[0] == 1
+
+
+def test_only_the_lead_can_import(app, signed_in):
+    member, _ = signed_in(Role.MEMBER)
+    assert member.get("/cohort/import").status_code == 404
+    assert member.post("/cohort/import/confirm", data={"sealed": "x"}).status_code in (400, 404)
+    assert member.get("/cohort").status_code == 404

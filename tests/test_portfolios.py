@@ -1,0 +1,167 @@
+"""The cohort registry forms, the portfolio pages, the evidence-completeness check and pseudonyms."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from conftest import sign_in, submit
+from helpers_cohort import add_document, make_meeting, make_portfolio
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, Meeting, Nqsw, Portfolio, Role, SampledPortfolio, SampleDraw
+
+
+def test_cohort_and_registry_forms_with_clear_errors(app, admin_client):
+    client, _ = admin_client
+    assert submit(client, "/cohort", {"name": "Academy 2026"}).status_code == 302
+    duplicate = submit(client, "/cohort", {"name": "academy 2026"})
+    assert duplicate.status_code == 400 and "A cohort with this name already exists" in duplicate.get_data(as_text=True)
+    empty = submit(client, "/cohort/nqsws/new", {"name": "", "email": "nope", "employer": "0", "cohort": "0"})
+    html = empty.get_data(as_text=True)
+    assert empty.status_code == 400
+    assert "Enter the NQSW&#39;s full name" in html or "Enter the NQSW's full name" in html
+    assert "Enter an email address in the correct format" in html and "Choose the service" in html
+    assert "govuk-error-summary" in html
+    added = submit(client, "/cohort/nqsws/new", {"name": "Ada Example", "email": "Ada@Example.org",
+                                                  "employer": "0", "cohort": "1", "service": "adults"})
+    assert added.status_code == 302
+    again = submit(client, "/cohort/nqsws/new", {"name": "Other", "email": "ada@example.org", "employer": "0",
+                                                  "cohort": "0", "service": "adults"})
+    assert again.status_code == 400 and "Another NQSW already has this email address" in again.get_data(as_text=True)
+    assert submit(client, "/cohort/assessors/new", {"name": "Sam Assessor", "email": "sam@example.org",
+                                                     "organisation": "0"}).status_code == 302
+    with app.app_context():
+        nqsw = db.session.scalar(db.select(Nqsw))
+        assert nqsw.email == "ada@example.org" and nqsw.cohort.name == "Academy 2026" and nqsw.user_id is None
+    no_date = submit(client, "/cohort/portfolios/new", {"nqsw": "1", "assessor": "1", "outcome": "pass",
+                                                         "outcome_date": ["", "", ""]})
+    assert no_date.status_code == 400
+    assert "Enter the date of the Internal Panel" in no_date.get_data(as_text=True)
+    bad_date = submit(client, "/cohort/portfolios/new", {"nqsw": "1", "assessor": "1", "outcome": "pass",
+                                                          "outcome_date": ["31", "2", "2026"]})
+    assert bad_date.status_code == 400 and "must be a real date" in bad_date.get_data(as_text=True)
+    saved = submit(client, "/cohort/portfolios/new", {"nqsw": "1", "assessor": "1", "outcome": "extension",
+                                                       "outcome_date": ["3", "7", "2026"], "exemplar_consent": "y"})
+    assert saved.status_code == 302
+    edited = submit(client, "/cohort/portfolios/1/edit", {"nqsw": "1", "assessor": "0", "outcome": "pass",
+                                                           "outcome_date": ["4", "7", "2026"]})
+    assert edited.status_code == 302
+    with app.app_context():
+        portfolio = db.session.get(Portfolio, 1)
+        assert (portfolio.outcome, portfolio.outcome_date, portfolio.assessor_id) == ("pass", date(2026, 7, 4), None)
+        actions = set(db.session.scalars(db.select(AuditEvent.action)))
+        assert {"cohort.added", "nqsw.added", "assessor.added", "portfolio.added", "portfolio.updated"} <= actions
+
+
+def test_portfolio_page_groups_documents_and_shows_what_is_missing(app, admin_client):
+    client, admin = admin_client
+    pid = make_portfolio(app, 1)
+    for n in range(2):
+        add_document(app, pid, "direct_observation", admin.id, title=f"Observation {n + 1}")
+    add_document(app, pid, "final_report", admin.id, title="Final report")
+    html = client.get(f"/portfolios/{pid}").get_data(as_text=True)
+    assert "Nqsw Person 1" in html and "Assessor Person 1" in html  # the Lead sees names
+    assert "Direct observations" in html and "2 of 3" in html and "Missing 1" in html
+    assert "Incomplete" in html
+    documents = html.split(">Documents</h2>")[1]
+    assert re.search(r"Final assessment report</h3>\s*<ul[^>]*>\s*<li>Final report</li>", documents)
+    assert re.search(r"Direct observations</h3>\s*<ul[^>]*>\s*<li>Observation 1</li>\s*<li>Observation 2</li>",
+                     documents)
+    assert documents.index("Final assessment report") < documents.index("Direct observations")
+    assert f"/portfolios/{pid}/documents" in html
+    assert "Incomplete" in client.get("/portfolios").get_data(as_text=True)
+
+
+@pytest.fixture
+def lenient(app_config):
+    app_config["EVIDENCE_REQUIREMENTS"] = {"direct_observation": 1}
+    return app_config
+
+
+def test_the_evidence_requirements_are_configurable(lenient, app, admin_client):
+    client, admin = admin_client
+    pid = make_portfolio(app, 1)
+    add_document(app, pid, "direct_observation", admin.id)
+    html = client.get(f"/portfolios/{pid}").get_data(as_text=True)
+    assert "1 of 1" in html and "Supervision records" not in html
+    assert "Complete" in client.get("/portfolios").get_data(as_text=True)
+    assert "Incomplete" not in client.get("/portfolios").get_data(as_text=True)
+
+
+def test_pseudonyms_are_unique_and_hide_names_from_the_panel(app, admin_client, signed_in):
+    client, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+    pids = [make_portfolio(app, n) for n in range(1, 4)]
+    for pid in pids:
+        response = submit(client, f"/cohort/portfolios/{pid}/pseudonym", {}, page=f"/portfolios/{pid}")
+        assert response.status_code == 302
+    with app.app_context():
+        labels = [db.session.get(Portfolio, pid).pseudonym for pid in pids]
+    assert len(set(labels)) == 3 and all(re.fullmatch(r"[A-Z][0-9]{1,4}", label) for label in labels)
+    assert f"Portfolio {labels[0]}" in client.get(f"/portfolios/{pids[0]}").get_data(as_text=True)
+    # Sample the first portfolio for the member's meeting.
+    mid = make_meeting(app, seats={person.id: "member"})
+    with app.app_context():
+        draw = SampleDraw(meeting_id=mid, seed="0" * 32, population="[]", parameters="{}", picks=f"[{pids[0]}]",
+                          drawn_by_id=admin.id, drawn_at=clock.now())
+        db.session.add(draw)
+        db.session.flush()
+        db.session.add(SampledPortfolio(meeting_id=mid, portfolio_id=pids[0], draw_id=draw.id, position=1))
+        db.session.commit()
+    for path in (f"/portfolios/{pids[0]}", "/portfolios", f"/meetings/{mid}"):
+        page = member.get(path)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200, path
+        assert f"Portfolio {labels[0]}" in html
+        assert "Nqsw Person" not in html and "Assessor Person" not in html and "example.org" not in html
+    assert member.get(f"/portfolios/{pids[1]}").status_code == 404
+    # Only the Lead gives labels.
+    assert member.post(f"/cohort/portfolios/{pids[0]}/pseudonym").status_code in (400, 404)
+
+
+def test_panel_access_opens_with_the_draw_and_closes_with_the_window(app, admin_client, signed_in):
+    _, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+    outsider, other = signed_in(Role.MEMBER)
+    observer, watcher = signed_in(Role.OBSERVER)
+    sampled, unsampled, elsewhere = (make_portfolio(app, n) for n in range(1, 4))
+    mid = make_meeting(app, seats={person.id: "chair", watcher.id: "observer"})
+    other_mid = make_meeting(app, seats={other.id: "member"}, title="Other panel")
+    assert member.get(f"/portfolios/{sampled}").status_code == 404  # before the draw
+    with app.app_context():
+        for meeting_id, pid in ((mid, sampled), (other_mid, elsewhere)):
+            draw = SampleDraw(meeting_id=meeting_id, seed="0" * 32, population="[]", parameters="{}", picks="[]",
+                              drawn_by_id=admin.id, drawn_at=clock.now())
+            db.session.add(draw)
+            db.session.flush()
+            db.session.add(SampledPortfolio(meeting_id=meeting_id, portfolio_id=pid, draw_id=draw.id, position=1))
+        db.session.commit()
+    assert member.get(f"/portfolios/{sampled}").status_code == 200
+    assert member.get(f"/portfolios/{unsampled}").status_code == 404
+    assert member.get(f"/portfolios/{elsewhere}").status_code == 404
+    assert outsider.get(f"/portfolios/{sampled}").status_code == 404
+    assert observer.get(f"/portfolios/{sampled}").status_code == 404  # observers see the meeting, not portfolios
+    assert member.get("/portfolios/999").status_code == 404
+    with app.app_context():
+        meeting = db.session.get(Meeting, mid)
+        meeting.minutes_published_at = clock.now()
+        meeting.access_closes_at = clock.now() + timedelta(days=30)
+        db.session.commit()
+    assert member.get(f"/portfolios/{sampled}").status_code == 200
+    clock.advance(timedelta(days=29))
+    sign_in(app, member, person)  # the session itself has timed out meanwhile
+    assert member.get(f"/portfolios/{sampled}").status_code == 200
+    clock.advance(timedelta(days=2))
+    sign_in(app, member, person)
+    assert member.get(f"/portfolios/{sampled}").status_code == 404
+    assert f"/portfolios/{sampled}" not in member.get("/portfolios").get_data(as_text=True)
+
+
+def test_assessors_and_nqsws_reach_nothing_here(app, signed_in):
+    pid = make_portfolio(app, 1)
+    for role in (Role.ASSESSOR, Role.NQSW):
+        browser, _ = signed_in(role)
+        for path in (f"/portfolios/{pid}", "/cohort", "/cohort/nqsws", f"/cohort/portfolios/{pid}/edit"):
+            assert browser.get(path).status_code == 404, (role, path)
+        assert "Nqsw Person" not in browser.get("/portfolios").get_data(as_text=True)
