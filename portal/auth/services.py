@@ -24,6 +24,7 @@ from portal.security import crypto, passwords, tokens, totp
 RECOVERY_CODE_COUNT = 10
 RECOVERY_PURPOSE = "portal recovery codes v1"
 FAILED = "Login failed"
+TOO_MANY = "Too many attempts. Wait a few minutes, then try again."
 
 
 class LinkProblem(Exception):
@@ -76,7 +77,7 @@ def sign_in_password(email: str, password: str, ip: str, agent: str, current: Us
     if throttle.locked_until(key, ip) is not None:
         audit.record(None, "sign_in.throttled", "", email_key=key[:12])
         db.session.commit()
-        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+        return Outcome(False, TOO_MANY)
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     matches, needs_rehash = passwords.verify_password(user.password_hash if user else None, password)
     if not matches or user is None or not user.can_sign_in:
@@ -139,7 +140,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
     if throttle.locked_until(key, ip) is not None:
         audit.record(user, "sign_in.throttled", f"user:{user.id}")
         db.session.commit()
-        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+        return Outcome(False, TOO_MANY)
     used = _consume_code(user, raw_code)
     if used is None:
         throttle.note_attempt(key, ip, succeeded=False)
@@ -186,7 +187,12 @@ def unused_recovery_codes(user: User) -> int:
 
 def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -> Outcome:
     """Replace every recovery code after checking a current security code."""
+    key = throttle.account_key(user.email)
+    # A stolen session must not be a way round the sign-in throttle to guess codes.
+    if throttle.locked_until(key, session.ip) is not None:
+        return Outcome(False, TOO_MANY)
     if _consume_code(user, raw_code) != "code":
+        throttle.note_attempt(key, session.ip, succeeded=False)
         audit.record(user, "2fa.recovery_codes_refused", f"user:{user.id}")
         db.session.commit()
         return Outcome(False, "The security code is not right. Enter the code your app shows now.")
@@ -374,7 +380,7 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     assert user is not None
     key = throttle.account_key(user.email)
     if throttle.locked_until(key, ip) is not None:
-        return Outcome(False, "Too many attempts. Wait a few minutes, then try again.")
+        return Outcome(False, TOO_MANY)
     if _consume_code(user, raw_code) is None:
         throttle.note_attempt(key, ip, succeeded=False)
         audit.record(user, "password_help.code_failed", f"user:{user.id}")
@@ -394,9 +400,12 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
 def change_password(user: User, session: UserSession, current_password: str, raw_code: str,
                     new_password: str) -> Outcome:
     """Change a password with the current one and a security code; every other session ends."""
+    key = throttle.account_key(user.email)
+    if throttle.locked_until(key, session.ip) is not None:
+        return Outcome(False, TOO_MANY)
     matches, _ = passwords.verify_password(user.password_hash, current_password)
     if not matches or _consume_code(user, raw_code) is None:
-        throttle.note_attempt(throttle.account_key(user.email), session.ip, succeeded=False)
+        throttle.note_attempt(key, session.ip, succeeded=False)
         audit.record(user, "password.change_failed", f"user:{user.id}")
         db.session.commit()
         return Outcome(False, "Your current password or security code is not right.")
