@@ -1,5 +1,209 @@
-"""Pages of the documents area."""
+"""Pages of the documents area: a portfolio's documents, upload, versions, reading and readiness."""
 
-from flask import Blueprint
+import csv
+import io
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.documents import forms, services, uploads
+from portal.documents.filetypes import ACCEPTED_EXTENSIONS
+from portal.extensions import csrf
+from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
 
 bp = Blueprint("documents", __name__)
+admin_only = access.roles(Role.ADMIN)
+PREFIX = "/portfolios/<int:portfolio_id>/documents"
+
+
+@bp.app_template_filter("document_size")
+def document_size(size: int) -> str:
+    """A file size as people say it: 12 bytes, 30 KB, 1.2 MB."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Document]:
+    portfolio = access.portfolio_or_404(access.require_user(), portfolio_id)
+    document = services.document_in(portfolio, document_id)
+    if document is None:
+        abort(404)
+    return portfolio, document
+
+
+def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion:
+    _, document = _document_or_404(portfolio_id, document_id)
+    version = services.version_of(document, version_id)
+    if version is None:
+        abort(404)
+    return version
+
+
+@bp.route(PREFIX)
+@access.signed_in
+def portfolio_documents(portfolio_id: int) -> str:
+    """A portfolio's documents grouped by evidence type, with who has read each."""
+    user = access.require_user()
+    portfolio = access.portfolio_or_404(user, portfolio_id)
+    documents = services.documents_of([portfolio.id])
+    groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
+    return render_template("documents/list.html", portfolio=portfolio, label=portfolio.label_for(user),
+                           groups=[g for g in groups if g[1]], readers=services.readers_of(documents),
+                           mine=services.my_read_states(user, documents), user=user,
+                           kind_of=services.kind_of)
+
+
+def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: int) -> tuple[str, int]:
+    return render_template("documents/upload.html", portfolio=portfolio,
+                           label=portfolio.label_for(access.require_user()), rows=range(forms.UPLOAD_ROWS),
+                           choices=forms.evidence_choices(), problems=problems, accept=",".join(ACCEPTED_EXTENSIONS),
+                           limit=current_app.config["MAX_UPLOAD_BYTES"]), status
+
+
+@bp.route(f"{PREFIX}/upload", methods=["GET", "POST"])
+@admin_only
+@csrf.exempt  # the body is read as a stream by uploads.checked_parts, which checks the token itself
+def upload(portfolio_id: int) -> tuple[str, int] | Response:
+    """Upload one or more files, each with its evidence type, encrypted as they stream in."""
+    user = access.require_user()
+    portfolio = access.portfolio_or_404(user, portfolio_id)
+    if request.method == "GET":
+        return _upload_page(portfolio, [], 200)
+    try:
+        parts = uploads.checked_parts(request, _body_limit(forms.UPLOAD_ROWS))
+        documents = services.upload_many(user, portfolio, forms.new_files(parts))
+    except services.UploadProblem as problem:
+        return _upload_page(portfolio, problem.problems, 400)
+    flash(f"{len(documents)} document{'s' if len(documents) != 1 else ''} uploaded.")
+    return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio.id))
+
+
+def _body_limit(files: int) -> int:
+    return files * int(current_app.config["MAX_UPLOAD_BYTES"]) + 64 * 1024
+
+
+@bp.route(f"{PREFIX}/<int:document_id>")
+@access.signed_in
+def document(portfolio_id: int, document_id: int) -> str:
+    """A document and its version history."""
+    user = access.require_user()
+    portfolio, doc = _document_or_404(portfolio_id, document_id)
+    return render_template("documents/document.html", portfolio=portfolio, label=portfolio.label_for(user),
+                           document=doc, versions=services.versions_of(doc), kind_of=services.kind_of,
+                           state=services.my_read_states(user, [doc])[doc.id], user=user)
+
+
+def _replace_page(portfolio: Portfolio, doc: Document, problems: list[tuple[str, str]],
+                  status: int) -> tuple[str, int]:
+    return render_template("documents/replace.html", portfolio=portfolio, document=doc, problems=problems,
+                           accept=",".join(ACCEPTED_EXTENSIONS), limit=current_app.config["MAX_UPLOAD_BYTES"]), status
+
+
+@bp.route(f"{PREFIX}/<int:document_id>/replace", methods=["GET", "POST"])
+@admin_only
+@csrf.exempt  # as for upload: the streamed body's token is checked by uploads.checked_parts
+def replace(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
+    """Upload a new version of a document, keeping the old ones."""
+    portfolio, doc = _document_or_404(portfolio_id, document_id)
+    if request.method == "GET":
+        return _replace_page(portfolio, doc, [], 200)
+    part = forms.replacement_file(uploads.checked_parts(request, _body_limit(1)))
+    if part is None:
+        return _replace_page(portfolio, doc, [("file", "Select the new version of the file")], 400)
+    try:
+        version = services.replace(access.require_user(), doc, part.filename, part.chunks, part.content_type)
+    except services.UploadProblem as problem:
+        return _replace_page(portfolio, doc, problem.problems, 400)
+    flash(f"Version {version.number} uploaded. Earlier versions are kept in the history.")
+    return redirect(url_for("documents.document", portfolio_id=portfolio.id, document_id=doc.id))
+
+
+def _content_disposition(disposition: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback name and the exact name in UTF-8."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;%' else "_" for ch in filename)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str) -> Response | tuple[str, int]:
+    version = _version_or_404(portfolio_id, document_id, version_id)
+    kind = services.kind_of(version)
+    if disposition == services.VIEW and not kind.opens_inline:
+        abort(404)
+    try:
+        pieces = services.open_version(access.require_user(), version, disposition)
+    except services.IntegrityFailure:
+        return render_template("documents/integrity_failure.html", portfolio_id=portfolio_id), 500
+    response = Response(stream_with_context(pieces), content_type=kind.mimetype)
+    response.headers["Content-Length"] = str(version.size)
+    response.headers["Content-Disposition"] = _content_disposition(
+        "inline" if disposition == services.VIEW else "attachment", version.filename)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route(f"{PREFIX}/<int:document_id>/versions/<int:version_id>/view")
+@access.signed_in
+def view(portfolio_id: int, document_id: int, version_id: int) -> Response | tuple[str, int]:
+    """Open a PDF in the browser (streamed, verified as it goes); recorded as a view."""
+    return _send(portfolio_id, document_id, version_id, services.VIEW)
+
+
+@bp.route(f"{PREFIX}/<int:document_id>/versions/<int:version_id>/download")
+@access.signed_in
+def download(portfolio_id: int, document_id: int, version_id: int) -> Response | tuple[str, int]:
+    """Download a version (streamed, verified as it goes); recorded as a download."""
+    return _send(portfolio_id, document_id, version_id, services.DOWNLOAD)
+
+
+def _matrix_portfolios() -> list[Portfolio]:
+    ids = [int(v) for v in request.args.getlist("portfolio") if v.isdigit()][:500]
+    user = access.require_user()
+    return [access.portfolio_or_404(user, pid) for pid in ids] if ids else []
+
+
+def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    safe = lambda text: "'" + text if text[:1] in "=+-@\t\r" else text  # noqa: E731 - spreadsheet formulas
+    writer.writerow(["Portfolio", "Evidence type", "Document", *[safe(p.name) for p in matrix.people]])
+    for doc in matrix.documents:
+        writer.writerow([safe(labels[doc.portfolio_id]), EvidenceType(doc.evidence_type).label, safe(doc.title),
+                         *[services.STATE_LABELS[matrix.state(p, doc)] for p in matrix.people]])
+    yield buffer.getvalue()
+
+
+@bp.route("/documents/readiness")
+@bp.route(f"{PREFIX}/readiness")
+@admin_only
+def readiness(portfolio_id: int | None = None) -> str | Response:
+    """Who has read what: people x documents for one portfolio or several (?portfolio=1&portfolio=2)."""
+    user = access.require_user()
+    portfolios = [access.portfolio_or_404(user, portfolio_id)] if portfolio_id else _matrix_portfolios()
+    if not portfolios:
+        abort(404)
+    ids = [p.id for p in portfolios]
+    matrix = services.readiness_matrix(services.panel_for(ids), services.documents_of(ids))
+    labels = {p.id: p.label_for(user) for p in portfolios}
+    if request.args.get("format") == "csv":
+        response = Response(_csv(matrix, labels), content_type="text/csv; charset=utf-8")
+        response.headers["Content-Disposition"] = _content_disposition("attachment", "readiness.csv")
+        return response
+    return render_template("documents/readiness.html", matrix=matrix, labels=labels, portfolios=portfolios,
+                           states=services.STATE_LABELS, evidence=EvidenceType)

@@ -1,0 +1,394 @@
+"""Documents: encrypted upload and replacement, verified reading with receipts, and the readiness matrix."""
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from portal import audit, clock
+from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
+from portal.extensions import db
+from portal.models import (
+    Document,
+    DocumentVersion,
+    EvidenceType,
+    MeetingMember,
+    PanelRole,
+    Portfolio,
+    ReadReceipt,
+    SampledPortfolio,
+    User,
+)
+from portal.security import crypto, streams
+from portal.storage import current_store
+
+READ_BYTES = 256 * 1024
+MAX_TITLE_CHARS = 200
+VIEW, DOWNLOAD = "view", "download"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NewFile:
+    """A file arriving for upload; `chunks` yields its plaintext as it streams in."""
+
+    evidence_type: str
+    title: str
+    filename: str
+    chunks: Iterable[bytes]
+    declared_type: str = ""
+    field: str = "file"
+
+
+class UploadProblem(Exception):
+    """Nothing was stored: each problem is (form field id, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
+class UploadTooLarge(RequestEntityTooLarge):
+    """A file was over the size limit; nothing was stored."""
+
+
+class IntegrityFailure(Exception):
+    """A blob failed authentication or its digest: it was altered, truncated or swapped."""
+
+
+def _chunks_of(stream: Iterable[bytes] | BinaryIO) -> Iterable[bytes]:
+    read = getattr(stream, "read", None)
+    return iter(lambda: read(READ_BYTES), b"") if read else stream  # type: ignore[misc]
+
+
+def _limit_mb() -> str:
+    return f"{int(current_app.config['MAX_UPLOAD_BYTES']) / (1024 * 1024):g} MB"
+
+
+def _write_version(actor: User, document: Document, new: NewFile, written: list[str]) -> DocumentVersion:
+    """Encrypt one file into a new blob and add its version row (uncommitted) to the document."""
+    store, limit = current_store(), int(current_app.config["MAX_UPLOAD_BYTES"])
+    filename = clean_filename(new.filename)
+    number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
+                                    .where(DocumentVersion.document_id == document.id)) or 0)
+    version = DocumentVersion(document=document, number=number, blob_id=store.new_blob_id(), filename=filename,
+                              content_type="application/octet-stream", size=0, digest="",
+                              uploaded_by_id=actor.id, uploaded_at=clock.now())
+    db.session.add(version)
+    db.session.flush()  # the blob's context names the version's id, so the row needs one first
+    data_key = streams.new_data_key()
+    encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document.id, version.id, version.blob_id))
+    sniffer, digest = ContentSniffer(), hashlib.sha256()
+    with store.write(version.blob_id) as out:
+        for chunk in _chunks_of(new.chunks):
+            sniffer.feed(chunk)
+            if sniffer.size > limit:
+                raise UploadTooLarge(f"{filename} is larger than {_limit_mb()}. Nothing was uploaded.")
+            digest.update(chunk)
+            out.write(encryptor.update(chunk))
+        out.write(encryptor.finalize())
+        kind = sniffer.identify(filename)
+    written.append(version.blob_id)
+    version.kek_id, version.wrapped_key = crypto.installed().wrap(data_key)
+    version.size, version.digest, version.content_type = sniffer.size, digest.hexdigest(), kind.mimetype
+    document.current_version = version
+    return version
+
+
+def _abandon(written: list[str]) -> None:
+    """Undo a failed upload: no row is committed and no blob is left behind."""
+    db.session.rollback()
+    store = current_store()
+    for blob_id in written:
+        store.delete(blob_id)
+
+
+def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> list[Document]:
+    """Store every file as a new document of the portfolio, all or nothing, and commit once."""
+    documents: list[Document] = []
+    problems: list[tuple[str, str]] = []
+    written: list[str] = []
+    try:
+        for new in files:
+            if new.evidence_type not in EvidenceType.__members__.values():
+                problems.append((new.field, f"Select the kind of evidence {clean_filename(new.filename)} is"))
+            title = " ".join(new.title.split())[:MAX_TITLE_CHARS] or clean_filename(new.filename).rsplit(".", 1)[0]
+            if problems:
+                for _ in _chunks_of(new.chunks):  # nothing more will be stored: read past it
+                    pass
+                continue
+            document = Document(portfolio_id=portfolio.id, evidence_type=new.evidence_type, title=title,
+                                created_by_id=actor.id, created_at=clock.now())
+            db.session.add(document)
+            db.session.flush()
+            try:
+                version = _write_version(actor, document, new, written)
+            except FileRefused as exc:
+                problems.append((new.field, str(exc)))
+                continue
+            documents.append(document)
+            audit.record(actor, "document.uploaded", f"document:{document.id}", portfolio=portfolio.id,
+                         version=version.id, evidence_type=new.evidence_type, size=version.size,
+                         content_type=version.content_type)
+        if not documents and not problems:
+            problems.append(("file-0", "Select a file to upload"))
+        if problems:
+            raise UploadProblem(problems)
+        db.session.commit()
+    except BaseException:
+        _abandon(written)
+        raise
+    return documents
+
+
+def upload(actor: User, portfolio: Portfolio, evidence_type: str, title: str, filename: str,
+           stream: Iterable[bytes] | BinaryIO, declared_type: str = "") -> Document:
+    """Store one file as a new document of the portfolio."""
+    return upload_many(actor, portfolio, [NewFile(evidence_type, title, filename, stream, declared_type)])[0]
+
+
+def replace(actor: User, document: Document, filename: str, stream: Iterable[bytes] | BinaryIO,
+            declared_type: str = "") -> DocumentVersion:
+    """Add a new version of a document; earlier versions stay in its history."""
+    written: list[str] = []
+    try:
+        version = _write_version(actor, document, NewFile(document.evidence_type, document.title, filename, stream,
+                                                          declared_type), written)
+        audit.record(actor, "document.replaced", f"document:{document.id}", version=version.id,
+                     number=version.number, size=version.size, content_type=version.content_type)
+        db.session.commit()
+    except FileRefused as exc:
+        _abandon(written)
+        raise UploadProblem([("file", str(exc))]) from None
+    except BaseException:
+        _abandon(written)
+        raise
+    return version
+
+
+# Reading ------------------------------------------------------------------------------------------
+
+
+def document_in(portfolio: Portfolio, document_id: int) -> Document | None:
+    """A live document of this portfolio, or None."""
+    document = db.session.get(Document, document_id)
+    if document is None or document.portfolio_id != portfolio.id or document.deleted_at is not None:
+        return None
+    return document
+
+
+def version_of(document: Document, version_id: int) -> DocumentVersion | None:
+    """A readable version of this document, or None."""
+    version = db.session.get(DocumentVersion, version_id)
+    if version is None or version.document_id != document.id or version.wrapped_key is None:
+        return None
+    return version
+
+
+def kind_of(version: DocumentVersion) -> FileKind:
+    """The kind of file a version holds."""
+    return kind_for(version.content_type) or FileKind("other", "File", "application/octet-stream", ())
+
+
+def _verified_pieces(version: DocumentVersion) -> Iterator[bytes]:
+    """Plaintext released only once authenticated; the last piece waits until size and digest match."""
+    try:
+        data_key = crypto.installed().unwrap(version.kek_id or "", version.wrapped_key or b"")
+        handle = current_store().open(version.blob_id)
+    except (crypto.DecryptionError, crypto.KeyringError, OSError, ValueError) as exc:
+        raise crypto.DecryptionError(f"the version cannot be opened: {type(exc).__name__}") from exc
+    context = streams.blob_context(version.document_id, version.id, version.blob_id)
+    digest, size, pending = hashlib.sha256(), 0, b""
+    with handle:
+        for piece in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(READ_BYTES), b"")):
+            digest.update(piece)
+            size += len(piece)
+            if pending:
+                yield pending
+            pending = piece
+    if size != version.size or digest.hexdigest() != version.digest:
+        raise crypto.DecryptionError("the plaintext does not match the stored size and digest")
+    if pending:
+        yield pending
+
+
+def _integrity_failure(actor: User, version: DocumentVersion, stage: str, error: Exception) -> None:
+    db.session.rollback()
+    log.error("integrity failure: document %s version %s (%s): %s", version.document_id, version.id, stage, error)
+    audit.record(actor, "document.integrity_failure", f"document:{version.document_id}", version=version.id,
+                 stage=stage, error=str(error))
+    db.session.commit()
+
+
+def _record_read(actor: User, version: DocumentVersion, disposition: str) -> None:
+    receipt = db.session.scalar(select(ReadReceipt).where(ReadReceipt.user_id == actor.id,
+                                                          ReadReceipt.version_id == version.id))
+    now = clock.now()
+    if receipt is None:
+        receipt = ReadReceipt(user_id=actor.id, document_id=version.document_id, version_id=version.id,
+                              first_at=now, last_at=now, views=0, downloads=0)
+        db.session.add(receipt)
+    receipt.last_at = now
+    if disposition == VIEW:
+        receipt.views += 1
+    else:
+        receipt.downloads += 1
+    audit.record(actor, "document.viewed" if disposition == VIEW else "document.downloaded",
+                 f"document:{version.document_id}", version=version.id, number=version.number)
+
+
+def open_version(actor: User, version: DocumentVersion, disposition: str) -> Iterator[bytes]:
+    """Start reading a version: record the receipt and audit, and return its verified plaintext in pieces.
+
+    The first piece is authenticated before anything is recorded or sent, so a blob that fails at once
+    raises IntegrityFailure here; a failure later in a large file raises it from the iterator, which
+    aborts the response that is under way.
+    """
+    pieces = _verified_pieces(version)
+    try:
+        first = next(pieces, b"")
+    except crypto.DecryptionError as exc:
+        _integrity_failure(actor, version, "before sending", exc)
+        raise IntegrityFailure(str(exc)) from exc
+    _record_read(actor, version, disposition)
+    db.session.commit()
+    return _rest(actor, version, first, pieces)
+
+
+def _rest(actor: User, version: DocumentVersion, first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    try:
+        yield from pieces
+    except crypto.DecryptionError as exc:
+        _integrity_failure(actor, version, "while sending", exc)
+        raise IntegrityFailure(str(exc)) from exc
+
+
+# Listings and read tracking --------------------------------------------------------------------
+
+
+def documents_of(portfolio_ids: Iterable[int]) -> list[Document]:
+    """Live documents of these portfolios with their current versions (two queries however many)."""
+    ids = list(portfolio_ids)
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(Document).where(Document.portfolio_id.in_(ids), Document.deleted_at.is_(None))
+        .options(selectinload(Document.current_version)).order_by(Document.portfolio_id, Document.id)
+    ))
+
+
+def versions_of(document: Document) -> list[DocumentVersion]:
+    """Every version of a document, newest first."""
+    return list(db.session.scalars(select(DocumentVersion).where(DocumentVersion.document_id == document.id)
+                                   .options(selectinload(DocumentVersion.uploaded_by))
+                                   .order_by(DocumentVersion.number.desc())))
+
+
+@dataclass
+class Reader:
+    """Someone who has read a document, and whether what they read is its current version."""
+
+    name: str
+    current: bool
+    last_at: object
+
+
+def readers_of(documents: list[Document]) -> dict[int, list[Reader]]:
+    """Who has read each document (any version), in one query."""
+    if not documents:
+        return {}
+    current = {d.id: d.current_version_id for d in documents}
+    rows = db.session.execute(
+        select(ReadReceipt.document_id, ReadReceipt.version_id, ReadReceipt.last_at, User.id, User.name)
+        .join(User, User.id == ReadReceipt.user_id)
+        .where(ReadReceipt.document_id.in_(list(current)))
+        .order_by(ReadReceipt.last_at)
+    )
+    latest: dict[tuple[int, int], Reader] = {}
+    for document_id, version_id, last_at, user_id, name in rows:
+        seen = latest.get((document_id, user_id))
+        is_current = version_id == current[document_id]
+        latest[(document_id, user_id)] = Reader(name, is_current or (seen is not None and seen.current), last_at)
+    result: dict[int, list[Reader]] = {d.id: [] for d in documents}
+    for (document_id, _), reader in latest.items():
+        result[document_id].append(reader)
+    for readers in result.values():
+        readers.sort(key=lambda r: r.name.lower())
+    return result
+
+
+def panel_for(portfolio_ids: Iterable[int]) -> list[User]:
+    """Chairs and members of meetings that sampled any of these portfolios (one query)."""
+    ids = list(portfolio_ids)
+    if not ids:
+        return []
+    people = db.session.scalars(
+        select(User).join(MeetingMember, MeetingMember.user_id == User.id)
+        .join(SampledPortfolio, SampledPortfolio.meeting_id == MeetingMember.meeting_id)
+        .where(SampledPortfolio.portfolio_id.in_(ids),
+               MeetingMember.panel_role.in_((PanelRole.CHAIR.value, PanelRole.MEMBER.value)))
+        .distinct()
+    ).unique()
+    return sorted(people, key=lambda u: (u.name.lower(), u.id))
+
+
+READ, OLDER, UNREAD = "read", "older", "unread"
+STATE_LABELS = {READ: "Read", OLDER: "Read an older version", UNREAD: "Not read"}
+
+
+@dataclass
+class ReadinessMatrix:
+    """People x documents: whether each person has read the current version, an older one, or nothing."""
+
+    people: list[User]
+    documents: list[Document]
+    cells: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def state(self, person: User, document: Document) -> str:
+        """read, older or unread."""
+        return self.cells.get((person.id, document.id), UNREAD)
+
+    def read_count(self, person: User) -> int:
+        """How many documents this person has read in their current version."""
+        return sum(1 for d in self.documents if self.state(person, d) == READ)
+
+
+def readiness_matrix(people: list[User], documents: list[Document]) -> ReadinessMatrix:
+    """Build the matrix with one query, however many people and documents."""
+    matrix = ReadinessMatrix(list(people), list(documents))
+    if not matrix.people or not matrix.documents:
+        return matrix
+    current = {d.id: d.current_version_id for d in matrix.documents}
+    rows = db.session.execute(
+        select(ReadReceipt.user_id, ReadReceipt.document_id, ReadReceipt.version_id)
+        .where(ReadReceipt.user_id.in_([p.id for p in matrix.people]),
+               ReadReceipt.document_id.in_(list(current)))
+    )
+    for user_id, document_id, version_id in rows:
+        key = (user_id, document_id)
+        if version_id == current[document_id]:
+            matrix.cells[key] = READ
+        elif matrix.cells.get(key) != READ:
+            matrix.cells[key] = OLDER
+    return matrix
+
+
+def my_read_states(user: User, documents: list[Document]) -> dict[int, str]:
+    """For one person: read, older or unread for each document."""
+    matrix = readiness_matrix([user], documents)
+    return {d.id: matrix.state(user, d) for d in documents}
+
+
+def portfolios_by_id(portfolio_ids: Iterable[int]) -> list[Portfolio]:
+    """These portfolios, in id order."""
+    ids = list(portfolio_ids)
+    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(ids)).order_by(Portfolio.id))) if ids \
+        else []

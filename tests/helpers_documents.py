@@ -1,0 +1,166 @@
+"""Helpers for the documents tests: portfolios, panel seats, multipart bodies and small valid files."""
+
+import io
+import zipfile
+from collections.abc import Iterator
+from datetime import date
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from conftest import csrf_from
+from portal import clock
+from portal.extensions import db
+from portal.models import (
+    Document,
+    DocumentVersion,
+    Meeting,
+    MeetingMember,
+    Nqsw,
+    PanelRole,
+    Portfolio,
+    SampledPortfolio,
+    SampleDraw,
+)
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+def office_zip(kind: str) -> bytes:
+    """A minimal DOCX, XLSX or ODT: a zip with the entries that identify it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        if kind == "odt":
+            archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+            archive.writestr("content.xml", "<office:document-content/>")
+        else:
+            archive.writestr("[Content_Types].xml", "<Types/>")
+            archive.writestr("word/document.xml" if kind == "docx" else "xl/workbook.xml", "<x/>")
+    return buffer.getvalue()
+
+
+def make_portfolio(app: Flask, name: str = "Alex Example") -> int:
+    """A portfolio for a new NQSW; returns its id."""
+    with app.app_context():
+        nqsw = Nqsw(name=name, email=f"{name.replace(' ', '.').lower()}.{clock.now().timestamp()}@example.org")
+        portfolio = Portfolio(nqsw=nqsw, created_at=clock.now())
+        db.session.add(portfolio)
+        db.session.commit()
+        return portfolio.id
+
+
+def seat(app: Flask, user_id: int, portfolio_ids: list[int], role: PanelRole = PanelRole.MEMBER) -> int:
+    """Put a person on a new meeting that has sampled these portfolios; returns the meeting id."""
+    with app.app_context():
+        meeting = Meeting(title="Panel", held_on=date(2026, 12, 1), created_at=clock.now())
+        db.session.add(meeting)
+        db.session.flush()
+        draw = SampleDraw(meeting_id=meeting.id, seed="0" * 64, population="[]", parameters="{}", picks="[]",
+                          drawn_by_id=user_id, drawn_at=clock.now())
+        db.session.add(draw)
+        db.session.flush()
+        db.session.add(MeetingMember(meeting_id=meeting.id, user_id=user_id, panel_role=role.value))
+        for position, pid in enumerate(portfolio_ids):
+            db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=pid, draw_id=draw.id,
+                                            position=position))
+        db.session.commit()
+        return meeting.id
+
+
+def upload_path(portfolio_id: int) -> str:
+    """The upload page of a portfolio."""
+    return f"/portfolios/{portfolio_id}/documents/upload"
+
+
+def upload(client: FlaskClient, portfolio_id: int, files: list[tuple[str, bytes, str]], title: str = ""):
+    """Upload (filename, content, evidence type) triples through the real form with its CSRF token."""
+    token = csrf_from(client.get(upload_path(portfolio_id)).get_data(as_text=True))
+    data: dict[str, object] = {"csrf_token": token}
+    for row, (filename, content, evidence) in enumerate(files):
+        data[f"evidence_type-{row}"] = evidence
+        data[f"title-{row}"] = title
+        data[f"file-{row}"] = (io.BytesIO(content), filename)
+    return client.post(upload_path(portfolio_id), data=data, content_type="multipart/form-data")
+
+
+def only_document(app: Flask) -> tuple[int, int]:
+    """(document id, current version id) of the single document stored."""
+    with app.app_context():
+        document = db.session.scalars(db.select(Document)).one()
+        return document.id, document.current_version_id
+
+
+def version(app: Flask, version_id: int) -> DocumentVersion:
+    """A version row, detached for reading its columns."""
+    with app.app_context():
+        row = db.session.get(DocumentVersion, version_id)
+        db.session.expunge(row)
+        return row
+
+
+class StreamedBody(io.RawIOBase):
+    """A multipart body generated as it is read, so the test itself never writes the file anywhere."""
+
+    BOUNDARY = "portal-test-boundary-7d1c"
+
+    def __init__(self, fields: list[tuple[str, str]], filename: str, head: bytes, size: int, filler: bytes,
+                 marker: bytes, field: str = "file-0", complete: bool = True) -> None:
+        super().__init__()
+        before = "".join(f"--{self.BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                         for name, value in fields)
+        before += (f"--{self.BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; "
+                   f"filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n")
+        after = f"\r\n--{self.BOUNDARY}--\r\n".encode() if complete else b""  # not complete: the client vanished
+        self._pieces = self._generate(before.encode(), head, size, filler, marker, after)
+        self.length = len(before.encode()) + size + len(after)
+        self._buffer = b""
+        self._position = 0
+
+    @staticmethod
+    def _generate(before: bytes, head: bytes, size: int, filler: bytes, marker: bytes,
+                  after: bytes) -> Iterator[bytes]:
+        yield before + head
+        sent = len(head)
+        block = (filler * (1 + 65536 // len(filler)))[:65536]
+        while sent < size:
+            piece = (marker + block)[: size - sent]
+            yield piece
+            sent += len(piece)
+        yield after
+
+    def readable(self) -> bool:
+        """It is."""
+        return True
+
+    def seekable(self) -> bool:
+        """Only so the test client can measure it before reading (seek to the end and back)."""
+        return True
+
+    def tell(self) -> int:
+        """The position: 0 until reading starts, or the end while being measured."""
+        return self._position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Pretend to move to the end or back to the start; reading always continues from where it was."""
+        self._position = self.length if whence == 2 else offset
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        """Fill the buffer from the generated body."""
+        while not self._buffer:
+            self._buffer = next(self._pieces, b"")
+            if not self._buffer:
+                return 0
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    @property
+    def content_type(self) -> str:
+        """The request's Content-Type."""
+        return f"multipart/form-data; boundary={self.BOUNDARY}"
