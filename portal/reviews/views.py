@@ -1,5 +1,264 @@
-"""Pages of the reviews area."""
+"""Pages of the reviews area: a member's assessments, apologies, the Chair's meeting record, templates."""
 
-from flask import Blueprint
+from typing import Any
 
-bp = Blueprint("reviews", __name__)
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from portal import access
+from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
+from portal.reviews import form_schema, forms, record, services
+from portal.reviews.template_default import CRITERIA, EVIDENCE_ITEMS, SUPPORT
+
+bp = Blueprint("reviews", __name__, url_prefix="/reviews")
+# Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
+panel = access.roles(Role.MEMBER, Role.ADMIN)
+LOCKED = "You have submitted this assessment, so it can no longer be changed."
+
+
+def _seat_or_404(meeting_id: int) -> tuple[User, Meeting, MeetingMember]:
+    user = access.require_user()
+    found = services.seat(user, meeting_id)
+    if found is None:
+        abort(404)
+    return user, found[0], found[1]
+
+
+def _portfolio_or_404(meeting: Meeting, portfolio_id: int) -> Portfolio:
+    portfolio = services.sampled_portfolio(meeting, portfolio_id)
+    if portfolio is None:
+        abort(404)
+    return portfolio
+
+
+def _chaired_or_404(meeting_id: int) -> tuple[User, Meeting]:
+    user = access.require_user()
+    meeting = services.chaired_meeting(user, meeting_id)
+    if meeting is None:
+        abort(404)
+    return user, meeting
+
+
+def _section_or_404(sections: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    for section in sections:
+        if section["key"] == key:
+            return section
+    abort(404)
+
+
+@bp.app_template_global()
+def review_links(meeting: Meeting) -> list[tuple[str, str]]:
+    """Links for the meeting page: the person's assessments and, for the Chair and Lead, the record."""
+    user = access.current_user()
+    return services.links_for(user, meeting) if user else []
+
+
+@bp.app_template_global()
+def answer_text(question: dict[str, Any], answers: dict[str, Any]) -> str:
+    """An answer as people read it (the option's label for a choice, "Not answered" when blank)."""
+    return form_schema.display(question, form_schema.answer_of(answers, question))
+
+
+bp.add_app_template_global(form_schema.field_name, "field_name")
+
+
+# A member's assessments ---------------------------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>")
+@panel
+def overview(meeting_id: int) -> str:
+    """The sampled portfolios of a meeting with the person's progress on each."""
+    user, meeting, seat = _seat_or_404(meeting_id)
+    return render_template("reviews/overview.html", meeting=meeting, seat=seat,
+                           portfolios=services.my_portfolios(meeting, user), user=user,
+                           links=services.links_for(user, meeting))
+
+
+@bp.route("/meetings/<int:meeting_id>/apologies", methods=["GET", "POST"])
+@panel
+def apologies(meeting_id: int) -> str | Response:
+    """Send apologies for a meeting, after confirmation; assessments then count as written."""
+    user, meeting, seat = _seat_or_404(meeting_id)
+    form = forms.ApologiesForm()
+    if form.validate_on_submit():
+        services.send_apologies(user, meeting, seat)
+        flash("Your apologies have been sent. Submit your assessments in writing before the meeting.")
+        return redirect(url_for("reviews.overview", meeting_id=meeting.id))
+    return render_template("reviews/apologies.html", meeting=meeting, seat=seat, confirm=form)
+
+
+@bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>")
+@panel
+def task_list(meeting_id: int, portfolio_id: int) -> str:
+    """The task list for one portfolio: each section's status, then check and submit."""
+    user, meeting, seat = _seat_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    template, assessment = services.form_for(meeting, portfolio, user)
+    answers = assessment.answer_map if assessment else {}
+    statuses = [(s, form_schema.section_status(s, answers)) for s in template.sections]
+    return render_template("reviews/task_list.html", meeting=meeting, portfolio=portfolio, seat=seat,
+                           assessment=assessment, statuses=statuses, user=user,
+                           complete=all(status == form_schema.COMPLETED for _s, status in statuses))
+
+
+@bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/sections/<section_key>",
+          methods=["GET", "POST"])
+@panel
+def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Response | tuple[str, int]:
+    """One section of the form: POST saves a draft and returns to the task list."""
+    user, meeting, _seat = _seat_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    template, assessment = services.form_for(meeting, portfolio, user)
+    part = _section_or_404(template.sections, section_key)
+    if assessment is not None and assessment.submitted:
+        return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+    form = forms.section_form(part, assessment.answer_map if assessment else {})
+    if form.validate_on_submit():
+        try:
+            services.save_section(user, meeting, portfolio, part, forms.answers_from(form, part))
+        except services.Locked:
+            return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+        flash(f"Your answers to \u201c{part['title']}\u201d have been saved as a draft.")
+        return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
+    return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
+                           user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]]
+                           ), 400 if form.errors else 200
+
+
+@bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/check", methods=["GET", "POST"])
+@panel
+def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
+    """Check answers, then submit; a submitted assessment is shown read-only."""
+    user, meeting, seat = _seat_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    template, assessment = services.form_for(meeting, portfolio, user)
+    confirm = forms.SubmitAssessmentForm()
+    missing: list[form_schema.Missing] = []
+    status = 200
+    if confirm.validate_on_submit():
+        try:
+            services.submit(user, meeting, portfolio, seat)
+            return redirect(url_for("reviews.submitted", meeting_id=meeting.id, portfolio_id=portfolio.id))
+        except services.Locked:
+            return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+        except services.Incomplete as problem:
+            missing, status = problem.missing, 400
+    return render_template("reviews/check.html", meeting=meeting, portfolio=portfolio, seat=seat, user=user,
+                           sections=template.sections, assessment=assessment, confirm=confirm, missing=missing,
+                           answers=assessment.answer_map if assessment else {},
+                           change=lambda key: url_for("reviews.section", meeting_id=meeting.id,
+                                                      portfolio_id=portfolio.id, section_key=key)), status
+
+
+@bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/submitted")
+@panel
+def submitted(meeting_id: int, portfolio_id: int) -> str:
+    """Confirmation that the assessment has been submitted."""
+    user, meeting, _seat = _seat_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    assessment = services.assessment_of(meeting, portfolio, user)
+    if assessment is None or not assessment.submitted:
+        abort(404)
+    return render_template("reviews/submitted.html", meeting=meeting, portfolio=portfolio, assessment=assessment,
+                           user=user)
+
+
+@bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/others")
+@panel
+def others(meeting_id: int, portfolio_id: int) -> str:
+    """The other members' submitted assessments, only once the person has submitted their own."""
+    user, meeting, _seat = _seat_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    template, assessment = services.form_for(meeting, portfolio, user)
+    if assessment is None or not assessment.submitted:
+        return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user)
+    return render_template("reviews/others.html", meeting=meeting, portfolio=portfolio, user=user,
+                           sections=template.sections, others=services.others(meeting, portfolio, user))
+
+
+# The Chair's meeting record --------------------------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/record")
+@panel
+def meeting_record(meeting_id: int) -> str:
+    """Readiness, attendance, and each portfolio's assessments side by side with counts and the panel's view."""
+    user, meeting = _chaired_or_404(meeting_id)
+    return render_template("reviews/record.html", record=record.meeting_record(meeting, user), user=user,
+                           reminder=forms.ReminderForm(), criteria=CRITERIA, support=SUPPORT, evidence=EVIDENCE_ITEMS,
+                           agreement_labels={a.value: a.label for a in Agreement})
+
+
+@bp.route("/meetings/<int:meeting_id>/record/reminders", methods=["POST"])
+@panel
+def reminders(meeting_id: int) -> Response:
+    """Email a link to members who have not read everything or not submitted."""
+    user, meeting = _chaired_or_404(meeting_id)
+    if not forms.ReminderForm().validate_on_submit():
+        abort(400)
+    sent = services.send_reminders(user, meeting)
+    flash(f"Reminder sent to {sent} {'member' if sent == 1 else 'members'}." if sent
+          else "Everyone has read the documents and submitted: no reminder was needed.")
+    return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id))
+
+
+@bp.route("/meetings/<int:meeting_id>/record/attendance", methods=["GET", "POST"])
+@panel
+def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
+    """Record who attended and who sent apologies."""
+    user, meeting = _chaired_or_404(meeting_id)
+    seats = services.meeting_seats(meeting)
+    form = forms.attendance_form(seats)
+    if form.validate_on_submit():
+        services.record_attendance(user, meeting, {seat.id: form[f"seat-{seat.id}"].data for seat in seats})
+        flash("Attendance has been saved.")
+        return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id))
+    return render_template("reviews/attendance.html", meeting=meeting, form=form,
+                           fields=[form[f"seat-{seat.id}"] for seat in seats]), 400 if form.errors else 200
+
+
+@bp.route("/meetings/<int:meeting_id>/record/portfolios/<int:portfolio_id>", methods=["GET", "POST"])
+@panel
+def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
+    """The Chair records the panel's view, confirmed exemplars and feedback for one portfolio."""
+    user, meeting = _chaired_or_404(meeting_id)
+    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    form = forms.PanelViewForm(obj=services.panel_view_of(meeting, portfolio))
+    if form.validate_on_submit():
+        services.save_panel_view(user, meeting, portfolio, {name: form[name].data
+                                                            for name in services.PANEL_VIEW_FIELDS})
+        flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
+        return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
+    return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form,
+                           user=user), 400 if form.errors else 200
+
+
+# Assessment templates (the Lead) ---------------------------------------------------------------------------
+
+
+@bp.route("/templates")
+@access.roles(Role.ADMIN)
+def templates() -> str:
+    """The versions of the assessment template."""
+    return render_template("reviews/templates.html", versions=services.templates(),
+                           current=services.current_template())
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def new_template() -> str | Response | tuple[str, int]:
+    """Publish a new version of the template from edited JSON; nothing changes if it has a problem."""
+    current = services.current_template()
+    editor = forms.TemplateForm(name=current.name, schema=current.schema)
+    problems: list[str] = []
+    if editor.validate_on_submit():
+        schema, problems = form_schema.validate(editor.schema.data)
+        if schema is not None:
+            template = services.publish_template(access.require_user(), editor.name.data.strip(), schema)
+            flash(f"Version {template.version} of the assessment template is published. "
+                  "Assessments already begun keep the version they started with.")
+            return redirect(url_for("reviews.templates"))
+    problems = [error for errors in editor.errors.values() for error in errors] + problems
+    return render_template("reviews/template_edit.html", editor=editor, problems=problems,
+                           current=current), 400 if problems else 200

@@ -1,0 +1,150 @@
+"""The Chair's meeting record: readiness (read and submitted), assessments side by side, counts, panel views.
+
+Everything is loaded in a fixed number of queries whatever the number of members, portfolios or documents.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import (
+    Assessment,
+    Document,
+    Meeting,
+    MeetingMember,
+    PanelRole,
+    PanelView,
+    Portfolio,
+    ReadReceipt,
+    SampledPortfolio,
+    User,
+)
+from portal.reviews import counts
+
+READ, OLDER, UNREAD = "read", "older", "unread"
+SUBMITTED, DRAFT, NOT_STARTED = "submitted", "draft", "not_started"
+PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
+
+
+@dataclass
+class DocumentRow:
+    """One document of a sampled portfolio and, per member id, read / older / unread."""
+
+    document: Document
+    cells: dict[int, str]
+
+
+@dataclass
+class PortfolioRecord:
+    """One sampled portfolio as the Chair sees it."""
+
+    portfolio: Portfolio
+    documents: list[DocumentRow] = field(default_factory=list)
+    status: dict[int, str] = field(default_factory=dict)  # member id -> submitted / draft / not_started
+    submitted: list[Assessment] = field(default_factory=list)
+    summary: counts.Summary = field(default_factory=counts.Summary)
+    panel_view: PanelView | None = None
+    # False while the viewer sits on the panel and has not submitted their own assessment of it.
+    visible: bool = True
+
+    @property
+    def sections(self) -> list[dict[str, Any]]:
+        """The form sections to show the submitted assessments against (the newest template among them)."""
+        if not self.submitted:
+            return []
+        return max((a.template for a in self.submitted), key=lambda t: t.version).sections
+
+
+@dataclass
+class MeetingRecord:
+    """The whole record: the panel's seats and each sampled portfolio."""
+
+    meeting: Meeting
+    seats: list[MeetingMember]
+    portfolios: list[PortfolioRecord]
+
+    @property
+    def names(self) -> dict[int, str]:
+        """Each seated person's name by user id."""
+        return {seat.user_id: seat.user.name for seat in self.seats}
+
+    def needs_reminder(self) -> list[User]:
+        """Members with a current document unread or an assessment not submitted."""
+        return [
+            seat.user for seat in self.seats
+            if any(row.cells[seat.user_id] != READ for p in self.portfolios for row in p.documents)
+            or any(p.status[seat.user_id] != SUBMITTED for p in self.portfolios)
+        ]
+
+
+def panel_seats(meeting_id: int) -> list[MeetingMember]:
+    """The Chair and members of a meeting (not observers), by name."""
+    return list(db.session.scalars(
+        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
+        .where(MeetingMember.meeting_id == meeting_id, MeetingMember.panel_role.in_(PANEL_ROLES))
+        .order_by(User.name, User.id)
+    ).unique())
+
+
+def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
+    """The meeting's sampled portfolios still held, in draw order."""
+    return list(db.session.scalars(
+        select(Portfolio).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
+        .where(SampledPortfolio.meeting_id == meeting_id, Portfolio.purged_at.is_(None))
+        .order_by(SampledPortfolio.position, Portfolio.id)
+    ).unique())
+
+
+def _documents(portfolio_ids: list[int], member_ids: list[int]) -> list[DocumentRow]:
+    if not portfolio_ids:
+        return []
+    documents = list(db.session.scalars(
+        select(Document).where(Document.portfolio_id.in_(portfolio_ids), Document.deleted_at.is_(None),
+                               Document.current_version_id.is_not(None))
+        .order_by(Document.portfolio_id, Document.evidence_type, Document.id)
+    ))
+    receipts = db.session.execute(
+        select(ReadReceipt.user_id, ReadReceipt.document_id, ReadReceipt.version_id)
+        .where(ReadReceipt.user_id.in_(member_ids), ReadReceipt.document_id.in_([d.id for d in documents]))
+    ).all() if documents and member_ids else []
+    read: dict[tuple[int, int], set[int]] = {}
+    for user_id, document_id, version_id in receipts:
+        read.setdefault((user_id, document_id), set()).add(version_id)
+    rows = []
+    for document in documents:
+        cells = {}
+        for member_id in member_ids:
+            versions = read.get((member_id, document.id), set())
+            cells[member_id] = READ if document.current_version_id in versions else OLDER if versions else UNREAD
+        rows.append(DocumentRow(document, cells))
+    return rows
+
+
+def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
+    """Assemble the Chair's record of a meeting for this viewer."""
+    seats = panel_seats(meeting.id)
+    member_ids = [seat.user_id for seat in seats]
+    portfolios = sampled_portfolios(meeting.id)
+    records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
+    for row in _documents(list(records), member_ids):
+        records[row.document.portfolio_id].documents.append(row)
+    assessments = db.session.scalars(
+        select(Assessment).where(Assessment.meeting_id == meeting.id).order_by(Assessment.id))
+    names = {seat.user_id: seat.user.name for seat in seats}
+    for assessment in assessments:
+        record = records.get(assessment.portfolio_id)
+        if record is None or assessment.user_id not in names:
+            continue
+        record.status[assessment.user_id] = SUBMITTED if assessment.submitted else DRAFT
+        if assessment.submitted:
+            record.submitted.append(assessment)
+            record.summary.add(assessment)
+    for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
+        if view.portfolio_id in records:
+            records[view.portfolio_id].panel_view = view
+    if viewer.id in names:
+        for record in records.values():
+            record.visible = record.status[viewer.id] == SUBMITTED
+    return MeetingRecord(meeting, seats, list(records.values()))

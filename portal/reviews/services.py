@@ -1,0 +1,330 @@
+"""Structured assessments: drafts, submission, apologies, reminders, attendance, the panel's view, templates.
+
+Each verb takes the acting user, writes its audit record and commits once. portfolio_summary and meeting_counts
+give the counts the minutes and the partnership summary report reuse.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, url_for
+from sqlalchemy import func, select, update
+
+from portal import access, audit, clock, mail
+from portal.extensions import db
+from portal.models import (
+    Agreement,
+    Assessment,
+    AssessmentStatus,
+    AssessmentTemplate,
+    Attendance,
+    Meeting,
+    MeetingMember,
+    PanelRole,
+    PanelView,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    User,
+)
+from portal.reviews import counts, form_schema, record
+from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
+
+PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_confirmed", "feedback_assessor",
+                     "feedback_nqsw")
+
+
+class Locked(Exception):
+    """The assessment has been submitted and can no longer be changed."""
+
+
+class Incomplete(Exception):
+    """Required questions are unanswered; `missing` lists them in form order."""
+
+    def __init__(self, missing: list[form_schema.Missing]) -> None:
+        super().__init__(f"{len(missing)} required answers missing")
+        self.missing = missing
+
+
+# Loaders: None when the person may not see the thing (the view answers 404) ---------------------------------
+
+
+def seat(user: User, meeting_id: int) -> tuple[Meeting, MeetingMember] | None:
+    """The meeting and the person's seat on its panel (Chair or member) while the access window is open."""
+    row = db.session.execute(
+        select(Meeting, MeetingMember).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
+        .where(Meeting.id == meeting_id, MeetingMember.user_id == user.id,
+               MeetingMember.panel_role.in_(record.PANEL_ROLES))
+    ).first()
+    if row is None or not access.panel_access_open(row[0]):
+        return None
+    return row[0], row[1]
+
+
+def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
+    """A meeting the person chairs (access window open) or, for the Lead, any meeting."""
+    if user.role == Role.ADMIN:
+        return db.session.get(Meeting, meeting_id)
+    found = seat(user, meeting_id)
+    return found[0] if found and found[1].panel_role == PanelRole.CHAIR.value else None
+
+
+def sampled_portfolio(meeting: Meeting, portfolio_id: int) -> Portfolio | None:
+    """A portfolio in the meeting's current sample that has not been purged."""
+    return db.session.scalar(
+        select(Portfolio).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
+        .where(SampledPortfolio.meeting_id == meeting.id, Portfolio.id == portfolio_id,
+               Portfolio.purged_at.is_(None))
+    )
+
+
+def current_template() -> AssessmentTemplate:
+    """The active template; the built-in default (not yet saved) until one has been used or published."""
+    template = db.session.scalar(select(AssessmentTemplate).where(AssessmentTemplate.active.is_(True))
+                                 .order_by(AssessmentTemplate.version.desc()).limit(1))
+    return template or AssessmentTemplate(name=DEFAULT_NAME, version=1, schema=json.dumps(DEFAULT_SCHEMA),
+                                          active=True, created_at=clock.now())
+
+
+def templates() -> list[AssessmentTemplate]:
+    """Every saved template version, newest first."""
+    return list(db.session.scalars(select(AssessmentTemplate).order_by(AssessmentTemplate.version.desc())))
+
+
+def assessment_of(meeting: Meeting, portfolio: Portfolio, user: User) -> Assessment | None:
+    """The person's assessment of a portfolio at a meeting, if started."""
+    return db.session.scalar(select(Assessment).where(
+        Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id, Assessment.user_id == user.id))
+
+
+def form_for(meeting: Meeting, portfolio: Portfolio, user: User) -> tuple[AssessmentTemplate, Assessment | None]:
+    """The template the person's form uses (their assessment's, or the current one) and the assessment."""
+    assessment = assessment_of(meeting, portfolio, user)
+    return (assessment.template if assessment else current_template()), assessment
+
+
+def others(meeting: Meeting, portfolio: Portfolio, viewer: User) -> list[tuple[str, Assessment]]:
+    """The other panel members' submitted assessments of a portfolio, with their names."""
+    rows = db.session.execute(
+        select(User.name, Assessment).join(User, User.id == Assessment.user_id)
+        .join(MeetingMember, (MeetingMember.user_id == User.id) & (MeetingMember.meeting_id == meeting.id))
+        .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
+               Assessment.user_id != viewer.id, Assessment.status == AssessmentStatus.SUBMITTED.value,
+               MeetingMember.panel_role.in_(record.PANEL_ROLES))
+        .order_by(Assessment.id)
+    ).all()
+    return [(name, assessment) for name, assessment in rows]
+
+
+def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
+    """The meeting's sampled portfolios with the person's status on each: submitted, draft or not_started."""
+    statuses = dict(db.session.execute(
+        select(Assessment.portfolio_id, Assessment.status)
+        .where(Assessment.meeting_id == meeting.id, Assessment.user_id == user.id)).all())
+    return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
+             else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
+            for p in record.sampled_portfolios(meeting.id)]
+
+
+def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:
+    """What the Chair has recorded for the panel about a portfolio, if anything."""
+    return db.session.scalar(select(PanelView).where(PanelView.meeting_id == meeting.id,
+                                                     PanelView.portfolio_id == portfolio.id))
+
+
+def meeting_seats(meeting: Meeting) -> list[MeetingMember]:
+    """Everyone seated at a meeting (Chair, members, observers), by name."""
+    return list(db.session.scalars(
+        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
+        .where(MeetingMember.meeting_id == meeting.id).order_by(User.name, User.id)).unique())
+
+
+def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
+    """Links to the person's assessments and, for the Chair and the Lead, the meeting record."""
+    links = []
+    found = seat(user, meeting.id)
+    if found:
+        links.append((url_for("reviews.overview", meeting_id=meeting.id), "Your assessments for this meeting"))
+    if user.role == Role.ADMIN or (found and found[1].panel_role == PanelRole.CHAIR.value):
+        links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
+    return links
+
+
+# Counts for the minutes and reports -----------------------------------------------------------------------
+
+
+def portfolio_summary(meeting: Meeting, portfolio: Portfolio) -> counts.Summary:
+    """Counts over the panel's submitted assessments of one portfolio at one meeting.
+
+    Returns a counts.Summary: .submitted and .written (assessments), .evidence[item]["yes"|"no"],
+    .criteria["accurate"|"valid"|"robust"|"sufficient"]["yes"|"no"],
+    .agreement["agree"|"agree_with_reservations"|"disagree"] and
+    .support["supervision_frequency"|"protected_time"|"reduced_workload"|"reviews_3_and_6_months"]
+    ["yes"|"no"|"unclear"]. Only assessments by the meeting's Chair and members count. One query.
+    """
+    return counts.summarise(db.session.scalars(
+        select(Assessment).join(MeetingMember, (MeetingMember.user_id == Assessment.user_id)
+                                & (MeetingMember.meeting_id == Assessment.meeting_id))
+        .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
+               MeetingMember.panel_role.in_(record.PANEL_ROLES))))
+
+
+@dataclass
+class MeetingCounts:
+    """Counts for a whole meeting (see meeting_counts)."""
+
+    portfolios: dict[int, counts.Summary] = field(default_factory=dict)
+    total: counts.Summary = field(default_factory=counts.Summary)
+    moderated: int = 0
+    confirmed: int = 0
+    panel_agreement: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Agreement})
+    attendance: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Attendance})
+
+
+def meeting_counts(meeting: Meeting) -> MeetingCounts:
+    """Counts for a meeting, in a fixed number of queries.
+
+    .portfolios maps each sampled portfolio id to its counts.Summary (as portfolio_summary) and .total adds
+    them up; .moderated is the number of sampled portfolios; .panel_agreement counts the Chair's recorded
+    panel views by agreement, and .confirmed those that agree (with or without reservations);
+    .attendance counts the Chair and members by "expected" / "attended" / "apologies".
+    """
+    result = MeetingCounts()
+    seats = record.panel_seats(meeting.id)
+    seated = {s.user_id for s in seats}
+    for s in seats:
+        result.attendance[s.attendance] = result.attendance.get(s.attendance, 0) + 1
+    portfolio_ids = db.session.scalars(select(SampledPortfolio.portfolio_id).join(Portfolio)
+                                       .where(SampledPortfolio.meeting_id == meeting.id,
+                                              Portfolio.purged_at.is_(None))).all()
+    result.portfolios = {pid: counts.Summary() for pid in portfolio_ids}
+    result.moderated = len(portfolio_ids)
+    for assessment in db.session.scalars(select(Assessment).where(
+            Assessment.meeting_id == meeting.id, Assessment.status == AssessmentStatus.SUBMITTED.value)):
+        if assessment.portfolio_id in result.portfolios and assessment.user_id in seated:
+            result.portfolios[assessment.portfolio_id].add(assessment)
+            result.total.add(assessment)
+    for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
+        if view.portfolio_id in result.portfolios and view.agreement in result.panel_agreement:
+            result.panel_agreement[view.agreement] += 1
+    result.confirmed = (result.panel_agreement[Agreement.AGREE.value]
+                        + result.panel_agreement[Agreement.AGREE_WITH_RESERVATIONS.value])
+    return result
+
+
+# Verbs -------------------------------------------------------------------------------------------------
+
+
+def save_section(actor: User, meeting: Meeting, portfolio: Portfolio, section: dict[str, Any],
+                 values: dict[str, str | None]) -> Assessment:
+    """Save one section's answers as a draft (creating the assessment on first save)."""
+    template, assessment = form_for(meeting, portfolio, actor)
+    if assessment is not None and assessment.submitted:
+        raise Locked
+    now = clock.now()
+    if assessment is None:
+        assessment = Assessment(meeting_id=meeting.id, portfolio_id=portfolio.id, user_id=actor.id,
+                                template=template, answers="{}", status=AssessmentStatus.DRAFT.value,
+                                written=False, created_at=now)
+        db.session.add(assessment)
+    answers = assessment.answer_map
+    for question in section["questions"]:
+        form_schema.set_answer(answers, question, values.get(form_schema.field_name(question)))
+    assessment.answers = json.dumps(answers)
+    assessment.updated_at = now
+    db.session.flush()
+    audit.record(actor, "assessment.draft_saved", f"assessment:{assessment.id}", meeting=meeting.id,
+                 portfolio=portfolio.id, section=section["key"])
+    db.session.commit()
+    return assessment
+
+
+def submit(actor: User, meeting: Meeting, portfolio: Portfolio, member: MeetingMember) -> Assessment:
+    """Submit and lock the person's assessment; written when they have sent apologies for the meeting."""
+    template, assessment = form_for(meeting, portfolio, actor)
+    if assessment is not None and assessment.submitted:
+        raise Locked
+    missing = form_schema.missing(template.sections, assessment.answer_map if assessment else {})
+    if assessment is None or missing:
+        raise Incomplete(missing)
+    now = clock.now()
+    assessment.status = AssessmentStatus.SUBMITTED.value
+    assessment.submitted_at = assessment.updated_at = now
+    assessment.written = member.attendance == Attendance.APOLOGIES.value
+    audit.record(actor, "assessment.submitted", f"assessment:{assessment.id}", meeting=meeting.id,
+                 portfolio=portfolio.id, written=assessment.written, template_version=template.version)
+    db.session.commit()
+    return assessment
+
+
+def _mark_written(meeting: Meeting, user_id: int) -> None:
+    """Assessments already submitted by someone who then sends apologies were submitted in writing."""
+    db.session.execute(update(Assessment).where(
+        Assessment.meeting_id == meeting.id, Assessment.user_id == user_id,
+        Assessment.status == AssessmentStatus.SUBMITTED.value).values(written=True))
+
+
+def send_apologies(actor: User, meeting: Meeting, member: MeetingMember) -> None:
+    """Record that the person cannot attend: their assessments count as written assessments."""
+    member.attendance = Attendance.APOLOGIES.value
+    _mark_written(meeting, actor.id)
+    audit.record(actor, "meeting.apologies_sent", f"meeting:{meeting.id}")
+    db.session.commit()
+
+
+def record_attendance(actor: User, meeting: Meeting, choices: dict[int, str]) -> int:
+    """Record attended / apologies / expected for the seats given (by seat id); returns how many changed."""
+    changed = {}
+    for member in meeting_seats(meeting):
+        value = choices.get(member.id)
+        if value in {a.value for a in Attendance} and value != member.attendance:
+            member.attendance = value
+            changed[str(member.user_id)] = value
+            if value == Attendance.APOLOGIES.value:
+                _mark_written(meeting, member.user_id)
+    audit.record(actor, "meeting.attendance_recorded", f"meeting:{meeting.id}", changes=changed)
+    db.session.commit()
+    return len(changed)
+
+
+def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values: dict[str, str | None]) -> PanelView:
+    """Record the panel's view on the decision and support, confirmed exemplars and feedback."""
+    view = panel_view_of(meeting, portfolio)
+    if view is None:
+        view = PanelView(meeting_id=meeting.id, portfolio_id=portfolio.id)
+        db.session.add(view)
+    for name in PANEL_VIEW_FIELDS:
+        setattr(view, name, (values.get(name) or "").strip() or None)
+    view.updated_by_id = actor.id
+    view.updated_at = clock.now()
+    db.session.flush()
+    audit.record(actor, "panel_view.saved", f"panel_view:{view.id}", meeting=meeting.id, portfolio=portfolio.id,
+                 agreement=view.agreement)
+    db.session.commit()
+    return view
+
+
+def send_reminders(actor: User, meeting: Meeting) -> int:
+    """Email a link to each member with a document unread or an assessment not submitted; returns how many."""
+    recipients = record.meeting_record(meeting, actor).needs_reminder()
+    link = current_app.config["BASE_URL"].rstrip("/") + url_for("reviews.overview", meeting_id=meeting.id)
+    for user in recipients:
+        mail.queue(user.email, "Reminder: reading and assessments for the moderation panel",
+                   "assessment_reminder", link_url=link, deadline=meeting.reading_deadline)
+    audit.record(actor, "meeting.reminder_sent", f"meeting:{meeting.id}", recipients=[u.id for u in recipients])
+    db.session.commit()
+    return len(recipients)
+
+
+def publish_template(actor: User, name: str, schema: dict[str, Any]) -> AssessmentTemplate:
+    """Publish a new version of the assessment template; assessments already begun keep their version."""
+    version = (db.session.scalar(select(func.max(AssessmentTemplate.version))) or 0) + 1
+    db.session.execute(update(AssessmentTemplate).where(AssessmentTemplate.active.is_(True)).values(active=False))
+    template = AssessmentTemplate(name=name, version=version, schema=json.dumps(schema, indent=2),
+                                  created_at=clock.now(), active=True)
+    db.session.add(template)
+    db.session.flush()
+    audit.record(actor, "assessment_template.published", f"assessment_template:{template.id}", version=version)
+    db.session.commit()
+    return template

@@ -1,0 +1,294 @@
+"""Structured assessments over HTTP: task list, drafts, check answers, submission lock, apologies, independence."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import csrf_from, sign_in, submit
+from flask import g, render_template
+from helpers_reviews import answers_for, base, complete, make_meeting
+from sqlalchemy import select, text
+
+from portal import clock
+from portal.extensions import db
+from portal.models import Assessment, AuditEvent, Meeting, MeetingMember, Role, User
+
+
+@pytest.fixture
+def setting(app, signed_in, make_user):
+    """A chair and two members seated at a meeting with two sampled portfolios, each signed in."""
+    chair_client, chair = signed_in(Role.MEMBER, name="Chair Person")
+    one_client, one = signed_in(Role.MEMBER, name="Member One")
+    two_client, two = signed_in(Role.MEMBER, name="Member Two")
+    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")])
+    return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
+
+
+def _assessment(app, user_id, portfolio_id):
+    with app.app_context():
+        return db.session.scalar(select(Assessment).where(Assessment.user_id == user_id,
+                                                          Assessment.portfolio_id == portfolio_id))
+
+
+def _actions(app, action):
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_task_list_shows_each_section_and_its_status(app, setting):
+    client, _person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    page = client.get(base(panel, pid)).get_data(as_text=True)
+    assert "govuk-task-list" in page
+    for title in ("Part 1: evidence in the portfolio", "Part 2: the decision", "Quality of support",
+                  "Part 3: feedback"):
+        assert title in page
+    assert page.count("Not started") == 4
+
+    partial = dict(list(answers_for("part1").items())[:3])
+    response = submit(client, f"{base(panel, pid)}/sections/part1", partial)
+    assert response.status_code == 302 and response.headers["Location"].endswith(base(panel, pid))
+    page = client.get(base(panel, pid)).get_data(as_text=True)
+    assert "In progress" in page and page.count("Not started") == 3
+
+    submit(client, f"{base(panel, pid)}/sections/part1", answers_for("part1"))
+    page = client.get(base(panel, pid)).get_data(as_text=True)
+    assert "Completed" in page and "In progress" not in page
+
+
+def test_section_page_is_accessible_form(app, setting):
+    client, _person = setting["one"]
+    panel = setting["panel"]
+    page = client.get(f"{base(panel, panel.portfolio_ids[0])}/sections/part2").get_data(as_text=True)
+    assert page.count("<fieldset") == 5  # four criteria and the agreement question, each with a legend
+    assert page.count("<legend") == 5
+    assert '<label class="govuk-label govuk-label--s" for="accurate_comment">' in page
+    assert 'id="accurate_comment-hint"' in page
+    assert page.count("<h1") == 1
+
+
+def test_draft_saves_encrypted_and_is_audited(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    submit(client, f"{base(panel, pid)}/sections/part3", answers_for("part3", text="Secret feedback words"))
+    assessment = _assessment(app, person.id, pid)
+    assert assessment.status == "draft"
+    assert assessment.answer_map["feedback_nqsw"] == "Secret feedback words"
+    with app.app_context():
+        raw = db.session.execute(text("SELECT answers FROM assessments")).scalar_one()
+    assert "Secret" not in raw
+    events = _actions(app, "assessment.draft_saved")
+    assert len(events) == 1 and events[0].actor_id == person.id
+    # The saved draft fills the form when the section is opened again.
+    assert "Secret feedback words" in client.get(f"{base(panel, pid)}/sections/part3").get_data(as_text=True)
+
+
+def test_check_answers_has_change_links(app, setting):
+    client, _person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    submit(client, f"{base(panel, pid)}/sections/part2", answers_for("part2", choice=1))
+    page = client.get(f"{base(panel, pid)}/check").get_data(as_text=True)
+    assert "govuk-summary-list" in page
+    assert f'href="{base(panel, pid)}/sections/part2#accurate"' in page
+    assert "Agree with reservations" in page and "Not answered" in page
+
+
+def test_incomplete_submission_is_blocked_with_what_is_missing(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    submit(client, f"{base(panel, pid)}/sections/part1", answers_for("part1"))
+    response = submit(client, f"{base(panel, pid)}/check", {})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "govuk-error-summary" in page and "answers are missing" in page
+    assert "Is the decision accurate?" in page and "Feedback to the Assessor" in page
+    assert f"{base(panel, pid)}/sections/part2#accurate" in page
+    assert "Support and assessment agreement" not in page.split("govuk-error-summary")[1].split("</div>")[0]
+    assert _assessment(app, person.id, pid).status == "draft"
+    assert not _actions(app, "assessment.submitted")
+
+
+def test_submitting_with_nothing_saved_is_blocked(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    response = submit(client, f"{base(panel, panel.portfolio_ids[0])}/check", {})
+    assert response.status_code == 400 and "answers are missing" in response.get_data(as_text=True)
+    assert _assessment(app, person.id, panel.portfolio_ids[0]) is None
+
+
+def test_submission_locks_the_assessment(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(client, panel, pid, text="Original words")
+    assessment = _assessment(app, person.id, pid)
+    assert assessment.status == "submitted" and assessment.submitted_at is not None and not assessment.written
+    assert len(_actions(app, "assessment.submitted")) == 1
+    assert "Assessment submitted" in client.get(f"{base(panel, pid)}/submitted").get_data(as_text=True)
+
+    path = f"{base(panel, pid)}/sections/part3"
+    html = client.get(f"{base(panel, pid)}/check").get_data(as_text=True)
+    response = client.post(path, data={**answers_for("part3", text="Changed words"), "csrf_token": csrf_from(html)})
+    assert response.status_code == 409
+    assert "can no longer be changed" in response.get_data(as_text=True)
+    assert client.get(path).status_code == 409
+    again = client.post(f"{base(panel, pid)}/check", data={"csrf_token": csrf_from(html)})
+    assert again.status_code == 409
+    after = _assessment(app, person.id, pid)
+    assert after.answer_map == assessment.answer_map and after.answer_map["feedback_nqsw"] == "Original words"
+    assert len(_actions(app, "assessment.submitted")) == 1
+    page = client.get(f"{base(panel, pid)}/check").get_data(as_text=True)
+    assert "Your submitted answers" in page and "Change" not in page
+
+
+def test_invalid_choice_is_refused_and_nothing_saved(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    response = submit(client, f"{base(panel, pid)}/sections/part1", {**answers_for("part1"),
+                                                                      "evidence-pdp": "maybe"})
+    assert response.status_code == 400 and "govuk-error-summary" in response.get_data(as_text=True)
+    assert _assessment(app, person.id, pid) is None
+
+
+def test_post_without_csrf_token_changes_nothing(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    response = client.post(f"{base(panel, pid)}/sections/part1", data=answers_for("part1"))
+    assert response.status_code == 400
+    assert _assessment(app, person.id, pid) is None
+
+
+def test_apologies_then_written_assessment(app, setting):
+    client, person = setting["two"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[1]
+    page = client.get(f"/reviews/meetings/{panel.meeting_id}/apologies").get_data(as_text=True)
+    assert "Send apologies" in page and "written assessment" in page
+    response = submit(client, f"/reviews/meetings/{panel.meeting_id}/apologies", {})
+    assert response.status_code == 302
+    with app.app_context():
+        seat = db.session.scalar(select(MeetingMember).where(MeetingMember.user_id == person.id))
+        assert seat.attendance == "apologies"
+    assert len(_actions(app, "meeting.apologies_sent")) == 1
+    overview = client.get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
+    assert "Your apologies have been sent" in overview and "written assessments" in overview
+    complete(client, panel, pid)
+    assert _assessment(app, person.id, pid).written is True
+    assert "Written assessment submitted" in client.get(f"{base(panel, pid)}/submitted").get_data(as_text=True)
+    assert "Written assessment submitted" in client.get(base(panel, pid)).get_data(as_text=True)
+    # Others see it marked as written, and so does the Chair.
+    other_client, _other = setting["one"]
+    complete(other_client, panel, pid)
+    assert "Written assessment" in other_client.get(f"{base(panel, pid)}/others").get_data(as_text=True)
+
+
+def test_apologies_after_submitting_mark_the_assessment_written(app, setting):
+    client, person = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(client, panel, pid)
+    submit(client, f"/reviews/meetings/{panel.meeting_id}/apologies", {})
+    assert _assessment(app, person.id, pid).written is True
+
+
+def test_others_are_hidden_until_own_submitted(app, setting):
+    one_client, _one = setting["one"]
+    two_client, _two = setting["two"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(two_client, panel, pid, text="Member two's private judgement")
+    before = one_client.get(f"{base(panel, pid)}/others").get_data(as_text=True)
+    assert "Submit your own assessment first" in before
+    assert "private judgement" not in before and "Member Two" not in before
+    complete(one_client, panel, pid, submit_it=False)
+    assert "private judgement" not in one_client.get(f"{base(panel, pid)}/others").get_data(as_text=True)
+    assert submit(one_client, f"{base(panel, pid)}/check", {}).status_code == 302
+    after = one_client.get(f"{base(panel, pid)}/others").get_data(as_text=True)
+    assert "Member Two" in after and "Member two&#39;s private judgement" in after
+
+
+@pytest.mark.parametrize("role", [Role.ASSESSOR, Role.NQSW, Role.OBSERVER])
+def test_assessors_nqsws_and_observers_never_see_assessments(app, setting, signed_in, role):
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(setting["one"][0], panel, pid)
+    client, person = signed_in(role)
+    with app.app_context():  # even seated at the meeting
+        db.session.add(MeetingMember(meeting_id=panel.meeting_id, user_id=person.id, panel_role="member"))
+        db.session.commit()
+    for path in (base(panel, pid), f"{base(panel, pid)}/others", f"{base(panel, pid)}/check",
+                 f"{base(panel, pid)}/sections/part1", f"/reviews/meetings/{panel.meeting_id}",
+                 f"/reviews/meetings/{panel.meeting_id}/record"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_observer_seat_and_non_members_get_404(app, setting, signed_in):
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(setting["one"][0], panel, pid)
+    outsider, _person = signed_in(Role.MEMBER)
+    observer_client, observer = signed_in(Role.MEMBER)
+    with app.app_context():
+        db.session.add(MeetingMember(meeting_id=panel.meeting_id, user_id=observer.id, panel_role="observer"))
+        db.session.commit()
+    for client in (outsider, observer_client):
+        for path in (base(panel, pid), f"{base(panel, pid)}/others", f"/reviews/meetings/{panel.meeting_id}"):
+            assert client.get(path).status_code == 404, path
+        response = client.post(f"{base(panel, pid)}/sections/part1", data=answers_for("part1"))
+        assert response.status_code in (400, 404)
+    assert client.get("/reviews/meetings/99999").status_code == 404
+
+
+def test_portfolio_outside_the_sample_is_404(app, setting, signed_in):
+    panel = setting["panel"]
+    client, _one = setting["one"]
+    other = make_meeting(app, [(setting["two"][1].id, "chair")], portfolios=1, start=50)
+    assert client.get(base(panel, other.portfolio_ids[0])).status_code == 404
+    assert client.get(f"{base(panel, panel.portfolio_ids[0])}/sections/nope").status_code == 404
+
+
+def test_outside_the_access_window_is_404(app, setting):
+    client, _one = setting["one"]
+    chair_client, _chair = setting["chair"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    complete(client, panel, pid, submit_it=False)
+    with app.app_context():
+        meeting = db.session.get(Meeting, panel.meeting_id)
+        meeting.minutes_published_at = clock.now()
+        meeting.access_closes_at = clock.now() + timedelta(days=30)
+        db.session.commit()
+    assert client.get(base(panel, pid)).status_code == 200
+    clock.advance(timedelta(days=31))
+    sign_in(app, client, setting["one"][1])  # the earlier sessions have expired too
+    sign_in(app, chair_client, setting["chair"][1])
+    for path in (base(panel, pid), f"{base(panel, pid)}/check", f"{base(panel, pid)}/others"):
+        assert client.get(path).status_code == 404
+    assert chair_client.get(f"/reviews/meetings/{panel.meeting_id}/record").status_code == 404
+
+
+def test_overview_lists_progress(app, setting):
+    client, _one = setting["one"]
+    panel = setting["panel"]
+    complete(client, panel, panel.portfolio_ids[0])
+    page = client.get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
+    assert "Submitted" in page and "Not started" in page and "3 December 2026" in page
+    assert "Meeting record" not in page
+    assert "Meeting record" in setting["chair"][0].get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
+
+
+def test_meeting_links_partial(app, setting, make_user):
+    panel = setting["panel"]
+    admin = make_user(Role.ADMIN)
+    cases = [(setting["one"][1].id, True, False), (setting["chair"][1].id, True, True), (admin.id, False, True)]
+    for user_id, assessments, record in cases:
+        with app.test_request_context():
+            g.user = db.session.get(User, user_id)
+            html = render_template("reviews/_meeting_links.html", meeting=db.session.get(Meeting, panel.meeting_id))
+        assert ("Your assessments for this meeting" in html) is assessments
+        assert ("Meeting record" in html) is record
