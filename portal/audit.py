@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import has_request_context, request
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.extensions import db
@@ -45,6 +46,15 @@ def client_ip() -> str:
     return (request.remote_addr or "") if has_request_context() else ""
 
 
+def _create_head() -> None:
+    """Create the head row for the very first event; a concurrent first writer may win the race."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(AuditHead(id=1, seq=0, hash=GENESIS))
+    except IntegrityError:
+        pass  # another writer created it: the savepoint is rolled back and its row is used instead
+
+
 def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
     """Append one event to the chain in the current transaction (the caller commits)."""
     keyring = crypto.installed()
@@ -52,8 +62,8 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
     # Taking the head row's write lock first makes concurrent writers queue up behind each other.
     bumped = db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     if bumped.rowcount == 0:
-        db.session.add(AuditHead(id=1, seq=1, hash=GENESIS))
-        db.session.flush()
+        _create_head()
+        db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     seq, prev_hash = db.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     row = {
         "seq": seq,

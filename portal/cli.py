@@ -2,7 +2,7 @@
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from portal import audit, mail, maintenance_cli
 from portal.auth import services as auth_services
@@ -27,9 +27,8 @@ def first_run_link_command(base_url: str | None) -> None:
     click.echo(f"    {link}\n")
 
 
-@click.group("audit")
-def audit_group() -> None:
-    """The audit trail."""
+# AppGroup (not click.group) so each subcommand runs inside the application context.
+audit_group = AppGroup("audit", help="The audit trail.")
 
 
 @audit_group.command("verify")
@@ -44,9 +43,7 @@ def audit_verify_command() -> None:
     raise SystemExit(1)
 
 
-@click.group("mail")
-def mail_group() -> None:
-    """The outbox."""
+mail_group = AppGroup("mail", help="The outbox.")
 
 
 @mail_group.command("deliver")

@@ -46,7 +46,9 @@ def test_every_post_endpoint_refuses_a_missing_or_wrong_csrf_token(app: Flask, w
         for token in (None, "forged-token", "IjAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwIg.aaaa.bbbb"):
             sent = dict(data) if token is None else {**data, "csrf_token": token}
             response = browser.post(path, data=sent)
-            assert response.status_code == 400, (path, token, response.status_code)
+            # With a made-up id a view may answer 404 (no such object) before reading the streamed body.
+            allowed = (400,) if set(rule.arguments) <= set(world["known"]) else (400, 404)
+            assert response.status_code in allowed, (path, token, response.status_code)
     assert snapshot(app) == before
     # The same admin with a real token can act: the refusals above were the token's doing.
     assert browser.get("/dashboard").status_code == 200

@@ -102,7 +102,7 @@ def change_role(actor: User, user: User, role: Role) -> None:
     before = user.role
     user.role = role.value
     access.end_other_sessions(user)
-    audit.record(actor, "person.role_changed", f"user:{user.id}", before=before, after=role.value)
+    audit.record(actor, "permission.role_changed", f"user:{user.id}", before=before, after=role.value)
     db.session.commit()
 
 

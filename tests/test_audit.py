@@ -1,0 +1,225 @@
+"""The audit trail: events for every security action, a verifiable chain, and the administrator's search."""
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from conftest import Person, fresh_code, link_in_last_email, submit
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers_security import half_signed_in
+from sqlalchemy import func, select, text
+
+from portal import audit, clock
+from portal.extensions import db
+from portal.models import AuditEvent, Role, User
+
+
+def _actions(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+
+
+def _verify(app: Flask) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    return result.exit_code, result.output + (result.stderr if hasattr(result, "stderr") else "")
+
+
+def test_security_actions_are_all_recorded(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                           make_user: Callable[..., Person]) -> None:
+    browser, admin = admin_client
+    member = make_user(Role.MEMBER)
+    # A failure, then a lockout.
+    for _ in range(int(app.config["THROTTLE_ACCOUNT_FAILURES"]) + 1):
+        submit(app.test_client(), "/sign-in", {"email": member.email, "password": "not the password at all"})
+    # An invitation, a change to a person, a role change and a 2FA reset.
+    submit(browser, "/admin/people/invite", {"name": "Nia New", "email": "nia@example.org", "role": "nqsw",
+                                              "organisation": "0"})
+    submit(browser, f"/admin/people/{member.id}/role", {"role": "observer"}, page=f"/admin/people/{member.id}")
+    submit(browser, f"/admin/people/{member.id}/deactivate", {})
+    submit(browser, f"/admin/people/{member.id}/reactivate", {})
+    submit(browser, f"/admin/people/{member.id}/reset-2fa", {})
+    actions = _actions(app)
+    for expected in ("sign_in.password_accepted", "sign_in.succeeded", "sign_in.failed", "sign_in.throttled",
+                     "invitation.sent", "permission.role_changed", "person.deactivated", "person.reactivated",
+                     "2fa.reset_by_admin"):
+        assert expected in actions, expected
+    with app.app_context():
+        failed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "sign_in.failed")).all()
+        assert {e.target for e in failed} == {f"user:{member.id}"}
+        changed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "permission.role_changed"))
+        assert changed.actor_id == admin.id and '"after":"observer"' in changed.details
+    assert _verify(app)[0] == 0
+
+
+def test_a_second_factor_failure_and_enrolment_are_recorded(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                                            make_user: Callable[..., Person]) -> None:
+    person = make_user(Role.OBSERVER)
+    half = half_signed_in(app, person)
+    submit(half, "/sign-in/code", {"code": "000000" if fresh_code(app, person) != "000000" else "111111"})
+    browser, _ = admin_client
+    submit(browser, "/admin/people/invite", {"name": "Eli Enrol", "email": "eli@example.org", "role": "member",
+                                              "organisation": "0"})
+    path = link_in_last_email(app, "eli@example.org")
+    newcomer = app.test_client()
+    submit(newcomer, path, {"password": "seven green lanterns drift", "confirm": "seven green lanterns drift"})
+    with app.app_context():
+        secret = db.session.scalar(select(User.totp_secret).where(User.email == "eli@example.org"))
+    from portal.security import totp
+
+    submit(newcomer, f"{path}/authenticator", {"code": totp.code_at(secret, clock.now())})
+    actions = _actions(app)
+    assert "enrolment.password_set" in actions and "2fa.enrolled" in actions
+    with app.app_context():
+        code_failure = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sign_in.failed"))
+        assert code_failure is not None and '"step":"code"' in code_failure.details
+
+
+def _record_events(app: Flask, count: int) -> None:
+    with app.app_context():
+        for number in range(count):
+            audit.record(None, "test.event", f"thing:{number}", note=f"=cmd|' /C calc'!A{number}")
+        db.session.commit()
+
+
+def test_verify_reports_intact_then_the_edited_row(app: Flask) -> None:
+    _record_events(app, 6)
+    code, output = _verify(app)
+    assert code == 0 and "intact" in output and "6 events" in output
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_events SET details = '{\"note\":\"harmless\"}' WHERE seq = 4"))
+        db.session.commit()
+    code, output = _verify(app)
+    assert code != 0
+    assert "event 4" in output and "edited" in output
+
+
+def test_verify_reports_a_deleted_middle_row(app: Flask) -> None:
+    _record_events(app, 6)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_events WHERE seq = 3"))
+        db.session.commit()
+    code, output = _verify(app)
+    assert code != 0 and "event 3" in output and "deleted" in output
+
+
+def test_verify_reports_a_deleted_last_row(app: Flask) -> None:
+    _record_events(app, 5)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_events WHERE seq = 5"))
+        db.session.commit()
+    code, output = _verify(app)
+    assert code != 0 and "event 5" in output
+
+
+def test_verify_reports_a_row_rehashed_without_the_key(app: Flask) -> None:
+    _record_events(app, 4)
+    with app.app_context():
+        # An attacker who edits a row and recomputes a plain SHA-256 cannot forge the keyed hash.
+        db.session.execute(text("UPDATE audit_events SET actor_id = NULL, action = 'test.other', "
+                                "hash = '" + "ab" * 32 + "' WHERE seq = 2"))
+        db.session.commit()
+    code, output = _verify(app)
+    assert code != 0 and "event 2" in output
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(app: Flask) -> None:
+    threads = [threading.Thread(target=_record_events, args=(app, 5)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 30
+        seqs = list(db.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
+    assert seqs == list(range(1, 31))
+    code, output = _verify(app)
+    assert code == 0, output
+
+
+# The administrator's audit page -------------------------------------------------------------------
+
+
+def test_audit_page_filters_by_person_action_and_date(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                                      make_user: Callable[..., Person]) -> None:
+    browser, admin = admin_client
+    alice = make_user(Role.MEMBER, name="Alice Auditee")
+    bob = make_user(Role.MEMBER, name="Bob Bystander")
+    submit(app.test_client(), "/sign-in", {"email": alice.email, "password": "wrong password entirely"})
+    clock.advance(timedelta(days=3))
+    submit(app.test_client(), "/sign-in", {"email": bob.email, "password": "wrong password entirely"})
+    browser = _resign(app, browser, admin)
+
+    page = browser.get(f"/admin/audit?person={alice.id}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"user:{alice.id}" in body and f"user:{bob.id}" not in body
+
+    page = browser.get("/admin/audit?action=sign_in.failed").get_data(as_text=True)
+    assert f"user:{alice.id}" in page and f"user:{bob.id}" in page and ">sign_in.password_accepted</td>" not in page
+
+    today = clock.now()
+    query = {"action": "sign_in.failed", "date_from": [str(today.day), str(today.month), str(today.year)]}
+    page = browser.get("/admin/audit", query_string=query).get_data(as_text=True)
+    assert f"user:{bob.id}" in page and f"user:{alice.id}" not in page
+    earlier = today - timedelta(days=1)
+    query = {"action": "sign_in.failed", "date_to": [str(earlier.day), str(earlier.month), str(earlier.year)]}
+    page = browser.get("/admin/audit", query_string=query).get_data(as_text=True)
+    assert f"user:{alice.id}" in page and f"user:{bob.id}" not in page
+
+
+def _resign(app: Flask, browser: FlaskClient, admin: Person) -> FlaskClient:
+    """After moving the clock on, the old session has timed out: sign in again."""
+    from conftest import sign_in
+
+    fresh = app.test_client()
+    sign_in(app, fresh, admin)
+    return fresh
+
+
+def test_audit_page_refuses_a_bad_date_with_an_error_and_no_crash(admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    for query in ("date_from=31&date_from=2&date_from=2026", "date_from=5", "date_from=a&date_from=b&date_from=c"
+                  "&date_from=d", "person=abc"):
+        response = browser.get("/admin/audit?" + query)
+        assert response.status_code == 400, query
+        assert "govuk-error-summary" in response.get_data(as_text=True), query
+    assert browser.get("/admin/audit.csv?date_from=5").status_code == 400
+
+
+def test_csv_export_has_a_header_and_neutralises_formulas(app: Flask,
+                                                          admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    with app.app_context():
+        audit.record(None, "test.formula", "=HYPERLINK(\"http://evil.example\")", note="x")
+        audit.record(None, "test.formula", "+SUM(A1:A9)")
+        audit.record(None, "test.formula", "@import")
+        audit.record(None, "test.formula", "-2+3")
+        db.session.commit()
+    response = browser.get("/admin/audit.csv?action=test.formula")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"]
+    targets = [row[5] for row in rows[1:]]
+    assert len(targets) == 4
+    assert all(t.startswith("'") for t in targets), targets
+    assert not any(cell[:1] in "=+-@" for row in rows[1:] for cell in row if cell)
+    assert "audit.exported" in _actions(app)  # the export itself is on the record
+
+
+def test_the_audit_trail_is_404_for_everyone_but_the_administrator(
+        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    for role in (Role.MEMBER, Role.OBSERVER, Role.ASSESSOR, Role.NQSW):
+        browser, _ = signed_in(role)
+        assert browser.get("/admin/audit").status_code == 404
+        assert browser.get("/admin/audit.csv").status_code == 404
+
+
+def test_unfiltered_audit_page_lists_events_in_table_cells(admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    page = browser.get("/admin/audit").get_data(as_text=True)
+    assert ">sign_in.password_accepted</td>" in page  # the form the filter test looks for
