@@ -1,39 +1,98 @@
-"""Run the whole suite: the SQLite leg (with the browser tests), then the PostgreSQL leg when configured.
+"""Run the whole suite in legs: SQLite (parallel), browser (Chromium + axe), then PostgreSQL when configured.
 
 Set PORTAL_TEST_DATABASE_URL (for example postgresql+psycopg://postgres@127.0.0.1:5432/test) to add the
-PostgreSQL leg. Extra arguments are passed to pytest. A skipped test fails the run: nothing counts as
-passing unless it ran.
+PostgreSQL leg; set PORTAL_REQUIRE_ALL_LEGS=1 (as .ci/run does) to make a missing PostgreSQL leg a failure.
+Extra arguments are passed to every pytest run. Nothing counts as passing unless it ran: a skipped test, a leg
+that collects no tests and a leg that is not run all fail the run. A summary line per leg ends the output.
 """
 
 import os
 import subprocess
 import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
 
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+NO_TESTS_COLLECTED = 5  # pytest's exit code when nothing was collected
 
 
-def leg(name: str, args: list[str], env: dict[str, str]) -> int:
-    """Run one leg of the suite and report its exit code."""
+@dataclass
+class Leg:
+    """One pytest run and what came of it."""
+
+    name: str
+    code: int = 0
+    tests: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    ran: bool = True
+
+    @property
+    def passed(self) -> int:
+        """Tests that passed."""
+        return self.tests - self.failed - self.errors - self.skipped
+
+    @property
+    def ok(self) -> bool:
+        """True only when the leg ran tests, all of which passed."""
+        return self.ran and self.code == 0 and self.tests > 0 and self.passed == self.tests
+
+    def summary(self) -> str:
+        """One line for the final report."""
+        if not self.ran:
+            return f"{self.name:<11} NOT RUN (set PORTAL_TEST_DATABASE_URL)"
+        verdict = "ok" if self.ok else "FAILED"
+        if self.code == NO_TESTS_COLLECTED or (self.code == 0 and self.tests == 0):
+            verdict = "FAILED: no tests collected"
+        return (f"{self.name:<11} {verdict}: {self.passed} passed, {self.failed} failed, {self.errors} errors, "
+                f"{self.skipped} skipped in {self.seconds:.0f} s (pytest exit code {self.code})")
+
+
+def run_leg(name: str, args: list[str], env: dict[str, str]) -> Leg:
+    """Run one leg of the suite, reading its counts from a JUnit XML report."""
     print(f"\n=== {name} leg ===", flush=True)
-    code = subprocess.call(PYTEST + args, env=env)  # noqa: S603 - our own interpreter and fixed args
-    print(f"=== {name} leg exit code {code} ===", flush=True)
-    return code
+    leg = Leg(name)
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "report.xml"
+        started = time.monotonic()
+        leg.code = subprocess.call([*PYTEST, f"--junitxml={report}", *args], env=env)  # noqa: S603 - fixed args
+        leg.seconds = time.monotonic() - started
+        if report.exists():
+            for suite in ET.parse(report).getroot().iter("testsuite"):  # noqa: S314 - our own pytest's report
+                leg.tests += int(suite.get("tests", 0))
+                leg.failed += int(suite.get("failures", 0))
+                leg.errors += int(suite.get("errors", 0))
+                leg.skipped += int(suite.get("skipped", 0))
+    print(f"=== {leg.summary()} ===", flush=True)
+    return leg
 
 
 def main() -> int:
-    """Run every leg, failing if any leg fails."""
+    """Run every leg; exit non-zero if any leg failed, was skipped or found nothing to run."""
     extra = sys.argv[1:]
     base = {**os.environ, "PORTAL_NO_SKIP": "1"}
     sqlite_env = {k: v for k, v in base.items() if k != "PORTAL_TEST_DATABASE_URL"}
-    codes = [
-        leg("SQLite", ["-m", "not browser", "-n", "2", *extra], sqlite_env),
-        leg("browser", ["-m", "browser", *extra], sqlite_env),
+    legs = [
+        run_leg("SQLite", ["-m", "not browser", "-n", "2", *extra], sqlite_env),
+        run_leg("browser", ["-m", "browser", "-p", "no:xdist", *extra], sqlite_env),
     ]
     if os.environ.get("PORTAL_TEST_DATABASE_URL"):
-        codes.append(leg("PostgreSQL", ["-m", "not browser", *extra], base))
+        # One process only: the PostgreSQL fixtures share a single database.
+        legs.append(run_leg("PostgreSQL", ["-m", "not browser", "-p", "no:xdist", *extra], base))
     else:
-        print("\nPORTAL_TEST_DATABASE_URL is not set: the PostgreSQL leg was not run.")
-    return max(codes)
+        legs.append(Leg("PostgreSQL", ran=False))
+    required = [leg for leg in legs if leg.ran or os.environ.get("PORTAL_REQUIRE_ALL_LEGS") == "1"]
+    print("\n=== Summary ===")
+    for leg in legs:
+        print(leg.summary())
+    failed = [leg.name for leg in required if not leg.ok]
+    print(f"\nRESULT: {'FAILED (' + ', '.join(failed) + ')' if failed else 'all legs passed'}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
