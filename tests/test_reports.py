@@ -1,0 +1,166 @@
+"""The partnership summary report and the downloads of minutes and report as accessible PDF and DOCX."""
+
+import io
+from datetime import date
+
+import docx
+import pypdf
+from conftest import submit
+from helpers_reports import build_meeting
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, Role
+
+
+def _chair_meeting(app, signed_in, **kwargs):
+    chair, person = signed_in(Role.MEMBER, name="Chair Fictional")
+    built = build_meeting(app, person.id, **kwargs)
+    return chair, built
+
+
+def _fill_and_publish(chair, m, publish=True):
+    page = f"/meetings/{m}/minutes"
+    submit(chair, f"{page}/notes", {"notes": "Reflective writing was strong throughout."}, page=f"{page}/edit")
+    submit(chair, f"{page}/themes", {"name": "Protected time", "note": "Not always recorded"}, page=f"{page}/edit")
+    submit(chair, f"{page}/actions", {"description": "Add protected-time log to templates", "owner": "ASYE Lead",
+                                      "due_on": ["30", "4", "2027"]}, page=f"{page}/edit")
+    if publish:
+        submit(chair, f"{page}/approve", {}, page=page)
+        submit(chair, f"{page}/publish", {}, page=page)
+
+
+def _pdf_text(data: bytes) -> tuple[pypdf.PdfReader, str]:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return reader, " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def _flatten(items: list) -> list:
+    return [leaf for item in items for leaf in (_flatten(item) if isinstance(item, list) else [item])]
+
+
+def test_summary_report_page_is_filled_from_the_data(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, held_on=date(2026, 10, 14), title="Autumn panel")
+    _fill_and_publish(chair, built.meeting_id)
+    html = chair.get(f"/meetings/{built.meeting_id}/report").get_data(as_text=True)
+    for expected in ("Partnership summary report", "14 October 2026", "Chair Fictional", "Northshire Council",
+                     "Portfolios moderated</th>", "Decisions confirmed by the panel",
+                     "Part 1: evidence checklist answers", "Part 2: members answering yes",
+                     "Critical reflection 2", "Protected time", "Add protected-time log to templates",
+                     "This is the first meeting"):
+        assert expected in html, expected
+
+
+def test_report_says_whether_the_last_reports_actions_were_completed(app, signed_in):
+    chair, first = _chair_meeting(app, signed_in, held_on=date(2026, 3, 1), title="March panel")
+    _fill_and_publish(chair, first.meeting_id)
+    _, second_person = signed_in(Role.MEMBER)
+    second = build_meeting(app, second_person.id, held_on=date(2026, 9, 1), title="September panel")
+    admin, _ = signed_in(Role.ADMIN)
+    html = admin.get(f"/meetings/{second.meeting_id}/report").get_data(as_text=True)
+    assert "0 of 1 actions from 1 March 2026 are done" in html
+    assert "Actions carried forward" in html
+
+
+def test_who_may_read_the_report(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in)
+    m = built.meeting_id
+    observer, _ = signed_in(Role.OBSERVER)
+    member, _member_person = signed_in(Role.MEMBER)
+    nqsw, _ = signed_in(Role.NQSW)
+    admin, _ = signed_in(Role.ADMIN)
+    assert admin.get(f"/meetings/{m}/report").status_code == 200
+    assert chair.get(f"/meetings/{m}/report").status_code == 200
+    for client in (observer, member, nqsw):
+        assert client.get(f"/meetings/{m}/report").status_code == 404
+        assert client.get(f"/meetings/{m}/report.pdf").status_code == 404
+    _fill_and_publish(chair, m)
+    assert observer.get(f"/meetings/{m}/report").status_code == 200
+    assert observer.get(f"/meetings/{m}/report.docx").status_code == 200
+    assert nqsw.get(f"/meetings/{m}/report").status_code == 404
+    assert admin.get(f"/meetings/{m}/report.exe").status_code == 404
+
+
+def test_minutes_pdf_has_title_language_headings_and_text(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel", held_on=date(2026, 10, 14))
+    _fill_and_publish(chair, built.meeting_id, publish=False)
+    response = chair.get(f"/meetings/{built.meeting_id}/minutes.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Cache-Control"] == "no-store"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=\"minutes-2026-10-14-")
+    assert "filename*=UTF-8''minutes-2026-10-14-" in disposition
+    data = response.get_data()
+    assert data.startswith(b"%PDF")
+    reader, text = _pdf_text(data)
+    assert reader.metadata.title == "Minutes: Autumn panel, 14 October 2026"
+    assert b"/Lang (en-GB)" in data
+    assert "Reflective writing was strong throughout." in text
+    assert "Attendance and apologies" in text and "Northshire Council" in text
+    assert "Protected time" in text
+    outline = [item.title for item in _flatten(reader.outline)]
+    assert "Attendance and apologies" in outline  # headings become bookmarks
+    with app.app_context():
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "minutes.downloaded")))
+    assert len(events) == 1 and '"format":"pdf"' in events[0].details
+
+
+def test_minutes_docx_has_headings_and_tables(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel")
+    _fill_and_publish(chair, built.meeting_id)
+    response = chair.get(f"/meetings/{built.meeting_id}/minutes.docx")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"].endswith(".docx")
+    document = docx.Document(io.BytesIO(response.get_data()))
+    assert document.core_properties.title.startswith("Minutes: Autumn panel")
+    assert document.core_properties.language == "en-GB"
+    headings = [(p.style.name, p.text) for p in document.paragraphs if p.style.name.startswith("Heading")]
+    assert ("Heading 2", "Attendance and apologies") in headings
+    assert ("Heading 2", "Actions for the Steering Group") in headings
+    tables = [[cell.text for cell in table.rows[0].cells] for table in document.tables]
+    assert ["Name", "Organisation", "Role", "Attendance"] in tables
+    assert ["Action", "Owner", "Due", "Status"] in tables
+    body = "\n".join(p.text for p in document.paragraphs)
+    assert "Reflective writing was strong throughout." in body
+
+
+def test_summary_report_downloads(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel", held_on=date(2026, 10, 14))
+    _fill_and_publish(chair, built.meeting_id)
+    observer, _ = signed_in(Role.OBSERVER)
+    pdf = observer.get(f"/meetings/{built.meeting_id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
+    reader, text = _pdf_text(pdf.get_data())
+    assert reader.metadata.title == "Partnership summary report: Autumn panel, 14 October 2026"
+    assert "Decisions confirmed by the panel" in text and "Add protected-time log to templates" in text
+    word = observer.get(f"/meetings/{built.meeting_id}/report.docx")
+    document = docx.Document(io.BytesIO(word.get_data()))
+    assert ["Measure", "Number"] in [[c.text for c in t.rows[0].cells] for t in document.tables]
+    with app.app_context():
+        formats = {e.details for e in db.session.scalars(select(AuditEvent)
+                                                         .where(AuditEvent.action == "report.downloaded"))}
+    assert len(formats) == 2
+
+
+def test_pdf_survives_characters_outside_latin1(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in)
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/notes", {"notes": "\u201cQuoted\u201d \u2013 and \u03a9mega \u2713"}, page=f"{page}/edit")
+    response = chair.get(f"{page}.pdf")
+    assert response.status_code == 200
+    _, text = _pdf_text(response.get_data())
+    assert '"Quoted" - and ?mega ?' in text
+
+
+def test_lists_of_meetings_and_themes(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel")
+    _fill_and_publish(chair, built.meeting_id, publish=False)
+    observer, _ = signed_in(Role.OBSERVER)
+    assert "Autumn panel" not in observer.get("/reports").get_data(as_text=True)
+    assert "Protected time" not in observer.get("/themes").get_data(as_text=True)
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/approve", {}, page=page)
+    submit(chair, f"{page}/publish", {}, page=page)
+    assert "Autumn panel" in observer.get("/reports").get_data(as_text=True)
+    assert "Protected time" in observer.get("/themes").get_data(as_text=True)
