@@ -315,6 +315,12 @@ def set_password_from_link(link: AccountLink, name: str, email: str, password: s
     return user
 
 
+def password_chosen(link: AccountLink) -> bool:
+    """True once step 1 of this link is done (a reset link's person still has their old password, not a secret)."""
+    user = link.user
+    return user is not None and user.password_hash is not None and user.totp_secret is not None
+
+
 def enrolment_details(link: AccountLink) -> dict[str, str]:
     """The QR code and typed key the invitee's authenticator needs."""
     user = link.user

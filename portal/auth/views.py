@@ -94,7 +94,7 @@ def enrol(token: str) -> str | Response:
         link = services.find_link(token, ENROLMENT_LINKS)
     except services.LinkProblem as problem:
         return render_template("auth/link_problem.html", problem=str(problem)), 404
-    if link.user is None or link.user.password_hash is None:
+    if not services.password_chosen(link):
         return redirect(url_for("auth.accept_link", token=token))
     form = forms.EnrolForm()
     if form.validate_on_submit():
