@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.documents.services import READ, documents_of, readiness_matrix
 from portal.extensions import db
 from portal.models import (
     Assessment,
@@ -17,13 +18,11 @@ from portal.models import (
     PanelRole,
     PanelView,
     Portfolio,
-    ReadReceipt,
     SampledPortfolio,
     User,
 )
 from portal.reviews import counts
 
-READ, OLDER, UNREAD = "read", "older", "unread"
 SUBMITTED, DRAFT, NOT_STARTED = "submitted", "draft", "not_started"
 PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
 
@@ -97,29 +96,11 @@ def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
     ).unique())
 
 
-def _documents(portfolio_ids: list[int], member_ids: list[int]) -> list[DocumentRow]:
-    if not portfolio_ids:
-        return []
-    documents = list(db.session.scalars(
-        select(Document).where(Document.portfolio_id.in_(portfolio_ids), Document.deleted_at.is_(None),
-                               Document.current_version_id.is_not(None))
-        .order_by(Document.portfolio_id, Document.evidence_type, Document.id)
-    ))
-    receipts = db.session.execute(
-        select(ReadReceipt.user_id, ReadReceipt.document_id, ReadReceipt.version_id)
-        .where(ReadReceipt.user_id.in_(member_ids), ReadReceipt.document_id.in_([d.id for d in documents]))
-    ).all() if documents and member_ids else []
-    read: dict[tuple[int, int], set[int]] = {}
-    for user_id, document_id, version_id in receipts:
-        read.setdefault((user_id, document_id), set()).add(version_id)
-    rows = []
-    for document in documents:
-        cells = {}
-        for member_id in member_ids:
-            versions = read.get((member_id, document.id), set())
-            cells[member_id] = READ if document.current_version_id in versions else OLDER if versions else UNREAD
-        rows.append(DocumentRow(document, cells))
-    return rows
+def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[DocumentRow]:
+    documents = [d for d in documents_of(portfolio_ids) if d.current_version_id is not None]
+    people = [seat.user for seat in seats]
+    matrix = readiness_matrix(people, documents)
+    return [DocumentRow(d, {person.id: matrix.state(person, d) for person in people}) for d in documents]
 
 
 def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
@@ -128,7 +109,7 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     member_ids = [seat.user_id for seat in seats]
     portfolios = sampled_portfolios(meeting.id)
     records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
-    for row in _documents(list(records), member_ids):
+    for row in _documents(list(records), seats):
         records[row.document.portfolio_id].documents.append(row)
     assessments = db.session.scalars(
         select(Assessment).where(Assessment.meeting_id == meeting.id).order_by(Assessment.id))
