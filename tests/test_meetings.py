@@ -1,0 +1,243 @@
+"""Meetings, members and the verifiable sample draw, over HTTP."""
+
+import json
+import re
+from datetime import date, timedelta
+
+from conftest import outbox, sign_in, submit
+from helpers_cohort import make_meeting, make_portfolio
+
+from portal import clock
+from portal.extensions import db
+from portal.meetings.texts import DEFAULT_AGENDA
+from portal.models import AuditEvent, Meeting, MeetingMember, Portfolio, Role, SampledPortfolio, SampleDraw
+
+MEETING = {"title": "Spring panel", "held_on": ["18", "3", "2027"], "reading_deadline": ["4", "3", "2027"],
+           "access_window_days": "30", "agenda": "1. Welcome", "terms_of_reference": "Our terms"}
+
+
+def draw(client, meeting_id: int, **data: str):
+    return submit(client, f"/meetings/{meeting_id}/sample", {"size_kind": "number", **data})
+
+
+def current(app, meeting_id: int) -> SampleDraw | None:
+    with app.app_context():
+        record = db.session.scalar(db.select(SampleDraw).where(SampleDraw.meeting_id == meeting_id,
+                                                               SampleDraw.current))
+        if record is not None:
+            db.session.expunge(record)
+        return record
+
+
+def test_create_meeting_from_editable_templates_with_clear_errors(app, admin_client):
+    client, _ = admin_client
+    form = client.get("/meetings/new").get_data(as_text=True)
+    assert "Scrutiny of each sampled portfolio" in form and "does not have the power to override" in form
+    bad = submit(client, "/meetings/new", {**MEETING, "title": "", "reading_deadline": ["1", "4", "2027"]})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "Enter a title for the meeting" in html
+    assert submit(client, "/meetings/new", {**MEETING, "held_on": ["31", "2", "2027"]}).status_code == 400
+    late = submit(client, "/meetings/new", {**MEETING, "reading_deadline": ["1", "4", "2027"]})
+    assert late.status_code == 400 and "on or before the date of the meeting" in late.get_data(as_text=True)
+    assert submit(client, "/meetings/new", MEETING).status_code == 302
+    saved = submit(client, "/meetings/templates", {"agenda": "1. Our own agenda", "terms_of_reference": "New ToR"})
+    assert saved.status_code == 302
+    assert "1. Our own agenda" in client.get("/meetings/new").get_data(as_text=True)
+    with app.app_context():
+        meeting = db.session.scalar(db.select(Meeting))
+        assert (meeting.title, meeting.held_on, meeting.agenda) == ("Spring panel", date(2027, 3, 18), "1. Welcome")
+    page = client.get("/meetings/1").get_data(as_text=True)
+    assert "Our terms" in page and "1. Welcome" in page  # existing meetings keep their own texts
+    edited = submit(client, "/meetings/1/edit", {**MEETING, "agenda": "1. Changed agenda"})
+    assert edited.status_code == 302
+    assert "1. Changed agenda" in client.get("/meetings/1").get_data(as_text=True)
+    assert DEFAULT_AGENDA.splitlines()[0] not in client.get("/meetings/templates").get_data(as_text=True)
+
+
+def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user):
+    client, _ = admin_client
+    first = make_user(Role.MEMBER, name="Dr Uni Academic")
+    second = make_user(Role.MEMBER, name="Carer Representative")
+    steering = make_user(Role.OBSERVER)
+    mid = make_meeting(app)
+    assert submit(client, f"/meetings/{mid}/members", {"person": first.id, "panel_role": "chair"}).status_code == 302
+    mail = [m for m in outbox(app) if m.recipient == first.email][-1]
+    assert f"https://portal.test/meetings/{mid}" in mail.body
+    assert "30 November 2026" in mail.body and "chair" in mail.body
+    assert submit(client, f"/meetings/{mid}/members", {"person": second.id, "panel_role": "chair"}).status_code == 302
+    with app.app_context():
+        roles = {m.user_id: m.panel_role for m in db.session.scalars(db.select(MeetingMember))}
+    assert roles == {first.id: "member", second.id: "chair"}
+    assert len([m for m in outbox(app) if m.recipient == first.email]) == 1  # a role change sends no new email
+    refused = submit(client, f"/meetings/{mid}/members", {"person": steering.id, "panel_role": "member"})
+    assert refused.status_code == 400 and "can only observe" in refused.get_data(as_text=True)
+    assert submit(client, f"/meetings/{mid}/members", {"person": steering.id, "panel_role": "observer"}
+                  ).status_code == 302
+    with app.app_context():
+        member_id = db.session.scalar(db.select(MeetingMember.id).where(MeetingMember.user_id == first.id))
+    removed = submit(client, f"/meetings/{mid}/members/{member_id}/remove", {}, page=f"/meetings/{mid}/members")
+    assert removed.status_code == 302
+    with app.app_context():
+        assert db.session.get(MeetingMember, member_id) is None
+
+
+def test_meeting_pages_are_for_its_members_and_the_lead(app, admin_client, signed_in):
+    seated, person = signed_in(Role.MEMBER)
+    stranger, _ = signed_in(Role.MEMBER)
+    mid = make_meeting(app, seats={person.id: "member"})
+    assert seated.get(f"/meetings/{mid}").status_code == 200
+    assert "Winter panel" in seated.get("/meetings").get_data(as_text=True)
+    assert stranger.get(f"/meetings/{mid}").status_code == 404
+    assert "Winter panel" not in stranger.get("/meetings").get_data(as_text=True)
+    for path in (f"/meetings/{mid}/edit", f"/meetings/{mid}/members", "/meetings/new", f"/meetings/{mid}/sample"):
+        assert seated.get(path).status_code == 404, path  # a member who is not Chair draws nothing
+
+
+def test_chair_draws_a_recorded_verifiable_sample_and_the_sampled_are_told(app, admin_client, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    pids = [make_portfolio(app, n) for n in range(1, 7)]
+    mid = make_meeting(app, seats={person.id: "chair"})
+    page = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
+    assert "6 portfolios eligible" in page
+    response = draw(chair, mid, number="2")
+    assert response.status_code == 302
+    record = current(app, mid)
+    assert re.fullmatch(r"[0-9a-f]{32}", record.seed)
+    assert json.loads(record.population) == pids
+    picks = json.loads(record.picks)
+    assert len(picks) == 2 and json.loads(record.parameters)["size"] == 2
+    with app.app_context():
+        rows = list(db.session.scalars(db.select(SampledPortfolio).order_by(SampledPortfolio.position)))
+        assert [r.portfolio_id for r in rows] == picks
+        labels = [db.session.get(Portfolio, pid).pseudonym for pid in picks]
+        assert all(labels)  # sampled portfolios get a panel label at once
+        event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "sample.drawn"))
+        assert event is not None and record.seed in event.details
+    told = {m.recipient: m for m in outbox(app) if "selected for external moderation" in m.subject}
+    expected = {f"nqsw{pid}@example.org" for pid in picks} | {f"assessor{pid}@example.org" for pid in picks}
+    assert set(told) == expected
+    for message in told.values():
+        assert "does not have the power to override the final judgement of the Internal Panel" in message.body
+        assert "Person" not in message.body  # no names in emails
+    verified = chair.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Re-running the draw gives the same portfolios" in verified and record.seed in verified
+    meeting_page = chair.get(f"/meetings/{mid}").get_data(as_text=True)
+    for label in labels:
+        assert f"Portfolio {label}" in meeting_page
+
+
+def test_verification_reports_a_tampered_draw(app, admin_client):
+    client, _ = admin_client
+    for n in range(1, 6):
+        make_portfolio(app, n)
+    mid = make_meeting(app)
+    draw(client, mid, number="2")
+    record = current(app, mid)
+    path = f"/meetings/{mid}/sample/draws/{record.id}"
+    assert "Verified" in client.get(path).get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(SampleDraw, record.id)
+        population = json.loads(stored.population)
+        stored.picks = json.dumps([p for p in population if p not in json.loads(stored.picks)][:2])
+        db.session.commit()
+    html = client.get(path).get_data(as_text=True)
+    assert "The re-run does not match the recorded picks" in html and "Verified" not in html
+
+
+def test_redraw_needs_a_reason_and_supersedes_the_previous_draw(app, admin_client, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    for n in range(1, 11):
+        make_portfolio(app, n)
+    mid = make_meeting(app, seats={person.id: "chair"})
+    draw(chair, mid, number="3")
+    first = current(app, mid)
+    no_reason = draw(chair, mid, number="3", reason="  ")
+    assert no_reason.status_code == 400
+    assert "Give the reason for drawing the sample again" in no_reason.get_data(as_text=True)
+    assert current(app, mid).id == first.id
+    again = draw(chair, mid, number="3", reason="A sampled NQSW's Assessor sits on the panel")
+    assert again.status_code == 302
+    second = current(app, mid)
+    assert second.id != first.id and second.reason.startswith("A sampled NQSW")
+    with app.app_context():
+        assert db.session.get(SampleDraw, first.id).current is False
+        rows = [r.portfolio_id for r in db.session.scalars(db.select(SampledPortfolio).order_by(
+            SampledPortfolio.position))]
+        assert rows == json.loads(second.picks)
+        assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "sample.redrawn")) is not None
+    dropped = set(json.loads(first.picks)) - set(json.loads(second.picks))
+    notices = {m.recipient for m in outbox(app) if "no longer selected" in m.subject}
+    assert notices == {f"nqsw{pid}@example.org" for pid in dropped} | {f"assessor{pid}@example.org" for pid in dropped}
+    # Both draws still verify.
+    for record in (first, second):
+        assert "Verified" in chair.get(f"/meetings/{mid}/sample/draws/{record.id}").get_data(as_text=True)
+
+
+def test_eligibility_since_the_previous_meeting_and_never_sampled_twice(app, admin_client):
+    client, admin = admin_client
+    old = make_portfolio(app, 1, outcome_date=date(2026, 4, 1))  # before the previous meeting
+    fresh = [make_portfolio(app, n, outcome_date=date(2026, 7, 1)) for n in range(2, 6)]
+    undecided = make_portfolio(app, 6, outcome=None, outcome_date=None)
+    purged = make_portfolio(app, 7)
+    previous = make_meeting(app, held_on=date(2026, 5, 1), title="Previous")
+    mid = make_meeting(app, held_on=date(2026, 11, 30))
+    with app.app_context():
+        db.session.get(Portfolio, purged).purged_at = clock.now()
+        record = SampleDraw(meeting_id=previous, seed="0" * 32, population="[]", parameters="{}", picks="[]",
+                            drawn_by_id=admin.id, drawn_at=clock.now())
+        db.session.add(record)
+        db.session.flush()
+        db.session.add(SampledPortfolio(meeting_id=previous, portfolio_id=fresh[0], draw_id=record.id, position=1))
+        db.session.commit()
+    draw(client, mid, number="2")
+    assert json.loads(current(app, mid).population) == fresh[1:]
+    assert {old, undecided, purged, fresh[0]}.isdisjoint(json.loads(current(app, mid).population))
+    too_many = draw(client, mid, number="4", reason="Bigger sample")
+    assert too_many.status_code == 400
+    assert "not enough eligible portfolios: 3 eligible, 4 needed" in too_many.get_data(as_text=True)
+    too_small = draw(client, mid, number="1", reason="Smaller")
+    assert too_small.status_code == 400 and "at least 2" in too_small.get_data(as_text=True)
+
+
+def test_percentage_and_strata(app, admin_client):
+    client, _ = admin_client
+    for n in range(1, 21):
+        make_portfolio(app, n, service="adults" if n <= 2 else "children")
+    mid = make_meeting(app)
+    response = submit(client, f"/meetings/{mid}/sample", {"size_kind": "percentage", "percentage": "11",
+                                                          "strata": ["service"]})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    record = current(app, mid)
+    picks = json.loads(record.picks)
+    assert len(picks) == 3  # 11% of 20 is 2.2, rounded up
+    assert any(pid <= 2 for pid in picks) and any(pid > 2 for pid in picks)  # both services represented
+    parameters = json.loads(record.parameters)
+    assert parameters["percentage"] == 11 and parameters["strata"] == ["service"]
+    assert "Verified" in client.get(f"/meetings/{mid}/sample/draws/{record.id}").get_data(as_text=True)
+    missing = submit(client, f"/meetings/{mid}/sample", {"size_kind": "percentage", "percentage": "",
+                                                         "reason": "x"})
+    assert missing.status_code == 400 and "Enter the percentage" in missing.get_data(as_text=True)
+
+
+def test_sample_access_for_members_opens_with_the_draw_and_closes_with_the_window(app, admin_client, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    reader, member = signed_in(Role.MEMBER)
+    pids = [make_portfolio(app, n) for n in range(1, 5)]
+    mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
+    assert all(reader.get(f"/portfolios/{pid}").status_code == 404 for pid in pids)
+    draw(chair, mid, number="2")
+    picks = json.loads(current(app, mid).picks)
+    for pid in pids:
+        assert reader.get(f"/portfolios/{pid}").status_code == (200 if pid in picks else 404)
+    with app.app_context():
+        meeting = db.session.get(Meeting, mid)
+        meeting.minutes_published_at = clock.now()
+        meeting.access_closes_at = clock.now() + timedelta(days=30)
+        db.session.commit()
+    refused = draw(chair, mid, number="2", reason="late")
+    assert refused.status_code == 400 and "minutes are published" in refused.get_data(as_text=True)
+    clock.advance(timedelta(days=31))
+    sign_in(app, reader, member)
+    assert all(reader.get(f"/portfolios/{pid}").status_code == 404 for pid in pids)
+    assert "access window has closed" in reader.get(f"/meetings/{mid}").get_data(as_text=True)
