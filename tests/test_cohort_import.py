@@ -136,7 +136,8 @@ def test_confirm_rechecks_and_refuses_tampering_and_other_people(app, admin_clie
     html = upload(client, GOOD).get_data(as_text=True)
     sealed = sealed_from(html)
     # Tampered: nothing written, back to the upload page.
-    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html), "sealed": sealed[:-4] + "AAAA"})
+    tampered = sealed[:-4] + "AAAA"
+    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html), "sealed": tampered})
     assert response.status_code == 302 and response.headers["Location"].endswith("/cohort/import")
     # Another administrator cannot confirm this one's preview.
     other, _ = signed_in(Role.ADMIN)
