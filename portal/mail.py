@@ -5,6 +5,7 @@ failed delivery stays in the outbox with a retry time and is never lost. Bodies 
 personal data or document content.
 """
 
+import os
 import smtplib
 import ssl
 from datetime import timedelta
@@ -30,6 +31,11 @@ def queue(recipient: str, subject: str, template: str, **context: object) -> Non
     g.mail_queued = True
 
 
+def request_delivery() -> None:
+    """Ask for the outbox to be delivered after this request (for a retry that queued nothing new)."""
+    g.mail_queued = True
+
+
 def _message(item: OutboxMessage) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
@@ -42,10 +48,13 @@ def _message(item: OutboxMessage) -> EmailMessage:
 
 def _deliver_file(message: EmailMessage, item: OutboxMessage) -> None:
     folder = Path(current_app.config["OUTBOX_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{item.id:08d}.eml"
-    path.write_bytes(bytes(message))
-    path.chmod(0o600)
+    # Created 0600 from the start: the links in these files are as good as passwords until used.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(bytes(message))
+    path.chmod(0o600)  # in case the file already existed with wider permissions
 
 
 def _deliver_smtp(message: EmailMessage, item: OutboxMessage) -> None:

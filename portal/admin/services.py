@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from portal import access, audit, clock, mail
 from portal.auth.services import new_link
 from portal.extensions import db
-from portal.models import AccountLink, AuditEvent, LinkPurpose, Organisation, Role, User
+from portal.models import AccountLink, AuditEvent, LinkPurpose, Organisation, OutboxMessage, Role, User
 
 PAGE_SIZE = 50
 
@@ -127,6 +127,37 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)
     db.session.commit()
     return link
+
+
+# Emails not delivered ---------------------------------------------------------------------------------
+
+
+def undelivered_mail() -> list[OutboxMessage]:
+    """Messages that failed at least once and are not yet sent, oldest first."""
+    return list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)
+        .order_by(OutboxMessage.id).limit(500)))
+
+
+def undelivered_mail_count() -> int:
+    """How many messages have failed and are still waiting."""
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)) or 0
+
+
+def undelivered_message(message_id: int) -> OutboxMessage | None:
+    """One failed, unsent message by id."""
+    message = db.session.get(OutboxMessage, message_id)
+    return message if message is not None and message.sent_at is None and message.attempts > 0 else None
+
+
+def retry_mail(actor: User, message: OutboxMessage) -> None:
+    """Try a failed message again now, with a fresh allowance of attempts (delivered after the request)."""
+    message.attempts = 0
+    message.next_attempt_at = clock.now()
+    audit.record(actor, "mail.retry_requested", f"outbox:{message.id}")
+    db.session.commit()
+    mail.request_delivery()
 
 
 # Audit trail ------------------------------------------------------------------------------------------

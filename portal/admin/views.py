@@ -1,6 +1,6 @@
 """The administrator's pages: people, invitations, organisations and the audit trail."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 
 from portal import access
@@ -34,7 +34,8 @@ def people() -> str:
     role = request.args.get("role", "")
     status = request.args.get("status", "")
     return render_template("admin/people.html", people=services.people(query, role, status), query=query,
-                           role=role, status=status, roles=list(Role), links=services.pending_links())
+                           role=role, status=status, roles=list(Role), links=services.pending_links(),
+                           undelivered=services.undelivered_mail_count())
 
 
 @bp.route("/people/invite", methods=["GET", "POST"])
@@ -153,6 +154,28 @@ def organisations() -> str | Response:
     return render_template("admin/organisations.html", form=form, organisations=services.organisations()), (
         400 if form.errors else 200
     )
+
+
+@bp.route("/emails")
+@admin_only
+def emails() -> str:
+    """Emails the portal could not deliver, with their errors and a way to try again."""
+    return render_template("admin/emails.html", messages=services.undelivered_mail(), confirm=forms.ConfirmForm(),
+                           max_attempts=int(current_app.config["MAIL_MAX_ATTEMPTS"]))
+
+
+@bp.route("/emails/<int:message_id>/retry", methods=["POST"])
+@admin_only
+def retry_email(message_id: int) -> Response:
+    """Try one undelivered email again now."""
+    message = services.undelivered_message(message_id)
+    if message is None:
+        abort(404)
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    services.retry_mail(access.require_user(), message)
+    flash(f"The email to {message.recipient} will be sent again now. If it fails, it stays on this list.")
+    return redirect(url_for("admin.emails"))
 
 
 def _audit_form() -> tuple[forms.AuditSearchForm, services.AuditFilter]:

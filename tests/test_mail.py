@@ -1,0 +1,196 @@
+"""Mail over a real SMTP server on loopback: links only, failures kept and retried, files private."""
+
+import email
+import os
+import socket
+import stat
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import Person, csrf_from, outbox, submit
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import clock
+from portal.extensions import db
+from portal.models import OutboxMessage, Role
+
+
+class Collector:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """A loopback port with nothing listening yet."""
+    return _free_port()
+
+
+@pytest.fixture
+def app_config(app_config: dict, smtp_port: int) -> dict:
+    """Deliver by SMTP to the loopback server."""
+    return {**app_config, "MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port}
+
+
+def _start(port: int) -> tuple[Controller, Collector]:
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, collector
+
+
+@pytest.fixture
+def smtp_server(smtp_port: int) -> Iterator[Collector]:
+    """A real SMTP server on loopback for the length of a test."""
+    controller, collector = _start(smtp_port)
+    yield collector
+    controller.stop()
+
+
+def _invite(browser: FlaskClient, name: str, address: str, organisation: str = "0") -> None:
+    response = submit(browser, "/admin/people/invite", {"name": name, "email": address, "role": "member",
+                                                         "organisation": organisation})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def _body(message: Message) -> str:
+    part = message.get_payload(decode=True) if not message.is_multipart() else message.get_payload(0).get_payload(
+        decode=True)
+    return part.decode("utf-8")
+
+
+def test_an_invitation_arrives_with_the_link_and_no_personal_data(
+        app: Flask, smtp_server: Collector, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, admin = admin_client
+    submit(browser, "/admin/organisations", {"name": "Northshire University", "kind": "university"})
+    with app.app_context():
+        from portal.admin import services
+
+        organisation = str(services.organisations()[0].id)
+    _invite(browser, "Priya Panelmember", "priya@example.org", organisation)
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["To"] == "priya@example.org"
+    whole = message.as_string() + _body(message)
+    body = _body(message)
+    assert "https://portal.test/invite/" in body
+    for personal in ("Priya", "Panelmember", "Northshire", admin.name, admin.email):
+        assert personal not in whole, personal
+    stored = outbox(app)[0]
+    assert stored.sent_at is not None and stored.attempts == 1 and stored.last_error == ""
+
+
+def test_a_failed_delivery_is_kept_and_sent_later_by_the_command(
+        app: Flask, smtp_port: int, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    _invite(browser, "Dan Delayed", "dan@example.org")  # nothing listens on the port yet
+    [message] = outbox(app)
+    assert message.sent_at is None
+    assert message.attempts == 1
+    assert message.last_error
+    assert clock.as_utc(message.next_attempt_at) > clock.now()
+    # Not due yet: the command leaves it alone even with the server up.
+    controller, collector = _start(smtp_port)
+    try:
+        result = app.test_cli_runner().invoke(args=["mail", "deliver"])
+        assert result.exit_code == 0, result.output
+        assert "sent 0" in result.output and collector.messages == []
+        clock.advance(timedelta(minutes=5))
+        result = app.test_cli_runner().invoke(args=["mail", "deliver"])
+        assert result.exit_code == 0, result.output
+        assert "sent 1" in result.output
+    finally:
+        controller.stop()
+    assert len(collector.messages) == 1
+    assert "https://portal.test/invite/" in _body(collector.messages[0])
+    [message] = outbox(app)
+    assert message.sent_at is not None and message.attempts == 2
+
+
+def test_failures_back_off_and_stop_after_the_limit(app: Flask) -> None:
+    with app.app_context():
+        from portal import mail
+
+        mail.queue("kim@example.org", "Subject", "invitation", link_url="https://portal.test/x", hours=72)
+        db.session.commit()
+        waits = []
+        for _ in range(int(app.config["MAIL_MAX_ATTEMPTS"])):
+            sent, failed = mail.deliver_due()
+            assert (sent, failed) == (0, 1)
+            message = db.session.scalar(db.select(OutboxMessage))
+            waits.append(clock.as_utc(message.next_attempt_at) - clock.now())
+            clock.advance(waits[-1] + timedelta(seconds=1))
+        assert waits == sorted(waits) and waits[0] < waits[-1]
+        assert mail.deliver_due() == (0, 0)  # given up: kept for the administrator, not retried forever
+        message = db.session.scalar(db.select(OutboxMessage))
+        assert message.sent_at is None and message.attempts == int(app.config["MAIL_MAX_ATTEMPTS"])
+
+
+def test_the_administrator_sees_undelivered_emails_and_retries_them(
+        app: Flask, smtp_port: int, admin_client: tuple[FlaskClient, Person],
+        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    browser, _ = admin_client
+    _invite(browser, "Rae Retry", "rae@example.org")
+    people = browser.get("/admin/people").get_data(as_text=True)
+    assert "1 email could not be delivered" in people
+    page = browser.get("/admin/emails")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "rae@example.org" in html and "ConnectionRefusedError" in html
+    [message] = outbox(app)
+    member, _ = signed_in(Role.MEMBER)
+    assert member.get("/admin/emails").status_code == 404
+    token = csrf_from(member.get("/account/password").get_data(as_text=True))
+    assert member.post(f"/admin/emails/{message.id}/retry", data={"csrf_token": token}).status_code == 404
+    controller, collector = _start(smtp_port)
+    try:
+        response = browser.post(f"/admin/emails/{message.id}/retry", data={"csrf_token": csrf_from(html)})
+        assert response.status_code == 302
+        deadline = time.monotonic() + 5
+        while not collector.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        controller.stop()
+    assert len(collector.messages) == 1
+    assert outbox(app)[0].sent_at is not None
+    assert "Every email has been delivered" in browser.get("/admin/emails").get_data(as_text=True)
+    assert browser.post(f"/admin/emails/{message.id}/retry", data={"csrf_token": csrf_from(html)}
+                        ).status_code == 404  # sent messages cannot be sent twice
+
+
+def test_the_file_backend_writes_private_eml_files(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    app.config["MAIL_BACKEND"] = "file"
+    old_umask = os.umask(0o022)
+    try:
+        browser, _ = admin_client
+        _invite(browser, "Fay File", "fay@example.org")
+    finally:
+        os.umask(old_umask)
+    folder = app.config["OUTBOX_DIR"]
+    files = [name for name in os.listdir(folder) if name.endswith(".eml")]
+    assert len(files) == 1
+    path = os.path.join(folder, files[0])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(folder).st_mode) & 0o077 == 0
+    with open(path, "rb") as handle:
+        message = email.message_from_bytes(handle.read())
+    assert message["To"] == "fay@example.org"
+    assert "https://portal.test/invite/" in _body(message)
+    assert "Fay" not in message.as_string()
