@@ -48,11 +48,12 @@ def _key_messages(record: MeetingRecord) -> list:
 
 def _portfolio(item: PortfolioRecord) -> list:
     view = item.view
-    criteria = ", ".join(f"{name.capitalize()} {count}" for name, count in sorted(item.criteria.items())) or "none"
+    criteria = ", ".join(f"{name} {count}" for name, count in item.criteria_yes.items())
     return [
         Heading(3, item.label),
         Paragraph(f"Panel's agreement with the Internal Panel: {item.agreement_label}. "
-                  f"Submitted assessments: {item.submitted}; 'yes' answers by criterion: {criteria}."),
+                  f"Submitted assessments: {item.counts.submitted} ({item.counts.written} in writing); "
+                  f"members answering yes: {criteria}."),
         Paragraph("Decision: " + ((view.decision_view if view else None) or NONE_RECORDED)),
         Paragraph("Support arrangements: " + ((view.support_view if view else None) or NONE_RECORDED)),
         Paragraph("Exemplars confirmed: " + ((view.exemplars_confirmed if view else None) or "None.")),
@@ -68,8 +69,8 @@ def minutes_report(record: MeetingRecord, notes: str, revisions: list[MinutesRev
     report.add(*_attendance(record))
     report.add(Heading(2, "Portfolios moderated"),
                Paragraph(f"{len(record.portfolios)} portfolios were sampled; the panel confirmed the Internal "
-                         f"Panel's decision on {record.confirmed}. {record.submitted_total} assessments were "
-                         "submitted."))
+                         f"Panel's decision on {record.counts.confirmed}. "
+                         f"{record.counts.total.submitted} assessments were submitted."))
     for item in record.portfolios:
         report.add(*_portfolio(item))
     report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
@@ -93,13 +94,17 @@ def summary_report(record: MeetingRecord) -> Report:
         Heading(2, "Moderation in numbers"),
         Table("Portfolios moderated and confirmed", ["Measure", "Number"], [
             ["Portfolios moderated", str(len(record.portfolios))],
-            ["Decisions confirmed by the panel", str(record.confirmed)],
+            ["Decisions confirmed by the panel", str(record.counts.confirmed)],
             *[[f"Panel view: {label}", str(count)] for label, count in record.agreement_totals.items()],
-            ["Assessments submitted by members", str(record.submitted_total)],
+            ["Assessments submitted by members", str(record.counts.total.submitted)],
+            ["Of which written assessments (members who sent apologies)", str(record.counts.total.written)],
+            *[[f"Members' answer: {label}", str(count)] for label, count in record.member_agreement_totals.items()],
         ]),
         Table("Part 1: evidence checklist answers", ["Answer", "Number"], [["Yes", str(yes)], ["No", str(no)]]),
         Table("Part 2: members answering yes", ["Criterion", "Number"],
               [[label, str(count)] for label, count in record.criteria_totals.items()]),
+        Table("Quality of support: members' answers", ["Question", "Yes", "No", "Unclear"],
+              [[label, str(t["yes"]), str(t["no"]), str(t["unclear"])] for label, t in record.support_totals]),
         Heading(2, "Exemplars"),
     )
     exemplars = [f"{p.label}: {p.view.exemplars_confirmed}" for p in record.portfolios

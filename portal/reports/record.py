@@ -4,8 +4,7 @@ Every section except the Chair's free text comes from the data (attendance, samp
 assessments), so the minutes, the summary report and their downloads never disagree with the portal.
 """
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from flask import abort
@@ -16,8 +15,6 @@ from portal.models import (
     Action,
     ActionStatus,
     Agreement,
-    Assessment,
-    AssessmentStatus,
     Attendance,
     Cohort,
     KeyMessage,
@@ -35,9 +32,12 @@ from portal.models import (
     Theme,
     User,
 )
+from portal.reviews.counts import Summary
+from portal.reviews.services import MeetingCounts, meeting_counts
+from portal.reviews.template_default import SUPPORT
 
-CRITERIA = ("accurate", "valid", "robust", "sufficient")
 CRITERIA_LABELS = {"accurate": "Accurate", "valid": "Valid", "robust": "Robust", "sufficient": "Sufficient"}
+SUPPORT_LABELS = {key: label for key, label, _hint in SUPPORT}
 
 
 def seat(user: User, meeting: Meeting) -> MeetingMember | None:
@@ -129,17 +129,17 @@ class PortfolioRecord:
     portfolio: Portfolio
     label: str
     view: PanelView | None
-    submitted: int = 0
-    criteria: dict[str, int] = field(default_factory=dict)  # criterion -> number of "yes"
-    agreement: dict[str, int] = field(default_factory=dict)  # Agreement value -> count
-    evidence_yes: int = 0
-    evidence_no: int = 0
-    exemplars: list[str] = field(default_factory=list)
+    counts: Summary
 
     @property
     def agreement_label(self) -> str:
         """The panel's recorded agreement with the Internal Panel."""
         return Agreement(self.view.agreement).label if self.view and self.view.agreement else "Not recorded"
+
+    @property
+    def criteria_yes(self) -> dict[str, int]:
+        """Part 2: members answering "yes" for each criterion."""
+        return {CRITERIA_LABELS[key]: tally["yes"] for key, tally in self.counts.criteria.items()}
 
 
 @dataclass
@@ -151,6 +151,7 @@ class MeetingRecord:
     attended: list[MeetingMember]
     apologies: list[MeetingMember]
     portfolios: list[PortfolioRecord]
+    counts: MeetingCounts
     themes: list[MeetingTheme]
     actions: list[Action]
     carried_forward: list[Action]
@@ -164,66 +165,41 @@ class MeetingRecord:
         return MinutesStatus(self.minutes.status).label if self.minutes else "Not started"
 
     @property
-    def confirmed(self) -> int:
-        """Portfolios whose decision the panel agreed with (with or without reservations)."""
-        agreeing = (Agreement.AGREE.value, Agreement.AGREE_WITH_RESERVATIONS.value)
-        return sum(1 for p in self.portfolios if p.view and p.view.agreement in agreeing)
-
-    @property
     def agreement_totals(self) -> dict[str, int]:
         """The panel's recorded agreement, counted over the sample."""
-        totals = Counter(p.view.agreement for p in self.portfolios if p.view and p.view.agreement)
-        return {a.label: totals.get(a.value, 0) for a in Agreement}
+        return {a.label: self.counts.panel_agreement.get(a.value, 0) for a in Agreement}
+
+    @property
+    def member_agreement_totals(self) -> dict[str, int]:
+        """Members' own answers to the agreement question, over every submitted assessment."""
+        return {a.label: self.counts.total.agreement.get(a.value, 0) for a in Agreement}
 
     @property
     def criteria_totals(self) -> dict[str, int]:
         """Part 2: members' "yes" answers for each criterion, over every submitted assessment."""
-        return {CRITERIA_LABELS[c]: sum(p.criteria.get(c, 0) for p in self.portfolios) for c in CRITERIA}
-
-    @property
-    def submitted_total(self) -> int:
-        """Submitted assessments over the sample."""
-        return sum(p.submitted for p in self.portfolios)
+        return {CRITERIA_LABELS[key]: tally["yes"] for key, tally in self.counts.total.criteria.items()}
 
     @property
     def evidence_totals(self) -> tuple[int, int]:
         """Part 1: evidence checklist answers (yes, no) over every submitted assessment."""
-        return sum(p.evidence_yes for p in self.portfolios), sum(p.evidence_no for p in self.portfolios)
+        tallies = self.counts.total.evidence.values()
+        return sum(t["yes"] for t in tallies), sum(t["no"] for t in tallies)
+
+    @property
+    def support_totals(self) -> list[tuple[str, dict[str, int]]]:
+        """Quality of support: yes / no / unclear for each question, over every submitted assessment."""
+        return [(SUPPORT_LABELS[key], tally) for key, tally in self.counts.total.support.items()]
 
 
-def _count(record: PortfolioRecord, answers: dict) -> None:
-    record.submitted += 1
-    for criterion in CRITERIA:
-        if answers.get(criterion) == "yes":
-            record.criteria[criterion] = record.criteria.get(criterion, 0) + 1
-    if answers.get("agreement"):
-        record.agreement[answers["agreement"]] = record.agreement.get(answers["agreement"], 0) + 1
-    evidence = answers.get("evidence") or {}
-    if isinstance(evidence, dict):
-        record.evidence_yes += sum(1 for v in evidence.values() if v == "yes")
-        record.evidence_no += sum(1 for v in evidence.values() if v == "no")
-    if answers.get("exemplars"):
-        record.exemplars.append(str(answers["exemplars"]))
-
-
-def portfolio_records(meeting: Meeting, viewer: User) -> list[PortfolioRecord]:
-    """The sample with panel views and assessment counts, in three queries whatever its size."""
+def portfolio_records(meeting: Meeting, viewer: User, counted: MeetingCounts) -> list[PortfolioRecord]:
+    """The sample with the panel's views and the counts, in two queries whatever its size."""
     sampled = db.session.scalars(
         select(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id).order_by(SampledPortfolio.position)
     ).all()
     views = {v.portfolio_id: v for v in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id))}
-    records = {
-        s.portfolio_id: PortfolioRecord(s.portfolio, portfolio_label(s.portfolio, viewer), views.get(s.portfolio_id))
-        for s in sampled
-    }
-    submitted = db.session.scalars(
-        select(Assessment).where(Assessment.meeting_id == meeting.id,
-                                 Assessment.status == AssessmentStatus.SUBMITTED.value)
-    )
-    for assessment in submitted:
-        if assessment.portfolio_id in records:
-            _count(records[assessment.portfolio_id], assessment.answer_map)
-    return list(records.values())
+    return [PortfolioRecord(s.portfolio, portfolio_label(s.portfolio, viewer), views.get(s.portfolio_id),
+                            counted.portfolios.get(s.portfolio_id, Summary()))
+            for s in sampled if s.portfolio_id in counted.portfolios]
 
 
 def previous_meeting(meeting: Meeting) -> Meeting | None:
@@ -247,13 +223,15 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     """Gather the whole record of a meeting in a bounded number of queries."""
     members = sorted(meeting.members, key=lambda m: m.user.name)
     previous = previous_meeting(meeting)
+    counted = meeting_counts(meeting)
     return MeetingRecord(
         meeting=meeting,
         minutes=minutes_for(meeting),
         attended=[m for m in members if m.attendance != Attendance.APOLOGIES.value
                   and m.panel_role != PanelRole.OBSERVER.value],
         apologies=[m for m in members if m.attendance == Attendance.APOLOGIES.value],
-        portfolios=portfolio_records(meeting, viewer),
+        portfolios=portfolio_records(meeting, viewer, counted),
+        counts=counted,
         themes=list(db.session.scalars(select(MeetingTheme).where(MeetingTheme.meeting_id == meeting.id)
                                        .order_by(MeetingTheme.id))),
         actions=list(db.session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id))),
