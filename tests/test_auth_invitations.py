@@ -239,3 +239,15 @@ def test_admin_reset_link_sets_a_new_password_and_authenticator(app, admin_clien
     clock.advance(timedelta(seconds=30))
     assert submit(fresh, "/sign-in/code", {"code": totp.code_at(person.secret, clock.now())}).status_code == 400
     assert submit(fresh, "/sign-in/code", {"code": totp.code_at(new_secret, clock.now())}).status_code == 302
+
+
+def test_a_second_invitation_cannot_take_over_an_existing_account(app, admin_client, client):
+    admin, _ = admin_client
+    first = invite(app, admin, EMAIL)
+    second = invite(app, admin, EMAIL)
+    enrol(app, client, first)
+    before = user_row(app, EMAIL).password_hash
+    response = submit(app.test_client(), second, {"password": "another long phrase", "confirm": "another long phrase"})
+    assert response.status_code == 400
+    assert "An account with this email address already exists" in response.get_data(as_text=True)
+    assert user_row(app, EMAIL).password_hash == before

@@ -292,8 +292,10 @@ def email_taken(email: str, except_user: User | None = None) -> bool:
     return existing is not None and existing is not except_user
 
 
-def set_password_from_link(link: AccountLink, name: str, email: str, password: str) -> User:
+def set_password_from_link(link: AccountLink, name: str, email: str, password: str) -> Outcome:
     """Step 1 of accepting a link: choose a password (and, for the first admin, name and email)."""
+    if email_taken(email, except_user=link.user):
+        return Outcome(False, "An account with this email address already exists")
     now = clock.now()
     user = link.user
     if user is None:
@@ -312,7 +314,7 @@ def set_password_from_link(link: AccountLink, name: str, email: str, password: s
     db.session.flush()
     audit.record(user, "enrolment.password_set", f"user:{user.id}", link=link.purpose)
     db.session.commit()
-    return user
+    return Outcome(True, user=user)
 
 
 def password_chosen(link: AccountLink) -> bool:

@@ -76,11 +76,10 @@ def accept_link(token: str) -> str | Response:
     if form.validate_on_submit():
         email = form.email.data if first_admin else link.email
         name = form.name.data if first_admin else link.name
-        if services.email_taken(email, except_user=link.user):
-            form.email.errors.append("An account with this email address already exists")
-        else:
-            services.set_password_from_link(link, name, email, form.password.data)
+        outcome = services.set_password_from_link(link, name, email, form.password.data)
+        if outcome.ok:
             return redirect(url_for("auth.enrol", token=token))
+        (form.email if first_admin else form.password).errors.append(outcome.message)
     return render_template("auth/choose_password.html", form=form, link=link, first_admin=first_admin), (
         400 if form.errors else 200
     )
