@@ -1,0 +1,472 @@
+"""Benchmark the portal under gunicorn on loopback, side by side in one run (DESIGN section 8).
+
+    .venv/bin/python bench/run.py [--sizes 10M,200M,1G] [--workers 4] [--threads 4] [--clients 20]
+                                  [--seconds 10] [--database-url URL]
+
+A throw-away instance (SQLite unless --database-url names an empty database) gets a keyring, a Lead and 20
+more people; the portal runs under gunicorn (gthread) with bench/wsgi.py mounting the comparison apps beside
+it. The client signs in through the real forms (password, then a TOTP code) and measures:
+
+- encrypted upload through the portal's upload form vs the same server storing the same bytes unencrypted;
+- encrypted download vs a plain send_file of the same bytes;
+- the peak resident memory growth of the worker that served each transfer (VmHWM after, minus VmRSS
+  before, with the peak reset through /proc/PID/clear_refs);
+- the dashboard with N concurrent signed-in clients vs a bare Flask "hello" on the same server: p95 latency
+  and throughput.
+"""
+
+import argparse
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from http.client import HTTPConnection, HTTPResponse
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "benchmark password that is long enough"
+MB = 1024 * 1024
+BLOCK = os.urandom(MB)
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+TARGETS = {"upload": 0.70, "download": 0.50, "memory_mb": 64, "p95_ms": 50, "hello_share": 0.20}
+
+
+# Setting up ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """A benchmark account."""
+
+    email: str
+    secret: str
+
+
+def prepare(folder: Path, database_url: str | None, max_upload: int, people: int) -> tuple[dict, list[Person], int]:
+    """Create the instance's keyring, tables, people and a portfolio; return (environment, people, portfolio)."""
+    from portal.security.crypto import Keyring
+
+    Keyring.generate().save(folder / "keyring.json")
+    env = {
+        "PORTAL_BENCH": "1",
+        "PORTAL_SECRET_KEY": "bench-" + secrets.token_hex(16),
+        "PORTAL_DEVELOPMENT": "true",
+        "PORTAL_SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder / 'portal.sqlite3'}",
+        "PORTAL_KEYRING_FILE": str(folder / "keyring.json"),
+        "PORTAL_BLOB_DIR": str(folder / "blobs"),
+        "PORTAL_OUTBOX_DIR": str(folder / "outbox"),
+        "PORTAL_MAX_UPLOAD_BYTES": str(max_upload),
+        "BENCH_PLAIN_DIR": str(folder / "plain"),
+    }
+    os.environ.update(env)
+    from portal import clock, create_app
+    from portal.extensions import db
+    from portal.models import Base, Nqsw, Portfolio, Role, User
+    from portal.security import passwords, totp
+
+    app = create_app()
+    accounts = []
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        password_hash = passwords.hash_password(PASSWORD)
+        for number in range(people + 1):
+            secret = totp.new_secret()
+            email = f"bench{number}@example.org"
+            db.session.add(User(email=email, name=f"Bench Person {number}", role=Role.ADMIN.value,
+                                password_hash=password_hash, totp_secret=secret, enrolled_at=clock.now(),
+                                active=True, created_at=clock.now(), password_changed_at=clock.now()))
+            accounts.append(Person(email, secret))
+        for number in range(40):
+            nqsw = Nqsw(name=f"Fictional NQSW {number}", email=f"nqsw{number}@example.org")
+            db.session.add(nqsw)
+            db.session.flush()
+            db.session.add(Portfolio(nqsw_id=nqsw.id, created_at=clock.now()))
+        db.session.commit()
+        portfolio_id = db.session.scalar(db.select(Portfolio.id).order_by(Portfolio.id).limit(1))
+        db.session.remove()
+        db.engine.dispose()
+    return env, accounts, portfolio_id
+
+
+def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    """Start gunicorn on loopback and wait until the portal answers its health check."""
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+               "--timeout", "900", "--keep-alive", "5", "--log-level", "warning", "bench.wsgi:application"]
+    server = subprocess.Popen(command, env={**os.environ, **env})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            connection = HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200 and len(worker_pids(server.pid)) == workers:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn workers (children of the master)."""
+    try:
+        text = Path(f"/proc/{master}/task/{master}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process, in kB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0])
+    return fields
+
+
+def reset_peaks(pids: list[int]) -> dict[int, int]:
+    """Reset each worker's peak RSS to its current RSS; return the current RSS by pid."""
+    for pid in pids:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return {pid: memory(pid)["VmRSS"] for pid in pids}
+
+
+# A small HTTP client with cookies -------------------------------------------------------------------------------
+
+
+class Browser:
+    """One keep-alive connection with a cookie jar, like a browser tab."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = HTTPConnection("127.0.0.1", port, timeout=900)
+        self.cookies: dict[str, str] = {}
+
+    def headers(self, extra: dict | None = None) -> dict:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return {**({"Cookie": cookie} if cookie else {}), **(extra or {})}
+
+    def keep_cookies(self, response: HTTPResponse) -> None:
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = header.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        self.connection.request(method, path, body, self.headers(headers))
+        response = self.connection.getresponse()
+        data = response.read()
+        self.keep_cookies(response)
+        return response, data
+
+    def submit(self, path: str, fields: dict) -> HTTPResponse:
+        _, page = self.request("GET", path)
+        token = CSRF.search(page.decode()).group(1)
+        response, _ = self.request("POST", path, urlencode({"csrf_token": token, **fields}).encode(),
+                                   {"Content-Type": "application/x-www-form-urlencoded"})
+        return response
+
+    def sign_in(self, person: Person) -> None:
+        """Password, then a TOTP code, through the real forms."""
+        from portal.security import totp
+
+        first = self.submit("/sign-in", {"email": person.email, "password": PASSWORD})
+        assert first.status == 302, f"sign-in failed: {first.status}"
+        second = self.submit("/sign-in/code", {"code": totp.code_at(person.secret, _now())})
+        assert second.status == 302, f"security code refused: {second.status}"
+
+    def csrf_token(self, path: str) -> str:
+        _, page = self.request("GET", path)
+        return CSRF.search(page.decode()).group(1)
+
+
+def _now() -> datetime:
+    """The portal's clock, for TOTP codes."""
+    from portal import clock
+
+    return clock.now()
+
+
+# Transfers -----------------------------------------------------------------------------------------------------
+
+
+def file_blocks(size: int) -> Iterator[memoryview]:
+    """A PDF-looking body of `size` bytes (random after the magic number), in 1 MB blocks."""
+    head = b"%PDF-1.7\n"
+    first = memoryview(head + BLOCK[len(head):])
+    sent = 0
+    while sent < size:
+        n = min(MB, size - sent)
+        yield (first if sent == 0 else memoryview(BLOCK))[:n]
+        sent += n
+
+
+def upload(browser: Browser, path: str, fields: dict, size: int) -> tuple[float, int, HTTPResponse, bytes]:
+    """Stream a multipart upload of `size` bytes; return (seconds, worker pid, response, body)."""
+    boundary = "bench" + secrets.token_hex(16)
+    prologue = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                        for k, v in fields.items())
+    prologue += (f'--{boundary}\r\nContent-Disposition: form-data; name="file-0"; filename="bench.pdf"\r\n'
+                 "Content-Type: application/pdf\r\n\r\n").encode()
+    epilogue = f"\r\n--{boundary}--\r\n".encode()
+    connection = browser.connection
+    started = time.perf_counter()
+    connection.putrequest("POST", path)
+    for name, value in browser.headers({"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                        "Content-Length": str(len(prologue) + size + len(epilogue))}).items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    connection.send(prologue)
+    for block in file_blocks(size):
+        connection.send(block)
+    connection.send(epilogue)
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - started
+    browser.keep_cookies(response)
+    return elapsed, int(response.headers["X-Bench-Worker"]), response, body
+
+
+def download(browser: Browser, path: str, size: int) -> tuple[float, int]:
+    """GET a file, reading it in 1 MB pieces; return (seconds, worker pid)."""
+    started = time.perf_counter()
+    browser.connection.request("GET", path, headers=browser.headers())
+    response = browser.connection.getresponse()
+    buffer = memoryview(bytearray(MB))
+    total = 0
+    while n := response.readinto(buffer):
+        total += n
+    elapsed = time.perf_counter() - started
+    assert response.status == 200 and total == size, f"download of {path}: {response.status}, {total} bytes"
+    return elapsed, int(response.headers["X-Bench-Worker"])
+
+
+@dataclass
+class Transfer:
+    """The median time and the largest worker memory growth of one kind of transfer at one size."""
+
+    seconds: list[float]
+    growth_kb: list[int]
+
+    def rate(self, size: int) -> float:
+        return size / MB / statistics.median(self.seconds)
+
+    def peak_mb(self) -> float:
+        return max(self.growth_kb) / 1024
+
+
+def measure(pids: list[int], run: Callable[[], tuple[float, int]]) -> tuple[float, int]:
+    """Run one transfer; return (seconds, peak RSS growth in kB of the worker that served it)."""
+    before = reset_peaks(pids)
+    seconds, worker = run()
+    return seconds, memory(worker)["VmHWM"] - before[worker]
+
+
+def transfers(browser: Browser, pids: list[int], portfolio: int, size: int, repeats: int,
+              database: Callable[[], tuple[int, int]]) -> dict[str, Transfer]:
+    """Upload and download `size` bytes encrypted and plain, alternating, `repeats` times each."""
+    results = {k: Transfer([], []) for k in ("upload", "plain upload", "download", "plain download")}
+    upload_path = f"/portfolios/{portfolio}/documents/upload"
+    for _ in range(repeats):
+        token = browser.csrf_token(upload_path)
+        fields = {"csrf_token": token, "evidence_type-0": "other", "title-0": "Benchmark file"}
+        box: dict = {}
+
+        def encrypted_upload(fields: dict = fields, box: dict = box) -> tuple[float, int]:
+            seconds, worker, response, _ = upload(browser, upload_path, fields, size)
+            assert response.status == 302, f"encrypted upload: {response.status}"
+            box["version"] = database()
+            return seconds, worker
+
+        def plain_upload(box: dict = box) -> tuple[float, int]:
+            seconds, worker, response, body = upload(browser, "/bench-plain/upload", {"csrf_token": "-"}, size)
+            assert response.status == 201, f"plain upload: {response.status}"
+            box["plain"] = body.decode()
+            return seconds, worker
+
+        for name, run in (("upload", encrypted_upload), ("plain upload", plain_upload)):
+            seconds, growth = measure(pids, run)
+            results[name].seconds.append(seconds)
+            results[name].growth_kb.append(growth)
+        document_id, version_id = box["version"]
+        encrypted_path = f"/portfolios/{portfolio}/documents/{document_id}/versions/{version_id}/download"
+        plain_path = f"/bench-plain/files/{box['plain']}"
+        for name, path in (("download", encrypted_path), ("plain download", plain_path)):
+            seconds, growth = measure(pids, lambda path=path: download(browser, path, size))
+            results[name].seconds.append(seconds)
+            results[name].growth_kb.append(growth)
+        Path(os.environ["BENCH_PLAIN_DIR"], box["plain"]).unlink()
+    return results
+
+
+def newest_version() -> tuple[int, int]:
+    """(document id, version id) of the latest upload, read from the bench database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(os.environ["PORTAL_SQLALCHEMY_DATABASE_URI"])
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT document_id, id FROM document_versions ORDER BY id DESC LIMIT 1")).one()
+    engine.dispose()
+    return row[0], row[1]
+
+
+# Page latency --------------------------------------------------------------------------------------------------
+
+
+def _client_process(port: int, path: str, cookies: list[dict], start: float, warm: float, end: float,
+                    out: multiprocessing.Queue) -> None:
+    """Threads, one per cookie jar, each requesting `path` back to back; latencies measured after warm-up."""
+    results: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def client(jar: dict) -> None:
+        connection = HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+        mine = []
+        while time.time() < start:
+            time.sleep(0.001)
+        while (now := time.time()) < end:
+            began = time.perf_counter()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            took = time.perf_counter() - began
+            if now >= warm and time.time() <= end:
+                mine.append((took, response.status))
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(jar,)) for jar in cookies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put(results)
+
+
+def page_load(port: int, path: str, jars: list[dict], seconds: float, processes: int = 4) -> dict:
+    """Run len(jars) concurrent clients on `path` for `seconds` after a 2 s warm-up; return the statistics."""
+    start = time.time() + 1.0
+    warm, end = start + 2.0, start + 2.0 + seconds
+    queue: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
+    workers = [multiprocessing.get_context("fork").Process(
+        target=_client_process, args=(port, path, jars[i::processes], start, warm, end, queue))
+        for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    results = [item for _ in workers for item in queue.get()]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(took for took, _ in results)
+    errors = sum(1 for _, status in results if status != 200)
+    return {"requests": len(results), "errors": errors, "rps": len(results) / seconds,
+            "p50": latencies[len(latencies) // 2] * 1000, "p95": latencies[int(len(latencies) * 0.95)] * 1000,
+            "p99": latencies[int(len(latencies) * 0.99)] * 1000}
+
+
+# Report --------------------------------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([KMG]?)B?", text.strip().upper()).groups()
+    return int(number) * {"": 1, "K": 1024, "M": MB, "G": 1024 * MB}[unit]
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10M,200M,1G")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--database-url", default=None, help="An EMPTY database to use instead of SQLite.")
+    parser.add_argument("--skip-pages", action="store_true")
+    args = parser.parse_args()
+    sizes = [(s, parse_size(s)) for s in args.sizes.split(",")]
+    port = args.port or 20000 + secrets.randbelow(20000)
+    folder = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    server = None
+    try:
+        env, people, portfolio = prepare(folder, args.database_url, max(s for _, s in sizes) + MB, args.clients)
+        server = start_server(env, port, args.workers, args.threads)
+        pids = worker_pids(server.pid)
+        print(f"# Benchmark: gunicorn gthread, {args.workers} workers x {args.threads} threads, 127.0.0.1, "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}, {os.cpu_count()} CPUs, Python "
+              f"{sys.version.split()[0]}\n", flush=True)
+        lead = Browser(port)
+        lead.sign_in(people[0])
+        failures = []
+        print("| size | encrypted upload MB/s | plain upload MB/s | ratio | encrypted download MB/s "
+              "| plain send_file MB/s | ratio | worker peak growth up / down (encrypted) | same (plain) |")
+        print("|---|---|---|---|---|---|---|---|---|", flush=True)
+        for label, size in sizes:
+            repeats = 3 if size <= 16 * MB else 2
+            result = transfers(lead, pids, portfolio, size, repeats, newest_version)
+            up = result["upload"].rate(size) / result["plain upload"].rate(size)
+            down = result["download"].rate(size) / result["plain download"].rate(size)
+            grow = max(result["upload"].peak_mb(), result["download"].peak_mb())
+            print(f"| {label} | {result['upload'].rate(size):.0f} | {result['plain upload'].rate(size):.0f} "
+                  f"| {up:.0%} | {result['download'].rate(size):.0f} | {result['plain download'].rate(size):.0f} "
+                  f"| {down:.0%} | {result['upload'].peak_mb():.1f} / {result['download'].peak_mb():.1f} MB "
+                  f"| {result['plain upload'].peak_mb():.1f} / {result['plain download'].peak_mb():.1f} MB |",
+                  flush=True)
+            if up < TARGETS["upload"]:
+                failures.append(f"upload {label}: {up:.0%} of plain (target {TARGETS['upload']:.0%})")
+            if down < TARGETS["download"]:
+                failures.append(f"download {label}: {down:.0%} of plain (target {TARGETS['download']:.0%})")
+            if size >= 1024 * MB and grow >= TARGETS["memory_mb"]:
+                failures.append(f"memory {label}: {grow:.1f} MB growth (target < {TARGETS['memory_mb']} MB)")
+        if not args.skip_pages:
+            jars = []
+            for person in people[1:args.clients + 1]:
+                browser = Browser(port)
+                browser.sign_in(person)
+                jars.append(dict(browser.cookies))
+            dashboard = page_load(port, "/dashboard", jars, args.seconds)
+            hello = page_load(port, "/bench-hello/", [{} for _ in jars], args.seconds)
+            share = dashboard["rps"] / hello["rps"]
+            print(f"\n| {args.clients} concurrent clients, {args.seconds:.0f} s | requests | errors | req/s "
+                  "| p50 ms | p95 ms | p99 ms |")
+            print("|---|---|---|---|---|---|---|")
+            for name, stats in (("/dashboard (signed in)", dashboard), ("bare Flask hello", hello)):
+                print(f"| {name} | {stats['requests']} | {stats['errors']} | {stats['rps']:.0f} "
+                      f"| {stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f} |")
+            print(f"\ndashboard throughput is {share:.0%} of hello ({verdict(share >= TARGETS['hello_share'])}: "
+                  f">= {TARGETS['hello_share']:.0%}); dashboard p95 {dashboard['p95']:.1f} ms "
+                  f"({verdict(dashboard['p95'] < TARGETS['p95_ms'])}: < {TARGETS['p95_ms']} ms)")
+            if share < TARGETS["hello_share"]:
+                failures.append(f"dashboard throughput {share:.0%} of hello")
+            if dashboard["p95"] >= TARGETS["p95_ms"] or dashboard["errors"]:
+                failures.append(f"dashboard p95 {dashboard['p95']:.1f} ms, {dashboard['errors']} errors")
+        print("\nall targets met" if not failures else "\ntargets missed:\n- " + "\n- ".join(failures))
+        return 0
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The benchmark's server: the unchanged portal, with comparison apps mounted beside it for the bench only.
+
+The product has no plaintext route: this module refuses to load unless PORTAL_BENCH=1, and it is not part of
+the portal package. /bench-plain parses the upload with the portal's own streaming multipart reader and
+stores the same bytes unencrypted in a BlobStore (temporary file, fsync, rename), and serves them with a
+plain send_file; /bench-hello is a bare Flask "hello". Every response names the worker process that served
+it, so the benchmark can read that worker's memory.
+"""
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, request, send_file
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from portal import create_app
+from portal.documents.uploads import FilePart, MultipartReader
+from portal.storage import BlobStore
+
+if os.environ.get("PORTAL_BENCH") != "1":
+    raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")
+
+plain = Flask("bench_plain")
+plain_store = BlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
+
+
+@plain.post("/upload")
+def plain_upload() -> tuple[str, int]:
+    """Store the first file of the multipart body as it is."""
+    for part in MultipartReader(request).parts():
+        if isinstance(part, FilePart):
+            blob_id = plain_store.new_blob_id()
+            with plain_store.write(blob_id) as out:
+                for chunk in part.chunks:
+                    out.write(chunk)
+            return blob_id, 201
+    abort(400)
+
+
+@plain.get("/files/<blob_id>")
+def plain_download(blob_id: str) -> Any:
+    """send_file of the stored bytes."""
+    return send_file(plain_store.path(blob_id), mimetype="application/pdf",
+                     as_attachment=True, download_name="bench.pdf")
+
+
+hello = Flask("bench_hello")
+
+
+@hello.get("/")
+def hello_index() -> str:
+    """The bare Flask baseline."""
+    return "hello"
+
+
+class WorkerHeader:
+    """Adds X-Bench-Worker: the pid of the worker that served the request."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid()))], exc_info)
+
+        return self.app(environ, start)
+
+
+application = WorkerHeader(DispatcherMiddleware(create_app(), {"/bench-plain": plain, "/bench-hello": hello}))
