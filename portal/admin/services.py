@@ -22,9 +22,11 @@ PAGE_SIZE = 50
 def people(query: str = "", role: str = "", status: str = "") -> list[User]:
     """People matching a search of name and email, optionally by role and status."""
     statement = select(User).order_by(User.name)
-    if query:
-        pattern = f"%{query.strip().lower()}%"
-        statement = statement.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+    if query.strip():
+        # autoescape: a typed % or _ is a character to find, not a wildcard.
+        needle = query.strip().lower()
+        statement = statement.where(or_(func.lower(User.name).contains(needle, autoescape=True),
+                                        User.email.contains(needle, autoescape=True)))
     if role:
         statement = statement.where(User.role == role)
     if status == "active":

@@ -123,8 +123,9 @@ def change_role(user_id: int) -> str | Response:
         return redirect(url_for("admin.person", user_id=user.id))
     if user.id == actor.id:
         form.role.errors.append("You cannot change your own role")
-    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=form,
-                           events=[]), 400
+    # form=form as well, so the page shows the error summary (base.html looks for `form`).
+    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=form, form=form,
+                           events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10]), 400
 
 
 @bp.route("/invitations/<int:link_id>/resend", methods=["POST"])

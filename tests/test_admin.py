@@ -1,0 +1,252 @@
+"""The ASYE Lead's administration of people and organisations, over HTTP."""
+
+from collections.abc import Callable
+
+from conftest import Person, csrf_from, link_in_last_email, outbox, sign_in, submit
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers_security import snapshot
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AccountLink, AuditEvent, Organisation, Role, User, UserSession
+from portal.security import totp
+
+
+def _events(app: Flask, action: str) -> list[AuditEvent]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def _sessions(app: Flask, person: Person) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(UserSession).where(
+            UserSession.user_id == person.id)) or 0
+
+
+def _user(app: Flask, person: Person) -> User:
+    with app.app_context():
+        user = db.session.get(User, person.id)
+        db.session.expunge(user)
+        return user
+
+
+def _names_listed(html: str, *people: Person) -> list[str]:
+    return [p.name for p in people if p.name in html]
+
+
+def test_people_list_searches_by_name_email_role_and_status(
+        app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
+    browser, admin = admin_client
+    ann = make_user(Role.MEMBER, name="Ann Arbour", email="ann.arbour@uni.example")
+    ben = make_user(Role.ASSESSOR, name="Ben Birch", email="ben@council.example")
+    cat = make_user(Role.NQSW, name="Cat 100% Cedar", email="cat@council.example", active=False)
+    everyone = (ann, ben, cat)
+    assert _names_listed(browser.get("/admin/people").get_data(as_text=True), *everyone) == [p.name for p in everyone]
+    assert _names_listed(browser.get("/admin/people?q=arbour").get_data(as_text=True), *everyone) == [ann.name]
+    assert _names_listed(browser.get("/admin/people?q=COUNCIL.example").get_data(as_text=True),
+                         *everyone) == [ben.name, cat.name]
+    assert _names_listed(browser.get("/admin/people?role=assessor").get_data(as_text=True), *everyone) == [ben.name]
+    assert _names_listed(browser.get("/admin/people?status=deactivated").get_data(as_text=True),
+                         *everyone) == [cat.name]
+    assert _names_listed(browser.get("/admin/people?status=active").get_data(as_text=True),
+                         *everyone) == [ann.name, ben.name]
+    # A typed % is a character to find, not a wildcard that matches everyone.
+    assert _names_listed(browser.get("/admin/people?q=%25").get_data(as_text=True), *everyone) == [cat.name]
+    assert _names_listed(browser.get("/admin/people?q=_").get_data(as_text=True), *everyone) == []
+    page = browser.get("/admin/people?q=nobody-like-this")
+    assert page.status_code == 200 and "No people match your search" in page.get_data(as_text=True)
+
+
+def test_pending_invitations_show_their_expiry_and_can_be_resent(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    submit(browser, "/admin/people/invite", {"name": "Ravi Resend", "email": "ravi@example.org", "role": "assessor",
+                                              "organisation": "0"})
+    first_link = link_in_last_email(app, "ravi@example.org")
+    page = browser.get("/admin/people").get_data(as_text=True)
+    assert "ravi@example.org" in page and "Expires" in page
+    with app.app_context():
+        link_id = db.session.scalar(select(AccountLink.id).where(AccountLink.email == "ravi@example.org"))
+    response = browser.post(f"/admin/invitations/{link_id}/resend", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 302
+    second_link = link_in_last_email(app, "ravi@example.org")
+    assert second_link != first_link
+    assert len([m for m in outbox(app) if m.recipient == "ravi@example.org"]) == 2
+    assert app.test_client().get(first_link).status_code == 404  # the old link no longer works
+    assert app.test_client().get(second_link).status_code == 200
+    assert len(_events(app, "invitation.resent")) == 1
+    # The replaced link cannot be resent again.
+    assert browser.post(f"/admin/invitations/{link_id}/resend", data={"csrf_token": csrf_from(page)}
+                        ).status_code == 404
+    clock.advance(__import__("datetime").timedelta(hours=73))
+    fresh = app.test_client()
+    sign_in(app, fresh, _admin_person(app))
+    assert "Expired" in fresh.get("/admin/people").get_data(as_text=True)
+
+
+def _admin_person(app: Flask) -> Person:
+    from conftest import PASSWORD
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.role == Role.ADMIN.value))
+        return Person(user.id, user.email, user.name, user.role, PASSWORD, user.totp_secret)
+
+
+def test_deactivate_needs_confirmation_ends_sessions_and_is_audited(
+        app: Flask, admin_client: tuple[FlaskClient, Person], signed_in: Callable[..., tuple[FlaskClient, Person]]
+) -> None:
+    browser, admin = admin_client
+    member_browser, member = signed_in(Role.MEMBER)
+    assert _sessions(app, member) == 1
+    page = browser.get(f"/admin/people/{member.id}/deactivate")
+    assert page.status_code == 200
+    assert f"Deactivate {member.name}?" in page.get_data(as_text=True)
+    assert _user(app, member).active  # the GET only asked
+    response = browser.post(f"/admin/people/{member.id}/deactivate",
+                            data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 302
+    assert not _user(app, member).active
+    assert _sessions(app, member) == 0
+    assert member_browser.get("/dashboard").status_code == 302  # signed out at once
+    refused = submit(app.test_client(), "/sign-in", {"email": member.email, "password": member.password})
+    assert refused.status_code == 400
+    [event] = _events(app, "person.deactivated")
+    assert event.actor_id == admin.id and event.target == f"user:{member.id}"
+    assert "Deactivated" in browser.get(f"/admin/people/{member.id}").get_data(as_text=True)
+
+    response = submit(browser, f"/admin/people/{member.id}/reactivate", {})
+    assert response.status_code == 302 and _user(app, member).active
+    assert len(_events(app, "person.reactivated")) == 1
+    sign_in(app, app.test_client(), member)
+
+
+def test_the_administrator_cannot_deactivate_or_reset_themselves(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, admin = admin_client
+    before = snapshot(app)
+    for action in ("deactivate", "reset-2fa"):
+        response = submit(browser, f"/admin/people/{admin.id}/{action}", {})
+        assert response.status_code == 302
+        assert "You cannot do that to your own account" in browser.get(response.headers["Location"]).get_data(
+            as_text=True)
+    response = submit(browser, f"/admin/people/{admin.id}/role", {"role": "member"}, page=f"/admin/people/{admin.id}")
+    assert response.status_code == 400 and "You cannot change your own role" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+    assert browser.get("/admin/people").status_code == 200
+
+
+def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_link(
+        app: Flask, admin_client: tuple[FlaskClient, Person], signed_in: Callable[..., tuple[FlaskClient, Person]]
+) -> None:
+    browser, admin = admin_client
+    lost_phone, person = signed_in(Role.OBSERVER)
+    page = browser.get(f"/admin/people/{person.id}/reset-2fa")
+    assert page.status_code == 200 and _user(app, person).enrolled_at is not None
+    response = browser.post(f"/admin/people/{person.id}/reset-2fa",
+                            data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 302
+    assert lost_phone.get("/dashboard").status_code == 302
+    assert _sessions(app, person) == 0
+    user = _user(app, person)
+    assert user.totp_secret is None and user.enrolled_at is None
+    [event] = _events(app, "2fa.reset_by_admin")
+    assert event.actor_id == admin.id and event.target == f"user:{person.id}"
+    # The old password alone, or with the old authenticator, no longer signs in.
+    refused = submit(app.test_client(), "/sign-in", {"email": person.email, "password": person.password})
+    assert refused.status_code == 400 and "Login failed" in refused.get_data(as_text=True)
+    # The emailed link sets it up again, with no personal data in the email.
+    [message] = [m for m in outbox(app) if m.recipient == person.email]
+    assert person.name not in message.body
+    path = link_in_last_email(app, person.email)
+    newcomer = app.test_client()
+    new_password = "quiet orchard lantern 2026"
+    response = submit(newcomer, path, {"password": new_password, "confirm": new_password})
+    assert response.status_code == 302
+    with app.app_context():
+        secret = db.session.get(User, person.id).totp_secret
+    response = submit(newcomer, f"{path}/authenticator", {"code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 200
+    assert newcomer.get("/dashboard").status_code == 200
+    assert secret != person.secret
+    renewed = Person(person.id, person.email, person.name, person.role, new_password, secret)
+    clock.advance(__import__("datetime").timedelta(seconds=31))
+    sign_in(app, app.test_client(), renewed)
+    assert app.test_client().get(path).status_code == 404  # the link worked once
+
+
+def test_change_role_is_audited_as_a_permission_change_and_takes_effect_at_once(
+        app: Flask, admin_client: tuple[FlaskClient, Person], signed_in: Callable[..., tuple[FlaskClient, Person]]
+) -> None:
+    browser, admin = admin_client
+    old_browser, person = signed_in(Role.MEMBER)
+    response = submit(browser, f"/admin/people/{person.id}/role", {"role": "admin"}, page=f"/admin/people/{person.id}")
+    assert response.status_code == 302
+    assert _user(app, person).role == "admin"
+    [event] = _events(app, "permission.role_changed")
+    assert event.actor_id == admin.id and '"before":"member"' in event.details and '"after":"admin"' in event.details
+    assert old_browser.get("/admin/people").status_code == 302  # the old session ended: sign in again
+    promoted = app.test_client()
+    sign_in(app, promoted, person)
+    assert promoted.get("/admin/people").status_code == 200
+
+
+def test_bad_input_changes_nothing(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                   make_user: Callable[..., Person]) -> None:
+    browser, admin = admin_client
+    person = make_user(Role.MEMBER)
+    before = snapshot(app)
+    cases = [
+        (f"/admin/people/{person.id}/role", {"role": "superuser"}, f"/admin/people/{person.id}"),
+        (f"/admin/people/{person.id}/role", {}, f"/admin/people/{person.id}"),
+        ("/admin/people/invite", {"name": "", "email": "x@example.org", "role": "member", "organisation": "0"}, None),
+        ("/admin/people/invite", {"name": "X", "email": "not-an-email", "role": "member", "organisation": "0"}, None),
+        ("/admin/people/invite", {"name": "X", "email": "x@example.org", "role": "emperor", "organisation": "0"},
+         None),
+        ("/admin/people/invite", {"name": "X", "email": "x@example.org", "role": "member", "organisation": "999"},
+         None),
+        ("/admin/people/invite", {"name": "Y" * 201, "email": "y@example.org", "role": "member",
+                                  "organisation": "0"}, None),
+        ("/admin/people/invite", {"name": "Dup", "email": person.email.upper(), "role": "member",
+                                  "organisation": "0"}, None),
+        ("/admin/organisations", {"name": "", "kind": "employer"}, None),
+        ("/admin/organisations", {"name": "Somewhere", "kind": "castle"}, None),
+    ]
+    for path, data, page in cases:
+        response = submit(browser, path, data, page=page)
+        assert response.status_code == 400, (path, data, response.status_code)
+        assert "govuk-error-summary" in response.get_data(as_text=True), (path, data)
+    assert snapshot(app) == before
+    assert outbox(app) == []
+
+
+def test_add_organisation_and_refuse_a_duplicate(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, admin = admin_client
+    response = submit(browser, "/admin/organisations", {"name": "  Riverside Carers Forum ", "kind": "community"})
+    assert response.status_code == 302
+    assert "Riverside Carers Forum" in browser.get("/admin/organisations").get_data(as_text=True)
+    assert len(_events(app, "organisation.added")) == 1
+    before = snapshot(app)
+    response = submit(browser, "/admin/organisations", {"name": "riverside carers forum", "kind": "employer"})
+    assert response.status_code == 400
+    assert "An organisation with this name already exists" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+def test_invitation_sends_one_email_and_records_the_organisation(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, admin = admin_client
+    submit(browser, "/admin/organisations", {"name": "Eastfield Council", "kind": "employer"})
+    with app.app_context():
+        org_id = db.session.scalar(select(Organisation.id))
+    response = submit(browser, "/admin/people/invite", {"name": "Gus Guest", "email": "Gus@Example.org",
+                                                         "role": "assessor", "organisation": str(org_id)})
+    assert response.status_code == 302
+    with app.app_context():
+        link = db.session.scalar(select(AccountLink).where(AccountLink.email == "gus@example.org"))
+        assert link.organisation_id == org_id and link.role == "assessor" and link.created_by_id == admin.id
+    assert [m.recipient for m in outbox(app)] == ["gus@example.org"]
+    assert len(_events(app, "invitation.sent")) == 1
