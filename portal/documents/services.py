@@ -218,11 +218,12 @@ def _verified_pieces(version: DocumentVersion) -> Iterator[bytes]:
         yield pending
 
 
-def _integrity_failure(actor: User, version: DocumentVersion, stage: str, error: Exception) -> None:
+def _integrity_failure(actor_id: int, document_id: int, version_id: int, stage: str, error: Exception) -> None:
+    """Log and audit a failed blob. Takes ids: mid-stream, the request's objects may belong to a closed session."""
     db.session.rollback()
-    log.error("integrity failure: document %s version %s (%s): %s", version.document_id, version.id, stage, error)
-    audit.record(actor, "document.integrity_failure", f"document:{version.document_id}", version=version.id,
-                 stage=stage, error=str(error))
+    log.error("integrity failure: document %s version %s (%s): %s", document_id, version_id, stage, error)
+    audit.record(db.session.get(User, actor_id), "document.integrity_failure", f"document:{document_id}",
+                 version=version_id, stage=stage, error=str(error))
     db.session.commit()
 
 
@@ -250,24 +251,25 @@ def open_version(actor: User, version: DocumentVersion, disposition: str) -> Ite
     raises IntegrityFailure here; a failure later in a large file raises it from the iterator, which
     aborts the response that is under way.
     """
+    ids = (actor.id, version.document_id, version.id)
     pieces = _verified_pieces(version)
     try:
         first = next(pieces, b"")
     except crypto.DecryptionError as exc:
-        _integrity_failure(actor, version, "before sending", exc)
+        _integrity_failure(*ids, "before sending", exc)
         raise IntegrityFailure(str(exc)) from exc
     _record_read(actor, version, disposition)
     db.session.commit()
-    return _rest(actor, version, first, pieces)
+    return _rest(ids, first, pieces)
 
 
-def _rest(actor: User, version: DocumentVersion, first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
+def _rest(ids: tuple[int, int, int], first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     try:
         yield from pieces
     except crypto.DecryptionError as exc:
-        _integrity_failure(actor, version, "while sending", exc)
+        _integrity_failure(*ids, "while sending", exc)
         raise IntegrityFailure(str(exc)) from exc
 
 

@@ -1,0 +1,313 @@
+"""Documents: the list by evidence type, versions, viewing and downloading, integrity failures, access."""
+
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import Person, csrf_from
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers_documents import PDF, make_portfolio, office_zip, only_document, seat, upload
+
+from portal import clock
+from portal.extensions import db
+from portal.models import AuditEvent, Document, DocumentVersion, Meeting, PanelRole, ReadReceipt, Role
+from portal.security import streams
+from portal.storage import BlobStore
+
+KB = 1024
+
+
+def _paths(pid: int, doc: int, version: int) -> dict[str, str]:
+    base = f"/portfolios/{pid}/documents"
+    return {"list": base, "document": f"{base}/{doc}", "view": f"{base}/{doc}/versions/{version}/view",
+            "download": f"{base}/{doc}/versions/{version}/download", "upload": f"{base}/upload",
+            "replace": f"{base}/{doc}/replace", "readiness": f"{base}/readiness"}
+
+
+def _actions(app: Flask, action: str) -> list[AuditEvent]:
+    with app.app_context():
+        events = list(db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == action)))
+        db.session.expunge_all()
+        return events
+
+
+def _blob_path(app: Flask, version_id: int) -> Path:
+    with app.app_context():
+        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
+
+
+def _replace(client: FlaskClient, pid: int, doc: int, filename: str, content: bytes):
+    path = f"/portfolios/{pid}/documents/{doc}/replace"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+                       content_type="multipart/form-data")
+
+
+@pytest.fixture
+def stored(app: Flask, admin_client: tuple[FlaskClient, Person]) -> tuple[FlaskClient, int, int, int]:
+    """The admin's client and a portfolio holding one PDF: (client, portfolio, document, version)."""
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("Final report.pdf", PDF, "final_report")], title="Final report").status_code == 302
+    doc, version = only_document(app)
+    return client, pid, doc, version
+
+
+def test_list_groups_by_evidence_type_with_typed_sized_links(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    assert upload(client, pid, [("Observation.docx", office_zip("docx"), "direct_observation")]).status_code == 302
+    page = client.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
+    assert page.index("Final assessment report") < page.index("Direct observations")
+    paths = _paths(pid, doc, version)
+    assert f'href="{paths["view"]}"\n   target="_blank" rel="noopener noreferrer">Open Final report (PDF, 77 bytes) ' \
+           "in a new tab</a>" in page
+    assert f'href="{paths["download"]}"\n   download>Download Final report (PDF, 77 bytes)</a>' in page
+    assert "Download Observation (Word document, " in page and "Open Observation" not in page
+    assert "No one yet" in page
+
+
+def test_pdf_opens_inline_and_others_download_with_rfc6266_names(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    view = client.get(_paths(pid, doc, version)["view"])
+    assert view.status_code == 200 and view.data == PDF
+    assert view.headers["Content-Type"] == "application/pdf"
+    assert view.headers["Content-Disposition"] == "inline; filename=\"Final report.pdf\"; " \
+                                                  "filename*=UTF-8''Final%20report.pdf"
+    assert view.headers["Cache-Control"] == "no-store" and view.headers["X-Content-Type-Options"] == "nosniff"
+    content = "Réflexion critique\n".encode()
+    assert upload(client, pid, [("Réflexion critique; été.txt", content, "critical_reflection")]).status_code == 302
+    with app.app_context():
+        other = db.session.scalars(db.select(Document).where(Document.id != doc)).one()
+        other_id, other_version = other.id, other.current_version_id
+    paths = _paths(pid, other_id, other_version)
+    assert client.get(paths["view"]).status_code == 404  # only PDFs open in the browser
+    download = client.get(paths["download"])
+    assert download.data == content and download.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert download.headers["Content-Disposition"] == (
+        "attachment; filename=\"R_flexion critique_ _t_.txt\"; "
+        "filename*=UTF-8''R%C3%A9flexion%20critique%3B%20%C3%A9t%C3%A9.txt")
+    assert download.headers["Cache-Control"] == "no-store"
+
+
+def test_downloads_stream_in_pieces(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    content = b"%PDF-1.4\n" + bytes(i % 251 for i in range(3 * 1024 * KB))
+    assert upload(client, pid, [("big.pdf", content, "other")]).status_code == 302
+    doc, version = only_document(app)
+    response = client.get(_paths(pid, doc, version)["download"], buffered=False)
+    assert response.is_streamed and response.headers["Content-Length"] == str(len(content))
+    pieces = list(response.response)
+    response.close()
+    assert len(pieces) >= 10 and max(len(p) for p in pieces) <= 256 * KB
+    assert b"".join(pieces) == content
+
+
+def test_replacing_keeps_history_and_flags_readers(app: Flask, stored: tuple,
+                                                   signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    client, pid, doc, version = stored
+    member, person = signed_in(Role.MEMBER)
+    seat(app, person.id, [pid])
+    assert "Not read yet" in member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
+    member.get(_paths(pid, doc, version)["view"])
+    assert "Updated since you last read it" not in member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
+    new_pdf = PDF + b"% second version\n"
+    response = _replace(client, pid, doc, "Final report v2.pdf", new_pdf)
+    assert response.status_code == 302
+    with app.app_context():
+        document = db.session.get(Document, doc)
+        numbers = [v.number for v in document.versions]
+        new_version = document.current_version_id
+    assert numbers == [1, 2] and new_version != version
+    page = member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
+    assert "Updated since you last read it" in page and "Version 2" in page
+    history = member.get(f"/portfolios/{pid}/documents/{doc}").get_data(as_text=True)
+    assert "Version 2 (current)" in history and "Version 1" in history
+    assert "Updated since you last read it" in history
+    assert member.get(_paths(pid, doc, version)["download"]).data == PDF  # the old version is still there
+    assert member.get(_paths(pid, doc, new_version)["download"]).data == new_pdf
+    assert "Updated since you last read it" not in member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
+    assert len(_actions(app, "document.replaced")) == 1
+
+
+def test_replacement_is_checked_like_an_upload(app: Flask, stored: tuple) -> None:
+    client, pid, doc, _ = stored
+    response = _replace(client, pid, doc, "evil.pdf", b"<html><script>x</script></html>")
+    assert response.status_code == 400 and "is not a file the portal accepts" in response.get_data(as_text=True)
+    path = f"/portfolios/{pid}/documents/{doc}/replace"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    empty = client.post(path, data={"csrf_token": token}, content_type="multipart/form-data")
+    assert empty.status_code == 400 and "Select the new version" in empty.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(DocumentVersion)) == 1
+    assert len(list(Path(app.config["BLOB_DIR"]).iterdir())) == 1
+
+
+# Integrity ---------------------------------------------------------------------------------------
+
+
+def _assert_refused(app: Flask, client: FlaskClient, path: str, failures: int = 1) -> None:
+    response = client.get(path)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "This document cannot be opened" in page and "failed its integrity check" in page
+    assert "Traceback" not in page and "%PDF" not in page
+    assert len(_actions(app, "document.integrity_failure")) == failures
+
+
+def _flip(path: Path, position: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[position] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_is_refused_logged_and_audited(app: Flask, stored: tuple,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    client, pid, doc, version = stored
+    _flip(_blob_path(app, version), streams.HEADER_BYTES + 5)
+    _assert_refused(app, client, _paths(pid, doc, version)["view"])
+    _assert_refused(app, client, _paths(pid, doc, version)["download"], failures=2)
+    assert "integrity failure: document" in caplog.text
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(ReadReceipt)) == 0
+
+
+def test_truncated_blob_is_refused(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    path = _blob_path(app, version)
+    path.write_bytes(path.read_bytes()[:-1])
+    _assert_refused(app, client, _paths(pid, doc, version)["download"])
+
+
+def test_missing_blob_is_refused(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    _blob_path(app, version).unlink()
+    _assert_refused(app, client, _paths(pid, doc, version)["download"])
+
+
+def test_blob_swapped_between_documents_is_refused(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    assert upload(client, pid, [("other.pdf", PDF, "pdp")]).status_code == 302
+    with app.app_context():
+        other = db.session.scalars(db.select(Document).where(Document.id != doc)).one()
+        other_id, other_version = other.id, other.current_version_id
+    first, second = _blob_path(app, version), _blob_path(app, other_version)
+    first_bytes = first.read_bytes()
+    first.write_bytes(second.read_bytes())
+    second.write_bytes(first_bytes)
+    _assert_refused(app, client, _paths(pid, doc, version)["download"])
+    _assert_refused(app, client, _paths(pid, other_id, other_version)["download"], failures=2)
+
+
+def test_blob_swapped_between_versions_is_refused(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    assert _replace(client, pid, doc, "v2.pdf", PDF).status_code == 302
+    with app.app_context():
+        new_version = db.session.get(Document, doc).current_version_id
+    _blob_path(app, new_version).write_bytes(_blob_path(app, version).read_bytes())
+    _assert_refused(app, client, _paths(pid, doc, new_version)["download"])
+    assert client.get(_paths(pid, doc, version)["download"]).data == PDF
+
+
+def test_reordered_chunks_are_refused(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("three.pdf", b"%PDF-" + b"a" * 40_000, "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    path, step = _blob_path(app, version), streams.CHUNK_BYTES + streams.TAG_BYTES
+    data, head = path.read_bytes(), streams.HEADER_BYTES
+    path.write_bytes(data[:head] + data[head + step:head + 2 * step] + data[head:head + step] + data[head + 2 * step:])
+    _assert_refused(app, client, _paths(pid, doc, version)["download"])
+
+
+def test_changed_digest_is_refused(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    with app.app_context():
+        db.session.get(DocumentVersion, version).digest = "0" * 64
+        db.session.commit()
+    _assert_refused(app, client, _paths(pid, doc, version)["download"])
+
+
+def test_tampering_found_mid_stream_aborts_without_sending_unverified_bytes(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    tail = b"TAIL-SECRET-" * 2000  # the last 24 KB: the region whose ciphertext is tampered with
+    content = b"%PDF-1.4\n" + b"b" * (2 * 1024 * KB) + tail
+    assert upload(client, pid, [("long.pdf", content, "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    _flip(_blob_path(app, version), -40)  # inside the last chunk
+    response = client.get(_paths(pid, doc, version)["download"], buffered=False)
+    assert response.status_code == 200  # the headers went before the failure was found
+    received = bytearray()
+    with pytest.raises(Exception, match=r"failed authentication|IntegrityFailure"):
+        for piece in response.response:
+            received += piece
+    response.close()
+    assert 0 < len(received) < len(content) and content.startswith(bytes(received))
+    assert b"TAIL-SECRET" not in received
+    events = _actions(app, "document.integrity_failure")
+    assert len(events) == 1 and "while sending" in events[0].details
+
+
+# Access ------------------------------------------------------------------------------------------
+
+
+def test_panel_members_see_documents_only_while_sampled(app: Flask, stored: tuple,
+                                                        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    _, pid, doc, version = stored
+    paths = _paths(pid, doc, version)
+    outsider, _ = signed_in(Role.MEMBER)
+    for path in paths.values():
+        assert outsider.get(path).status_code == 404, path
+    member, person = signed_in(Role.MEMBER)
+    meeting_id = seat(app, person.id, [pid])
+    for name in ("list", "document", "view", "download"):
+        assert member.get(paths[name]).status_code == 200, name
+    for name in ("upload", "replace", "readiness"):
+        assert member.get(paths[name]).status_code == 404, name
+    with app.app_context():
+        db.session.get(Meeting, meeting_id).access_closes_at = clock.now() - timedelta(minutes=1)
+        db.session.commit()
+    for path in paths.values():
+        assert member.get(path).status_code == 404, path
+
+
+def test_observers_assessors_nqsws_and_strangers_get_404(app: Flask, stored: tuple,
+                                                         signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    _, pid, doc, version = stored
+    paths = _paths(pid, doc, version)
+    observer, person = signed_in(Role.OBSERVER)
+    seat(app, person.id, [pid], PanelRole.OBSERVER)
+    for role_client in (observer, signed_in(Role.ASSESSOR)[0], signed_in(Role.NQSW)[0]):
+        for path in paths.values():
+            assert role_client.get(path).status_code == 404, path
+    anonymous = app.test_client()
+    assert anonymous.get(paths["download"]).status_code == 302
+    assert anonymous.get(paths["download"]).headers["Location"].startswith("/sign-in")
+
+
+def test_a_document_is_reached_only_through_its_own_portfolio(
+        app: Flask, stored: tuple, signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    _, _, doc, version = stored
+    other = make_portfolio(app, "Sam Other")
+    member, person = signed_in(Role.MEMBER)
+    seat(app, person.id, [other])
+    paths = _paths(other, doc, version)
+    for name in ("document", "view", "download"):
+        assert member.get(paths[name]).status_code == 404, name
+    assert "Final report" not in member.get(paths["list"]).get_data(as_text=True)
+
+
+def test_every_view_and_download_is_audited(app: Flask, stored: tuple) -> None:
+    client, pid, doc, version = stored
+    client.get(_paths(pid, doc, version)["view"])
+    client.get(_paths(pid, doc, version)["download"])
+    client.get(_paths(pid, doc, version)["download"])
+    assert len(_actions(app, "document.viewed")) == 1
+    downloads = _actions(app, "document.downloaded")
+    assert len(downloads) == 2 and downloads[0].target == f"document:{doc}"
+    assert len(_actions(app, "document.uploaded")) == 1
