@@ -122,6 +122,7 @@ def test_chair_draws_a_recorded_verifiable_sample_and_the_sampled_are_told(app, 
         assert "Person" not in message.body  # no names in emails
     verified = chair.get(response.headers["Location"]).get_data(as_text=True)
     assert "Re-running the draw gives the same portfolios" in verified and record.seed in verified
+    assert "Nqsw Person" not in verified and "Assessor Person" not in verified  # the Chair sees labels only
     meeting_page = chair.get(f"/meetings/{mid}").get_data(as_text=True)
     for label in labels:
         assert f"Portfolio {label}" in meeting_page

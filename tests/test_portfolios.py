@@ -165,3 +165,37 @@ def test_assessors_and_nqsws_reach_nothing_here(app, signed_in):
         for path in (f"/portfolios/{pid}", "/cohort", "/cohort/nqsws", f"/cohort/portfolios/{pid}/edit"):
             assert browser.get(path).status_code == 404, (role, path)
         assert "Nqsw Person" not in browser.get("/portfolios").get_data(as_text=True)
+
+
+def _queries(app, client, path: str) -> int:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*args: object) -> None:
+        statements.append("q")
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
+    client, admin = admin_client
+    paths = ("/portfolios", "/cohort/nqsws", "/cohort/assessors", "/cohort", "/meetings")
+
+    def add(first: int, last: int) -> None:
+        for n in range(first, last):
+            pid = make_portfolio(app, n, employer=f"Employer {n}")
+            add_document(app, pid, "pdp", admin.id)
+            make_meeting(app, seats={admin.id: "chair"}, title=f"Panel {n}")
+
+    add(1, 3)
+    small = [_queries(app, client, path) for path in paths]
+    add(3, 12)
+    assert [_queries(app, client, path) for path in paths] == small

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import current_app, url_for
 from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
 
 from portal import audit, clock, mail
 from portal.extensions import db
@@ -94,7 +95,8 @@ def save_meeting(actor: User, meeting: Meeting | None, details: MeetingDetails) 
 
 def meetings_for(user: User) -> list[Meeting]:
     """Every meeting for the Lead; the meetings a person sits on otherwise; newest first."""
-    statement = select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())
+    statement = (select(Meeting).options(selectinload(Meeting.members), selectinload(Meeting.sampled))
+                 .order_by(Meeting.held_on.desc(), Meeting.id.desc()))
     if not user.is_admin:
         statement = statement.join(MeetingMember).where(MeetingMember.user_id == user.id)
     return list(db.session.scalars(statement))
@@ -222,6 +224,8 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
 
     Raises sampling.SamplingError with a plain message when the draw cannot be made.
     """
+    # Lock the meeting so two people drawing at once cannot both make a "current" draw.
+    db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
     if meeting.minutes_published_at is not None:
         raise sampling.SamplingError("The minutes are published, so the sample can no longer change")
     previous = current_draw(meeting)

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock
 from portal.extensions import db
@@ -62,12 +63,14 @@ def organisations() -> list[Organisation]:
 
 def nqsws() -> list[Nqsw]:
     """Every NQSW in the registry, by name."""
-    return list(db.session.scalars(select(Nqsw).order_by(Nqsw.name)))
+    return list(db.session.scalars(select(Nqsw).options(joinedload(Nqsw.cohort), joinedload(Nqsw.employer))
+                                   .order_by(Nqsw.name)))
 
 
 def assessors() -> list[Assessor]:
     """Every Assessor in the registry, by name."""
-    return list(db.session.scalars(select(Assessor).order_by(Assessor.name)))
+    return list(db.session.scalars(select(Assessor).options(joinedload(Assessor.organisation))
+                                   .order_by(Assessor.name)))
 
 
 def email_taken(model: type[Nqsw] | type[Assessor], email: str, except_id: int | None = None) -> bool:
@@ -221,9 +224,12 @@ class Completeness:
 
 def evidence_requirements() -> dict[EvidenceType, int]:
     """The configured requirements (EVIDENCE_REQUIREMENTS setting), in the order evidence types are listed."""
-    configured = current_app.config.get("EVIDENCE_REQUIREMENTS") or DEFAULT_EVIDENCE_REQUIREMENTS
-    wanted = {EvidenceType(key): int(value) for key, value in dict(configured).items()}
-    return {kind: wanted[kind] for kind in EvidenceType if wanted.get(kind, 0) > 0}
+    configured = dict(current_app.config.get("EVIDENCE_REQUIREMENTS") or DEFAULT_EVIDENCE_REQUIREMENTS)
+    wanted = {str(key): int(value) for key, value in configured.items()}
+    unknown = set(wanted) - {kind.value for kind in EvidenceType}
+    if unknown:
+        current_app.logger.warning("EVIDENCE_REQUIREMENTS names unknown evidence types: %s", sorted(unknown))
+    return {kind: wanted[kind.value] for kind in EvidenceType if wanted.get(kind.value, 0) > 0}
 
 
 def _live_documents() -> list:
@@ -265,7 +271,8 @@ def documents_by_type(portfolio: Portfolio) -> list[tuple[EvidenceType, list[Doc
 
 def visible_portfolios(user: User) -> list[Portfolio]:
     """The portfolios this person may see now: all for the Lead, the open samples of their meetings otherwise."""
-    statement = select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+    statement = (select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+                 .options(joinedload(Portfolio.nqsw).joinedload(Nqsw.cohort)))
     portfolios = list(db.session.scalars(statement))
     return sorted(portfolios, key=lambda p: p.label_for(user).lower())
 
