@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from portal import access, clock
 from portal.extensions import db
+from portal.reports import dashboard as dashboards
 
 bp = Blueprint("pages", __name__)
 LONDON = ZoneInfo("Europe/London")
@@ -25,7 +26,8 @@ def index() -> Response:
 @access.signed_in
 def dashboard() -> str:
     """Each person's landing page: what they can do next."""
-    return render_template("pages/dashboard.html", user=access.require_user())
+    user = access.require_user()
+    return render_template("pages/dashboard.html", user=user, board=dashboards.for_user(user))
 
 
 @bp.route("/accessibility")
@@ -52,6 +54,8 @@ NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
     ("meetings.meetings", "Meetings", frozenset({"admin", "member", "observer"})),
     ("portfolios.portfolios", "Portfolios", frozenset({"admin", "member"})),
     ("portfolios.cohort", "Cohort", frozenset({"admin"})),
+    ("reports.index", "Minutes and reports", frozenset({"admin", "member", "observer"})),
+    ("reports.my_feedback_list", "Your feedback", frozenset({"assessor", "nqsw"})),
     ("admin.people", "People", frozenset({"admin"})),
     ("admin.organisations", "Organisations", frozenset({"admin"})),
     ("admin.audit_trail", "Audit trail", frozenset({"admin"})),

@@ -1,0 +1,167 @@
+"""What each person's dashboard shows: the next thing they must do, in a fixed number of queries.
+
+The Lead sees the cycle's state (next and latest meetings: sample, assessments, minutes, feedback) and anything
+overdue; panel members what to read and submit by when; Assessors and NQSWs their feedback; Steering Group
+observers the published minutes and the open actions.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import (
+    Action,
+    ActionStatus,
+    Assessment,
+    AssessmentStatus,
+    FeedbackRelease,
+    Meeting,
+    MeetingMember,
+    Minutes,
+    MinutesStatus,
+    PanelRole,
+    Role,
+    SampledPortfolio,
+    SampleDraw,
+    User,
+)
+from portal.reports import release
+
+PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
+
+
+@dataclass
+class MeetingState:
+    """One meeting's progress through the cycle."""
+
+    meeting: Meeting
+    sample_drawn: bool
+    sampled: int
+    submitted: int
+    expected: int
+    minutes_status: str
+    released: bool
+    target: release.TargetState
+    target_on: date
+    my_submitted: int = 0
+    chair: bool = False
+
+    @property
+    def assessments_done(self) -> bool:
+        """True when every seat has submitted every sampled portfolio."""
+        return self.expected > 0 and self.submitted >= self.expected
+
+
+@dataclass
+class Dashboard:
+    """Everything a dashboard may show; each role's template uses its own part."""
+
+    today: date
+    states: list[MeetingState] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)
+    overdue_actions: list[Action] = field(default_factory=list)
+    open_actions: list[Action] = field(default_factory=list)
+    published: list[Meeting] = field(default_factory=list)
+    feedback: list = field(default_factory=list)
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _grouped(statement: object) -> dict[int, int]:
+    return {key: count for key, count in db.session.execute(statement)}  # type: ignore[arg-type]
+
+
+def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:
+    """The cycle state of these meetings in six queries whatever their number."""
+    ids = [m.id for m in meetings]
+    if not ids:
+        return []
+    drawn = set(db.session.scalars(select(SampleDraw.meeting_id).where(SampleDraw.meeting_id.in_(ids),
+                                                                      SampleDraw.current.is_(True))))
+    sampled = _grouped(select(SampledPortfolio.meeting_id, func.count()).where(SampledPortfolio.meeting_id.in_(ids))
+                       .group_by(SampledPortfolio.meeting_id))
+    seats = _grouped(select(MeetingMember.meeting_id, func.count())
+                     .where(MeetingMember.meeting_id.in_(ids), MeetingMember.panel_role.in_(PANEL_ROLES))
+                     .group_by(MeetingMember.meeting_id))
+    submitted_rows = db.session.execute(
+        select(Assessment.meeting_id, Assessment.user_id, func.count()).where(
+            Assessment.meeting_id.in_(ids), Assessment.status == AssessmentStatus.SUBMITTED.value)
+        .group_by(Assessment.meeting_id, Assessment.user_id)).all()
+    minutes = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status).where(Minutes.meeting_id.in_(ids)))
+                   .all())
+    releases = {r.meeting_id: r for r in db.session.scalars(select(FeedbackRelease)
+                                                            .where(FeedbackRelease.meeting_id.in_(ids)))}
+    chaired = set(db.session.scalars(select(MeetingMember.meeting_id).where(
+        MeetingMember.meeting_id.in_(ids), MeetingMember.user_id == user.id,
+        MeetingMember.panel_role == PanelRole.CHAIR.value)))
+    states = []
+    for m in meetings:
+        item = releases.get(m.id)
+        states.append(MeetingState(
+            meeting=m, sample_drawn=m.id in drawn, sampled=sampled.get(m.id, 0),
+            submitted=sum(n for mid, _, n in submitted_rows if mid == m.id),
+            expected=sampled.get(m.id, 0) * seats.get(m.id, 0),
+            minutes_status=MinutesStatus(minutes[m.id]).label if m.id in minutes else "Not started",
+            released=item is not None, target=release.target_state(m, item),
+            target_on=item.target_on if item else release.target_date(m.held_on),
+            my_submitted=sum(n for mid, uid, n in submitted_rows if mid == m.id and uid == user.id),
+            chair=m.id in chaired or user.role == Role.ADMIN,
+        ))
+    return states
+
+
+def _admin(board: Dashboard, user: User) -> None:
+    upcoming = db.session.scalar(select(Meeting).where(Meeting.held_on >= board.today)
+                                 .order_by(Meeting.held_on, Meeting.id).limit(1))
+    latest = db.session.scalar(select(Meeting).where(Meeting.held_on < board.today)
+                               .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(1))
+    board.states = _states([m for m in (upcoming, latest) if m is not None], user)
+    for state in board.states:
+        m = state.meeting
+        if m.held_on < board.today and state.sampled and not state.released and state.target.text == "Overdue":
+            board.overdue.append(f"Feedback for {m.title} was due to be released by {_day(state.target_on)}.")
+        if m.reading_deadline and m.reading_deadline < board.today and not state.assessments_done \
+                and m.held_on >= board.today:
+            board.overdue.append(f"{state.expected - state.submitted} assessments for {m.title} are past the "
+                                 f"deadline of {_day(m.reading_deadline)}.")
+    board.overdue_actions = list(db.session.scalars(
+        select(Action).where(Action.status != ActionStatus.DONE.value, Action.due_on < board.today)
+        .order_by(Action.due_on)))
+
+
+def _member(board: Dashboard, user: User) -> None:
+    meetings = list(db.session.scalars(
+        select(Meeting).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
+        .where(MeetingMember.user_id == user.id, MeetingMember.panel_role.in_(PANEL_ROLES),
+               Meeting.minutes_published_at.is_(None))
+        .order_by(Meeting.held_on)))
+    board.states = _states(meetings, user)
+
+
+def _observer(board: Dashboard) -> None:
+    board.published = list(db.session.scalars(select(Meeting).where(Meeting.minutes_published_at.is_not(None))
+                                              .order_by(Meeting.held_on.desc())))
+    board.open_actions = list(db.session.scalars(
+        select(Action).join(Meeting, Meeting.id == Action.meeting_id)
+        .where(Action.status != ActionStatus.DONE.value, Meeting.minutes_published_at.is_not(None))
+        .order_by(Action.due_on, Action.id)))
+
+
+def for_user(user: User) -> Dashboard:
+    """The dashboard for this person's role."""
+    board = Dashboard(today=clock.now().date())
+    if user.role == Role.ADMIN:
+        _admin(board, user)
+    elif user.role == Role.MEMBER:
+        _member(board, user)
+    elif user.role == Role.OBSERVER:
+        _observer(board)
+    else:
+        board.feedback = release.my_releases(user)
+    return board
+

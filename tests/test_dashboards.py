@@ -1,0 +1,133 @@
+"""Dashboards: each role lands on what it must do next, in a bounded number of SQL queries."""
+
+from datetime import timedelta
+
+from conftest import sign_in, submit
+from helpers_reports import build_meeting
+from sqlalchemy import delete, event
+
+from portal import clock
+from portal.extensions import db
+from portal.models import Action, Assessment, Meeting, Role
+
+
+def _set(app, meeting_id, **values):
+    with app.app_context():
+        meeting = db.session.get(Meeting, meeting_id)
+        for key, value in values.items():
+            setattr(meeting, key, value)
+        db.session.commit()
+
+
+def _approve(chair, meeting_id, publish=False, action=None):
+    page = f"/meetings/{meeting_id}/minutes"
+    if action:
+        submit(chair, f"{page}/actions", {"description": action, "owner": "ASYE Lead",
+                                          "due_on": ["1", "1", "2020"]}, page=f"{page}/edit")
+    submit(chair, f"{page}/approve", {}, page=page)
+    if publish:
+        submit(chair, f"{page}/publish", {}, page=page)
+
+
+def test_admin_sees_the_cycle_and_what_is_overdue(app, signed_in):
+    admin, _ = signed_in(Role.ADMIN)
+    assert "There are no meetings yet" in admin.get("/dashboard").get_data(as_text=True)
+    chair, chair_person = signed_in(Role.MEMBER)
+    _, member_person = signed_in(Role.MEMBER)
+    today = clock.now().date()
+    past = build_meeting(app, chair_person.id, held_on=today - timedelta(days=20), title="Past panel")
+    _approve(chair, past.meeting_id, action="Rewrite the induction pack")
+    upcoming = build_meeting(app, chair_person.id, member_ids=(member_person.id,),
+                             held_on=today + timedelta(days=10), title="Next panel")
+    with app.app_context():
+        db.session.execute(delete(Assessment).where(Assessment.meeting_id == upcoming.meeting_id,
+                                                    Assessment.user_id == member_person.id))
+        db.session.commit()
+    _set(app, upcoming.meeting_id, reading_deadline=today - timedelta(days=1))
+    html = admin.get("/dashboard").get_data(as_text=True)
+    for expected in ("Past panel", "Next panel", "2 portfolios drawn", "2 of 4", "Approved", "Overdue",
+                     "Feedback for Past panel was due to be released", "2 assessments for Next panel are past",
+                     "Rewrite the induction pack"):
+        assert expected in html, expected
+
+
+def test_member_sees_what_to_read_and_submit_by_when(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    member, member_person = signed_in(Role.MEMBER)
+    today = clock.now().date()
+    built = build_meeting(app, chair_person.id, member_ids=(member_person.id,), held_on=today + timedelta(days=14),
+                          title="Next panel")
+    with app.app_context():
+        db.session.execute(delete(Assessment).where(Assessment.user_id == member_person.id))
+        db.session.commit()
+    _set(app, built.meeting_id, reading_deadline=today + timedelta(days=7))
+    html = member.get("/dashboard").get_data(as_text=True)
+    assert "govuk-notification-banner" in html and "Deadlines" in html
+    assert "Read and submit your assessments for Next panel by" in html
+    assert "You have submitted" in html and "0 of 2" in html
+    assert f"/reviews/meetings/{built.meeting_id}" in html
+    assert f"/meetings/{built.meeting_id}/minutes" not in html  # the minutes links are the Chair's
+    chair_html = chair.get("/dashboard").get_data(as_text=True)
+    assert f"/meetings/{built.meeting_id}/minutes" in chair_html and "Deadlines" not in chair_html
+    outsider, _ = signed_in(Role.MEMBER)
+    assert "Next panel" not in outsider.get("/dashboard").get_data(as_text=True)
+
+
+def test_observer_sees_published_minutes_and_open_actions(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    observer, _ = signed_in(Role.OBSERVER)
+    draft = build_meeting(app, chair_person.id, title="Draft panel")
+    _approve(chair, draft.meeting_id, action="Hidden until published")
+    published = build_meeting(app, chair_person.id, title="Published panel")
+    _approve(chair, published.meeting_id, publish=True, action="Visible action")
+    html = observer.get("/dashboard").get_data(as_text=True)
+    assert "Minutes of Published panel" in html and "Draft panel" not in html
+    assert "Visible action" in html and "Hidden until published" not in html and "Overdue" in html
+
+
+def test_nqsw_sees_their_feedback(app, signed_in, make_user):
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, title="Autumn panel")
+    nqsw_person = make_user(Role.NQSW, email=built.nqsw_emails[0])
+    nqsw = app.test_client()
+    sign_in(app, nqsw, nqsw_person)
+    assert "There is no feedback for you yet" in nqsw.get("/dashboard").get_data(as_text=True)
+    _approve(chair, built.meeting_id)
+    submit(chair, f"/meetings/{built.meeting_id}/feedback-release", {})
+    html = nqsw.get("/dashboard").get_data(as_text=True)
+    assert "Feedback from Autumn panel" in html and "Not read yet" in html and "New feedback" in html
+
+
+def _queries(app, client) -> int:
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*_args) -> None:
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/dashboard").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_dashboard_queries_do_not_grow_with_the_data(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    admin, _ = signed_in(Role.ADMIN)
+    observer, _ = signed_in(Role.OBSERVER)
+    today = clock.now().date()
+    build_meeting(app, chair_person.id, held_on=today - timedelta(days=30), sampled=2)
+    build_meeting(app, chair_person.id, held_on=today + timedelta(days=30), sampled=2)
+    small = {name: _queries(app, client) for name, client in (("admin", admin), ("chair", chair),
+                                                              ("observer", observer))}
+    for i in range(4):
+        extra = build_meeting(app, chair_person.id, held_on=today + timedelta(days=40 + i), sampled=4)
+        _approve(chair, extra.meeting_id, publish=True, action=f"Action {i}")
+    with app.app_context():
+        assert db.session.query(Action).count() == 4
+    large = {name: _queries(app, client) for name, client in (("admin", admin), ("chair", chair),
+                                                              ("observer", observer))}
+    assert large == small, (small, large)
