@@ -38,7 +38,7 @@ def _names_listed(html: str, *people: Person) -> list[str]:
 
 def test_people_list_searches_by_name_email_role_and_status(
         app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
-    browser, admin = admin_client
+    browser, _ = admin_client
     ann = make_user(Role.MEMBER, name="Ann Arbour", email="ann.arbour@uni.example")
     ben = make_user(Role.ASSESSOR, name="Ben Birch", email="ben@council.example")
     cat = make_user(Role.NQSW, name="Cat 100% Cedar", email="cat@council.example", active=False)
@@ -194,7 +194,7 @@ def test_change_role_is_audited_as_a_permission_change_and_takes_effect_at_once(
 
 def test_bad_input_changes_nothing(app: Flask, admin_client: tuple[FlaskClient, Person],
                                    make_user: Callable[..., Person]) -> None:
-    browser, admin = admin_client
+    browser, _ = admin_client
     person = make_user(Role.MEMBER)
     before = snapshot(app)
     cases = [
@@ -222,7 +222,7 @@ def test_bad_input_changes_nothing(app: Flask, admin_client: tuple[FlaskClient, 
 
 
 def test_add_organisation_and_refuse_a_duplicate(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
-    browser, admin = admin_client
+    browser, _ = admin_client
     response = submit(browser, "/admin/organisations", {"name": "  Riverside Carers Forum ", "kind": "community"})
     assert response.status_code == 302
     assert "Riverside Carers Forum" in browser.get("/admin/organisations").get_data(as_text=True)
