@@ -250,3 +250,20 @@ def test_invitation_sends_one_email_and_records_the_organisation(
         assert link.organisation_id == org_id and link.role == "assessor" and link.created_by_id == admin.id
     assert [m.recipient for m in outbox(app)] == ["gus@example.org"]
     assert len(_events(app, "invitation.sent")) == 1
+
+
+def test_deactivation_cannot_be_undone_through_an_emailed_link(
+        app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
+    browser, _ = admin_client
+    person = make_user(Role.MEMBER)
+    submit(browser, f"/admin/people/{person.id}/reset-2fa", {})
+    reset_link = link_in_last_email(app, person.email)
+    submit(browser, f"/admin/people/{person.id}/deactivate", {})
+    response = app.test_client().get(reset_link)
+    assert response.status_code == 404  # the reset link was revoked with the deactivation
+    before = snapshot(app)
+    response = submit(browser, f"/admin/people/{person.id}/reset-2fa", {})
+    assert response.status_code == 302
+    assert "Reactivate them first" in browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert snapshot(app) == before
+    assert not _user(app, person).active

@@ -84,10 +84,20 @@ def organisation_name_taken(name: str) -> bool:
                              ) is not None
 
 
+def _revoke_links(user: User) -> None:
+    """Revoke the person's unused emailed links (setting up from one would let them back in)."""
+    db.session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
 def deactivate(actor: User, user: User) -> None:
-    """Stop a person signing in; their sessions end at once."""
+    """Stop a person signing in; their sessions and any unused links end at once."""
     user.active = False
     access.end_other_sessions(user)
+    _revoke_links(user)
     audit.record(actor, "person.deactivated", f"user:{user.id}")
     db.session.commit()
 
@@ -114,11 +124,7 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     user.totp_last_step = None
     user.enrolled_at = None
     access.end_other_sessions(user)
-    db.session.execute(
-        update(AccountLink)
-        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
-    )
+    _revoke_links(user)
     hours = int(current_app.config["INVITATION_HOURS"])
     link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
                             name=user.name, role=user.role, created_by_id=actor.id)

@@ -76,6 +76,10 @@ def _confirmed_action(user_id: int, template: str, action: str) -> str | Respons
         if user.id == actor.id and action != "reactivate":
             flash("You cannot do that to your own account. Ask another administrator.")
             return redirect(url_for("admin.person", user_id=user.id))
+        if action == "reset" and not user.active:
+            # Finishing a reset signs the person in, which would quietly undo the deactivation.
+            flash(f"{user.name} is deactivated. Reactivate them first, then reset their sign-in.")
+            return redirect(url_for("admin.person", user_id=user.id))
         if action == "deactivate":
             services.deactivate(actor, user)
             flash(f"{user.name} has been deactivated and signed out everywhere.")
