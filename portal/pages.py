@@ -59,6 +59,7 @@ NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
     ("admin.people", "People", frozenset({"admin"})),
     ("admin.organisations", "Organisations", frozenset({"admin"})),
     ("admin.audit_trail", "Audit trail", frozenset({"admin"})),
+    ("reviews.templates", "Assessment template", frozenset({"admin"})),
     ("auth.account", "Your account", None),
 ]
 

@@ -63,6 +63,7 @@ class MeetingRecord:
     meeting: Meeting
     seats: list[MeetingMember]
     portfolios: list[PortfolioRecord]
+    everyone: list[MeetingMember]  # observers too, for attendance
 
     @property
     def names(self) -> dict[int, str]:
@@ -85,6 +86,13 @@ def panel_seats(meeting_id: int) -> list[MeetingMember]:
         .where(MeetingMember.meeting_id == meeting_id, MeetingMember.panel_role.in_(PANEL_ROLES))
         .order_by(User.name, User.id)
     ).unique())
+
+
+def all_seats(meeting_id: int) -> list[MeetingMember]:
+    """Everyone seated at a meeting (Chair, members, observers), by name."""
+    return list(db.session.scalars(
+        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
+        .where(MeetingMember.meeting_id == meeting_id).order_by(User.name, User.id)).unique())
 
 
 def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
@@ -128,4 +136,4 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     if viewer.id in names:
         for record in records.values():
             record.visible = record.status[viewer.id] == SUBMITTED
-    return MeetingRecord(meeting, seats, list(records.values()))
+    return MeetingRecord(meeting, seats, list(records.values()), all_seats(meeting.id))

@@ -135,9 +135,7 @@ def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:
 
 def meeting_seats(meeting: Meeting) -> list[MeetingMember]:
     """Everyone seated at a meeting (Chair, members, observers), by name."""
-    return list(db.session.scalars(
-        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
-        .where(MeetingMember.meeting_id == meeting.id).order_by(User.name, User.id)).unique())
+    return record.all_seats(meeting.id)
 
 
 def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
