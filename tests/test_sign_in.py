@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from conftest import outbox, sign_in
 from helpers_auth import (
     align_to_step,
@@ -251,3 +252,18 @@ def test_a_recovery_code_works_once_and_emails_a_notice(app, signed_in):
     _, again = _code_attempt(app, person, codes[3])
     assert again.status_code == 400 and "Login failed" in again.get_data(as_text=True)
     assert _recovery_count(app, person) == 9
+
+
+def test_unknown_email_costs_one_verification_at_the_same_parameters(app, make_user, monkeypatch):
+    person = make_user()
+    seen: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def spy(self: PasswordHasher, stored: str, password: str) -> bool:
+        seen.append(stored.split("$")[3])
+        return real_verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    password_step(app.test_client(), person.email, "not the right password at all")
+    password_step(app.test_client(), "nobody@example.org", "not the right password at all")
+    assert len(seen) == 2 and seen[0] == seen[1] == "m=8192,t=1,p=1"
