@@ -6,6 +6,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from portal import audit, mail, maintenance_cli
 from portal.auth import services as auth_services
+from portal.demo import demo_command
 
 
 @click.command("first-run-link")
@@ -55,5 +56,5 @@ def mail_deliver_command() -> None:
 
 def install(app: Flask) -> None:
     """Register the commands."""
-    for command in (first_run_link_command, audit_group, mail_group, *maintenance_cli.COMMANDS):
+    for command in (first_run_link_command, audit_group, mail_group, demo_command, *maintenance_cli.COMMANDS):
         app.cli.add_command(command)
