@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Browser, sign_in
-from helpers_keys import add_document, cli_runner, owner_id
+from helpers_keys import add_document, cli_runner, make_portfolio, owner_id
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -25,10 +25,11 @@ def stocked(app, make_user, client):
     """A Lead (signed in once, so there are sessions and audit events) and three documents."""
     lead = make_user(Role.ADMIN)
     sign_in(app, client, lead)
-    documents = [add_document(app, lead.id, [b"agreement v1", b"agreement v2"]),
-                 add_document(app, lead.id, [bytes(range(256)) * 300]),
-                 add_document(app, lead.id, [b"supervision notes naming a family"])]
-    return lead, documents
+    portfolio = make_portfolio(app, lead.id, [])
+    documents = [add_document(app, lead.id, [b"agreement v1", b"agreement v2"], portfolio_id=portfolio),
+                 add_document(app, lead.id, [bytes(range(256)) * 300], portfolio_id=portfolio),
+                 add_document(app, lead.id, [b"supervision notes naming a family"], portfolio_id=portfolio)]
+    return lead, documents, portfolio
 
 
 def restore_database_url(tmp_path: Path) -> str:
@@ -118,7 +119,7 @@ def test_verify_detects_damage(app, cli, stocked, tmp_path, damage):
 
 
 def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked, tmp_path, fresh_app):
-    lead, documents = stocked
+    lead, documents, portfolio = stocked
     target = tmp_path / "backup"
     assert cli("backup", "create", str(target)).exit_code == 0
     with app.app_context():
@@ -143,6 +144,10 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
     browser = fresh_app.test_client()
     sign_in(fresh_app, browser, lead)
     assert browser.get("/dashboard").status_code == 200
+    (first, (_, second_version)), (big, (big_version,)) = documents[0], documents[1]
+    base = f"/portfolios/{portfolio}/documents"
+    assert browser.get(f"{base}/{first}/versions/{second_version}/download").data == b"agreement v2"
+    assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
 
 
 def test_restore_refuses_a_database_that_has_data(app, cli, stocked, tmp_path):
