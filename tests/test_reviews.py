@@ -1,16 +1,17 @@
 """Structured assessments over HTTP: task list, drafts, check answers, submission lock, apologies, independence."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
 from flask import g, render_template
 from helpers_reviews import answers_for, base, complete, make_meeting
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Assessment, AuditEvent, Meeting, MeetingMember, Role, User
+from portal.models import Assessment, AssessmentTemplate, AuditEvent, Meeting, MeetingMember, Portfolio, Role, User
 
 
 @pytest.fixture
@@ -292,3 +293,28 @@ def test_meeting_links_partial(app, setting, make_user):
             html = render_template("reviews/_meeting_links.html", meeting=db.session.get(Meeting, panel.meeting_id))
         assert ("Your assessments for this meeting" in html) is assessments
         assert ("Meeting record" in html) is record
+
+
+def test_a_concurrent_first_save_reuses_the_row_and_the_seeded_template(app, setting, monkeypatch):
+    """Two first saves at once (a double click) meet the unique constraints and carry on with the winner's rows."""
+    from portal.reviews import services
+    from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
+
+    panel = setting["panel"]
+    client, person = setting["one"]
+    pid = panel.portfolio_ids[0]
+    submit(client, f"{base(panel, pid)}/sections/part1", answers_for("part1"))  # the winner: template and row
+    real = services.current_template
+    stale = iter([AssessmentTemplate(name=DEFAULT_NAME, version=1, schema=json.dumps(DEFAULT_SCHEMA),
+                                     active=True, created_at=clock.now())])
+    monkeypatch.setattr(services, "current_template", lambda: next(stale, None) or real())
+    with app.test_request_context():
+        meeting = db.session.get(Meeting, panel.meeting_id)
+        portfolio = db.session.get(Portfolio, pid)
+        actor = db.session.get(User, person.id)
+        again = services._new_assessment(actor, meeting, portfolio)
+        assert again.id == _assessment(app, person.id, pid).id
+        db.session.rollback()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AssessmentTemplate)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Assessment)) == 1

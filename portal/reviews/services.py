@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from portal import access, audit, clock, mail
 from portal.extensions import db
@@ -214,23 +216,49 @@ def meeting_counts(meeting: Meeting) -> MeetingCounts:
 # Verbs -------------------------------------------------------------------------------------------------
 
 
+def _for_update(meeting: Meeting, portfolio: Portfolio, user: User) -> Assessment | None:
+    """The person's assessment, row-locked so a save and a submission cannot interleave."""
+    return db.session.scalar(
+        select(Assessment).options(lazyload(Assessment.template))
+        .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
+               Assessment.user_id == user.id).with_for_update())
+
+
+def _new_assessment(actor: User, meeting: Meeting, portfolio: Portfolio) -> Assessment:
+    """Create the draft, tolerating a concurrent first save (a double click) or first use of the template."""
+    template = current_template()
+    if template.id is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(template)
+        except IntegrityError:
+            template = current_template()  # someone else seeded it a moment ago
+    now = clock.now()
+    try:
+        with db.session.begin_nested():
+            assessment = Assessment(meeting_id=meeting.id, portfolio_id=portfolio.id, user_id=actor.id,
+                                    template_id=template.id, answers="{}", status=AssessmentStatus.DRAFT.value,
+                                    written=False, created_at=now, updated_at=now)
+            db.session.add(assessment)
+    except IntegrityError:
+        found = _for_update(meeting, portfolio, actor)
+        if found is None:
+            raise
+        assessment = found
+    return assessment
+
+
 def save_section(actor: User, meeting: Meeting, portfolio: Portfolio, section: dict[str, Any],
                  values: dict[str, str | None]) -> Assessment:
     """Save one section's answers as a draft (creating the assessment on first save)."""
-    template, assessment = form_for(meeting, portfolio, actor)
-    if assessment is not None and assessment.submitted:
+    assessment = _for_update(meeting, portfolio, actor) or _new_assessment(actor, meeting, portfolio)
+    if assessment.submitted:
         raise Locked
-    now = clock.now()
-    if assessment is None:
-        assessment = Assessment(meeting_id=meeting.id, portfolio_id=portfolio.id, user_id=actor.id,
-                                template=template, answers="{}", status=AssessmentStatus.DRAFT.value,
-                                written=False, created_at=now)
-        db.session.add(assessment)
     answers = assessment.answer_map
     for question in section["questions"]:
         form_schema.set_answer(answers, question, values.get(form_schema.field_name(question)))
     assessment.answers = json.dumps(answers)
-    assessment.updated_at = now
+    assessment.updated_at = clock.now()
     db.session.flush()
     audit.record(actor, "assessment.draft_saved", f"assessment:{assessment.id}", meeting=meeting.id,
                  portfolio=portfolio.id, section=section["key"])
@@ -240,9 +268,10 @@ def save_section(actor: User, meeting: Meeting, portfolio: Portfolio, section: d
 
 def submit(actor: User, meeting: Meeting, portfolio: Portfolio, member: MeetingMember) -> Assessment:
     """Submit and lock the person's assessment; written when they have sent apologies for the meeting."""
-    template, assessment = form_for(meeting, portfolio, actor)
+    assessment = _for_update(meeting, portfolio, actor)
     if assessment is not None and assessment.submitted:
         raise Locked
+    template = assessment.template if assessment else current_template()
     missing = form_schema.missing(template.sections, assessment.answer_map if assessment else {})
     if assessment is None or missing:
         raise Incomplete(missing)
