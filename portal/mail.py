@@ -14,7 +14,7 @@ from email.utils import make_msgid
 from pathlib import Path
 
 from flask import current_app, g, render_template
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import clock
 from portal.extensions import db
@@ -68,22 +68,41 @@ def _deliver_smtp(message: EmailMessage, item: OutboxMessage) -> None:
 
 
 BACKENDS = {"file": _deliver_file, "smtp": _deliver_smtp}
+AFTER_REQUEST_LIMIT = 20
+CLAIM_LEASE = timedelta(minutes=5)
 
 
-def deliver_due(limit: int = 100) -> tuple[int, int]:
+def _claim(item_id: int, max_attempts: int) -> OutboxMessage | None:
+    """Take one due message for this worker (compare-and-set), so two deliverers never send it twice."""
+    now = clock.now()
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id, OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.attempts < max_attempts)
+        # The lease: if this worker dies mid-send, the message falls due again and is not lost.
+        .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return db.session.get(OutboxMessage, item_id) if claimed.rowcount == 1 else None
+
+
+def deliver_due(limit: int = 100, stop_on_failure: bool = False) -> tuple[int, int]:
     """Try every message that is due; return (sent, failed). Failures back off and are retried later."""
     backend = BACKENDS[current_app.config["MAIL_BACKEND"]]
     max_attempts = int(current_app.config["MAIL_MAX_ATTEMPTS"])
     due = db.session.scalars(
-        select(OutboxMessage)
+        select(OutboxMessage.id)
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= clock.now())
         .where(OutboxMessage.attempts < max_attempts)
         .order_by(OutboxMessage.id)
         .limit(limit)
     ).all()
     sent = failed = 0
-    for item in due:
-        item.attempts += 1
+    for item_id in due:
+        item = _claim(item_id, max_attempts)
+        if item is None:
+            continue  # another worker took it
         try:
             backend(_message(item), item)
         except (OSError, smtplib.SMTPException) as exc:
@@ -91,10 +110,13 @@ def deliver_due(limit: int = 100) -> tuple[int, int]:
             item.next_attempt_at = clock.now() + timedelta(minutes=2**item.attempts)
             failed += 1
             current_app.logger.warning("mail delivery failed for outbox message %s: %s", item.id, item.last_error)
-        else:
-            item.sent_at = clock.now()
-            item.last_error = ""
-            sent += 1
+            db.session.commit()
+            if stop_on_failure:
+                break
+            continue
+        item.sent_at = clock.now()
+        item.last_error = ""
+        sent += 1
         db.session.commit()
     return sent, failed
 
@@ -104,7 +126,8 @@ def deliver_after_request(_exc: BaseException | None = None) -> None:
     if not g.pop("mail_queued", False):
         return
     try:
-        deliver_due()
+        # A person is waiting for this response: if the mail server is down, leave the rest for `mail deliver`.
+        deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
     except Exception:
         current_app.logger.exception("mail delivery after request failed")
         db.session.rollback()

@@ -194,3 +194,61 @@ def test_the_file_backend_writes_private_eml_files(app: Flask, admin_client: tup
     assert message["To"] == "fay@example.org"
     assert "https://portal.test/invite/" in _body(message)
     assert "Fay" not in message.as_string()
+
+
+def _queue(app: Flask, count: int) -> None:
+    from portal import mail
+
+    with app.app_context():
+        for number in range(count):
+            mail.queue(f"person{number}@example.org", "Subject", "invitation",
+                       link_url=f"https://portal.test/invite/{number}", hours=72)
+        db.session.commit()
+
+
+def test_after_a_request_a_dead_server_is_tried_once_not_for_every_message(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    _queue(app, 5)
+    browser, _ = admin_client
+    _invite(browser, "Sam Sixth", "sam@example.org")  # its after-request delivery meets the dead server
+    attempts = [m.attempts for m in outbox(app)]
+    assert attempts.count(1) == 1 and attempts.count(0) == 5
+    result = app.test_cli_runner().invoke(args=["mail", "deliver"])
+    assert "failed 5" in result.output  # the command, run from a timer, tries all that are due
+
+
+def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: Collector) -> None:
+    import threading
+
+    from portal import mail
+
+    _queue(app, 12)
+
+    def deliver() -> None:
+        with app.app_context():
+            mail.deliver_due()
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 5
+    while len(smtp_server.messages) < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(f"person{n}@example.org" for n in range(12))
+    assert all(m.attempts == 1 and m.sent_at is not None for m in outbox(app))
+
+
+def test_a_worker_that_dies_mid_send_loses_nothing(app: Flask, smtp_server: Collector) -> None:
+    from portal import mail
+    from portal.models import OutboxMessage as Message
+
+    _queue(app, 1)
+    with app.app_context():
+        assert mail._claim(db.session.scalar(db.select(Message.id)), 8) is not None  # claimed, then the worker died
+        assert mail.deliver_due() == (0, 0)  # leased to the dead worker for now
+        clock.advance(mail.CLAIM_LEASE + timedelta(seconds=1))
+        assert mail.deliver_due() == (1, 0)
+    assert len(smtp_server.messages) == 1

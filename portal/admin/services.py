@@ -229,7 +229,7 @@ def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([_csv_cell(v) for v in (
-            event.seq, event.at.isoformat(timespec="seconds"), event.actor_id,
+            event.seq, clock.as_utc(event.at).isoformat(timespec="seconds"), event.actor_id,
             event.actor.email if event.actor else "", event.action, event.target, event.details, event.ip,
             event.hash)])
         yield buffer.getvalue()
