@@ -108,8 +108,12 @@ def test_readiness_matrix_states_page_and_csv(app: Flask, admin_client: tuple[Fl
     page = admin.get(f"/portfolios/{pid}/documents/readiness").get_data(as_text=True)
     assert "Ann Reader" in page and "Read an older version" in page and "Not read" in page
     assert "(1 of 2 read)" in page and "govuk-tag--yellow" in page
-    both = admin.get(f"/documents/readiness?portfolio={pid}")
-    assert both.status_code == 200
+    other = make_portfolio(app, "Other Person")
+    choose = admin.get("/documents/readiness").get_data(as_text=True)
+    assert f'name="portfolio" type="checkbox" value="{other}"' in choose and "Other Person" in choose
+    both = admin.get(f"/documents/readiness?portfolio={pid}&portfolio={other}").get_data(as_text=True)
+    assert "For 2 portfolios" in both and "Ann Reader" in both
+    assert admin.get(f"/documents/readiness?portfolio={other + 100}").status_code == 404
     exported = admin.get(f"/portfolios/{pid}/documents/readiness?format=csv")
     assert exported.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import audit, clock
+from portal import access, audit, clock
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.extensions import db
 from portal.models import (
@@ -389,8 +389,7 @@ def my_read_states(user: User, documents: list[Document]) -> dict[int, str]:
     return {d.id: matrix.state(user, d) for d in documents}
 
 
-def portfolios_by_id(portfolio_ids: Iterable[int]) -> list[Portfolio]:
-    """These portfolios, in id order."""
-    ids = list(portfolio_ids)
-    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(ids)).order_by(Portfolio.id))) if ids \
-        else []
+def visible_portfolios(user: User) -> list[Portfolio]:
+    """The portfolios this person may see, in id order."""
+    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+                                   .order_by(Portfolio.id)))

@@ -197,7 +197,8 @@ def readiness(portfolio_id: int | None = None) -> str | Response:
     user = access.require_user()
     portfolios = [access.portfolio_or_404(user, portfolio_id)] if portfolio_id else _matrix_portfolios()
     if not portfolios:
-        abort(404)
+        choices = [(p.id, p.label_for(user)) for p in services.visible_portfolios(user)]
+        return render_template("documents/readiness_choose.html", choices=choices)
     ids = [p.id for p in portfolios]
     matrix = services.readiness_matrix(services.panel_for(ids), services.documents_of(ids))
     labels = {p.id: p.label_for(user) for p in portfolios}
