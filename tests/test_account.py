@@ -204,3 +204,19 @@ def test_guessing_codes_on_the_recovery_codes_page_is_throttled(app, signed_in):
         assert submit(client, "/account/recovery-codes", {"code": wrong_code(person.secret)}).status_code == 400
     response = submit(client, "/account/recovery-codes", {"code": fresh_code(app, person)})
     assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_account_changes_are_audited(app, signed_in):
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+
+    client, person = signed_in()
+    new_recovery_codes(app, client, person)
+    assert _change(client, app, person, person.password, fresh_code(app, person)).status_code == 302
+    assert _change(client, app, person, "not my password at all", "000000").status_code == 400
+    with app.app_context():
+        actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == person.id)))
+    assert {"sign_in.password_accepted", "sign_in.succeeded", "2fa.recovery_codes_regenerated",
+            "password.changed", "password.change_failed"} <= actions

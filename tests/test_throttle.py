@@ -128,3 +128,16 @@ def test_code_step_failures_count_too(app, make_user, client):
         assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
     assert _refused(code_step(client, fresh_code(app, person)))
     assert _refused(password_step(app.test_client(), person.email, person.password))
+
+
+def test_failures_and_lockouts_are_audited(app, make_user, client):
+    from portal.models import AuditEvent
+
+    person = make_user()
+    _fail(client, person.email, 5)
+    password_step(client, person.email, person.password)
+    with app.app_context():
+        actions = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+        details = " ".join(db.session.scalars(select(AuditEvent.details)))
+    assert actions.count("sign_in.failed") == 5 and actions[-1] == "sign_in.throttled"
+    assert person.password not in details and WRONG not in details
