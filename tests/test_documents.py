@@ -311,3 +311,63 @@ def test_every_view_and_download_is_audited(app: Flask, stored: tuple) -> None:
     downloads = _actions(app, "document.downloaded")
     assert len(downloads) == 2 and downloads[0].target == f"document:{doc}"
     assert len(_actions(app, "document.uploaded")) == 1
+
+
+# The optional PDF stamp --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pdf_stamp(app_config: dict) -> None:
+    """Turn PDF_STAMP on for this test."""
+    app_config["PDF_STAMP"] = True
+
+
+def _two_page_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for text in ("Page one", "Page two"):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.text(x=20, y=20, text=text)
+    return bytes(pdf.output())
+
+
+def test_pdf_stamp_marks_every_page_with_reader_and_date(pdf_stamp: None, app: Flask,
+                                                         admin_client: tuple[FlaskClient, Person]) -> None:
+    from pypdf import PdfReader
+
+    client, person = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("two.pdf", _two_page_pdf(), "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    expected = f"Confidential - viewed by {person.name} on {clock.now().strftime('%-d %B %Y')}"
+    for name in ("view", "download"):
+        response = client.get(_paths(pid, doc, version)[name])
+        assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
+        pages = [page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages]
+        assert len(pages) == 2 and all(expected in text for text in pages)
+        assert "Page one" in pages[0] and "Page two" in pages[1]
+    with app.app_context():
+        receipt = db.session.scalars(db.select(ReadReceipt)).one()
+        assert (receipt.views, receipt.downloads) == (1, 1)
+
+
+def test_pdf_stamp_refuses_a_pdf_it_cannot_read(pdf_stamp: None, app: Flask,
+                                                admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("broken.pdf", b"%PDF-1.4\nnot really a pdf", "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    response = client.get(_paths(pid, doc, version)["view"])
+    assert response.status_code == 500 and "This PDF cannot be opened" in response.get_data(as_text=True)
+    assert b"not really" not in response.data
+
+
+def test_pdf_stamp_is_off_by_default(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    original = _two_page_pdf()
+    upload(client, pid, [("two.pdf", original, "pdp")])
+    doc, version = only_document(app)
+    assert client.get(_paths(pid, doc, version)["download"]).data == original

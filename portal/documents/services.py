@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import access, audit, clock
+from portal.documents import stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.extensions import db
 from portal.models import (
@@ -244,20 +245,26 @@ def _record_read(actor: User, version: DocumentVersion, disposition: str) -> Non
                  f"document:{version.document_id}", version=version.id, number=version.number)
 
 
-def open_version(actor: User, version: DocumentVersion, disposition: str) -> Iterator[bytes]:
+def open_version(actor: User, version: DocumentVersion, disposition: str, stamp: bool = False) -> Iterator[bytes]:
     """Start reading a version: record the receipt and audit, and return its verified plaintext in pieces.
 
     The first piece is authenticated before anything is recorded or sent, so a blob that fails at once
     raises IntegrityFailure here; a failure later in a large file raises it from the iterator, which
-    aborts the response that is under way.
+    aborts the response that is under way. With stamp, the whole PDF is verified and stamped first.
     """
     ids = (actor.id, version.document_id, version.id)
     pieces = _verified_pieces(version)
     try:
         first = next(pieces, b"")
+        if stamp:
+            text = stamping.stamp_text(actor, clock.now().strftime("%-d %B %Y"))
+            first, pieces = stamping.stamp(first + b"".join(pieces), text), iter(())
     except crypto.DecryptionError as exc:
         _integrity_failure(*ids, "before sending", exc)
         raise IntegrityFailure(str(exc)) from exc
+    except stamping.StampFailure as exc:
+        log.warning("document %s version %s: %s", version.document_id, version.id, exc)
+        raise
     _record_read(actor, version, disposition)
     db.session.commit()
     return _rest(ids, first, pieces)

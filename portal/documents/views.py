@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from portal import access
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
+from portal.documents.stamping import StampFailure
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
 
@@ -145,12 +146,16 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
     kind = services.kind_of(version)
     if disposition == services.VIEW and not kind.opens_inline:
         abort(404)
+    stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
     try:
-        pieces = services.open_version(access.require_user(), version, disposition)
+        pieces = services.open_version(access.require_user(), version, disposition, stamp=stamp)
     except services.IntegrityFailure:
         return render_template("documents/integrity_failure.html", portfolio_id=portfolio_id), 500
+    except StampFailure:
+        return render_template("documents/stamp_failure.html", portfolio_id=portfolio_id), 500
     response = Response(stream_with_context(pieces), content_type=kind.mimetype)
-    response.headers["Content-Length"] = str(version.size)
+    if not stamp:
+        response.headers["Content-Length"] = str(version.size)
     response.headers["Content-Disposition"] = _content_disposition(
         "inline" if disposition == services.VIEW else "attachment", version.filename)
     response.headers["Cache-Control"] = "no-store"
