@@ -1,7 +1,7 @@
 """Benchmark the portal under gunicorn on loopback, side by side in one run (DESIGN section 8).
 
-    .venv/bin/python bench/run.py [--sizes 10M,200M,1G] [--workers 4] [--threads 4] [--clients 20]
-                                  [--seconds 10] [--database-url URL]
+    .venv/bin/python bench/run.py [--sizes 10M,200M,1G] [--workers 4] [--threads 4] [--worker-class gthread]
+                                  [--clients 20] [--seconds 10] [--database-url URL]
 
 A throw-away instance (SQLite unless --database-url names an empty database) gets a keyring, a Lead and 20
 more people; the portal runs under gunicorn (gthread) with bench/wsgi.py mounting the comparison apps beside
@@ -106,10 +106,10 @@ def prepare(folder: Path, database_url: str | None, max_upload: int, people: int
     return env, accounts, portfolio_id
 
 
-def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(env: dict, port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     """Start gunicorn on loopback and wait until the portal answers its health check."""
     command = [str(Path(sys.executable).parent / "gunicorn"), "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+               "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
                "--timeout", "900", "--keep-alive", "5", "--log-level", "warning", "bench.wsgi:application"]
     log = (Path(env["BENCH_PLAIN_DIR"]).parent / "server.log").open("ab")
     server = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
@@ -432,6 +432,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="10M,200M,1G")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=0)
@@ -447,9 +448,11 @@ def main() -> int:
     try:
         env, people, portfolio = prepare(folder, args.database_url, max(s for _, s in sizes) + MB, args.clients,
                                           args.light_passwords)
-        server = start_server(env, port, args.workers, args.threads)
+        server = start_server(env, port, args.workers, args.threads, args.worker_class)
         pids = worker_pids(server.pid)
-        print(f"# Benchmark: gunicorn gthread, {args.workers} workers x {args.threads} threads, 127.0.0.1, "
+        shape = f"{args.workers} workers x {args.threads} threads" if args.worker_class == "gthread" else \
+            f"{args.workers} workers"
+        print(f"# Benchmark: gunicorn {args.worker_class}, {shape}, 127.0.0.1, "
               f"{'PostgreSQL' if args.database_url else 'SQLite'}, {os.cpu_count()} CPUs, Python "
               f"{sys.version.split()[0]}\n", flush=True)
         print(component_speeds() + "\n", flush=True)
