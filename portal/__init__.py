@@ -25,6 +25,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    from portal.documents.uploads import MemoryOnlyRequest
+
+    app.request_class = MemoryOnlyRequest  # form file parts are never spooled to disk in plaintext
     config.load(app, test_config)
     _load_keyring(app)
     if app.config.get("ARGON2_PARAMETERS"):

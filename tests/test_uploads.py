@@ -1,5 +1,6 @@
 """Uploads: encrypted while streaming (no plaintext on disk), size limit, type by content, names, atomicity."""
 
+import io
 import os
 import secrets
 import tempfile
@@ -56,6 +57,46 @@ def _files_with(roots: list[Path], marker: bytes, since: float = 0.0) -> list[st
     return hits
 
 
+def _open_files_with(marker: bytes) -> list[str]:
+    """Files this process holds open (unnamed temporary files included) whose bytes contain the marker."""
+    hits = []
+    for fd in os.listdir("/proc/self/fd"):
+        path = f"/proc/self/fd/{fd}"
+        try:
+            target = os.readlink(path)
+            if not target.startswith("/") or target.startswith(("/dev/", "/proc/")):
+                continue  # sockets, pipes, terminals
+            with open(path, "rb") as handle:
+                previous = b""
+                while block := handle.read(4 * MB):
+                    if marker in previous[-len(marker):] + block:
+                        hits.append(target)
+                        break
+                    previous = block
+        except OSError:
+            continue
+    return hits
+
+
+@pytest.fixture
+def temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every temporary file Python's tempfile module makes (Werkzeug's spooling goes through it)."""
+    made: list[str] = []
+    real_temporary, real_inner = tempfile.TemporaryFile, tempfile._mkstemp_inner
+
+    def temporary(*args: object, **kwargs: object) -> object:
+        made.append("TemporaryFile")
+        return real_temporary(*args, **kwargs)
+
+    def inner(*args: object, **kwargs: object) -> object:
+        made.append("mkstemp")
+        return real_inner(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", temporary)
+    monkeypatch.setattr(tempfile, "_mkstemp_inner", inner)
+    return made
+
+
 def _counts(app: Flask) -> tuple[int, int]:
     with app.app_context():
         return (db.session.scalar(db.select(db.func.count()).select_from(Document)),
@@ -67,14 +108,34 @@ def _blob_files(app: Flask) -> list[str]:
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
 
 
-def test_marker_scan_finds_plaintext(tmp_path: Path) -> None:
-    # The scanner used below must be able to fail: it finds a marker written in the clear.
+def test_marker_scans_find_plaintext(tmp_path: Path, temp_files: list[str]) -> None:
+    # The checks used below must be able to fail: they find a marker written in the clear, in a named file
+    # and in an unnamed temporary file (what Werkzeug's spooling makes), and they see Werkzeug spool.
     (tmp_path / "spooled").write_bytes(b"x" * (5 * MB) + b"MARKER-visible" + b"y" * 10)
     assert _files_with([tmp_path], b"MARKER-visible") == [str(tmp_path / "spooled")]
+    with tempfile.TemporaryFile() as unnamed:
+        unnamed.write(b"z" * MB + b"MARKER-unnamed")
+        unnamed.flush()
+        assert len(_open_files_with(b"MARKER-unnamed")) == 1
+    temp_files.clear()
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from portal.documents.uploads import MemoryOnlyRequest
+
+    def environ() -> dict:
+        return EnvironBuilder(method="POST", data={"f": (io.BytesIO(b"0" * MB), "f.pdf")}).get_environ()
+
+    assert Request(environ()).files["f"].read(1) == b"0"
+    assert "TemporaryFile" in temp_files  # Werkzeug's default: a plaintext temporary file
+    temp_files.clear()
+    assert MemoryOnlyRequest(environ()).files["f"].read(1) == b"0"
+    assert temp_files == []
 
 
 def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tuple[FlaskClient, Person],
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   temp_files: list[str]) -> None:
     client, _ = admin_client
     pid = make_portfolio(app)
     system_tmp = Path(tempfile.gettempdir())
@@ -90,7 +151,8 @@ def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tupl
 
     def watch() -> None:
         while not done.is_set():
-            found.extend(_files_with(roots, marker) + _files_with([system_tmp], marker, started))
+            found.extend(_files_with(roots, marker) + _files_with([system_tmp], marker, started)
+                         + _open_files_with(marker))
             scans[0] += 1
             time.sleep(0.2)
 
@@ -103,7 +165,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tupl
         done.set()
         watcher.join()
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    assert scans[0] >= 1 and found == []
+    assert scans[0] >= 1 and found == [] and temp_files == []
     assert _files_with(roots, marker) == [] and _files_with([system_tmp], marker, started) == []
     _, version_id = only_document(app)
     with app.app_context():
@@ -244,8 +306,6 @@ def test_a_body_declared_too_large_is_refused_before_reading(small_limit: int, a
 def test_csrf_token_is_required_before_the_files(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
     client, _ = admin_client
     pid = make_portfolio(app)
-    import io
-
     missing = client.post(upload_path(pid), data={"evidence_type-0": "pdp", "file-0": (io.BytesIO(PDF), "a.pdf")},
                           content_type="multipart/form-data")
     wrong = client.post(upload_path(pid), data={"csrf_token": "forged", "evidence_type-0": "pdp",
@@ -315,11 +375,26 @@ def test_only_the_admin_uploads(app: Flask, signed_in: Callable[..., tuple[Flask
     member, person = signed_in(Role.MEMBER)
     seat(app, person.id, [pid])
     assert member.get(upload_path(pid)).status_code == 404
-    import io
-
     token = csrf_from(member.get(f"/portfolios/{pid}/documents").get_data(as_text=True))
     response = member.post(upload_path(pid), data={"csrf_token": token, "evidence_type-0": "pdp",
                                                    "file-0": (io.BytesIO(PDF), "a.pdf")},
                            content_type="multipart/form-data")
     assert response.status_code == 404
     assert _counts(app) == (0, 0) and _blob_files(app) == []
+
+
+def test_file_parts_sent_to_any_other_form_stay_in_memory(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                                          temp_files: list[str]) -> None:
+    from portal.documents.uploads import MemoryOnlyRequest
+
+    assert app.request_class is MemoryOnlyRequest
+    client, _ = admin_client
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    # Werkzeug would spool this 2 MB part to a temporary file while the CSRF check parses the form.
+    client.post("/account/password", data={"csrf_token": token, "f": (io.BytesIO(b"1" * 2 * MB), "x.csv")},
+                content_type="multipart/form-data")
+    assert temp_files == []
+    too_big = client.post("/account/password", data={"csrf_token": token,
+                                                     "f": (io.BytesIO(b"0" * (17 * MB)), "x.csv")},
+                          content_type="multipart/form-data")
+    assert too_big.status_code == 413 and temp_files == []

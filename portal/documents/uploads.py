@@ -6,6 +6,7 @@ runs) and read the body here instead: the CSRF token must come before any file, 
 are handed on piece by piece to be encrypted straight into the blob store.
 """
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from wtforms import ValidationError
 READ_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024
 MAX_PARTS = 200
+FORM_FILE_MEMORY_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -114,3 +116,26 @@ def checked_parts(request: Request, max_body: int) -> Iterator[tuple[str, str] |
         token = first[1]
     check_csrf(request, token)
     return parts
+
+
+class _CappedBuffer(io.BytesIO):
+    """An in-memory file that refuses to grow past a limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        """Append, unless that would pass the limit."""
+        if self.tell() + len(data) > self._limit:
+            raise RequestEntityTooLarge("The file is too large for this form.")
+        return super().write(data)
+
+
+class MemoryOnlyRequest(Request):
+    """The app's request class: file parts parsed by Werkzeug anywhere else (for example a CSV import) are
+    held in memory up to FORM_FILE_MEMORY_BYTES and never spooled to a plaintext temporary file."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> io.BytesIO:
+        return _CappedBuffer(FORM_FILE_MEMORY_BYTES)
