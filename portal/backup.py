@@ -100,6 +100,8 @@ def _encode(value: Any) -> Any:
         return {"$d": value.isoformat()}
     if isinstance(value, Decimal):
         return {"$n": str(value)}
+    if isinstance(value, dict | list):  # a JSON column: tagged so it is never mistaken for a tag
+        return {"$j": value}
     return value
 
 
@@ -107,7 +109,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         (tag, body), = value.items()
         return {"$b": base64.b64decode, "$dt": datetime.fromisoformat, "$d": date.fromisoformat,
-                "$n": Decimal}[tag](body)
+                "$n": Decimal, "$j": lambda v: v}[tag](body)
     return value
 
 

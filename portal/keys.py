@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
+from sqlalchemy import Column, ColumnElement, Table, Text, func, select, tuple_, type_coerce, update
 
 from portal import audit
 from portal.extensions import db
@@ -72,11 +72,19 @@ def save_keyring(keyring: Keyring) -> None:
 
 @dataclass(frozen=True)
 class EncryptedTable:
-    """A table with EncryptedText columns, and its single-column primary key for keyset paging."""
+    """A table with EncryptedText columns, and its primary key columns for keyset paging."""
 
     table: Table
-    key: Column
+    key: tuple[Column, ...]
     columns: tuple[Column, ...]
+
+    def after(self, last: tuple) -> ColumnElement[bool]:
+        """Rows whose key sorts after `last`."""
+        return self.key[0] > last[0] if len(self.key) == 1 else tuple_(*self.key) > tuple_(*last)
+
+    def at(self, key: tuple) -> list[ColumnElement[bool]]:
+        """The conditions selecting the row with this key."""
+        return [column == value for column, value in zip(self.key, key, strict=True)]
 
 
 def encrypted_tables() -> list[EncryptedTable]:
@@ -85,8 +93,7 @@ def encrypted_tables() -> list[EncryptedTable]:
     for table in Base.metadata.sorted_tables:
         columns = tuple(c for c in table.columns if isinstance(c.type, EncryptedText))
         if columns:
-            (key,) = table.primary_key.columns
-            found.append(EncryptedTable(table, key, columns))
+            found.append(EncryptedTable(table, tuple(table.primary_key.columns), columns))
     return found
 
 
@@ -95,14 +102,14 @@ def _raw(column: Column) -> object:
     return type_coerce(column, Text).label(column.name)
 
 
-def _raw_rows(item: EncryptedTable, batch_size: int) -> Iterator[list]:
-    """Yield the table's rows (key + stored ciphertexts) in key order, one batch at a time."""
-    last = None
+def _raw_rows(item: EncryptedTable, batch_size: int) -> Iterator[list[tuple[tuple, tuple]]]:
+    """Yield the table's rows as (key, stored ciphertexts) in key order, one batch at a time."""
+    width, last = len(item.key), None
     while True:
-        query = select(item.key, *(_raw(c) for c in item.columns)).order_by(item.key).limit(batch_size)
+        query = select(*item.key, *(_raw(c) for c in item.columns)).order_by(*item.key).limit(batch_size)
         if last is not None:
-            query = query.where(item.key > last)
-        rows = db.session.execute(query).all()
+            query = query.where(item.after(last))
+        rows = [(tuple(r[:width]), tuple(r[width:])) for r in db.session.execute(query).all()]
         if not rows:
             return
         yield rows
@@ -140,7 +147,7 @@ def usage() -> KeyUsage:
     result.data_keys.update(dict(rows.all()))
     for item in encrypted_tables():
         for batch in _raw_rows(item, 1000):
-            result.fields.update(Keyring.field_key_id(v) for row in batch for v in row[1:] if v is not None)
+            result.fields.update(Keyring.field_key_id(v) for _, values in batch for v in values if v is not None)
     rows = db.session.execute(select(RecoveryCode.key_id, func.count()).where(
         RecoveryCode.used_at.is_(None)).group_by(RecoveryCode.key_id))
     result.recovery_codes.update(dict(rows.all()))
@@ -212,8 +219,8 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
             if budget.spent:
                 return done
             changed = 0
-            for row in rows:
-                stale = {c: v for c, v in zip(item.columns, row[1:], strict=True)
+            for key, values in rows:
+                stale = {c: v for c, v in zip(item.columns, values, strict=True)
                          if v is not None and Keyring.field_key_id(v) != keyring.active_id}
                 if not stale:
                     continue
@@ -222,7 +229,7 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                                              Text) for c, v in stale.items()}
                 # Only if unchanged since read: a value a worker rewrote meanwhile is left for the next run.
                 db.session.execute(update(item.table).where(
-                    item.key == row[0], *(type_coerce(c, Text) == v for c, v in stale.items())).values(fresh))
+                    *item.at(key), *(type_coerce(c, Text) == v for c, v in stale.items())).values(fresh))
                 changed += 1
             if changed:
                 db.session.commit()

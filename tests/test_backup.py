@@ -165,3 +165,14 @@ def test_restore_refuses_a_damaged_backup(app, cli, stocked, tmp_path, fresh_app
     assert result.exit_code == 1 and "does not verify" in result.output
     with fresh_app.app_context():
         assert not list(Path(fresh_app.config["BLOB_DIR"]).glob("*"))
+
+
+def test_dump_values_round_trip_through_json():
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from portal.backup import _decode, _encode
+
+    values = [None, True, 7, "text", b"\x00\xffbytes", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+              date(2026, 1, 2), Decimal("1.50"), {"$b": "not a tag"}, ["a", 1]]
+    assert [_decode(json.loads(json.dumps(_encode(v)))) for v in values] == values
