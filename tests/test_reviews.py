@@ -292,6 +292,7 @@ def test_meeting_links_partial(app, setting, make_user):
             g.user = db.session.get(User, user_id)
             html = render_template("reviews/_meeting_links.html", meeting=db.session.get(Meeting, panel.meeting_id))
         assert ("Your assessments for this meeting" in html) is assessments
+        assert (f"{base(panel, panel.portfolio_ids[1])}\">Assess Portfolio B" in html) is assessments
         assert ("Meeting record" in html) is record
 
 

@@ -141,11 +141,13 @@ def meeting_seats(meeting: Meeting) -> list[MeetingMember]:
 
 
 def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
-    """Links to the person's assessments and, for the Chair and the Lead, the meeting record."""
+    """Links to the person's assessments (and each task list) and, for the Chair and the Lead, the meeting record."""
     links = []
     found = seat(user, meeting.id)
     if found:
         links.append((url_for("reviews.overview", meeting_id=meeting.id), "Your assessments for this meeting"))
+        links += [(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=p.id),
+                   f"Assess {p.label_for(user)}") for p in record.sampled_portfolios(meeting.id)]
     if user.role == Role.ADMIN or (found and found[1].panel_role == PanelRole.CHAIR.value):
         links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
     return links
