@@ -9,6 +9,7 @@ meeting with its sample drawn. Every demo person gets the same known password an
 the demo is for local trials only and refuses to run on a database that already holds portfolios.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -252,6 +253,8 @@ def demo_command(force: bool) -> None:
     if db.session.scalar(select(User.id).where(User.email == "demo.lead@example.org")) is not None:
         raise click.ClickException("The demo panel is already loaded.")
     base_url = current_app.config["BASE_URL"]
+    # Hundreds of audit events are written (and kept); echoing each one would bury the sign-in details.
+    logging.getLogger("portal.audit").setLevel(logging.WARNING)
     with current_app.test_request_context(base_url=base_url):
         people, counts = build(base_url)
     click.echo("Demo panel created (every name, organisation and document is fictional): "
@@ -260,5 +263,5 @@ def demo_command(force: bool) -> None:
     click.echo("Add a person's key to an authenticator app (or run: python -c \"import pyotp; "
                "print(pyotp.TOTP('KEY').now())\") to get their security code.\n")
     for person in people:
-        click.echo(f"  {person.what:<48} {person.user.email:<32} key {person.secret}")
+        click.echo(f"  {person.what:<54} {person.user.email:<30} key {person.secret}")
     click.echo(f"\nSign in at {base_url.rstrip('/')}/sign-in")
