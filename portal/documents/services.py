@@ -4,6 +4,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO
 
 from flask import current_app
@@ -307,7 +308,7 @@ class Reader:
 
     name: str
     current: bool
-    last_at: object
+    last_at: datetime
 
 
 def readers_of(documents: list[Document]) -> dict[int, list[Reader]]:

@@ -8,14 +8,15 @@ function percent(loaded, start, size) {
 }
 
 function showPage(xhr) {
-  // Follow the redirect after success; show the returned page (errors, 413) otherwise.
-  if (xhr.status === 200 && xhr.responseURL && xhr.responseURL !== form.action) {
-    window.location.assign(xhr.responseURL);
-    return;
-  }
+  // Show the page the server answered with (the list after success, or the form with its errors), as a
+  // normal submission would; the request already followed the redirect, so its flash message is in this page.
+  const url = xhr.responseURL;
   document.open();
   document.write(xhr.responseText);
   document.close();
+  if (url && url !== window.location.href) {
+    window.history.replaceState(null, "", url);
+  }
 }
 
 if (form && window.FormData && window.XMLHttpRequest) {

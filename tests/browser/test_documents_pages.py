@@ -1,0 +1,85 @@
+"""The documents pages in a real browser: accessible, and uploading works with and without JavaScript."""
+
+from collections.abc import Callable
+
+from conftest import Person
+from flask import Flask
+from helpers_documents import HTML, PDF, make_portfolio, seat
+from playwright.sync_api import BrowserContext, Page
+
+from browser.conftest import assert_accessible, browser_sign_in, press
+from portal.models import Role
+
+
+def _choose(page: Page, row: int, name: str, content: bytes, evidence: str) -> None:
+    page.select_option(f"#evidence_type-{row}", evidence)
+    page.set_input_files(f"#file-{row}", files=[{"name": name, "mimeType": "application/octet-stream",
+                                                  "buffer": content}])
+
+
+def test_upload_with_javascript_shows_progress_and_lands_on_the_list(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    assert_accessible(page)
+    _choose(page, 0, "Final report.pdf", PDF, "final_report")
+    _choose(page, 1, "Supervision.txt", b"Supervision notes\n", "supervision")
+    with page.expect_response(lambda r: r.request.resource_type == "xhr" and r.url.endswith("/upload")):
+        page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("2 documents uploaded").wait_for()
+    assert page.url == f"{live_url}/portfolios/{pid}/documents"
+    assert page.get_by_role("link", name="Open Final report (PDF, 77 bytes) in a new tab").get_attribute(
+        "target") == "_blank"
+    assert_accessible(page)
+
+
+def test_refused_upload_with_javascript_shows_the_error_page(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "report.pdf", HTML, "final_report")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("There is a problem").wait_for()
+    assert "is not a file the portal accepts" in page.content()
+    assert_accessible(page)
+
+
+def test_upload_without_javascript(app: Flask, live_url: str, make_user: Callable[..., Person],
+                                   new_context: Callable[..., BrowserContext]) -> None:
+    person = make_user(Role.ADMIN)
+    page = new_context(java_script_enabled=False).new_page()
+    browser_sign_in(page, live_url, person, app)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
+    response = press(page, "Upload")
+    assert response.url == f"{live_url}/portfolios/{pid}/documents"
+    assert "1 document uploaded" in page.content()
+
+
+def test_document_history_and_readiness_pages_are_accessible(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    page, _ = signed_in_page(Role.ADMIN)
+    member_page, member = signed_in_page(Role.MEMBER, name="Mo Member")
+    pid = make_portfolio(app)
+    seat(app, member.id, [pid])
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("1 document uploaded").wait_for()
+    page.get_by_role("link", name="Agreement", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert_accessible(page)
+    page.get_by_role("button", name="Upload a new version").click()
+    page.wait_for_url("**/replace")
+    assert_accessible(page)
+    member_page.goto(f"{live_url}/portfolios/{pid}/documents")
+    assert "Not read yet" in member_page.content()
+    assert_accessible(member_page)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/readiness")
+    assert "Mo Member" in page.content()
+    assert_accessible(page)
+    page.goto(f"{live_url}/documents/readiness")
+    assert_accessible(page)
