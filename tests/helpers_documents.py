@@ -5,10 +5,10 @@ import zipfile
 from collections.abc import Iterator
 from datetime import date
 
+from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import csrf_from
 from portal import clock
 from portal.extensions import db
 from portal.models import (
