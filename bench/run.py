@@ -371,10 +371,12 @@ def _client_process(port: int, path: str, cookies: list[dict], start: float, war
     out.put(results)
 
 
-def page_load(port: int, path: str, jars: list[dict], seconds: float, processes: int = 4) -> dict:
-    """Run len(jars) concurrent clients on `path` for `seconds` after a 2 s warm-up; return the statistics."""
-    start = time.time() + 1.0
-    warm, end = start + 2.0, start + 2.0 + seconds
+def page_load(port: int, path: str, jars: list[dict], seconds: float, warmup: float = 2.0,
+              processes: int = 4) -> dict:
+    """Run len(jars) concurrent clients on `path` for `seconds` after a warm-up; return the statistics."""
+    processes = min(processes, len(jars))
+    start = time.time() + 0.5 + 0.25 * processes  # time for the client processes to start
+    warm, end = start + warmup, start + warmup + seconds
     queue: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
     workers = [multiprocessing.get_context("fork").Process(
         target=_client_process, args=(port, path, jars[i::processes], start, warm, end, queue))
@@ -384,7 +386,7 @@ def page_load(port: int, path: str, jars: list[dict], seconds: float, processes:
     results = [item for _ in workers for item in queue.get()]
     for worker in workers:
         worker.join()
-    latencies = sorted(took for took, _ in results)
+    latencies = sorted(took for took, _ in results) or [float("inf")]
     errors = sum(1 for _, status in results if status != 200)
     return {"requests": len(results), "errors": errors, "rps": len(results) / seconds,
             "p50": latencies[len(latencies) // 2] * 1000, "p95": latencies[int(len(latencies) * 0.95)] * 1000,
@@ -435,6 +437,8 @@ def main() -> int:
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=0, help="Transfers of each kind per size (0: 3, 2 or 1).")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--database-url", default=None, help="An EMPTY database to use instead of SQLite.")
     parser.add_argument("--skip-pages", action="store_true")
@@ -463,7 +467,7 @@ def main() -> int:
               "| plain send_file MB/s | ratio | worker peak growth up / down (encrypted) | same (plain) |")
         print("|---|---|---|---|---|---|---|---|---|", flush=True)
         for label, size in sizes:
-            repeats = 3 if size <= 16 * MB else 2 if size <= 256 * MB else 1
+            repeats = args.repeats or (3 if size <= 16 * MB else 2 if size <= 256 * MB else 1)
             result = transfers(lead, pids, portfolio, size, repeats, newest_version)
             up = result["upload"].rate(size) / result["plain upload"].rate(size)
             down = result["download"].rate(size) / result["plain download"].rate(size)
@@ -485,8 +489,8 @@ def main() -> int:
                 browser = Browser(port)
                 browser.sign_in(person)
                 jars.append(dict(browser.cookies))
-            dashboard = page_load(port, "/dashboard", jars, args.seconds)
-            hello = page_load(port, "/bench-hello/", [{} for _ in jars], args.seconds)
+            dashboard = page_load(port, "/dashboard", jars, args.seconds, args.warmup)
+            hello = page_load(port, "/bench-hello/", [{} for _ in jars], args.seconds, args.warmup)
             share = dashboard["rps"] / hello["rps"]
             print(f"\n| {args.clients} concurrent clients, {args.seconds:.0f} s | requests | errors | req/s "
                   "| p50 ms | p95 ms | p99 ms |")

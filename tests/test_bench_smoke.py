@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_bench_runs_with_a_tiny_file():
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "256K", "--workers", "2", "--threads", "2",
-         "--clients", "2", "--seconds", "1", "--light-passwords"],
+         "--clients", "1", "--seconds", "1", "--warmup", "0", "--repeats", "1", "--light-passwords"],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 256K |")]
