@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from flask import abort, current_app, url_for
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail
 from portal.auth import services as auth_services
@@ -221,6 +222,7 @@ def my_releases(user: User) -> list[FeedbackRecipient]:
     return list(db.session.scalars(
         select(FeedbackRecipient).join(FeedbackRelease, FeedbackRelease.id == FeedbackRecipient.release_id)
         .where(FeedbackRecipient.user_id == user.id).order_by(FeedbackRelease.released_at.desc())
+        .options(joinedload(FeedbackRecipient.release).joinedload(FeedbackRelease.meeting))
     ))
 
 
