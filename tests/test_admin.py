@@ -267,3 +267,23 @@ def test_deactivation_cannot_be_undone_through_an_emailed_link(
     assert "Reactivate them first" in browser.get(response.headers["Location"]).get_data(as_text=True)
     assert snapshot(app) == before
     assert not _user(app, person).active
+
+
+def test_a_person_page_shows_their_pending_set_up_link_and_sends_a_new_one(
+        app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
+    browser, _ = admin_client
+    person = make_user(Role.ASSESSOR)
+    assert "Set-up link" not in browser.get(f"/admin/people/{person.id}").get_data(as_text=True)
+    submit(browser, f"/admin/people/{person.id}/reset-2fa", {})
+    first = link_in_last_email(app, person.email)
+    page = browser.get(f"/admin/people/{person.id}").get_data(as_text=True)
+    assert "Set-up link" in page and "It expires on" in page
+    with app.app_context():
+        link_id = db.session.scalar(select(AccountLink.id).where(AccountLink.user_id == person.id,
+                                                                 AccountLink.revoked_at.is_(None)))
+    response = browser.post(f"/admin/invitations/{link_id}/resend", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 302
+    second = link_in_last_email(app, person.email)
+    assert second != first
+    assert app.test_client().get(first).status_code == 404
+    assert app.test_client().get(second).status_code == 200

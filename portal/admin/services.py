@@ -63,6 +63,17 @@ def pending_link(link_id: int) -> AccountLink | None:
     return link if link.purpose in (LinkPurpose.INVITATION, LinkPurpose.RESET) else None
 
 
+def pending_link_for(user: User) -> AccountLink | None:
+    """The person's newest unused set-up link (after a 2FA reset), if any."""
+    return db.session.scalar(
+        select(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+        .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
+        .order_by(AccountLink.created_at.desc())
+        .limit(1)
+    )
+
+
 def organisations() -> list[Organisation]:
     """Every organisation, by name."""
     return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))

@@ -62,8 +62,13 @@ def invite() -> str | Response:
 def person(user_id: int) -> str:
     """One person: their details and the actions the administrator can take."""
     user = _person_or_404(user_id)
-    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(),
-                           role_form=forms.RoleForm(role=user.role),
+    return _person_page(user, forms.RoleForm(role=user.role))
+
+
+def _person_page(user: User, role_form: forms.RoleForm) -> str:
+    # form=role_form too, so a refused change shows the error summary (base.html looks for `form`).
+    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=role_form,
+                           form=role_form, link=services.pending_link_for(user),
                            events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10])
 
 
@@ -127,9 +132,7 @@ def change_role(user_id: int) -> str | Response:
         return redirect(url_for("admin.person", user_id=user.id))
     if user.id == actor.id:
         form.role.errors.append("You cannot change your own role")
-    # form=form as well, so the page shows the error summary (base.html looks for `form`).
-    return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=form, form=form,
-                           events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10]), 400
+    return _person_page(user, form), 400
 
 
 @bp.route("/invitations/<int:link_id>/resend", methods=["POST"])
