@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class NewFile:
-    """A file arriving for upload; `chunks` yields its plaintext as it streams in."""
+    """A file arriving for upload; `chunks` yields its plaintext as it streams in.
+
+    declared_type is what the browser claimed; it is only audited, since the type is judged by content.
+    """
 
     evidence_type: str
     title: str
@@ -137,7 +140,7 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
             documents.append(document)
             audit.record(actor, "document.uploaded", f"document:{document.id}", portfolio=portfolio.id,
                          version=version.id, evidence_type=new.evidence_type, size=version.size,
-                         content_type=version.content_type)
+                         content_type=version.content_type, declared_type=new.declared_type[:120])
         if not documents and not problems:
             problems.append(("file-0", "Select a file to upload"))
         if problems:
@@ -163,7 +166,8 @@ def replace(actor: User, document: Document, filename: str, stream: Iterable[byt
         version = _write_version(actor, document, NewFile(document.evidence_type, document.title, filename, stream,
                                                           declared_type), written)
         audit.record(actor, "document.replaced", f"document:{document.id}", version=version.id,
-                     number=version.number, size=version.size, content_type=version.content_type)
+                     number=version.number, size=version.size, content_type=version.content_type,
+                     declared_type=declared_type[:120])
         db.session.commit()
     except FileRefused as exc:
         _abandon(written)

@@ -178,7 +178,7 @@ def download(portfolio_id: int, document_id: int, version_id: int) -> Response |
 
 
 def _matrix_portfolios() -> list[Portfolio]:
-    ids = [int(v) for v in request.args.getlist("portfolio") if v.isdigit()][:500]
+    ids = list(dict.fromkeys(int(v) for v in request.args.getlist("portfolio") if v.isdigit()))[:500]
     user = access.require_user()
     return [access.portfolio_or_404(user, pid) for pid in ids] if ids else []
 
