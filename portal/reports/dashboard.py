@@ -8,7 +8,7 @@ observers the published minutes and the open actions.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from portal import clock
 from portal.extensions import db
@@ -72,8 +72,8 @@ def _day(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _grouped(statement: object) -> dict[int, int]:
-    return {key: count for key, count in db.session.execute(statement)}  # type: ignore[arg-type]
+def _grouped(statement: Select[tuple[int, int]]) -> dict[int, int]:
+    return {key: count for key, count in db.session.execute(statement)}
 
 
 def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:

@@ -19,6 +19,7 @@ from typing import ClassVar
 from docx import Document as DocxDocument
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.table import _Row
 from fpdf import FPDF, TextStyle
 from fpdf.enums import TableCellFillMode
 
@@ -136,8 +137,9 @@ def _pdf_block(pdf: FPDF, block: Block) -> None:
         pdf.ln(3)
 
 
-def _repeat_header(row: object) -> None:
-    properties = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+def _repeat_header(row: _Row) -> None:
+    """Mark a table row as the header row Word repeats on each page (and announces as headers)."""
+    properties = row._tr.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     properties.append(header)

@@ -1,10 +1,13 @@
 """Pages of the reports area: minutes, corrections, downloads, the summary report, themes and feedback release."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
 from portal import access
-from portal.models import ActionStatus, Role
+from portal.models import ActionStatus, Meeting, Role, User
 from portal.reports import content, forms, record, release, services
 from portal.reports.render import to_docx, to_pdf
 
@@ -71,14 +74,15 @@ def edit_minutes(meeting_id: int) -> tuple[str, int]:
     return _edit_page(meeting_id)
 
 
-def _change(meeting_id: int, form: FlaskForm, apply: object, done: str) -> Response | tuple[str, int]:
+def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, Any], None],
+            done: str) -> Response | tuple[str, int]:
     """Validate a form on the edit page and apply one service call; errors re-show the page with 400."""
     user = access.require_user()
     meeting = record.chaired_meeting_or_404(user, meeting_id)
     if not form.validate_on_submit():
         return _edit_page(meeting_id, form, 400)
     try:
-        apply(user, meeting, form)  # type: ignore[operator]
+        apply(user, meeting, form)
     except services.RecordLocked as locked:
         return _refused(str(locked))
     except LookupError:
@@ -145,13 +149,13 @@ def remove_key_message(meeting_id: int, message_id: int) -> Response | tuple[str
                    lambda u, m, f: services.remove_key_message(u, m, message_id), "Key message removed.")
 
 
-def _step(meeting_id: int, step: object, done: str) -> Response | tuple[str, int]:
+def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> Response | tuple[str, int]:
     user = access.require_user()
     meeting = record.chaired_meeting_or_404(user, meeting_id)
     if not forms.ConfirmForm().validate_on_submit():
         return _refused("The form had expired. Go back, refresh the page and try again.")
     try:
-        step(user, meeting)  # type: ignore[operator]
+        step(user, meeting)
     except services.RecordLocked as locked:
         return _refused(str(locked))
     flash(done)
