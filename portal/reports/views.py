@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
 from portal import access
@@ -86,7 +86,7 @@ def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, An
     except services.RecordLocked as locked:
         return _refused(str(locked))
     except LookupError:
-        return render_template("errors/error.html", title="Page not found", code=404), 404
+        abort(404)
     flash(done)
     return redirect(url_for("reports.edit_minutes", meeting_id=meeting.id))
 
@@ -200,7 +200,7 @@ def download_minutes(meeting_id: int, kind: str) -> Response:
     user = access.require_user()
     meeting = record.readable_meeting_or_404(user, meeting_id)
     if kind not in DOWNLOAD_TYPES:
-        return Response(status=404)
+        abort(404)
     data = record.meeting_record(meeting, user)
     revisions = data.minutes.revisions if data.minutes else []
     document = content.minutes_report(data, data.minutes.notes if data.minutes else "", revisions)
@@ -228,7 +228,7 @@ def download_summary(meeting_id: int, kind: str) -> Response:
     user = access.require_user()
     meeting = record.reportable_meeting_or_404(user, meeting_id)
     if kind not in DOWNLOAD_TYPES:
-        return Response(status=404)
+        abort(404)
     document = content.summary_report(record.meeting_record(meeting, user))
     services.record_download(user, meeting, "report", kind)
     return _download(DOWNLOAD_TYPES[kind][1](document), kind,
