@@ -8,11 +8,13 @@ from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
 NONE_RECORDED = "None recorded."
 
 
+ATTENDANCE_LABELS = {"attended": "Attended", "expected": "Not recorded yet",
+                     "apologies": "Apologies (written assessment)"}
+
+
 def _attendance(record: MeetingRecord) -> list:
-    rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member", "Attended"]
-            for m in record.attended]
-    rows += [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
-              "Apologies (written assessment)"] for m in record.apologies]
+    rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
+             ATTENDANCE_LABELS.get(m.attendance, m.attendance)] for m in record.attended + record.apologies]
     return [Heading(2, "Attendance and apologies"),
             Table("Panel members at the meeting", ["Name", "Organisation", "Role", "Attendance"], rows)
             if rows else Paragraph(NONE_RECORDED)]
