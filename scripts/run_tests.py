@@ -1,7 +1,8 @@
 """Run the whole suite in legs: SQLite (parallel), browser (Chromium + axe), then PostgreSQL when configured.
 
 Set PORTAL_TEST_DATABASE_URL (for example postgresql+psycopg://postgres@127.0.0.1:5432/test) to add the
-PostgreSQL leg; set PORTAL_REQUIRE_ALL_LEGS=1 (as .ci/run does) to make a missing PostgreSQL leg a failure.
+PostgreSQL leg (two workers, each with its own database beside that one: test_gw0, test_gw1); set
+PORTAL_REQUIRE_ALL_LEGS=1 (as .ci/run does) to make a missing PostgreSQL leg a failure.
 Extra arguments are passed to every pytest run. Nothing counts as passing unless it ran: a skipped test, a leg
 that collects no tests and a leg that is not run all fail the run. A summary line per leg ends the output.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 NO_TESTS_COLLECTED = 5  # pytest's exit code when nothing was collected
+WORKERS = 2
+SCRIPTS = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -72,6 +75,26 @@ def run_leg(name: str, args: list[str], env: dict[str, str]) -> Leg:
     return leg
 
 
+def postgres_args(url: str, env: dict[str, str]) -> list[str]:
+    """Run the PostgreSQL leg in parallel, one database per worker, when those databases can be created."""
+    import psycopg
+    from pg_worker_database import worker_url
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=10) as connection:
+            for number in range(WORKERS):
+                name = make_url(worker_url(url, f"gw{number}")).database
+                if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                    connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as error:
+        print(f"Cannot create one database per worker ({error}); the PostgreSQL leg runs in one process.")
+        return ["-p", "no:xdist"]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
+    return ["-n", str(WORKERS), "-p", "pg_worker_database"]
+
+
 def main() -> int:
     """Run every leg; exit non-zero if any leg failed, was skipped or found nothing to run."""
     extra = sys.argv[1:]
@@ -82,8 +105,8 @@ def main() -> int:
         run_leg("browser", ["-m", "browser", "-p", "no:xdist", *extra], sqlite_env),
     ]
     if os.environ.get("PORTAL_TEST_DATABASE_URL"):
-        # One process only: the PostgreSQL fixtures share a single database.
-        legs.append(run_leg("PostgreSQL", ["-m", "not browser", "-p", "no:xdist", *extra], base))
+        parallel = postgres_args(os.environ["PORTAL_TEST_DATABASE_URL"], base)
+        legs.append(run_leg("PostgreSQL", ["-m", "not browser", *parallel, *extra], base))
     else:
         legs.append(Leg("PostgreSQL", ran=False))
     required = [leg for leg in legs if leg.ran or os.environ.get("PORTAL_REQUIRE_ALL_LEGS") == "1"]
