@@ -208,6 +208,13 @@ def test_panel_view_is_recorded_encrypted_and_audited(app, setting):
         assert db.session.scalar(select(PanelView)).feedback_nqsw == "Strong reflective writing"
         totals = services.meeting_counts(db.session.get(Meeting, panel.meeting_id))
     assert totals.confirmed == 1 and totals.panel_agreement["agree_with_reservations"] == 1
+    with app.app_context():
+        db.session.get(Meeting, panel.meeting_id).minutes_published_at = clock.now()
+        db.session.commit()
+    locked = submit(chair_client, path, {**data, "feedback_nqsw": "Rewritten after publication"})
+    assert locked.status_code == 409 and "can no longer be changed" in locked.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(PanelView)).feedback_nqsw == "Strong reflective writing"
 
 
 def test_members_cannot_use_the_chairs_pages(app, setting):

@@ -318,7 +318,12 @@ def record_attendance(actor: User, meeting: Meeting, choices: dict[int, str]) ->
 
 
 def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values: dict[str, str | None]) -> PanelView:
-    """Record the panel's view on the decision and support, confirmed exemplars and feedback."""
+    """Record the panel's view on the decision and support, confirmed exemplars and feedback.
+
+    Refused (Locked) once the minutes are published: the published record is read-only.
+    """
+    if meeting.minutes_published_at is not None:
+        raise Locked
     view = panel_view_of(meeting, portfolio)
     if view is None:
         view = PanelView(meeting_id=meeting.id, portfolio_id=portfolio.id)

@@ -226,8 +226,12 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
     portfolio = _portfolio_or_404(meeting, portfolio_id)
     form = forms.PanelViewForm(obj=services.panel_view_of(meeting, portfolio))
     if form.validate_on_submit():
-        services.save_panel_view(user, meeting, portfolio, {name: form[name].data
-                                                            for name in services.PANEL_VIEW_FIELDS})
+        try:
+            services.save_panel_view(user, meeting, portfolio, {name: form[name].data
+                                                                for name in services.PANEL_VIEW_FIELDS})
+        except services.Locked:
+            return render_template("reports/refused.html", message="The minutes of this meeting are published, "
+                                   "so the panel's view can no longer be changed. Nothing has been saved."), 409
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
     return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form,
