@@ -189,3 +189,15 @@ def test_a_chair_cannot_change_another_meetings_action(app, signed_in, make_user
                       {f"action{action_id}-status": "done"}, page=f"/meetings/{earlier.meeting_id}/minutes/edit")
     assert response.status_code == 404
     assert _actions(app, first.meeting_id)[0].status == "open"
+
+
+def test_the_meeting_page_links_to_what_each_person_may_open(app, signed_in, make_user):
+    chair, member, built = _setup(app, signed_in, make_user)
+    m = built.meeting_id
+    chair_page = chair.get(f"/meetings/{m}").get_data(as_text=True)
+    member_page = member.get(f"/meetings/{m}").get_data(as_text=True)
+    for href in (f"/meetings/{m}/minutes", f"/meetings/{m}/report", f"/meetings/{m}/feedback-release"):
+        assert f'href="{href}"' in chair_page, href
+    assert f'href="/meetings/{m}/minutes"' in member_page
+    assert f'href="/meetings/{m}/feedback-release"' not in member_page
+    assert f'href="/meetings/{m}/report"' not in member_page

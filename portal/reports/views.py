@@ -32,6 +32,24 @@ def _download(data: bytes, kind: str, stem: str) -> Response:
     return response
 
 
+@bp.app_template_global()
+def report_links(meeting: Meeting) -> list[tuple[str, str]]:
+    """Links for the meeting page: the minutes, the summary report and the feedback release, as allowed."""
+    user = access.current_user()
+    if user is None:
+        return []
+    links = []
+    if record.can_read_minutes(user, meeting):
+        links.append((url_for("reports.minutes", meeting_id=meeting.id),
+                      "Read the minutes" if meeting.minutes_published_at else "Minutes (draft)"))
+    if record.can_read_report(user, meeting):
+        links.append((url_for("reports.summary", meeting_id=meeting.id), "Partnership summary report"))
+    if record.chairs(user, meeting):
+        links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
+                      "Release feedback to Assessors and NQSWs"))
+    return links
+
+
 # Minutes ----------------------------------------------------------------------------------------------
 
 
