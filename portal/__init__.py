@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     access.install(app)
     headers.install(app)
     errors.install(app)
+    app.after_request(mail.deliver_once_sent)
     app.teardown_request(mail.deliver_after_request)
 
     from portal import cli

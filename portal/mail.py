@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import current_app, g, render_template
+from flask import Response, current_app, g, render_template
 from sqlalchemy import select, update
 
 from portal import clock
@@ -21,14 +21,21 @@ from portal.extensions import db
 from portal.models import OutboxMessage
 
 
-def queue(recipient: str, subject: str, template: str, **context: object) -> None:
-    """Add a message to the outbox in the current transaction; it is delivered after the request."""
+def queue(recipient: str, subject: str, template: str, after_response: bool = False, **context: object) -> None:
+    """Add a message to the outbox in the current transaction; it is delivered after the request.
+
+    With after_response, delivery waits until the response has been sent, so how long the mail server
+    takes cannot tell the person anything (password help must answer alike for known and unknown emails).
+    """
     body = render_template(f"emails/{template}.txt", **context)
     db.session.add(
         OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=clock.now(),
                       next_attempt_at=clock.now())
     )
-    g.mail_queued = True
+    if after_response:
+        g.mail_after_response = True
+    else:
+        g.mail_queued = True
 
 
 def request_delivery() -> None:
@@ -119,6 +126,22 @@ def deliver_due(limit: int = 100, stop_on_failure: bool = False) -> tuple[int, i
         sent += 1
         db.session.commit()
     return sent, failed
+
+
+def deliver_once_sent(response: Response) -> Response:
+    """After-request hook: deliver messages queued with after_response once the response has gone out."""
+    if g.pop("mail_after_response", False):
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def deliver() -> None:
+            with app.app_context():
+                try:
+                    deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
+                except Exception:
+                    app.logger.exception("mail delivery after the response failed")
+
+        response.call_on_close(deliver)
+    return response
 
 
 def deliver_after_request(_exc: BaseException | None = None) -> None:

@@ -252,3 +252,26 @@ def test_a_worker_that_dies_mid_send_loses_nothing(app: Flask, smtp_server: Coll
         clock.advance(mail.CLAIM_LEASE + timedelta(seconds=1))
         assert mail.deliver_due() == (1, 0)
     assert len(smtp_server.messages) == 1
+
+
+def _wait_for(collector: Collector, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(collector.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_password_help_is_delivered_only_after_the_response_has_gone(
+    app: Flask, client: FlaskClient, make_user: Callable[..., Person], smtp_server: Collector
+) -> None:
+    person = make_user(Role.MEMBER)
+    page = client.get("/password-help").get_data(as_text=True)
+    response = client.post("/password-help", data={"email": person.email, "csrf_token": csrf_from(page)})
+    assert response.status_code == 200
+    time.sleep(0.2)
+    # The mail server's speed cannot show in the answer: nothing is sent until the response is finished.
+    assert smtp_server.messages == []
+    assert [m.recipient for m in outbox(app)] == [person.email]
+    response.close()
+    _wait_for(smtp_server, 1)
+    assert len(smtp_server.messages) == 1
+    assert "/password-help/" in _body(smtp_server.messages[0])

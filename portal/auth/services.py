@@ -376,7 +376,7 @@ def request_password_help(email: str, ip: str) -> None:
         return
     lifetime = timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
     _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
-    mail.queue(user.email, "Reset your moderation portal password", "password_help",
+    mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
                link_url=_external("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
     audit.record(user, "password_help.sent", f"user:{user.id}")
     db.session.commit()
