@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AccountLink, AuditEvent, Organisation, Role, User, UserSession
+from portal.models import AccountLink, AuditEvent, Organisation, RecoveryCode, Role, User, UserSession
 from portal.security import totp
 
 
@@ -142,6 +142,9 @@ def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_
 ) -> None:
     browser, admin = admin_client
     lost_phone, person = signed_in(Role.OBSERVER)
+    with app.app_context():
+        db.session.add(RecoveryCode(user_id=person.id, key_id="k1", code_hash="0" * 64))
+        db.session.commit()
     page = browser.get(f"/admin/people/{person.id}/reset-2fa")
     assert page.status_code == 200 and _user(app, person).enrolled_at is not None
     response = browser.post(f"/admin/people/{person.id}/reset-2fa",
@@ -151,6 +154,8 @@ def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_
     assert _sessions(app, person) == 0
     user = _user(app, person)
     assert user.totp_secret is None and user.enrolled_at is None
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(RecoveryCode)) == 0
     [event] = _events(app, "2fa.reset_by_admin")
     assert event.actor_id == admin.id and event.target == f"user:{person.id}"
     # The old password alone, or with the old authenticator, no longer signs in.

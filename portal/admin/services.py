@@ -8,13 +8,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock, mail
 from portal.auth.services import new_link
 from portal.extensions import db
-from portal.models import AccountLink, AuditEvent, LinkPurpose, Organisation, OutboxMessage, Role, User
+from portal.models import (
+    AccountLink,
+    AuditEvent,
+    LinkPurpose,
+    Organisation,
+    OutboxMessage,
+    RecoveryCode,
+    Role,
+    User,
+)
 
 PAGE_SIZE = 50
 
@@ -134,6 +143,7 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     user.totp_secret = None
     user.totp_last_step = None
     user.enrolled_at = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     access.end_other_sessions(user)
     _revoke_links(user)
     hours = int(current_app.config["INVITATION_HOURS"])
