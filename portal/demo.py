@@ -254,9 +254,14 @@ def demo_command(force: bool) -> None:
         raise click.ClickException("The demo panel is already loaded.")
     base_url = current_app.config["BASE_URL"]
     # Hundreds of audit events are written (and kept); echoing each one would bury the sign-in details.
-    logging.getLogger("portal.audit").setLevel(logging.WARNING)
-    with current_app.test_request_context(base_url=base_url):
-        people, counts = build(base_url)
+    audit_log = logging.getLogger("portal.audit")
+    level = audit_log.level
+    audit_log.setLevel(logging.WARNING)
+    try:
+        with current_app.test_request_context(base_url=base_url):
+            people, counts = build(base_url)
+    finally:
+        audit_log.setLevel(level)
     click.echo("Demo panel created (every name, organisation and document is fictional): "
                + ", ".join(f"{n} {what}" for what, n in counts.items()))
     click.echo(f"\nEvery demo person's password: {DEMO_PASSWORD}")

@@ -1,5 +1,6 @@
 """The demo command fills an empty database with a clearly fictional panel, and refuses a database in use."""
 
+import logging
 import re
 
 from conftest import Person, sign_in
@@ -30,8 +31,10 @@ def _count(model, *where) -> int:
 
 def test_demo_fills_an_empty_database_and_its_people_can_sign_in(app):
     runner = app.test_cli_runner()
+    audit_level = logging.getLogger("portal.audit").level
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
+    assert logging.getLogger("portal.audit").level == audit_level  # quietened for the demo only
     with app.app_context():
         assert _count(Nqsw) == 40
         assert _count(Portfolio) == 40
