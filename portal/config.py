@@ -21,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_ADDRESS_DAILY": 1000,
     "THROTTLE_MAX_DELAY_SECONDS": 3600,
     "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
+    "PDF_STAMP": False,
+    "RETENTION_DAYS": 365,
+    "FEEDBACK_TARGET_WORKING_DAYS": 5,
+    "BANK_HOLIDAYS": [],
+    "EVIDENCE_REQUIREMENTS": None,  # None: the default list in portal/models/documents.py
     "MAIL_BACKEND": "file",
     "MAIL_FROM": "moderation-portal@localhost",
     "SMTP_HOST": "127.0.0.1",
