@@ -223,10 +223,10 @@ def test_reordered_chunks_are_refused(app: Flask, admin_client: tuple[FlaskClien
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
 
 
-def test_changed_digest_is_refused(app: Flask, stored: tuple) -> None:
+def test_changed_size_is_refused(app: Flask, stored: tuple) -> None:
     client, pid, doc, version = stored
     with app.app_context():
-        db.session.get(DocumentVersion, version).digest = "0" * 64
+        db.session.get(DocumentVersion, version).size += 1
         db.session.commit()
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
 
