@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy import event
 
 from portal import access, config, errors, headers
 from portal.extensions import csrf, db, migrate
@@ -34,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         passwords.configure(*app.config["ARGON2_PARAMETERS"])
 
     db.init_app(app)
+    _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     _configure_templates(app)
@@ -66,6 +68,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cli.install(app)
     return app
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """On SQLite, let readers work during a write (WAL) and let writers queue instead of failing at once.
+
+    An upload holds SQLite's write lock while its file streams in (its row is written first so the blob can
+    be bound to it); a long busy timeout makes sign-ins and saves wait for it rather than fail.
+    """
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    with app.app_context():
+        event.listen(db.engine, "connect", on_connect)
 
 
 def _load_keyring(app: Flask) -> None:
