@@ -77,7 +77,7 @@ def register_cohort(c: Cycle) -> None:
     page.wait_for_url("**/cohort/import")
     assert_accessible(page)
     assert _upload_csv(page, [*ROWS, BAD_ROW]) == 400
-    assert "Line 5:" in page.content()
+    assert "Line 5:" in page.content() and "Line 2:" not in page.content()  # only the bad row
     assert_accessible(page)
     c.go(page, "/portfolios")
     assert "Nia Fictional" not in page.content(), "a CSV with a bad row must write nothing"
