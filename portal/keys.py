@@ -7,7 +7,6 @@ know) and the audit chain (HMACs) cannot be re-keyed, so the KEKs they name stay
 `retire` finds nothing that uses them.
 """
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -295,7 +294,7 @@ class BlobFailure:
 
 
 def verify_blobs() -> tuple[int, list[BlobFailure]]:
-    """Decrypt every blob that still has a key, check its SHA-256 against the stored digest."""
+    """Decrypt every blob that still has a key, check it against its stored digest."""
     keyring, store = current_keyring(), current_store()
     checked, failures = 0, []
     query = (select(DocumentVersion).join(Document, DocumentVersion.document_id == Document.id)
@@ -316,7 +315,7 @@ def _check_blob(keyring: Keyring, store: BlobStore, version: DocumentVersion) ->
     try:
         data_key = keyring.unwrap(version.kek_id, version.wrapped_key)
         context = streams.blob_context(version.document_id, version.id, version.blob_id)
-        digest = hashlib.sha256()
+        digest = streams.content_digest()
         with store.open(version.blob_id) as handle:
             for chunk in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(1 << 20), b"")):
                 digest.update(chunk)

@@ -45,7 +45,8 @@ def add_document(app: Flask, owner_id: int, contents: list[bytes], portfolio_id:
             blob_id = store.new_blob_id()
             version = DocumentVersion(document_id=document.id, number=number, blob_id=blob_id,
                                       filename=f"record-{number}.txt", content_type="text/plain", size=len(content),
-                                      digest=hashlib.sha256(content).hexdigest(), uploaded_by_id=owner_id,
+                                      digest=hashlib.blake2b(content, digest_size=32).hexdigest(),
+                                      uploaded_by_id=owner_id,
                                       uploaded_at=clock.now())
             db.session.add(version)
             db.session.flush()

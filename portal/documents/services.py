@@ -1,6 +1,5 @@
 """Documents: encrypted upload and replacement, verified reading with receipts, and the readiness matrix."""
 
-import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,7 +88,7 @@ def _write_version(actor: User, document: Document, new: NewFile, written: list[
     db.session.flush()  # the blob's context names the version's id, so the row needs one first
     data_key = streams.new_data_key()
     encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document.id, version.id, version.blob_id))
-    sniffer, digest = ContentSniffer(), hashlib.sha256()
+    sniffer, digest = ContentSniffer(), streams.content_digest()
     with store.write(version.blob_id) as out:
         for chunk in _chunks_of(new.chunks):
             sniffer.feed(chunk)
@@ -206,7 +205,7 @@ def _verified_pieces(version: DocumentVersion) -> Iterator[bytes]:
     """Plaintext released only once authenticated; the last piece waits until the size matches the row.
 
     Cobblestone authenticates every chunk, the whole length and the blob's binding to its row, so the stored
-    SHA-256 is not recomputed here (it would halve download speed); `flask keys verify` checks it.
+    digest is not recomputed here (it would halve download speed); `flask keys verify` checks it.
     """
     try:
         data_key = crypto.installed().unwrap(version.kek_id or "", version.wrapped_key or b"")
