@@ -75,7 +75,7 @@ def keys_retire_command(kid: str) -> None:
 
 @keys_group.command("verify")
 def keys_verify_command() -> None:
-    """Decrypt every blob that still has a key and check it against its stored digest (BLAKE2b-256)."""
+    """Decrypt every blob that still has a key and check it against its stored digest (BLAKE3-256)."""
     checked, failures = keys.verify_blobs()
     for failure in failures:
         click.echo(f"FAILED document {failure.document_id} version {failure.version}: {failure.reason}", err=True)

@@ -1,10 +1,10 @@
 """Test data for keys, backups and retention: encrypted documents written through the blob-store API."""
 
-import hashlib
 import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
+import blake3
 from flask import Flask
 from sqlalchemy import select
 
@@ -45,7 +45,7 @@ def add_document(app: Flask, owner_id: int, contents: list[bytes], portfolio_id:
             blob_id = store.new_blob_id()
             version = DocumentVersion(document_id=document.id, number=number, blob_id=blob_id,
                                       filename=f"record-{number}.txt", content_type="text/plain", size=len(content),
-                                      digest=hashlib.blake2b(content, digest_size=32).hexdigest(),
+                                      digest=blake3.blake3(content).hexdigest(),
                                       uploaded_by_id=owner_id,
                                       uploaded_at=clock.now())
             db.session.add(version)

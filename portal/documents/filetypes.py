@@ -101,9 +101,10 @@ class ContentSniffer:
         self.size += len(chunk)
         if len(self.head) < HEAD_BYTES:
             self.head += chunk[: HEAD_BYTES - len(self.head)]
-        self.tail += chunk
-        if len(self.tail) > 2 * TAIL_BYTES:
-            del self.tail[:-TAIL_BYTES]
+        if self.head[:2] == b"PK":  # only zip-based formats (DOCX, XLSX, ODT) are identified by their end
+            self.tail += chunk
+            if len(self.tail) > 2 * TAIL_BYTES:
+                del self.tail[:-TAIL_BYTES]
         if self._text:
             try:
                 self._decoder.decode(chunk)

@@ -98,7 +98,7 @@ class DocumentVersion(Base):
     filename: Mapped[str] = mapped_column(EncryptedText("document_versions.filename"))
     content_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)
-    digest: Mapped[str] = mapped_column(EncryptedText("document_versions.digest"))  # BLAKE2b-256 of the plaintext
+    digest: Mapped[str] = mapped_column(EncryptedText("document_versions.digest"))  # BLAKE3-256 of the plaintext
     kek_id: Mapped[str | None] = mapped_column(String(20))
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once crypto-shredded
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
