@@ -131,10 +131,10 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _redact_tokens(record: logging.LogRecord) -> bool:
-    """Replace link tokens in access-log lines with a placeholder."""
+    """Mask the token of an emailed link (invitation or password help) in an access-log line as [token]."""
     if isinstance(record.args, tuple) and record.args:
         record.args = tuple(
-            re.sub(r"/(invite|reset|password-help|first-run)/[A-Za-z0-9_\-]{20,}", r"/\1/[token]", a)
+            re.sub(r"/(invite|password-help)/[A-Za-z0-9_\-]{20,}", r"/\1/[token]", a)
             if isinstance(a, str) else a
             for a in record.args
         )

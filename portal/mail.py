@@ -128,6 +128,16 @@ def deliver_due(limit: int = 100, stop_on_failure: bool = False) -> tuple[int, i
     return sent, failed
 
 
+def _deliver_quietly() -> None:
+    """Deliver what is due without letting a failure reach anyone: the outbox keeps it for `mail deliver`."""
+    try:
+        # Someone may be waiting: if the mail server is down, leave the rest for `mail deliver`.
+        deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
+    except Exception:
+        current_app.logger.exception("mail delivery after a request failed")
+        db.session.rollback()
+
+
 def deliver_once_sent(response: Response) -> Response:
     """After-request hook: deliver messages queued with after_response once the response has gone out."""
     if g.pop("mail_after_response", False):
@@ -135,22 +145,13 @@ def deliver_once_sent(response: Response) -> Response:
 
         def deliver() -> None:
             with app.app_context():
-                try:
-                    deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
-                except Exception:
-                    app.logger.exception("mail delivery after the response failed")
+                _deliver_quietly()
 
         response.call_on_close(deliver)
     return response
 
 
 def deliver_after_request(_exc: BaseException | None = None) -> None:
-    """Teardown hook: deliver what this request queued, without letting a failure reach the user."""
-    if not g.pop("mail_queued", False):
-        return
-    try:
-        # A person is waiting for this response: if the mail server is down, leave the rest for `mail deliver`.
-        deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
-    except Exception:
-        current_app.logger.exception("mail delivery after request failed")
-        db.session.rollback()
+    """Teardown hook: deliver what this request queued."""
+    if g.pop("mail_queued", False):
+        _deliver_quietly()

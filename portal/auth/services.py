@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal import access, audit, clock, mail
 from portal.auth import throttle
@@ -151,7 +151,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
     token = _start_session(user, SessionStage.FULL, pending, ip, agent)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used)
     if used == "recovery":
-        remaining = _unused_recovery_codes(user)
+        remaining = unused_recovery_codes(user)
         audit.record(user, "2fa.recovery_code_used", f"user:{user.id}", remaining=remaining)
         mail.queue(user.email, "A recovery code was used to sign in", "recovery_code_used",
                    account_url=_external("auth.account"), remaining=remaining)
@@ -172,17 +172,12 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def _unused_recovery_codes(user: User) -> int:
-    return len(
-        db.session.scalars(
-            select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-        ).all()
-    )
-
-
 def unused_recovery_codes(user: User) -> int:
     """How many recovery codes the person has left."""
-    return _unused_recovery_codes(user)
+    return db.session.scalar(
+        select(func.count()).select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ) or 0
 
 
 def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -> Outcome:

@@ -38,14 +38,18 @@ def _details(form: forms.MeetingForm) -> services.MeetingDetails:
                                    form.access_window_days.data, form.agenda.data, form.terms_of_reference.data)
 
 
+def _start_from_templates(form: forms.MeetingForm | forms.TemplatesForm) -> None:
+    form.agenda.data = services.template_text(TemplateKind.AGENDA)
+    form.terms_of_reference.data = services.template_text(TemplateKind.TERMS_OF_REFERENCE)
+
+
 @bp.route("/meetings/new", methods=["GET", "POST"])
 @admin_only
 def new_meeting() -> str | Response:
     """Create a meeting; its agenda and Terms of Reference start from the templates."""
     form = forms.MeetingForm()
     if not form.is_submitted():
-        form.agenda.data = services.template_text(TemplateKind.AGENDA)
-        form.terms_of_reference.data = services.template_text(TemplateKind.TERMS_OF_REFERENCE)
+        _start_from_templates(form)
     if form.validate_on_submit():
         meeting = services.save_meeting(access.require_user(), None, _details(form))
         flash("The meeting has been created. Now add its members and choose the Chair.")
@@ -72,8 +76,7 @@ def templates() -> str | Response:
     """Change the agenda and Terms of Reference that new meetings start from."""
     form = forms.TemplatesForm()
     if not form.is_submitted():
-        form.agenda.data = services.template_text(TemplateKind.AGENDA)
-        form.terms_of_reference.data = services.template_text(TemplateKind.TERMS_OF_REFERENCE)
+        _start_from_templates(form)
     if form.validate_on_submit():
         services.save_templates(access.require_user(), form.agenda.data, form.terms_of_reference.data)
         flash("The templates have been saved. New meetings will start from them.")
