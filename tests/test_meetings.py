@@ -4,13 +4,14 @@ import json
 import re
 from datetime import date, timedelta
 
-from conftest import outbox, sign_in, submit
+from conftest import csrf_from, outbox, sign_in, submit
 from helpers_cohort import make_meeting, make_portfolio
+from helpers_reviews import answers_for
 
 from portal import clock
 from portal.extensions import db
 from portal.meetings.texts import DEFAULT_AGENDA
-from portal.models import AuditEvent, Meeting, MeetingMember, Portfolio, Role, SampledPortfolio, SampleDraw
+from portal.models import Assessment, AuditEvent, Meeting, MeetingMember, Portfolio, Role, SampledPortfolio, SampleDraw
 
 MEETING = {"title": "Spring panel", "held_on": ["18", "3", "2027"], "reading_deadline": ["4", "3", "2027"],
            "access_window_days": "30", "agenda": "1. Welcome", "terms_of_reference": "Our terms"}
@@ -242,3 +243,80 @@ def test_sample_access_for_members_opens_with_the_draw_and_closes_with_the_windo
     sign_in(app, reader, member)
     assert all(reader.get(f"/portfolios/{pid}").status_code == 404 for pid in pids)
     assert "access window has closed" in reader.get(f"/meetings/{mid}").get_data(as_text=True)
+
+
+def _sample_state(app, meeting_id: int) -> tuple[list[int], int, int, int]:
+    """The sampled portfolio ids in order, the number of draws, of emails and of draw audit records."""
+    with app.app_context():
+        rows = list(db.session.scalars(db.select(SampledPortfolio.portfolio_id)
+                                       .where(SampledPortfolio.meeting_id == meeting_id)
+                                       .order_by(SampledPortfolio.position)))
+        draws = db.session.scalar(db.select(db.func.count(SampleDraw.id)).where(SampleDraw.meeting_id == meeting_id))
+        audited = db.session.scalar(db.select(db.func.count(AuditEvent.id)).where(
+            AuditEvent.action.in_(("sample.drawn", "sample.redrawn"))))
+    return rows, draws, len(outbox(app)), audited
+
+
+def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    reader, member = signed_in(Role.MEMBER)
+    for n in range(1, 11):
+        make_portfolio(app, n)
+    mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
+    page = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
+    assert "no longer be drawn again" not in page  # a first draw is unaffected
+    assert draw(chair, mid, number="3").status_code == 302
+    first = current(app, mid)
+    # Before anyone has started assessing, a redraw still works.
+    page = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
+    assert 'name="reason"' in page and "Once a panel member starts an assessment" in page
+    assert draw(chair, mid, number="3", reason="The Chair knows a sampled NQSW").status_code == 302
+    second = current(app, mid)
+    assert second.id != first.id
+    picks = json.loads(second.picks)
+
+    stale = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)  # the form, loaded before any draft
+    saved = submit(reader, f"/reviews/meetings/{mid}/portfolios/{picks[0]}/sections/part1", answers_for("part1"))
+    assert saved.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(Assessment.status)) == "draft"
+    before = _sample_state(app, mid)
+
+    refused = chair.post(f"/meetings/{mid}/sample", data={
+        "size_kind": "number", "number": "3", "reason": "Try again", "csrf_token": csrf_from(stale)})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    message = ("You cannot redraw the sample: 1 assessment has already been started for this meeting&#39;s "
+               "portfolios.")
+    assert message in html
+    assert 'class="govuk-error-summary"' in html and 'href="#redraw-blocked"' in html
+    assert 'id="redraw-blocked"' in html and 'class="govuk-error-message"' in html
+    assert "<title>Error: " in html and 'name="reason"' not in html
+    assert _sample_state(app, mid) == before  # no new draw, sample, email or audit record
+    assert current(app, mid).id == second.id
+
+    # A stale form with nothing valid in it gets the same refusal, not a complaint about its fields.
+    empty = chair.post(f"/meetings/{mid}/sample", data={"size_kind": "number", "csrf_token": csrf_from(stale)})
+    assert empty.status_code == 400 and message in empty.get_data(as_text=True)
+    assert "Enter the number" not in empty.get_data(as_text=True)
+    assert _sample_state(app, mid) == before
+
+    # The page explains up front, without the form, for the Chair and the Lead alike.
+    lead, _ = admin_client
+    for client in (chair, lead):
+        page = client.get(f"/meetings/{mid}/sample")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert "The sample can no longer be drawn again" in html
+        assert "1 assessment has been started (saved as a draft or submitted)" in html
+        assert "govuk-error-summary" not in html and "<form" not in html.split('id="main-content"')[1]
+        assert f"/meetings/{mid}/sample/draws/{second.id}" in html
+
+    # A submitted assessment counts too; the count follows.
+    with app.app_context():
+        db.session.add(Assessment(meeting_id=mid, portfolio_id=picks[1], user_id=person.id,
+                                  template_id=db.session.scalar(db.select(Assessment.template_id)),
+                                  status="submitted", created_at=clock.now(), updated_at=clock.now(),
+                                  submitted_at=clock.now()))
+        db.session.commit()
+    assert "2 assessments have been started" in chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app, url_for
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
 from portal import audit, clock, mail
@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.meetings import sampling
 from portal.meetings.texts import DEFAULT_AGENDA, DEFAULT_TERMS_OF_REFERENCE
 from portal.models import (
+    Assessment,
     Meeting,
     MeetingMember,
     MeetingTemplate,
@@ -215,6 +216,31 @@ class DrawRequest:
     reason: str = ""
 
 
+class RedrawBlocked(sampling.SamplingError):
+    """Panel members have started assessing the current sample, so it can no longer be drawn again."""
+
+    def __init__(self, started: int) -> None:
+        super().__init__(redraw_blocked_message(started))
+        self.started = started
+
+
+def started_assessments(meeting: Meeting) -> int:
+    """How many assessments (drafts or submitted, by anyone) have been started for the meeting's current sample."""
+    return db.session.scalar(
+        select(func.count(Assessment.id)).join(
+            SampledPortfolio, (SampledPortfolio.meeting_id == Assessment.meeting_id)
+            & (SampledPortfolio.portfolio_id == Assessment.portfolio_id))
+        .where(Assessment.meeting_id == meeting.id)) or 0
+
+
+def redraw_blocked_message(started: int) -> str:
+    """Why a redraw is refused, in plain words, with the number of assessments in the way."""
+    counted = "1 assessment has" if started == 1 else f"{started} assessments have"
+    return (f"You cannot redraw the sample: {counted} already been started for this meeting's portfolios. "
+            "A new draw would replace the sample and leave that work attached to portfolios the panel no "
+            "longer moderates, so the current sample stays as it is")
+
+
 def _stratum(portfolio: Portfolio, strata: list[str]) -> str:
     return ";".join(f"{name}={STRATA[name][1](portfolio)}" for name in strata)
 
@@ -222,13 +248,18 @@ def _stratum(portfolio: Portfolio, strata: list[str]) -> str:
 def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDraw:
     """Draw (or redraw, with a reason) the meeting's sample from a fresh recorded seed; tell those sampled.
 
-    Raises sampling.SamplingError with a plain message when the draw cannot be made.
+    Raises sampling.SamplingError with a plain message when the draw cannot be made, and its subclass
+    RedrawBlocked once any assessment of the current sample has been started (a first draw is never blocked).
     """
     # Lock the meeting so two people drawing at once cannot both make a "current" draw.
     db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
     if meeting.minutes_published_at is not None:
         raise sampling.SamplingError("The minutes are published, so the sample can no longer change")
     previous = current_draw(meeting)
+    # Any started assessment blocks a redraw, even one of a portfolio a new draw might keep: the rule stays
+    # simple to state, and a redraw changes the whole sample the panel has begun to read.
+    if previous is not None and (started := started_assessments(meeting)):
+        raise RedrawBlocked(started)
     if previous is not None and not request.reason.strip():
         raise sampling.SamplingError("Give the reason for drawing the sample again")
     strata = [name for name in STRATA if name in request.strata]

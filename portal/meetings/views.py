@@ -153,19 +153,25 @@ def _drawer_or_404(meeting_id: int) -> tuple[User, Meeting]:
 @bp.route("/meetings/<int:meeting_id>/sample", methods=["GET", "POST"])
 @access.roles(Role.ADMIN, Role.MEMBER)
 def draw(meeting_id: int) -> str | Response:
-    """The Chair (or the Lead) draws the sample; drawing again needs a reason."""
+    """The Chair (or the Lead) draws the sample; drawing again needs a reason and no assessment started yet."""
     user, found = _drawer_or_404(meeting_id)
     previous = services.current_draw(found)
+    started = services.started_assessments(found) if previous else 0
+    refusal = ""
     form = forms.DrawForm()
     form.strata.choices = [(name, label) for name, (label, _) in services.STRATA.items()]
     eligible = services.eligible_portfolios(found)
-    if form.validate_on_submit():
+    # Once a redraw is blocked the form is not offered, so a form loaded earlier goes straight to the service,
+    # which refuses it (under the meeting lock) whatever sizes it carries.
+    if form.is_submitted() and (started or form.validate()):
         wanted = services.DrawRequest(
             number=form.number.data if form.size_kind.data == "number" else None,
             percentage=form.percentage.data if form.size_kind.data == "percentage" else None,
             strata=list(form.strata.data or []), reason=form.reason.data or "")
         try:
             record = services.draw_sample(user, found, wanted)
+        except services.RedrawBlocked as exc:
+            refusal, started = str(exc), exc.started
         except sampling.SamplingError as exc:
             field = form.reason if "reason" in str(exc) else (
                 form.percentage if form.size_kind.data == "percentage" else form.number)
@@ -175,7 +181,8 @@ def draw(meeting_id: int) -> str | Response:
                   "Their NQSWs and Assessors have been told.")
             return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=record.id))
     return render_template("meetings/draw.html", meeting=found, form=form, previous=previous,
-                           eligible=eligible, previous_meeting=services.previous_meeting(found)), _status(form)
+                           eligible=eligible, previous_meeting=services.previous_meeting(found),
+                           started=started, refusal=refusal), 400 if refusal else _status(form)
 
 
 @bp.route("/meetings/<int:meeting_id>/sample/draws/<int:draw_id>")
