@@ -104,3 +104,9 @@ class PseudonymForm(FlaskForm):
     """Give a portfolio a new panel label."""
 
     submit = SubmitField("Give a new panel label", widget=GovSubmitInput())
+
+
+class RemoveEntryForm(FlaskForm):
+    """Confirm removing an NQSW or Assessor from the registry (the CSRF token is the point)."""
+
+    submit = SubmitField("Remove", widget=GovSubmitInput())

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock
@@ -121,6 +122,92 @@ def save_assessor(actor: User, assessor: Assessor | None, name: str, email: str,
     audit.record(actor, action, f"assessor:{assessor.id}")
     db.session.commit()
     return assessor
+
+
+class EntryInUse(Exception):
+    """A registry entry cannot be removed: the message says, in plain words, what still refers to it."""
+
+    def __init__(self, message: str, found: "Dependents | None" = None) -> None:
+        super().__init__(message)
+        self.found = found  # None when the entry no longer exists
+
+
+@dataclass
+class Dependents:
+    """What still refers to an NQSW or Assessor: the portfolios naming them, with each one's live documents."""
+
+    entry: Nqsw | Assessor
+    kind: str  # "nqsw" or "assessor"
+    portfolios: list[tuple[Portfolio, int]]
+
+    @property
+    def name(self) -> str:
+        """The person's name, as the confirmation page shows it."""
+        return self.entry.name
+
+    @property
+    def removable(self) -> bool:
+        """True when nothing refers to the entry, so it may be removed."""
+        return not self.portfolios
+
+    @property
+    def message(self) -> str:
+        """Why the entry cannot be removed and what the Lead can do instead; empty when it can be removed."""
+        if self.removable:
+            return ""
+        count = len(self.portfolios)
+        documents = _count(sum(n for _, n in self.portfolios), "document")
+        if self.kind == "nqsw":
+            if count == 1:
+                held = f"a portfolio with {documents}. The portfolio refers"
+            else:
+                held = f"{count} portfolios with {documents} between them. The portfolios refer"
+            # Portfolios are never deleted by hand (retention leaves a tombstone row), so there is no "first".
+            return f"{self.name} has {held} to this entry, so it cannot be removed: keep the entry."
+        return (f"{self.name} is named as the Assessor on {_count(count, 'portfolio')}. Choose another Assessor "
+                f"(or none) on {'that portfolio' if count == 1 else 'those portfolios'} first, or keep the entry.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"no {noun}s" if n == 0 else f"1 {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def dependents(entry: Nqsw | Assessor) -> Dependents:
+    """Every portfolio that refers to this NQSW or Assessor (the only foreign keys to either table)."""
+    column = Portfolio.nqsw_id if isinstance(entry, Nqsw) else Portfolio.assessor_id
+    live = (select(func.count(Document.id)).where(Document.portfolio_id == Portfolio.id, *_live_documents())
+            .correlate(Portfolio).scalar_subquery())
+    rows = db.session.execute(select(Portfolio, live).where(column == entry.id).order_by(Portfolio.id))
+    return Dependents(entry, "nqsw" if isinstance(entry, Nqsw) else "assessor",
+                      [(portfolio, int(n)) for portfolio, n in rows])
+
+
+def remove_entry(actor: User, entry: Nqsw | Assessor) -> None:
+    """Delete an NQSW or Assessor nothing refers to; raise EntryInUse (changing nothing) otherwise."""
+    found = dependents(entry)
+    if not found.removable:
+        raise EntryInUse(found.message, found)
+    model, column = (Nqsw, Portfolio.nqsw_id) if isinstance(entry, Nqsw) else (Assessor, Portfolio.assessor_id)
+    entry_id, name = entry.id, entry.name
+    try:
+        # One statement re-checks and deletes, so a portfolio added since the check above keeps the entry; on
+        # PostgreSQL the foreign key also refuses a portfolio inserted by a concurrent transaction.
+        deleted = db.session.execute(delete(model).where(model.id == entry_id, ~exists().where(column == entry_id))
+                                     .execution_options(synchronize_session=False))
+        if deleted.rowcount == 1:
+            db.session.expunge(entry)  # the row is gone: the caller may still read the name it showed
+            # Only the kind and id: the person's name and email must not outlive the row in the audit trail.
+            audit.record(actor, f"{found.kind}.removed", f"{found.kind}:{entry_id}")
+            db.session.commit()
+            return
+    except IntegrityError:
+        pass
+    db.session.rollback()
+    current = db.session.get(model, entry_id)
+    if current is None:
+        raise EntryInUse(f"{name} has already been removed from the registry.")
+    now = dependents(current)
+    raise EntryInUse(now.message or "The registry changed while you were removing the entry. Try again.", now)
 
 
 @dataclass

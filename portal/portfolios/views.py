@@ -129,6 +129,40 @@ def edit_assessor(assessor_id: int) -> str | Response:
     return _edit_assessor(_or_404(db.session.get(Assessor, assessor_id)))
 
 
+def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str, int]:
+    """Name the person and what still refers to them on GET; remove them on a confirmed POST."""
+    form = forms.RemoveEntryForm()
+    if form.validate_on_submit():
+        name = entry.name
+        try:
+            services.remove_entry(access.require_user(), entry)
+        except services.EntryInUse as refused:
+            if refused.found is None:
+                flash(str(refused))
+                return redirect(url_for(listing))
+            # Refused and nothing changed: the same page, now saying why, with no button to press again.
+            return render_template("portfolios/confirm_remove.html", form=form, found=refused.found,
+                                   listing=listing), 409
+        flash(f"{name} has been removed from the registry.")
+        return redirect(url_for(listing))
+    return render_template("portfolios/confirm_remove.html", form=form, found=services.dependents(entry),
+                           listing=listing)
+
+
+@bp.route("/cohort/nqsws/<int:nqsw_id>/remove", methods=["GET", "POST"])
+@admin_only
+def remove_nqsw(nqsw_id: int) -> str | Response | tuple[str, int]:
+    """Remove an NQSW who has no portfolio from the registry, after confirmation."""
+    return _remove(_or_404(db.session.get(Nqsw, nqsw_id)), "portfolios.nqsws")
+
+
+@bp.route("/cohort/assessors/<int:assessor_id>/remove", methods=["GET", "POST"])
+@admin_only
+def remove_assessor(assessor_id: int) -> str | Response | tuple[str, int]:
+    """Remove an Assessor named on no portfolio from the registry, after confirmation."""
+    return _remove(_or_404(db.session.get(Assessor, assessor_id)), "portfolios.assessors")
+
+
 def _edit_portfolio(portfolio_id: int | None) -> str | Response:
     portfolio = _or_404(services.registry_portfolio(portfolio_id)) if portfolio_id else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
