@@ -44,10 +44,14 @@ def _delete_blobs(blob_ids: list[str]) -> None:
         store.delete(blob_id)
 
 
-def delete_document(actor: User | None, document: Document) -> None:
-    """Crypto-shred every version of a document, commit, then delete its blobs, leaving a tombstone."""
+def delete_document(actor: User | None, document: Document, reason: str = "") -> None:
+    """Crypto-shred every version of a document, commit, then delete its blobs, leaving a tombstone.
+
+    The reason goes into the audit record with the actor, so the trail says who deleted it and why.
+    """
     blob_ids = _shred(document)
-    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(blob_ids))
+    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(blob_ids),
+                 portfolio=document.portfolio_id, reason=reason.strip())
     db.session.commit()
     _delete_blobs(blob_ids)
 

@@ -1,11 +1,17 @@
-"""The upload and replacement forms, read from the streamed body (see uploads.py) rather than WTForms.
+"""The documents forms: upload and replacement read from the streamed body (see uploads.py), and deletion.
 
 WTForms would need the whole body parsed first, which is exactly what must not happen to file content;
-the field names below are the ones templates/documents/upload.html and replace.html render.
+the field names below are the ones templates/documents/upload.html and replace.html render. The delete
+form carries no file, so it is an ordinary WTForms form.
 """
 
 import re
 from collections.abc import Iterator
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovTextArea
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from portal.documents.services import NewFile
 from portal.documents.uploads import FilePart
@@ -13,6 +19,7 @@ from portal.models import EvidenceType
 
 UPLOAD_ROWS = 5
 MAX_FIELDS = 100
+MAX_REASON_CHARS = 500
 _FILE_FIELD = re.compile(r"file-(\d{1,2})")
 
 
@@ -43,3 +50,22 @@ def replacement_file(parts: Iterator[tuple[str, str] | FilePart]) -> FilePart | 
         if isinstance(part, FilePart) and part.name == "file" and part.filename:
             return part
     return None
+
+
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class DeleteForm(FlaskForm):
+    """Why a document is being destroyed: kept in the audit trail with who did it."""
+
+    reason = TextAreaField(
+        "Why are you deleting this document?",
+        widget=GovTextArea(),
+        description=f"For example, it was uploaded to the wrong portfolio. Up to {MAX_REASON_CHARS} characters. "
+                    "The reason is kept in the audit trail, so do not name anyone.",
+        filters=[_stripped],
+        validators=[DataRequired("Enter why you are deleting this document"),
+                    Length(max=MAX_REASON_CHARS,
+                           message=f"The reason must be {MAX_REASON_CHARS} characters or fewer")],
+    )

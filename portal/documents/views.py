@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, retention
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
@@ -133,6 +133,23 @@ def replace(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
         return _replace_page(portfolio, doc, problem.problems, 400)
     flash(f"Version {version.number} uploaded. Earlier versions are kept in the history.")
     return redirect(url_for("documents.document", portfolio_id=portfolio.id, document_id=doc.id))
+
+
+@bp.route(f"{PREFIX}/<int:document_id>/delete", methods=["GET", "POST"])
+@admin_only
+def delete(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
+    """Confirm with a reason, then destroy every version of a document, leaving a tombstone and an audit record."""
+    user = access.require_user()
+    portfolio, doc = _document_or_404(portfolio_id, document_id)
+    form = forms.DeleteForm()
+    if form.validate_on_submit():
+        title = doc.title  # the tombstone keeps no title, so name it in the notice now
+        retention.delete_document(user, doc, form.reason.data)
+        flash(f"\u201c{title}\u201d has been deleted. Every version is destroyed; the audit trail records "
+              "who deleted it and why.")
+        return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio.id))
+    return render_template("documents/delete.html", portfolio=portfolio, label=portfolio.label_for(user),
+                           document=doc, versions=len(doc.versions), form=form), 400 if form.errors else 200
 
 
 def _content_disposition(disposition: str, filename: str) -> str:

@@ -83,3 +83,25 @@ def test_document_history_and_readiness_pages_are_accessible(
     assert_accessible(page)
     page.goto(f"{live_url}/documents/readiness")
     assert_accessible(page)
+
+
+def test_delete_confirmation_is_accessible_in_its_normal_and_error_states(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("1 document uploaded").wait_for()
+    page.get_by_role("link", name="Agreement", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    page.get_by_role("button", name="Delete document").click()
+    page.wait_for_url("**/delete")
+    assert_accessible(page)
+    assert press(page, "Delete document").status == 400
+    assert page.locator(".govuk-error-summary").is_visible()
+    assert_accessible(page)
+    page.get_by_label("Why are you deleting this document?").fill("Uploaded to the wrong portfolio")
+    assert press(page, "Delete document").url == f"{live_url}/portfolios/{pid}/documents"
+    assert "has been deleted" in page.content() and "This portfolio has no documents yet." in page.content()
+    assert_accessible(page)
