@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from sqlalchemy import event
 
-from portal import access, config, errors, headers
+from portal import access, config, errors, headers, templating
 from portal.extensions import csrf, db, migrate
 from portal.security import crypto, passwords
 
@@ -26,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.jinja_environment = templating.PortalEnvironment  # type: ignore[misc]
     from portal.documents.uploads import MemoryOnlyRequest
 
     app.request_class = MemoryOnlyRequest  # form file parts are never spooled to disk in plaintext
@@ -38,7 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    _configure_templates(app)
+    templating.configure(app)
     _configure_logging(app)
     if app.config["TRUST_PROXY"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -99,27 +99,6 @@ def _load_keyring(app: Flask) -> None:
         keyring = crypto.Keyring.load(Path(app.config["KEYRING_FILE"]), env_value)
     app.extensions["keyring"] = keyring
     crypto.install(keyring)
-
-
-def _configure_templates(app: Flask) -> None:
-    """Find the GOV.UK macros and widgets beside our own templates."""
-    app.jinja_loader = ChoiceLoader(
-        [
-            app.jinja_loader,  # type: ignore[list-item]
-            PrefixLoader(
-                {
-                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
-                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
-                }
-            ),
-        ]
-    )
-    app.jinja_env.trim_blocks = True
-    app.jinja_env.lstrip_blocks = True
-    from govuk_frontend_wtf.main import WTFormsHelpers
-
-    WTFormsHelpers(app)
-    app.jinja_env.globals["service_name"] = app.config["ORGANISATION_NAME"]
 
 
 def _configure_logging(app: Flask) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 
 from portal import clock
 from portal.extensions import db
@@ -36,6 +36,9 @@ ACCESS_ATTR = "portal_access"
 LAST_SEEN_WRITE_INTERVAL = timedelta(seconds=60)
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+# Built once: every request runs this lookup, and building a statement costs as much as running it.
+_SESSION_BY_TOKEN_HASH = select(UserSession).where(UserSession.id == bindparam("token_hash"))
 
 
 def _declare(view: View, rule: str | frozenset[str]) -> View:
@@ -103,7 +106,7 @@ def load_session() -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 100:
         return
-    record = db.session.get(UserSession, tokens.hash_token(token))
+    record = db.session.scalars(_SESSION_BY_TOKEN_HASH, {"token_hash": tokens.hash_token(token)}).first()
     if record is None:
         g.clear_session_cookie = True
         return

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVELOPMENT": False,
     "TRUST_PROXY": False,
     "WTF_CSRF_TIME_LIMIT": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
 }
 
 
@@ -56,6 +56,10 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
     app.config.setdefault("BLOB_DIR", str(instance / "blobs"))
     app.config.setdefault("KEYRING_FILE", str(instance / "keyring.json"))
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
+        # A pooled server connection can die between requests; a SQLite file cannot, so it skips the ping.
+        sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": not sqlite}
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads are limited per file while streaming instead
     development = bool(app.config["DEVELOPMENT"])
     app.config.update(

@@ -65,7 +65,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(Text)
-    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
+    # Deferred: loaded and decrypted only by the steps that check or show it, not with every signed-in request.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"), deferred=True)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

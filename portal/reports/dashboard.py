@@ -8,7 +8,7 @@ observers the published minutes and the open actions.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from portal import clock
 from portal.extensions import db
@@ -31,6 +31,16 @@ from portal.models import (
 from portal.reports import release
 
 PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
+
+# The Lead's dashboard is the busiest page, so its two statements are built once, not per request.
+_NEXT_MEETING = (select(Meeting.id).where(Meeting.held_on >= bindparam("today"))
+                 .order_by(Meeting.held_on, Meeting.id).limit(1).scalar_subquery())
+_LAST_MEETING = (select(Meeting.id).where(Meeting.held_on < bindparam("today"))
+                 .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(1).scalar_subquery())
+_NEXT_AND_LAST_MEETINGS = (select(Meeting).where(or_(Meeting.id == _NEXT_MEETING, Meeting.id == _LAST_MEETING))
+                           .order_by(Meeting.held_on.desc()))
+_OVERDUE_ACTIONS = (select(Action).where(Action.status != ActionStatus.DONE.value, Action.due_on < bindparam("today"))
+                    .order_by(Action.due_on))
 
 
 @dataclass
@@ -116,11 +126,8 @@ def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:
 
 
 def _admin(board: Dashboard, user: User) -> None:
-    upcoming = db.session.scalar(select(Meeting).where(Meeting.held_on >= board.today)
-                                 .order_by(Meeting.held_on, Meeting.id).limit(1))
-    latest = db.session.scalar(select(Meeting).where(Meeting.held_on < board.today)
-                               .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(1))
-    board.states = _states([m for m in (upcoming, latest) if m is not None], user)
+    today = {"today": board.today}
+    board.states = _states(list(db.session.scalars(_NEXT_AND_LAST_MEETINGS, today)), user)  # next, then last
     for state in board.states:
         m = state.meeting
         if m.held_on < board.today and state.sampled and not state.released and state.target.text == "Overdue":
@@ -129,9 +136,7 @@ def _admin(board: Dashboard, user: User) -> None:
                 and m.held_on >= board.today:
             board.overdue.append(f"{state.expected - state.submitted} assessments for {m.title} are past the "
                                  f"deadline of {_day(m.reading_deadline)}.")
-    board.overdue_actions = list(db.session.scalars(
-        select(Action).where(Action.status != ActionStatus.DONE.value, Action.due_on < board.today)
-        .order_by(Action.due_on)))
+    board.overdue_actions = list(db.session.scalars(_OVERDUE_ACTIONS, today))
 
 
 def _member(board: Dashboard, user: User) -> None:
