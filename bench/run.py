@@ -106,11 +106,12 @@ def prepare(folder: Path, database_url: str | None, max_upload: int, people: int
     return env, accounts, portfolio_id
 
 
-def start_server(env: dict, port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
+def start_server(env: dict, port: int, workers: int, threads: int, worker_class: str,
+                 keep_alive: int = 5) -> subprocess.Popen:
     """Start gunicorn on loopback and wait until the portal answers its health check."""
     command = [str(Path(sys.executable).parent / "gunicorn"), "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
-               "--timeout", "900", "--keep-alive", "5", "--log-level", "warning", "bench.wsgi:application"]
+               "--timeout", "900", "--keep-alive", str(keep_alive), "--log-level", "warning", "bench.wsgi:application"]
     log = (Path(env["BENCH_PLAIN_DIR"]).parent / "server.log").open("ab")
     server = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log)
     deadline = time.time() + 60
@@ -435,6 +436,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
+    parser.add_argument("--keep-alive", type=int, default=5,
+                        help="Seconds gunicorn keeps an idle connection open; 0 closes it after each response.")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -452,7 +455,7 @@ def main() -> int:
     try:
         env, people, portfolio = prepare(folder, args.database_url, max(s for _, s in sizes) + MB, args.clients,
                                           args.light_passwords)
-        server = start_server(env, port, args.workers, args.threads, args.worker_class)
+        server = start_server(env, port, args.workers, args.threads, args.worker_class, args.keep_alive)
         pids = worker_pids(server.pid)
         shape = f"{args.workers} workers x {args.threads} threads" if args.worker_class == "gthread" else \
             f"{args.workers} workers"

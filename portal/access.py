@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy.orm import joinedload
 
 from portal import clock
 from portal.extensions import db
@@ -38,7 +39,9 @@ LAST_SEEN_WRITE_INTERVAL = timedelta(seconds=60)
 View = TypeVar("View", bound=Callable[..., Any])
 
 # Built once: every request runs this lookup, and building a statement costs as much as running it.
-_SESSION_BY_TOKEN_HASH = select(UserSession).where(UserSession.id == bindparam("token_hash"))
+# The user's organisation is rarely shown, so it is loaded only when a page asks for it.
+_SESSION_BY_TOKEN_HASH = (select(UserSession).options(joinedload(UserSession.user).lazyload(User.organisation))
+                          .where(UserSession.id == bindparam("token_hash")))
 
 
 def _declare(view: View, rule: str | frozenset[str]) -> View:

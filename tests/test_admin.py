@@ -7,6 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from helpers_security import snapshot
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from portal import clock
 from portal.extensions import db
@@ -27,7 +28,7 @@ def _sessions(app: Flask, person: Person) -> int:
 
 def _user(app: Flask, person: Person) -> User:
     with app.app_context():
-        user = db.session.get(User, person.id)
+        user = db.session.get(User, person.id, options=[undefer(User.totp_secret)])
         db.session.expunge(user)
         return user
 
