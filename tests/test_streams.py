@@ -1,10 +1,13 @@
-"""Cobblestone-256 blob encryption: known answer, format, and every kind of tampering refused."""
+"""Cobblestone-256 blob encryption: known answer, format, every kind of tampering refused; download read-ahead."""
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from portal.documents.readahead import read_ahead
 from portal.security import streams
 from portal.security.crypto import DecryptionError
 
@@ -132,3 +135,62 @@ def test_wrong_key_and_appended_bytes_are_refused(sample: tuple[bytes, bytes, by
     _released_before_failure(key, context, b"")
     with pytest.raises(DecryptionError):
         list(streams.decrypt_chunks(b"short", context, [ciphertext]))
+
+
+# Read-ahead of downloads ---------------------------------------------------------------------------------------
+
+
+def _counted(produced: list[int], closed: list[bool], count: int, fail_after: int | None = None):
+    try:
+        for number in range(count):
+            if fail_after is not None and number == fail_after:
+                raise DecryptionError("the blob failed authentication")
+            produced.append(number)
+            yield number
+    finally:
+        closed.append(True)
+
+
+def _read_ahead_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "download-read-ahead")
+
+
+def test_read_ahead_yields_everything_in_order_from_another_thread() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+    reader = read_ahead(_counted(produced, closed, 50), depth=2)
+    assert next(reader) == 0
+    deadline = time.monotonic() + 5
+    while len(produced) < 3 and time.monotonic() < deadline:  # the producer runs ahead of the reader
+        time.sleep(0.01)
+    assert len(produced) >= 3
+    assert [0, *reader] == list(range(50)) and closed == [True]
+    assert _read_ahead_threads() == 0
+
+
+def test_read_ahead_raises_the_sources_error_after_the_pieces_before_it() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+    reader = read_ahead(_counted(produced, closed, 50, fail_after=7), depth=3)
+    received = []
+    with pytest.raises(DecryptionError):
+        for number in reader:
+            received.append(number)
+    assert received == list(range(7)) and closed == [True]
+    assert _read_ahead_threads() == 0
+
+
+def test_closing_the_reader_stops_the_producer_and_closes_the_source() -> None:
+    produced: list[int] = []
+    closed: list[bool] = []
+    reader = read_ahead(_counted(produced, closed, 100_000), depth=2)
+    assert next(reader) == 0 and next(reader) == 1
+    deadline = time.monotonic() + 5
+    while len(produced) < 5 and time.monotonic() < deadline:  # two taken, two queued, one waiting to be
+        time.sleep(0.01)
+    time.sleep(0.05)  # let the producer settle into waiting on the full queue
+    started = time.monotonic()
+    reader.close()  # a client that went away
+    assert time.monotonic() - started < 0.3  # no wait for the producer's put to time out
+    assert closed == [True] and len(produced) < 100
+    assert _read_ahead_threads() == 0

@@ -1,7 +1,7 @@
 """Documents: encrypted upload and replacement, verified reading with receipts, and the readiness matrix."""
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import access, audit, clock
-from portal.documents import stamping
+from portal.documents import readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.extensions import db
 from portal.models import (
@@ -201,7 +201,7 @@ def kind_of(version: DocumentVersion) -> FileKind:
     return kind_for(version.content_type) or FileKind("other", "File", "application/octet-stream", ())
 
 
-def _verified_pieces(version: DocumentVersion) -> Iterator[bytes]:
+def _verified_pieces(version: DocumentVersion) -> Generator[bytes, None, None]:
     """Plaintext released only once authenticated; the last piece waits until the size matches the row.
 
     Cobblestone authenticates every chunk, the whole length and the blob's binding to its row, so the stored
@@ -213,17 +213,26 @@ def _verified_pieces(version: DocumentVersion) -> Iterator[bytes]:
     except (crypto.DecryptionError, crypto.KeyringError, OSError, ValueError) as exc:
         raise crypto.DecryptionError(f"the version cannot be opened: {type(exc).__name__}") from exc
     context = streams.blob_context(version.document_id, version.id, version.blob_id)
+    expected_size = version.size  # read now: the rest may run on the read-ahead thread, away from the session
     size, pending = 0, b""
     with handle:
-        for piece in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(READ_BYTES), b"")):
+        for piece in streams.decrypt_chunks(data_key, context, _blocks_of(handle)):
             size += len(piece)
             if pending:
                 yield pending
             pending = piece
-    if size != version.size:
+    if size != expected_size:
         raise crypto.DecryptionError("the plaintext does not match the stored size")
     if pending:
         yield pending
+
+
+def _blocks_of(handle: BinaryIO) -> Iterator[memoryview]:
+    """The file in READ_BYTES blocks, read into one reused buffer (each block is consumed before the next)."""
+    buffer = bytearray(READ_BYTES)
+    view = memoryview(buffer)
+    while length := handle.readinto(buffer):
+        yield view[:length]
 
 
 def _integrity_failure(actor_id: int, document_id: int, version_id: int, stage: str, error: Exception) -> None:
@@ -261,11 +270,14 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
     """
     ids = (actor.id, version.document_id, version.id)
     pieces = _verified_pieces(version)
+    rest: Iterable[bytes] = ()
     try:
         first = next(pieces, b"")
         if stamp:
             text = stamping.stamp_text(actor, clock.now().strftime("%-d %B %Y"))
-            first, pieces = stamping.stamp(first + b"".join(pieces), text), iter(())
+            first = stamping.stamp(first + b"".join(pieces), text)
+        else:
+            rest = readahead.read_ahead(pieces)  # its thread starts when the response starts being sent
     except crypto.DecryptionError as exc:
         _integrity_failure(*ids, "before sending", exc)
         raise IntegrityFailure(str(exc)) from exc
@@ -274,10 +286,10 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
         raise
     _record_read(actor, version, disposition)
     db.session.commit()
-    return _rest(ids, first, pieces)
+    return _rest(ids, first, rest)
 
 
-def _rest(ids: tuple[int, int, int], first: bytes, pieces: Iterator[bytes]) -> Iterator[bytes]:
+def _rest(ids: tuple[int, int, int], first: bytes, pieces: Iterable[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     try:
