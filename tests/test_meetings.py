@@ -276,6 +276,7 @@ def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
     picks = json.loads(second.picks)
 
     stale = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)  # the form, loaded before any draft
+    assert "Draw the sample again" in chair.get(f"/meetings/{mid}").get_data(as_text=True)
     saved = submit(reader, f"/reviews/meetings/{mid}/portfolios/{picks[0]}/sections/part1", answers_for("part1"))
     assert saved.status_code == 302
     with app.app_context():
@@ -301,9 +302,10 @@ def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
     assert "Enter the number" not in empty.get_data(as_text=True)
     assert _sample_state(app, mid) == before
 
-    # The page explains up front, without the form, for the Chair and the Lead alike.
+    # The meeting page stops offering a redraw; the draw page explains, without the form, for Chair and Lead.
     lead, _ = admin_client
     for client in (chair, lead):
+        assert "Draw the sample again" not in client.get(f"/meetings/{mid}").get_data(as_text=True)
         page = client.get(f"/meetings/{mid}/sample")
         html = page.get_data(as_text=True)
         assert page.status_code == 200

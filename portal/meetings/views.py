@@ -91,9 +91,12 @@ def meeting(meeting_id: int) -> str:
     user, found = _meeting_or_404(meeting_id)
     sampled = services.sample(found)
     readable = {p.id for p in sampled if access.can_see_portfolio(user, p.id)}
+    draw = services.current_draw(found)
+    # Once assessing has begun the sample is fixed, so the page stops offering a redraw.
+    can_draw = services.can_draw(user, found) and not (draw and services.started_assessments(found))
     return render_template("meetings/meeting.html", meeting=found, user=user, seat=services.seat(user, found),
                            chair=services.chair_of(found), sampled=sampled, readable=readable,
-                           draw=services.current_draw(found), can_draw=services.can_draw(user, found),
+                           draw=draw, can_draw=can_draw,
                            window_open=access.panel_access_open(found), roles=services.PANEL_ROLE_LABELS)
 
 
