@@ -6,7 +6,7 @@ reaches nothing but the security-code page, and a role mismatch is a 404 so exis
 """
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -91,9 +91,8 @@ def require_user() -> User:
     return user
 
 
-def _session_expired(record: UserSession) -> bool:
+def _session_expired(record: UserSession, now: datetime) -> bool:
     config = current_app.config
-    now = clock.now()
     idle = timedelta(minutes=int(config["SESSION_IDLE_MINUTES"]))
     absolute = timedelta(hours=int(config["SESSION_ABSOLUTE_HOURS"]))
     if record.stage == SessionStage.PASSWORD:
@@ -113,13 +112,14 @@ def load_session() -> None:
     if record is None:
         g.clear_session_cookie = True
         return
-    if _session_expired(record) or not record.user.can_sign_in:
+    now = clock.now()
+    if _session_expired(record, now) or not record.user.can_sign_in:
         db.session.delete(record)
         db.session.commit()
         g.clear_session_cookie = True
         return
-    if clock.now() - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
-        record.last_seen_at = clock.now()
+    if now - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
+        record.last_seen_at = now
         db.session.commit()
     g.auth_session = record
     if record.stage == SessionStage.FULL:
