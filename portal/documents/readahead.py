@@ -15,7 +15,6 @@ from typing import TypeVar
 Piece = TypeVar("Piece")
 
 DEPTH = 4  # pieces waiting at most: with 256 KB pieces, a download holds about a megabyte ahead
-_PUT_WAIT_SECONDS = 0.5  # how often a blocked producer checks whether the reader has gone
 _DONE = object()
 
 
@@ -31,23 +30,16 @@ def read_ahead(source: Generator[Piece, None, None], depth: int = DEPTH) -> Iter
     ready: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def hand_over(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=_PUT_WAIT_SECONDS)
-                return not stop.is_set()
-            except queue.Full:
-                continue
-        return False
-
     def produce() -> None:
+        # Once the reader has set `stop` it empties the queue, so the one put that may follow cannot block.
         try:
             for piece in source:
-                if not hand_over(piece):
+                ready.put(piece)
+                if stop.is_set():
                     return
-            hand_over(_DONE)
+            ready.put(_DONE)
         except BaseException as error:  # carried to the reader, which raises it where the response is built
-            hand_over(_Failed(error))
+            ready.put(_Failed(error))
         finally:
             source.close()
 
