@@ -4,6 +4,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 from conftest import csrf_from
 from flask import Flask
@@ -22,6 +23,7 @@ from portal.models import (
     SampledPortfolio,
     SampleDraw,
 )
+from portal.storage import BlobStore
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -87,6 +89,14 @@ def upload(client: FlaskClient, portfolio_id: int, files: list[tuple[str, bytes,
     return client.post(upload_path(portfolio_id), data=data, content_type="multipart/form-data")
 
 
+def replace(client: FlaskClient, portfolio_id: int, document_id: int, filename: str, content: bytes):
+    """Upload a new version of a document through the real form with its CSRF token."""
+    path = f"/portfolios/{portfolio_id}/documents/{document_id}/replace"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+                       content_type="multipart/form-data")
+
+
 def only_document(app: Flask) -> tuple[int, int]:
     """(document id, current version id) of the single document stored."""
     with app.app_context():
@@ -100,6 +110,12 @@ def version(app: Flask, version_id: int) -> DocumentVersion:
         row = db.session.get(DocumentVersion, version_id)
         db.session.expunge(row)
         return row
+
+
+def blob_path(app: Flask, version_id: int) -> Path:
+    """The file holding a version's encrypted blob."""
+    with app.app_context():
+        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
 
 
 class StreamedBody(io.RawIOBase):

@@ -1,6 +1,5 @@
 """Deleting a document from its page: confirmation with a reason, crypto-shredding, tombstone, audit, access."""
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,22 +7,16 @@ import pytest
 from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, make_portfolio, only_document, seat, upload
+from helpers_documents import PDF, blob_path, make_portfolio, only_document, replace, seat, upload
 
 from portal.extensions import db
-from portal.models import AuditEvent, Document, DocumentVersion, Role
-from portal.storage import BlobStore
+from portal.models import AuditEvent, Document, Role
 
 REASON = "Uploaded to the wrong portfolio by mistake"
 
 
 def _base(pid: int, doc: int) -> str:
     return f"/portfolios/{pid}/documents/{doc}"
-
-
-def _blob_path(app: Flask, version_id: int) -> Path:
-    with app.app_context():
-        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
 
 
 def _deletions(app: Flask) -> list[AuditEvent]:
@@ -61,14 +54,10 @@ def stored(app: Flask, admin_client: tuple[FlaskClient, Person]) -> dict:
     pid = make_portfolio(app, "Alex Example")
     assert upload(client, pid, [("Final report.pdf", PDF, "final_report")], title="Final report").status_code == 302
     doc, first = only_document(app)
-    path = f"{_base(pid, doc)}/replace"
-    token = csrf_from(client.get(path).get_data(as_text=True))
-    response = client.post(path, data={"csrf_token": token, "file": (io.BytesIO(PDF + b"%v2\n"), "Final v2.pdf")},
-                           content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert replace(client, pid, doc, "Final v2.pdf", PDF + b"%v2\n").status_code == 302
     _, second = only_document(app)
     return {"client": client, "lead": lead, "pid": pid, "doc": doc, "versions": [first, second],
-            "blobs": [_blob_path(app, first), _blob_path(app, second)]}
+            "blobs": [blob_path(app, first), blob_path(app, second)]}
 
 
 def test_the_document_page_offers_deletion_to_the_lead_only(app: Flask, stored: dict,

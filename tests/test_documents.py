@@ -9,13 +9,12 @@ import pytest
 from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, make_portfolio, office_zip, only_document, seat, upload
+from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
 
 from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, Document, DocumentVersion, Meeting, PanelRole, ReadReceipt, Role
 from portal.security import streams
-from portal.storage import BlobStore
 
 KB = 1024
 
@@ -32,18 +31,6 @@ def _actions(app: Flask, action: str) -> list[AuditEvent]:
         events = list(db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == action)))
         db.session.expunge_all()
         return events
-
-
-def _blob_path(app: Flask, version_id: int) -> Path:
-    with app.app_context():
-        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
-
-
-def _replace(client: FlaskClient, pid: int, doc: int, filename: str, content: bytes):
-    path = f"/portfolios/{pid}/documents/{doc}/replace"
-    token = csrf_from(client.get(path).get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-                       content_type="multipart/form-data")
 
 
 @pytest.fixture
@@ -115,7 +102,7 @@ def test_replacing_keeps_history_and_flags_readers(app: Flask, stored: tuple,
     member.get(_paths(pid, doc, version)["view"])
     assert "Updated since you last read it" not in member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
     new_pdf = PDF + b"% second version\n"
-    response = _replace(client, pid, doc, "Final report v2.pdf", new_pdf)
+    response = replace(client, pid, doc, "Final report v2.pdf", new_pdf)
     assert response.status_code == 302
     with app.app_context():
         document = db.session.get(Document, doc)
@@ -135,7 +122,7 @@ def test_replacing_keeps_history_and_flags_readers(app: Flask, stored: tuple,
 
 def test_replacement_is_checked_like_an_upload(app: Flask, stored: tuple) -> None:
     client, pid, doc, _ = stored
-    response = _replace(client, pid, doc, "evil.pdf", b"<html><script>x</script></html>")
+    response = replace(client, pid, doc, "evil.pdf", b"<html><script>x</script></html>")
     assert response.status_code == 400 and "is not a file the portal accepts" in response.get_data(as_text=True)
     path = f"/portfolios/{pid}/documents/{doc}/replace"
     token = csrf_from(client.get(path).get_data(as_text=True))
@@ -167,7 +154,7 @@ def _flip(path: Path, position: int) -> None:
 def test_flipped_byte_is_refused_logged_and_audited(app: Flask, stored: tuple,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     client, pid, doc, version = stored
-    _flip(_blob_path(app, version), streams.HEADER_BYTES + 5)
+    _flip(blob_path(app, version), streams.HEADER_BYTES + 5)
     _assert_refused(app, client, _paths(pid, doc, version)["view"])
     _assert_refused(app, client, _paths(pid, doc, version)["download"], failures=2)
     assert "integrity failure: document" in caplog.text
@@ -177,14 +164,14 @@ def test_flipped_byte_is_refused_logged_and_audited(app: Flask, stored: tuple,
 
 def test_truncated_blob_is_refused(app: Flask, stored: tuple) -> None:
     client, pid, doc, version = stored
-    path = _blob_path(app, version)
+    path = blob_path(app, version)
     path.write_bytes(path.read_bytes()[:-1])
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
 
 
 def test_missing_blob_is_refused(app: Flask, stored: tuple) -> None:
     client, pid, doc, version = stored
-    _blob_path(app, version).unlink()
+    blob_path(app, version).unlink()
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
 
 
@@ -194,7 +181,7 @@ def test_blob_swapped_between_documents_is_refused(app: Flask, stored: tuple) ->
     with app.app_context():
         other = db.session.scalars(db.select(Document).where(Document.id != doc)).one()
         other_id, other_version = other.id, other.current_version_id
-    first, second = _blob_path(app, version), _blob_path(app, other_version)
+    first, second = blob_path(app, version), blob_path(app, other_version)
     first_bytes = first.read_bytes()
     first.write_bytes(second.read_bytes())
     second.write_bytes(first_bytes)
@@ -204,10 +191,10 @@ def test_blob_swapped_between_documents_is_refused(app: Flask, stored: tuple) ->
 
 def test_blob_swapped_between_versions_is_refused(app: Flask, stored: tuple) -> None:
     client, pid, doc, version = stored
-    assert _replace(client, pid, doc, "v2.pdf", PDF).status_code == 302
+    assert replace(client, pid, doc, "v2.pdf", PDF).status_code == 302
     with app.app_context():
         new_version = db.session.get(Document, doc).current_version_id
-    _blob_path(app, new_version).write_bytes(_blob_path(app, version).read_bytes())
+    blob_path(app, new_version).write_bytes(blob_path(app, version).read_bytes())
     _assert_refused(app, client, _paths(pid, doc, new_version)["download"])
     assert client.get(_paths(pid, doc, version)["download"]).data == PDF
 
@@ -217,7 +204,7 @@ def test_reordered_chunks_are_refused(app: Flask, admin_client: tuple[FlaskClien
     pid = make_portfolio(app)
     assert upload(client, pid, [("three.pdf", b"%PDF-" + b"a" * 40_000, "pdp")]).status_code == 302
     doc, version = only_document(app)
-    path, step = _blob_path(app, version), streams.CHUNK_BYTES + streams.TAG_BYTES
+    path, step = blob_path(app, version), streams.CHUNK_BYTES + streams.TAG_BYTES
     data, head = path.read_bytes(), streams.HEADER_BYTES
     path.write_bytes(data[:head] + data[head + step:head + 2 * step] + data[head:head + step] + data[head + 2 * step:])
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
@@ -239,7 +226,7 @@ def test_tampering_found_mid_stream_aborts_without_sending_unverified_bytes(
     content = b"%PDF-1.4\n" + b"b" * (2 * 1024 * KB) + tail
     assert upload(client, pid, [("long.pdf", content, "pdp")]).status_code == 302
     doc, version = only_document(app)
-    _flip(_blob_path(app, version), -40)  # inside the last chunk
+    _flip(blob_path(app, version), -40)  # inside the last chunk
     response = client.get(_paths(pid, doc, version)["download"], buffered=False)
     assert response.status_code == 200  # the headers went before the failure was found
     received = bytearray()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from conftest import Person
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, make_portfolio, only_document, seat, upload
+from helpers_documents import PDF, make_portfolio, only_document, replace, seat, upload
 from sqlalchemy import event
 
 from portal import clock
@@ -61,14 +61,7 @@ def test_portfolio_page_shows_who_has_read_each_document(
     early.get(f"/portfolios/{pid}/documents/{doc}/versions/{version}/download")
     page = admin.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
     assert "<li>Early Reader</li>" in page and "Late Reader" not in page
-    import io as _io
-
-    from conftest import csrf_from
-
-    path = f"/portfolios/{pid}/documents/{doc}/replace"
-    token = csrf_from(admin.get(path).get_data(as_text=True))
-    admin.post(path, data={"csrf_token": token, "file": (_io.BytesIO(PDF + b"%v2\n"), "r.pdf")},
-               content_type="multipart/form-data")
+    replace(admin, pid, doc, "r.pdf", PDF + b"%v2\n")
     with app.app_context():
         new_version = db.session.get(Document, doc).current_version_id
     late.get(f"/portfolios/{pid}/documents/{doc}/versions/{new_version}/view")
