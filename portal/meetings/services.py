@@ -163,6 +163,12 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
     return found
 
 
+def member_of(meeting: Meeting, member_id: int) -> MeetingMember | None:
+    """One of the meeting's seats."""
+    member = db.session.get(MeetingMember, member_id)
+    return member if member is not None and member.meeting_id == meeting.id else None
+
+
 def remove_member(actor: User, meeting: Meeting, member: MeetingMember) -> None:
     """Take a person off the meeting; they lose access to its sample at once."""
     meeting.members.remove(member)

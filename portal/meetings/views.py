@@ -4,9 +4,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.extensions import db
 from portal.meetings import forms, sampling, services
-from portal.models import Meeting, MeetingMember, PanelRole, Role, TemplateKind, User
+from portal.models import Meeting, PanelRole, Role, TemplateKind, User
 
 bp = Blueprint("meetings", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -100,10 +99,11 @@ def meeting(meeting_id: int) -> str:
                            window_open=access.panel_access_open(found), roles=services.PANEL_ROLE_LABELS)
 
 
-def _member_form() -> forms.MemberForm:
+def _member_form() -> tuple[forms.MemberForm, dict[int, User]]:
+    candidates = {u.id: u for u in services.panel_candidates()}
     form = forms.MemberForm()
-    form.person.choices = [(u.id, f"{u.name} ({u.role_label})") for u in services.panel_candidates()]
-    return form
+    form.person.choices = [(u.id, f"{u.name} ({u.role_label})") for u in candidates.values()]
+    return form, candidates
 
 
 @bp.route("/meetings/<int:meeting_id>/members", methods=["GET", "POST"])
@@ -111,9 +111,9 @@ def _member_form() -> forms.MemberForm:
 def members(meeting_id: int) -> str | Response:
     """Who sits on the meeting; add a person or change their role (one Chair per meeting)."""
     _, found = _meeting_or_404(meeting_id)
-    form = _member_form()
+    form, candidates = _member_form()
     if form.validate_on_submit():
-        person = next(u for u in services.panel_candidates() if u.id == form.person.data)
+        person = candidates[form.person.data]
         role = PanelRole(form.panel_role.data)
         if person.role == Role.OBSERVER and role != PanelRole.OBSERVER:
             form.panel_role.errors.append("A Steering Group observer can only observe a meeting")
@@ -132,8 +132,8 @@ def members(meeting_id: int) -> str | Response:
 def remove_member(meeting_id: int, member_id: int) -> Response:
     """Take a person off the meeting."""
     _, found = _meeting_or_404(meeting_id)
-    member = db.session.get(MeetingMember, member_id)
-    if member is None or member.meeting_id != found.id:
+    member = services.member_of(found, member_id)
+    if member is None:
         abort(404)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)

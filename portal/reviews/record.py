@@ -79,20 +79,20 @@ class MeetingRecord:
         ]
 
 
-def panel_seats(meeting_id: int) -> list[MeetingMember]:
-    """The Chair and members of a meeting (not observers), by name."""
-    return list(db.session.scalars(
-        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
-        .where(MeetingMember.meeting_id == meeting_id, MeetingMember.panel_role.in_(PANEL_ROLES))
-        .order_by(User.name, User.id)
-    ).unique())
-
-
 def all_seats(meeting_id: int) -> list[MeetingMember]:
     """Everyone seated at a meeting (Chair, members, observers), by name."""
     return list(db.session.scalars(
         select(MeetingMember).join(User, User.id == MeetingMember.user_id)
         .where(MeetingMember.meeting_id == meeting_id).order_by(User.name, User.id)).unique())
+
+
+def _on_the_panel(seats: list[MeetingMember]) -> list[MeetingMember]:
+    return [seat for seat in seats if seat.panel_role in PANEL_ROLES]
+
+
+def panel_seats(meeting_id: int) -> list[MeetingMember]:
+    """The Chair and members of a meeting (not observers), by name."""
+    return _on_the_panel(all_seats(meeting_id))
 
 
 def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
@@ -113,7 +113,8 @@ def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[Doc
 
 def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     """Assemble the Chair's record of a meeting for this viewer."""
-    seats = panel_seats(meeting.id)
+    everyone = all_seats(meeting.id)
+    seats = _on_the_panel(everyone)
     member_ids = [seat.user_id for seat in seats]
     portfolios = sampled_portfolios(meeting.id)
     records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
@@ -121,10 +122,10 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
         records[row.document.portfolio_id].documents.append(row)
     assessments = db.session.scalars(
         select(Assessment).where(Assessment.meeting_id == meeting.id).order_by(Assessment.id))
-    names = {seat.user_id: seat.user.name for seat in seats}
+    seated = set(member_ids)
     for assessment in assessments:
         record = records.get(assessment.portfolio_id)
-        if record is None or assessment.user_id not in names:
+        if record is None or assessment.user_id not in seated:
             continue
         record.status[assessment.user_id] = SUBMITTED if assessment.submitted else DRAFT
         if assessment.submitted:
@@ -133,7 +134,7 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
         if view.portfolio_id in records:
             records[view.portfolio_id].panel_view = view
-    if viewer.id in names:
+    if viewer.id in seated:
         for record in records.values():
             record.visible = record.status[viewer.id] == SUBMITTED
-    return MeetingRecord(meeting, seats, list(records.values()), all_seats(meeting.id))
+    return MeetingRecord(meeting, seats, list(records.values()), everyone)

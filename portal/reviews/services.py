@@ -64,12 +64,17 @@ def seat(user: User, meeting_id: int) -> tuple[Meeting, MeetingMember] | None:
     return row[0], row[1]
 
 
+def keeps_record(user: User, member: MeetingMember | None) -> bool:
+    """True for the Lead, and for the Chair given their seat: they keep the meeting record."""
+    return user.role == Role.ADMIN or (member is not None and member.panel_role == PanelRole.CHAIR.value)
+
+
 def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
     """A meeting the person chairs (access window open) or, for the Lead, any meeting."""
     if user.role == Role.ADMIN:
         return db.session.get(Meeting, meeting_id)
     found = seat(user, meeting_id)
-    return found[0] if found and found[1].panel_role == PanelRole.CHAIR.value else None
+    return found[0] if found and keeps_record(user, found[1]) else None
 
 
 def sampled_portfolio(meeting: Meeting, portfolio_id: int) -> Portfolio | None:
@@ -148,7 +153,7 @@ def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
         links.append((url_for("reviews.overview", meeting_id=meeting.id), "Your assessments for this meeting"))
         links += [(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=p.id),
                    f"Assess {p.label_for(user)}") for p in record.sampled_portfolios(meeting.id)]
-    if user.role == Role.ADMIN or (found and found[1].panel_role == PanelRole.CHAIR.value):
+    if keeps_record(user, found[1] if found else None):
         links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
     return links
 

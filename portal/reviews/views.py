@@ -13,7 +13,6 @@ from portal.reviews.template_default import CRITERIA, EVIDENCE_ITEMS, SUPPORT
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 # Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
 panel = access.roles(Role.MEMBER, Role.ADMIN)
-LOCKED = "You have submitted this assessment, so it can no longer be changed."
 
 
 def _seat_or_404(meeting_id: int) -> tuple[User, Meeting, MeetingMember]:
@@ -29,6 +28,15 @@ def _portfolio_or_404(meeting: Meeting, portfolio_id: int) -> Portfolio:
     if portfolio is None:
         abort(404)
     return portfolio
+
+
+def _assessing_or_404(meeting_id: int, portfolio_id: int) -> tuple[User, Meeting, MeetingMember, Portfolio]:
+    user, meeting, seat = _seat_or_404(meeting_id)
+    return user, meeting, seat, _portfolio_or_404(meeting, portfolio_id)
+
+
+def _locked(meeting: Meeting, portfolio: Portfolio, user: User) -> tuple[str, int]:
+    return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
 
 
 def _chaired_or_404(meeting_id: int) -> tuple[User, Meeting]:
@@ -72,7 +80,7 @@ def overview(meeting_id: int) -> str:
     user, meeting, seat = _seat_or_404(meeting_id)
     return render_template("reviews/overview.html", meeting=meeting, seat=seat,
                            portfolios=services.my_portfolios(meeting, user), user=user,
-                           links=services.links_for(user, meeting))
+                           keeps_record=services.keeps_record(user, seat))
 
 
 @bp.route("/meetings/<int:meeting_id>/apologies", methods=["GET", "POST"])
@@ -92,8 +100,7 @@ def apologies(meeting_id: int) -> str | Response:
 @panel
 def task_list(meeting_id: int, portfolio_id: int) -> str:
     """The task list for one portfolio: each section's status, then check and submit."""
-    user, meeting, seat = _seat_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
     answers = assessment.answer_map if assessment else {}
     statuses = [(s, form_schema.section_status(s, answers)) for s in template.sections]
@@ -107,18 +114,17 @@ def task_list(meeting_id: int, portfolio_id: int) -> str:
 @panel
 def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Response | tuple[str, int]:
     """One section of the form: POST saves a draft and returns to the task list."""
-    user, meeting, _seat = _seat_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    user, meeting, _seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
     part = _section_or_404(template.sections, section_key)
     if assessment is not None and assessment.submitted:
-        return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+        return _locked(meeting, portfolio, user)
     form = forms.section_form(part, assessment.answer_map if assessment else {})
     if form.validate_on_submit():
         try:
             services.save_section(user, meeting, portfolio, part, forms.answers_from(form, part))
         except services.Locked:
-            return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+            return _locked(meeting, portfolio, user)
         flash(f"Your answers to \u201c{part['title']}\u201d have been saved as a draft.")
         return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
     return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
@@ -130,8 +136,7 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
 @panel
 def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
     """Check answers, then submit; a submitted assessment is shown read-only."""
-    user, meeting, seat = _seat_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
     confirm = forms.SubmitAssessmentForm()
     missing: list[form_schema.Missing] = []
@@ -141,7 +146,7 @@ def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int
             services.submit(user, meeting, portfolio, seat)
             return redirect(url_for("reviews.submitted", meeting_id=meeting.id, portfolio_id=portfolio.id))
         except services.Locked:
-            return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
+            return _locked(meeting, portfolio, user)
         except services.Incomplete as problem:
             missing, status = problem.missing, 400
     return render_template("reviews/check.html", meeting=meeting, portfolio=portfolio, seat=seat, user=user,
@@ -155,8 +160,7 @@ def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int
 @panel
 def submitted(meeting_id: int, portfolio_id: int) -> str:
     """Confirmation that the assessment has been submitted."""
-    user, meeting, _seat = _seat_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    user, meeting, _seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     assessment = services.assessment_of(meeting, portfolio, user)
     if assessment is None or not assessment.submitted:
         abort(404)
@@ -168,8 +172,7 @@ def submitted(meeting_id: int, portfolio_id: int) -> str:
 @panel
 def others(meeting_id: int, portfolio_id: int) -> str:
     """The other members' submitted assessments, only once the person has submitted their own."""
-    user, meeting, _seat = _seat_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    user, meeting, _seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
     if assessment is None or not assessment.submitted:
         return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user)
