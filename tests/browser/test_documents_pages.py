@@ -17,6 +17,16 @@ def _choose(page: Page, row: int, name: str, content: bytes, evidence: str) -> N
                                                   "buffer": content}])
 
 
+def _open_new_agreement(page: Page, live_url: str, pid: int) -> None:
+    """Upload one PDF with JavaScript on, then open its document page."""
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("1 document uploaded").wait_for()
+    page.get_by_role("link", name="Agreement", exact=True).click()
+    page.wait_for_url("**/documents/*")
+
+
 def test_upload_with_javascript_shows_progress_and_lands_on_the_list(
         app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
     page, _ = signed_in_page(Role.ADMIN)
@@ -65,12 +75,7 @@ def test_document_history_and_readiness_pages_are_accessible(
     member_page, member = signed_in_page(Role.MEMBER, name="Mo Member")
     pid = make_portfolio(app)
     seat(app, member.id, [pid])
-    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
-    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
-    page.get_by_role("button", name="Upload", exact=True).click()
-    page.get_by_text("1 document uploaded").wait_for()
-    page.get_by_role("link", name="Agreement", exact=True).click()
-    page.wait_for_url("**/documents/*")
+    _open_new_agreement(page, live_url, pid)
     assert_accessible(page)
     page.get_by_role("button", name="Upload a new version").click()
     page.wait_for_url("**/replace")
@@ -89,12 +94,7 @@ def test_delete_confirmation_is_accessible_in_its_normal_and_error_states(
         app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
     page, _ = signed_in_page(Role.ADMIN)
     pid = make_portfolio(app)
-    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
-    _choose(page, 0, "Agreement.pdf", PDF, "agreement")
-    page.get_by_role("button", name="Upload", exact=True).click()
-    page.get_by_text("1 document uploaded").wait_for()
-    page.get_by_role("link", name="Agreement", exact=True).click()
-    page.wait_for_url("**/documents/*")
+    _open_new_agreement(page, live_url, pid)
     page.get_by_role("button", name="Delete document").click()
     page.wait_for_url("**/delete")
     assert_accessible(page)
