@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from conftest import Person
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,13 +26,20 @@ def _receipts(app: Flask) -> list[ReadReceipt]:
         return rows
 
 
-def test_views_and_downloads_create_then_update_one_receipt(
-        app: Flask, admin_client: tuple[FlaskClient, Person],
-        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+@pytest.fixture
+def stored(app: Flask, admin_client: tuple[FlaskClient, Person]) -> tuple[FlaskClient, int, int, int]:
+    """The admin's client and a portfolio holding one PDF: (client, portfolio, document, version)."""
     admin, _ = admin_client
     pid = make_portfolio(app)
     upload(admin, pid, [("r.pdf", PDF, "final_report")])
     doc, version = only_document(app)
+    return admin, pid, doc, version
+
+
+def test_views_and_downloads_create_then_update_one_receipt(
+        app: Flask, stored: tuple[FlaskClient, int, int, int],
+        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    _, pid, doc, version = stored
     member, person = signed_in(Role.MEMBER)
     seat(app, person.id, [pid])
     base = f"/portfolios/{pid}/documents/{doc}/versions/{version}"
@@ -48,12 +56,9 @@ def test_views_and_downloads_create_then_update_one_receipt(
 
 
 def test_portfolio_page_shows_who_has_read_each_document(
-        app: Flask, admin_client: tuple[FlaskClient, Person],
+        app: Flask, stored: tuple[FlaskClient, int, int, int],
         signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
-    admin, _ = admin_client
-    pid = make_portfolio(app)
-    upload(admin, pid, [("r.pdf", PDF, "final_report")])
-    doc, version = only_document(app)
+    admin, pid, doc, version = stored
     early, early_person = signed_in(Role.MEMBER, name="Early Reader")
     late, late_person = signed_in(Role.MEMBER, name="Late Reader")
     seat(app, early_person.id, [pid])
