@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -199,8 +200,7 @@ def _copy_blobs(target: Path, referenced: set[str], summary: Summary) -> None:
     present = set(store.ids())
     for blob_id in sorted(present):
         with store.open(blob_id) as source, _private_file(target / blob_id) as copy:
-            for block in iter(lambda source=source: source.read(_READ_BYTES), b""):
-                copy.write(block)
+            shutil.copyfileobj(source, copy, _READ_BYTES)
         summary.blobs += 1
     for blob_id in sorted(referenced - present):
         summary.warnings.append(f"blob {blob_id} is named by the database but missing from the store "
@@ -293,8 +293,7 @@ def restore(directory: Path) -> Summary:
         blobs = [n.split("/", 1)[1] for n in manifest["files"] if n.startswith(BLOB_DIR + "/")]
         for blob_id in blobs:  # written before the rows commit, so a failure leaves only collectable orphans
             with (directory / BLOB_DIR / blob_id).open("rb") as source, store.write(blob_id) as copy:
-                for block in iter(lambda source=source: source.read(_READ_BYTES), b""):
-                    copy.write(block)
+                shutil.copyfileobj(source, copy, _READ_BYTES)
         summary.blobs = len(blobs)
     db.session.remove()
     audit.record(None, "backup.restored", "", rows=summary.rows, blobs=summary.blobs,

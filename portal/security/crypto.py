@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 KEY_BYTES = 32
 _FIELD_PREFIX = "f1"
+_FIELD_PURPOSE = "portal field encryption v1"
 
 
 class KeyringError(Exception):
@@ -114,7 +115,7 @@ class Keyring:
 
     def encrypt_field(self, column: str, plaintext: str) -> str:
         """Encrypt a short text with AES-GCM, binding it to its table and column."""
-        kid, key = self.derive("portal field encryption v1")
+        kid, key = self.derive(_FIELD_PURPOSE)
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), column.encode("utf-8"))
         return f"{_FIELD_PREFIX}.{kid}.{_b64(nonce + sealed)}"
@@ -126,7 +127,7 @@ class Keyring:
             if prefix != _FIELD_PREFIX:
                 raise ValueError("unknown format")
             raw = _unb64(body)
-            _, key = self.derive("portal field encryption v1", kid)
+            _, key = self.derive(_FIELD_PURPOSE, kid)
             return AESGCM(key).decrypt(raw[:12], raw[12:], column.encode("utf-8")).decode("utf-8")
         except KeyringError:
             raise

@@ -25,7 +25,6 @@ TAG_BYTES = 16
 _CONTEXT_PREFIX = b"portal document blob v1"
 
 
-
 def content_digest() -> "blake3.blake3":
     """A new hash of a document's plaintext (BLAKE3-256); `keys verify` compares each blob against it.
 
@@ -33,6 +32,7 @@ def content_digest() -> "blake3.blake3":
     hashing does not set the speed of uploads.
     """
     return blake3.blake3()
+
 
 def new_data_key() -> bytes:
     """Return a fresh random 32-byte data key for one document version."""
