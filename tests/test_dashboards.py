@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from conftest import sign_in, submit
-from helpers_reports import build_meeting
-from sqlalchemy import delete, event
+from helpers_reports import build_meeting, count_queries
+from sqlalchemy import delete
 
 from portal import clock
 from portal.extensions import db
@@ -98,22 +98,6 @@ def test_nqsw_sees_their_feedback(app, signed_in, make_user):
     assert "Feedback from Autumn panel" in html and "Not read yet" in html and "New feedback" in html
 
 
-def _queries(app, client) -> int:
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*_args) -> None:
-        statements.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get("/dashboard").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def _release_to(app, meeting_id, nqsw) -> None:
     """A release of this meeting reaching this NQSW (made directly: only the dashboard is under test here)."""
     with app.app_context():
@@ -139,7 +123,7 @@ def test_dashboard_queries_do_not_grow_with_the_data(app, signed_in, make_user):
     _approve(chair, first.meeting_id, publish=True, action="Action 0")
     _release_to(app, first.meeting_id, nqsw_person)
     build_meeting(app, chair_person.id, held_on=today + timedelta(days=30), sampled=2)
-    small = {name: _queries(app, client) for name, client in clients}
+    small = {name: count_queries(app, client, "/dashboard") for name, client in clients}
     for i in range(1, 4):
         extra = build_meeting(app, chair_person.id, held_on=today - timedelta(days=10 - i), sampled=4)
         _approve(chair, extra.meeting_id, publish=True, action=f"Action {i}")
@@ -147,5 +131,5 @@ def test_dashboard_queries_do_not_grow_with_the_data(app, signed_in, make_user):
     with app.app_context():
         assert db.session.query(Action).count() == 4
     assert nqsw.get("/dashboard").get_data(as_text=True).count("Feedback from") == 4
-    large = {name: _queries(app, client) for name, client in clients}
+    large = {name: count_queries(app, client, "/dashboard") for name, client in clients}
     assert large == small, (small, large)

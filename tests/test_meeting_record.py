@@ -2,8 +2,9 @@
 
 import pytest
 from conftest import outbox, submit
+from helpers_reports import count_queries
 from helpers_reviews import base, complete, make_meeting
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from portal import clock
 from portal.extensions import db
@@ -255,23 +256,6 @@ def _grow(app, panel, make_user, members: int, portfolios: int) -> None:
             read(app, person.id, document_id, versions[person.id % 2])
 
 
-def _count_queries(app, client, path: str) -> int:
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_record_page_queries_do_not_grow_with_the_meeting(app, setting, make_user):
     panel = setting["panel"]
     chair_client, _chair = setting["chair"]
@@ -279,9 +263,9 @@ def test_record_page_queries_do_not_grow_with_the_meeting(app, setting, make_use
         complete(client, panel, panel.portfolio_ids[0])
     _grow(app, panel, make_user, members=1, portfolios=1)
     chair_client.get(record_path(panel))
-    small = _count_queries(app, chair_client, record_path(panel))
+    small = count_queries(app, chair_client, record_path(panel))
     _grow(app, panel, make_user, members=6, portfolios=5)
     complete(setting["two"][0], panel, panel.portfolio_ids[-1])
-    large = _count_queries(app, chair_client, record_path(panel))
+    large = count_queries(app, chair_client, record_path(panel))
     assert "Evidence" in chair_client.get(record_path(panel)).get_data(as_text=True)
     assert small == large, (small, large)
