@@ -1,6 +1,6 @@
 """What the minutes and the partnership summary report say, built once from the record for page, PDF and DOCX."""
 
-from portal.models import Action, MinutesRevision
+from portal.models import Action
 from portal.pages import format_date
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
@@ -62,9 +62,10 @@ def _portfolio(item: PortfolioRecord) -> list:
     ]
 
 
-def minutes_report(record: MeetingRecord, notes: str, revisions: list[MinutesRevision]) -> Report:
+def minutes_report(record: MeetingRecord) -> Report:
     """The minutes: filled from the data, with the Chair's notes."""
-    meeting = record.meeting
+    meeting, revisions = record.meeting, record.revisions
+    notes = record.minutes.notes if record.minutes else ""
     report = Report(f"Minutes: {meeting.title}, {format_date(meeting.held_on)}")
     report.add(Heading(1, report.title),
                Paragraph(f"Meeting date: {format_date(meeting.held_on)}. Status of these minutes: {record.status}."))

@@ -112,13 +112,13 @@ def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:
     states = []
     for m in meetings:
         item = releases.get(m.id)
+        target = release.target_state(m, item)
         states.append(MeetingState(
             meeting=m, sample_drawn=m.id in drawn, sampled=sampled.get(m.id, 0),
             submitted=sum(n for mid, _, n in submitted_rows if mid == m.id),
             expected=sampled.get(m.id, 0) * seats.get(m.id, 0),
             minutes_status=MinutesStatus(minutes[m.id]).label if m.id in minutes else "Not started",
-            released=item is not None, target=release.target_state(m, item),
-            target_on=item.target_on if item else release.target_date(m.held_on),
+            released=item is not None, target=target, target_on=target.on,
             my_submitted=sum(n for mid, uid, n in submitted_rows if mid == m.id and uid == user.id),
             chair=m.id in chaired or user.role == Role.ADMIN,
         ))

@@ -4,6 +4,7 @@ Every section except the Chair's free text comes from the data (attendance, samp
 assessments), so the minutes, the summary report and their downloads never disagree with the portal.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +23,7 @@ from portal.models import (
     MeetingMember,
     MeetingTheme,
     Minutes,
+    MinutesRevision,
     MinutesStatus,
     Nqsw,
     PanelRole,
@@ -65,24 +67,41 @@ def is_published(meeting: Meeting) -> bool:
     return meeting.minutes_published_at is not None
 
 
+# The reading rules work on plain values so that readable_meetings applies them to every meeting without a
+# query per meeting, and can_read_* to one meeting with a single seat lookup.
+def _observes(role: str, panel_role: str | None) -> bool:
+    return role == Role.OBSERVER or panel_role == PanelRole.OBSERVER.value
+
+
+def _may_read_minutes(role: str, panel_role: str | None, published: bool) -> bool:
+    if role == Role.ADMIN or panel_role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value):
+        return True
+    return _observes(role, panel_role) and published
+
+
+def _may_read_report(role: str, panel_role: str | None, published: bool) -> bool:
+    if role == Role.ADMIN or panel_role == PanelRole.CHAIR.value:
+        return True
+    return _observes(role, panel_role) and published
+
+
+def _panel_role(user: User, meeting: Meeting) -> str | None:
+    place = seat(user, meeting)
+    return place.panel_role if place is not None else None
+
+
 def can_read_minutes(user: User, meeting: Meeting) -> bool:
     """The Lead and the meeting's panel read drafts; Steering Group observers read only published minutes."""
     if user.role == Role.ADMIN:
         return True
-    place = seat(user, meeting)
-    if place is not None and place.panel_role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value):
-        return True
-    observer = user.role == Role.OBSERVER or (place is not None and place.panel_role == PanelRole.OBSERVER.value)
-    return observer and is_published(meeting)
+    return _may_read_minutes(user.role, _panel_role(user, meeting), is_published(meeting))
 
 
 def can_read_report(user: User, meeting: Meeting) -> bool:
     """The summary report: the Lead and the Chair at any time; observers once the minutes are published."""
-    if chairs(user, meeting):
+    if user.role == Role.ADMIN:
         return True
-    place = seat(user, meeting)
-    observer = user.role == Role.OBSERVER or (place is not None and place.panel_role == PanelRole.OBSERVER.value)
-    return observer and is_published(meeting)
+    return _may_read_report(user.role, _panel_role(user, meeting), is_published(meeting))
 
 
 def meeting_or_404(meeting_id: int) -> Meeting:
@@ -93,33 +112,26 @@ def meeting_or_404(meeting_id: int) -> Meeting:
     return meeting
 
 
-def readable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
-    """A meeting whose minutes the person may read, or 404."""
+def _allowed_or_404(user: User, meeting_id: int, allowed: Callable[[User, Meeting], bool]) -> Meeting:
     meeting = meeting_or_404(meeting_id)
-    if not can_read_minutes(user, meeting):
+    if not allowed(user, meeting):
         abort(404)
     return meeting
+
+
+def readable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
+    """A meeting whose minutes the person may read, or 404."""
+    return _allowed_or_404(user, meeting_id, can_read_minutes)
 
 
 def chaired_meeting_or_404(user: User, meeting_id: int) -> Meeting:
     """A meeting whose record the person writes (Chair or Lead), or 404."""
-    meeting = meeting_or_404(meeting_id)
-    if not chairs(user, meeting):
-        abort(404)
-    return meeting
+    return _allowed_or_404(user, meeting_id, chairs)
 
 
 def reportable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
     """A meeting whose summary report the person may read, or 404."""
-    meeting = meeting_or_404(meeting_id)
-    if not can_read_report(user, meeting):
-        abort(404)
-    return meeting
-
-
-def portfolio_label(portfolio: Portfolio, viewer: User) -> str:
-    """The portfolio's name in the record: its pseudonym where one is set."""
-    return portfolio.label_for(viewer)
+    return _allowed_or_404(user, meeting_id, can_read_report)
 
 
 @dataclass
@@ -165,6 +177,11 @@ class MeetingRecord:
         return MinutesStatus(self.minutes.status).label if self.minutes else "Not started"
 
     @property
+    def revisions(self) -> list[MinutesRevision]:
+        """The published texts of the minutes, first to latest (none before publication)."""
+        return self.minutes.revisions if self.minutes else []
+
+    @property
     def agreement_totals(self) -> dict[str, int]:
         """The panel's recorded agreement, counted over the sample."""
         return {a.label: self.counts.panel_agreement.get(a.value, 0) for a in Agreement}
@@ -197,7 +214,7 @@ def portfolio_records(meeting: Meeting, viewer: User, counted: MeetingCounts) ->
         select(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id).order_by(SampledPortfolio.position)
     ).all()
     views = {v.portfolio_id: v for v in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id))}
-    return [PortfolioRecord(s.portfolio, portfolio_label(s.portfolio, viewer), views.get(s.portfolio_id),
+    return [PortfolioRecord(s.portfolio, s.portfolio.label_for(viewer), views.get(s.portfolio_id),
                             counted.portfolios.get(s.portfolio_id, Summary()))
             for s in sampled if s.portfolio_id in counted.portfolios]
 
@@ -219,6 +236,16 @@ def carried_forward(meeting: Meeting) -> list[Action]:
     ))
 
 
+def _actions_of(meeting_id: int) -> list[Action]:
+    return list(db.session.scalars(select(Action).where(Action.meeting_id == meeting_id).order_by(Action.id)))
+
+
+def key_messages(meeting_id: int) -> list[KeyMessage]:
+    """The key messages of a meeting, in order."""
+    return list(db.session.scalars(select(KeyMessage).where(KeyMessage.meeting_id == meeting_id)
+                                   .order_by(KeyMessage.position, KeyMessage.id)))
+
+
 def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     """Gather the whole record of a meeting in a bounded number of queries."""
     members = sorted(meeting.members, key=lambda m: m.user.name)
@@ -234,13 +261,11 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
         counts=counted,
         themes=list(db.session.scalars(select(MeetingTheme).where(MeetingTheme.meeting_id == meeting.id)
                                        .order_by(MeetingTheme.id))),
-        actions=list(db.session.scalars(select(Action).where(Action.meeting_id == meeting.id).order_by(Action.id))),
+        actions=_actions_of(meeting.id),
         carried_forward=carried_forward(meeting),
-        previous_actions=list(db.session.scalars(select(Action).where(Action.meeting_id == previous.id)
-                                                 .order_by(Action.id))) if previous else [],
+        previous_actions=_actions_of(previous.id) if previous else [],
         previous_meeting=previous,
-        key_messages=list(db.session.scalars(select(KeyMessage).where(KeyMessage.meeting_id == meeting.id)
-                                             .order_by(KeyMessage.position, KeyMessage.id))),
+        key_messages=key_messages(meeting.id),
     )
 
 
@@ -271,14 +296,10 @@ def readable_meetings(user: User) -> list[MeetingRow]:
                                     .where(MeetingMember.user_id == user.id)).all())
     rows = []
     for meeting in meetings:
-        role = seats.get(meeting.id)
-        published = meeting.minutes_published_at is not None
-        observer = user.role == Role.OBSERVER or role == PanelRole.OBSERVER.value
-        on_panel = user.role == Role.ADMIN or role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
-        if on_panel or (observer and published):
+        role, published = seats.get(meeting.id), meeting.minutes_published_at is not None
+        if _may_read_minutes(user.role, role, published):
             status = MinutesStatus(statuses[meeting.id]).label if meeting.id in statuses else "Not started"
-            can_report = user.role == Role.ADMIN or role == PanelRole.CHAIR.value or (observer and published)
-            rows.append(MeetingRow(meeting, status, can_report))
+            rows.append(MeetingRow(meeting, status, _may_read_report(user.role, role, published)))
     return rows
 
 

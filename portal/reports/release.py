@@ -24,7 +24,6 @@ from portal.models import (
     Assessor,
     FeedbackRecipient,
     FeedbackRelease,
-    KeyMessage,
     LinkPurpose,
     Meeting,
     MinutesStatus,
@@ -65,6 +64,7 @@ class TargetState:
 
     text: str
     colour: str  # a govuk-tag modifier
+    on: date  # the target date itself
 
 
 def target_state(meeting: Meeting, release: FeedbackRelease | None) -> TargetState:
@@ -72,10 +72,10 @@ def target_state(meeting: Meeting, release: FeedbackRelease | None) -> TargetSta
     target = release.target_on if release else target_date(meeting.held_on)
     if release is not None:
         late = release.released_at.date() > target
-        return TargetState("Released late" if late else "Released", "orange" if late else "green")
+        return TargetState("Released late" if late else "Released", "orange" if late else "green", target)
     if clock.now().date() > target:
-        return TargetState("Overdue", "red")
-    return TargetState("Due", "blue")
+        return TargetState("Overdue", "red", target)
+    return TargetState("Due", "blue", target)
 
 
 def release_for(meeting: Meeting) -> FeedbackRelease | None:
@@ -201,12 +201,6 @@ def personal_feedback(recipient: FeedbackRecipient) -> list[PersonalFeedback]:
             found.append(PersonalFeedback(f"Feedback to you as the Assessor of {portfolio.nqsw.name}",
                                           (view.feedback_assessor if view else None) or "The panel recorded none."))
     return found
-
-
-def key_messages(meeting_id: int) -> list[KeyMessage]:
-    """The key messages of a meeting, in order."""
-    return list(db.session.scalars(select(KeyMessage).where(KeyMessage.meeting_id == meeting_id)
-                                   .order_by(KeyMessage.position, KeyMessage.id)))
 
 
 def acknowledge(actor: User, recipient: FeedbackRecipient) -> None:

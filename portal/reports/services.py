@@ -6,6 +6,7 @@ every earlier published text as a numbered revision.
 """
 
 from datetime import date, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -24,6 +25,8 @@ from portal.models import (
     User,
 )
 from portal.reports import record
+
+Row = TypeVar("Row", MeetingTheme, KeyMessage)
 
 
 class RecordLocked(Exception):
@@ -50,6 +53,14 @@ def _editable(meeting: Meeting, actor: User) -> Minutes:
         minutes.approved_at = minutes.approved_by_id = None
     minutes.updated_at, minutes.updated_by_id = clock.now(), actor.id
     return minutes
+
+
+def _item_of(meeting: Meeting, model: type[Row], item_id: int) -> Row:
+    """A row that belongs to this meeting; LookupError for anything else (the view answers 404)."""
+    item = db.session.get(model, item_id)
+    if item is None or item.meeting_id != meeting.id:
+        raise LookupError(item_id)
+    return item
 
 
 def save_notes(actor: User, meeting: Meeting, notes: str) -> None:
@@ -88,9 +99,7 @@ def add_theme(actor: User, meeting: Meeting, name: str, note: str) -> None:
 def remove_theme(actor: User, meeting: Meeting, meeting_theme_id: int) -> None:
     """Take a theme off this meeting's record (the theme itself stays for other meetings)."""
     _editable(meeting, actor)
-    item = db.session.get(MeetingTheme, meeting_theme_id)
-    if item is None or item.meeting_id != meeting.id:
-        raise LookupError(meeting_theme_id)
+    item = _item_of(meeting, MeetingTheme, meeting_theme_id)
     db.session.delete(item)
     audit.record(actor, "minutes.theme_removed", f"meeting:{meeting.id}", theme=item.theme_id)
     db.session.commit()
@@ -112,11 +121,12 @@ def set_action_status(actor: User, meeting: Meeting, action_id: int, status: Act
     """Update an action raised at this meeting or carried forward into it, while its minutes are open."""
     _editable(meeting, actor)
     action = db.session.get(Action, action_id)
-    shown = {a.id for a in record.carried_forward(meeting)}
-    if action is None or (action.meeting_id != meeting.id and action.id not in shown):
+    if action is None or (action.meeting_id != meeting.id
+                          and action.id not in {a.id for a in record.carried_forward(meeting)}):
         raise LookupError(action_id)
-    action.status, action.updated_at = status.value, clock.now()
-    action.completed_at = clock.now() if status is ActionStatus.DONE else None
+    now = clock.now()
+    action.status, action.updated_at = status.value, now
+    action.completed_at = now if status is ActionStatus.DONE else None
     audit.record(actor, "action.status_changed", f"action:{action.id}", status=status.value, meeting=meeting.id)
     db.session.commit()
 
@@ -133,10 +143,7 @@ def add_key_message(actor: User, meeting: Meeting, text: str) -> None:
 def remove_key_message(actor: User, meeting: Meeting, message_id: int) -> None:
     """Remove a key message while the minutes are a draft."""
     _editable(meeting, actor)
-    message = db.session.get(KeyMessage, message_id)
-    if message is None or message.meeting_id != meeting.id:
-        raise LookupError(message_id)
-    db.session.delete(message)
+    db.session.delete(_item_of(meeting, KeyMessage, message_id))
     audit.record(actor, "minutes.key_message_removed", f"meeting:{meeting.id}")
     db.session.commit()
 

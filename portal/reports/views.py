@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from portal import access
 from portal.models import ActionStatus, Meeting, Role, User
 from portal.reports import content, forms, record, release, services
-from portal.reports.render import to_docx, to_pdf
+from portal.reports.render import Report, to_docx, to_pdf
 
 bp = Blueprint("reports", __name__)
 PANEL = (Role.ADMIN, Role.MEMBER, Role.OBSERVER)
@@ -22,9 +22,9 @@ def _refused(message: str) -> tuple[str, int]:
     return render_template("reports/refused.html", message=message), 409
 
 
-def _download(data: bytes, kind: str, stem: str) -> Response:
-    mimetype, _ = DOWNLOAD_TYPES[kind]
-    response = Response(data, mimetype=mimetype)
+def _download(document: Report, kind: str, stem: str) -> Response:
+    mimetype, write = DOWNLOAD_TYPES[kind]
+    response = Response(write(document), mimetype=mimetype)
     # Stems are built from ids and dates only, so the plain and RFC 5987 forms are the same ASCII.
     response.headers["Content-Disposition"] = f"attachment; filename=\"{stem}.{kind}\"; " \
                                               f"filename*=UTF-8''{stem}.{kind}"
@@ -60,15 +60,12 @@ def minutes(meeting_id: int) -> str:
     user = access.require_user()
     meeting = record.readable_meeting_or_404(user, meeting_id)
     data = record.meeting_record(meeting, user)
-    revisions = data.minutes.revisions if data.minutes else []
-    document = content.minutes_report(data, data.minutes.notes if data.minutes else "", revisions)
-    return render_template("reports/minutes.html", meeting=meeting, data=data, document=document,
-                           revisions=revisions, can_write=record.chairs(user, meeting), confirm=forms.ConfirmForm())
+    return render_template("reports/minutes.html", meeting=meeting, data=data, document=content.minutes_report(data),
+                           revisions=data.revisions, can_write=record.chairs(user, meeting),
+                           confirm=forms.ConfirmForm())
 
 
-def _edit_page(meeting_id: int, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
-    user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
     data = record.meeting_record(meeting, user)
     if data.minutes and data.minutes.published:
         return _refused("These minutes are published and read-only. Use a correction to change them.")
@@ -89,7 +86,8 @@ def _edit_page(meeting_id: int, failed: FlaskForm | None = None, status: int = 2
 @access.roles(*WRITERS)
 def edit_minutes(meeting_id: int) -> tuple[str, int]:
     """The Chair's page for writing the minutes, themes, actions and key messages."""
-    return _edit_page(meeting_id)
+    user = access.require_user()
+    return _edit_page(user, record.chaired_meeting_or_404(user, meeting_id))
 
 
 def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, Any], None],
@@ -98,7 +96,7 @@ def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, An
     user = access.require_user()
     meeting = record.chaired_meeting_or_404(user, meeting_id)
     if not form.validate_on_submit():
-        return _edit_page(meeting_id, form, 400)
+        return _edit_page(user, meeting, form, 400)
     try:
         apply(user, meeting, form)
     except services.RecordLocked as locked:
@@ -219,11 +217,9 @@ def download_minutes(meeting_id: int, kind: str) -> Response:
     meeting = record.readable_meeting_or_404(user, meeting_id)
     if kind not in DOWNLOAD_TYPES:
         abort(404)
-    data = record.meeting_record(meeting, user)
-    revisions = data.minutes.revisions if data.minutes else []
-    document = content.minutes_report(data, data.minutes.notes if data.minutes else "", revisions)
+    document = content.minutes_report(record.meeting_record(meeting, user))
     services.record_download(user, meeting, "minutes", kind)
-    return _download(DOWNLOAD_TYPES[kind][1](document), kind, f"minutes-{meeting.held_on.isoformat()}-{meeting.id}")
+    return _download(document, kind, f"minutes-{meeting.held_on.isoformat()}-{meeting.id}")
 
 
 # The partnership summary report and themes --------------------------------------------------------------
@@ -249,8 +245,7 @@ def download_summary(meeting_id: int, kind: str) -> Response:
         abort(404)
     document = content.summary_report(record.meeting_record(meeting, user))
     services.record_download(user, meeting, "report", kind)
-    return _download(DOWNLOAD_TYPES[kind][1](document), kind,
-                     f"summary-report-{meeting.held_on.isoformat()}-{meeting.id}")
+    return _download(document, kind, f"summary-report-{meeting.held_on.isoformat()}-{meeting.id}")
 
 
 @bp.route("/reports")
@@ -291,7 +286,6 @@ def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     return render_template(
         "reports/release.html", meeting=meeting, item=item, problem=problem, confirm=form,
         minutes=record.minutes_for(meeting), state=release.target_state(meeting, item),
-        target=item.target_on if item else release.target_date(meeting.held_on),
         recipients=release.recipients(item) if item else [],
     ), 409 if problem else 200
 
@@ -310,7 +304,7 @@ def my_feedback(meeting_id: int) -> str:
     recipient = release.recipient_or_404(access.require_user(), meeting_id)
     return render_template("reports/my_feedback.html", recipient=recipient, meeting=recipient.release.meeting,
                            feedback=release.personal_feedback(recipient),
-                           key_messages=release.key_messages(meeting_id), confirm=forms.ConfirmForm())
+                           key_messages=record.key_messages(meeting_id), confirm=forms.ConfirmForm())
 
 
 @bp.route("/feedback/<int:meeting_id>/acknowledge", methods=["POST"])
