@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from browser.conftest import assert_accessible, browser_sign_in, press
 from browser.test_accessibility_public import code_from_typed_key
+from browser.test_cohort_meetings_pages import draw_two_after_refusing_one
 from portal import clock
 from portal.extensions import db
 from portal.models import Portfolio, Role, SampledPortfolio
@@ -153,14 +154,8 @@ def draw_sample(c: Cycle, app: Flask) -> None:
     page.wait_for_url("**/sample")
     assert "3 portfolios eligible" in page.content()
     assert_accessible(page)
-    page.get_by_label("Number of portfolios (at least 2)").fill("1")
-    assert press(page, "Draw the sample").status == 400
-    assert_accessible(page)
-    page.get_by_label("Number of portfolios (at least 2)").fill("2")
-    press(page, "Draw the sample")
+    draw_two_after_refusing_one(page)
     assert "/sample/draws/" in page.url
-    assert "Re-running the draw gives the same portfolios" in page.content()
-    assert_accessible(page)
     c.go(page, f"/meetings/{c.meeting_id}")
     page.get_by_role("link", name="Check the draw").click()
     page.wait_for_url("**/sample/draws/*")
