@@ -364,11 +364,6 @@ def visible_portfolios(user: User) -> list[Portfolio]:
     return sorted(portfolios, key=lambda p: p.label_for(user).lower())
 
 
-def registry_portfolio(portfolio_id: int) -> Portfolio | None:
-    """A portfolio by id for the Lead's registry pages."""
-    return db.session.get(Portfolio, portfolio_id)
-
-
 # CSV import ---------------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,5 @@
 """Pages of the portfolios area: the Lead's cohort registry and import, and the portfolio pages."""
 
-from typing import TypeVar
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -9,20 +7,11 @@ from werkzeug.wrappers import Response
 from portal import access
 from portal.documents import uploads
 from portal.extensions import csrf, db
-from portal.models import Assessor, Nqsw, Outcome, Role, Service
+from portal.models import Assessor, Nqsw, Outcome, Portfolio, Role, Service
 from portal.portfolios import forms, importer, services
 
 bp = Blueprint("portfolios", __name__)
 admin_only = access.roles(Role.ADMIN)
-
-
-T = TypeVar("T")
-
-
-def _or_404(value: T | None) -> T:
-    if value is None:
-        abort(404)
-    return value
 
 
 def _status(form: object) -> int:
@@ -89,7 +78,7 @@ def add_nqsw() -> str | Response:
 @admin_only
 def edit_nqsw(nqsw_id: int) -> str | Response:
     """Change an NQSW's details."""
-    return _edit_nqsw(_or_404(db.session.get(Nqsw, nqsw_id)))
+    return _edit_nqsw(db.get_or_404(Nqsw, nqsw_id))
 
 
 @bp.route("/cohort/assessors")
@@ -126,7 +115,7 @@ def add_assessor() -> str | Response:
 @admin_only
 def edit_assessor(assessor_id: int) -> str | Response:
     """Change an Assessor's details."""
-    return _edit_assessor(_or_404(db.session.get(Assessor, assessor_id)))
+    return _edit_assessor(db.get_or_404(Assessor, assessor_id))
 
 
 def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str, int]:
@@ -153,18 +142,18 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
 @admin_only
 def remove_nqsw(nqsw_id: int) -> str | Response | tuple[str, int]:
     """Remove an NQSW who has no portfolio from the registry, after confirmation."""
-    return _remove(_or_404(db.session.get(Nqsw, nqsw_id)), "portfolios.nqsws")
+    return _remove(db.get_or_404(Nqsw, nqsw_id), "portfolios.nqsws")
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/remove", methods=["GET", "POST"])
 @admin_only
 def remove_assessor(assessor_id: int) -> str | Response | tuple[str, int]:
     """Remove an Assessor named on no portfolio from the registry, after confirmation."""
-    return _remove(_or_404(db.session.get(Assessor, assessor_id)), "portfolios.assessors")
+    return _remove(db.get_or_404(Assessor, assessor_id), "portfolios.assessors")
 
 
 def _edit_portfolio(portfolio_id: int | None) -> str | Response:
-    portfolio = _or_404(services.registry_portfolio(portfolio_id)) if portfolio_id else None
+    portfolio = db.get_or_404(Portfolio, portfolio_id) if portfolio_id else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
     form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws()]
     form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors()]
