@@ -16,6 +16,12 @@ def _client() -> tuple[str, str]:
     return request.remote_addr or "", request.headers.get("User-Agent", "")
 
 
+@bp.errorhandler(services.LinkProblem)
+def _link_problem(problem: services.LinkProblem) -> tuple[str, int]:
+    """Any page reached by an emailed link that cannot be used says plainly why."""
+    return render_template("auth/link_problem.html", problem=str(problem)), 404
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @access.public
 def sign_in() -> str | Response:
@@ -67,10 +73,7 @@ def sign_out() -> Response:
 @access.public
 def accept_link(token: str) -> str | Response:
     """Step 1 of an invitation, first-run or reset link: choose a password."""
-    try:
-        link = services.find_link(token, ENROLMENT_LINKS)
-    except services.LinkProblem as problem:
-        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    link = services.find_link(token, ENROLMENT_LINKS)
     first_admin = link.purpose == LinkPurpose.FIRST_ADMIN
     form = forms.FirstAdminForm() if first_admin else forms.ChoosePasswordForm(email=link.email)
     if form.validate_on_submit():
@@ -89,10 +92,7 @@ def accept_link(token: str) -> str | Response:
 @access.public
 def enrol(token: str) -> str | Response:
     """Step 2: set up the authenticator app, confirm a code, then see the recovery codes once."""
-    try:
-        link = services.find_link(token, ENROLMENT_LINKS)
-    except services.LinkProblem as problem:
-        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    link = services.find_link(token, ENROLMENT_LINKS)
     if not services.password_chosen(link):
         return redirect(url_for("auth.accept_link", token=token))
     form = forms.EnrolForm()
@@ -122,10 +122,7 @@ def password_help() -> str | Response:
 @access.public
 def password_reset(token: str) -> str | Response:
     """Choose a new password, confirmed with a security or recovery code."""
-    try:
-        link = services.find_link(token, (LinkPurpose.PASSWORD,))
-    except services.LinkProblem as problem:
-        return render_template("auth/link_problem.html", problem=str(problem)), 404
+    link = services.find_link(token, (LinkPurpose.PASSWORD,))
     form = forms.ResetPasswordForm(email=link.email)
     if form.validate_on_submit():
         outcome = services.reset_password(link, form.code.data, form.password.data, _client()[0])
