@@ -164,12 +164,11 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, make_user):
 def test_admin_reset_and_deactivation_end_sessions(app, admin_client, signed_in, action):
     admin, _ = admin_client
     client, person = signed_in(Role.MEMBER)
-    other, _ = client, None
     second = app.test_client()
     sign_in(app, second, person)
     response = submit(admin, f"/admin/people/{person.id}/{action}", {})
     assert response.status_code == 302
-    assert _signed_out(other) and _signed_out(second)
+    assert _signed_out(client) and _signed_out(second)
     assert _session_ids(app, person) == set()
     # And they cannot simply sign in again.
     response = password_step(app.test_client(), person.email, person.password)

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app, url_for
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock, mail
-from portal.auth.services import new_link
+from portal.auth.services import external_url, invitation_hours, new_link
 from portal.extensions import db
 from portal.models import (
     AccountLink,
@@ -146,11 +145,11 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     access.end_other_sessions(user)
     _revoke_links(user)
-    hours = int(current_app.config["INVITATION_HOURS"])
+    hours = invitation_hours()
     link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
                             name=user.name, role=user.role, created_by_id=actor.id)
     mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
-               link_url=current_app.config["BASE_URL"].rstrip("/") + url_for("auth.accept_link", token=token),
+               link_url=external_url("auth.accept_link", token=token),
                hours=hours)
     db.session.flush()
     audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)

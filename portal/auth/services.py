@@ -154,7 +154,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
         remaining = unused_recovery_codes(user)
         audit.record(user, "2fa.recovery_code_used", f"user:{user.id}", remaining=remaining)
         mail.queue(user.email, "A recovery code was used to sign in", "recovery_code_used",
-                   account_url=_external("auth.account"), remaining=remaining)
+                   account_url=external_url("auth.account"), remaining=remaining)
     db.session.commit()
     return Outcome(True, token=token, user=user)
 
@@ -200,7 +200,8 @@ def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -
 # Emailed links ----------------------------------------------------------------------------------------
 
 
-def _external(endpoint: str, **values: str) -> str:
+def external_url(endpoint: str, **values: str) -> str:
+    """The full address of a page, for links in emails (BASE_URL setting)."""
     return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
@@ -214,8 +215,9 @@ def new_link(purpose: LinkPurpose, lifetime: timedelta, **fields: object) -> tup
     return link, token
 
 
-def _invitation_lifetime() -> timedelta:
-    return timedelta(hours=int(current_app.config["INVITATION_HOURS"]))
+def invitation_hours() -> int:
+    """How many hours an invitation or set-up link works for (INVITATION_HOURS setting)."""
+    return int(current_app.config["INVITATION_HOURS"])
 
 
 def find_link(token: str, purposes: tuple[LinkPurpose, ...]) -> AccountLink:
@@ -254,11 +256,12 @@ def first_admin_link() -> str | None:
 
 def invite(actor: User, name: str, email: str, role: Role, organisation_id: int | None) -> AccountLink:
     """Invite a person by email; the link is valid for 72 hours (configurable) and works once."""
-    link, token = new_link(LinkPurpose.INVITATION, _invitation_lifetime(), name=name.strip(),
+    hours = invitation_hours()
+    link, token = new_link(LinkPurpose.INVITATION, timedelta(hours=hours), name=name.strip(),
                             email=email.strip().lower(), role=role.value, organisation_id=organisation_id,
                             created_by_id=actor.id)
     mail.queue(link.email, "You have been invited to the moderation portal", "invitation",
-               link_url=_external("auth.accept_link", token=token), hours=int(current_app.config["INVITATION_HOURS"]))
+               link_url=external_url("auth.accept_link", token=token), hours=hours)
     db.session.flush()
     audit.record(actor, "invitation.sent", f"invitation:{link.id}", email=link.email, role=link.role)
     db.session.commit()
@@ -268,13 +271,14 @@ def invite(actor: User, name: str, email: str, role: Role, organisation_id: int 
 def resend_link(actor: User, link: AccountLink) -> AccountLink:
     """Replace an unused invitation or reset link with a new one and email it again."""
     link.revoked_at = clock.now()
-    new, token = new_link(LinkPurpose(link.purpose), _invitation_lifetime(), name=link.name, email=link.email,
+    hours = invitation_hours()
+    new, token = new_link(LinkPurpose(link.purpose), timedelta(hours=hours), name=link.name, email=link.email,
                            role=link.role, organisation_id=link.organisation_id, user_id=link.user_id,
                            created_by_id=actor.id)
     # A resent reset link must still say it is a reset, not an invitation to a new account.
     template = "reset" if link.purpose == LinkPurpose.RESET else "invitation"
     mail.queue(new.email, "Your link to the moderation portal", template,
-               link_url=_external("auth.accept_link", token=token), hours=int(current_app.config["INVITATION_HOURS"]))
+               link_url=external_url("auth.accept_link", token=token), hours=hours)
     db.session.flush()
     audit.record(actor, "invitation.resent", f"invitation:{new.id}", replaces=link.id, email=new.email)
     db.session.commit()
@@ -372,7 +376,7 @@ def request_password_help(email: str, ip: str) -> None:
     lifetime = timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
     _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
     mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
-               link_url=_external("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
+               link_url=external_url("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
     audit.record(user, "password_help.sent", f"user:{user.id}")
     db.session.commit()
 
@@ -395,7 +399,7 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     access.end_other_sessions(user)
     audit.record(user, "password.reset", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
-               account_url=_external("auth.sign_in"))
+               account_url=external_url("auth.sign_in"))
     db.session.commit()
     return Outcome(True, user=user)
 
@@ -417,7 +421,7 @@ def change_password(user: User, session: UserSession, current_password: str, raw
     access.end_other_sessions(user, keep=session)
     audit.record(user, "password.changed", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
-               account_url=_external("auth.account"))
+               account_url=external_url("auth.account"))
     db.session.commit()
     return Outcome(True, user=user)
 
