@@ -293,8 +293,7 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
         db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=record.id,
                                         position=position))
     give_pseudonyms(by_id[pid] for pid in picks)
-    _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before],
-                  [pid for pid in before if pid not in set(picks)])
+    _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before], sorted(before - set(picks)))
     audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=record.id,
                  seed=seed, size=size, population=len(population), picks=picks, strata=strata,
                  reason=record.reason, superseded=previous.id if previous else None)

@@ -1,6 +1,7 @@
 """Pages of the meetings area: meetings, their members, the templates and the verifiable sample."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access
@@ -19,8 +20,8 @@ def _meeting_or_404(meeting_id: int) -> tuple[User, Meeting]:
     return user, meeting
 
 
-def _status(form: object) -> int:
-    return 400 if getattr(form, "errors", None) else 200
+def _status(form: FlaskForm) -> int:
+    return 400 if form.errors else 200
 
 
 @bp.route("/meetings")
