@@ -1,6 +1,9 @@
-"""The portal's one source of the current time, so tests can move it forward."""
+"""The portal's one source of the current time, so tests can move it forward, and how it shows dates."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
 
 _offset = timedelta(0)
 
@@ -25,3 +28,20 @@ def reset() -> None:
 def as_utc(moment: datetime) -> datetime:
     """Treat a naive datetime read back from SQLite as UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_datetime(moment: datetime | None) -> str:
+    """A time as people in England read it, e.g. '27 November 2026 at 2:05pm'."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y} at {local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+def format_date(moment: date | datetime | None) -> str:
+    """A date such as '27 November 2026' (a time is first moved to London's date)."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(LONDON).date()
+    return f"{moment.day} {moment:%B %Y}"

@@ -1,8 +1,5 @@
 """Pages that belong to no product area: the dashboard, the accessibility statement and the health check."""
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, redirect, render_template, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -12,7 +9,6 @@ from portal.extensions import db
 from portal.reports import dashboard as dashboards
 
 bp = Blueprint("pages", __name__)
-LONDON = ZoneInfo("Europe/London")
 
 
 @bp.route("/")
@@ -71,23 +67,6 @@ def navigation_for(user: object) -> list[tuple[str, str]]:
     return [(endpoint, label) for endpoint, label, roles in NAVIGATION if roles is None or role in roles]
 
 
-@bp.app_template_filter("format_datetime")
-def format_datetime(moment: datetime | None) -> str:
-    """A time as people in England read it, e.g. '27 November 2026 at 2:05pm'."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(LONDON)
-    return f"{local.day} {local:%B %Y} at {local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
-
-
-@bp.app_template_filter("format_date")
-def format_date(moment: date | datetime | None) -> str:
-    """A date such as '27 November 2026'."""
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime):
-        moment = moment.astimezone(LONDON).date()
-    return f"{moment.day} {moment:%B %Y}"
-
-
+bp.app_template_filter("format_datetime")(clock.format_datetime)
+bp.app_template_filter("format_date")(clock.format_date)
 bp.app_template_global("now")(clock.now)

@@ -1,7 +1,7 @@
 """What the minutes and the partnership summary report say, built once from the record for page, PDF and DOCX."""
 
+from portal.clock import format_date
 from portal.models import Action
-from portal.pages import format_date
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
 

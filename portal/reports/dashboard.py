@@ -78,10 +78,6 @@ class Dashboard:
     feedback: list = field(default_factory=list)
 
 
-def _day(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 def _grouped(statement: Select[tuple[int, int]]) -> dict[int, int]:
     return {key: count for key, count in db.session.execute(statement)}
 
@@ -131,11 +127,12 @@ def _admin(board: Dashboard, user: User) -> None:
     for state in board.states:
         m = state.meeting
         if m.held_on < board.today and state.sampled and not state.released and state.target.text == "Overdue":
-            board.overdue.append(f"Feedback for {m.title} was due to be released by {_day(state.target_on)}.")
+            due = clock.format_date(state.target_on)
+            board.overdue.append(f"Feedback for {m.title} was due to be released by {due}.")
         if m.reading_deadline and m.reading_deadline < board.today and not state.assessments_done \
                 and m.held_on >= board.today:
             board.overdue.append(f"{state.expected - state.submitted} assessments for {m.title} are past the "
-                                 f"deadline of {_day(m.reading_deadline)}.")
+                                 f"deadline of {clock.format_date(m.reading_deadline)}.")
     board.overdue_actions = list(db.session.scalars(_OVERDUE_ACTIONS, today))
 
 
