@@ -46,40 +46,27 @@ def people(query: str = "", role: str = "", status: str = "") -> list[User]:
     return list(db.session.scalars(statement.limit(500)))
 
 
-def person(user_id: int) -> User | None:
-    """One person by id (the administrator may see everyone)."""
-    return db.session.get(User, user_id)
+def _unused_links() -> Select[tuple[AccountLink]]:
+    """The query behind the pending-link lookups: unused, unreplaced invitation and reset links, newest first."""
+    return (select(AccountLink)
+            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
+            .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+            .order_by(AccountLink.created_at.desc()))
 
 
 def pending_links() -> list[AccountLink]:
     """Invitations and reset links sent but not yet used, newest first."""
-    return list(
-        db.session.scalars(
-            select(AccountLink)
-            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
-            .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
-            .order_by(AccountLink.created_at.desc())
-        )
-    )
+    return list(db.session.scalars(_unused_links()))
 
 
 def pending_link(link_id: int) -> AccountLink | None:
     """An unused invitation or reset link by id."""
-    link = db.session.get(AccountLink, link_id)
-    if link is None or link.used_at is not None or link.revoked_at is not None:
-        return None
-    return link if link.purpose in (LinkPurpose.INVITATION, LinkPurpose.RESET) else None
+    return db.session.scalar(_unused_links().where(AccountLink.id == link_id))
 
 
 def pending_link_for(user: User) -> AccountLink | None:
     """The person's newest unused set-up link (after a 2FA reset), if any."""
-    return db.session.scalar(
-        select(AccountLink)
-        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
-        .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
-        .order_by(AccountLink.created_at.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_unused_links().where(AccountLink.user_id == user.id).limit(1))
 
 
 def organisations() -> list[Organisation]:

@@ -6,17 +6,11 @@ from werkzeug.wrappers import Response
 from portal import access
 from portal.admin import forms, services
 from portal.auth import services as auth_services
+from portal.extensions import db
 from portal.models import AccountLink, Role, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = access.roles(Role.ADMIN)
-
-
-def _person_or_404(user_id: int) -> User:
-    user = services.person(user_id)
-    if user is None:
-        abort(404)
-    return user
 
 
 def _link_or_404(link_id: int) -> AccountLink:
@@ -61,7 +55,7 @@ def invite() -> str | Response:
 @admin_only
 def person(user_id: int) -> str:
     """One person: their details and the actions the administrator can take."""
-    user = _person_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     return _person_page(user, forms.RoleForm(role=user.role))
 
 
@@ -74,7 +68,7 @@ def _person_page(user: User, role_form: forms.RoleForm) -> str:
 
 def _confirmed_action(user_id: int, template: str, action: str) -> str | Response:
     """Show a confirmation page on GET; do the action on a confirmed POST."""
-    user = _person_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         actor = access.require_user()
@@ -123,7 +117,7 @@ def reset_two_factor(user_id: int) -> str | Response:
 @admin_only
 def change_role(user_id: int) -> str | Response:
     """Change a person's role."""
-    user = _person_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     form = forms.RoleForm()
     actor = access.require_user()
     if form.validate_on_submit() and user.id != actor.id:
