@@ -36,11 +36,15 @@ class CodeForm(FlaskForm):
 
 
 class NewPasswordMixin:
-    """Validation shared by every form that sets a password."""
+    """Validation shared by every form that sets a password; email is the account's, which it must not contain."""
+
+    def __init__(self, *args: object, email: str = "", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._email = email
 
     def policy_email(self) -> str:
         """The email the password must not contain."""
-        return ""
+        return self._email
 
     def validate_password(self, field: PasswordField) -> None:
         """Apply the password policy."""
@@ -68,14 +72,6 @@ class ChoosePasswordForm(NewPasswordMixin, FlaskForm):
     confirm = PasswordField("Confirm your password", widget=GovPasswordInput(),
                             validators=[InputRequired("Confirm your password")])
     submit = SubmitField("Continue", widget=GovSubmitInput())
-
-    def __init__(self, *args: object, email: str = "", **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self._email = email
-
-    def policy_email(self) -> str:
-        """The invitee's email."""
-        return self._email
 
 
 class FirstAdminForm(ChoosePasswordForm):
@@ -119,14 +115,6 @@ class ResetPasswordForm(NewPasswordMixin, FlaskForm):
     code = StringField("Security code", description=CODE_HINT, widget=GovTextInput(),
                        validators=[InputRequired("Enter your security code"), Length(max=40)])
     submit = SubmitField("Change password", widget=GovSubmitInput())
-
-    def __init__(self, *args: object, email: str = "", **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self._email = email
-
-    def policy_email(self) -> str:
-        """The account's email."""
-        return self._email
 
 
 class ChangePasswordForm(ResetPasswordForm):
