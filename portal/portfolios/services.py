@@ -377,8 +377,12 @@ class ImportResult:
     cohorts: int
 
 
+class RegistryChanged(Exception):
+    """An import clashed with a change someone made to the registry meanwhile; nothing was written."""
+
+
 def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
-    """Write a checked plan in one transaction: organisations, cohorts, Assessors, NQSWs and portfolios."""
+    """Write a checked plan in one transaction, all rows or none; RegistryChanged if it clashed with the registry."""
     if not plan.ok:
         raise ValueError("only a plan with no bad rows can be imported")
     organisations = {o.name.lower(): o for o in db.session.scalars(select(Organisation))}
@@ -411,8 +415,12 @@ def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
                                  outcome_date=row.outcome_date, exemplar_consent=row.exemplar_consent,
                                  created_at=clock.now()))
         created.nqsws += 1
-    db.session.flush()
-    audit.record(actor, "cohort.imported", "", nqsws=created.nqsws, assessors=created.assessors,
-                 organisations=created.organisations, cohorts=created.cohorts)
-    db.session.commit()
+    try:
+        db.session.flush()
+        audit.record(actor, "cohort.imported", "", nqsws=created.nqsws, assessors=created.assessors,
+                     organisations=created.organisations, cohorts=created.cohorts)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise RegistryChanged from None
     return created

@@ -1,7 +1,6 @@
 """Pages of the portfolios area: the Lead's cohort registry and import, and the portfolio pages."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from portal import access
@@ -250,8 +249,7 @@ def confirm_import() -> str | Response | tuple[str, int]:
         return _preview(data)
     try:
         result = services.import_cohort(user, plan)
-    except IntegrityError:
-        db.session.rollback()
+    except services.RegistryChanged:
         plan.problems.append("Someone changed the registry while you were importing. Nothing was imported. "
                              "Upload the file again.")
         return render_template("portfolios/import_preview.html", plan=plan, confirm=None), 409
