@@ -21,9 +21,7 @@ def first_run_link_command(base_url: str | None) -> None:
         if token is None:
             click.echo("An administrator exists: sign in at " + current_app.config["BASE_URL"] + "/sign-in")
             return
-        from flask import url_for
-
-        link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.accept_link", token=token)
+        link = mail.external_url("auth.accept_link", token=token)
     click.echo("\nCreate the first administrator with this one-time link (valid for 24 hours):\n")
     click.echo(f"    {link}\n")
 

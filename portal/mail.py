@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import Response, current_app, g, render_template
+from flask import Response, current_app, g, render_template, url_for
 from sqlalchemy import select, update
 
 from portal import clock
@@ -36,6 +36,11 @@ def queue(recipient: str, subject: str, template: str, after_response: bool = Fa
         g.mail_after_response = True
     else:
         g.mail_queued = True
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    """The full address of a page, for links in emails (the BASE_URL setting, not the request's host)."""
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def request_delivery() -> None:

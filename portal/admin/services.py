@@ -11,7 +11,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock, mail
-from portal.auth.services import external_url, invitation_hours, new_link
+from portal.auth.services import invitation_hours, new_link
 from portal.extensions import db
 from portal.models import (
     AccountLink,
@@ -136,7 +136,7 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
                             name=user.name, role=user.role, created_by_id=actor.id)
     mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
-               link_url=external_url("auth.accept_link", token=token),
+               link_url=mail.external_url("auth.accept_link", token=token),
                hours=hours)
     db.session.flush()
     audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from portal import access, audit, clock, mail
@@ -154,7 +154,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
         remaining = unused_recovery_codes(user)
         audit.record(user, "2fa.recovery_code_used", f"user:{user.id}", remaining=remaining)
         mail.queue(user.email, "A recovery code was used to sign in", "recovery_code_used",
-                   account_url=external_url("auth.account"), remaining=remaining)
+                   account_url=mail.external_url("auth.account"), remaining=remaining)
     db.session.commit()
     return Outcome(True, token=token, user=user)
 
@@ -198,11 +198,6 @@ def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -
 
 
 # Emailed links ----------------------------------------------------------------------------------------
-
-
-def external_url(endpoint: str, **values: str) -> str:
-    """The full address of a page, for links in emails (BASE_URL setting)."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 def new_link(purpose: LinkPurpose, lifetime: timedelta, **fields: object) -> tuple[AccountLink, str]:
@@ -261,7 +256,7 @@ def invite(actor: User, name: str, email: str, role: Role, organisation_id: int 
                             email=email.strip().lower(), role=role.value, organisation_id=organisation_id,
                             created_by_id=actor.id)
     mail.queue(link.email, "You have been invited to the moderation portal", "invitation",
-               link_url=external_url("auth.accept_link", token=token), hours=hours)
+               link_url=mail.external_url("auth.accept_link", token=token), hours=hours)
     db.session.flush()
     audit.record(actor, "invitation.sent", f"invitation:{link.id}", email=link.email, role=link.role)
     db.session.commit()
@@ -278,7 +273,7 @@ def resend_link(actor: User, link: AccountLink) -> AccountLink:
     # A resent reset link must still say it is a reset, not an invitation to a new account.
     template = "reset" if link.purpose == LinkPurpose.RESET else "invitation"
     mail.queue(new.email, "Your link to the moderation portal", template,
-               link_url=external_url("auth.accept_link", token=token), hours=hours)
+               link_url=mail.external_url("auth.accept_link", token=token), hours=hours)
     db.session.flush()
     audit.record(actor, "invitation.resent", f"invitation:{new.id}", replaces=link.id, email=new.email)
     db.session.commit()
@@ -376,7 +371,7 @@ def request_password_help(email: str, ip: str) -> None:
     lifetime = timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
     _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
     mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
-               link_url=external_url("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
+               link_url=mail.external_url("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
     audit.record(user, "password_help.sent", f"user:{user.id}")
     db.session.commit()
 
@@ -399,7 +394,7 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     access.end_other_sessions(user)
     audit.record(user, "password.reset", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
-               account_url=external_url("auth.sign_in"))
+               account_url=mail.external_url("auth.sign_in"))
     db.session.commit()
     return Outcome(True, user=user)
 
@@ -421,7 +416,7 @@ def change_password(user: User, session: UserSession, current_password: str, raw
     access.end_other_sessions(user, keep=session)
     audit.record(user, "password.changed", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
-               account_url=external_url("auth.account"))
+               account_url=mail.external_url("auth.account"))
     db.session.commit()
     return Outcome(True, user=user)
 

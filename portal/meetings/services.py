@@ -5,7 +5,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import current_app, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
@@ -39,10 +38,6 @@ STRATA = {
     "assessor": ("Assessor", lambda p: str(p.assessor_id or "none")),
     "employer": ("Employer", lambda p: str(p.nqsw.employer_id or "none")),
 }
-
-
-def _link(endpoint: str, **values: object) -> str:
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
 # Templates and meetings ---------------------------------------------------------------------------------
@@ -154,7 +149,7 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
         db.session.add(found)
         mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
                    "meeting_invitation", meeting=meeting, role=PANEL_ROLE_LABELS[role],
-                   link_url=_link("meetings.meeting", meeting_id=meeting.id))
+                   link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
         audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
     elif found.panel_role != role.value:
         found.panel_role = role.value
@@ -314,12 +309,12 @@ def _tell_sampled(meeting: Meeting, added: list[Portfolio], removed_ids: list[in
     """Email the NQSWs and Assessors of newly sampled portfolios, and those no longer sampled after a redraw."""
     for email in _recipients(added):
         mail.queue(email, "A portfolio has been selected for external moderation", "portfolio_sampled",
-                   meeting=meeting, link_url=_link("pages.index"))
+                   meeting=meeting, link_url=mail.external_url("pages.index"))
     removed = list(db.session.scalars(select(Portfolio).join(Nqsw).where(Portfolio.id.in_(removed_ids)))) \
         if removed_ids else []
     for email in _recipients(removed):
         mail.queue(email, "A portfolio is no longer selected for external moderation", "portfolio_unsampled",
-                   meeting=meeting, link_url=_link("pages.index"))
+                   meeting=meeting, link_url=mail.external_url("pages.index"))
 
 
 @dataclass

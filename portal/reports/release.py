@@ -13,7 +13,7 @@ email never carries the feedback itself. The target is a number of working days 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -83,10 +83,6 @@ def release_for(meeting: Meeting) -> FeedbackRelease | None:
     return db.session.scalar(select(FeedbackRelease).where(FeedbackRelease.meeting_id == meeting.id))
 
 
-def _external(endpoint: str, **values: object) -> str:
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
-
-
 def _people(meeting: Meeting) -> dict[tuple[str, str], tuple[str, str, bool]]:
     """(role, email) -> (name, email, has personal feedback) for everyone the release goes to."""
     portfolios = [s.portfolio for s in db.session.scalars(
@@ -144,7 +140,7 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
                            released_by_id=actor.id)
     db.session.add(item)
     db.session.flush()
-    feedback_url = _external("reports.my_feedback", meeting_id=meeting.id)
+    feedback_url = mail.external_url("reports.my_feedback", meeting_id=meeting.id)
     hours = int(current_app.config["INVITATION_HOURS"])
     for (role, email), (name, _, personal) in sorted(people.items()):
         user, token = _account(actor, role, name, email)
@@ -156,7 +152,7 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
                        feedback_url=feedback_url, personal=personal)
         else:
             mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_invitation",
-                       link_url=_external("auth.accept_link", token=token), hours=hours,
+                       link_url=mail.external_url("auth.accept_link", token=token), hours=hours,
                        feedback_url=feedback_url, personal=personal)
     audit.record(actor, "feedback.released", f"meeting:{meeting.id}", recipients=len(people),
                  target_on=item.target_on.isoformat())

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
@@ -347,7 +347,7 @@ def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values:
 def send_reminders(actor: User, meeting: Meeting) -> int:
     """Email a link to each member with a document unread or an assessment not submitted; returns how many."""
     recipients = record.meeting_record(meeting, actor).needs_reminder()
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for("reviews.overview", meeting_id=meeting.id)
+    link = mail.external_url("reviews.overview", meeting_id=meeting.id)
     for user in recipients:
         mail.queue(user.email, "Reminder: reading and assessments for the moderation panel",
                    "assessment_reminder", link_url=link, deadline=meeting.reading_deadline)
