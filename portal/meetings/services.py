@@ -29,7 +29,6 @@ from portal.models import (
 from portal.portfolios.services import give_pseudonyms
 
 DEFAULT_TEXTS = {TemplateKind.AGENDA: DEFAULT_AGENDA, TemplateKind.TERMS_OF_REFERENCE: DEFAULT_TERMS_OF_REFERENCE}
-PANEL_ROLE_LABELS = {PanelRole.CHAIR: "Chair", PanelRole.MEMBER: "Member", PanelRole.OBSERVER: "Observer"}
 # Which strata a draw may use, and how to read each from a portfolio (ids, not names, so nothing personal
 # is stored in the draw's parameters).
 STRATA = {
@@ -148,7 +147,7 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
         found = MeetingMember(meeting=meeting, user=person, panel_role=role.value)
         db.session.add(found)
         mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
-                   "meeting_invitation", meeting=meeting, role=PANEL_ROLE_LABELS[role],
+                   "meeting_invitation", meeting=meeting, role=role.label,
                    link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
         audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
     elif found.panel_role != role.value:

@@ -97,7 +97,7 @@ def meeting(meeting_id: int) -> str:
     return render_template("meetings/meeting.html", meeting=found, user=user, seat=services.seat(user, found),
                            chair=services.chair_of(found), sampled=sampled, readable=readable,
                            draw=draw, can_draw=can_draw,
-                           window_open=access.panel_access_open(found), roles=services.PANEL_ROLE_LABELS)
+                           window_open=access.panel_access_open(found))
 
 
 def _member_form() -> tuple[forms.MemberForm, dict[int, User]]:
@@ -121,11 +121,11 @@ def members(meeting_id: int) -> str | Response:
         else:
             was_seated = services.seat(person, found) is not None
             services.set_member(access.require_user(), found, person, role)
-            flash(f"{person.name} is now {services.PANEL_ROLE_LABELS[role].lower()} of this meeting."
+            flash(f"{person.name} is now {role.label.lower()} of this meeting."
                   + ("" if was_seated else " They have been emailed a link to the meeting."))
             return redirect(url_for("meetings.members", meeting_id=found.id))
-    return render_template("meetings/members.html", meeting=found, form=form, confirm=forms.ConfirmForm(),
-                           roles=services.PANEL_ROLE_LABELS), _status(form)
+    return (render_template("meetings/members.html", meeting=found, form=form, confirm=forms.ConfirmForm()),
+            _status(form))
 
 
 @bp.route("/meetings/<int:meeting_id>/members/<int:member_id>/remove", methods=["POST"])

@@ -18,6 +18,11 @@ class PanelRole(enum.StrEnum):
     MEMBER = "member"
     OBSERVER = "observer"
 
+    @property
+    def label(self) -> str:
+        """As people say it."""
+        return self.value.capitalize()
+
 
 class Attendance(enum.StrEnum):
     """Whether a person came to the meeting."""
@@ -25,6 +30,15 @@ class Attendance(enum.StrEnum):
     EXPECTED = "expected"
     ATTENDED = "attended"
     APOLOGIES = "apologies"  # cannot attend: submits a written assessment instead
+
+    @property
+    def label(self) -> str:
+        """As people say it."""
+        return ATTENDANCE_LABELS[self]
+
+
+ATTENDANCE_LABELS = {Attendance.EXPECTED: "Not recorded yet", Attendance.ATTENDED: "Attended",
+                     Attendance.APOLOGIES: "Sent apologies"}
 
 
 class Meeting(Base):
@@ -63,6 +77,16 @@ class MeetingMember(Base):
 
     meeting: Mapped[Meeting] = relationship(back_populates="members")
     user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        """The seat as people say it: Chair, Member or Observer."""
+        return PanelRole(self.panel_role).label
+
+    @property
+    def attendance_label(self) -> str:
+        """Attended, Sent apologies or Not recorded yet."""
+        return Attendance(self.attendance).label
 
 
 class SampleDraw(Base):

@@ -12,8 +12,8 @@ from portal.models import Agreement, Attendance, MeetingMember
 from portal.reviews import form_schema
 
 TOO_LONG = f"Answers must be {form_schema.MAX_TEXT:,} characters or fewer"
-ATTENDANCE_CHOICES = [(Attendance.ATTENDED.value, "Attended"), (Attendance.APOLOGIES.value, "Sent apologies"),
-                      (Attendance.EXPECTED.value, "Not recorded yet")]
+ATTENDANCE_CHOICES = [(kind.value, kind.label)
+                      for kind in (Attendance.ATTENDED, Attendance.APOLOGIES, Attendance.EXPECTED)]
 
 
 def _text(label: str, hint: str = "") -> TextAreaField:
