@@ -57,11 +57,6 @@ def add_cohort(actor: User, name: str) -> Cohort:
     return cohort
 
 
-def organisations() -> list[Organisation]:
-    """Every organisation, by name (for choosing an employer)."""
-    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
-
-
 def nqsws() -> list[Nqsw]:
     """Every NQSW in the registry, by name."""
     return list(db.session.scalars(select(Nqsw).options(joinedload(Nqsw.cohort), joinedload(Nqsw.employer))

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from portal import access
+from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.extensions import csrf, db
 from portal.models import Assessor, Nqsw, Outcome, Portfolio, Role, Service
@@ -44,7 +45,7 @@ def nqsws() -> str:
 
 def _nqsw_form(nqsw: Nqsw | None) -> forms.NqswForm:
     form = forms.NqswForm(obj=nqsw) if nqsw else forms.NqswForm()
-    form.employer.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in services.organisations()]
+    form.employer.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
     form.cohort.choices = [forms.NONE_CHOICE] + [(c.id, c.name) for c, _ in services.cohorts()]
     if nqsw and not form.is_submitted():
         form.employer.data = nqsw.employer_id or 0
@@ -89,7 +90,7 @@ def assessors() -> str:
 
 def _edit_assessor(assessor: Assessor | None) -> str | Response:
     form = forms.AssessorForm(obj=assessor) if assessor else forms.AssessorForm()
-    form.organisation.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in services.organisations()]
+    form.organisation.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
     if assessor and not form.is_submitted():
         form.organisation.data = assessor.organisation_id or 0
     if form.validate_on_submit():
