@@ -2,7 +2,7 @@
 
 import io
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -328,7 +328,7 @@ def test_pdf_stamp_marks_every_page_with_reader_and_date(pdf_stamp: None, app: F
     pid = make_portfolio(app)
     assert upload(client, pid, [("two.pdf", _two_page_pdf(), "pdp")]).status_code == 302
     doc, version = only_document(app)
-    expected = f"Confidential - viewed by {person.name} on {clock.now().strftime('%-d %B %Y')}"
+    expected = f"Confidential - viewed by {person.name} on {clock.format_date(clock.now())}"
     for name in ("view", "download"):
         response = client.get(_paths(pid, doc, version)[name])
         assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
@@ -338,6 +338,29 @@ def test_pdf_stamp_marks_every_page_with_reader_and_date(pdf_stamp: None, app: F
     with app.app_context():
         receipt = db.session.scalars(db.select(ReadReceipt)).one()
         assert (receipt.views, receipt.downloads) == (1, 1)
+
+
+@pytest.fixture
+def london_after_midnight(app: Flask) -> datetime:
+    """Move the clock to half past midnight on a summer night in London, still the day before in UTC."""
+    current = clock.now()
+    target = datetime(current.year + 1, 7, 1, 23, 30, tzinfo=UTC)
+    clock.advance(target - current)
+    return target
+
+
+def test_pdf_stamp_dates_the_page_as_people_in_london_read_it(pdf_stamp: None, app: Flask,
+                                                              london_after_midnight: datetime,
+                                                              admin_client: tuple[FlaskClient, Person]) -> None:
+    from pypdf import PdfReader
+
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("two.pdf", _two_page_pdf(), "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    response = client.get(_paths(pid, doc, version)["download"])
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert f"on 2 July {london_after_midnight.year}" in text, text
 
 
 def test_pdf_stamp_refuses_a_pdf_it_cannot_read(pdf_stamp: None, app: Flask,

@@ -274,7 +274,7 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
     try:
         first = next(pieces, b"")
         if stamp:
-            text = stamping.stamp_text(actor, clock.now().strftime("%-d %B %Y"))
+            text = stamping.stamp_text(actor, clock.format_date(clock.now()))
             first = stamping.stamp(first + b"".join(pieces), text)
         else:
             rest = readahead.read_ahead(pieces)  # its thread starts when the response starts being sent
