@@ -83,6 +83,8 @@ def _configure_sqlite(app: Flask) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA busy_timeout = 60000")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # Freed space is zeroed, so a destroyed data key is not left behind in a page of the database file.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     with app.app_context():

@@ -5,6 +5,7 @@ the blobs: once the keys are gone the blobs are unreadable, even in old copies o
 between the two steps leaves only orphans for `storage gc`. The Document row stays as a tombstone.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -14,6 +15,8 @@ from portal import audit, clock
 from portal.extensions import db
 from portal.models import Document, DocumentVersion, Meeting, Portfolio, SampledPortfolio, User
 from portal.storage import current_store
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_GC_GRACE_SECONDS = 3600  # an upload's blob is renamed into place just before its row commits
@@ -42,6 +45,30 @@ def _delete_blobs(blob_ids: list[str]) -> None:
     store = current_store()
     for blob_id in blob_ids:
         store.delete(blob_id)
+    scrub_freed_pages(wait_seconds=2)
+
+
+def scrub_freed_pages(wait_seconds: int = 60) -> bool:
+    """On SQLite, overwrite old copies of changed pages and empty the write-ahead log; True when done.
+
+    Every connection sets secure_delete, so the new copy of a page that held a destroyed key has zeros
+    there; but the old copy stays in the database file, and the log holds it too, until a checkpoint writes
+    the new copies back and the log is truncated. A checkpoint waits for a writer (an upload holds the write
+    lock while it streams), so a deletion waits briefly and otherwise leaves it to `storage gc`.
+    PostgreSQL has no such step here: docs/operations.md says how dead row versions are cleared there.
+    """
+    if db.engine.dialect.name != "sqlite":
+        return True
+    with db.engine.connect() as connection:
+        usual = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+        try:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {usual}")
+    if busy:
+        log.info("the database is busy: destroyed keys are scrubbed from its files at the next storage gc")
+    return not busy
 
 
 def delete_document(actor: User | None, document: Document, reason: str = "") -> None:
@@ -102,4 +129,7 @@ def purge(actor: User | None, portfolios: list[Portfolio]) -> dict[int, int]:
 def collect_garbage(grace_seconds: float = DEFAULT_GC_GRACE_SECONDS) -> list[str]:
     """Remove blobs no live version names, and temporary files, older than the grace period."""
     known = set(db.session.scalars(select(DocumentVersion.blob_id).where(DocumentVersion.wrapped_key.is_not(None))))
-    return current_store().remove_orphans(known, grace_seconds=grace_seconds)
+    db.session.rollback()  # end the read, so the scrub's checkpoint does not wait for this session
+    removed = current_store().remove_orphans(known, grace_seconds=grace_seconds)
+    scrub_freed_pages()
+    return removed

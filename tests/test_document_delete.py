@@ -1,16 +1,18 @@
 """Deleting a document from its page: confirmation with a reason, crypto-shredding, tombstone, audit, access."""
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Person, csrf_from
+from conftest import PG_URL, Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_documents import PDF, blob_path, make_portfolio, only_document, replace, seat, upload
+from helpers_keys import cli_runner
 
 from portal.extensions import db
-from portal.models import AuditEvent, Document, Role
+from portal.models import AuditEvent, Document, DocumentVersion, Role
 
 REASON = "Uploaded to the wrong portfolio by mistake"
 
@@ -185,3 +187,49 @@ def test_the_document_through_another_portfolio_is_a_404(app: Flask, stored: dic
     token = csrf_from(client.get(f"/portfolios/{other}/documents/upload").get_data(as_text=True))
     assert client.post(path, data={"csrf_token": token, "reason": REASON}).status_code == 404
     _assert_untouched(app, stored["doc"], stored["blobs"])
+
+
+def _database_bytes(app: Flask) -> bytes:
+    """Every byte of the SQLite database's files (the database, its write-ahead log and shared memory)."""
+    path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+def test_destroyed_keys_and_names_do_not_linger_in_the_database(app: Flask, stored: dict) -> None:
+    with app.app_context():
+        versions = db.session.get(Document, stored["doc"]).versions
+        secrets = [v.wrapped_key for v in versions]
+        secrets += [db.session.execute(db.text("SELECT filename FROM document_versions WHERE id = :id"),
+                                       {"id": v.id}).scalar_one().encode() for v in versions]
+    assert all(len(secret) >= 32 for secret in secrets)
+    if not PG_URL:
+        before = _database_bytes(app)
+        assert all(secret in before for secret in secrets)  # the search can find them while they exist
+
+    assert _delete(stored["client"], stored["pid"], stored["doc"], REASON).status_code == 302
+
+    with app.app_context():
+        keys = db.session.scalars(db.select(DocumentVersion.wrapped_key))
+        names = db.session.execute(db.text("SELECT filename FROM document_versions")).scalars()
+        assert not set(secrets) & (set(keys) | {name.encode() for name in names})
+    if not PG_URL:
+        after = _database_bytes(app)
+        assert not [secret for secret in secrets if secret in after]
+
+
+if not PG_URL:  # SQLite's own files; PostgreSQL has no checkpoint step (docs/operations.md)
+
+    def test_a_busy_database_is_scrubbed_by_the_next_storage_gc(app: Flask, stored: dict) -> None:
+        with app.app_context():
+            secrets = [v.wrapped_key for v in db.session.get(Document, stored["doc"]).versions]
+        reader = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM users").fetchone()  # an open read keeps the old pages in use
+
+        assert _delete(stored["client"], stored["pid"], stored["doc"], REASON).status_code == 302
+
+        assert [secret for secret in secrets if secret in _database_bytes(app)]  # not yet scrubbed
+        reader.rollback()
+        reader.close()
+        assert cli_runner(app)("storage", "gc").exit_code == 0
+        assert not [secret for secret in secrets if secret in _database_bytes(app)]
