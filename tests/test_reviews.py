@@ -1,17 +1,30 @@
 """Structured assessments over HTTP: task list, drafts, check answers, submission lock, apologies, independence."""
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
 from flask import g, render_template
+from helpers_cohort import make_portfolio
 from helpers_reviews import answers_for, base, complete, make_meeting
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Assessment, AssessmentTemplate, AuditEvent, Meeting, MeetingMember, Portfolio, Role, User
+from portal.models import (
+    Assessment,
+    AssessmentTemplate,
+    AuditEvent,
+    Meeting,
+    MeetingMember,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    User,
+)
 
 
 @pytest.fixture
@@ -319,3 +332,153 @@ def test_a_concurrent_first_save_reuses_the_row_and_the_seeded_template(app, set
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AssessmentTemplate)) == 1
         assert db.session.scalar(select(func.count()).select_from(Assessment)) == 1
+
+
+# A first save racing a redraw of the sample ----------------------------------------------------------------
+
+NOT_SAMPLED = "This portfolio is no longer in the meeting&#39;s sample: the sample was drawn again"
+
+
+def _redraw_from_fresh_portfolios(app, panel, chair_id):
+    """The Chair redraws in their own session; only the fresh portfolios are eligible, so the old ones leave."""
+    from portal.meetings import services as meetings
+
+    with app.app_context(), app.test_request_context():
+        meeting = db.session.get(Meeting, panel.meeting_id)
+        meetings.draw_sample(db.session.get(User, chair_id), meeting,
+                             meetings.DrawRequest(number=2, reason="The Chair knows a sampled NQSW"))
+
+
+def test_a_redraw_landing_between_the_form_and_the_first_save_is_refused(app, setting, monkeypatch):
+    """The page's checks pass, then the sample is redrawn, then the save runs: nothing is saved, and it says why."""
+    from portal.reviews import services
+
+    panel = setting["panel"]
+    client, person = setting["one"]
+    pid = panel.portfolio_ids[0]
+    fresh = [make_portfolio(app, n) for n in (101, 102)]
+    path = f"{base(panel, pid)}/sections/part1"
+    token = csrf_from(client.get(path).get_data(as_text=True))  # the member opens the form
+    real = services.save_section
+
+    def redraw_then_save(*args, **kwargs):
+        _redraw_from_fresh_portfolios(app, panel, setting["chair"][1].id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "save_section", redraw_then_save)
+    refused = client.post(path, data={**answers_for("part1"), "csrf_token": token})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409
+    assert NOT_SAMPLED in html and "Your answers have not been saved" in html
+    with app.app_context():
+        assert set(db.session.scalars(select(SampledPortfolio.portfolio_id))) == set(fresh)  # the redraw happened
+        assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+    assert _actions(app, "assessment.draft_saved") == [] and len(_actions(app, "sample.redrawn")) == 1
+
+    monkeypatch.setattr(services, "save_section", real)
+    assert client.post(path, data={**answers_for("part1"), "csrf_token": token}).status_code == 404  # now gone
+    saved = submit(client, f"{base(panel, fresh[0])}/sections/part1", answers_for("part1"))
+    assert saved.status_code == 302  # the new sample is open to the member as usual
+    assert _assessment(app, person.id, fresh[0]).status == "draft"
+
+
+def test_a_member_removed_before_the_first_save_is_refused(app, setting, monkeypatch):
+    """The seat is checked again under the lock too."""
+    from portal.reviews import services
+
+    panel = setting["panel"]
+    client, person = setting["one"]
+    path = f"{base(panel, panel.portfolio_ids[0])}/sections/part1"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    real = services.save_section
+
+    def remove_then_save(*args, **kwargs):
+        with app.app_context():
+            db.session.execute(delete(MeetingMember).where(MeetingMember.user_id == person.id))
+            db.session.commit()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "save_section", remove_then_save)
+    refused = client.post(path, data={**answers_for("part1"), "csrf_token": token})
+    assert refused.status_code == 409
+    assert "You no longer have access to this meeting&#39;s portfolios" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+def test_a_first_save_waits_for_the_meeting_lock_and_then_sees_the_new_sample(app, setting, monkeypatch):
+    """A second connection holds the meeting row lock mid-redraw; the save queues on that lock, not later.
+
+    On PostgreSQL the waiting statement must be the meeting row's SELECT ... FOR UPDATE; on SQLite the save
+    must be inside the lock helper when it waits. Either way, once the redraw commits the save is refused.
+    """
+    from portal.reviews import services
+
+    panel = setting["panel"]
+    client, person = setting["one"]
+    pid = panel.portfolio_ids[0]
+    path = f"{base(panel, pid)}/sections/part1"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    entered = threading.Event()
+    real_lock = services.lock_meeting
+
+    def watched_lock(meeting):
+        entered.set()
+        real_lock(meeting)
+
+    monkeypatch.setattr(services, "lock_meeting", watched_lock)
+    outcome = {}
+
+    def post():
+        try:
+            outcome["response"] = client.post(path, data={**answers_for("part1"), "csrf_token": token})
+        except Exception as error:  # the main thread reports it, rather than the thread dying quietly
+            outcome["error"] = error
+
+    with app.app_context():
+        engine = db.engine
+        postgres = engine.dialect.name == "postgresql"
+        redraw = engine.connect()
+        if not postgres:
+            redraw.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's write lock: what the helper waits for there
+        redraw.execute(select(Meeting.id).where(Meeting.id == panel.meeting_id).with_for_update())
+        redraw.execute(delete(SampledPortfolio).where(SampledPortfolio.meeting_id == panel.meeting_id,
+                                                      SampledPortfolio.portfolio_id == pid))
+        saver = threading.Thread(target=post)
+        try:
+            saver.start()
+            assert entered.wait(10), "the save never reached the meeting lock"
+            waiting = _waiting_statement(engine, redraw, saver) if postgres else _still_waiting(saver)
+            assert waiting, "the first save did not wait for the meeting lock"
+            if postgres:
+                assert "FROM meetings" in waiting and "FOR UPDATE" in waiting, waiting
+        finally:
+            redraw.commit()  # the "redraw" finishes; the save goes on
+            redraw.close()
+            saver.join(30)
+    assert not saver.is_alive() and "error" not in outcome, outcome
+    assert outcome["response"].status_code == 409
+    assert NOT_SAMPLED in outcome["response"].get_data(as_text=True)
+    assert _assessment(app, person.id, pid) is None
+
+
+def _waiting_statement(engine, holder, saver, seconds=10.0):
+    """The statement blocked by the holder connection's locks (PostgreSQL), polling for a few seconds."""
+    holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    deadline = time.monotonic() + seconds
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline and saver.is_alive():
+            query = watcher.execute(text(
+                "SELECT query FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+                {"holder": holder_pid}).scalar()
+            watcher.rollback()
+            if query:
+                return query
+            time.sleep(0.05)
+    return ""
+
+
+def _still_waiting(saver, seconds=0.5):
+    """True if the save is still held up after a moment (SQLite has no view of who waits for what)."""
+    saver.join(seconds)
+    return saver.is_alive()

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from portal import audit, clock, mail
@@ -113,6 +113,17 @@ def seat(user: User, meeting: Meeting) -> MeetingMember | None:
 def chair_of(meeting: Meeting) -> User | None:
     """The meeting's Chair, if one has been chosen."""
     return next((m.user for m in meeting.members if m.panel_role == PanelRole.CHAIR), None)
+
+
+def lock_meeting(meeting: Meeting) -> None:
+    """Hold the meeting row's lock until commit: a redraw and a first assessment save then run one at a time."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite drops FOR UPDATE and begins a transaction only at the first write, so checks made after a plain
+        # SELECT could still race; a no-op write takes SQLite's (database-wide) write lock before them instead.
+        db.session.execute(update(Meeting).where(Meeting.id == meeting.id).values(id=Meeting.id)
+                           .execution_options(synchronize_session=False))
+    else:
+        db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
 
 
 def can_draw(user: User, meeting: Meeting) -> bool:
@@ -251,8 +262,9 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     Raises sampling.SamplingError with a plain message when the draw cannot be made, and its subclass
     RedrawBlocked once any assessment of the current sample has been started (a first draw is never blocked).
     """
-    # Lock the meeting so two people drawing at once cannot both make a "current" draw.
-    db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
+    # Lock the meeting so two people drawing at once cannot both make a "current" draw, and a first assessment
+    # save (which takes the same lock) either comes first and blocks the redraw or waits and sees the new sample.
+    lock_meeting(meeting)
     if meeting.minutes_published_at is not None:
         raise sampling.SamplingError("The minutes are published, so the sample can no longer change")
     previous = current_draw(meeting)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 
 from portal import access, audit, clock, mail
 from portal.extensions import db
+from portal.meetings.services import lock_meeting
 from portal.models import (
     Agreement,
     Assessment,
@@ -39,6 +40,16 @@ PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_co
 
 class Locked(Exception):
     """The assessment has been submitted and can no longer be changed."""
+
+
+class NoLongerAssessable(Exception):
+    """Before the first save, the portfolio left the meeting's sample (a redraw) or the person left its panel."""
+
+
+NOT_SAMPLED = ("This portfolio is no longer in the meeting's sample: the sample was drawn again while you had the "
+               "form open. Your answers have not been saved. Your assessments for this meeting list the portfolios "
+               "now in the sample.")
+NOT_SEATED = "You no longer have access to this meeting's portfolios, so your answers have not been saved."
 
 
 class Incomplete(Exception):
@@ -232,7 +243,17 @@ def _for_update(meeting: Meeting, portfolio: Portfolio, user: User) -> Assessmen
 
 
 def _new_assessment(actor: User, meeting: Meeting, portfolio: Portfolio) -> Assessment:
-    """Create the draft, tolerating a concurrent first save (a double click) or first use of the template."""
+    """Create the draft, tolerating a concurrent first save (a double click) or first use of the template.
+
+    Raises NoLongerAssessable, changing nothing, when a redraw or a removal got in after the page's checks.
+    """
+    # The lock draw_sample takes: a redraw either finished first, and the checks below see its new sample, or
+    # it waits for this save and then finds an assessment started, so it is refused.
+    lock_meeting(meeting)
+    if seat(actor, meeting.id) is None:
+        raise NoLongerAssessable(NOT_SEATED)
+    if sampled_portfolio(meeting, portfolio.id) is None:
+        raise NoLongerAssessable(NOT_SAMPLED)
     template = current_template()
     if template.id is None:
         try:

@@ -125,6 +125,9 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
             services.save_section(user, meeting, portfolio, part, forms.answers_from(form, part))
         except services.Locked:
             return _locked(meeting, portfolio, user)
+        except services.NoLongerAssessable as refusal:
+            return render_template("errors/error.html", code=409, title="Your answers have not been saved",
+                                   description=str(refusal)), 409
         flash(f"Your answers to \u201c{part['title']}\u201d have been saved as a draft.")
         return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
     return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
