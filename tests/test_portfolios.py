@@ -4,10 +4,10 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from conftest import sign_in, submit
+from conftest import csrf_from, sign_in, submit
 from helpers_cohort import add_document, make_meeting, make_portfolio
 
-from portal import clock
+from portal import clock, retention
 from portal.extensions import db
 from portal.models import AuditEvent, Meeting, Nqsw, Portfolio, Role, SampledPortfolio, SampleDraw
 
@@ -165,6 +165,49 @@ def test_assessors_and_nqsws_reach_nothing_here(app, signed_in):
         for path in (f"/portfolios/{pid}", "/cohort", "/cohort/nqsws", f"/cohort/portfolios/{pid}/edit"):
             assert browser.get(path).status_code == 404, (role, path)
         assert "Nqsw Person" not in browser.get("/portfolios").get_data(as_text=True)
+
+
+def test_a_purged_portfolio_cannot_be_seen_or_changed_by_anyone(app, admin_client, signed_in):
+    """A retention tombstone is gone from every portfolio page, the Lead's Change page included."""
+    client, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+    purged, kept = make_portfolio(app, 1, outcome="extension"), make_portfolio(app, 2)
+    mid = make_meeting(app, seats={person.id: "member"})
+    with app.app_context():
+        draw = SampleDraw(meeting_id=mid, seed="0" * 32, population="[]", parameters="{}", picks=f"[{purged}]",
+                          drawn_by_id=admin.id, drawn_at=clock.now())
+        db.session.add(draw)
+        db.session.flush()
+        db.session.add(SampledPortfolio(meeting_id=mid, portfolio_id=purged, draw_id=draw.id, position=1))
+        db.session.commit()
+    edit = f"/cohort/portfolios/{purged}/edit"
+    assert client.get(edit).status_code == 200 and member.get(f"/portfolios/{purged}").status_code == 200
+    token = csrf_from(client.get(edit).get_data(as_text=True))
+    with app.app_context():
+        retention.purge_portfolio(None, db.session.get(Portfolio, purged))
+        nqsw_id = db.session.get(Portfolio, purged).nqsw_id
+        events = db.session.scalar(db.select(db.func.count(AuditEvent.id)))
+
+    change = {"csrf_token": token, "nqsw": str(nqsw_id), "assessor": "0", "outcome": "pass",
+              "outcome_date": ["1", "6", "2026"], "exemplar_consent": "y"}
+    assert client.get(edit).status_code == 404
+    assert client.post(edit, data=change).status_code == 404
+    assert client.get(f"/portfolios/{purged}").status_code == 404
+    assert client.post(f"/cohort/portfolios/{purged}/pseudonym", data={"csrf_token": token}).status_code == 404
+    assert member.get(f"/portfolios/{purged}").status_code == 404
+    assert "Nqsw Person 1" not in client.get("/portfolios").get_data(as_text=True)
+    with app.app_context():
+        tombstone = db.session.get(Portfolio, purged)
+        assert (tombstone.outcome, tombstone.assessor_id is not None, tombstone.exemplar_consent) == (
+            "extension", True, False)
+        assert tombstone.pseudonym is None
+        assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == events  # nothing was recorded
+    # The same form still changes a portfolio that is not purged, and there is no portfolio 0 to "change".
+    assert client.get(f"/cohort/portfolios/{kept}/edit").status_code == 200
+    assert client.get("/cohort/portfolios/0/edit").status_code == 404
+    assert client.post("/cohort/portfolios/0/edit", data=change).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Portfolio.id))) == 2
 
 
 def _queries(app, client, path: str) -> int:

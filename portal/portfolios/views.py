@@ -7,7 +7,7 @@ from portal import access
 from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.extensions import csrf, db
-from portal.models import Assessor, Nqsw, Outcome, Portfolio, Role, Service
+from portal.models import Assessor, Nqsw, Outcome, Role, Service
 from portal.portfolios import forms, importer, services
 
 bp = Blueprint("portfolios", __name__)
@@ -153,7 +153,8 @@ def remove_assessor(assessor_id: int) -> str | Response | tuple[str, int]:
 
 
 def _edit_portfolio(portfolio_id: int | None) -> str | Response:
-    portfolio = db.get_or_404(Portfolio, portfolio_id) if portfolio_id else None
+    # The one portfolio loader: a purged portfolio (a retention tombstone) is a 404 here as on every page.
+    portfolio = access.portfolio_or_404(access.require_user(), portfolio_id) if portfolio_id is not None else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
     form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws()]
     form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors()]
