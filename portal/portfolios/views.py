@@ -124,15 +124,19 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
     if form.validate_on_submit():
         name = entry.name
         try:
-            services.remove_entry(access.require_user(), entry)
+            portfolios = services.remove_entry(access.require_user(), entry)
         except services.EntryInUse as refused:
             if refused.found is None:
                 flash(str(refused))
                 return redirect(url_for(listing))
-            # Refused and nothing changed: the same page, now saying why, with no button to press again.
+            # Refused and nothing changed: the same page, now saying why. It offers the button again only if
+            # the registry changed into something removable, so the Lead confirms what the page now says.
+            problem = str(refused) if refused.found.removable else ""
             return render_template("portfolios/confirm_remove.html", form=form, found=refused.found,
-                                   listing=listing), 409
-        flash(f"{name} has been removed from the registry.")
+                                   listing=listing, problem=problem), 409
+        flash(f"{name} has been removed from the registry" + (
+            f", with {'their empty portfolio' if portfolios == 1 else f'their {portfolios} empty portfolios'}."
+            if portfolios else "."))
         return redirect(url_for(listing))
     return render_template("portfolios/confirm_remove.html", form=form, found=services.dependents(entry),
                            listing=listing)
@@ -141,7 +145,7 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
 @bp.route("/cohort/nqsws/<int:nqsw_id>/remove", methods=["GET", "POST"])
 @admin_only
 def remove_nqsw(nqsw_id: int) -> str | Response | tuple[str, int]:
-    """Remove an NQSW who has no portfolio from the registry, after confirmation."""
+    """Remove an NQSW from the registry (with their portfolio while it is empty), after confirmation."""
     return _remove(db.get_or_404(Nqsw, nqsw_id), "portfolios.nqsws")
 
 
