@@ -1,16 +1,17 @@
 """The partnership summary report and the downloads of minutes and report as accessible PDF and DOCX."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import docx
 import pypdf
-from conftest import submit
+from conftest import outbox, sign_in, submit
 from helpers_reports import build_meeting
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from portal import clock
 from portal.extensions import db
-from portal.models import AuditEvent, Role
+from portal.models import AuditEvent, FeedbackRelease, Minutes, MinutesRevision, Role
 
 
 def _chair_meeting(app, signed_in, **kwargs):
@@ -164,3 +165,74 @@ def test_lists_of_meetings_and_themes(app, signed_in):
     submit(chair, f"{page}/publish", {}, page=page)
     assert "Autumn panel" in observer.get("/reports").get_data(as_text=True)
     assert "Protected time" in observer.get("/themes").get_data(as_text=True)
+
+
+def _counts(app, meeting_id):
+    """Corrections, releases, record edits and emails: what a refused request must leave as it was."""
+    with app.app_context():
+        revisions = db.session.scalar(select(func.count()).select_from(MinutesRevision).join(Minutes)
+                                      .where(Minutes.meeting_id == meeting_id))
+        releases = db.session.scalar(select(func.count()).select_from(FeedbackRelease)
+                                     .where(FeedbackRelease.meeting_id == meeting_id))
+        notes = db.session.scalar(select(Minutes.notes).where(Minutes.meeting_id == meeting_id))
+    return revisions, releases, notes, len(outbox(app))
+
+
+def test_after_the_access_window_the_chair_reads_the_record_but_acts_on_nothing(app, signed_in):
+    member, member_person = signed_in(Role.MEMBER)
+    chair, chair_person = signed_in(Role.MEMBER, name="Chair Fictional")
+    built = build_meeting(app, chair_person.id, member_ids=(member_person.id,))
+    admin, admin_person = signed_in(Role.ADMIN)
+    m, pid = built.meeting_id, built.portfolio_ids[0]
+    _fill_and_publish(chair, m)
+    reads = [f"/meetings/{m}/minutes", f"/meetings/{m}/minutes.pdf", f"/meetings/{m}/report",
+             f"/meetings/{m}/report.docx"]
+    chair_pages = [f"/meetings/{m}/minutes/correct", f"/meetings/{m}/feedback-release", f"/meetings/{m}/sample",
+                   f"/reviews/meetings/{m}/record", f"/portfolios/{pid}"]
+    # While the window is open the Chair reads and acts; a member of the panel does not act.
+    for path in reads + chair_pages:
+        assert chair.get(path).status_code == 200, path
+    assert member.get(f"/meetings/{m}/minutes").status_code == 200
+    for path in [*chair_pages[:-1], f"/meetings/{m}/report"]:
+        assert member.get(path).status_code == 404, path
+    page = chair.get(f"/meetings/{m}").get_data(as_text=True)
+    assert "Release feedback to Assessors and NQSWs" in page and "Meeting record" in page
+    assert "Correct the minutes" in chair.get(f"/meetings/{m}/minutes").get_data(as_text=True)
+
+    clock.advance(timedelta(days=31))  # the default window closes 30 days after publication
+    for client, person in ((chair, chair_person), (member, member_person), (admin, admin_person)):
+        sign_in(app, client, person)  # the earlier sessions have expired too
+    before = _counts(app, m)
+    # The Chair's own record stays readable: counts and the panel's recorded views, no documents or assessments.
+    for path in reads:
+        assert chair.get(path).status_code == 200, path
+    assert f"/meetings/{m}/minutes" in chair.get("/reports").get_data(as_text=True)
+    minutes_page = chair.get(f"/meetings/{m}/minutes").get_data(as_text=True)
+    assert "Correct the minutes" not in minutes_page and "/feedback-release" not in minutes_page
+    page = chair.get(f"/meetings/{m}").get_data(as_text=True)
+    assert "Release feedback to Assessors and NQSWs" not in page and "Meeting record" not in page
+    # Everything that shows the sample's documents, the members' assessments or the people behind the sample,
+    # and every action as Chair, is now a 404 that changes nothing.
+    for path in chair_pages:
+        assert chair.get(path).status_code == 404, path
+    for path, data in ((f"/meetings/{m}/minutes/correct", {"notes": "Late change", "reason": "Typo"}),
+                       (f"/meetings/{m}/feedback-release", {}),
+                       (f"/meetings/{m}/minutes/notes", {"notes": "Late change"}),
+                       (f"/meetings/{m}/minutes/themes", {"name": "Late theme", "note": ""}),
+                       (f"/meetings/{m}/minutes/approve", {}),
+                       (f"/meetings/{m}/sample", {"size_kind": "number", "number": "2", "reason": "Late"}),
+                       (f"/reviews/meetings/{m}/record/reminders", {})):
+        assert submit(chair, path, data, page="/dashboard").status_code == 404, path
+    assert _counts(app, m) == before
+    # A member of the panel still reads the published minutes only.
+    assert member.get(f"/meetings/{m}/minutes").status_code == 200
+    for path in [*chair_pages, f"/meetings/{m}/report"]:
+        assert member.get(path).status_code == 404, path
+    # The Lead sees everything and can still correct the minutes and release the feedback.
+    for path in reads + chair_pages:
+        assert admin.get(path).status_code == 200, path
+    assert submit(admin, f"/meetings/{m}/minutes/correct", {"notes": "Corrected text", "reason": "Typo"}
+                  ).status_code == 302
+    assert submit(admin, f"/meetings/{m}/feedback-release", {}).status_code == 302
+    revisions, releases, _notes, emails = _counts(app, m)
+    assert (revisions, releases) == (before[0] + 1, 1) and emails > before[3]

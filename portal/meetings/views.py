@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 from portal import access
 from portal.meetings import forms, sampling, services
 from portal.models import Meeting, PanelRole, Role, TemplateKind, User
+from portal.reviews.services import chaired_meeting
 
 bp = Blueprint("meetings", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -93,7 +94,7 @@ def meeting(meeting_id: int) -> str:
     readable = {p.id for p in sampled if access.can_see_portfolio(user, p.id)}
     draw = services.current_draw(found)
     # Once assessing has begun the sample is fixed, so the page stops offering a redraw.
-    can_draw = services.can_draw(user, found) and not (draw and services.started_assessments(found))
+    can_draw = chaired_meeting(user, found.id) is not None and not (draw and services.started_assessments(found))
     return render_template("meetings/meeting.html", meeting=found, user=user, seat=services.seat(user, found),
                            chair=services.chair_of(found), sampled=sampled, readable=readable,
                            draw=draw, can_draw=can_draw,
@@ -148,8 +149,10 @@ def remove_member(meeting_id: int, member_id: int) -> Response:
 
 
 def _drawer_or_404(meeting_id: int) -> tuple[User, Meeting]:
-    user, found = _meeting_or_404(meeting_id)
-    if not services.can_draw(user, found):
+    # The Lead, or the Chair while the access window is open: the same loader as the meeting record.
+    user = access.require_user()
+    found = chaired_meeting(user, meeting_id)
+    if found is None:
         abort(404)
     return user, found
 

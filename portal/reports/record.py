@@ -35,7 +35,7 @@ from portal.models import (
     User,
 )
 from portal.reviews.counts import Summary
-from portal.reviews.services import MeetingCounts, meeting_counts
+from portal.reviews.services import MeetingCounts, chaired_meeting, meeting_counts
 from portal.reviews.template_default import SUPPORT
 
 CRITERIA_LABELS = {"accurate": "Accurate", "valid": "Valid", "robust": "Robust", "sufficient": "Sufficient"}
@@ -50,11 +50,8 @@ def seat(user: User, meeting: Meeting) -> MeetingMember | None:
 
 
 def chairs(user: User, meeting: Meeting) -> bool:
-    """True for the Lead and the meeting's Chair: they write the record."""
-    if user.role == Role.ADMIN:
-        return True
-    place = seat(user, meeting)
-    return place is not None and place.panel_role == PanelRole.CHAIR.value
+    """True for the Lead, and for the meeting's Chair while the access window is open: they write the record."""
+    return chaired_meeting(user, meeting.id) is not None
 
 
 def minutes_for(meeting: Meeting) -> Minutes | None:
@@ -125,8 +122,13 @@ def readable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
 
 
 def chaired_meeting_or_404(user: User, meeting_id: int) -> Meeting:
-    """A meeting whose record the person writes (Chair or Lead), or 404."""
-    return _allowed_or_404(user, meeting_id, chairs)
+    """A meeting whose record the person writes (the Lead, or its Chair while the access window is open), or 404."""
+    # The reviews loader, so the Chair's pages here and the meeting record close together when the window does;
+    # reading the minutes and the report does not go through it (see readable_meeting_or_404).
+    meeting = chaired_meeting(user, meeting_id)
+    if meeting is None:
+        abort(404)
+    return meeting
 
 
 def reportable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
