@@ -126,12 +126,6 @@ def lock_meeting(meeting: Meeting) -> None:
         db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
 
 
-def can_draw(user: User, meeting: Meeting) -> bool:
-    """The Lead and the meeting's Chair may draw the sample."""
-    found = seat(user, meeting)
-    return user.is_admin or (found is not None and found.panel_role == PanelRole.CHAIR)
-
-
 # Members ------------------------------------------------------------------------------------------------
 
 
