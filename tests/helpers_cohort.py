@@ -1,7 +1,10 @@
 """Test helpers for the cohort, portfolio and meeting tests: registry rows made directly in the database."""
 
+import io
+import re
 from datetime import date
 
+from conftest import csrf_from
 from flask import Flask
 
 from portal import clock
@@ -69,3 +72,25 @@ def add_document(app: Flask, portfolio_id: int, evidence_type: str, created_by: 
         db.session.flush()
         document.current_version_id = version.id
         db.session.commit()
+
+
+# The cohort CSV import, through HTTP ----------------------------------------------------------------
+
+HEADER = ("nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,assessor_organisation,"
+          "outcome,outcome_date,exemplar_consent\n")
+
+
+def upload(client, text: str | bytes, filename: str = "cohort.csv"):
+    """Send a cohort CSV to the import page as the signed-in client."""
+    token = csrf_from(client.get("/cohort/import").get_data(as_text=True))
+    data = text.encode() if isinstance(text, str) else text
+    return client.post("/cohort/import", data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
+                       content_type="multipart/form-data")
+
+
+def sealed_from(html: str) -> str:
+    """The sealed preview carried from the preview page to the confirmation."""
+    match = re.search(r'name="sealed" type="hidden" value="([^"]+)"|type="hidden" name="sealed" value="([^"]+)"'
+                      r'|id="sealed" name="sealed" type="hidden" value="([^"]+)"', html)
+    assert match, html
+    return next(g for g in match.groups() if g)

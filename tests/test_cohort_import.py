@@ -1,15 +1,13 @@
 """The cohort CSV import: a preview of every row, nothing written on any error, one transaction on confirm."""
 
 import io
-import re
 
 from conftest import csrf_from, submit
+from helpers_cohort import HEADER, sealed_from, upload
 
 from portal.extensions import db
 from portal.models import Assessor, AuditEvent, Cohort, Nqsw, Organisation, Portfolio, Role, User
 
-HEADER = ("nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,assessor_organisation,"
-          "outcome,outcome_date,exemplar_consent\n")
 GOOD = HEADER + (
     "Ada Example,ada@example.org,Northshire Council,Academy 2026,children,Sam Assessor,sam@example.org,"
     "Northshire Council,pass,2026-06-30,yes\n"
@@ -19,24 +17,10 @@ GOOD = HEADER + (
 )
 
 
-def upload(client, text: str | bytes, filename: str = "cohort.csv"):
-    token = csrf_from(client.get("/cohort/import").get_data(as_text=True))
-    data = text.encode() if isinstance(text, str) else text
-    return client.post("/cohort/import", data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
-
-
 def counts(app) -> tuple[int, int, int, int, int, int]:
     with app.app_context():
         return tuple(db.session.scalar(db.select(db.func.count()).select_from(model))
                      for model in (Nqsw, Assessor, Portfolio, Organisation, Cohort, User))
-
-
-def sealed_from(html: str) -> str:
-    match = re.search(r'name="sealed" type="hidden" value="([^"]+)"|type="hidden" name="sealed" value="([^"]+)"'
-                      r'|id="sealed" name="sealed" type="hidden" value="([^"]+)"', html)
-    assert match, html
-    return next(g for g in match.groups() if g)
 
 
 def test_preview_lists_every_row_writes_nothing_then_confirm_writes_all(app, admin_client):

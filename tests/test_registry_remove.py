@@ -3,9 +3,8 @@ them, an NQSW only with portfolios that are still empty (which go too)."""
 
 import pytest
 from conftest import csrf_from, submit
-from helpers_cohort import add_document, make_meeting, make_portfolio
+from helpers_cohort import HEADER, add_document, make_meeting, make_portfolio, sealed_from, upload
 from helpers_keys import add_document as add_stored_document
-from test_cohort_import import HEADER, sealed_from, upload
 
 from portal import clock, retention
 from portal.extensions import db
