@@ -1,16 +1,20 @@
 """The minutes and the summary report as a simple block structure, written out as PDF or DOCX.
 
-Accessibility of the downloads (documented in the README):
-- PDF (fpdf2, pure Python, no system libraries): real text in reading order (no images of text), document
-  title shown in the viewer's title bar, language en-GB, an outline (bookmarks) entry for every heading,
-  tables drawn with a bold header row repeated on each page. fpdf2 does not write a full tagged structure
-  (PDF/UA), so screen-reader users are offered the DOCX as the fully structured alternative.
+Accessibility of the downloads (documented in docs/reports.md):
+- PDF (fpdf2, pure Python, no system libraries): a tagged PDF (the tagging is in pdf_tags.py). The structure
+  tree has /Document at its root; headings are H1-H3 in order, paragraphs P, lists L/LI with Lbl and LBody,
+  tables Table with a Caption, THead/TBody, TR, TH (scope Column) and TD. All text is marked content of its
+  element, in reading order, including text that runs on to the next page; page numbers, table rules and the
+  header row repeated on later pages are artifacts. The catalog has /MarkInfo Marked, /Lang en-GB and
+  DisplayDocTitle (the title bar shows the document title); every heading is also a bookmark.
 - DOCX (python-docx): true Heading 1-3 styles, real tables with a repeated header row, core properties
   title and language en-GB.
-The PDF uses the standard Helvetica font, which covers Latin-1 only; other characters are replaced by close
-equivalents (curly quotes become straight ones) or "?".
+The PDF uses the standard Helvetica font, which is not embedded and covers Latin-1 only; other characters are
+replaced by close equivalents (curly quotes become straight ones) or "?". Because PDF/UA requires embedded
+fonts, the file does not claim PDF/UA conformance in its metadata.
 """
 
+import contextlib
 import io
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,8 +24,9 @@ from docx import Document as DocxDocument
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.table import _Row
-from fpdf import FPDF, TextStyle
-from fpdf.enums import TableCellFillMode
+from fpdf import ViewerPreferences
+
+from portal.reports.pdf_tags import Element, TaggedPdf
 
 LANGUAGE = "en-GB"
 
@@ -86,55 +91,149 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-class _Pdf(FPDF):
-    def footer(self) -> None:
+class _Pdf(TaggedPdf):
+    def running_footer(self) -> None:
         self.set_y(-15)
         self.set_font("helvetica", size=9)
         self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="C")
 
 
+# Heading level -> (font size, space above, space below), in points and millimetres.
+_HEADING_STYLES = {1: (20, 2, 4), 2: (15, 6, 2), 3: (12, 4, 2)}
+_LINE = 6  # line height of paragraphs and lists (mm)
+_CELL_LINE, _CELL_PAD = 5, 1  # line height and top/bottom padding of table cells (mm)
+
+
 def to_pdf(report: Report) -> bytes:
-    """Write the report as a PDF with title, language, bookmarks and real text."""
+    """Write the report as a tagged PDF: title, language, bookmarks, structure tree and real text."""
     pdf = _Pdf(format="A4")
     pdf.set_title(_latin1(report.title))
     pdf.set_lang(LANGUAGE)
+    pdf.viewer_preferences = ViewerPreferences(display_doc_title=True)
     pdf.set_creator("Moderation portal")
     pdf.set_subject(_latin1(report.title))
-    pdf.set_section_title_styles(
-        TextStyle(font_family="helvetica", font_style="B", font_size_pt=20, t_margin=2, b_margin=4),
-        TextStyle(font_family="helvetica", font_style="B", font_size_pt=15, t_margin=6, b_margin=2),
-        TextStyle(font_family="helvetica", font_style="B", font_size_pt=12, t_margin=4, b_margin=2),
-    )
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
-    pdf.set_font("helvetica", size=11)
     for block in report.blocks:
-        _pdf_block(pdf, block)
+        pdf.set_font("helvetica", size=11)
+        if isinstance(block, Heading):
+            _pdf_heading(pdf, block)
+        elif isinstance(block, Paragraph):
+            with pdf.tagged("P"):
+                pdf.multi_cell(0, _LINE, _latin1(block.text), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+        elif isinstance(block, Bullets):
+            _pdf_bullets(pdf, block)
+        else:
+            _pdf_table(pdf, block)
     return bytes(pdf.output())
 
 
-def _pdf_block(pdf: FPDF, block: Block) -> None:
-    pdf.set_font("helvetica", size=11)
-    if isinstance(block, Heading):
-        pdf.start_section(_latin1(block.text), level=min(block.level - 1, 2), strict=False)
-    elif isinstance(block, Paragraph):
-        pdf.multi_cell(0, 6, _latin1(block.text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(2)
-    elif isinstance(block, Bullets):
+def _pdf_heading(pdf: _Pdf, heading: Heading) -> None:
+    level = min(heading.level, 3)
+    size, above, below = _HEADING_STYLES[level]
+    text = _latin1(heading.text)
+    pdf.ln(above)
+    pdf.set_font("helvetica", style="B", size=size)
+    height = pdf.multi_cell(0, pdf.font_size, text, dry_run=True, output="HEIGHT")
+    if pdf.will_page_break(height + below + 2 * _LINE):  # keep a heading with the start of its section
+        pdf.add_page()
+    pdf.start_section(text, level=level - 1, strict=False)  # the bookmark; no section styles, so no output
+    with pdf.tagged(f"H{level}"):
+        pdf.multi_cell(0, pdf.font_size, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(below)
+
+
+def _pdf_bullets(pdf: _Pdf, block: Bullets) -> None:
+    with pdf.group("L", "<</O /List /ListNumbering /None>>"):
         for item in block.items:
-            pdf.multi_cell(0, 6, _latin1(f"- {item}"), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(2)
-    else:
-        pdf.set_font("helvetica", style="B", size=11)
-        pdf.multi_cell(0, 6, _latin1(block.caption), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("helvetica", size=10)
-        with pdf.table(first_row_as_headings=True, repeat_headings=1, line_height=5,
-                       cell_fill_mode=TableCellFillMode.NONE) as table:
-            for row in [block.head, *block.rows]:
-                cells = table.row()
-                for value in row:
-                    cells.cell(_latin1(value))
-        pdf.ln(3)
+            with pdf.group("LI"):
+                if pdf.will_page_break(_LINE):
+                    pdf.add_page()
+                with pdf.tagged("Lbl"):
+                    pdf.cell(5, _LINE, "-")
+                with pdf.tagged("LBody"):
+                    pdf.multi_cell(pdf.epw - 5, _LINE, _latin1(item), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+
+def _pdf_table(pdf: _Pdf, block: Table) -> None:
+    """A table with a bold header row repeated (as an artifact) on each page it runs on to.
+
+    Drawn by hand rather than with FPDF.table() so that every cell is a TH/TD and the rules are artifacts;
+    a row taller than the space left continues on the next page instead of failing.
+    """
+    width = pdf.epw / len(block.head)
+    head = [_latin1(text) for text in block.head]
+    rows = [[_latin1(text) for text in row] for row in block.rows]
+    pdf.set_font("helvetica", style="B", size=11)
+    caption_height = pdf.multi_cell(0, _LINE, _latin1(block.caption), dry_run=True, output="HEIGHT")
+    if pdf.will_page_break(caption_height + 3 * (_CELL_LINE + 2 * _CELL_PAD)):  # caption, header, a row
+        pdf.add_page()
+    with pdf.group("Table"):
+        with pdf.tagged("Caption"):
+            pdf.multi_cell(0, _LINE, _latin1(block.caption), new_x="LMARGIN", new_y="NEXT")
+        with pdf.group("THead"):
+            _pdf_row(pdf, head, width, header=None)
+        if rows:
+            with pdf.group("TBody"):
+                for row in rows:
+                    _pdf_row(pdf, row, width, header=head)
+    pdf.ln(3)
+
+
+def _pdf_row(pdf: _Pdf, texts: list[str], width: float, header: list[str] | None) -> None:
+    """One table row (the header row when header is None), split over pages if it does not fit."""
+    style = "B" if header is None else ""
+    pdf.set_font("helvetica", style=style, size=10)
+    left = [pdf.multi_cell(width, _CELL_LINE, text, dry_run=True, output="LINES") for text in texts]
+    page_room = pdf.page_break_trigger - pdf.t_margin - 2 * (_CELL_LINE + 2 * _CELL_PAD)
+    with pdf.group("TR"):
+        cells = [pdf.element("TH", "<</O /Table /Scope /Column>>") if header is None else pdf.element("TD")
+                 for _ in texts]
+        moved = False
+        while True:
+            lines = max(len(cell) for cell in left)
+            fit = int((pdf.page_break_trigger - pdf.y - 2 * _CELL_PAD) // _CELL_LINE)
+            # A row that fits on a page starts on the next one rather than being split; a longer one is split.
+            if fit < 1 or (fit < lines and not moved and lines * _CELL_LINE <= page_room):
+                _pdf_table_page_break(pdf, header, width)
+                pdf.set_font("helvetica", style=style, size=10)
+                moved = True
+                continue
+            _pdf_cells(pdf, [cell[:fit] for cell in left], width, cells=cells)
+            left = [cell[fit:] for cell in left]
+            if not any(left):
+                return
+            moved = True  # this band filled the page, so the next pass finds no room and breaks the page
+
+
+def _pdf_table_page_break(pdf: _Pdf, header: list[str] | None, width: float) -> None:
+    pdf.add_page()
+    if header is not None:
+        with pdf.artifact("Pagination"):
+            pdf.set_font("helvetica", style="B", size=10)
+            _pdf_cells(pdf, [pdf.multi_cell(width, _CELL_LINE, text, dry_run=True, output="LINES")
+                             for text in header], width, cells=None)
+
+
+def _pdf_cells(pdf: _Pdf, parts: list[list[str]], width: float, cells: list[Element] | None) -> None:
+    """Draw one band of a row: the rules as an artifact, then each cell's lines as its TH/TD content."""
+    top = pdf.y
+    height = max(len(part) for part in parts) * _CELL_LINE + 2 * _CELL_PAD
+    rules = pdf.artifact("Layout") if cells is not None else contextlib.nullcontext()
+    with rules:
+        for column in range(len(parts)):
+            pdf.rect(pdf.l_margin + column * width, top, width, height)
+    for column, part in enumerate(parts):
+        text = "\n".join(part)
+        if not text.strip():
+            continue  # an empty cell is an element without content
+        pdf.set_xy(pdf.l_margin + column * width, top + _CELL_PAD)
+        content = pdf.marked(cells[column]) if cells is not None else contextlib.nullcontext()
+        with content:
+            pdf.multi_cell(width, _CELL_LINE, text, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin, top + height)
 
 
 def _repeat_header(row: _Row) -> None:

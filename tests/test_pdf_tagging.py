@@ -1,0 +1,269 @@
+"""The minutes and summary report PDFs are tagged: structure tree, marked content, artifacts, catalog entries.
+
+Every check reads the downloaded file back with pypdf: the structure tree from the catalog, and the content
+streams operator by operator, so text outside marked content or a structure element pointing at the wrong
+marked content shows up as a failure.
+"""
+
+import io
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import pypdf
+from conftest import submit
+from helpers_reports import build_meeting
+from pypdf.generic import ContentStream, DictionaryObject, IndirectObject
+
+from portal.models import Role
+from portal.reports.render import Bullets, Heading, Paragraph, Report, Table, to_pdf
+
+FOOTER = re.compile(r"Page \d+ of \d+")
+
+
+@dataclass
+class Node:
+    """A structure element read back: its role, attributes, own text and children."""
+
+    role: str
+    attributes: dict
+    text: str
+    kids: list["Node"] = field(default_factory=list)
+    pages: set[int] = field(default_factory=set)
+
+    def find(self, role: str) -> list["Node"]:
+        """Every element of this role below (and including) this one, in document order."""
+        found = [self] if self.role == role else []
+        return found + [node for kid in self.kids for node in kid.find(role)]
+
+    def all_text(self) -> str:
+        """The text of this element and its descendants in structure order."""
+        return " ".join(part for part in [self.text, *(kid.all_text() for kid in self.kids)] if part)
+
+
+@dataclass
+class Content:
+    """What the content streams say: text per (page, MCID), the text pieces of each artifact, anything untagged."""
+
+    marked: dict[tuple[int, int], str]
+    artifacts: list[list[str]]
+    untagged: list[str]
+    tagged: list[str]  # text in marked content, in the order it is drawn
+    owners: dict[tuple[int, int], int]  # (page, MCID) -> object number of its element, from the ParentTree
+
+
+def _decode(operands: list, operator: bytes) -> str:
+    value = operands[-1]
+    parts = [part for part in value if isinstance(part, (str, bytes))] if operator == b"TJ" else [value]
+    return "".join(part.decode("latin-1") if isinstance(part, bytes) else str(part) for part in parts)
+
+
+def _content(reader: pypdf.PdfReader) -> Content:
+    marked: dict[tuple[int, int], str] = {}
+    artifacts: list[list[str]] = []
+    untagged: list[str] = []
+    tagged: list[str] = []
+    owners: dict[tuple[int, int], int] = {}
+    parent_tree = reader.trailer["/Root"]["/StructTreeRoot"]["/ParentTree"]["/Nums"]
+    by_key = {parent_tree[i]: parent_tree[i + 1] for i in range(0, len(parent_tree), 2)}
+    for page in reader.pages:
+        number = page.indirect_reference.idnum
+        for mcid, owner in enumerate(by_key.get(page.get("/StructParents"), [])):
+            owners[number, mcid] = owner.idnum
+        stack: list[tuple[str, int | None]] = []
+        for operands, operator in ContentStream(page.get_contents(), reader).operations:
+            if operator == b"BDC":
+                tag, properties = operands
+                if tag == "/Artifact" and all(tag != "/Artifact" for tag, _ in stack):
+                    artifacts.append([])
+                stack.append((str(tag), properties.get("/MCID")))
+            elif operator == b"BMC":
+                stack.append((str(operands[0]), None))
+            elif operator == b"EMC":
+                stack.pop()
+            elif operator in (b"Tj", b"TJ", b"'", b'"'):
+                text = _decode(operands, operator)
+                if any(tag == "/Artifact" for tag, _ in stack):
+                    artifacts[-1].append(text)
+                elif stack and stack[-1][1] is not None:
+                    key = (number, stack[-1][1])
+                    marked[key] = f"{marked.get(key, '')} {text}".strip()
+                    tagged.append(text)
+                else:
+                    untagged.append(text)
+            elif operator in (b"S", b"s", b"f", b"F", b"B", b"b") and not stack:
+                untagged.append(f"path painted with {operator.decode()}")
+        assert not stack, "unbalanced marked content"
+    return Content(marked, artifacts, untagged, tagged, owners)
+
+
+def _tree(reader: pypdf.PdfReader, content: Content) -> Node:
+    """The structure tree under /StructTreeRoot, checking each MCID is owned by the element that claims it."""
+
+    def read(reference: IndirectObject) -> Node:
+        element = reference.get_object()
+        kids = element.get("/K", [])
+        kids = kids if isinstance(kids, list) else [kids]
+        page = element.raw_get("/Pg").idnum if "/Pg" in element else None
+        node = Node(str(element["/S"]), dict(element.get("/A", {})), "")
+        texts = []
+        for kid in kids:
+            if isinstance(kid, IndirectObject):
+                node.kids.append(read(kid))
+                continue
+            if isinstance(kid, DictionaryObject):  # an MCR: marked content on another page
+                key = (kid.raw_get("/Pg").idnum, int(kid["/MCID"]))
+            else:
+                key = (page, int(kid))
+            assert content.owners[key] == reference.idnum, f"ParentTree disagrees for {node.role} {key}"
+            node.pages.add(key[0])
+            texts.append(content.marked.get(key, ""))
+        node.text = " ".join(text for text in texts if text)
+        return node
+
+    root = reader.trailer["/Root"]["/StructTreeRoot"]
+    kids = root["/K"] if isinstance(root["/K"], list) else [root["/K"]]
+    assert len(kids) == 1
+    return read(kids[0])
+
+
+def _read(data: bytes) -> tuple[pypdf.PdfReader, Content, Node]:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    content = _content(reader)
+    return reader, content, _tree(reader, content)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _assert_everything_tagged(reader: pypdf.PdfReader, content: Content, document: Node) -> None:
+    """No text or rule outside marked content; structure order reads like the page; page numbers are artifacts."""
+    assert content.untagged == []
+    assert [text for text in map("".join, content.artifacts) if FOOTER.fullmatch(text)] == [
+        f"Page {n} of {len(reader.pages)}" for n in range(1, len(reader.pages) + 1)]
+    assert set(content.marked) <= set(content.owners)
+    assert _words(document.all_text()) == _words(" ".join(content.tagged))
+
+
+def _chair_meeting(app, signed_in, **kwargs):
+    chair, person = signed_in(Role.MEMBER, name="Chair Fictional")
+    return chair, build_meeting(app, person.id, **kwargs)
+
+
+def _fill(chair, meeting_id: int, note: str = "Not always recorded") -> None:
+    page = f"/meetings/{meeting_id}/minutes"
+    submit(chair, f"{page}/notes", {"notes": "Reflective writing was strong throughout."}, page=f"{page}/edit")
+    submit(chair, f"{page}/themes", {"name": "Protected time", "note": note}, page=f"{page}/edit")
+    submit(chair, f"{page}/actions", {"description": "Add protected-time log to templates", "owner": "ASYE Lead",
+                                      "due_on": ["30", "4", "2027"]}, page=f"{page}/edit")
+    submit(chair, f"{page}/key-messages", {"text": "Record protected time every week"}, page=f"{page}/edit")
+
+
+def test_minutes_pdf_download_is_tagged(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel", held_on=date(2026, 10, 14))
+    _fill(chair, built.meeting_id)
+    response = chair.get(f"/meetings/{built.meeting_id}/minutes.pdf")
+    assert response.status_code == 200
+    reader, content, document = _read(response.get_data())
+
+    catalog = reader.trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"].value is True
+    assert catalog["/Lang"] == "en-GB"
+    assert catalog["/ViewerPreferences"]["/DisplayDocTitle"].value is True
+    assert reader.metadata.title == "Minutes: Autumn panel, 14 October 2026"
+
+    assert document.role == "/Document"
+    headings = [(node.role, node.text) for node in document.kids if node.role in ("/H1", "/H2", "/H3")]
+    assert headings[:4] == [("/H1", "Minutes: Autumn panel, 14 October 2026"),
+                            ("/H2", "Attendance and apologies"), ("/H2", "Portfolios moderated"),
+                            ("/H3", headings[3][1])]
+    assert [text for _, text in headings[-4:]] == ["Discussion and decisions", "Themes for the programme",
+                                                   "Actions for the Steering Group",
+                                                   "Key messages for all NQSWs and Assessors"]
+    levels = [int(role[2]) for role, _ in headings]
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels))  # no level skipped
+    outline = [item.title for item in _flatten(reader.outline)]
+    assert outline == [text for _, text in headings]  # one bookmark per tagged heading
+
+    paragraphs = [node.text for node in document.find("/P")]
+    assert "Reflective writing was strong throughout." in paragraphs
+
+    tables = {table.find("/Caption")[0].text: table for table in document.find("/Table")}
+    attendance = tables["Panel members at the meeting"]
+    header_cells = attendance.find("/THead")[0].find("/TH")
+    assert [cell.text for cell in header_cells] == ["Name", "Organisation", "Role", "Attendance"]
+    assert all(cell.attributes == {"/O": "/Table", "/Scope": "/Column"} for cell in header_cells)
+    rows = [[cell.text for cell in row.find("/TD")] for row in attendance.find("/TBody")[0].find("/TR")]
+    assert rows[0][0] == "Chair Fictional" and rows[0][2] == "Chair"
+    assert [[cell.text for cell in row.find("/TD")] for row in tables["Themes raised"].find("/TR")[1:]] == [
+        ["Protected time", "Not always recorded"]]
+
+    [items] = document.find("/L")
+    assert [(item.find("/Lbl")[0].text, item.find("/LBody")[0].text) for item in items.kids] == [
+        ("-", "Record protected time every week")]
+    _assert_everything_tagged(reader, content, document)
+    page_text = FOOTER.sub(" ", " ".join(page.extract_text() for page in reader.pages))
+    assert _words(document.all_text()) == _words(page_text)  # the tree reads as a text extractor reads the page
+
+
+def _flatten(items: list) -> list:
+    return [leaf for item in items for leaf in (_flatten(item) if isinstance(item, list) else [item])]
+
+
+def test_summary_report_pdf_download_is_tagged(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in, title="Autumn panel", held_on=date(2026, 10, 14))
+    _fill(chair, built.meeting_id)
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/approve", {}, page=page)
+    submit(chair, f"{page}/publish", {}, page=page)
+    observer, _ = signed_in(Role.OBSERVER)
+    response = observer.get(f"/meetings/{built.meeting_id}/report.pdf")
+    assert response.status_code == 200
+    reader, content, document = _read(response.get_data())
+    assert document.kids[0].role == "/H1"
+    assert document.kids[0].text == "Partnership summary report: Autumn panel, 14 October 2026"
+    tables = {table.find("/Caption")[0].text: table for table in document.find("/Table")}
+    numbers = tables["Portfolios moderated and confirmed"]
+    assert [cell.text for cell in numbers.find("/TH")] == ["Measure", "Number"]
+    assert ["Portfolios moderated", "2"] in [[c.text for c in row.find("/TD")] for row in numbers.find("/TR")]
+    exemplars = document.find("/L")[0]
+    assert [item.find("/LBody")[0].text.endswith(": Critical reflection 2") for item in exemplars.kids] == [True]
+    _assert_everything_tagged(reader, content, document)
+
+
+def test_long_text_runs_on_to_the_next_page_inside_its_element(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in)
+    note = " ".join(f"observation{n}" for n in range(1200))  # far taller than a page, inside a table cell
+    _fill(chair, built.meeting_id, note=note)
+    response = chair.get(f"/meetings/{built.meeting_id}/minutes.pdf")
+    assert response.status_code == 200
+    reader, content, document = _read(response.get_data())
+    tables = {table.find("/Caption")[0].text: table for table in document.find("/Table")}
+    [theme_row] = tables["Themes raised"].find("/TBody")[0].find("/TR")
+    name, cell = theme_row.find("/TD")
+    assert name.text == "Protected time"
+    assert cell.text == note  # every word, in order, from marked content on several pages
+    assert len(cell.pages) >= 3
+    # the header row is repeated on the following pages, but only as an artifact
+    assert [pieces for pieces in content.artifacts if "What the panel said" in pieces] == [
+        ["Theme", "What the panel said"]] * (len(cell.pages) - 1)
+    assert len(tables["Themes raised"].find("/TH")) == 2
+    _assert_everything_tagged(reader, content, document)
+
+
+def test_a_paragraph_and_a_list_item_split_by_a_page_break_stay_one_element():
+    long = " ".join(f"word{n}" for n in range(1200))
+    report = Report("Long").add(Heading(1, "Long"), Paragraph(long), Heading(2, "List"),
+                                Bullets(["first", long]), Heading(3, "Table"),
+                                Table("Numbers", ["Measure", "Number"], [[f"row {n}", str(n)] for n in range(80)]))
+    reader, content, document = _read(to_pdf(report))
+    [paragraph] = document.find("/P")
+    assert paragraph.text == long and len(paragraph.pages) >= 2
+    assert [body.text for body in document.find("/LBody")] == ["first", long]
+    assert [node.role for node in document.kids] == ["/H1", "/P", "/H2", "/L", "/H3", "/Table"]
+    table = document.find("/Table")[0]
+    assert [kid.role for kid in table.kids] == ["/Caption", "/THead", "/TBody"]
+    assert len(table.find("/TR")) == 81 and len({page for td in table.find("/TD") for page in td.pages}) >= 2
+    _assert_everything_tagged(reader, content, document)
