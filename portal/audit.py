@@ -2,6 +2,14 @@
 
 Each event's HMAC covers its fields and the previous event's hash, keyed from the keyring, so an edited,
 inserted or deleted row breaks the chain at that point. Writers serialise on the single audit_head row.
+
+Chain format (v1): hash = HMAC-SHA256, under the key HKDF derives from the KEK named by key_id for
+"portal audit chain v1", of the compact JSON array
+[seq, at (UTC ISO 8601, microseconds), actor_id, action, target, details, ip, prev_hash], where details is the
+plaintext JSON object (sorted keys, compact) and the first event's prev_hash is 64 zeros. The details column
+stores that JSON field-encrypted (audit_events.details); the HMAC covers the plaintext, not the ciphertext, so
+`keys rotate` can re-encrypt the details without breaking the chain, while an altered ciphertext fails to
+decrypt and is reported as an edit.
 """
 
 import json
@@ -26,6 +34,7 @@ _log = logging.getLogger("portal.audit")
 
 
 def _digest(key: bytes, event: AuditEvent | dict[str, Any]) -> str:
+    """The event's HMAC over its fields in the chain format above (details as plaintext JSON)."""
     get = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
     at = get("at")
     fields = [
@@ -104,6 +113,8 @@ def verify() -> tuple[int, ChainProblem | None]:
             return checked, ChainProblem(expected_seq, None, "missing: an event was deleted")
         if event.prev_hash != expected_prev:
             return checked, ChainProblem(event.seq, event.id, "does not follow the previous event")
+        if not event.details_readable:
+            return checked, ChainProblem(event.seq, event.id, "edited: its details do not decrypt")
         _, key = keyring.derive(_PURPOSE, event.key_id)
         if not tokens.equal(_digest(key, event), event.hash):
             return checked, ChainProblem(event.seq, event.id, "edited: its contents do not match its hash")

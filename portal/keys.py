@@ -1,10 +1,12 @@
 """Key rotation, key status and retirement, and blob verification (DESIGN section 5).
 
-Rotation re-wraps every document data key and re-encrypts every EncryptedText value under the active KEK in
+Rotation re-wraps every document data key and re-encrypts every EncryptedText value (found from the models'
+metadata, so the audit trail's details, meeting titles and redraw reasons among them) under the active KEK in
 batches, each committed on its own, so a rotation killed halfway resumes where it stopped: rows already under
 the active KEK are skipped. Blobs are never touched. Recovery codes (keyed hashes of codes only their owners
-know) and the audit chain (HMACs) cannot be re-keyed, so the KEKs they name stay in the keyring until
-`retire` finds nothing that uses them.
+know) and the audit chain's HMACs cannot be re-keyed, so the KEKs they name stay in the keyring until
+`retire` finds nothing that uses them; the HMACs cover the audit details' plaintext, so re-encrypting the
+details leaves the chain intact.
 """
 
 from collections import Counter

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from portal import audit, clock
 from portal.extensions import db
 from portal.models import AuditEvent, Role, User
+from portal.security import crypto
 
 
 def _actions(app: Flask) -> list[str]:
@@ -223,3 +224,79 @@ def test_unfiltered_audit_page_lists_events_in_table_cells(admin_client: tuple[F
     browser, _ = admin_client
     page = browser.get("/admin/audit").get_data(as_text=True)
     assert ">sign_in.password_accepted</td>" in page  # the form the filter test looks for
+
+
+# Details are encrypted at rest ----------------------------------------------------------------------
+
+
+def _raw_details(app: Flask) -> dict[int, str]:
+    """The details column as stored, by seq, read with plain SQL (no decryption)."""
+    with app.app_context():
+        return dict(db.session.execute(text("SELECT seq, details FROM audit_events")).all())
+
+
+def _set_raw_details(app: Flask, seq: int, stored: str) -> None:
+    with app.app_context():
+        db.session.execute(text("UPDATE audit_events SET details = :stored WHERE seq = :seq"),
+                           {"stored": stored, "seq": seq})
+        db.session.commit()
+
+
+def test_details_are_encrypted_in_the_database_and_shown_on_the_audit_page(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    invited = submit(browser, "/admin/people/invite", {"name": "Priya Private", "email": "priya.private@example.org",
+                                                       "role": "member", "organisation": "0"})
+    assert invited.status_code == 302
+    stored = _raw_details(app)
+    assert stored and all(value.startswith("f1.") for value in stored.values()), stored
+    assert not any("priya.private" in value or "member" in value for value in stored.values())
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "invitation.sent"))
+        assert event.details == '{"email":"priya.private@example.org","role":"member"}'
+    page = browser.get("/admin/audit?action=invitation.sent").get_data(as_text=True)
+    assert ">email: priya.private@example.org; role: member</td>" in page
+    rows = list(csv.reader(io.StringIO(browser.get("/admin/audit.csv?action=invitation.sent").get_data(as_text=True))))
+    assert rows[1][6] == '{"email":"priya.private@example.org","role":"member"}'
+    assert _verify(app)[0] == 0
+
+
+def test_verify_reports_an_edited_ciphertext_and_the_page_still_shows_the_rest(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    _record_events(app, 3)
+    seq = max(_raw_details(app))  # the last of the three test events
+    stored = _raw_details(app)[seq]
+    flipped = stored[:-5] + ("A" if stored[-5] != "A" else "B") + stored[-4:]
+    _set_raw_details(app, seq, flipped)
+
+    code, output = _verify(app)
+
+    assert code != 0
+    assert f"event {seq}" in output and "edited: its details do not decrypt" in output
+    page = browser.get("/admin/audit?action=test.event")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "these details do not decrypt" in html and html.count("these details do not decrypt") == 1
+    assert "note: =cmd|" in html  # the other events' details still read
+    with app.app_context():
+        assert audit.verify()[1].seq == seq
+
+
+def test_verify_reports_a_ciphertext_copied_from_another_event(app: Flask) -> None:
+    _record_events(app, 4)
+    stored = _raw_details(app)
+    _set_raw_details(app, 3, stored[2])  # decrypts (same column), but is event 2's details, not event 3's
+
+    code, output = _verify(app)
+
+    assert code != 0 and "event 3" in output and "edited: its contents do not match its hash" in output
+
+
+def test_a_ciphertext_moved_from_another_column_does_not_decrypt(app: Flask) -> None:
+    _record_events(app, 2)
+    with app.app_context():
+        foreign = crypto.installed().encrypt_field("sample_draws.reason", '{"note":"x"}')
+    _set_raw_details(app, 2, foreign)
+    code, output = _verify(app)
+    assert code != 0 and "event 2" in output and "do not decrypt" in output

@@ -6,13 +6,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import sign_in
-from helpers_keys import add_document, blob_files, blob_path, cli_runner, file_keyring_config
-from sqlalchemy import select
+from conftest import sign_in, submit
+from helpers_keys import add_document, blob_files, blob_path, cli_runner, file_keyring_config, make_portfolio
+from sqlalchemy import select, text
 
 from portal import keys
 from portal.extensions import db
-from portal.models import Document, DocumentVersion, Role, User
+from portal.models import Document, DocumentVersion, Role, SampleDraw, User
 from portal.security.crypto import Keyring
 
 
@@ -203,3 +203,110 @@ def test_verify_reports_a_blob_that_decrypts_to_other_content(app, cli, stocked)
     result = cli("keys", "verify")
     assert result.exit_code == 1
     assert f"FAILED document {document_id} version 1: decrypts but does not match its digest" in result.output
+
+
+# Free text and the audit trail's details ------------------------------------------------------------------
+
+# Each column whose values rotation must carry over, with the SQL that reads them as stored.
+FREE_TEXT = {
+    "audit_events.details": "SELECT id, details FROM audit_events",
+    "meetings.title": "SELECT id, title FROM meetings",
+    "meeting_templates.text": "SELECT id, text FROM meeting_templates",
+    "sample_draws.reason": "SELECT id, reason FROM sample_draws",
+}
+MEETING = {"title": "Panel for Jo Bloggs", "held_on": ["18", "3", "2027"], "reading_deadline": ["4", "3", "2027"],
+           "access_window_days": "30", "agenda": "1. Welcome", "terms_of_reference": "Our terms"}
+
+
+def raw_free_text(app) -> dict[tuple[str, int], str]:
+    """Every value of the free-text columns exactly as stored (ciphertext), by (column, row id)."""
+    with app.app_context():
+        return {(column, row_id): value for column, query in FREE_TEXT.items()
+                for row_id, value in db.session.execute(text(query)).all()}
+
+
+def readable_free_text(app) -> dict[tuple[str, int], str]:
+    """The same values decrypted, as the portal reads them."""
+    keyring = keyring_on_disk(app)
+    return {(column, row_id): keyring.decrypt_field(column, value)
+            for (column, row_id), value in raw_free_text(app).items()}
+
+
+@pytest.fixture
+def with_free_text(app, client, stocked):
+    """The Lead, signed in, has invited someone, made a meeting and changed the templates; a redraw has a reason."""
+    people, _ = stocked
+    sign_in(app, client, people[0])
+    assert submit(client, "/admin/people/invite", {"name": "Priya Private", "email": "priya.private@example.org",
+                                                   "role": "member", "organisation": "0"}).status_code == 302
+    assert submit(client, "/meetings/new", MEETING).status_code == 302
+    assert submit(client, "/meetings/templates", {"agenda": "1. Apologies from Jo Bloggs",
+                                                  "terms_of_reference": "Our terms"}).status_code == 302
+    make_portfolio(app, people[0].id, [None])
+    with app.app_context():
+        db.session.scalar(select(SampleDraw)).reason = "Jo Bloggs's Assessor sits on the panel"
+        db.session.commit()
+    return people
+
+
+def test_rotation_reencrypts_free_text_and_audit_details_and_the_chain_still_verifies(app, client, cli,
+                                                                                     with_free_text):
+    before_raw, before = raw_free_text(app), readable_free_text(app)
+    assert {column for column, _ in before} == set(FREE_TEXT)
+    assert all(Keyring.field_key_id(value) == "k1" for value in before_raw.values())
+    assert not any("Jo Bloggs" in value or "priya.private" in value for value in before_raw.values())
+
+    result = cli("keys", "rotate", "--batch-size", "3")
+
+    assert result.exit_code == 0, result.output
+    after_raw = raw_free_text(app)
+    for key, value in before_raw.items():
+        assert value != after_raw[key] and Keyring.field_key_id(after_raw[key]) == "k2", key
+    after = readable_free_text(app)
+    assert {key: after[key] for key in before} == before
+    with app.app_context():
+        assert set(keys.usage().fields) == {"k2"}
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 0 and "audit trail intact" in verified.output
+    page = client.get("/admin/audit?action=invitation.sent").get_data(as_text=True)
+    assert "email: priya.private@example.org; role: member" in page
+    assert "Panel for Jo Bloggs" in client.get("/meetings").get_data(as_text=True)
+    assert "1. Apologies from Jo Bloggs" in client.get("/meetings/new").get_data(as_text=True)
+
+
+def test_rotation_killed_inside_the_audit_trail_resumes_and_the_chain_verifies_throughout(app, client, cli,
+                                                                                        with_free_text,
+                                                                                        monkeypatch):
+    before = readable_free_text(app)
+    seen: dict[tuple[str, int], str] = {}
+
+    def crash(changed: int) -> None:
+        audit_keys = [Keyring.field_key_id(v) for k, v in raw_free_text(app).items() if k[0] == "audit_events.details"]
+        # keys.added is written under k2 before anything moves: stop once an older event has moved too.
+        if audit_keys.count("k2") >= 2 and "k1" in audit_keys:
+            seen.update(raw_free_text(app))
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(keys, "after_batch", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        cli("keys", "rotate", "--batch-size", "1")
+    monkeypatch.setattr(keys, "after_batch", None)
+
+    half = cli("audit", "verify")
+    assert half.exit_code == 0, half.output  # details under two keys: the chain covers their plaintext
+    assert "email: priya.private@example.org" in client.get("/admin/audit").get_data(as_text=True)
+    assert "run `keys rotate` to finish" in cli("keys", "status").output
+
+    result = cli("keys", "rotate", "--batch-size", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "resuming the unfinished rotation to key k2" in result.output and "rotation complete" in result.output
+    assert set(keyring_on_disk(app).keys) == {"k1", "k2"}
+    after_raw = raw_free_text(app)
+    moved = {k: v for k, v in seen.items() if Keyring.field_key_id(v) == "k2"}
+    assert moved and all(after_raw[k] == v for k, v in moved.items())  # not re-encrypted a second time
+    assert all(Keyring.field_key_id(v) == "k2" for v in after_raw.values())
+    after = readable_free_text(app)
+    assert {key: after[key] for key in before} == before
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 0 and "audit trail intact" in verified.output

@@ -2,6 +2,7 @@
 
 import secrets
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import KEYRING, PG_URL
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Boolean, Date, DateTime, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
-from portal import create_app
+from portal import audit, clock, create_app
 from portal.extensions import db
-from portal.models import Base
+from portal.models import AuditEvent, Base, Meeting, MeetingTemplate, SampleDraw, User
+from portal.security import crypto
 
 
 @pytest.fixture
@@ -60,3 +62,84 @@ def test_migrations_downgrade_to_nothing(empty_database: str, tmp_path: Path) ->
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         db.engine.dispose()
     assert remaining == set()
+
+
+# 0002: free text written in plaintext under 0001 is encrypted in place -----------------------------------
+
+TITLE, REASON, TEMPLATE = "Panel for Jo Bloggs", "Jo Bloggs's Assessor sits on the panel", "1. Apologies: Jo Bloggs"
+PLAIN_COLUMNS = {"meetings.title": TITLE, "sample_draws.reason": REASON, "meeting_templates.text": TEMPLATE}
+
+
+def _stored(column: str) -> list[str]:
+    """A column's values exactly as stored, in id order."""
+    table, name = column.split(".")
+    return list(db.session.execute(text(f"SELECT {name} FROM {table} ORDER BY id")).scalars())
+
+
+def _write_0001_rows() -> None:
+    """Rows as the 0001 code wrote them: free text in plaintext, audit details as plain JSON in a valid chain."""
+    now = clock.now()
+    person = User(email="lead@example.org", name="Lead", role="admin", created_at=now)
+    db.session.add(person)
+    db.session.flush()
+    for number in range(3):
+        audit.record(person, "test.event", f"thing:{number}", reason=f"{REASON} ({number})")
+    db.session.commit()
+    keyring = crypto.installed()
+    for event_id, stored in db.session.execute(text("SELECT id, details FROM audit_events")).all():
+        db.session.execute(text("UPDATE audit_events SET details = :plain WHERE id = :id"),
+                           {"plain": keyring.decrypt_field("audit_events.details", stored), "id": event_id})
+    meetings = table("meetings", column("id"), column("title"), column("held_on", Date),
+                     column("access_window_days"), column("created_at", DateTime(timezone=True)))
+    db.session.execute(insert(meetings).values(id=1, title=TITLE, held_on=date(2027, 3, 18), access_window_days=30,
+                                               created_at=now))
+    draws = table("sample_draws", column("id"), column("meeting_id"), column("seed"), column("population"),
+                  column("parameters"), column("picks"), column("reason"), column("drawn_by_id"),
+                  column("drawn_at", DateTime(timezone=True)), column("current", Boolean))
+    db.session.execute(insert(draws).values(id=1, meeting_id=1, seed="00", population="[]", parameters="{}",
+                                            picks="[]", reason=REASON, drawn_by_id=person.id, drawn_at=now,
+                                            current=True))
+    templates = table("meeting_templates", column("id"), column("kind"), column("text"),
+                      column("updated_at", DateTime(timezone=True)))
+    db.session.execute(insert(templates).values(id=1, kind="agenda", text=TEMPLATE, updated_at=now))
+    db.session.commit()
+
+
+def test_upgrade_encrypts_existing_free_text_in_place_and_downgrade_restores_it(empty_database: str,
+                                                                                tmp_path: Path) -> None:
+    app = _app_for(empty_database, tmp_path)
+    with app.app_context():
+        upgrade(revision="0001")
+        _write_0001_rows()
+        plain_details = _stored("audit_events.details")
+        assert all(d.startswith('{"reason":') for d in plain_details)
+        db.session.remove()  # PostgreSQL: a transaction left open here would block the migration's ALTER TABLE
+
+        upgrade()
+
+        stored = {c: _stored(c) for c in [*PLAIN_COLUMNS, "audit_events.details"]}
+        assert all(v.startswith("f1.") and "Jo Bloggs" not in v for values in stored.values() for v in values), stored
+        db.session.expire_all()
+        assert db.session.scalar(select(Meeting.title)) == TITLE
+        assert db.session.scalar(select(SampleDraw.reason)) == REASON
+        assert db.session.scalar(select(MeetingTemplate.text)) == TEMPLATE
+        details = list(db.session.scalars(select(AuditEvent.details).order_by(AuditEvent.seq)))
+        assert details == plain_details
+        assert audit.verify() == (3, None)  # the chain covers the plaintext, which did not change
+        db.session.remove()
+
+        downgrade(revision="0001")
+
+        assert {c: _stored(c) for c in PLAIN_COLUMNS} == {c: [v] for c, v in PLAIN_COLUMNS.items()}
+        assert _stored("audit_events.details") == plain_details
+        title_type = {c["name"]: c["type"] for c in inspect(db.engine).get_columns("meetings")}["title"]
+        assert getattr(title_type, "length", None) == 200
+        db.session.remove()
+
+        upgrade()  # and again: the values are encrypted once, not twice
+
+        db.session.expire_all()
+        assert db.session.scalar(select(Meeting.title)) == TITLE
+        assert audit.verify() == (3, None)
+        db.session.remove()
+        db.engine.dispose()

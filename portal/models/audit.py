@@ -1,12 +1,17 @@
 """The append-only, hash-chained audit log."""
 
+import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, UTCDateTime
+from portal.models.base import Base, EncryptedText, UTCDateTime
 from portal.models.users import User
+
+# What an event's details read as when their stored ciphertext fails to decrypt (never valid JSON, so never
+# what portal.audit.record wrote); `audit verify` reports such an event as edited.
+UNREADABLE_DETAILS = "(these details do not decrypt: the stored value was altered)"
 
 
 class AuditEvent(Base):
@@ -20,13 +25,27 @@ class AuditEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     target: Mapped[str] = mapped_column(String(120), default="")
-    details: Mapped[str] = mapped_column(Text, default="{}")
+    # JSON of the event's details; they may name people, so they are encrypted like other free text.
+    details: Mapped[str] = mapped_column(EncryptedText("audit_events.details", unreadable=UNREADABLE_DETAILS),
+                                         default="{}")
     ip: Mapped[str] = mapped_column(String(45), default="")
     key_id: Mapped[str] = mapped_column(String(20))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def details_readable(self) -> bool:
+        """False when the stored details failed to decrypt (the row was altered)."""
+        return self.details != UNREADABLE_DETAILS
+
+    @property
+    def details_summary(self) -> str:
+        """The details as "name: value" pairs for people to read, or the notice that they do not decrypt."""
+        if not self.details_readable:
+            return UNREADABLE_DETAILS
+        return "; ".join(f"{name}: {value}" for name, value in json.loads(self.details or "{}").items())
 
 
 class AuditHead(Base):

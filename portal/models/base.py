@@ -44,17 +44,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class EncryptedText(TypeDecorator[str]):
-    """Free text or a secret, encrypted field by field with its table and column as associated data."""
+    """Free text or a secret, encrypted field by field with its table and column as associated data.
+
+    A value that fails to decrypt raises DecryptionError, unless the column names an `unreadable` text to read
+    instead: the audit trail's details do, so that one altered row neither hides the rest of the trail nor stops
+    `audit verify` from naming it.
+    """
 
     impl = Text
     cache_ok = True
 
-    def __init__(self, column: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, column: str, *args: Any, unreadable: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.column = column
+        self.unreadable = unreadable
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else crypto.installed().encrypt_field(self.column, value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else crypto.installed().decrypt_field(self.column, value)
+        if value is None:
+            return None
+        try:
+            return crypto.installed().decrypt_field(self.column, value)
+        except crypto.DecryptionError:
+            if self.unreadable is None:
+                raise
+            return self.unreadable

@@ -47,7 +47,7 @@ class Meeting(Base):
     __tablename__ = "meetings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(EncryptedText("meetings.title"))  # typed by the Lead, up to 200 characters
     held_on: Mapped[date] = mapped_column(Date)
     reading_deadline: Mapped[date | None] = mapped_column(Date)
     agenda: Mapped[str | None] = mapped_column(EncryptedText("meetings.agenda"))
@@ -100,7 +100,7 @@ class SampleDraw(Base):
     population: Mapped[str] = mapped_column(Text)  # JSON list of eligible portfolio ids, sorted
     parameters: Mapped[str] = mapped_column(Text)  # JSON: size or percentage, strata
     picks: Mapped[str] = mapped_column(Text)  # JSON list of picked portfolio ids, in draw order
-    reason: Mapped[str] = mapped_column(Text, default="")  # required for a redraw
+    reason: Mapped[str] = mapped_column(EncryptedText("sample_draws.reason"), default="")  # required for a redraw
     drawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -138,6 +138,6 @@ class MeetingTemplate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), unique=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("meeting_templates.text"))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
