@@ -31,6 +31,10 @@ BATCH_SIZE = 200
 after_batch: Callable[[int], None] | None = None
 
 
+class RotationBlocked(Exception):
+    """A stored value does not decrypt, so it cannot be moved to the new key; the batches before it are kept."""
+
+
 class KeyringNotWritable(Exception):
     """The keyring comes from the environment (or the app's configuration), so the portal cannot save it."""
 
@@ -201,7 +205,13 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
         if not rows:
             break
         for version_id, kid, wrapped in rows:
-            new_kid, new_wrapped = keyring.wrap(keyring.unwrap(kid, wrapped))
+            try:
+                data_key = keyring.unwrap(kid, wrapped)
+            except crypto.DecryptionError:
+                raise RotationBlocked(f"the data key of document version {version_id} does not unwrap under "
+                                      f"{kid}: it was altered; run `keys verify` to see which blobs it affects"
+                                      ) from None
+            new_kid, new_wrapped = keyring.wrap(data_key)
             # Matching the old wrapped key means a version shredded meanwhile is never given its key back.
             db.session.execute(
                 update(DocumentVersion)
@@ -211,6 +221,17 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
         done += len(rows)
         budget.committed(len(rows))
     return done
+
+
+def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, column: Column, stored: str) -> str:
+    """The plaintext of a stored value, or RotationBlocked naming the row when it does not decrypt."""
+    try:
+        return keyring.decrypt_field(column.type.column, stored)
+    except crypto.DecryptionError:
+        row = ", ".join(f"{k.name} {v}" for k, v in zip(item.key, key, strict=True))
+        hint = " (run `audit verify`: the trail was tampered with)" if item.table.name == "audit_events" else ""
+        raise RotationBlocked(f"{item.table.name}.{column.name} of the row with {row} does not decrypt: it was "
+                              f"altered or copied from elsewhere{hint}") from None
 
 
 def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int:
@@ -225,8 +246,7 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                          if v is not None and Keyring.field_key_id(v) != keyring.active_id}
                 if not stale:
                     continue
-                label = {c: c.type.column for c in stale}
-                fresh = {c.name: type_coerce(keyring.encrypt_field(label[c], keyring.decrypt_field(label[c], v)),
+                fresh = {c.name: type_coerce(keyring.encrypt_field(c.type.column, _readable(keyring, item, key, c, v)),
                                              Text) for c, v in stale.items()}
                 # Only if unchanged since read: a value a worker rewrote meanwhile is left for the next run.
                 db.session.execute(update(item.table).where(

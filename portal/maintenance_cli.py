@@ -29,6 +29,11 @@ def keys_rotate_command(batch_size: int, limit: int | None) -> None:
         click.echo("the portal, then run `keys rotate` again to re-encrypt everything under the new key:\n")
         click.echo(exc.keyring.to_json())
         raise SystemExit(2) from None
+    except keys.RotationBlocked as exc:
+        click.echo(f"rotation stopped: {exc}.", err=True)
+        click.echo("Everything re-encrypted before that row is kept. Restore the value from a backup made "
+                   "before it changed, then run `keys rotate` again to finish.", err=True)
+        raise SystemExit(1) from None
     if result.added:
         click.echo(f"added key {result.active} to the keyring and made it active")
         click.echo("restart the portal now so that every worker loads the new keyring")
@@ -70,6 +75,11 @@ def keys_retire_command(kid: str) -> None:
         click.echo("The keyring comes from PORTAL_KEYRING_JSON: store this keyring there instead:\n")
         click.echo(exc.keyring.to_json())
         raise SystemExit(2) from None
+    except keys.RotationBlocked as exc:
+        click.echo(f"rotation stopped: {exc}.", err=True)
+        click.echo("Everything re-encrypted before that row is kept. Restore the value from a backup made "
+                   "before it changed, then run `keys rotate` again to finish.", err=True)
+        raise SystemExit(1) from None
     click.echo(f"retired key {kid}")
 
 

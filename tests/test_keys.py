@@ -310,3 +310,37 @@ def test_rotation_killed_inside_the_audit_trail_resumes_and_the_chain_verifies_t
     assert {key: after[key] for key in before} == before
     verified = cli("audit", "verify")
     assert verified.exit_code == 0 and "audit trail intact" in verified.output
+
+
+def test_rotation_stops_with_a_clear_message_at_a_value_that_does_not_decrypt(app, cli, with_free_text):
+    raw = raw_free_text(app)
+    events = sorted(row_id for column, row_id in raw if column == "audit_events.details")
+    victim, donor = events[-1], events[0]
+    with app.app_context():  # a value copied from another column cannot be decrypted in this one
+        db.session.execute(text("UPDATE audit_events SET details = :v WHERE id = :id"),
+                           {"v": raw[("meetings.title", min(i for c, i in raw if c == "meetings.title"))],
+                            "id": victim})
+        db.session.commit()
+
+    result = cli("keys", "rotate", "--batch-size", "1")
+
+    assert result.exit_code == 1
+    assert f"audit_events.details of the row with id {victim} does not decrypt" in result.output
+    assert "audit verify" in result.output and "Traceback" not in result.output
+    after = raw_free_text(app)
+    assert Keyring.field_key_id(after[("audit_events.details", donor)]) == "k2"  # earlier batches are kept
+    assert "run `keys rotate` to finish" in cli("keys", "status").output
+
+
+def test_rotation_stops_with_a_clear_message_at_a_data_key_that_does_not_unwrap(app, cli, stocked):
+    with app.app_context():
+        version = db.session.scalars(select(DocumentVersion).order_by(DocumentVersion.id)).first()
+        version.wrapped_key = bytes(40)
+        db.session.commit()
+        version_id = version.id
+
+    result = cli("keys", "rotate")
+
+    assert result.exit_code == 1
+    assert f"the data key of document version {version_id} does not unwrap under k1" in result.output
+    assert "Traceback" not in result.output
