@@ -249,9 +249,8 @@ def can_see_portfolio(user: User, portfolio_id: int) -> bool:
 
 def portfolio_or_404(user: User, portfolio_id: int) -> Portfolio:
     """Load a portfolio the person may see, or answer 404 (existence is not revealed)."""
-    if not can_see_portfolio(user, portfolio_id):
-        abort(404)
-    portfolio = db.session.get(Portfolio, portfolio_id)
+    portfolio = db.session.scalar(select(Portfolio).where(Portfolio.id == portfolio_id,
+                                                          Portfolio.id.in_(visible_portfolio_ids(user))))
     if portfolio is None:
         abort(404)
     return portfolio

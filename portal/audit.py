@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -64,16 +64,37 @@ def _create_head() -> None:
         pass  # another writer created it: the savepoint is rolled back and its row is used instead
 
 
+# Built once: every audited request runs them.
+_BUMP_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+_BUMP_AND_READ_HEAD = _BUMP_HEAD.returning(AuditHead.seq, AuditHead.hash)
+_READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+_SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("new_hash"))
+_APPEND = insert(AuditEvent)
+
+
+def _advance_head() -> tuple[int, str]:
+    """Move the head on by one event and return (the new event's seq, the previous event's hash).
+
+    The update comes first so that it takes the head row's write lock: concurrent writers queue behind it. Where
+    the database can return the updated row (PostgreSQL; SQLite 3.35 and later) that saves reading it again.
+    """
+    returning = db.session.get_bind().dialect.update_returning
+    for _ in range(2):
+        if returning:
+            head = db.session.execute(_BUMP_AND_READ_HEAD).first()
+        else:
+            head = db.session.execute(_READ_HEAD).one() if db.session.execute(_BUMP_HEAD).rowcount else None
+        if head is not None:
+            return head.seq, head.hash
+        _create_head()
+    raise RuntimeError("the audit head row could not be created")
+
+
 def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
     """Append one event to the chain in the current transaction (the caller commits)."""
     keyring = crypto.installed()
     kid, key = keyring.derive(_PURPOSE)
-    # Taking the head row's write lock first makes concurrent writers queue up behind each other.
-    bumped = db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-    if bumped.rowcount == 0:
-        _create_head()
-        db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-    seq, prev_hash = db.session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    seq, prev_hash = _advance_head()
     row = {
         "seq": seq,
         "at": clock.now(),
@@ -86,8 +107,8 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
         "prev_hash": prev_hash,
     }
     row["hash"] = _digest(key, row)
-    db.session.execute(insert(AuditEvent).values(**row))
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=row["hash"]))
+    db.session.execute(_APPEND, row)
+    db.session.execute(_SET_HEAD_HASH, {"new_hash": row["hash"]})
     _log.info("audit event %s: %s %s by user %s from %s", seq, action, target, row["actor_id"], row["ip"])
 
 

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from conftest import Person, fresh_code, link_in_last_email, submit
 from flask import Flask
 from flask.testing import FlaskClient
@@ -126,7 +127,11 @@ def test_verify_reports_a_row_rehashed_without_the_key(app: Flask) -> None:
     assert code != 0 and "event 2" in output
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(app: Flask) -> None:
+@pytest.mark.parametrize("update_returning", [True, False], ids=["update-returning", "update-then-select"])
+def test_concurrent_writers_keep_one_unbroken_chain(app: Flask, monkeypatch: pytest.MonkeyPatch,
+                                                    update_returning: bool) -> None:
+    with app.app_context():  # both ways of advancing the head: returning the row, or an older SQLite without it
+        monkeypatch.setattr(db.engine.dialect, "update_returning", update_returning)
     threads = [threading.Thread(target=_record_events, args=(app, 5)) for _ in range(6)]
     for thread in threads:
         thread.start()

@@ -75,12 +75,11 @@ def _limit_mb() -> str:
     return f"{int(current_app.config['MAX_UPLOAD_BYTES']) / (1024 * 1024):g} MB"
 
 
-def _write_version(actor: User, document: Document, new: NewFile, written: list[str]) -> DocumentVersion:
+def _write_version(actor: User, document: Document, new: NewFile, written: list[str],
+                   number: int = 1) -> DocumentVersion:
     """Encrypt one file into a new blob and add its version row (uncommitted) to the document."""
     store, limit = current_store(), int(current_app.config["MAX_UPLOAD_BYTES"])
     filename = clean_filename(new.filename)
-    number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
-                                    .where(DocumentVersion.document_id == document.id)) or 0)
     version = DocumentVersion(document=document, number=number, blob_id=store.new_blob_id(), filename=filename,
                               content_type="application/octet-stream", size=0, digest="",
                               uploaded_by_id=actor.id, uploaded_at=clock.now())
@@ -162,8 +161,10 @@ def replace(actor: User, document: Document, filename: str, stream: Iterable[byt
     """Add a new version of a document; earlier versions stay in its history."""
     written: list[str] = []
     try:
+        number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
+                                        .where(DocumentVersion.document_id == document.id)) or 0)
         version = _write_version(actor, document, NewFile(document.evidence_type, document.title, filename, stream,
-                                                          declared_type), written)
+                                                          declared_type), written, number)
         audit.record(actor, "document.replaced", f"document:{document.id}", version=version.id,
                      number=version.number, size=version.size, content_type=version.content_type,
                      declared_type=declared_type[:120])

@@ -92,7 +92,7 @@ def upload(portfolio_id: int) -> tuple[str, int] | Response:
     except services.UploadProblem as problem:
         return _upload_page(portfolio, problem.problems, 400)
     flash(f"{len(documents)} document{'s' if len(documents) != 1 else ''} uploaded.")
-    return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio.id))
+    return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio_id))
 
 
 def _body_limit(files: int) -> int:
