@@ -164,6 +164,7 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
     if disposition == services.VIEW and not kind.opens_inline:
         abort(404)
     stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
+    size, filename = version.size, version.filename  # read now: open_version commits, which expires the row
     try:
         pieces = services.open_version(access.require_user(), version, disposition, stamp=stamp)
     except services.IntegrityFailure:
@@ -172,9 +173,9 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
         return render_template("documents/stamp_failure.html", portfolio_id=portfolio_id), 500
     response = Response(stream_with_context(pieces), content_type=kind.mimetype)
     if not stamp:
-        response.headers["Content-Length"] = str(version.size)
+        response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = _content_disposition(
-        "inline" if disposition == services.VIEW else "attachment", version.filename)
+        "inline" if disposition == services.VIEW else "attachment", filename)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
