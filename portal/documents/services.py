@@ -189,12 +189,13 @@ def document_in(portfolio: Portfolio, document_id: int) -> Document | None:
     return document
 
 
-def version_of(document: Document, version_id: int) -> DocumentVersion | None:
-    """A readable version of this document, or None."""
-    version = db.session.get(DocumentVersion, version_id)
-    if version is None or version.document_id != document.id or version.wrapped_key is None:
-        return None
-    return version
+def readable_version(user: User, portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion | None:
+    """A readable version of a live document in a portfolio the person may see, or None: one query per download."""
+    return db.session.scalar(
+        select(DocumentVersion).join(Document, Document.id == DocumentVersion.document_id)
+        .where(DocumentVersion.id == version_id, DocumentVersion.wrapped_key.is_not(None),
+               Document.id == document_id, Document.portfolio_id == portfolio_id, Document.deleted_at.is_(None),
+               Document.portfolio_id.in_(access.visible_portfolio_ids(user))))
 
 
 def kind_of(version: DocumentVersion) -> FileKind:

@@ -49,8 +49,7 @@ def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Do
 
 
 def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion:
-    _, document = _document_or_404(portfolio_id, document_id)
-    version = services.version_of(document, version_id)
+    version = services.readable_version(access.require_user(), portfolio_id, document_id, version_id)
     if version is None:
         abort(404)
     return version
