@@ -125,8 +125,14 @@ def _events() -> Iterator[AuditEvent]:
     yield from db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500))
 
 
-def verify() -> tuple[int, ChainProblem | None]:
-    """Walk the chain; return (events checked, the first problem or None)."""
+def verify(anchor: tuple[int, str] | None = None) -> tuple[int, ChainProblem | None]:
+    """Walk the chain; return (events checked, the first problem or None).
+
+    The chain alone cannot show that its latest events were deleted and the head row wound back to match:
+    someone with write access to the database can do both. An anchor (an event's seq and hash, as printed by
+    an earlier verification and kept where the database's administrators cannot change it) closes that gap:
+    that event must still be there, with that hash, and the chain must reach it.
+    """
     keyring = crypto.installed()
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     for event in _events():
@@ -139,8 +145,19 @@ def verify() -> tuple[int, ChainProblem | None]:
         _, key = keyring.derive(_PURPOSE, event.key_id)
         if not tokens.equal(_digest(key, event), event.hash):
             return checked, ChainProblem(event.seq, event.id, "edited: its contents do not match its hash")
+        if anchor is not None and event.seq == anchor[0] and not tokens.equal(event.hash, anchor[1]):
+            return checked, ChainProblem(event.seq, event.id, "replaced: its hash is not the anchor's")
         expected_prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-    head = db.session.get(AuditHead, 1)
-    if head is not None and (head.seq != checked or head.hash != expected_prev):
+    if anchor is not None and anchor[0] > checked:
+        return checked, ChainProblem(checked + 1, None, f"missing: the trail ends before event {anchor[0]}, "
+                                                        "which the anchor recorded")
+    stored = db.session.get(AuditHead, 1)
+    if stored is not None and (stored.seq != checked or stored.hash != expected_prev):
         return checked, ChainProblem(checked + 1, None, "missing: the latest events were deleted")
     return checked, None
+
+
+def head() -> tuple[int, str]:
+    """The latest event's seq and hash: the anchor to keep for the next verification."""
+    found = db.session.get(AuditHead, 1)
+    return (found.seq, found.hash) if found is not None else (0, GENESIS)

@@ -30,12 +30,27 @@ def first_run_link_command(base_url: str | None) -> None:
 audit_group = AppGroup("audit", help="The audit trail.")
 
 
+def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, str] | None:
+    """Parse SEQ:HASH as printed by an earlier verification."""
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise click.BadParameter("give the anchor as printed by `audit verify`: SEQ:HASH (64 hex digits)")
+    return int(seq), digest
+
+
 @audit_group.command("verify")
-def audit_verify_command() -> None:
+@click.option("--anchor", callback=_anchor, metavar="SEQ:HASH",
+              help="An event printed by an earlier verification; it must still be there, unchanged.")
+def audit_verify_command(anchor: tuple[int, str] | None) -> None:
     """Check the hash chain and report the first edited or deleted event."""
-    checked, problem = audit.verify()
+    checked, problem = audit.verify(anchor)
     if problem is None:
-        click.echo(f"audit trail intact: {checked} events verified")
+        seq, digest = audit.head()
+        click.echo(f"audit trail intact: {checked} events verified"
+                   + (f", including the anchor at event {anchor[0]}" if anchor else ""))
+        click.echo(f"anchor for the next check: {seq}:{digest}")
         return
     where = f"event {problem.seq}" + (f" (row id {problem.event_id})" if problem.event_id else "")
     click.echo(f"audit trail BROKEN at {where}: {problem.reason}; {checked} events before it verified", err=True)

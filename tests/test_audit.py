@@ -305,3 +305,48 @@ def test_a_ciphertext_moved_from_another_column_does_not_decrypt(app: Flask) -> 
     _set_raw_details(app, 2, foreign)
     code, output = _verify(app)
     assert code != 0 and "event 2" in output and "do not decrypt" in output
+
+
+def _verify_with(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["audit", "verify", *args])
+    return result.exit_code, result.output
+
+
+def _anchor_from(output: str) -> str:
+    return output.split("anchor for the next check: ", 1)[1].split()[0]
+
+
+def test_an_anchor_catches_deleted_latest_events_with_the_head_wound_back(app: Flask) -> None:
+    _record_events(app, 6)
+    code, output = _verify_with(app)
+    assert code == 0
+    anchor = _anchor_from(output)
+    assert anchor.startswith("6:")
+    with app.app_context():  # delete the last two events and wind the head back to match what is left
+        event_4 = db.session.scalar(select(AuditEvent).where(AuditEvent.seq == 4))
+        db.session.execute(text("DELETE FROM audit_events WHERE seq > 4"))
+        db.session.execute(text("UPDATE audit_head SET seq = 4, hash = :h WHERE id = 1"), {"h": event_4.hash})
+        db.session.commit()
+
+    assert _verify_with(app)[0] == 0  # without an anchor the chain cannot tell
+    code, output = _verify_with(app, "--anchor", anchor)
+    assert code == 1 and "event 5" in output and "ends before event 6, which the anchor recorded" in output
+
+
+def test_an_anchor_catches_a_rewritten_chain_and_passes_an_honest_one(app: Flask) -> None:
+    _record_events(app, 3)
+    anchor = _anchor_from(_verify_with(app)[1])
+    _record_events(app, 2)  # the trail grows after the anchor was taken: that is fine
+    code, output = _verify_with(app, "--anchor", anchor)
+    assert code == 0 and "5 events verified, including the anchor at event 3" in output
+    assert _anchor_from(output).startswith("5:")
+    seq = anchor.split(":")[0]
+    code, output = _verify_with(app, "--anchor", f"{seq}:{'0' * 64}")  # a chain rebuilt with other hashes
+    assert code == 1 and "event 3" in output and "replaced" in output
+
+
+@pytest.mark.parametrize("anchor", ["6", "x:" + "a" * 64, "0:" + "a" * 64, "3:abc", "3:" + "G" * 64])
+def test_a_malformed_anchor_is_refused_clearly(app: Flask, anchor: str) -> None:
+    _record_events(app, 2)
+    code, output = _verify_with(app, "--anchor", anchor)
+    assert code == 2 and "SEQ:HASH (64 hex digits)" in output
