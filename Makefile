@@ -29,7 +29,7 @@ node_modules/.installed: package.json $(VENV)/.installed
 
 assets: static/dist/portal.css
 
-static/dist/portal.css: node_modules/.installed $(wildcard static/src/*.scss) $(wildcard static/src/*.js)
+static/dist/portal.css: node_modules/.installed scripts/build_assets.py $(wildcard static/src/*.scss) $(wildcard static/src/*.js)
 	$(BIN)/python scripts/build_assets.py
 
 instance: $(VENV)/.installed

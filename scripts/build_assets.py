@@ -1,4 +1,4 @@
-"""Compile the portal's stylesheet and copy GOV.UK Frontend's script and images into static/dist."""
+"""Compile the portal's stylesheet; copy GOV.UK Frontend's script and images and the PDF fonts into static/dist."""
 
 import shutil
 import subprocess
@@ -7,14 +7,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+DEJAVU = ROOT / "node_modules" / "dejavu-fonts-ttf"
 DIST = ROOT / "static" / "dist"
+# The fonts the PDFs embed (portal/pdf_fonts.py), with the licence that must travel with copies of them.
+FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 
 
 def main() -> int:
-    """Build static/dist from static/src and the govuk-frontend package."""
-    if not FRONTEND.is_dir():
-        print("govuk-frontend is not installed: run `make setup` first", file=sys.stderr)
-        return 1
+    """Build static/dist from static/src and the govuk-frontend and dejavu-fonts-ttf packages."""
+    for name, folder in (("govuk-frontend", FRONTEND), ("dejavu-fonts-ttf", DEJAVU)):
+        if not folder.is_dir():
+            print(f"{name} is not installed: run `make setup` first", file=sys.stderr)
+            return 1
     DIST.mkdir(parents=True, exist_ok=True)
     node = shutil.which("node", path=str(ROOT / ".venv" / "bin")) or shutil.which("node")
     sass = ROOT / "node_modules" / "sass" / "sass.js"
@@ -35,6 +39,10 @@ def main() -> int:
     shutil.copytree(FRONTEND / "assets" / "images", DIST / "images", dirs_exist_ok=True)
     for script in (ROOT / "static" / "src").glob("*.js"):
         shutil.copy2(script, DIST / script.name)
+    (DIST / "fonts").mkdir(exist_ok=True)
+    for font in FONTS:
+        shutil.copy2(DEJAVU / "ttf" / font, DIST / "fonts" / font)
+    shutil.copy2(DEJAVU / "LICENSE", DIST / "fonts" / "LICENSE-DejaVu.txt")
     print(f"assets built in {DIST.relative_to(ROOT)}")
     return 0
 

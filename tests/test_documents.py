@@ -340,6 +340,42 @@ def test_pdf_stamp_marks_every_page_with_reader_and_date(pdf_stamp: None, app: F
         assert (receipt.views, receipt.downloads) == (1, 1)
 
 
+def test_pdf_stamp_writes_a_name_outside_latin1_exactly_on_every_page(
+        pdf_stamp: None, app: Flask, signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    from pypdf import PdfReader
+    from pypdf.generic import ContentStream
+
+    name = "Łukasz Wójcik-Dvořák (Siân Llŷr, Иван Петров)"
+    client, _ = signed_in(Role.ADMIN, name=name)
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("two.pdf", _two_page_pdf(), "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    response = client.get(_paths(pid, doc, version)["view"])
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.data))
+    expected = f"Confidential - viewed by {name} on {clock.format_date(clock.now())}"
+    assert [expected in page.extract_text() for page in reader.pages] == [True, True]
+    for page in reader.pages:
+        fonts = {str(key): font.get_object() for key, font in page["/Resources"]["/Font"].items()}
+        [stamp_font] = [key for key, font in fonts.items() if font["/Subtype"] == "/Type0"]
+        # the stamp's font is embedded; the test PDF's own Helvetica is left as it was
+        assert "/FontFile2" in fonts[stamp_font]["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+        # The stamp is drawn inside a watermark artifact, so it adds no untagged content to a tagged PDF.
+        stack: list[tuple[str, dict]] = []
+        font, stamp_lines = None, []
+        for operands, operator in ContentStream(page.get_contents(), reader).operations:
+            if operator == b"BDC":
+                stack.append((str(operands[0]), dict(operands[1])))
+            elif operator == b"EMC":
+                stack.pop()
+            elif operator == b"Tf":
+                font = str(operands[0])
+            elif operator in (b"Tj", b"TJ") and font == stamp_font:
+                stamp_lines.append(stack[-1:])
+        assert stamp_lines and all(marks == [("/Artifact", {"/Type": "/Pagination", "/Subtype": "/Watermark"})]
+                                   for marks in stamp_lines)
+
+
 @pytest.fixture
 def london_after_midnight(app: Flask) -> datetime:
     """Move the clock to half past midnight on a summer night in London, still the day before in UTC."""

@@ -8,14 +8,17 @@ marked content shows up as a failure.
 import io
 import itertools
 import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 import pypdf
 from conftest import submit
 from helpers_reports import build_meeting
-from pypdf.generic import ContentStream, DictionaryObject, IndirectObject
+from pypdf.generic import ContentStream, DictionaryObject, IndirectObject, TextStringObject
 
+from portal import pdf_fonts
 from portal.models import Role
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table, to_pdf
 
@@ -53,10 +56,29 @@ class Content:
     owners: dict[tuple[int, int], int]  # (page, MCID) -> object number of its element, from the ParentTree
 
 
-def _decode(operands: list, operator: bytes) -> str:
+def _font_decoder(font: DictionaryObject) -> Callable[[bytes], str]:
+    """How a font's character codes read as text: the ToUnicode CMap of an embedded Type0 font (two-byte codes,
+    Identity-H), Latin-1 for the built-in Helvetica of the fallback."""
+    if "/ToUnicode" not in font:
+        return lambda raw: raw.decode("latin-1")
+    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    table: dict[int, str] = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.S):
+        for code, text in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            table[int(code, 16)] = bytes.fromhex(text).decode("utf-16-be")
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", cmap, re.S):
+        for first, last, start in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            for offset in range(int(last, 16) - int(first, 16) + 1):
+                table[int(first, 16) + offset] = chr(int(start, 16) + offset)
+    return lambda raw: "".join(table[int.from_bytes(raw[i:i + 2], "big")] for i in range(0, len(raw), 2))
+
+
+def _decode(operands: list, operator: bytes, decode: Callable[[bytes], str]) -> str:
     value = operands[-1]
     parts = [part for part in value if isinstance(part, (str, bytes))] if operator == b"TJ" else [value]
-    return "".join(part.decode("latin-1") if isinstance(part, bytes) else str(part) for part in parts)
+    # pypdf may have read a string as text already; the font's codes are its original bytes
+    return "".join(decode(part.original_bytes if isinstance(part, TextStringObject) else bytes(part))
+                   for part in parts)
 
 
 def _content(reader: pypdf.PdfReader) -> Content:
@@ -72,6 +94,8 @@ def _content(reader: pypdf.PdfReader) -> Content:
         for mcid, owner in enumerate(by_key.get(page.get("/StructParents"), [])):
             owners[number, mcid] = owner.idnum
         stack: list[tuple[str, int | None]] = []
+        fonts = {name: _font_decoder(font.get_object()) for name, font in page["/Resources"]["/Font"].items()}
+        decode = None  # set by Tf: text shown before a font is chosen fails the test
         for operands, operator in ContentStream(page.get_contents(), reader).operations:
             if operator == b"BDC":
                 tag, properties = operands
@@ -82,8 +106,11 @@ def _content(reader: pypdf.PdfReader) -> Content:
                 stack.append((str(operands[0]), None))
             elif operator == b"EMC":
                 stack.pop()
+            elif operator == b"Tf":
+                decode = fonts[operands[0]]
             elif operator in (b"Tj", b"TJ", b"'", b'"'):
-                text = _decode(operands, operator)
+                assert decode is not None, "text shown before any font was selected"
+                text = _decode(operands, operator, decode)
                 if any(tag == "/Artifact" for tag, _ in stack):
                     artifacts[-1].append(text)
                 elif stack and stack[-1][1] is not None:
@@ -173,6 +200,10 @@ def test_minutes_pdf_download_is_tagged(app, signed_in):
     assert catalog["/Lang"] == "en-GB"
     assert catalog["/ViewerPreferences"]["/DisplayDocTitle"].value is True
     assert reader.metadata.title == "Minutes: Autumn panel, 14 October 2026"
+    # With every font embedded (tests/test_pdf_fonts.py) the file declares PDF/UA-1, with the dc:title it requires.
+    metadata = ET.fromstring(catalog["/Metadata"].get_object().get_data())
+    assert metadata.findtext(".//{http://www.aiim.org/pdfua/ns/id/}part") == "1"
+    assert reader.xmp_metadata.dc_title == {"x-default": "Minutes: Autumn panel, 14 October 2026"}
 
     assert document.role == "/Document"
     headings = [(node.role, node.text) for node in document.kids if node.role in ("/H1", "/H2", "/H3")]
@@ -266,4 +297,14 @@ def test_a_paragraph_and_a_list_item_split_by_a_page_break_stay_one_element():
     table = document.find("/Table")[0]
     assert [kid.role for kid in table.kids] == ["/Caption", "/THead", "/TBody"]
     assert len(table.find("/TR")) == 81 and len({page for td in table.find("/TD") for page in td.pages}) >= 2
+    _assert_everything_tagged(reader, content, document)
+
+
+def test_the_helvetica_fallback_is_tagged_the_same_way(monkeypatch, tmp_path):
+    monkeypatch.setattr(pdf_fonts, "FONT_FOLDER", tmp_path)  # no font files: Helvetica, Latin-1
+    report = Report("Fallback").add(Heading(1, "Fallback"), Paragraph("Zoë and Łukasz"), Bullets(["one"]),
+                                    Table("Numbers", ["Measure", "Number"], [["rows", "1"]]))
+    reader, content, document = _read(to_pdf(report))
+    assert [node.text for node in document.find("/P")] == ["Zoë and ?ukasz"]
+    assert [node.role for node in document.kids] == ["/H1", "/P", "/L", "/Table"]
     _assert_everything_tagged(reader, content, document)

@@ -1,11 +1,15 @@
 """The optional PDF_STAMP setting: each page of a PDF a person opens or downloads carries their name.
 
-fpdf2 draws a one-line overlay the size of each page and pypdf merges it on top. This needs the whole
-(already authenticated) PDF in memory, bounded by MAX_UPLOAD_BYTES, which is why the setting is off by default.
+fpdf2 draws a one-line overlay for all pages (one overlay page the size of each page, so the font is loaded
+once) and pypdf merges each overlay page on top. The line uses the portal's embedded PDF font (pdf_fonts), so
+any name is stamped exactly, and it is marked as a watermark artifact, so a tagged PDF stays fully tagged. This
+needs the whole (already authenticated) PDF in memory, bounded by MAX_UPLOAD_BYTES, which is why the setting
+is off by default.
 """
 
 import io
 
+from portal import pdf_fonts
 from portal.models import User
 
 _RED = (160, 0, 0)
@@ -22,21 +26,27 @@ def stamp_text(user: User, when: str) -> str:
 
 def stamp(pdf: bytes, text: str) -> bytes:
     """Return the PDF with the text along the foot of every page."""
-    from fpdf import FPDF
     from pypdf import PdfReader, PdfWriter
 
-    line = text.encode("latin-1", "replace").decode("latin-1")  # the core PDF fonts cover Latin-1 only
+    from portal.reports.pdf_tags import TaggedPdf
+
     try:
         writer = PdfWriter(clone_from=io.BytesIO(pdf))
-        for page in writer.pages:
-            width, height = float(page.mediabox.width), float(page.mediabox.height)
-            overlay = FPDF(unit="pt", format=(width, height))
+        if writer.pages:
+            overlay = TaggedPdf(unit="pt")
             overlay.set_auto_page_break(False)
-            overlay.add_page()
-            overlay.set_font("helvetica", size=9)
-            overlay.set_text_color(*_RED)
-            overlay.text(x=18, y=height - 14, text=line)
-            page.merge_page(PdfReader(io.BytesIO(bytes(overlay.output()))).pages[0])
+            typeface = pdf_fonts.register(overlay)
+            line = typeface.text(text)
+            for page in writer.pages:
+                width, height = float(page.mediabox.width), float(page.mediabox.height)
+                overlay.add_page(format=(width, height))
+                overlay.set_font(typeface.family, size=9)
+                overlay.set_text_color(*_RED)
+                with overlay.artifact("Pagination", "Watermark"):
+                    overlay.text(x=18, y=height - 14, text=line)
+            stamps = PdfReader(io.BytesIO(bytes(overlay.output()))).pages
+            for page, stamped in zip(writer.pages, stamps, strict=True):
+                page.merge_page(stamped)
         out = io.BytesIO()
         writer.write(out)
     except Exception as exc:  # pypdf raises many kinds of error for a malformed PDF

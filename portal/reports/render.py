@@ -9,16 +9,19 @@ Accessibility of the downloads (documented in docs/reports.md):
   DisplayDocTitle (the title bar shows the document title); every heading is also a bookmark.
 - DOCX (python-docx): true Heading 1-3 styles, real tables with a repeated header row, core properties
   title and language en-GB.
-The PDF uses the standard Helvetica font, which is not embedded and covers Latin-1 only; other characters are
-replaced by close equivalents (curly quotes become straight ones) or "?". Because PDF/UA requires embedded
-fonts, the file does not claim PDF/UA conformance in its metadata.
+The PDF embeds DejaVu Sans (portal/pdf_fonts.py), so names outside Latin-1 are drawn and extracted exactly, and
+declares PDF/UA-1 in its XMP metadata (with dc:title): it is tagged, has its language and DisplayDocTitle, embeds
+every font and draws nothing outside marked content or artifacts. Without the font files it falls back to the
+built-in Helvetica (not embedded, Latin-1 only) and then makes no PDF/UA claim.
 """
 
 import contextlib
 import io
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import ClassVar
+from xml.sax.saxutils import escape
 
 from docx import Document as DocxDocument
 from docx.oxml import OxmlElement
@@ -26,6 +29,7 @@ from docx.oxml.ns import qn
 from docx.table import _Row
 from fpdf import ViewerPreferences
 
+from portal import pdf_fonts
 from portal.reports.pdf_tags import Element, TaggedPdf
 
 LANGUAGE = "en-GB"
@@ -82,20 +86,31 @@ class Report:
         return self
 
 
-_REPLACEMENTS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                               "\u2014": "-", "\u2026": "...", "\u00a0": " ", "\u2022": "-"})
-
-
-def _latin1(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.translate(_REPLACEMENTS))
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 class _Pdf(TaggedPdf):
+    def __init__(self) -> None:
+        super().__init__(format="A4")
+        self.typeface = pdf_fonts.register(self, styles="B")
+
+    def use_font(self, size: float, style: str = "") -> None:
+        """Select the document's font (DejaVu Sans, or the Helvetica fallback)."""
+        self.set_font(self.typeface.family, style=style, size=size)
+
     def running_footer(self) -> None:
         self.set_y(-15)
-        self.set_font("helvetica", size=9)
+        self.use_font(9)
         self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="C")
+
+
+def _pdfua_metadata(title: str) -> str:
+    """XMP declaring PDF/UA-1, with the dc:title PDF/UA requires (fpdf2 wraps it in the xpacket)."""
+    title = escape(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", title))  # characters XML 1.0 does not allow
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/">'
+            f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>'
+            f'<dc:language><rdf:Bag><rdf:li>{LANGUAGE}</rdf:li></rdf:Bag></dc:language>'
+            '<pdfuaid:part>1</pdfuaid:part>'
+            '</rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
 # Heading level -> (font size, space above, space below), in points and millimetres.
@@ -106,21 +121,24 @@ _CELL_LINE, _CELL_PAD = 5, 1  # line height and top/bottom padding of table cell
 
 def to_pdf(report: Report) -> bytes:
     """Write the report as a tagged PDF: title, language, bookmarks, structure tree and real text."""
-    pdf = _Pdf(format="A4")
-    pdf.set_title(_latin1(report.title))
+    pdf = _Pdf()
+    title = unicodedata.normalize("NFC", report.title)  # metadata is not drawn with the font: keep it exact
+    pdf.set_title(title)
     pdf.set_lang(LANGUAGE)
     pdf.viewer_preferences = ViewerPreferences(display_doc_title=True)
     pdf.set_creator("Moderation portal")
-    pdf.set_subject(_latin1(report.title))
+    pdf.set_subject(title)
+    if pdf.typeface.embedded:  # the Helvetica fallback is not embedded, which PDF/UA forbids
+        pdf.set_xmp_metadata(_pdfua_metadata(title))
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
     for block in report.blocks:
-        pdf.set_font("helvetica", size=11)
+        pdf.use_font(11)
         if isinstance(block, Heading):
             _pdf_heading(pdf, block)
         elif isinstance(block, Paragraph):
             with pdf.tagged("P"):
-                pdf.multi_cell(0, _LINE, _latin1(block.text), new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, _LINE, pdf.typeface.text(block.text), new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
         elif isinstance(block, Bullets):
             _pdf_bullets(pdf, block)
@@ -132,9 +150,9 @@ def to_pdf(report: Report) -> bytes:
 def _pdf_heading(pdf: _Pdf, heading: Heading) -> None:
     level = min(heading.level, 3)
     size, above, below = _HEADING_STYLES[level]
-    text = _latin1(heading.text)
+    text = pdf.typeface.text(heading.text)
     pdf.ln(above)
-    pdf.set_font("helvetica", style="B", size=size)
+    pdf.use_font(size, "B")
     height = pdf.multi_cell(0, pdf.font_size, text, dry_run=True, output="HEIGHT")
     if pdf.will_page_break(height + below + 2 * _LINE):  # keep a heading with the start of its section
         pdf.add_page()
@@ -153,7 +171,7 @@ def _pdf_bullets(pdf: _Pdf, block: Bullets) -> None:
                 with pdf.tagged("Lbl"):
                     pdf.cell(5, _LINE, "-")
                 with pdf.tagged("LBody"):
-                    pdf.multi_cell(pdf.epw - 5, _LINE, _latin1(item), new_x="LMARGIN", new_y="NEXT")
+                    pdf.multi_cell(pdf.epw - 5, _LINE, pdf.typeface.text(item), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
 
@@ -164,15 +182,16 @@ def _pdf_table(pdf: _Pdf, block: Table) -> None:
     a row taller than the space left continues on the next page instead of failing.
     """
     width = pdf.epw / len(block.head)
-    head = [_latin1(text) for text in block.head]
-    rows = [[_latin1(text) for text in row] for row in block.rows]
-    pdf.set_font("helvetica", style="B", size=11)
-    caption_height = pdf.multi_cell(0, _LINE, _latin1(block.caption), dry_run=True, output="HEIGHT")
+    head = [pdf.typeface.text(text) for text in block.head]
+    rows = [[pdf.typeface.text(text) for text in row] for row in block.rows]
+    caption = pdf.typeface.text(block.caption)
+    pdf.use_font(11, "B")
+    caption_height = pdf.multi_cell(0, _LINE, caption, dry_run=True, output="HEIGHT")
     if pdf.will_page_break(caption_height + 3 * (_CELL_LINE + 2 * _CELL_PAD)):  # caption, header, a row
         pdf.add_page()
     with pdf.group("Table"):
         with pdf.tagged("Caption"):
-            pdf.multi_cell(0, _LINE, _latin1(block.caption), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, _LINE, caption, new_x="LMARGIN", new_y="NEXT")
         with pdf.group("THead"):
             _pdf_row(pdf, head, width, header=None)
         if rows:
@@ -185,7 +204,7 @@ def _pdf_table(pdf: _Pdf, block: Table) -> None:
 def _pdf_row(pdf: _Pdf, texts: list[str], width: float, header: list[str] | None) -> None:
     """One table row (the header row when header is None), split over pages if it does not fit."""
     style = "B" if header is None else ""
-    pdf.set_font("helvetica", style=style, size=10)
+    pdf.use_font(10, style)
     left = [pdf.multi_cell(width, _CELL_LINE, text, dry_run=True, output="LINES") for text in texts]
     page_room = pdf.page_break_trigger - pdf.t_margin - 2 * (_CELL_LINE + 2 * _CELL_PAD)
     with pdf.group("TR"):
@@ -198,7 +217,7 @@ def _pdf_row(pdf: _Pdf, texts: list[str], width: float, header: list[str] | None
             # A row that fits on a page starts on the next one rather than being split; a longer one is split.
             if fit < 1 or (fit < lines and not moved and lines * _CELL_LINE <= page_room):
                 _pdf_table_page_break(pdf, header, width)
-                pdf.set_font("helvetica", style=style, size=10)
+                pdf.use_font(10, style)
                 moved = True
                 continue
             _pdf_cells(pdf, [cell[:fit] for cell in left], width, cells=cells)
@@ -212,7 +231,7 @@ def _pdf_table_page_break(pdf: _Pdf, header: list[str] | None, width: float) -> 
     pdf.add_page()
     if header is not None:
         with pdf.artifact("Pagination"):
-            pdf.set_font("helvetica", style="B", size=10)
+            pdf.use_font(10, "B")
             _pdf_cells(pdf, [pdf.multi_cell(width, _CELL_LINE, text, dry_run=True, output="LINES")
                              for text in header], width, cells=None)
 
