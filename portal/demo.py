@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from fpdf import FPDF
 from sqlalchemy import func, select
 
 from portal import clock
@@ -42,7 +43,6 @@ from portal.models import (
 from portal.portfolios import services as portfolios
 from portal.reports import release
 from portal.reports import services as records
-from portal.reports.render import Heading, Paragraph, Report, to_pdf
 from portal.reviews import services as reviews
 from portal.security import passwords, totp
 
@@ -80,13 +80,22 @@ def _person(name: str, email: str, role: Role, organisation_id: int | None, what
 
 
 def _pdf(title: str, nqsw: str) -> bytes:
-    report = Report(f"{title}: {nqsw}").add(
-        Heading(1, f"{title}: {nqsw}"),
-        Paragraph("This is a generated document for the demonstration of the moderation portal. The person, "
-                  "the employer and every detail in it are fictional."),
-        Paragraph("Evidence against the Knowledge and Skills Statement and the Professional Capabilities "
-                  "Framework would appear here."))
-    return to_pdf(report)
+    """A small sample document; the built-in font is enough for the demo's plain ASCII names, and avoids
+    loading and subsetting the reports' embedded font for each of the 120 files."""
+    pdf = FPDF()
+    pdf.set_title(f"{title}: {nqsw}")
+    pdf.set_lang("en-GB")
+    pdf.add_page()
+    pdf.set_font("helvetica", style="B", size=16)
+    pdf.multi_cell(0, 10, f"{title}: {nqsw}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", size=11)
+    for text in ("This is a generated document for the demonstration of the moderation portal. The person, "
+                 "the employer and every detail in it are fictional.",
+                 "Evidence against the Knowledge and Skills Statement and the Professional Capabilities "
+                 "Framework would appear here."):
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    return bytes(pdf.output())
 
 
 def _register(lead: User, organisations: dict[str, int], outcome_dates: list[date]) -> list[Portfolio]:
