@@ -19,4 +19,4 @@ def test_bench_runs_with_a_tiny_file():
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 256K |")]
     assert len(rows) == 1 and rows[0].count("%") == 2
     assert "| /dashboard (signed in) |" in result.stdout and "| bare Flask hello |" in result.stdout
-    assert "SHA-256" in result.stdout
+    assert "BLAKE3" in result.stdout and "Cobblestone encrypt" in result.stdout
