@@ -1,7 +1,5 @@
 """The ASYE Lead's administration of people and the audit trail. Each verb audits and commits once."""
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.spreadsheet import csv_lines
 
 PAGE_SIZE = 50
 
@@ -218,25 +217,13 @@ def audit_actions() -> list[str]:
     return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
-def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A leading =, +, - or @ would be run as a formula by a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:
     """Stream matching events as CSV; the export itself is audited first."""
     audit.record(actor, "audit.exported", "", filter=json.dumps(criteria.__dict__, default=str))
     db.session.commit()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"])
-    yield buffer.getvalue()
-    for event in db.session.scalars(_audit_query(criteria).execution_options(yield_per=500)):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([_csv_cell(v) for v in (
-            event.seq, clock.as_utc(event.at).isoformat(timespec="seconds"), event.actor_id,
-            event.actor.email if event.actor else "", event.action, event.target, event.details, event.ip,
-            event.hash)])
-        yield buffer.getvalue()
+    header = ["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"]
+    events = db.session.scalars(_audit_query(criteria).execution_options(yield_per=500))
+    yield from csv_lines([header])
+    yield from csv_lines((event.seq, clock.as_utc(event.at).isoformat(timespec="seconds"), event.actor_id,
+                          event.actor.email if event.actor else "", event.action, event.target, event.details,
+                          event.ip, event.hash) for event in events)

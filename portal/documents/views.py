@@ -1,7 +1,5 @@
 """Pages of the documents area: a portfolio's documents, upload, versions, reading and readiness."""
 
-import csv
-import io
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -24,6 +22,7 @@ from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
+from portal.spreadsheet import csv_lines
 
 bp = Blueprint("documents", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -201,14 +200,10 @@ def _matrix_portfolios() -> list[Portfolio]:
 
 
 def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    safe = lambda text: "'" + text if text[:1] in "=+-@\t\r" else text  # noqa: E731 - spreadsheet formulas
-    writer.writerow(["Portfolio", "Evidence type", "Document", *[safe(p.name) for p in matrix.people]])
-    for doc in matrix.documents:
-        writer.writerow([safe(labels[doc.portfolio_id]), EvidenceType(doc.evidence_type).label, safe(doc.title),
-                         *[services.STATE_LABELS[matrix.state(p, doc)] for p in matrix.people]])
-    yield buffer.getvalue()
+    yield from csv_lines([["Portfolio", "Evidence type", "Document", *[p.name for p in matrix.people]]])
+    yield from csv_lines([labels[doc.portfolio_id], EvidenceType(doc.evidence_type).label, doc.title,
+                          *[services.STATE_LABELS[matrix.state(p, doc)] for p in matrix.people]]
+                         for doc in matrix.documents)
 
 
 @bp.route("/documents/readiness")
