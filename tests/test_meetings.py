@@ -10,6 +10,7 @@ from helpers_reviews import answers_for
 
 from portal import clock
 from portal.extensions import db
+from portal.meetings import services as meeting_services
 from portal.meetings.texts import DEFAULT_AGENDA
 from portal.models import Assessment, AuditEvent, Meeting, MeetingMember, Portfolio, Role, SampledPortfolio, SampleDraw
 
@@ -56,7 +57,7 @@ def test_create_meeting_from_editable_templates_with_clear_errors(app, admin_cli
     assert DEFAULT_AGENDA.splitlines()[0] not in client.get("/meetings/templates").get_data(as_text=True)
 
 
-def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user):
+def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user, monkeypatch):
     client, _ = admin_client
     first = make_user(Role.MEMBER, name="Dr Uni Academic")
     second = make_user(Role.MEMBER, name="Carer Representative")
@@ -77,8 +78,17 @@ def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user
                   ).status_code == 302
     with app.app_context():
         member_id = db.session.scalar(db.select(MeetingMember.id).where(MeetingMember.user_id == first.id))
+    locked = []  # the removal takes the meeting lock a first assessment save takes, while the seat still exists
+    real_lock = meeting_services.lock_meeting
+
+    def watched_lock(meeting: Meeting) -> None:
+        locked.append((meeting.id, db.session.get(MeetingMember, member_id) is not None))
+        real_lock(meeting)
+
+    monkeypatch.setattr(meeting_services, "lock_meeting", watched_lock)
     removed = submit(client, f"/meetings/{mid}/members/{member_id}/remove", {}, page=f"/meetings/{mid}/members")
     assert removed.status_code == 302
+    assert locked == [(mid, True)]
     with app.app_context():
         assert db.session.get(MeetingMember, member_id) is None
 

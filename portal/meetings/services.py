@@ -169,7 +169,12 @@ def member_of(meeting: Meeting, member_id: int) -> MeetingMember | None:
 
 
 def remove_member(actor: User, meeting: Meeting, member: MeetingMember) -> None:
-    """Take a person off the meeting; they lose access to its sample at once."""
+    """Take a person off the meeting; they lose access to its sample at once.
+
+    Under the meeting's lock, like a first assessment save, so a save either lands before the removal or waits
+    for it and is refused (reviews.services re-checks the seat under the same lock).
+    """
+    lock_meeting(meeting)
     meeting.members.remove(member)
     audit.record(actor, "meeting.member_removed", f"meeting:{meeting.id}", user=member.user_id)
     db.session.commit()
