@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from portal import clock
 from portal.extensions import db
@@ -115,21 +113,3 @@ def build_meeting(app: Flask, chair_id: int, member_ids: tuple[int, ...] = (), o
         db.session.commit()
         return Built(meeting.id, [p.id for p in portfolios[:sampled]], nqsws[:sampled], assessors[:sampled],
                      nqsws[sampled])
-
-
-def count_queries(app: Flask, client: FlaskClient, path: str) -> int:
-    """The number of SQL statements one GET of the page runs (the page must answer 200)."""
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def count(*_args: object) -> None:
-        statements.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert response.status_code == 200
-    return len(statements)

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from conftest import sign_in, submit
-from helpers_reports import build_meeting, count_queries
+from helpers_queries import count_queries
+from helpers_reports import build_meeting
 from sqlalchemy import delete
 
 from portal import clock

@@ -10,6 +10,7 @@ from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
+from helpers_queries import count_queries, counting_statements
 
 from portal import clock
 from portal.extensions import db
@@ -417,3 +418,29 @@ def test_pdf_stamp_is_off_by_default(app: Flask, admin_client: tuple[FlaskClient
     upload(client, pid, [("two.pdf", original, "pdp")])
     doc, version = only_document(app)
     assert client.get(_paths(pid, doc, version)["download"]).data == original
+
+
+# Statements per transfer (DESIGN section 8: a bounded number of queries) ------------------------------------
+
+
+def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(app: Flask,
+                                                                     admin_client: tuple[FlaskClient, Person]
+                                                                     ) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    counts = []
+    for round_number in range(2):  # the second round runs with more documents, versions and receipts about
+        with counting_statements(app) as uploading:
+            assert upload(client, pid, [(f"round {round_number}.pdf", PDF, "pdp")]).status_code == 302
+        with app.app_context():
+            doc, version = db.session.execute(db.select(DocumentVersion.document_id, DocumentVersion.id)
+                                              .order_by(DocumentVersion.id.desc()).limit(1)).one()
+        client.get(_paths(pid, doc, version)["download"])  # the first read creates the receipt
+        with counting_statements(app) as downloading:
+            response = client.get(_paths(pid, doc, version)["download"])
+            assert response.status_code == 200 and response.data == PDF
+        form = count_queries(app, client, _paths(pid, doc, version)["upload"])  # the helper first GETs the form
+        counts.append((len(uploading) - form, len(downloading)))
+    # session, portfolio, 2 inserts, 2 updates, 3 for the audit chain | session, version, receipt read and
+    # update, 3 for the audit chain
+    assert counts == [(9, 7), (9, 7)], counts

@@ -2,7 +2,7 @@
 
 import pytest
 from conftest import outbox, submit
-from helpers_reports import count_queries
+from helpers_queries import count_queries
 from helpers_reviews import base, complete, make_meeting
 from sqlalchemy import select, text
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 from conftest import csrf_from, sign_in, submit
 from helpers_cohort import add_document, make_meeting, make_portfolio
+from helpers_queries import count_queries
 
 from portal import clock, retention
 from portal.extensions import db
@@ -210,24 +211,6 @@ def test_a_purged_portfolio_cannot_be_seen_or_changed_by_anyone(app, admin_clien
         assert db.session.scalar(db.select(db.func.count(Portfolio.id))) == 2
 
 
-def _queries(app, client, path: str) -> int:
-    from sqlalchemy import event
-
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*args: object) -> None:
-        statements.append("q")
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
     client, admin = admin_client
     paths = ("/portfolios", "/cohort/nqsws", "/cohort/assessors", "/cohort", "/meetings")
@@ -239,6 +222,6 @@ def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
             make_meeting(app, seats={admin.id: "chair"}, title=f"Panel {n}")
 
     add(1, 3)
-    small = [_queries(app, client, path) for path in paths]
+    small = [count_queries(app, client, path) for path in paths]
     add(3, 12)
-    assert [_queries(app, client, path) for path in paths] == small
+    assert [count_queries(app, client, path) for path in paths] == small

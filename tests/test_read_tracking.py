@@ -2,8 +2,7 @@
 
 import csv
 import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from conftest import Person
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_documents import PDF, make_portfolio, only_document, replace, seat, upload
-from sqlalchemy import event
+from helpers_queries import counting_statements
 
 from portal import clock
 from portal.documents import services
@@ -151,22 +150,6 @@ def _populate(app: Flask, admin_id: int, people: int, documents: int) -> int:
     return pid
 
 
-@contextmanager
-def _counting(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_matrix_page_query_count_does_not_grow(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
     admin, admin_person = admin_client
     small = _populate(app, admin_person.id, 5, 20)
@@ -174,7 +157,7 @@ def test_matrix_page_query_count_does_not_grow(app: Flask, admin_client: tuple[F
     admin.get(f"/portfolios/{small}/documents/readiness")  # warm up anything cached once per process
     counts = []
     for pid, cells in ((small, 5 * 20), (large, 50 * 500)):
-        with _counting(app) as statements:
+        with counting_statements(app) as statements:
             response = admin.get(f"/portfolios/{pid}/documents/readiness")
         assert response.status_code == 200
         assert response.get_data(as_text=True).count("govuk-tag--green") == cells // 2
