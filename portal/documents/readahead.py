@@ -1,7 +1,8 @@
 """Decrypt the next pieces of a download while the current one is being sent.
 
-Decryption and socket writes both release the GIL, so a second thread that runs the decrypting iterator a
-few pieces ahead lets a download use two cores instead of alternating between the two steps on one. The
+A socket write releases the GIL while the kernel copies the piece, so a second thread that runs the decrypting
+iterator a few pieces ahead decrypts while the current piece is being sent, instead of alternating between the
+two steps. (Decryption itself holds the GIL: two threads decrypting at once are no faster than one.) The
 thread touches only what the iterator itself holds (a file handle and a decryptor): no database session,
 no request context. Errors raised by the iterator are re-raised in the reader, in order, after the pieces
 that came before them; closing the reader (a client that went away) stops the thread and closes the source.
