@@ -23,7 +23,7 @@ from portal.models import (
     SampleDraw,
     User,
 )
-from portal.portfolios import services
+from portal.portfolios import removal
 from portal.reviews import services as review_services
 
 
@@ -174,7 +174,7 @@ def test_a_new_assessor_without_portfolios_is_removed_from_its_own_page(app, adm
 
 def _stale_first_look(monkeypatch, hide=lambda use: False, blank: bool = False) -> list[int]:
     """Make remove_entry's own check see the entry as it was a moment ago; return the calls made."""
-    real = services.dependents
+    real = removal.dependents
     calls = []
 
     def stale(entry):
@@ -183,10 +183,10 @@ def _stale_first_look(monkeypatch, hide=lambda use: False, blank: bool = False) 
         if len(calls) > 1:
             return found
         # The first look misses what was added, as if it had been added a moment later.
-        return services.Dependents(found.entry, found.kind, [
-            services.PortfolioUse(use.portfolio) if blank else use for use in found.portfolios if not hide(use)])
+        return removal.Dependents(found.entry, found.kind, [
+            removal.PortfolioUse(use.portfolio) if blank else use for use in found.portfolios if not hide(use)])
 
-    monkeypatch.setattr(services, "dependents", stale)
+    monkeypatch.setattr(removal, "dependents", stale)
     return calls
 
 

@@ -8,7 +8,7 @@ from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.extensions import csrf, db
 from portal.models import Assessor, Nqsw, Outcome, Role, Service
-from portal.portfolios import forms, importer, services
+from portal.portfolios import forms, importer, removal, services
 
 bp = Blueprint("portfolios", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -124,8 +124,8 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
     if form.validate_on_submit():
         name = entry.name
         try:
-            portfolios = services.remove_entry(access.require_user(), entry)
-        except services.EntryInUse as refused:
+            portfolios = removal.remove_entry(access.require_user(), entry)
+        except removal.EntryInUse as refused:
             if refused.found is None:
                 flash(str(refused))
                 return redirect(url_for(listing))
@@ -138,7 +138,7 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
             f", with {'their empty portfolio' if portfolios == 1 else f'their {portfolios} empty portfolios'}."
             if portfolios else "."))
         return redirect(url_for(listing))
-    return render_template("portfolios/confirm_remove.html", form=form, found=services.dependents(entry),
+    return render_template("portfolios/confirm_remove.html", form=form, found=removal.dependents(entry),
                            listing=listing)
 
 
