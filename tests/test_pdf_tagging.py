@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pypdf
+import pytest
 from conftest import submit
 from helpers_reports import build_meeting
 from pypdf.generic import ContentStream, DictionaryObject, IndirectObject, TextStringObject
 
 from portal import pdf_fonts
 from portal.models import Role
+from portal.pdf_tags import TaggedPdf, UnsupportedTagging
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table, to_pdf
 
 FOOTER = re.compile(r"Page \d+ of \d+")
@@ -308,3 +310,14 @@ def test_the_helvetica_fallback_is_tagged_the_same_way(monkeypatch, tmp_path):
     assert [node.text for node in document.find("/P")] == ["Zoë and ?ukasz"]
     assert [node.role for node in document.kids] == ["/H1", "/P", "/L", "/Table"]
     _assert_everything_tagged(reader, content, document)
+
+
+def test_fpdf2s_own_tagging_is_refused_rather_than_breaking_the_tree():
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(png, "PNG")
+    pdf = TaggedPdf()
+    pdf.add_page()
+    with pytest.raises(UnsupportedTagging, match="draw images, links and section titles inside tagged"):
+        pdf.image(png, x=10, y=10, w=5, alt_text="A square")

@@ -28,7 +28,7 @@ def stamp(pdf: bytes, text: str) -> bytes:
     """Return the PDF with the text along the foot of every page."""
     from pypdf import PdfReader, PdfWriter
 
-    from portal.reports.pdf_tags import TaggedPdf
+    from portal.pdf_tags import TaggedPdf
 
     try:
         writer = PdfWriter(clone_from=io.BytesIO(pdf))

@@ -1,7 +1,7 @@
 """The minutes and the summary report as a simple block structure, written out as PDF or DOCX.
 
 Accessibility of the downloads (documented in docs/reports.md):
-- PDF (fpdf2, pure Python, no system libraries): a tagged PDF (the tagging is in pdf_tags.py). The structure
+- PDF (fpdf2, pure Python, no system libraries): a tagged PDF (the tagging is in portal/pdf_tags.py). The structure
   tree has /Document at its root; headings are H1-H3 in order, paragraphs P, lists L/LI with Lbl and LBody,
   tables Table with a Caption, THead/TBody, TR, TH (scope Column) and TD. All text is marked content of its
   element, in reading order, including text that runs on to the next page; page numbers, table rules and the
@@ -30,7 +30,7 @@ from docx.table import _Row
 from fpdf import ViewerPreferences
 
 from portal import pdf_fonts
-from portal.reports.pdf_tags import Element, TaggedPdf
+from portal.pdf_tags import Element, TaggedPdf
 
 LANGUAGE = "en-GB"
 

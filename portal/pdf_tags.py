@@ -3,8 +3,8 @@
 fpdf2 keeps a structure tree (fpdf.structure_tree) but only tags images, links and styled section titles, each
 as a flat child of /Document (titles as /Figure), and cannot follow marked content across a page break. This
 module reuses that tree and fpdf2's writing of it (StructTreeRoot, ParentTree, /StructParents, /MarkInfo) and
-adds what the minutes and report need: nested elements (Table/TR/TH, L/LI), text of one element running on to
-the next page, and page furniture marked as /Artifact.
+adds what the minutes, the report and the PDF stamp need: nested elements (Table/TR/TH, L/LI), text of one
+element running on to the next page, and page furniture marked as /Artifact.
 
 Every use of fpdf2 internals is in this module and was checked against fpdf2 2.8.9 (the pinned version):
 replacing `FPDF.struct_builder` (fpdf.structure_tree is documented as internal), writing BDC/EMC operators with
@@ -19,6 +19,10 @@ from fpdf import FPDF
 from fpdf.output import PDFPage
 from fpdf.structure_tree import StructElem, StructureTreeBuilder
 from fpdf.syntax import PDFObject
+
+
+class UnsupportedTagging(TypeError):
+    """fpdf2's own tagging was asked for on a TaggedPdf, which numbers marked content itself."""
 
 
 class _MarkedContentRef:
@@ -63,8 +67,9 @@ class _StructureTree(StructureTreeBuilder):
         return not self.elements
 
     def add_marked_content(self, *args: Any, **kwargs: Any) -> Any:
-        # fpdf2 calls this for images, links and styled section titles, which would break the numbering here.
-        raise NotImplementedError("TaggedPdf tags its own content; fpdf2's image/link/section tagging is not used")
+        """Refuse fpdf2's own tagging (images, links, styled section titles): it would break the numbering here."""
+        raise UnsupportedTagging("TaggedPdf tags its own content: draw images, links and section titles "
+                                 "inside tagged() or artifact() instead of with fpdf2's own tagging")
 
     def mark(self, page: PDFPage, element: Element) -> int:
         """Give element the next marked-content id on page and record it in the parent tree."""
