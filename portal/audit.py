@@ -77,13 +77,17 @@ def _advance_head() -> tuple[int, str]:
 
     The update comes first so that it takes the head row's write lock: concurrent writers queue behind it. Where
     the database can return the updated row (PostgreSQL; SQLite 3.35 and later) that saves reading it again.
+    The session's pending changes are flushed before the lock is taken, so a writer never holds the head while
+    it waits for another row; the audit statements themselves run on the session's connection, as plain SQL,
+    which spares them the ORM's bulk-statement bookkeeping (about a sixth of an upload's fixed cost).
     """
-    returning = db.session.get_bind().dialect.update_returning
+    db.session.flush()
+    connection = db.session.connection()
     for _ in range(2):
-        if returning:
-            head = db.session.execute(_BUMP_AND_READ_HEAD).first()
+        if connection.dialect.update_returning:
+            head = connection.execute(_BUMP_AND_READ_HEAD).first()
         else:
-            head = db.session.execute(_READ_HEAD).one() if db.session.execute(_BUMP_HEAD).rowcount else None
+            head = connection.execute(_READ_HEAD).one() if connection.execute(_BUMP_HEAD).rowcount else None
         if head is not None:
             return head.seq, head.hash
         _create_head()
@@ -107,8 +111,9 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
         "prev_hash": prev_hash,
     }
     row["hash"] = _digest(key, row)
-    db.session.execute(_APPEND, row)
-    db.session.execute(_SET_HEAD_HASH, {"new_hash": row["hash"]})
+    connection = db.session.connection()
+    connection.execute(_APPEND, row)
+    connection.execute(_SET_HEAD_HASH, {"new_hash": row["hash"]})
     _log.info("audit event %s: %s %s by user %s from %s", seq, action, target, row["actor_id"], row["ip"])
 
 
