@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from conftest import csrf_from, outbox, sign_in, submit
 from helpers_cohort import make_meeting, make_portfolio
+from helpers_queries import count_queries
 from helpers_reviews import answers_for
 
 from portal import clock
@@ -253,6 +254,22 @@ def test_sample_access_for_members_opens_with_the_draw_and_closes_with_the_windo
     sign_in(app, reader, member)
     assert all(reader.get(f"/portfolios/{pid}").status_code == 404 for pid in pids)
     assert "access window has closed" in reader.get(f"/meetings/{mid}").get_data(as_text=True)
+
+
+def test_meeting_page_queries_do_not_grow_with_the_sample(app, admin_client, signed_in):
+    lead, _ = admin_client
+    chair, person = signed_in(Role.MEMBER)
+    reader, member = signed_in(Role.MEMBER)
+    for n in range(1, 13):
+        make_portfolio(app, n)
+    mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
+    counts = []
+    for size, reason in (("2", ""), ("12", "A bigger sample")):
+        assert draw(chair, mid, number=size, reason=reason).status_code == 302
+        page = reader.get(f"/meetings/{mid}").get_data(as_text=True)
+        assert page.count('href="/portfolios/') == int(size)  # each sampled portfolio is linked for the member
+        counts.append([count_queries(app, client, f"/meetings/{mid}") for client in (lead, chair, reader)])
+    assert counts[0] == counts[1]
 
 
 def _sample_state(app, meeting_id: int) -> tuple[list[int], int, int, int]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -181,12 +181,14 @@ def replace(actor: User, document: Document, filename: str, stream: Iterable[byt
 # Reading ------------------------------------------------------------------------------------------
 
 
+def _live_document(portfolio_id: int, document_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The one statement of "a live document of this portfolio", for every loader."""
+    return Document.id == document_id, Document.portfolio_id == portfolio_id, Document.deleted_at.is_(None)
+
+
 def document_in(portfolio: Portfolio, document_id: int) -> Document | None:
     """A live document of this portfolio, or None."""
-    document = db.session.get(Document, document_id)
-    if document is None or document.portfolio_id != portfolio.id or document.deleted_at is not None:
-        return None
-    return document
+    return db.session.scalar(select(Document).where(*_live_document(portfolio.id, document_id)))
 
 
 def readable_version(user: User, portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion | None:
@@ -194,7 +196,7 @@ def readable_version(user: User, portfolio_id: int, document_id: int, version_id
     return db.session.scalar(
         select(DocumentVersion).join(Document, Document.id == DocumentVersion.document_id)
         .where(DocumentVersion.id == version_id, DocumentVersion.wrapped_key.is_not(None),
-               Document.id == document_id, Document.portfolio_id == portfolio_id, Document.deleted_at.is_(None),
+               *_live_document(portfolio_id, document_id),
                Document.portfolio_id.in_(access.visible_portfolio_ids(user))))
 
 

@@ -91,7 +91,7 @@ def meeting(meeting_id: int) -> str:
     """A meeting: details, agenda, Terms of Reference, members, the sample and links to the other areas."""
     user, found = _meeting_or_404(meeting_id)
     sampled = services.sample(found)
-    readable = {p.id for p in sampled if access.can_see_portfolio(user, p.id)}
+    readable = access.visible_among(user, (p.id for p in sampled))
     draw = services.current_draw(found)
     # Once assessing has begun the sample is fixed, so the page stops offering a redraw.
     can_draw = chaired_meeting(user, found.id) is not None and not (draw and services.started_assessments(found))
