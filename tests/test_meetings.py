@@ -349,3 +349,24 @@ def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
                                   submitted_at=clock.now()))
         db.session.commit()
     assert "2 assessments have been started" in chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
+
+
+def test_draw_check_page_queries_do_not_grow_with_the_draws(app, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    for n in range(1, 11):
+        make_portfolio(app, n)
+    mid = make_meeting(app, seats={person.id: "chair"})
+
+    def redraw_by_new_leads(count: int) -> int:
+        # Each draw by a different Lead, none of them seated, so no drawer's name is already loaded.
+        for _ in range(count):
+            lead, _ = signed_in(Role.ADMIN)
+            assert draw(lead, mid, number="3", reason="Drawn again").status_code == 302
+        return current(app, mid).id
+
+    path = f"/meetings/{mid}/sample/draws/{redraw_by_new_leads(2)}"
+    small = count_queries(app, chair, path)
+    path = f"/meetings/{mid}/sample/draws/{redraw_by_new_leads(5)}"
+    html = chair.get(path).get_data(as_text=True)
+    assert html.count("Replaced</td>") == 6 and "Verified" in html
+    assert count_queries(app, chair, path) == small

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import audit, clock, mail
 from portal.extensions import db
@@ -206,9 +206,9 @@ def current_draw(meeting: Meeting) -> SampleDraw | None:
 
 
 def draws(meeting: Meeting) -> list[SampleDraw]:
-    """Every draw for the meeting, newest first."""
-    return list(db.session.scalars(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id)
-                                   .order_by(SampleDraw.id.desc())))
+    """Every draw for the meeting, newest first, with who drew each (the check page names them)."""
+    return list(db.session.scalars(select(SampleDraw).options(joinedload(SampleDraw.drawn_by))
+                                   .where(SampleDraw.meeting_id == meeting.id).order_by(SampleDraw.id.desc())))
 
 
 def sample(meeting: Meeting) -> list[Portfolio]:
