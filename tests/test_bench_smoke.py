@@ -1,5 +1,6 @@
 """The benchmark harness runs end to end (tiny sizes, two clients): gunicorn, real sign-in, both transfer kinds."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,17 @@ def test_bench_runs_with_a_tiny_file():
     assert len(rows) == 1 and rows[0].count("%") == 2
     assert "| /dashboard (signed in) |" in result.stdout and "| bare Flask hello |" in result.stdout
     assert "BLAKE3" in result.stdout and "Cobblestone encrypt" in result.stdout
+    assert re.search(r"download ceiling: one core decrypts at \d+ MB/s .*, \d+% of the fastest plain send_file",
+                     result.stdout)
+
+
+def test_download_ceiling_is_one_cores_decryption_over_plain_send_file():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run as bench
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    assert "25% of the fastest plain send_file here (4000 MB/s); the 50% download target is above" in \
+        bench.download_ceiling(1000, 4000)
+    assert "75% of" in bench.download_ceiling(3000, 4000) and "within one core's reach" in \
+        bench.download_ceiling(3000, 4000)

@@ -128,8 +128,7 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
                 continue
             document = Document(portfolio_id=portfolio.id, evidence_type=new.evidence_type, title=title,
                                 created_by_id=actor.id, created_at=clock.now())
-            db.session.add(document)
-            db.session.flush()
+            db.session.add(document)  # inserted by the version's flush, with the version that needs its id
             try:
                 version = _write_version(actor, document, new, written)
             except FileRefused as exc:
