@@ -6,12 +6,13 @@ from datetime import date, timedelta
 import docx
 import pypdf
 from conftest import outbox, sign_in, submit
+from helpers_queries import count_queries
 from helpers_reports import build_meeting
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AuditEvent, FeedbackRelease, Minutes, MinutesRevision, Role
+from portal.models import AuditEvent, FeedbackRelease, Minutes, MinutesRevision, Nqsw, Portfolio, Role
 
 
 def _chair_meeting(app, signed_in, **kwargs):
@@ -238,3 +239,56 @@ def test_after_the_access_window_the_chair_reads_the_record_but_acts_on_nothing(
     assert submit(admin, f"/meetings/{m}/feedback-release", {}).status_code == 302
     revisions, releases, _notes, emails = _counts(app, m)
     assert (revisions, releases) == (before[0] + 1, 1) and emails > before[3]
+
+
+def _record_with(app, chair, built, items: int) -> None:
+    """Themes, actions and key messages on a meeting's minutes, published and corrected, and feedback released."""
+    page = f"/meetings/{built.meeting_id}/minutes"
+    for i in range(items):
+        submit(chair, f"{page}/themes", {"name": f"Theme {built.meeting_id}-{i}", "note": "Seen often"},
+               page=f"{page}/edit")
+        submit(chair, f"{page}/actions", {"description": f"Action {i}", "owner": "ASYE Lead",
+                                          "due_on": ["30", "4", "2027"]}, page=f"{page}/edit")
+        submit(chair, f"{page}/key-messages", {"text": f"Key message {i}"}, page=f"{page}/edit")
+    submit(chair, f"{page}/approve", {}, page=page)
+    submit(chair, f"{page}/publish", {}, page=page)
+    for i in range(items):
+        assert submit(chair, f"{page}/correct", {"notes": f"Corrected {i}", "reason": f"Typo {i}"}).status_code == 302
+    released = submit(chair, f"/meetings/{built.meeting_id}/feedback-release", {})
+    assert released.status_code == 302, released.get_data(as_text=True)
+
+
+def test_report_pages_use_a_bounded_number_of_queries(app, signed_in, make_user):
+    chair, chair_person = signed_in(Role.MEMBER)
+    lead, _ = signed_in(Role.ADMIN)
+    observer, _ = signed_in(Role.OBSERVER)
+    members = [make_user(Role.MEMBER).id for _ in range(6)]
+    today = clock.now().date()
+    build_meeting(app, chair_person.id, held_on=today - timedelta(days=60), sampled=1)  # each has a previous one
+    small = build_meeting(app, chair_person.id, member_ids=tuple(members[:2]), held_on=today - timedelta(days=40))
+    nqsw_person = make_user(Role.NQSW, email=small.nqsw_emails[0])  # the release links the registry entry
+    nqsw = app.test_client()
+    sign_in(app, nqsw, nqsw_person)
+    _record_with(app, chair, small, 1)
+
+    def counts(built) -> dict[str, int]:
+        mid = built.meeting_id
+        paths = {"minutes": (chair, f"/meetings/{mid}/minutes"), "observed": (observer, f"/meetings/{mid}/minutes"),
+                 "report": (lead, f"/meetings/{mid}/report"), "release": (chair, f"/meetings/{mid}/feedback-release"),
+                 "feedback": (nqsw, f"/feedback/{mid}"), "feedback list": (nqsw, "/feedback"),
+                 "reports": (observer, "/reports"), "themes": (lead, "/themes"),
+                 "observed themes": (observer, "/themes")}
+        return {name: count_queries(app, client, path) for name, (client, path) in paths.items()}
+
+    before = counts(small)
+    large = build_meeting(app, chair_person.id, member_ids=tuple(members), held_on=today - timedelta(days=20),
+                          sampled=8)
+    with app.app_context():  # the same NQSW's second portfolio is in the larger sample
+        db.session.execute(update(Portfolio).where(Portfolio.id == large.portfolio_ids[0])
+                           .values(nqsw_id=select(Nqsw.id).where(Nqsw.email == small.nqsw_emails[0])
+                                   .scalar_subquery()))
+        db.session.commit()
+    _record_with(app, chair, large, 6)
+    assert nqsw.get("/feedback").get_data(as_text=True).count("/feedback/") >= 2
+    assert chair.get(f"/meetings/{large.meeting_id}/minutes").get_data(as_text=True).count("Key message 5") == 1
+    assert counts(large) == before
