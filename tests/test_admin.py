@@ -5,13 +5,23 @@ from collections.abc import Callable
 from conftest import Person, csrf_from, link_in_last_email, outbox, sign_in, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_queries import count_queries
 from helpers_security import snapshot
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import undefer
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AccountLink, AuditEvent, Organisation, RecoveryCode, Role, User, UserSession
+from portal.models import (
+    AccountLink,
+    AuditEvent,
+    Organisation,
+    OutboxMessage,
+    RecoveryCode,
+    Role,
+    User,
+    UserSession,
+)
 from portal.security import totp
 
 
@@ -293,3 +303,38 @@ def test_a_person_page_shows_their_pending_set_up_link_and_sends_a_new_one(
     assert second != first
     assert app.test_client().get(first).status_code == 404
     assert app.test_client().get(second).status_code == 200
+
+
+def test_admin_pages_use_a_bounded_number_of_queries(
+        app: Flask, admin_client: tuple[FlaskClient, Person],
+        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    client, _ = admin_client
+    watched: list[Person] = []
+
+    def grow(first: int, last: int) -> None:
+        """People of their own organisations who each sign in (audited as themselves), and invitations."""
+        for n in range(first, last):
+            assert submit(client, "/admin/organisations", {"name": f"Org {n}", "kind": "employer"}).status_code == 302
+            with app.app_context():
+                org = db.session.scalar(select(Organisation.id).where(Organisation.name == f"Org {n}"))
+            _, person = signed_in(Role.MEMBER)
+            watched.append(person)
+            with app.app_context():
+                db.session.get(User, person.id).organisation_id = org
+                db.session.commit()
+            assert submit(client, "/admin/people/invite", {"name": f"Invitee {n}", "email": f"invitee{n}@example.org",
+                                                          "role": "member", "organisation": str(org)}
+                          ).status_code == 302
+            assert submit(client, f"/admin/people/{watched[0].id}/role", {"role": "observer"},
+                          page=f"/admin/people/{watched[0].id}").status_code in (200, 302)
+        with app.app_context():  # every email so far failed once, so the emails page lists them all
+            db.session.execute(update(OutboxMessage).values(attempts=1))
+            db.session.commit()
+
+    grow(1, 3)
+    paths = ("/admin/people", "/admin/audit", f"/admin/people/{watched[0].id}", "/admin/emails",
+             "/admin/organisations")
+    small = [count_queries(app, client, path) for path in paths]
+    grow(3, 12)
+    assert client.get("/admin/audit").get_data(as_text=True).count(" (member") >= 10
+    assert [count_queries(app, client, path) for path in paths] == small
