@@ -9,8 +9,9 @@ import pytest
 from conftest import csrf_from, sign_in, submit
 from flask import g, render_template
 from helpers_cohort import make_portfolio
+from helpers_queries import count_queries
 from helpers_reviews import answers_for, base, complete, make_meeting
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 
 from portal import clock
 from portal.extensions import db
@@ -482,3 +483,30 @@ def _still_waiting(saver, seconds=0.5):
     """True if the save is still held up after a moment (SQLite has no view of who waits for what)."""
     saver.join(seconds)
     return saver.is_alive()
+
+
+def test_assessment_pages_use_a_bounded_number_of_queries(app, setting, signed_in):
+    panel = setting["panel"]
+    chair, _ = setting["chair"]
+    pid = panel.portfolio_ids[0]
+    for client in (chair, setting["one"][0]):
+        complete(client, panel, pid)
+    paths = (f"/reviews/meetings/{panel.meeting_id}", f"{base(panel, pid)}/others",
+             f"/reviews/meetings/{panel.meeting_id}/record/attendance")
+    small = [count_queries(app, chair, path) for path in paths]
+    # Six more portfolios in the sample, and five more members who each submit on the first portfolio.
+    extra = make_meeting(app, [(setting["chair"][1].id, "chair")], portfolios=6, start=100)
+    with app.app_context():
+        db.session.execute(update(SampledPortfolio).where(SampledPortfolio.meeting_id == extra.meeting_id)
+                           .values(meeting_id=panel.meeting_id))
+        db.session.commit()
+    panel.portfolio_ids += extra.portfolio_ids
+    for _ in range(5):
+        client, person = signed_in(Role.MEMBER)
+        with app.app_context():
+            db.session.add(MeetingMember(meeting_id=panel.meeting_id, user_id=person.id, panel_role="member"))
+            db.session.commit()
+        complete(client, panel, pid)
+    complete(chair, panel, panel.portfolio_ids[-1], submit_it=False)
+    assert chair.get(f"{base(panel, pid)}/others").get_data(as_text=True).count("<h2") >= 6
+    assert [count_queries(app, chair, path) for path in paths] == small
