@@ -6,11 +6,21 @@ from datetime import date, timedelta
 import pytest
 from conftest import csrf_from, sign_in, submit
 from helpers_cohort import add_document, make_meeting, make_portfolio
+from helpers_documents import seat
 from helpers_queries import count_queries
 
 from portal import clock, retention
 from portal.extensions import db
-from portal.models import AuditEvent, Meeting, Nqsw, Portfolio, Role, SampledPortfolio, SampleDraw
+from portal.models import (
+    AuditEvent,
+    EvidenceType,
+    Meeting,
+    Nqsw,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    SampleDraw,
+)
 
 
 def test_cohort_and_registry_forms_with_clear_errors(app, admin_client):
@@ -225,3 +235,19 @@ def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
     small = [count_queries(app, client, path) for path in paths]
     add(3, 12)
     assert [count_queries(app, client, path) for path in paths] == small
+
+
+def test_portfolio_page_queries_do_not_grow_with_its_documents(app, admin_client, signed_in, make_user):
+    lead, admin = admin_client
+    reader, member = signed_in(Role.MEMBER)
+    pid = make_portfolio(app, 1)
+    seat(app, member.id, [pid])
+    kinds = list(EvidenceType)
+    add_document(app, pid, kinds[0].value, admin.id, title="Document 0")
+    clients = (lead, reader)
+    small = [count_queries(app, client, f"/portfolios/{pid}") for client in clients]
+    uploaders = [make_user(Role.ADMIN).id for _ in range(3)]
+    for n in range(1, 15):
+        add_document(app, pid, kinds[n % len(kinds)].value, uploaders[n % 3], title=f"Document {n}")
+    assert "Document 14" in reader.get(f"/portfolios/{pid}").get_data(as_text=True)
+    assert [count_queries(app, client, f"/portfolios/{pid}") for client in clients] == small
