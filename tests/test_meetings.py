@@ -13,7 +13,18 @@ from portal import clock
 from portal.extensions import db
 from portal.meetings import services as meeting_services
 from portal.meetings.texts import DEFAULT_AGENDA
-from portal.models import Assessment, AuditEvent, Meeting, MeetingMember, Portfolio, Role, SampledPortfolio, SampleDraw
+from portal.models import (
+    Assessment,
+    AuditEvent,
+    Meeting,
+    MeetingMember,
+    Organisation,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    SampleDraw,
+    User,
+)
 
 MEETING = {"title": "Spring panel", "held_on": ["18", "3", "2027"], "reading_deadline": ["4", "3", "2027"],
            "access_window_days": "30", "agenda": "1. Welcome", "terms_of_reference": "Our terms"}
@@ -370,3 +381,29 @@ def test_draw_check_page_queries_do_not_grow_with_the_draws(app, signed_in):
     html = chair.get(path).get_data(as_text=True)
     assert html.count("Replaced</td>") == 6 and "Verified" in html
     assert count_queries(app, chair, path) == small
+
+
+def test_members_and_sample_pages_queries_do_not_grow(app, admin_client, signed_in, make_user):
+    lead, admin = admin_client
+    mid = make_meeting(app, seats={admin.id: "chair"})
+
+    def grow(first: int, last: int) -> None:
+        """More people seated, each of their own organisation, and more eligible portfolios."""
+        for n in range(first, last):
+            person = make_user(Role.MEMBER)
+            with app.app_context():
+                org = Organisation(name=f"Org {n}", kind="employer")
+                db.session.add(org)
+                db.session.flush()
+                db.session.get(User, person.id).organisation_id = org.id
+                db.session.add(MeetingMember(meeting_id=mid, user_id=person.id, panel_role="member"))
+                db.session.commit()
+            make_portfolio(app, n, employer=f"Employer {n}")
+
+    paths = (f"/meetings/{mid}/members", f"/meetings/{mid}/sample")
+    grow(1, 3)
+    small = [count_queries(app, lead, path) for path in paths]
+    grow(3, 12)
+    assert lead.get(paths[0]).get_data(as_text=True).count("Remove<span") == 12  # the Chair and 11 members
+    assert "11 portfolios eligible" in lead.get(paths[1]).get_data(as_text=True)
+    assert [count_queries(app, lead, path) for path in paths] == small
