@@ -508,9 +508,9 @@ def main() -> int:
                   f"| {result['plain upload'].peak_mb():.1f} / {result['plain download'].peak_mb():.1f} MB |",
                   flush=True)
             if up < TARGETS["upload"]:
-                failures.append(f"upload {label}: {up:.0%} of plain (target {TARGETS['upload']:.0%})")
+                failures.append(f"upload {label}: {up:.1%} of plain (target {TARGETS['upload']:.0%})")
             if down < TARGETS["download"]:
-                failures.append(f"download {label}: {down:.0%} of plain (target {TARGETS['download']:.0%})")
+                failures.append(f"download {label}: {down:.1%} of plain (target {TARGETS['download']:.0%})")
             if size >= 1024 * MB and grow >= TARGETS["memory_mb"]:
                 failures.append(f"memory {label}: {grow:.1f} MB growth (target < {TARGETS['memory_mb']} MB)")
         print("\n" + download_ceiling(speeds["decrypt"], fastest_plain_download), flush=True)
@@ -529,11 +529,11 @@ def main() -> int:
             for name, stats in (("/dashboard (signed in)", dashboard), ("bare Flask hello", hello)):
                 print(f"| {name} | {stats['requests']} | {stats['errors']} | {stats['rps']:.0f} "
                       f"| {stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f} |")
-            print(f"\ndashboard throughput is {share:.0%} of hello ({verdict(share >= TARGETS['hello_share'])}: "
+            print(f"\ndashboard throughput is {share:.1%} of hello ({verdict(share >= TARGETS['hello_share'])}: "
                   f">= {TARGETS['hello_share']:.0%}); dashboard p95 {dashboard['p95']:.1f} ms "
                   f"({verdict(dashboard['p95'] < TARGETS['p95_ms'])}: < {TARGETS['p95_ms']} ms)")
             if share < TARGETS["hello_share"]:
-                failures.append(f"dashboard throughput {share:.0%} of hello")
+                failures.append(f"dashboard throughput {share:.1%} of hello")
             if dashboard["p95"] >= TARGETS["p95_ms"] or dashboard["errors"]:
                 failures.append(f"dashboard p95 {dashboard['p95']:.1f} ms, {dashboard['errors']} errors")
         print("\nall targets met" if not failures else "\ntargets missed:\n- " + "\n- ".join(failures))
