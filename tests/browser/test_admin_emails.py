@@ -30,8 +30,9 @@ def test_emails_not_delivered(app: Flask, live_url: str, signed_in_page: SignedI
     banner = page.locator(".govuk-notification-banner")
     assert banner.is_visible() and "1 email could not be delivered" in banner.inner_text()
     assert_accessible(page)
-    page.get_by_role("link", name="See emails not delivered").click()
-    assert page.get_by_role("table").is_visible()
+    with page.expect_navigation():
+        page.get_by_role("link", name="See emails not delivered").click()
+    page.get_by_role("table").wait_for()
     assert_accessible(page)
     assert press(page, "Try again").status == 200  # redirected back to the list, still failing
     assert page.get_by_text("will be sent again now").is_visible()

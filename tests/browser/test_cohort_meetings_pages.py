@@ -80,6 +80,7 @@ def test_a_member_sees_labels_only(app: Flask, live_url: str, signed_in_page: Si
     press(page, "Draw the sample")
     page.goto(live_url + f"/meetings/{mid}")
     assert_accessible(page)
-    page.get_by_role("link", name="Portfolio ").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Portfolio ").first.click()
     assert "Nqsw Person" not in page.content() and "Assessor Person" not in page.content()
     assert_accessible(page)
