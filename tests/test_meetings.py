@@ -74,11 +74,15 @@ def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user
     first = make_user(Role.MEMBER, name="Dr Uni Academic")
     second = make_user(Role.MEMBER, name="Carer Representative")
     steering = make_user(Role.OBSERVER)
-    mid = make_meeting(app)
+    mid = make_meeting(app, title="Review of Jane Smith's portfolio")
+    with app.app_context():
+        db.session.get(Meeting, mid).reading_deadline = date(2026, 11, 16)
+        db.session.commit()
     assert submit(client, f"/meetings/{mid}/members", {"person": first.id, "panel_role": "chair"}).status_code == 302
     mail = [m for m in outbox(app) if m.recipient == first.email][-1]
     assert f"https://portal.test/meetings/{mid}" in mail.body
-    assert "30 November 2026" in mail.body and "chair" in mail.body
+    assert "30 November 2026" in mail.body and "16 November 2026" in mail.body and "chair" in mail.body
+    assert "Jane Smith" not in mail.body and "Review of" not in mail.body  # the title is free text: never emailed
     assert submit(client, f"/meetings/{mid}/members", {"person": second.id, "panel_role": "chair"}).status_code == 302
     with app.app_context():
         roles = {m.user_id: m.panel_role for m in db.session.scalars(db.select(MeetingMember))}
@@ -143,6 +147,7 @@ def test_chair_draws_a_recorded_verifiable_sample_and_the_sampled_are_told(app, 
     for message in told.values():
         assert "does not have the power to override the final judgement of the Internal Panel" in message.body
         assert "Person" not in message.body  # no names in emails
+        assert "30 November 2026" in message.body and "Winter panel" not in message.body  # the date, not the title
     verified = chair.get(response.headers["Location"]).get_data(as_text=True)
     assert "Re-running the draw gives the same portfolios" in verified and record.seed in verified
     assert "Nqsw Person" not in verified and "Assessor Person" not in verified  # the Chair sees labels only
@@ -192,6 +197,8 @@ def test_redraw_needs_a_reason_and_supersedes_the_previous_draw(app, admin_clien
         assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "sample.redrawn")) is not None
     dropped = set(json.loads(first.picks)) - set(json.loads(second.picks))
     notices = {m.recipient for m in outbox(app) if "no longer selected" in m.subject}
+    assert all("30 November 2026" in m.body and "Winter panel" not in m.body
+               for m in outbox(app) if "no longer selected" in m.subject)
     assert notices == {f"nqsw{pid}@example.org" for pid in dropped} | {f"assessor{pid}@example.org" for pid in dropped}
     # Both draws still verify.
     for record in (first, second):

@@ -151,9 +151,11 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
     if found is None:
         found = MeetingMember(meeting=meeting, user=person, panel_role=role.value)
         db.session.add(found)
+        # Dates and a link only: the meeting's title is free text that may name people (DESIGN: email
+        # carries links, never personal data), so the template is not given the meeting.
         mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
-                   "meeting_invitation", meeting=meeting, role=role.label,
-                   link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
+                   "meeting_invitation", held_on=meeting.held_on, reading_deadline=meeting.reading_deadline,
+                   role=role.label, link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
         audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
     elif found.panel_role != role.value:
         found.panel_role = role.value
@@ -316,15 +318,18 @@ def _recipients(portfolios: list[Portfolio]) -> list[str]:
 
 
 def _tell_sampled(meeting: Meeting, added: list[Portfolio], removed_ids: list[int]) -> None:
-    """Email the NQSWs and Assessors of newly sampled portfolios, and those no longer sampled after a redraw."""
+    """Email the NQSWs and Assessors of newly sampled portfolios, and those no longer sampled after a redraw.
+
+    The templates get the meeting's date, never the meeting, so no free text can reach an email.
+    """
     for email in _recipients(added):
         mail.queue(email, "A portfolio has been selected for external moderation", "portfolio_sampled",
-                   meeting=meeting, link_url=mail.external_url("pages.index"))
+                   held_on=meeting.held_on, link_url=mail.external_url("pages.index"))
     removed = list(db.session.scalars(select(Portfolio).join(Nqsw).where(Portfolio.id.in_(removed_ids)))) \
         if removed_ids else []
     for email in _recipients(removed):
         mail.queue(email, "A portfolio is no longer selected for external moderation", "portfolio_unsampled",
-                   meeting=meeting, link_url=mail.external_url("pages.index"))
+                   held_on=meeting.held_on, link_url=mail.external_url("pages.index"))
 
 
 @dataclass
