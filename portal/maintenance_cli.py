@@ -149,7 +149,7 @@ def retention_group() -> None:
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="List what would be purged without deleting anything.")
 def retention_purge_command(dry_run: bool) -> None:
-    """Crypto-shred and delete the documents of portfolios past their retention date (not consented exemplars)."""
+    """Crypto-shred and delete the documents of portfolios past their retention date (not kept exemplars)."""
     due = retention.due_portfolios()
     if not due:
         click.echo("nothing is due for purging")

@@ -5,15 +5,26 @@ the blobs: once the keys are gone the blobs are unreadable, even in old copies o
 between the two steps leaves only orphans for `storage gc`. The Document row stays as a tombstone.
 """
 
+import json
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal import audit, clock
 from portal.extensions import db
-from portal.models import Document, DocumentVersion, Meeting, Portfolio, SampledPortfolio, User
+from portal.models import (
+    Document,
+    DocumentVersion,
+    Meeting,
+    PanelView,
+    Portfolio,
+    SampledPortfolio,
+    SampleDraw,
+    User,
+)
 from portal.storage import current_store
 
 log = logging.getLogger(__name__)
@@ -84,28 +95,62 @@ def delete_document(actor: User | None, document: Document, reason: str = "") ->
 
 
 def retention_days() -> int:
-    """Days after a meeting's minutes are published that its sampled portfolios are kept."""
+    """Days after a meeting's minutes are published that the portfolios it moderated are kept."""
     return int(current_app.config.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
 
 
-def due_portfolios() -> list[tuple[Portfolio, datetime]]:
-    """Portfolios whose every sampling meeting published minutes over RETENTION_DAYS ago, without consent.
+def _moderating_meetings() -> dict[int, list[datetime | None]]:
+    """For each portfolio, when the minutes of each meeting that moderated it were published (None: not yet).
 
-    A portfolio sampled by a meeting whose minutes are not yet published is kept: that meeting still needs it.
+    A meeting moderated a portfolio if the portfolio was in one of its draws' populations (eligible, whether
+    picked or not) or in its sample. Populations are stored as JSON, and meetings are few (two or three a year),
+    so they are read whole.
+    """
+    moderated: dict[int, list[datetime | None]] = defaultdict(list)
+    draws = db.session.execute(select(SampleDraw.population, Meeting.minutes_published_at)
+                               .join(Meeting, Meeting.id == SampleDraw.meeting_id))
+    for population, published in draws:
+        for portfolio_id in json.loads(population):
+            moderated[int(portfolio_id)].append(published)
+    samples = db.session.execute(select(SampledPortfolio.portfolio_id, Meeting.minutes_published_at)
+                                 .join(Meeting, Meeting.id == SampledPortfolio.meeting_id))
+    for portfolio_id, published in samples:
+        moderated[portfolio_id].append(published)
+    return moderated
+
+
+def _kept_exemplars(portfolio_ids: list[int]) -> set[int]:
+    """Portfolios with recorded consent of which a panel confirmed an exemplar: these are kept.
+
+    The confirmed exemplars are free text, encrypted field by field, so whether one is empty is read here.
+    """
+    views = db.session.execute(
+        select(PanelView.portfolio_id, PanelView.exemplars_confirmed)
+        .join(Portfolio, Portfolio.id == PanelView.portfolio_id)
+        .where(PanelView.portfolio_id.in_(portfolio_ids), Portfolio.exemplar_consent.is_(True)))
+    return {portfolio_id for portfolio_id, exemplars in views if (exemplars or "").strip()}
+
+
+def due_portfolios() -> list[tuple[Portfolio, datetime]]:
+    """Portfolios every moderating meeting of which published its minutes over RETENTION_DAYS ago.
+
+    That covers the portfolios a meeting was drawn from but did not sample, as well as the sampled ones. A
+    portfolio some meeting still has to finish with is kept, as is one never moderated (it never reached a
+    panel; the programme's own rules apply), and one with recorded consent whose exemplar a panel confirmed.
     """
     cutoff = clock.now() - timedelta(days=retention_days())
-    published = func.max(Meeting.minutes_published_at)
-    due = (
-        select(SampledPortfolio.portfolio_id, published)
-        .join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
-        .join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
-        .where(Portfolio.purged_at.is_(None), Portfolio.exemplar_consent.is_(False))
-        .group_by(SampledPortfolio.portfolio_id)
-        .having(func.count(Meeting.minutes_published_at) == func.count(), published <= cutoff)
-    )
-    dates = dict(db.session.execute(due).all())
-    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(dates)).order_by(Portfolio.id))
-    return [(p, clock.as_utc(dates[p.id])) for p in portfolios]
+    due: dict[int, datetime] = {}
+    for portfolio_id, published in _moderating_meetings().items():
+        if all(published):
+            latest = max(clock.as_utc(when) for when in published if when is not None)
+            if latest <= cutoff:
+                due[portfolio_id] = latest
+    if not due:
+        return []
+    kept = _kept_exemplars(list(due))
+    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(list(due)), Portfolio.purged_at.is_(None))
+                                    .order_by(Portfolio.id))
+    return [(p, due[p.id]) for p in portfolios if p.id not in kept]
 
 
 def purge_portfolio(actor: User | None, portfolio: Portfolio) -> int:

@@ -1,5 +1,6 @@
 """Test data for keys, backups and retention: encrypted documents written through the blob-store API."""
 
+import json
 import secrets
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from portal.models import (
     DocumentVersion,
     Meeting,
     Nqsw,
+    PanelView,
     Portfolio,
     SampledPortfolio,
     SampleDraw,
@@ -80,8 +82,13 @@ def owner_id(app: Flask) -> int:
         return db.session.scalar(select(User.id).limit(1))
 
 
-def make_portfolio(app: Flask, owner: int, published_days_ago: list[int | None], consent: bool = False) -> int:
-    """A portfolio sampled by one meeting per entry, whose minutes were published that many days ago (None: not)."""
+def make_portfolio(app: Flask, owner: int, published_days_ago: list[int | None], consent: bool = False,
+                   sampled: bool = True, exemplar: str | None = None) -> int:
+    """A portfolio moderated by one meeting per entry, whose minutes were published that many days ago (None: not).
+
+    Sampled by each meeting, or with sampled=False only in its draw's population (eligible, not picked); with an
+    exemplar, the first meeting's panel confirmed it.
+    """
     with app.app_context():
         token = secrets.token_hex(4)
         nqsw = Nqsw(name=f"Nqsw {token}", email=f"nqsw-{token}@example.org")
@@ -90,18 +97,23 @@ def make_portfolio(app: Flask, owner: int, published_days_ago: list[int | None],
         portfolio = Portfolio(nqsw_id=nqsw.id, exemplar_consent=consent, created_at=clock.now())
         db.session.add(portfolio)
         db.session.flush()
-        for days in published_days_ago:
+        for number, days in enumerate(published_days_ago):
             published = None if days is None else clock.now() - timedelta(days=days)
             meeting = Meeting(title=f"Panel {token}", held_on=date(2025, 1, 10), created_at=clock.now(),
                               minutes_published_at=published)
             db.session.add(meeting)
             db.session.flush()
-            draw = SampleDraw(meeting_id=meeting.id, seed="00", population="[]", parameters="{}", picks="[]",
+            draw = SampleDraw(meeting_id=meeting.id, seed="00", population=json.dumps([portfolio.id]),
+                              parameters="{}", picks=json.dumps([portfolio.id] if sampled else []),
                               drawn_by_id=owner, drawn_at=clock.now())
             db.session.add(draw)
             db.session.flush()
-            db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio.id, draw_id=draw.id,
-                                            position=1))
+            if sampled:
+                db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio.id, draw_id=draw.id,
+                                                position=1))
+            if exemplar is not None and number == 0:
+                db.session.add(PanelView(meeting_id=meeting.id, portfolio_id=portfolio.id,
+                                         exemplars_confirmed=exemplar))
         db.session.commit()
         return portfolio.id
 

@@ -84,18 +84,24 @@ def test_keys_are_destroyed_even_if_deleting_the_blobs_fails(app, make_user, cli
 def test_purge_respects_retention_consent_and_unpublished_meetings(app, make_user, cli):
     lead = make_user(Role.ADMIN)
     due = make_portfolio(app, lead.id, [400])
-    consented = make_portfolio(app, lead.id, [400], consent=True)
+    drawn_not_sampled = make_portfolio(app, lead.id, [400], sampled=False)  # eligible, not picked: purged too
+    consent_only = make_portfolio(app, lead.id, [400], consent=True)  # consent, but no exemplar was confirmed
+    exemplar = make_portfolio(app, lead.id, [400], consent=True, exemplar="Reflection on a home visit")
+    exemplar_without_consent = make_portfolio(app, lead.id, [400], exemplar="Reflection on a home visit")
     recent = make_portfolio(app, lead.id, [100])
+    drawn_recently = make_portfolio(app, lead.id, [100], sampled=False)
     still_needed = make_portfolio(app, lead.id, [400, None])
-    never_sampled = make_portfolio(app, lead.id, [])
-    documents = {p: add_document(app, lead.id, [b"evidence", b"evidence v2"], portfolio_id=p)
-                 for p in (due, consented, recent, still_needed, never_sampled)}
+    never_moderated = make_portfolio(app, lead.id, [])
+    purged = (due, drawn_not_sampled, consent_only, exemplar_without_consent)
+    kept = (exemplar, recent, drawn_recently, still_needed, never_moderated)
+    documents = {p: add_document(app, lead.id, [b"evidence", b"evidence v2"], portfolio_id=p) for p in purged + kept}
     files = {p: [blob_path(app, v) for v in versions] for p, (_, versions) in documents.items()}
 
     dry = cli("retention", "purge", "--dry-run")
 
-    assert f"would purge portfolio {due} " in dry.output and "1 portfolios would be purged" in dry.output
-    assert all(f"portfolio {p} " not in dry.output for p in (consented, recent, still_needed, never_sampled))
+    assert all(f"would purge portfolio {p} " in dry.output for p in purged), dry.output
+    assert "4 portfolios would be purged" in dry.output
+    assert all(f"portfolio {p} " not in dry.output for p in kept)
     assert all(f.exists() for fs in files.values() for f in fs)
     with app.app_context():
         assert db.session.get(Portfolio, due).purged_at is None
@@ -103,16 +109,17 @@ def test_purge_respects_retention_consent_and_unpublished_meetings(app, make_use
     result = cli("retention", "purge")
 
     assert result.exit_code == 0, result.output
-    assert "purged 1 portfolios: 1 documents crypto-shredded and deleted" in result.output
-    assert not any(f.exists() for f in files[due])
-    assert all(f.exists() for p in (consented, recent, still_needed, never_sampled) for f in files[p])
+    assert "purged 4 portfolios: 4 documents crypto-shredded and deleted" in result.output
+    assert not any(f.exists() for p in purged for f in files[p])
+    assert all(f.exists() for p in kept for f in files[p])
     with app.app_context():
-        assert db.session.get(Portfolio, due).purged_at is not None
+        assert all(db.session.get(Portfolio, p).purged_at is not None for p in purged)
         assert db.session.get(Document, documents[due][0]).deleted_at is not None
         assert all(v.wrapped_key is None for v in db.session.get(Document, documents[due][0]).versions)
-        assert db.session.get(Document, documents[recent][0]).deleted_at is None
-        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "portfolio.purged")).one()
-        assert event.target == f"portfolio:{due}" and '"documents":1' in event.details
+        assert all(db.session.get(Document, documents[p][0]).deleted_at is None for p in kept)
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "portfolio.purged")).all()
+        assert sorted(e.target for e in events) == sorted(f"portfolio:{p}" for p in purged)
+        assert all('"documents":1' in e.details for e in events)
     assert cli("retention", "purge").output.strip() == "nothing is due for purging"
 
 
