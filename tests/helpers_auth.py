@@ -18,6 +18,7 @@ from portal.security import totp
 GOOD_PASSWORD = "a quiet river under nine bridges"
 RECOVERY_CODE = re.compile(r"<li>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{5})</li>")
 TYPED_KEY = re.compile(r'id="typed-key">([^<]+)</p>')
+PENDING = re.compile(r'name="pending" type="hidden" value="([^"]+)"')
 
 
 def step_now() -> int:
@@ -100,6 +101,38 @@ def new_recovery_codes(app: Flask, client: FlaskClient, person: Person) -> list[
     codes = RECOVERY_CODE.findall(response.get_data(as_text=True))
     assert len(codes) == 10
     return codes
+
+
+def start_new_authenticator(client: FlaskClient, password: str):
+    """Enter the password on the account page's new-authenticator step; return the response (the QR page)."""
+    return submit(client, "/account/authenticator", {"password": password})
+
+
+def scan_page_fields(html: str) -> tuple[str, str, str]:
+    """(new secret from the typed key, the sealed pending value, the CSRF token) of the QR page."""
+    pending = PENDING.search(html)
+    assert pending, "no pending field on the page"
+    return TYPED_KEY.search(html).group(1).replace(" ", ""), pending.group(1), csrf_from(html)
+
+
+def confirm_new_authenticator(client: FlaskClient, pending: str, csrf: str, code: str):
+    """Post a code from the new authenticator with the sealed set-up, as the QR page's form does."""
+    return client.post("/account/authenticator/confirm", data={"pending": pending, "code": code,
+                                                                "csrf_token": csrf})
+
+
+def lost_phone_sign_in(app: Flask, person: Person) -> tuple[FlaskClient, list[str]]:
+    """Give the person new recovery codes, then sign in on a fresh client with one; return it and the rest."""
+    from conftest import sign_in
+
+    setup = app.test_client()
+    sign_in(app, setup, person)
+    codes = new_recovery_codes(app, setup, person)
+    sign_out(setup)
+    client = app.test_client()
+    assert password_step(client, person.email, person.password).status_code == 302
+    assert code_step(client, codes[0]).status_code == 302
+    return client, codes[1:]
 
 
 def user_row(app: Flask, email: str) -> User | None:

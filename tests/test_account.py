@@ -3,10 +3,25 @@
 from datetime import timedelta
 
 import pytest
-from conftest import fresh_code, link_in_last_email, outbox, sign_in, submit
-from helpers_auth import code_step, new_recovery_codes, password_step, sign_out, user_row, wrong_code
+from conftest import csrf_from, fresh_code, link_in_last_email, outbox, sign_in, submit
+from helpers_auth import (
+    RECOVERY_CODE,
+    code_step,
+    confirm_new_authenticator,
+    enrol,
+    link_row,
+    lost_phone_sign_in,
+    new_recovery_codes,
+    password_step,
+    scan_page_fields,
+    sign_out,
+    start_new_authenticator,
+    user_row,
+    wrong_code,
+)
 
 from portal import clock
+from portal.security import totp
 
 NEW = "seven purple lanterns glowing"
 
@@ -220,3 +235,227 @@ def test_account_changes_are_audited(app, signed_in):
         actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == person.id)))
     assert {"sign_in.password_accepted", "sign_in.succeeded", "2fa.recovery_codes_regenerated",
             "password.changed", "password.change_failed"} <= actions
+
+
+# A lost phone: new recovery codes with the password, and a new authenticator -------------------------
+
+
+def _actions(app, person) -> list[str]:
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == person.id)
+                                       .order_by(AuditEvent.seq)))
+
+
+def _secret(app, person) -> str:
+    from portal.extensions import db
+    from portal.models import User
+
+    with app.app_context():
+        return db.session.get(User, person.id).totp_secret
+
+
+def _signed_out(client) -> bool:
+    response = client.get("/dashboard")
+    return response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
+def test_after_a_recovery_code_sign_in_new_codes_need_only_the_password(app, make_user):
+    person = make_user()
+    client, old = lost_phone_sign_in(app, person)
+    notice = outbox(app)[-1]
+    assert "recovery code was just used" in notice.body and "your password" in notice.body
+    assert "/account" in notice.body and person.name not in notice.body
+    before = user_row(app, person.email)
+    response = submit(client, "/account/recovery-codes", {"password": "not my password at all"})
+    assert response.status_code == 400 and "The password is not right" in response.get_data(as_text=True)
+    response = submit(client, "/account/recovery-codes", {})
+    assert response.status_code == 400
+    assert "Enter your password or the security code your app shows now" in response.get_data(as_text=True)
+    assert code_step_works(app, person, old[0]), "a refusal must change nothing"
+    response = submit(client, "/account/recovery-codes", {"password": person.password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    new = RECOVERY_CODE.findall(response.get_data(as_text=True))
+    assert len(new) == 10 and not set(new) & set(old)
+    assert not code_step_works(app, person, old[1])
+    assert code_step_works(app, person, new[0])
+    assert user_row(app, person.email).password_hash == before.password_hash
+    notice = [m for m in outbox(app) if "New recovery codes" in m.subject][-1]
+    assert notice.recipient == person.email and not any(code in notice.body for code in new)
+    assert "2fa.recovery_codes_regenerated" in _actions(app, person)
+
+
+def code_step_works(app, person, code: str) -> bool:
+    """Whether a fresh sign-in with the password and this code gets in."""
+    other = app.test_client()
+    assert password_step(other, person.email, person.password).status_code == 302
+    return code_step(other, code).status_code == 302
+
+
+def test_wrong_passwords_on_the_recovery_codes_page_are_throttled(app, signed_in):
+    client, person = signed_in()
+    for _ in range(5):
+        assert submit(client, "/account/recovery-codes", {"password": "not my password at all"}).status_code == 400
+    response = submit(client, "/account/recovery-codes", {"password": person.password})
+    assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_new_authenticator_after_a_lost_phone(app, make_user):
+    person = make_user()
+    client, old_codes = lost_phone_sign_in(app, person)
+    elsewhere = app.test_client()
+    sign_in(app, elsewhere, person)
+    assert "Set up a new one" in client.get("/account").get_data(as_text=True)
+    assert client.get("/account/authenticator").status_code == 200
+    response = start_new_authenticator(client, "not my password at all")
+    assert response.status_code == 400 and "The password is not right" in response.get_data(as_text=True)
+
+    response = start_new_authenticator(client, person.password)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<svg" in html and "portal-qr" in html
+    secret, pending, csrf = scan_page_fields(html)
+    assert secret != person.secret and secret not in pending
+    assert _secret(app, person) == person.secret, "nothing changes before the code"
+
+    response = confirm_new_authenticator(client, pending, csrf, wrong_code(secret))
+    assert response.status_code == 400 and "The security code is not right" in response.get_data(as_text=True)
+    response = confirm_new_authenticator(client, pending, csrf, totp.code_at(person.secret, clock.now()))
+    assert response.status_code == 400, "a code from the old app must not confirm the new one"
+    assert _secret(app, person) == person.secret
+
+    response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Your new authenticator app is set up" in page
+    new_codes = RECOVERY_CODE.findall(page)
+    assert len(new_codes) == 10
+    assert _secret(app, person) == secret
+
+    # The old secret stops at once; the new one works; old recovery codes are gone; other sessions ended.
+    clock.advance(timedelta(seconds=30))
+    assert not code_step_works(app, person, totp.code_at(person.secret, clock.now()))
+    assert code_step_works(app, person, totp.code_at(secret, clock.now()))
+    assert not code_step_works(app, person, old_codes[0])
+    assert code_step_works(app, person, new_codes[0])
+    assert _signed_out(elsewhere)
+    assert client.get("/dashboard").status_code == 200
+
+    notice = [m for m in outbox(app) if "authenticator app was changed" in m.subject][-1]
+    assert notice.recipient == person.email and person.name not in notice.body
+    assert secret not in notice.body and not any(code in notice.body for code in new_codes)
+    assert {"2fa.change_refused", "2fa.change_started", "2fa.changed"} <= set(_actions(app, person))
+
+    # The sealed set-up cannot be used again once the change is made.
+    response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
+    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+
+
+def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, make_user):
+    person = make_user()
+    client, other = app.test_client(), app.test_client()
+    sign_in(app, client, person)
+    sign_in(app, other, person)
+    secret, pending, _ = scan_page_fields(start_new_authenticator(client, person.password).get_data(as_text=True))
+    csrf = csrf_from(other.get("/account").get_data(as_text=True))
+    response = confirm_new_authenticator(other, pending, csrf, totp.code_at(secret, clock.now()))
+    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+    tampered = pending[:-4] + ("AAAA" if not pending.endswith("AAAA") else "BBBB")
+    csrf = csrf_from(client.get("/account").get_data(as_text=True))
+    assert confirm_new_authenticator(client, tampered, csrf, totp.code_at(secret, clock.now())).status_code == 400
+    assert confirm_new_authenticator(client, "x.unknown.AAAA", csrf, "123456").status_code == 400
+    clock.advance(timedelta(minutes=16))
+    client.get("/dashboard")
+    response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
+    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+    assert _secret(app, person) == person.secret
+
+
+def test_wrong_passwords_on_the_new_authenticator_page_are_throttled(app, signed_in):
+    client, person = signed_in()
+    for _ in range(5):
+        assert start_new_authenticator(client, "not my password at all").status_code == 400
+    response = start_new_authenticator(client, person.password)
+    assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+
+
+# Password help for an account whose set-up link lapsed ------------------------------------------------
+
+
+def _feedback_account(app, email: str, role: str = "nqsw", active: bool = True) -> None:
+    """An account as the feedback release makes it: no password yet, and an emailed set-up link."""
+    from portal.auth import services
+    from portal.extensions import db
+    from portal.models import LinkPurpose, User
+
+    with app.test_request_context():
+        lead = User(email=f"lead-{email}", name="Lead", role="admin", active=True, created_at=clock.now())
+        user = User(email=email, name="Nia Example", role=role, active=active, created_at=clock.now())
+        db.session.add_all([lead, user])
+        db.session.flush()
+        services.new_link(LinkPurpose.INVITATION, timedelta(hours=72), name=user.name, email=email, role=role,
+                          user_id=user.id, created_by_id=lead.id)
+        db.session.commit()
+
+
+@pytest.mark.parametrize("role", ["nqsw", "assessor"])
+def test_password_help_sends_a_fresh_set_up_link_when_the_invitation_lapsed(app, role):
+    email = f"{role}.example@example.org"
+    _feedback_account(app, email, role)
+    clock.advance(timedelta(hours=73))
+    client = app.test_client()
+    sent = submit(client, "/password-help", {"email": email})
+    unknown = submit(app.test_client(), "/password-help", {"email": "nobody@example.org"})
+    assert sent.status_code == unknown.status_code == 200 and sent.get_data() == unknown.get_data()
+    message = outbox(app)[-1]
+    assert message.recipient == email and "Set up" in message.subject
+    assert "Nia" not in message.body and message.body.count("https://") == 1 and "/invite/" in message.body
+    link = link_in_last_email(app, email)
+    enrol(app, client, link)
+    assert client.get("/dashboard").status_code == 200
+    assert user_row(app, email).enrolled_at is not None
+    assert "password_help.setup_link_sent" in _actions(app, user_row(app, email))
+
+
+def test_a_fresh_set_up_link_expires_in_an_hour_replaces_the_old_one_and_is_limited(app):
+    email = "nqsw.example@example.org"
+    _feedback_account(app, email)
+    first = app.test_client()
+    submit(first, "/password-help", {"email": email})
+    old = link_in_last_email(app, email)
+    submit(first, "/password-help", {"email": email})
+    response = first.get(old)
+    assert response.status_code == 404 and "replaced by a newer one" in response.get_data(as_text=True)
+    submit(first, "/password-help", {"email": email})
+    submit(first, "/password-help", {"email": email})
+    assert len([m for m in outbox(app) if m.recipient == email]) == 3
+    link = link_in_last_email(app, email)
+    clock.advance(timedelta(minutes=61))
+    response = app.test_client().get(link)
+    assert response.status_code == 404 and "This link has expired" in response.get_data(as_text=True)
+
+
+def test_password_help_sends_nothing_to_a_deactivated_account_not_set_up(app):
+    email = "nqsw.example@example.org"
+    _feedback_account(app, email, active=False)
+    sent = submit(app.test_client(), "/password-help", {"email": email})
+    assert sent.status_code == 200
+    assert [m.recipient for m in outbox(app)] == []
+
+
+def test_password_help_after_the_leads_reset_sends_a_fresh_reset_link(app, admin_client, make_user):
+    admin, _ = admin_client
+    person = make_user()
+    assert submit(admin, f"/admin/people/{person.id}/reset-2fa", {}).status_code == 302
+    expired = link_in_last_email(app, person.email)
+    clock.advance(timedelta(hours=73))
+    submit(app.test_client(), "/password-help", {"email": person.email})
+    assert len([m for m in outbox(app) if m.recipient == person.email]) == 2
+    link = link_in_last_email(app, person.email)
+    assert link.startswith("/invite/") and link != expired
+    assert link_row(app, person.email).purpose == "reset"
+    assert app.test_client().get(link).status_code == 200

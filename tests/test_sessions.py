@@ -173,3 +173,74 @@ def test_admin_reset_and_deactivation_end_sessions(app, admin_client, signed_in,
     # And they cannot simply sign in again.
     response = password_step(app.test_client(), person.email, person.password)
     assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+
+
+def _others_button_csrf(client) -> str:
+    from conftest import csrf_from
+
+    html = client.get("/account").get_data(as_text=True)
+    assert "Sign out other sessions" in html
+    return csrf_from(html)
+
+
+def test_sign_out_other_sessions_from_the_account_page(app, make_user):
+    from portal.models import AuditEvent
+
+    person = make_user()
+    here, there, third = app.test_client(), app.test_client(), app.test_client()
+    for client in (here, there, third):
+        sign_in(app, client, person)
+    assert here.get("/account/sessions/sign-out-others").status_code in (404, 405)
+    assert here.post("/account/sessions/sign-out-others").status_code == 400, "CSRF is required"
+    assert len(_session_ids(app, person)) == 3
+    response = here.post("/account/sessions/sign-out-others", data={"csrf_token": _others_button_csrf(here)})
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    page = here.get("/account").get_data(as_text=True)
+    assert "You have signed out everywhere else." in page and "Sign out other sessions" not in page
+    assert _signed_out(there) and _signed_out(third)
+    assert here.get("/dashboard").status_code == 200
+    assert _session_ids(app, person) == {_hash(session_token(here))}
+    with app.app_context():
+        actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == person.id)))
+    assert actions.count("session.others_signed_out") == 1
+
+
+def test_signing_out_others_when_there_are_none_changes_nothing(app, make_user, client):
+    from conftest import csrf_from
+
+    from portal.models import AuditEvent
+
+    person = make_user()
+    sign_in(app, client, person)
+    csrf = csrf_from(client.get("/account").get_data(as_text=True))
+    response = client.post("/account/sessions/sign-out-others", data={"csrf_token": csrf})
+    assert response.status_code == 302
+    assert "You were not signed in anywhere else." in client.get("/account").get_data(as_text=True)
+    with app.app_context():
+        actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == person.id)))
+    assert "session.others_signed_out" not in actions
+
+
+def test_account_page_lists_only_live_sessions(app, make_user):
+    person = make_user()
+    old, new = app.test_client(), app.test_client()
+    old.environ_base["HTTP_USER_AGENT"] = "LongGoneBrowser/1.0"
+    new.environ_base["HTTP_USER_AGENT"] = "CurrentBrowser/2.0"
+    sign_in(app, old, person)
+    clock.advance(timedelta(minutes=31))
+    sign_in(app, new, person)
+    assert len(_session_ids(app, person)) == 2, "the idle session's row is still there until its cookie returns"
+    html = new.get("/account").get_data(as_text=True)
+    assert "CurrentBrowser/2.0" in html and "LongGoneBrowser/1.0" not in html
+    assert "Sign out other sessions" not in html
+
+
+def test_new_recovery_codes_end_other_sessions(app, make_user):
+    person = make_user()
+    here, there = app.test_client(), app.test_client()
+    sign_in(app, here, person)
+    sign_in(app, there, person)
+    response = submit(here, "/account/recovery-codes", {"password": person.password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _signed_out(there)
+    assert here.get("/dashboard").status_code == 200

@@ -267,3 +267,14 @@ def test_unknown_email_costs_one_verification_at_the_same_parameters(app, make_u
     password_step(app.test_client(), person.email, "not the right password at all")
     password_step(app.test_client(), "nobody@example.org", "not the right password at all")
     assert len(seen) == 2 and seen[0] == seen[1] == "m=8192,t=1,p=1"
+
+
+def test_the_security_code_box_takes_a_recovery_code_easily(app, make_user, client):
+    person = make_user()
+    assert password_step(client, person.email, person.password).status_code == 302
+    html = client.get("/sign-in/code").get_data(as_text=True)
+    box = re.search(r"<input[^>]*name=\"code\"[^>]*>", html).group(0)
+    assert 'inputmode="numeric"' not in box, "a number pad cannot type a recovery code's letters"
+    assert 'autocomplete="one-time-code"' in box and 'spellcheck="false"' in box
+    hint = re.search(r'<div id="code-hint"[^>]*>([^<]+)</div>', html).group(1)
+    assert "recovery code" in hint

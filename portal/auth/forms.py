@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, ValidationError
 
 from portal.security import passwords
@@ -125,8 +125,26 @@ class ChangePasswordForm(ResetPasswordForm):
 
 
 class RegenerateCodesForm(FlaskForm):
-    """Confirm with a security code before replacing the recovery codes."""
+    """Confirm with the password or a security code before replacing the recovery codes."""
 
-    code = StringField("Security code", description="Enter the 6-digit code your app shows now.",
-                       widget=GovTextInput(), validators=[InputRequired("Enter your security code"), Length(max=20)])
+    password = PasswordField("Password", widget=GovPasswordInput(), validators=[Length(max=1024)])
+    code = StringField("Security code", description="Or, if you have your authenticator app, the 6-digit code it "
+                       "shows now.", widget=GovTextInput(), validators=[Length(max=20)])
     submit = SubmitField("Create new recovery codes", widget=GovSubmitInput())
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """The password again, before setting up a new authenticator app."""
+
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter your password"), Length(max=1024)])
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class NewAuthenticatorForm(FlaskForm):
+    """Confirm a new authenticator with a code it shows; the sealed new secret travels in the form."""
+
+    pending = HiddenField(validators=[InputRequired(), Length(max=500)])
+    code = StringField("Security code", description="Enter the 6-digit code your new app shows now.",
+                       widget=GovTextInput(), validators=[InputRequired("Enter the security code"), Length(max=20)])
+    submit = SubmitField("Confirm and continue", widget=GovSubmitInput())

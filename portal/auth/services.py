@@ -23,6 +23,10 @@ from portal.security import crypto, passwords, tokens, totp
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_PURPOSE = "portal recovery codes v1"
+PENDING_AUTHENTICATOR = "pending authenticator v1"
+PENDING_AUTHENTICATOR_MINUTES = 15
+SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)
+SETUP_EXPIRED = "Setting up took too long, or was already finished. Enter your password to start again."
 FAILED = "Login failed"
 TOO_MANY = "Too many attempts. Wait a few minutes, then try again."
 
@@ -40,6 +44,7 @@ class Outcome:
     token: str = ""
     user: User | None = None
     recovery_codes: list[str] = field(default_factory=list)
+    pending: str = ""  # a new authenticator's secret, sealed for the page that shows it
 
 
 # Sessions ---------------------------------------------------------------------------------------------
@@ -66,6 +71,27 @@ def sign_out(session: UserSession | None, user: User | None) -> None:
     if user is not None:
         audit.record(user, "sign_out")
     db.session.commit()
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    """The person's sessions that still work, newest first (expired rows linger until their cookie returns)."""
+    now = clock.now()
+    # access.active_sessions lists every row; the expiry rule itself lives in access, so it is reused, not copied.
+    return [s for s in access.active_sessions(user) if not access._session_expired(s, now)]
+
+
+def sign_out_other_sessions(user: User, session: UserSession) -> int:
+    """End every session of the person but this one; return how many ended (0 changes nothing)."""
+    others = db.session.scalar(
+        select(func.count()).select_from(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.id != session.id)
+    ) or 0
+    if others == 0:
+        return 0
+    access.end_other_sessions(user, keep=session)
+    audit.record(user, "session.others_signed_out", f"user:{user.id}", sessions=others)
+    db.session.commit()
+    return others
 
 
 # Sign-in ----------------------------------------------------------------------------------------------
@@ -180,19 +206,99 @@ def unused_recovery_codes(user: User) -> int:
     ) or 0
 
 
-def regenerate_recovery_codes(user: User, session: UserSession, raw_code: str) -> Outcome:
-    """Replace every recovery code after checking a current security code."""
+def regenerate_recovery_codes(user: User, session: UserSession, password: str, raw_code: str) -> Outcome:
+    """Replace every recovery code after the password or a current security code; other sessions end.
+
+    The password alone must be enough: a person who lost their phone signed in with a recovery code and has no
+    authenticator. A recovery code is not accepted here, so codes cannot be spent to make codes.
+    """
     key = throttle.account_key(user.email)
-    # A stolen session must not be a way round the sign-in throttle to guess codes.
+    # A stolen session must not be a way round the sign-in throttle to guess passwords or codes.
     if throttle.locked_until(key, session.ip) is not None:
         return Outcome(False, TOO_MANY)
-    if _consume_code(user, raw_code) != "code":
+    if not password and not raw_code.strip():
+        return Outcome(False, "Enter your password or the security code your app shows now")
+    password_ok = not password or passwords.verify_password(user.password_hash, password)[0]
+    code_ok = password_ok and (not raw_code.strip() or _consume_code(user, raw_code) == "code")
+    if not code_ok:
         throttle.note_attempt(key, session.ip, succeeded=False)
         audit.record(user, "2fa.recovery_codes_refused", f"user:{user.id}")
         db.session.commit()
-        return Outcome(False, "The security code is not right. Enter the code your app shows now.")
+        return Outcome(False, "The security code is not right. Enter the code your app shows now."
+                       if password_ok else "The password is not right.")
     codes = _new_recovery_codes(user)
-    audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}")
+    # Whoever held the old codes may have signed in with one: their sessions must not outlive the codes.
+    access.end_other_sessions(user, keep=session)
+    audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}",
+                 confirmed_with="password" if password else "code")
+    mail.queue(user.email, "New recovery codes were created for your account", "recovery_codes_changed",
+               account_url=mail.external_url("auth.account"))
+    db.session.commit()
+    return Outcome(True, user=user, recovery_codes=codes)
+
+
+# A new authenticator from the account page (lost or replaced phone) -------------------------------------
+
+
+def _pending_binding(user: User, session: UserSession) -> str:
+    # The sealed secret is bound to this person, this session and the secret it replaces, so it cannot be
+    # used by anyone else, from another session, or again once the change has been made.
+    return f"{PENDING_AUTHENTICATOR}:{user.id}:{session.id}:{tokens.hash_token(user.totp_secret or '')}"
+
+
+def _open_pending(user: User, session: UserSession, sealed: str) -> str | None:
+    """The new secret inside a sealed set-up, or None if it is not this person's, this session's or fresh."""
+    try:
+        issued, _, secret = crypto.installed().decrypt_field(_pending_binding(user, session), sealed).partition(":")
+    except (crypto.DecryptionError, crypto.KeyringError):
+        return None
+    age = clock.now().timestamp() - int(issued)
+    return secret if 0 <= age <= PENDING_AUTHENTICATOR_MINUTES * 60 else None
+
+
+def start_authenticator_change(user: User, session: UserSession, password: str) -> Outcome:
+    """After the password, make a new secret; it is sealed into the page, not stored, until a code confirms it."""
+    key = throttle.account_key(user.email)
+    if throttle.locked_until(key, session.ip) is not None:
+        return Outcome(False, TOO_MANY)
+    if not passwords.verify_password(user.password_hash, password)[0]:
+        throttle.note_attempt(key, session.ip, succeeded=False)
+        audit.record(user, "2fa.change_refused", f"user:{user.id}", step="password")
+        db.session.commit()
+        return Outcome(False, "The password is not right.")
+    secret = totp.new_secret()
+    sealed = crypto.installed().encrypt_field(_pending_binding(user, session),
+                                              f"{int(clock.now().timestamp())}:{secret}")
+    audit.record(user, "2fa.change_started", f"user:{user.id}")
+    db.session.commit()
+    return Outcome(True, user=user, pending=sealed)
+
+
+def pending_authenticator(user: User, session: UserSession, sealed: str) -> dict[str, str] | None:
+    """The QR code and typed key of a set-up under way, or None if it has expired or is not valid."""
+    secret = _open_pending(user, session, sealed)
+    return None if secret is None else _authenticator_details(user, secret)
+
+
+def confirm_authenticator_change(user: User, session: UserSession, sealed: str, raw_code: str) -> Outcome:
+    """A code from the new authenticator replaces the old one at once, with new recovery codes and no other sessions."""
+    secret = _open_pending(user, session, sealed)
+    if secret is None:
+        return Outcome(False, SETUP_EXPIRED)
+    step = totp.accepted_step(secret, raw_code, None, clock.now())
+    if step is None:
+        audit.record(user, "2fa.change_refused", f"user:{user.id}", step="code")
+        db.session.commit()
+        return Outcome(False, "The security code is not right. Check the time on your phone and enter the "
+                              "6-digit code your new app shows now.")
+    user.totp_secret = secret
+    user.totp_last_step = step
+    user.enrolled_at = clock.now()
+    codes = _new_recovery_codes(user)
+    access.end_other_sessions(user, keep=session)
+    audit.record(user, "2fa.changed", f"user:{user.id}")
+    mail.queue(user.email, "Your moderation portal authenticator app was changed", "authenticator_changed",
+               account_url=mail.external_url("auth.account"))
     db.session.commit()
     return Outcome(True, user=user, recovery_codes=codes)
 
@@ -317,13 +423,16 @@ def password_chosen(link: AccountLink) -> bool:
     return user is not None and user.password_hash is not None and user.totp_secret is not None
 
 
+def _authenticator_details(user: User, secret: str) -> dict[str, str]:
+    uri = totp.provisioning_uri(secret, user.email, current_app.config["ORGANISATION_NAME"])
+    return {"qr_svg": totp.qr_svg(uri, "QR code for your authenticator app"), "typed_key": totp.format_secret(secret)}
+
+
 def enrolment_details(link: AccountLink) -> dict[str, str]:
     """The QR code and typed key the invitee's authenticator needs."""
     user = link.user
     assert user is not None and user.totp_secret
-    uri = totp.provisioning_uri(user.totp_secret, user.email, current_app.config["ORGANISATION_NAME"])
-    return {"qr_svg": totp.qr_svg(uri, "QR code for your authenticator app"),
-            "typed_key": totp.format_secret(user.totp_secret)}
+    return _authenticator_details(user, user.totp_secret)
 
 
 def confirm_enrolment(link: AccountLink, raw_code: str, ip: str, agent: str, current: UserSession | None) -> Outcome:
@@ -350,29 +459,64 @@ def confirm_enrolment(link: AccountLink, raw_code: str, ip: str, agent: str, cur
 # Password help and changes ----------------------------------------------------------------------------
 
 
+def _links_asked_for(user: User) -> int:
+    """How many links the help page sent this person in the last hour (the Lead's own links do not count)."""
+    return db.session.scalar(
+        select(func.count()).select_from(AccountLink).where(
+            AccountLink.user_id == user.id,
+            AccountLink.created_by_id.is_(None),
+            AccountLink.created_at > clock.now() - timedelta(hours=1),
+        )
+    ) or 0
+
+
+def _lapsed_setup(user: User) -> LinkPurpose | None:
+    """The kind of set-up link an active person who never finished setting up was last sent, if any."""
+    if not user.active or user.enrolled_at is not None:
+        return None
+    purpose = db.session.scalar(
+        select(AccountLink.purpose).where(AccountLink.user_id == user.id, AccountLink.purpose.in_(SETUP_LINKS))
+        .order_by(AccountLink.id.desc()).limit(1)
+    )
+    return None if purpose is None else LinkPurpose(purpose)
+
+
 def request_password_help(email: str, ip: str) -> None:
-    """Email a one-hour link to an account that exists; the caller shows the same page either way."""
+    """Email a one-hour link: to reset a password, or to finish setting up an account whose invitation lapsed.
+
+    The caller shows the same page whatever happens, so the page reveals nothing about who has an account.
+    """
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.can_sign_in:
+    # An NQSW or Assessor sent feedback, or anyone invited or reset by the Lead, whose link expired: the email
+    # address is what the link was trusted to, so a fresh one goes there. Deactivating the account stops this.
+    setup = _lapsed_setup(user) if user is not None else None
+    if user is None or not (user.can_sign_in or setup is not None):
         audit.record(None, "password_help.requested_unknown", "")
         db.session.commit()
         return
-    recent = db.session.scalars(
-        select(AccountLink.id).where(
-            AccountLink.user_id == user.id,
-            AccountLink.purpose == LinkPurpose.PASSWORD.value,
-            AccountLink.created_at > clock.now() - timedelta(hours=1),
-        )
-    ).all()
-    if len(recent) >= 3:
+    if _links_asked_for(user) >= 3:
         audit.record(user, "password_help.limited", f"user:{user.id}")
         db.session.commit()
         return
     lifetime = timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
-    _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
-    mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
-               link_url=mail.external_url("auth.password_reset", token=token), minutes=lifetime.seconds // 60)
-    audit.record(user, "password_help.sent", f"user:{user.id}")
+    minutes = lifetime.seconds // 60
+    if setup is not None:
+        db.session.execute(
+            update(AccountLink)
+            .where(AccountLink.user_id == user.id, AccountLink.purpose.in_(SETUP_LINKS),
+                   AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+        )
+        _, token = new_link(setup, lifetime, user_id=user.id, email=user.email, name=user.name, role=user.role,
+                            organisation_id=user.organisation_id)
+        mail.queue(user.email, "Set up your moderation portal account", "setup_link", after_response=True,
+                   link_url=mail.external_url("auth.accept_link", token=token), minutes=minutes)
+        audit.record(user, "password_help.setup_link_sent", f"user:{user.id}", link=setup.value)
+    else:
+        _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
+        mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
+                   link_url=mail.external_url("auth.password_reset", token=token), minutes=minutes)
+        audit.record(user, "password_help.sent", f"user:{user.id}")
     db.session.commit()
 
 

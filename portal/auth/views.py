@@ -143,7 +143,7 @@ def account() -> str:
         "auth/account.html",
         user=user,
         sign_ins=services.recent_sign_ins(user),
-        sessions=access.active_sessions(user),
+        sessions=services.live_sessions(user),
         current_session=g.auth_session,
         codes_left=services.unused_recovery_codes(user),
     )
@@ -168,13 +168,62 @@ def change_password() -> str | Response:
 @bp.route("/account/recovery-codes", methods=["GET", "POST"])
 @access.signed_in
 def recovery_codes() -> str | Response:
-    """Replace the recovery codes (shown once)."""
+    """Replace the recovery codes (shown once); other sessions end."""
     user = access.require_user()
     form = forms.RegenerateCodesForm()
     if form.validate_on_submit():
-        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.code.data)
+        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data or "",
+                                                     form.code.data or "")
         if outcome.ok:
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
-        form.code.errors.append(outcome.message)
+        (form.code if form.code.data and not form.password.data else form.password).errors.append(outcome.message)
     return render_template("auth/regenerate_codes.html", form=form,
                            codes_left=services.unused_recovery_codes(user)), 400 if form.errors else 200
+
+
+@bp.route("/account/authenticator", methods=["GET", "POST"])
+@access.signed_in
+def new_authenticator() -> str | Response:
+    """Set up a new authenticator app, step 1: the password again; step 2 shows the new QR code."""
+    user = access.require_user()
+    form = forms.ConfirmPasswordForm()
+    if form.validate_on_submit():
+        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data)
+        if outcome.ok:
+            return _scan_page(forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending), outcome.pending)
+        form.password.errors.append(outcome.message)
+    return render_template("auth/new_authenticator.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/account/authenticator/confirm", methods=["POST"])
+@access.signed_in
+def confirm_new_authenticator() -> str | Response:
+    """Step 2: a code from the new app replaces the old one; the new recovery codes are shown once."""
+    user = access.require_user()
+    form = forms.NewAuthenticatorForm()
+    if form.validate_on_submit():
+        outcome = services.confirm_authenticator_change(user, g.auth_session, form.pending.data, form.code.data)
+        if outcome.ok:
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
+                                   new_authenticator=True)
+        form.code.errors.append(outcome.message)
+    return _scan_page(form, form.pending.data or "", 400)
+
+
+def _scan_page(form: forms.NewAuthenticatorForm, sealed: str, status: int = 200) -> tuple[str, int]:
+    """The new QR code and key; a set-up that expired or was finished goes back to the password step."""
+    details = services.pending_authenticator(access.require_user(), g.auth_session, sealed)
+    if details is None:
+        start = forms.ConfirmPasswordForm(formdata=None)
+        start.password.errors = [services.SETUP_EXPIRED]
+        return render_template("auth/new_authenticator.html", form=start), 400
+    return render_template("auth/new_authenticator_scan.html", form=form, **details), status
+
+
+@bp.route("/account/sessions/sign-out-others", methods=["POST"])
+@access.signed_in
+def sign_out_other_sessions() -> Response:
+    """End every session of the person but this one."""
+    ended = services.sign_out_other_sessions(access.require_user(), g.auth_session)
+    flash("You have signed out everywhere else." if ended else "You were not signed in anywhere else.")
+    return redirect(url_for("auth.account"))
