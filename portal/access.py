@@ -187,12 +187,11 @@ def end_other_sessions(user: User, keep: UserSession | None = None) -> None:
 
 
 def active_sessions(user: User) -> list[UserSession]:
-    """The user's live sessions, newest first."""
-    return list(
-        db.session.scalars(
-            select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.created_at.desc())
-        )
-    )
+    """The user's sessions that still work, newest first (expired rows linger until their cookie returns)."""
+    now = clock.now()
+    sessions = db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.created_at.desc()))
+    return [record for record in sessions if not _session_expired(record, now)]
 
 
 def install(app: Flask) -> None:

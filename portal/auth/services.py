@@ -73,13 +73,6 @@ def sign_out(session: UserSession | None, user: User | None) -> None:
     db.session.commit()
 
 
-def live_sessions(user: User) -> list[UserSession]:
-    """The person's sessions that still work, newest first (expired rows linger until their cookie returns)."""
-    now = clock.now()
-    # access.active_sessions lists every row; the expiry rule itself lives in access, so it is reused, not copied.
-    return [s for s in access.active_sessions(user) if not access._session_expired(s, now)]
-
-
 def sign_out_other_sessions(user: User, session: UserSession) -> int:
     """End every session of the person but this one; return how many ended (0 changes nothing)."""
     others = db.session.scalar(

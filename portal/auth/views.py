@@ -143,7 +143,7 @@ def account() -> str:
         "auth/account.html",
         user=user,
         sign_ins=services.recent_sign_ins(user),
-        sessions=services.live_sessions(user),
+        sessions=access.active_sessions(user),
         current_session=g.auth_session,
         codes_left=services.unused_recovery_codes(user),
     )
