@@ -14,7 +14,16 @@ from helpers_queries import count_queries, counting_statements
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AuditEvent, Document, DocumentVersion, Meeting, PanelRole, ReadReceipt, Role
+from portal.models import (
+    AuditEvent,
+    Document,
+    DocumentVersion,
+    Meeting,
+    PanelRole,
+    Portfolio,
+    ReadReceipt,
+    Role,
+)
 from portal.security import streams
 
 KB = 1024
@@ -53,7 +62,7 @@ def test_list_groups_by_evidence_type_with_typed_sized_links(app: Flask, stored:
     assert f'href="{paths["view"]}"\n   target="_blank" rel="noopener noreferrer">Open Final report (PDF, 77 bytes) ' \
            "in a new tab</a>" in page
     assert f'href="{paths["download"]}"\n   download>Download Final report (PDF, 77 bytes)</a>' in page
-    assert "Download Observation (Word document, " in page and "Open Observation" not in page
+    assert "Download Direct observations (Word document, " in page and "Open Direct observations" not in page
     assert "No one yet" in page
 
 
@@ -241,6 +250,65 @@ def test_tampering_found_mid_stream_aborts_without_sending_unverified_bytes(
     assert len(events) == 1 and "while sending" in events[0].details
 
 
+# Names the panel sees ----------------------------------------------------------------------------
+
+
+def _named_after_the_nqsw(app: Flask, client: FlaskClient) -> tuple[int, int, int, int]:
+    """Jane Smith's portfolio, pseudonymised B1, holding an untitled 6-month review named after her, then a
+    replacement PDF: (portfolio, document, version 1, version 2)."""
+    pid = make_portfolio(app, "Jane Smith")
+    with app.app_context():
+        db.session.get(Portfolio, pid).pseudonym = "B1"
+        db.session.commit()
+    assert upload(client, pid, [("Jane Smith 6-month review.docx", office_zip("docx"), "review_6_month")]
+                  ).status_code == 302
+    doc, first = only_document(app)
+    assert replace(client, pid, doc, "Jane Smith 6-month review (final).pdf", PDF).status_code == 302
+    with app.app_context():
+        second = db.session.get(Document, doc).current_version_id
+    return pid, doc, first, second
+
+
+def test_the_panel_never_sees_an_uploaded_file_name(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                                    signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
+    admin, _ = admin_client
+    pid, doc, first, second = _named_after_the_nqsw(app, admin)
+    chair, person = signed_in(Role.MEMBER)
+    meeting_id = seat(app, person.id, [pid], PanelRole.CHAIR)
+    paths, old = _paths(pid, doc, second), _paths(pid, doc, first)
+    for path in (paths["list"], paths["document"], f"/portfolios/{pid}", f"/meetings/{meeting_id}",
+                 f"/reviews/meetings/{meeting_id}", f"/reviews/meetings/{meeting_id}/record"):
+        response = chair.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and "Jane" not in page and "Smith" not in page, path
+    assert "6-month review" in chair.get(paths["list"]).get_data(as_text=True)  # the untitled one's name
+    page = chair.get(paths["document"]).get_data(as_text=True)
+    assert "Download Portfolio B1 - 6-month review - version 2.pdf (PDF, " in page
+    assert "Download Portfolio B1 - 6-month review - version 1.docx (Word document, " in page
+    assert chair.get(paths["download"]).headers["Content-Disposition"] == (
+        'attachment; filename="Portfolio B1 - 6-month review - version 2.pdf"; '
+        "filename*=UTF-8''Portfolio%20B1%20-%206-month%20review%20-%20version%202.pdf")
+    assert chair.get(paths["view"]).headers["Content-Disposition"].startswith(
+        'inline; filename="Portfolio B1 - 6-month review - version 2.pdf"; ')
+    assert chair.get(old["download"]).headers["Content-Disposition"].startswith(
+        'attachment; filename="Portfolio B1 - 6-month review - version 1.docx"; ')
+    # The Lead, who holds the key to the pseudonyms, keeps the names as uploaded.
+    lead_page = admin.get(paths["document"]).get_data(as_text=True)
+    assert "Download Jane Smith 6-month review (final).pdf (PDF, " in lead_page
+    assert "Download Jane Smith 6-month review.docx (Word document, " in lead_page
+    assert admin.get(paths["download"]).headers["Content-Disposition"].startswith(
+        'attachment; filename="Jane Smith 6-month review (final).pdf"; ')
+
+
+def test_a_title_given_at_upload_is_kept(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    assert upload(client, pid, [("scan 0042.pdf", PDF, "supervision")], title="  Supervision,\tApril  ").status_code \
+        == 302
+    with app.app_context():
+        assert db.session.scalars(db.select(Document.title)).one() == "Supervision, April"
+
+
 # Access ------------------------------------------------------------------------------------------
 
 
@@ -423,11 +491,16 @@ def test_pdf_stamp_is_off_by_default(app: Flask, admin_client: tuple[FlaskClient
 # Statements per transfer (DESIGN section 8: a bounded number of queries) ------------------------------------
 
 
-def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(app: Flask,
-                                                                     admin_client: tuple[FlaskClient, Person]
-                                                                     ) -> None:
+def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(
+        app: Flask, admin_client: tuple[FlaskClient, Person],
+        signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
     client, _ = admin_client
     pid = make_portfolio(app)
+    with app.app_context():
+        db.session.get(Portfolio, pid).pseudonym = "C2"
+        db.session.commit()
+    member, person = signed_in(Role.MEMBER)
+    seat(app, person.id, [pid])
     counts = []
     for round_number in range(2):  # the second round runs with more documents, versions and receipts about
         with counting_statements(app) as uploading:
@@ -439,8 +512,12 @@ def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(app: Flask,
         with counting_statements(app) as downloading:
             response = client.get(_paths(pid, doc, version)["download"])
             assert response.status_code == 200 and response.data == PDF
+        member.get(_paths(pid, doc, version)["download"])
+        with counting_statements(app) as panel_downloading:  # its neutral file name comes with the version
+            response = member.get(_paths(pid, doc, version)["download"])
+            assert response.data == PDF and "Portfolio C2 - " in response.headers["Content-Disposition"]
         form = count_queries(app, client, _paths(pid, doc, version)["upload"])  # the helper first GETs the form
-        counts.append((len(uploading) - form, len(downloading)))
-    # session, portfolio, 2 inserts, 2 updates, 3 for the audit chain | session, version, receipt read and
-    # update, 3 for the audit chain
-    assert counts == [(9, 7), (9, 7)], counts
+        counts.append((len(uploading) - form, len(downloading), len(panel_downloading)))
+    # session, portfolio, 2 inserts, 2 updates, 3 for the audit chain | session, version with its document and
+    # portfolio, receipt read and update, 3 for the audit chain (the same for the Lead and the panel)
+    assert counts == [(9, 7, 7), (9, 7, 7)], counts

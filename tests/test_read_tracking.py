@@ -115,7 +115,8 @@ def test_readiness_matrix_states_page_and_csv(app: Flask, admin_client: tuple[Fl
     assert exported.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     assert rows[0] == ["Portfolio", "Evidence type", "Document", "'=Bob Idle", "Ann Reader"]  # formulas defused
-    assert rows[1][1:] == ["Support and assessment agreement", "a", "Not read", "Read"]
+    assert rows[1][1:] == ["Support and assessment agreement", "Support and assessment agreement", "Not read",
+                           "Read"]  # an untitled document is named by its kind of evidence, not its file
     assert rows[2][3:] == ["Not read", "Read an older version"]
     assert reader.get(f"/portfolios/{pid}/documents/readiness").status_code == 404
 

@@ -190,8 +190,9 @@ def test_several_files_each_with_its_evidence_type(app: Flask, admin_client: tup
         assert label in page
     with app.app_context():
         documents = {d.title: d for d in db.session.scalars(db.select(Document))}
-        assert sorted(documents) == ["Agreement", "Obs 1", "notes"]
-        assert documents["Obs 1"].evidence_type == "direct_observation"
+        # Untitled, each is named by its kind of evidence: file names often name the NQSW.
+        assert sorted(documents) == ["Direct observations", "Supervision records", "Support and assessment agreement"]
+        assert documents["Direct observations"].evidence_type == "direct_observation"
         # Titles, file names and digests are encrypted in the database itself.
         raw = db.session.execute(text("SELECT d.title, v.filename, v.digest FROM documents d "
                                       "JOIN document_versions v ON v.document_id = d.id")).all()

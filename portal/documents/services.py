@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import access, audit, clock
@@ -121,11 +121,12 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
         for new in files:
             if new.evidence_type not in EvidenceType.__members__.values():
                 problems.append((new.field, f"Select the kind of evidence {clean_filename(new.filename)} is"))
-            title = " ".join(new.title.split())[:MAX_TITLE_CHARS] or clean_filename(new.filename).rsplit(".", 1)[0]
             if problems:
                 for _ in _chunks_of(new.chunks):  # nothing more will be stored: read past it
                     pass
                 continue
+            # Not the file name: the panel sees titles, and files are often named after the NQSW.
+            title = " ".join(new.title.split())[:MAX_TITLE_CHARS] or EvidenceType(new.evidence_type).label
             document = Document(portfolio_id=portfolio.id, evidence_type=new.evidence_type, title=title,
                                 created_by_id=actor.id, created_at=clock.now())
             db.session.add(document)  # inserted by the version's flush, with the version that needs its id
@@ -190,13 +191,34 @@ def document_in(portfolio: Portfolio, document_id: int) -> Document | None:
     return db.session.scalar(select(Document).where(*_live_document(portfolio.id, document_id)))
 
 
-def readable_version(user: User, portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion | None:
-    """A readable version of a live document in a portfolio the person may see, or None: one query per download."""
-    return db.session.scalar(
-        select(DocumentVersion).join(Document, Document.id == DocumentVersion.document_id)
+def readable_version(user: User, portfolio_id: int, document_id: int,
+                     version_id: int) -> tuple[DocumentVersion, Portfolio] | None:
+    """A readable version of a live document the person may see, with its document and portfolio, in one query."""
+    row = db.session.execute(
+        select(DocumentVersion, Portfolio).join(Document, Document.id == DocumentVersion.document_id)
+        .join(Portfolio, Portfolio.id == Document.portfolio_id)
+        .options(contains_eager(DocumentVersion.document))
         .where(DocumentVersion.id == version_id, DocumentVersion.wrapped_key.is_not(None),
                *_live_document(portfolio_id, document_id),
-               Document.portfolio_id.in_(access.visible_portfolio_ids(user))))
+               Document.portfolio_id.in_(access.visible_portfolio_ids(user)))).first()
+    return (row[0], row[1]) if row else None
+
+
+def file_name(user: User, portfolio: Portfolio, document: Document, version: DocumentVersion) -> str:
+    """The name a version's file goes by: as uploaded for the Lead, and for anyone else one that names no one."""
+    # Uploaded names often name the NQSW ("Jane Smith 6-month review.docx"), which the panel's label hides.
+    if user.is_admin:
+        return version.filename
+    stem, dot, extension = version.filename.rpartition(".")
+    suffix = f".{extension}" if dot and stem else ""
+    neutral = f"{portfolio.label_for(user)} - {EvidenceType(document.evidence_type).label} - version {version.number}"
+    return neutral + suffix
+
+
+def file_names(user: User, portfolio: Portfolio, document: Document,
+               versions: Iterable[DocumentVersion]) -> dict[int, str]:
+    """file_name for each of a document's versions, by version id."""
+    return {v.id: file_name(user, portfolio, document, v) for v in versions}
 
 
 def kind_of(version: DocumentVersion) -> FileKind:

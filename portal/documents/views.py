@@ -47,11 +47,11 @@ def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Do
     return portfolio, document
 
 
-def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> DocumentVersion:
-    version = services.readable_version(access.require_user(), portfolio_id, document_id, version_id)
-    if version is None:
+def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> tuple[DocumentVersion, Portfolio]:
+    found = services.readable_version(access.require_user(), portfolio_id, document_id, version_id)
+    if found is None:
         abort(404)
-    return version
+    return found
 
 
 @bp.route(PREFIX)
@@ -103,8 +103,10 @@ def document(portfolio_id: int, document_id: int) -> str:
     """A document and its version history."""
     user = access.require_user()
     portfolio, doc = _document_or_404(portfolio_id, document_id)
+    versions = services.versions_of(doc)
     return render_template("documents/document.html", portfolio=portfolio, label=portfolio.label_for(user),
-                           document=doc, versions=services.versions_of(doc), kind_of=services.kind_of,
+                           document=doc, versions=versions, kind_of=services.kind_of,
+                           names=services.file_names(user, portfolio, doc, versions),
                            state=services.my_read_states(user, [doc])[doc.id], user=user)
 
 
@@ -157,14 +159,16 @@ def _content_disposition(disposition: str, filename: str) -> str:
 
 
 def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str) -> Response | tuple[str, int]:
-    version = _version_or_404(portfolio_id, document_id, version_id)
+    user = access.require_user()
+    version, portfolio = _version_or_404(portfolio_id, document_id, version_id)
     kind = services.kind_of(version)
     if disposition == services.VIEW and not kind.opens_inline:
         abort(404)
     stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
-    size, filename = version.size, version.filename  # read now: open_version commits, which expires the row
+    # Read now: open_version commits, which expires the rows.
+    size, filename = version.size, services.file_name(user, portfolio, version.document, version)
     try:
-        pieces = services.open_version(access.require_user(), version, disposition, stamp=stamp)
+        pieces = services.open_version(user, version, disposition, stamp=stamp)
     except services.IntegrityFailure:
         return render_template("documents/integrity_failure.html", portfolio_id=portfolio_id), 500
     except StampFailure:

@@ -1,0 +1,43 @@
+"""Document names in a real browser: the panel sees neutral names, and the pages stay accessible."""
+
+from collections.abc import Callable
+
+from conftest import Person
+from flask import Flask
+from helpers_documents import make_portfolio, office_zip, seat
+from playwright.sync_api import Page
+
+from browser.conftest import assert_accessible
+from portal.extensions import db
+from portal.models import Portfolio, Role
+
+
+def test_an_untitled_file_named_after_the_nqsw_reaches_the_panel_under_a_neutral_name(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    page, _ = signed_in_page(Role.ADMIN)
+    member_page, member = signed_in_page(Role.MEMBER)
+    pid = make_portfolio(app, "Jane Smith")
+    with app.app_context():
+        db.session.get(Portfolio, pid).pseudonym = "B1"
+        db.session.commit()
+    seat(app, member.id, [pid])
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    assert "do not name the NQSW" in page.get_by_text("Panel members see the title").first.inner_text()
+    assert_accessible(page)
+    page.select_option("#evidence_type-0", "review_6_month")
+    page.set_input_files("#file-0", files=[{"name": "Jane Smith 6-month review.docx",
+                                            "mimeType": "application/octet-stream", "buffer": office_zip("docx")}])
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("1 document uploaded").wait_for()
+    page.get_by_role("link", name="6-month review", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert page.get_by_role("link", name="Download Jane Smith 6-month review.docx (Word document, ").count() == 1
+    member_page.goto(page.url)
+    neutral = "Portfolio B1 - 6-month review - version 1.docx"
+    link = member_page.get_by_role("link", name=f"Download {neutral} (Word document, ")
+    assert link.count() == 1
+    assert "Jane" not in member_page.locator("main").inner_text()
+    assert_accessible(member_page)
+    with member_page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == neutral
