@@ -207,7 +207,7 @@ def member_reads_and_submits(c: Cycle) -> None:
     assert "Not read yet" in page.content()
     opened = page.context.expect_event("response", lambda r: r.url.endswith("/view"))
     with page.expect_popup() as popup_info, opened as seen:
-        page.get_by_role("link", name=re.compile(r"^Open Final report \(PDF")).click()
+        page.get_by_role("link", name=re.compile(r"^Open Final assessment report \(PDF")).click()
     assert seen.value.status == 200 and seen.value.headers["content-type"].startswith("application/pdf")
     assert seen.value.headers["content-length"] == str(len(PDF))  # the body shows as Chromium's PDF viewer
     popup_info.value.close()  # Chromium's PDF viewer, not a portal page: nothing for axe-core to check

@@ -23,7 +23,7 @@ def _open_new_agreement(page: Page, live_url: str, pid: int) -> None:
     _choose(page, 0, "Agreement.pdf", PDF, "agreement")
     page.get_by_role("button", name="Upload", exact=True).click()
     page.get_by_text("1 document uploaded").wait_for()
-    page.get_by_role("link", name="Agreement", exact=True).click()
+    page.get_by_role("link", name="Support and assessment agreement", exact=True).click()
     page.wait_for_url("**/documents/*")
 
 
@@ -39,7 +39,7 @@ def test_upload_with_javascript_shows_progress_and_lands_on_the_list(
         page.get_by_role("button", name="Upload", exact=True).click()
     page.get_by_text("2 documents uploaded").wait_for()
     assert page.url == f"{live_url}/portfolios/{pid}/documents"
-    assert page.get_by_role("link", name="Open Final report (PDF, 77 bytes) in a new tab").get_attribute(
+    assert page.get_by_role("link", name="Open Final assessment report (PDF, 77 bytes) in a new tab").get_attribute(
         "target") == "_blank"
     assert_accessible(page)
 
