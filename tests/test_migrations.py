@@ -15,7 +15,18 @@ from sqlalchemy.engine import make_url
 
 from portal import audit, clock, create_app
 from portal.extensions import db
-from portal.models import AuditEvent, Base, Meeting, MeetingTemplate, SampleDraw, User
+from portal.models import (
+    AuditEvent,
+    Base,
+    Document,
+    DocumentVersion,
+    Meeting,
+    MeetingTemplate,
+    Nqsw,
+    Portfolio,
+    SampleDraw,
+    User,
+)
 from portal.security import crypto
 
 
@@ -141,5 +152,51 @@ def test_upgrade_encrypts_existing_free_text_in_place_and_downgrade_restores_it(
         db.session.expire_all()
         assert db.session.scalar(select(Meeting.title)) == TITLE
         assert audit.verify() == (3, None)
+        db.session.remove()
+        db.engine.dispose()
+
+
+# 0003: a title copied from the uploaded file's name becomes the evidence type's label --------------------------
+
+
+def test_upgrade_replaces_titles_copied_from_file_names_and_keeps_typed_ones(empty_database: str,
+                                                                             tmp_path: Path) -> None:
+    app = _app_for(empty_database, tmp_path)
+    with app.app_context():
+        upgrade(revision="0002")
+        now = clock.now()
+        lead = User(email="lead@example.org", name="Lead", role="admin", created_at=now)
+        nqsw = Nqsw(name="Jane Smith", email="jane@example.org")
+        db.session.add_all([lead, nqsw])
+        db.session.flush()
+        portfolio = Portfolio(nqsw_id=nqsw.id, created_at=now)
+        db.session.add(portfolio)
+        db.session.flush()
+        titles = {"Jane Smith 6-month review": ("review_6_month", "Jane Smith 6-month review.docx"),
+                  "Six-month review, second draft": ("review_6_month", "Jane Smith review v2.pdf")}
+        for title, (evidence, filename) in titles.items():
+            document = Document(portfolio_id=portfolio.id, evidence_type=evidence, title=title,
+                                created_by_id=lead.id, created_at=now)
+            db.session.add(document)
+            db.session.flush()
+            db.session.add(DocumentVersion(document_id=document.id, number=1, blob_id=secrets.token_hex(16),
+                                           filename=filename, content_type="application/pdf", size=1, digest="",
+                                           uploaded_by_id=lead.id, uploaded_at=now))
+        db.session.commit()
+        db.session.remove()
+
+        upgrade()
+
+        stored = _stored("documents.title")
+        assert all(v.startswith("f1.") and "Jane" not in v for v in stored)
+        assert list(db.session.scalars(select(Document.title).order_by(Document.id))) == [
+            "6-month review", "Six-month review, second draft"]
+        assert list(db.session.scalars(select(DocumentVersion.filename).order_by(DocumentVersion.id))) == [
+            "Jane Smith 6-month review.docx", "Jane Smith review v2.pdf"]  # the Lead keeps the uploaded names
+        db.session.remove()
+        downgrade(revision="0002")
+        upgrade()  # a re-run changes nothing more
+        assert list(db.session.scalars(select(Document.title).order_by(Document.id))) == [
+            "6-month review", "Six-month review, second draft"]
         db.session.remove()
         db.engine.dispose()
