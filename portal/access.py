@@ -194,6 +194,16 @@ def active_sessions(user: User) -> list[UserSession]:
     return [record for record in sessions if not _session_expired(record, now)]
 
 
+def prune_expired_sessions() -> int:
+    """Delete the session records that no longer work (their cookies never came back); return how many."""
+    now = clock.now()
+    expired = [record.id for record in db.session.scalars(select(UserSession)) if _session_expired(record, now)]
+    if expired:
+        db.session.execute(delete(UserSession).where(UserSession.id.in_(expired)))
+        db.session.commit()
+    return len(expired)
+
+
 def install(app: Flask) -> None:
     """Register the gate and mark Flask's own static endpoint as public."""
     app.before_request(load_session)

@@ -1,11 +1,11 @@
-"""Flask commands for keys, backups, retention and blob storage (run by the operator, never by the web)."""
+"""Flask commands for keys, backups, retention, blob storage and sessions (run by the operator, never the web)."""
 
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from portal import backup, keys, retention
+from portal import access, backup, keys, retention
 from portal.security.crypto import KeyringError
 
 # Keys -----------------------------------------------------------------------------------------------------
@@ -180,4 +180,15 @@ def storage_gc_command(grace_minutes: int) -> None:
     click.echo(f"removed {len(removed)} orphaned files")
 
 
-COMMANDS = (keys_group, backup_group, retention_group, storage_group)
+@click.group("sessions", cls=AppGroup)
+def sessions_group() -> None:
+    """Sign-in sessions."""
+
+
+@sessions_group.command("prune")
+def sessions_prune_command() -> None:
+    """Delete the records of sessions that have expired (a session ends at its time limits in any case)."""
+    click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
+
+
+COMMANDS = (keys_group, backup_group, retention_group, storage_group, sessions_group)

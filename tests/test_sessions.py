@@ -244,3 +244,17 @@ def test_new_recovery_codes_end_other_sessions(app, make_user):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert _signed_out(there)
     assert here.get("/dashboard").status_code == 200
+
+
+def test_sessions_prune_removes_only_expired_records(app, make_user, client):
+    idle, busy = make_user(), make_user()
+    sign_in(app, client, idle)
+    other = app.test_client()
+    clock.advance(timedelta(minutes=20))
+    sign_in(app, other, busy)
+    clock.advance(timedelta(minutes=15))  # idle: 35 minutes without a request; busy: 15
+    result = app.test_cli_runner().invoke(args=["sessions", "prune"])
+    assert result.exit_code == 0 and "removed 1 expired sessions" in result.output
+    assert _session_ids(app, idle) == set() and len(_session_ids(app, busy)) == 1
+    assert other.get("/dashboard").status_code == 200
+    assert "removed 0 expired sessions" in app.test_cli_runner().invoke(args=["sessions", "prune"]).output
