@@ -74,6 +74,20 @@ def test_member_sees_what_to_read_and_submit_by_when(app, signed_in):
     assert "Next panel" not in outsider.get("/dashboard").get_data(as_text=True)
 
 
+def test_a_chair_keeps_the_release_target_after_publishing_until_feedback_is_released(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    member, member_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, member_ids=(member_person.id,),
+                          held_on=clock.now().date() - timedelta(days=20), title="Past panel")
+    _approve(chair, built.meeting_id, publish=True)  # published before the feedback is released
+    release_link = f"/meetings/{built.meeting_id}/feedback-release"
+    html = chair.get("/dashboard").get_data(as_text=True)
+    assert "Past panel" in html and "Overdue" in html and release_link in html
+    assert "Past panel" not in member.get("/dashboard").get_data(as_text=True)  # nothing left for a member
+    assert submit(chair, release_link, {}).status_code == 302
+    assert "Past panel" not in chair.get("/dashboard").get_data(as_text=True)
+
+
 def test_observer_sees_published_minutes_and_open_actions(app, signed_in):
     chair, chair_person = signed_in(Role.MEMBER)
     observer, _ = signed_in(Role.OBSERVER)

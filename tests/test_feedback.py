@@ -2,13 +2,13 @@
 
 from datetime import date, timedelta
 
-from conftest import PASSWORD, Person, link_in_last_email, outbox, sign_in, submit
+from conftest import PASSWORD, Person, csrf_from, link_in_last_email, outbox, sign_in, submit
 from helpers_reports import build_meeting
 from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AuditEvent, FeedbackRecipient, Role, User
+from portal.models import AuditEvent, FeedbackRecipient, KeyMessage, PanelView, Role, User
 from portal.reports import release
 from portal.security import passwords, totp
 
@@ -175,3 +175,46 @@ def test_only_the_chair_and_the_lead_release(app, signed_in, make_user):
     assert submit(member, f"/meetings/{built.meeting_id}/feedback-release", {}, page="/dashboard").status_code == 404
     assert observer.get(f"/meetings/{built.meeting_id}/feedback-release").status_code == 404
     assert outbox(app) == []
+
+
+def test_what_was_released_cannot_be_rewritten_afterwards(app, signed_in):
+    """Recipients read their feedback and the key messages live, so after the release they stay as released."""
+    chair, built = _approved_meeting(app, signed_in)  # approved, not published: the panel's view was still open
+    m, pid = built.meeting_id, built.portfolio_ids[0]
+    view_path = f"/reviews/meetings/{m}/record/portfolios/{pid}"
+    edit = f"/meetings/{m}/minutes/edit"
+    token = csrf_from(chair.get(view_path).get_data(as_text=True))  # a form the Chair had open before releasing
+    with app.app_context():
+        message_id = db.session.scalar(select(KeyMessage.id).where(KeyMessage.meeting_id == m))
+    assert _release(chair, m).status_code == 302
+    nqsw = _client_for(app, built.nqsw_emails[0])
+    released_page = nqsw.get(f"/feedback/{m}").get_data(as_text=True)
+
+    attempts = [
+        (view_path, {"agreement": "disagree", "decision_view": "Changed", "support_view": "",
+                     "exemplars_confirmed": "", "feedback_assessor": "", "feedback_nqsw": "Rewritten after release"}),
+        (f"/meetings/{m}/minutes/key-messages", {"text": "A message nobody was sent"}),
+        (f"/meetings/{m}/minutes/key-messages/{message_id}/remove", {}),
+    ]
+    for path, data in attempts:
+        response = chair.post(path, data={**data, "csrf_token": token})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 409, path
+        assert "Feedback for this meeting was released on" in html and "Nothing has been saved" in html, path
+    assert chair.get(view_path).status_code == 409  # the page says so before the Chair writes anything
+    page = chair.get(edit).get_data(as_text=True)
+    assert "Feedback was released on" in page and "Add key message" not in page
+    assert "Remove key message" not in page
+    # The minutes themselves stay the Chair's to finish (notes, themes, actions) until they are published.
+    assert submit(chair, f"/meetings/{m}/minutes/notes", {"notes": "Written after release"}, page=edit
+                  ).status_code == 302
+
+    with app.app_context():
+        views = {v.portfolio_id: (v.agreement, v.feedback_nqsw) for v in db.session.scalars(select(PanelView))}
+        messages = list(db.session.scalars(select(KeyMessage.text).where(KeyMessage.meeting_id == m)))
+        actions = list(db.session.scalars(select(AuditEvent.action)))
+    assert views[pid][0] == "agree" and views[pid][1].startswith("NQSW feedback")
+    assert messages == ["Date every reflection."]
+    assert actions.count("minutes.key_message_added") == 1  # the one added before the release
+    assert "panel_view.saved" not in actions and "minutes.key_message_removed" not in actions
+    assert nqsw.get(f"/feedback/{m}").get_data(as_text=True) == released_page

@@ -40,6 +40,7 @@ def test_minutes_are_filled_from_the_data_and_the_chairs_text(app, signed_in, ma
     assert _edit(chair, m, "actions", {"description": "Audit supervision templates", "owner": "ASYE Lead",
                                        "due_on": ["31", "3", "2027"]}).status_code == 302
     assert _edit(chair, m, "key-messages", {"text": "Date every reflection."}).status_code == 302
+    _publish(chair, m)  # members read the minutes once they are published
     html = member.get(f"/meetings/{m}/minutes").get_data(as_text=True)
     for expected in ("The panel discussed reflective writing.", "Supervision records", "Often unsigned",
                      "Audit supervision templates", "31 March 2027", "Date every reflection.",
@@ -65,7 +66,12 @@ def test_who_may_read_and_write_the_minutes(app, signed_in, make_user):
     observer, _ = signed_in(Role.OBSERVER)
     outsider, _ = signed_in(Role.MEMBER)
     nqsw, _ = signed_in(Role.NQSW)
-    assert member.get(f"/meetings/{m}/minutes").status_code == 200
+    assert chair.get(f"/meetings/{m}/minutes").status_code == 200
+    # Draft minutes count each portfolio's "yes" answers and show the Chair's view: a member who has not yet
+    # submitted must not see how the others judged (DESIGN 2.7), so the draft is the Chair's and the Lead's.
+    for path in (f"/meetings/{m}/minutes", f"/meetings/{m}/minutes.pdf", f"/meetings/{m}/minutes.docx"):
+        assert member.get(path).status_code == 404, path
+    assert f'href="/meetings/{m}/minutes"' not in member.get("/reports").get_data(as_text=True)
     assert member.get(f"/meetings/{m}/minutes/edit").status_code == 404
     # A member with a valid CSRF token of their own still cannot write the record.
     forged = submit(member, f"/meetings/{m}/minutes/notes", {"notes": "Member rewrote it"}, page="/dashboard")
@@ -75,6 +81,9 @@ def test_who_may_read_and_write_the_minutes(app, signed_in, make_user):
         assert client.get(f"/meetings/{m}/minutes.pdf").status_code == 404
     _publish(chair, m)
     assert observer.get(f"/meetings/{m}/minutes").status_code == 200
+    assert member.get(f"/meetings/{m}/minutes").status_code == 200
+    assert member.get(f"/meetings/{m}/minutes.pdf").status_code == 200
+    assert f'href="/meetings/{m}/minutes"' in member.get("/reports").get_data(as_text=True)
     assert outsider.get(f"/meetings/{m}/minutes").status_code == 404
     assert nqsw.get(f"/meetings/{m}/minutes").status_code == 404
     with app.app_context():
@@ -157,6 +166,29 @@ def test_themes_are_reused_across_meetings_and_listed_with_their_meetings(app, s
     assert "Academy 2026" in html  # the cohorts sampled at each meeting
 
 
+def test_themes_show_only_meetings_whose_minutes_the_person_may_read(app, signed_in, make_user):
+    """A member sees the theme notes of published meetings they sat on, not those of another panel's meeting."""
+    chair, member, first = _setup(app, signed_in, make_user, held_on=date(2026, 3, 1), title="March panel")
+    other_chair, other_chair_person = signed_in(Role.MEMBER)
+    other_member, other_member_person = signed_in(Role.MEMBER)
+    second = build_meeting(app, other_chair_person.id, member_ids=(other_member_person.id,),
+                           held_on=date(2026, 9, 1), title="September panel")
+    _edit(chair, first.meeting_id, "themes", {"name": "Supervision records", "note": "Unsigned in March"})
+    _edit(other_chair, second.meeting_id, "themes", {"name": "Protected time", "note": "Not taken in September"})
+    _publish(chair, first.meeting_id)
+    _publish(other_chair, second.meeting_id)
+    observer, _ = signed_in(Role.OBSERVER)
+    outsider, _ = signed_in(Role.MEMBER)
+    seen = {name: client.get("/themes").get_data(as_text=True)
+            for name, client in (("member", member), ("other", other_member), ("observer", observer),
+                                 ("outsider", outsider))}
+    assert "Unsigned in March" in seen["member"] and "March panel" in seen["member"]
+    assert "Not taken in September" not in seen["member"] and "Protected time" not in seen["member"]
+    assert "Not taken in September" in seen["other"] and "Unsigned in March" not in seen["other"]
+    assert "Unsigned in March" in seen["observer"] and "Not taken in September" in seen["observer"]
+    assert "Unsigned in March" not in seen["outsider"] and "Not taken in September" not in seen["outsider"]
+
+
 def test_actions_not_done_are_carried_forward_until_done(app, signed_in, make_user):
     chair, _, first = _setup(app, signed_in, make_user, held_on=date(2026, 3, 1), title="March panel")
     _edit(chair, first.meeting_id, "actions", {"description": "Refresh Assessor training", "owner": "PSW",
@@ -198,6 +230,10 @@ def test_the_meeting_page_links_to_what_each_person_may_open(app, signed_in, mak
     member_page = member.get(f"/meetings/{m}").get_data(as_text=True)
     for href in (f"/meetings/{m}/minutes", f"/meetings/{m}/report", f"/meetings/{m}/feedback-release"):
         assert f'href="{href}"' in chair_page, href
-    assert f'href="/meetings/{m}/minutes"' in member_page
+    assert f'href="/meetings/{m}/minutes"' not in member_page  # a draft is the Chair's (see above)
     assert f'href="/meetings/{m}/feedback-release"' not in member_page
+    assert f'href="/meetings/{m}/report"' not in member_page
+    _publish(chair, m)
+    member_page = member.get(f"/meetings/{m}").get_data(as_text=True)
+    assert f'href="/meetings/{m}/minutes"' in member_page and "Read the minutes" in member_page
     assert f'href="/meetings/{m}/report"' not in member_page

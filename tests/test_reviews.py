@@ -273,12 +273,17 @@ def test_outside_the_access_window_is_404(app, setting):
     panel = setting["panel"]
     pid = panel.portfolio_ids[0]
     complete(client, panel, pid, submit_it=False)
+    token = csrf_from(client.get(f"{base(panel, pid)}/sections/part1").get_data(as_text=True))
     with app.app_context():
         meeting = db.session.get(Meeting, panel.meeting_id)
         meeting.minutes_published_at = clock.now()
         meeting.access_closes_at = clock.now() + timedelta(days=30)
         db.session.commit()
+    # The window keeps the member's portfolios and own work readable after publication, but a draft no longer
+    # saves: published minutes are read-only (DESIGN 2.8), and they count only what was submitted by then.
     assert client.get(base(panel, pid)).status_code == 200
+    late = client.post(f"{base(panel, pid)}/sections/part1", data={**answers_for("part1", 1), "csrf_token": token})
+    assert late.status_code == 409 and "minutes of this meeting were published" in late.get_data(as_text=True)
     clock.advance(timedelta(days=31))
     sign_in(app, client, setting["one"][1])  # the earlier sessions have expired too
     sign_in(app, chair_client, setting["chair"][1])
@@ -510,3 +515,63 @@ def test_assessment_pages_use_a_bounded_number_of_queries(app, setting, signed_i
     complete(chair, panel, panel.portfolio_ids[-1], submit_it=False)
     assert chair.get(f"{base(panel, pid)}/others").get_data(as_text=True).count("<h2") >= 6
     assert [count_queries(app, chair, path) for path in paths] == small
+
+
+def _publish_minutes(client, meeting_id):
+    page = f"/meetings/{meeting_id}/minutes"
+    for step in ("approve", "publish"):
+        assert submit(client, f"{page}/{step}", {}, page=page).status_code == 302
+
+
+def test_published_minutes_freeze_assessments_apologies_and_attendance(app, setting):
+    """After publication nothing the minutes count changes: a late save, submission or apology is refused."""
+    from portal.reviews import services
+
+    panel = setting["panel"]
+    m, pid = panel.meeting_id, panel.portfolio_ids[0]
+    one_client, one = setting["one"]
+    two_client, _two = setting["two"]
+    chair_client, _chair = setting["chair"]
+    complete(two_client, panel, pid)
+    complete(one_client, panel, pid, submit_it=False)
+    # Pages loaded before publication, as a member with the form open would have them.
+    one_token = csrf_from(one_client.get(f"{base(panel, pid)}/check").get_data(as_text=True))
+    two_token = csrf_from(two_client.get(f"/reviews/meetings/{m}/apologies").get_data(as_text=True))
+    chair_token = csrf_from(chair_client.get(f"/reviews/meetings/{m}/record/attendance").get_data(as_text=True))
+    with app.app_context():
+        seats = {s.user_id: (s.id, s.attendance) for s in db.session.scalars(select(MeetingMember))}
+    _publish_minutes(chair_client, m)
+    before = _assessment(app, one.id, pid).answers
+
+    attempts = [
+        (one_client, f"{base(panel, pid)}/check", {"csrf_token": one_token}, "assessments can no longer be saved"),
+        (one_client, f"{base(panel, pid)}/sections/part3", {**answers_for("part3", text="Late"),
+                                                             "csrf_token": one_token}, "can no longer be saved"),
+        (two_client, f"/reviews/meetings/{m}/apologies", {"csrf_token": two_token}, "apologies can no longer be sent"),
+        (chair_client, f"/reviews/meetings/{m}/record/attendance",
+         {**{f"seat-{seat_id}": "apologies" for seat_id, _ in seats.values()}, "csrf_token": chair_token},
+         "attendance and apologies can no longer be changed"),
+    ]
+    for client, path, data, message in attempts:
+        response = client.post(path, data=data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 409, path
+        assert message in html and "Nothing has been saved" in html, path
+        page = client.get(path)
+        if path.endswith("/check"):  # the member's own answers stay readable, without the submit button
+            assert page.status_code == 200 and "can no longer be changed or submitted" in page.get_data(as_text=True)
+            assert "Submit assessment" not in page.get_data(as_text=True)
+        else:  # the page says so up front, without a form
+            assert page.status_code == 409, path
+
+    assert _assessment(app, one.id, pid).status == "draft" and _assessment(app, one.id, pid).answers == before
+    with app.app_context():
+        assert {s.user_id: (s.id, s.attendance) for s in db.session.scalars(select(MeetingMember))} == seats
+        counted = services.meeting_counts(db.session.get(Meeting, m))
+    assert counted.total.submitted == 1 and counted.total.written == 0
+    assert len(_actions(app, "assessment.submitted")) == 1
+    assert _actions(app, "meeting.apologies_sent") == [] and _actions(app, "meeting.attendance_recorded") == []
+    task_list = one_client.get(base(panel, pid)).get_data(as_text=True)
+    assert "can no longer be changed or submitted" in task_list and "Check your answers" not in task_list
+    record_page = chair_client.get(f"/reviews/meetings/{m}/record").get_data(as_text=True)
+    assert "can no longer be changed" in record_page and "Record attendance and apologies" not in record_page

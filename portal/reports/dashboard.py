@@ -8,7 +8,7 @@ observers the published minutes and the open actions.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 
 from portal import clock
 from portal.extensions import db
@@ -137,10 +137,14 @@ def _admin(board: Dashboard, user: User) -> None:
 
 
 def _member(board: Dashboard, user: User) -> None:
+    # A meeting stays until its minutes are published; for its Chair, until feedback is released too, so the
+    # release target (due / overdue) does not vanish when the Chair publishes first.
+    awaiting_release = and_(MeetingMember.panel_role == PanelRole.CHAIR.value,
+                            ~exists().where(FeedbackRelease.meeting_id == Meeting.id))
     meetings = list(db.session.scalars(
         select(Meeting).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
         .where(MeetingMember.user_id == user.id, MeetingMember.panel_role.in_(PANEL_ROLES),
-               Meeting.minutes_published_at.is_(None))
+               or_(Meeting.minutes_published_at.is_(None), awaiting_release))
         .order_by(Meeting.held_on)))
     board.states = _states(meetings, user)
 

@@ -71,9 +71,11 @@ def _observes(role: str, panel_role: str | None) -> bool:
 
 
 def _may_read_minutes(role: str, panel_role: str | None, published: bool) -> bool:
-    if role == Role.ADMIN or panel_role in (PanelRole.CHAIR.value, PanelRole.MEMBER.value):
+    # Draft minutes count each portfolio's "yes" answers and show the Chair's view, so a member who had not yet
+    # submitted would see how the others judged: members read them only once published, with the Steering Group.
+    if role == Role.ADMIN or panel_role == PanelRole.CHAIR.value:
         return True
-    return _observes(role, panel_role) and published
+    return (panel_role == PanelRole.MEMBER.value or _observes(role, panel_role)) and published
 
 
 def _may_read_report(role: str, panel_role: str | None, published: bool) -> bool:
@@ -88,7 +90,7 @@ def _panel_role(user: User, meeting: Meeting) -> str | None:
 
 
 def can_read_minutes(user: User, meeting: Meeting) -> bool:
-    """The Lead and the meeting's panel read drafts; Steering Group observers read only published minutes."""
+    """The Lead and the Chair read drafts; the meeting's members and Steering Group observers, published minutes."""
     if user.role == Role.ADMIN:
         return True
     return _may_read_minutes(user.role, _panel_role(user, meeting), is_published(meeting))
@@ -290,12 +292,17 @@ class MeetingRow:
     can_report: bool
 
 
+def _seats_of(user: User) -> dict[int, str]:
+    """Meeting id -> the person's panel role there, in one query."""
+    return dict(db.session.execute(select(MeetingMember.meeting_id, MeetingMember.panel_role)
+                                   .where(MeetingMember.user_id == user.id)).all())
+
+
 def readable_meetings(user: User) -> list[MeetingRow]:
     """Meetings whose minutes the person may read, newest first, in three queries."""
     meetings = db.session.scalars(select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
     statuses = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status)).all())
-    seats = dict(db.session.execute(select(MeetingMember.meeting_id, MeetingMember.panel_role)
-                                    .where(MeetingMember.user_id == user.id)).all())
+    seats = _seats_of(user)
     rows = []
     for meeting in meetings:
         role, published = seats.get(meeting.id), meeting.minutes_published_at is not None
@@ -314,11 +321,14 @@ class ThemeHistory:
 
 
 def theme_history(user: User) -> list[ThemeHistory]:
-    """Every theme with the meetings it was raised at (published meetings only, except for the Lead)."""
+    """Every theme with the meetings it was raised at: for the Lead all of them, for anyone else the meetings
+    whose published minutes they may read (a member only those they sat on)."""
     query = (select(MeetingTheme, Meeting).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
              .order_by(Meeting.held_on, Meeting.id))
+    seats: dict[int, str] = {}
     if user.role != Role.ADMIN:
         query = query.where(Meeting.minutes_published_at.is_not(None))
+        seats = _seats_of(user)
     cohorts: dict[int, set[str]] = {}
     for meeting_id, name in db.session.execute(
         select(SampledPortfolio.meeting_id, Cohort.name).join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
@@ -327,6 +337,8 @@ def theme_history(user: User) -> list[ThemeHistory]:
         cohorts.setdefault(meeting_id, set()).add(name)
     found: dict[int, ThemeHistory] = {}
     for item, meeting in db.session.execute(query):
+        if user.role != Role.ADMIN and not _may_read_minutes(user.role, seats.get(meeting.id), True):
+            continue
         history = found.setdefault(item.theme_id, ThemeHistory(item.theme, []))
         history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ()))))
     return sorted(found.values(), key=lambda h: (-len(h.raised), h.theme.name.lower()))

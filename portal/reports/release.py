@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from portal import audit, clock, mail
 from portal.auth import services as auth_services
 from portal.extensions import db
+from portal.meetings.services import lock_meeting
 from portal.models import (
     Assessor,
     FeedbackRecipient,
@@ -126,7 +127,12 @@ def _link_registry(user: User, role: str, email: str) -> None:
 
 
 def release(actor: User, meeting: Meeting) -> FeedbackRelease:
-    """Release the meeting's feedback and key messages to everyone concerned at one moment."""
+    """Release the meeting's feedback and key messages to everyone concerned at one moment.
+
+    What is released is read live, so from here on the panel's views and the key messages are refused any
+    change (reviews.services.refuse_if_closed); the lock makes an edit in flight finish first or be refused.
+    """
+    lock_meeting(meeting)
     minutes = record.minutes_for(meeting)
     if minutes is None or minutes.status not in (MinutesStatus.APPROVED.value, MinutesStatus.PUBLISHED.value):
         raise ReleaseRefused("Approve the minutes before releasing feedback.")

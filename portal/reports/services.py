@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from portal import audit, clock
 from portal.extensions import db
+from portal.meetings.services import lock_meeting
 from portal.models import (
     Action,
     ActionStatus,
@@ -25,12 +26,16 @@ from portal.models import (
     User,
 )
 from portal.reports import record
+from portal.reviews.services import refuse_if_closed
 
 Row = TypeVar("Row", MeetingTheme, KeyMessage)
 
 
 class RecordLocked(Exception):
     """The minutes are published (or the step is out of order): the change was refused."""
+
+
+KEY_MESSAGES_CLOSED = "the key messages can no longer be changed"
 
 
 def _minutes(meeting: Meeting, actor: User) -> Minutes:
@@ -132,7 +137,8 @@ def set_action_status(actor: User, meeting: Meeting, action_id: int, status: Act
 
 
 def add_key_message(actor: User, meeting: Meeting, text: str) -> None:
-    """Add a key message for every NQSW and Assessor."""
+    """Add a key message for every NQSW and Assessor; refused (RecordClosed) once feedback is released."""
+    refuse_if_closed(meeting, KEY_MESSAGES_CLOSED, released_too=True)
     _editable(meeting, actor)
     position = db.session.scalar(select(func.count()).where(KeyMessage.meeting_id == meeting.id)) or 0
     db.session.add(KeyMessage(meeting_id=meeting.id, text=text.strip(), position=position, created_at=clock.now()))
@@ -141,7 +147,8 @@ def add_key_message(actor: User, meeting: Meeting, text: str) -> None:
 
 
 def remove_key_message(actor: User, meeting: Meeting, message_id: int) -> None:
-    """Remove a key message while the minutes are a draft."""
+    """Remove a key message while the minutes are a draft and feedback is not yet released."""
+    refuse_if_closed(meeting, KEY_MESSAGES_CLOSED, released_too=True)
     _editable(meeting, actor)
     db.session.delete(_item_of(meeting, KeyMessage, message_id))
     audit.record(actor, "minutes.key_message_removed", f"meeting:{meeting.id}")
@@ -160,6 +167,9 @@ def approve(actor: User, meeting: Meeting) -> None:
 
 def publish(actor: User, meeting: Meeting) -> None:
     """Publish approved minutes: they become read-only, revision 1 is kept, and the access window starts."""
+    # The lock every change to assessments, attendance and the panel's view takes first (refuse_if_closed), so
+    # none of them can slip in after the minutes that count them are published.
+    lock_meeting(meeting)
     minutes = _minutes(meeting, actor)
     if minutes.status != MinutesStatus.APPROVED.value:
         raise RecordLocked("Approve the minutes before publishing them.")

@@ -10,6 +10,7 @@ from portal import access
 from portal.models import ActionStatus, Meeting, Role, User
 from portal.reports import content, forms, record, release, services
 from portal.reports.render import Report, to_docx, to_pdf
+from portal.reviews.services import RecordClosed
 
 bp = Blueprint("reports", __name__)
 PANEL = (Role.ADMIN, Role.MEMBER, Role.OBSERVER)
@@ -73,7 +74,7 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
     action_forms = {a.id: forms.ActionStatusForm(prefix=f"action{a.id}", status=a.status)
                     for a in data.actions + data.carried_forward}
     return render_template(
-        "reports/minutes_edit.html", meeting=meeting, data=data, form=failed,
+        "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
         theme_form=given.get("ThemeForm") or forms.ThemeForm(),
         action_form=given.get("ActionForm") or forms.ActionForm(),
@@ -99,7 +100,7 @@ def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, An
         return _edit_page(user, meeting, form, 400)
     try:
         apply(user, meeting, form)
-    except services.RecordLocked as locked:
+    except (services.RecordLocked, RecordClosed) as locked:
         return _refused(str(locked))
     except LookupError:
         abort(404)
@@ -172,7 +173,7 @@ def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> 
         return _refused("The form had expired. Go back, refresh the page and try again.")
     try:
         step(user, meeting)
-    except services.RecordLocked as locked:
+    except (services.RecordLocked, RecordClosed) as locked:
         return _refused(str(locked))
     flash(done)
     return redirect(url_for("reports.minutes", meeting_id=meeting.id))

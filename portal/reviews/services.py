@@ -22,6 +22,7 @@ from portal.models import (
     AssessmentStatus,
     AssessmentTemplate,
     Attendance,
+    FeedbackRelease,
     Meeting,
     MeetingMember,
     PanelRole,
@@ -42,6 +43,10 @@ class Locked(Exception):
     """The assessment has been submitted and can no longer be changed."""
 
 
+class RecordClosed(Exception):
+    """The minutes are published (or feedback released), so what they fix can no longer change; the message says why."""
+
+
 class NoLongerAssessable(Exception):
     """Before the first save, the portfolio left the meeting's sample (a redraw) or the person left its panel."""
 
@@ -50,6 +55,10 @@ NOT_SAMPLED = ("This portfolio is no longer in the meeting's sample: the sample 
                "form open. Your answers have not been saved. Your assessments for this meeting list the portfolios "
                "now in the sample.")
 NOT_SEATED = "You no longer have access to this meeting's portfolios, so your answers have not been saved."
+CLOSED_ASSESSMENTS = "assessments can no longer be saved or submitted"
+CLOSED_APOLOGIES = "apologies can no longer be sent"
+CLOSED_ATTENDANCE = "attendance and apologies can no longer be changed"
+CLOSED_PANEL_VIEW = "the panel's view and its feedback can no longer be changed"
 
 
 class Incomplete(Exception):
@@ -234,6 +243,35 @@ def meeting_counts(meeting: Meeting) -> MeetingCounts:
 # Verbs -------------------------------------------------------------------------------------------------
 
 
+def why_closed(meeting: Meeting, what: str, released_too: bool = False) -> str | None:
+    """Why `what` can no longer change at this meeting (minutes published, or feedback released), or None."""
+    if meeting.minutes_published_at is not None:
+        return (f"The minutes of this meeting were published on {clock.format_date(meeting.minutes_published_at)}, "
+                f"so {what}: the published record is read-only. Nothing has been saved. If the minutes need "
+                "correcting, the Chair publishes a correction.")
+    if released_too:
+        released = db.session.scalar(select(FeedbackRelease.released_at)
+                                     .where(FeedbackRelease.meeting_id == meeting.id))
+        if released is not None:
+            return (f"Feedback for this meeting was released on {clock.format_date(released)}, so {what}: the "
+                    "Assessors and NQSWs have already been sent it. Nothing has been saved.")
+    return None
+
+
+def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False) -> None:
+    """Raise RecordClosed (see why_closed), holding the meeting's lock so publication and release wait for us.
+
+    publish() and release() take the same lock, so a change either commits before them (and is part of what
+    they fix) or sees them and is refused. Recipients read the released feedback and key messages live, which
+    is why those stay as they were once released.
+    """
+    lock_meeting(meeting)
+    db.session.refresh(meeting, ["minutes_published_at"])
+    reason = why_closed(meeting, what, released_too)
+    if reason is not None:
+        raise RecordClosed(reason)
+
+
 def _for_update(meeting: Meeting, portfolio: Portfolio, user: User) -> Assessment | None:
     """The person's assessment, row-locked so a save and a submission cannot interleave."""
     return db.session.scalar(
@@ -278,7 +316,8 @@ def _new_assessment(actor: User, meeting: Meeting, portfolio: Portfolio) -> Asse
 
 def save_section(actor: User, meeting: Meeting, portfolio: Portfolio, section: dict[str, Any],
                  values: dict[str, str | None]) -> Assessment:
-    """Save one section's answers as a draft (creating the assessment on first save)."""
+    """Save one section's answers as a draft (creating the assessment on first save); refused once published."""
+    refuse_if_closed(meeting, CLOSED_ASSESSMENTS)
     assessment = _for_update(meeting, portfolio, actor) or _new_assessment(actor, meeting, portfolio)
     if assessment.submitted:
         raise Locked
@@ -295,7 +334,11 @@ def save_section(actor: User, meeting: Meeting, portfolio: Portfolio, section: d
 
 
 def submit(actor: User, meeting: Meeting, portfolio: Portfolio, member: MeetingMember) -> Assessment:
-    """Submit and lock the person's assessment; written when they have sent apologies for the meeting."""
+    """Submit and lock the person's assessment; written when they have sent apologies for the meeting.
+
+    Refused (RecordClosed) once the minutes are published: they count the assessments submitted by then.
+    """
+    refuse_if_closed(meeting, CLOSED_ASSESSMENTS)
     assessment = _for_update(meeting, portfolio, actor)
     if assessment is not None and assessment.submitted:
         raise Locked
@@ -321,7 +364,8 @@ def _mark_written(meeting: Meeting, user_id: int) -> None:
 
 
 def send_apologies(actor: User, meeting: Meeting, member: MeetingMember) -> None:
-    """Record that the person cannot attend: their assessments count as written assessments."""
+    """Record that the person cannot attend: their assessments count as written assessments (not once published)."""
+    refuse_if_closed(meeting, CLOSED_APOLOGIES)
     member.attendance = Attendance.APOLOGIES.value
     _mark_written(meeting, actor.id)
     audit.record(actor, "meeting.apologies_sent", f"meeting:{meeting.id}")
@@ -329,7 +373,11 @@ def send_apologies(actor: User, meeting: Meeting, member: MeetingMember) -> None
 
 
 def record_attendance(actor: User, meeting: Meeting, choices: dict[int, str]) -> int:
-    """Record attended / apologies / expected for the seats given (by seat id); returns how many changed."""
+    """Record attended / apologies / expected for the seats given (by seat id); returns how many changed.
+
+    Refused (RecordClosed) once the minutes are published: the attendance is part of the published record.
+    """
+    refuse_if_closed(meeting, CLOSED_ATTENDANCE)
     changed = {}
     for member in meeting_seats(meeting):
         value = choices.get(member.id)
@@ -346,10 +394,10 @@ def record_attendance(actor: User, meeting: Meeting, choices: dict[int, str]) ->
 def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values: dict[str, str | None]) -> PanelView:
     """Record the panel's view on the decision and support, confirmed exemplars and feedback.
 
-    Refused (Locked) once the minutes are published: the published record is read-only.
+    Refused (RecordClosed) once the minutes are published, since the published record is read-only, and once
+    feedback is released, since its recipients have been sent what it says.
     """
-    if meeting.minutes_published_at is not None:
-        raise Locked
+    refuse_if_closed(meeting, CLOSED_PANEL_VIEW, released_too=True)
     view = panel_view_of(meeting, portfolio)
     if view is None:
         view = PanelView(meeting_id=meeting.id, portfolio_id=portfolio.id)

@@ -39,6 +39,10 @@ def _locked(meeting: Meeting, portfolio: Portfolio, user: User) -> tuple[str, in
     return render_template("reviews/locked.html", meeting=meeting, portfolio=portfolio, user=user), 409
 
 
+def _refused(message: str) -> tuple[str, int]:
+    return render_template("reports/refused.html", message=message), 409
+
+
 def _chaired_or_404(meeting_id: int) -> tuple[User, Meeting]:
     user = access.require_user()
     meeting = services.chaired_meeting(user, meeting_id)
@@ -85,12 +89,17 @@ def overview(meeting_id: int) -> str:
 
 @bp.route("/meetings/<int:meeting_id>/apologies", methods=["GET", "POST"])
 @panel
-def apologies(meeting_id: int) -> str | Response:
+def apologies(meeting_id: int) -> str | Response | tuple[str, int]:
     """Send apologies for a meeting, after confirmation; assessments then count as written."""
     user, meeting, seat = _seat_or_404(meeting_id)
+    if closed := services.why_closed(meeting, services.CLOSED_APOLOGIES):
+        return _refused(closed)
     form = forms.ApologiesForm()
     if form.validate_on_submit():
-        services.send_apologies(user, meeting, seat)
+        try:
+            services.send_apologies(user, meeting, seat)
+        except services.RecordClosed as closed:
+            return _refused(str(closed))
         flash("Your apologies have been sent. Submit your assessments in writing before the meeting.")
         return redirect(url_for("reviews.overview", meeting_id=meeting.id))
     return render_template("reviews/apologies.html", meeting=meeting, seat=seat, confirm=form)
@@ -119,12 +128,16 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
     part = _section_or_404(template.sections, section_key)
     if assessment is not None and assessment.submitted:
         return _locked(meeting, portfolio, user)
+    if closed := services.why_closed(meeting, services.CLOSED_ASSESSMENTS):
+        return _refused(closed)
     form = forms.section_form(part, assessment.answer_map if assessment else {})
     if form.validate_on_submit():
         try:
             services.save_section(user, meeting, portfolio, part, forms.answers_from(form, part))
         except services.Locked:
             return _locked(meeting, portfolio, user)
+        except services.RecordClosed as closed:
+            return _refused(str(closed))
         except services.NoLongerAssessable as refusal:
             return render_template("errors/error.html", code=409, title="Your answers have not been saved",
                                    description=str(refusal)), 409
@@ -150,6 +163,8 @@ def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int
             return redirect(url_for("reviews.submitted", meeting_id=meeting.id, portfolio_id=portfolio.id))
         except services.Locked:
             return _locked(meeting, portfolio, user)
+        except services.RecordClosed as closed:
+            return _refused(str(closed))
         except services.Incomplete as problem:
             missing, status = problem.missing, 400
     return render_template("reviews/check.html", meeting=meeting, portfolio=portfolio, seat=seat, user=user,
@@ -214,10 +229,15 @@ def reminders(meeting_id: int) -> Response:
 def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
     """Record who attended and who sent apologies."""
     user, meeting = _chaired_or_404(meeting_id)
+    if closed := services.why_closed(meeting, services.CLOSED_ATTENDANCE):
+        return _refused(closed)
     seats = services.meeting_seats(meeting)
     form = forms.attendance_form(seats)
     if form.validate_on_submit():
-        services.record_attendance(user, meeting, {seat.id: form[f"seat-{seat.id}"].data for seat in seats})
+        try:
+            services.record_attendance(user, meeting, {seat.id: form[f"seat-{seat.id}"].data for seat in seats})
+        except services.RecordClosed as closed:
+            return _refused(str(closed))
         flash("Attendance has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id))
     return render_template("reviews/attendance.html", meeting=meeting, form=form,
@@ -230,14 +250,15 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
     """The Chair records the panel's view, confirmed exemplars and feedback for one portfolio."""
     user, meeting = _chaired_or_404(meeting_id)
     portfolio = _portfolio_or_404(meeting, portfolio_id)
+    if closed := services.why_closed(meeting, services.CLOSED_PANEL_VIEW, released_too=True):
+        return _refused(closed)
     form = forms.PanelViewForm(obj=services.panel_view_of(meeting, portfolio))
     if form.validate_on_submit():
         try:
             services.save_panel_view(user, meeting, portfolio, {name: form[name].data
                                                                 for name in services.PANEL_VIEW_FIELDS})
-        except services.Locked:
-            return render_template("reports/refused.html", message="The minutes of this meeting are published, "
-                                   "so the panel's view can no longer be changed. Nothing has been saved."), 409
+        except services.RecordClosed as closed:
+            return _refused(str(closed))
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
     return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form,
