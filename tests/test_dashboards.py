@@ -83,6 +83,9 @@ def test_a_chair_keeps_the_release_target_after_publishing_until_feedback_is_rel
     release_link = f"/meetings/{built.meeting_id}/feedback-release"
     html = chair.get("/dashboard").get_data(as_text=True)
     assert "Past panel" in html and "Overdue" in html and release_link in html
+    # Published minutes close assessing: no invitation to submit, no reading deadline, but why.
+    assert "submit your assessments" not in html and "Deadlines" not in html
+    assert "Closed: the minutes were published on" in html
     assert "Past panel" not in member.get("/dashboard").get_data(as_text=True)  # nothing left for a member
     assert submit(chair, release_link, {}).status_code == 302
     assert "Past panel" not in chair.get("/dashboard").get_data(as_text=True)

@@ -1,5 +1,6 @@
 """Minutes: filled from the data, who may read and write them, draft -> approved -> published, corrections."""
 
+import re
 from datetime import date, timedelta
 
 from conftest import csrf_from, sign_in, submit
@@ -237,3 +238,12 @@ def test_the_meeting_page_links_to_what_each_person_may_open(app, signed_in, mak
     member_page = member.get(f"/meetings/{m}").get_data(as_text=True)
     assert f'href="/meetings/{m}/minutes"' in member_page and "Read the minutes" in member_page
     assert f'href="/meetings/{m}/report"' not in member_page
+
+
+def test_minutes_counts_read_as_english_for_one(app, signed_in):
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, sampled=1)
+    html = chair.get(f"/meetings/{built.meeting_id}/minutes").get_data(as_text=True)
+    assert "1 portfolio was sampled" in html and "1 portfolios" not in html
+    submitted = re.search(r"(\d+) (assessment was|assessments were) submitted", html)
+    assert submitted is not None and (submitted.group(1) == "1") == (submitted.group(2) == "assessment was")

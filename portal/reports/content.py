@@ -62,6 +62,11 @@ def _portfolio(item: PortfolioRecord) -> list:
     ]
 
 
+def _count(number: int, one: str, many: str) -> str:
+    """"1 assessment was", "2 assessments were": a count with its words in the right number."""
+    return f"{number} {one if number == 1 else many}"
+
+
 def minutes_report(record: MeetingRecord) -> Report:
     """The minutes: filled from the data, with the Chair's notes."""
     meeting, revisions = record.meeting, record.revisions
@@ -71,9 +76,9 @@ def minutes_report(record: MeetingRecord) -> Report:
                Paragraph(f"Meeting date: {format_date(meeting.held_on)}. Status of these minutes: {record.status}."))
     report.add(*_attendance(record))
     report.add(Heading(2, "Portfolios moderated"),
-               Paragraph(f"{len(record.portfolios)} portfolios were sampled; the panel confirmed the Internal "
-                         f"Panel's decision on {record.counts.confirmed}. "
-                         f"{record.counts.total.submitted} assessments were submitted."))
+               Paragraph(f"{_count(len(record.portfolios), 'portfolio was', 'portfolios were')} sampled; the panel "
+                         f"confirmed the Internal Panel's decision on {record.counts.confirmed}. "
+                         f"{_count(record.counts.total.submitted, 'assessment was', 'assessments were')} submitted."))
     for item in record.portfolios:
         report.add(*_portfolio(item))
     report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
