@@ -247,3 +247,15 @@ def test_minutes_counts_read_as_english_for_one(app, signed_in):
     assert "1 portfolio was sampled" in html and "1 portfolios" not in html
     submitted = re.search(r"(\d+) (assessment was|assessments were) submitted", html)
     assert submitted is not None and (submitted.group(1) == "1") == (submitted.group(2) == "assessment was")
+
+
+def test_the_minutes_editor_offers_the_themes_already_recorded(app, signed_in, make_user):
+    chair, _, built = _setup(app, signed_in, make_user)
+    page = chair.get(f"/meetings/{built.meeting_id}/minutes/edit").get_data(as_text=True)
+    assert "<option" not in page.split('id="known-themes"')[1].split("</datalist>")[0]  # none yet
+    assert "Themes already recorded" not in page
+    assert _edit(chair, built.meeting_id, "themes", {"name": "Supervision records", "note": ""}).status_code == 302
+    assert _edit(chair, built.meeting_id, "themes", {"name": "  supervision   RECORDS ", "note": ""}).status_code == 302
+    page = chair.get(f"/meetings/{built.meeting_id}/minutes/edit").get_data(as_text=True)
+    assert 'list="known-themes"' in page and '<option value="Supervision records">' in page
+    assert "Themes already recorded (1)" in page  # the same theme, whatever its spacing and case

@@ -87,6 +87,11 @@ def theme_named(name: str) -> Theme:
     return theme
 
 
+def theme_names() -> list[str]:
+    """Every theme's name, alphabetically, to offer when a Chair records themes (names never name people)."""
+    return list(db.session.scalars(select(Theme.name).order_by(func.lower(Theme.name))))
+
+
 def add_theme(actor: User, meeting: Meeting, name: str, note: str) -> None:
     """Record a theme for the programme at this meeting (reusing an existing theme of the same name)."""
     _editable(meeting, actor)

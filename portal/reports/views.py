@@ -76,7 +76,7 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
     return render_template(
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
-        theme_form=given.get("ThemeForm") or forms.ThemeForm(),
+        theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
         action_form=given.get("ActionForm") or forms.ActionForm(),
         key_form=given.get("KeyMessageForm") or forms.KeyMessageForm(),
         action_forms=action_forms, confirm=forms.ConfirmForm(),
