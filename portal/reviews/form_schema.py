@@ -6,12 +6,14 @@ A schema is {"sections": [{"key", "title", "hint"?, "questions": [question, ...]
 answers[key].
 """
 
+import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from portal.reviews.template_default import CRITERIA, EVIDENCE_ITEMS, SUPPORT
+from portal.reviews.template_default import CRITERIA, DEFAULT_SCHEMA, EVIDENCE_ITEMS, SUPPORT
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TYPES = ("choice", "text")
@@ -24,6 +26,13 @@ REQUIRED_KEYS = (
     + [(None, key) for key, _label, _hint in SUPPORT]
 )
 NOT_STARTED, IN_PROGRESS, COMPLETED = "Not started", "In progress", "Completed"
+# Limits on the wording the form-based editor accepts: long enough for any real question, short enough to read.
+MAX_TITLE = 200
+MAX_LABEL = 300
+MAX_HINT = 1_000
+MAX_OPTION = 200
+MAX_OPTIONS = 20
+_DEFAULT_LABELS = {(q.get("group"), q["key"]): q["label"] for s in DEFAULT_SCHEMA["sections"] for q in s["questions"]}
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,51 @@ class Missing:
 def field_name(question: dict[str, Any]) -> str:
     """The HTML name (and id) of a question's input: unique within its template."""
     return f"{question['group']}-{question['key']}" if question.get("group") else question["key"]
+
+
+def is_counted(question: dict[str, Any]) -> bool:
+    """Whether the reports count this question's answers, so it must stay in every version as a choice."""
+    return (question.get("group"), question["key"]) in REQUIRED_KEYS
+
+
+def fingerprint(schema: dict[str, Any]) -> str:
+    """A short digest of a schema, so an editor can tell that the template changed while it was open."""
+    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def new_key(label: str, taken: set[str]) -> str:
+    """A key made from a label (lower case, underscores, matching KEY) that is not in `taken`."""
+    stem = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:30].rstrip("_")
+    if not stem or not stem[0].isalpha():
+        stem = f"q_{stem}".rstrip("_")
+    key, number = stem, 2
+    while key in taken:
+        key, number = f"{stem}_{number}", number + 1
+    return key
+
+
+def find_question(schema: dict[str, Any], name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The (section, question) whose field name is `name`, or None."""
+    for section in schema["sections"]:
+        for question in section["questions"]:
+            if field_name(question) == name:
+                return section, question
+    return None
+
+
+def with_question(schema: dict[str, Any], section_key: str, question: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the schema with `question` added at the end of a section."""
+    changed = copy.deepcopy(schema)
+    next(s for s in changed["sections"] if s["key"] == section_key)["questions"].append(question)
+    return changed
+
+
+def without_question(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of the schema without the question whose field name is `name`."""
+    changed = copy.deepcopy(schema)
+    for section in changed["sections"]:
+        section["questions"] = [q for q in section["questions"] if field_name(q) != name]
+    return changed
 
 
 def answer_of(answers: dict[str, Any], question: dict[str, Any]) -> str | None:
@@ -146,5 +200,7 @@ def validate(text: str) -> tuple[dict[str, Any] | None, list[str]]:
                for q in (s.get("questions") or []) if isinstance(q, dict) and q.get("type") == "choice"}
     lost = [f"{group}-{key}" if group else key for group, key in REQUIRED_KEYS if (group, key) not in choices]
     if lost:
-        errors.append("The reports count these questions, so keep them as choices: " + ", ".join(lost))
+        errors.append("The reports count these questions, so keep them as choices: " + ", ".join(lost) + " ("
+                      + "; ".join(f"\u201c{_DEFAULT_LABELS[pair]}\u201d" for pair in REQUIRED_KEYS
+                                  if pair not in choices) + ")")
     return (None, errors) if errors else (schema, [])

@@ -61,6 +61,14 @@ CLOSED_ATTENDANCE = "attendance and apologies can no longer be changed"
 CLOSED_PANEL_VIEW = "the panel's view and its feedback can no longer be changed"
 
 
+class TemplateRefused(Exception):
+    """A new template version breaks the schema's rules; `problems` says how, in plain words."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class Incomplete(Exception):
     """Required questions are unanswered; `missing` lists them in form order."""
 
@@ -425,14 +433,28 @@ def send_reminders(actor: User, meeting: Meeting) -> int:
     return len(recipients)
 
 
-def publish_template(actor: User, name: str, schema: dict[str, Any]) -> AssessmentTemplate:
-    """Publish a new version of the assessment template; assessments already begun keep their version."""
-    version = (db.session.scalar(select(func.max(AssessmentTemplate.version))) or 0) + 1
+def next_version() -> int:
+    """The number the next published version of the assessment template will have."""
+    return (db.session.scalar(select(func.max(AssessmentTemplate.version))) or 0) + 1
+
+
+def publish_template(actor: User, name: str, schema: dict[str, Any], change: str = "edited as JSON"
+                     ) -> AssessmentTemplate:
+    """Publish a new version of the assessment template; assessments already begun keep their version.
+
+    Raises TemplateRefused, publishing nothing, when the schema breaks a rule of form_schema.validate.
+    `change` says in the audit record how the Lead made it (edited as JSON, wording, a question added ...).
+    """
+    checked, problems = form_schema.validate(json.dumps(schema))
+    if checked is None:
+        raise TemplateRefused(problems)
+    version = next_version()
     db.session.execute(update(AssessmentTemplate).where(AssessmentTemplate.active.is_(True)).values(active=False))
-    template = AssessmentTemplate(name=name, version=version, schema=json.dumps(schema, indent=2),
+    template = AssessmentTemplate(name=name, version=version, schema=json.dumps(checked, indent=2),
                                   created_at=clock.now(), active=True)
     db.session.add(template)
     db.session.flush()
-    audit.record(actor, "assessment_template.published", f"assessment_template:{template.id}", version=version)
+    audit.record(actor, "assessment_template.published", f"assessment_template:{template.id}", version=version,
+                 change=change)
     db.session.commit()
     return template

@@ -1,8 +1,10 @@
 """Pages of the reviews area: a member's assessments, apologies, the Chair's meeting record, templates."""
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access
@@ -72,6 +74,7 @@ def answer_text(question: dict[str, Any], answers: dict[str, Any]) -> str:
 
 
 bp.add_app_template_global(form_schema.field_name, "field_name")
+bp.add_app_template_global(form_schema.is_counted, "q_counted")
 
 
 # A member's assessments ---------------------------------------------------------------------------------
@@ -271,25 +274,97 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
 @bp.route("/templates")
 @access.roles(Role.ADMIN)
 def templates() -> str:
-    """The versions of the assessment template."""
-    return render_template("reviews/templates.html", versions=services.templates(),
-                           current=services.current_template())
+    """The versions of the assessment template, and the current one's questions with the ways to change them."""
+    current = services.current_template()
+    return render_template("reviews/templates.html", versions=services.templates(), current=current,
+                           next_version=services.next_version())
+
+
+def _editing(form: FlaskForm, schema: dict[str, Any]) -> bool:
+    """Whether a POSTed editor starts from the template as it is now (nobody published meanwhile)."""
+    return form.based_on.data == form_schema.fingerprint(schema)
+
+
+def _publish(name: str, schema: dict[str, Any], change: str) -> Response | tuple[str, int]:
+    """Publish the new version an editor made and go back to the list, or say why it was refused."""
+    try:
+        template = services.publish_template(access.require_user(), name, schema, change)
+    except services.TemplateRefused as refused:
+        return _refused("The new version was not published: " + " ".join(refused.problems))
+    flash(f"Version {template.version} of the assessment template is published. "
+          "Assessments already begun keep the version they started with.")
+    return redirect(url_for("reviews.templates"))
+
+
+@bp.route("/templates/wording", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def template_wording() -> str | Response | tuple[str, int]:
+    """Change the wording of the current version (titles, questions, hints, required, option labels) and publish."""
+    current = services.current_template()
+    schema = json.loads(current.schema)
+    form = forms.wording_form(current.name, schema)
+    if form.is_submitted() and not _editing(form, schema):
+        return _refused(forms.CHANGED_MEANWHILE)
+    if form.validate_on_submit():
+        return _publish(form.name.data, forms.schema_from_wording(form, schema), "wording")
+    return render_template("reviews/template_wording.html", form=form, sections=forms.wording_layout(form, schema),
+                           current=current, next_version=services.next_version()), 400 if form.errors else 200
+
+
+@bp.route("/templates/sections/<section_key>/questions/new", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def template_add_question(section_key: str) -> str | Response | tuple[str, int]:
+    """Add a question to a section of the current version and publish the result as the next version."""
+    current = services.current_template()
+    schema = json.loads(current.schema)
+    part = _section_or_404(schema["sections"], section_key)
+    form = forms.question_form(current.name, schema)
+    if form.is_submitted() and not _editing(form, schema):
+        return _refused(forms.CHANGED_MEANWHILE)
+    if form.validate_on_submit():
+        question = forms.new_question(form, schema)
+        return _publish(form.name.data, form_schema.with_question(schema, section_key, question), "question added")
+    return render_template("reviews/template_question.html", form=form, section=part, current=current,
+                           next_version=services.next_version()), 400 if form.errors else 200
+
+
+@bp.route("/templates/questions/<name>/remove", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def template_remove_question(name: str) -> str | Response | tuple[str, int]:
+    """Confirm, then remove a question the reports do not count and publish the result as the next version."""
+    current = services.current_template()
+    schema = json.loads(current.schema)
+    found = form_schema.find_question(schema, name)
+    if found is None:
+        abort(404)
+    part, question = found
+    if form_schema.is_counted(question):
+        return _refused(f"\u201c{question['label']}\u201d cannot be removed: the reports count its answers, so "
+                        "every version of the template must ask it. Nothing was published.")
+    if len(part["questions"]) == 1:
+        return _refused(f"\u201c{question['label']}\u201d is the only question in \u201c{part['title']}\u201d, "
+                        "and a section needs at least one question. Add another question to the section first. "
+                        "Nothing was published.")
+    form = forms.remove_form(current.name, schema)
+    if form.is_submitted() and not _editing(form, schema):
+        return _refused(forms.CHANGED_MEANWHILE)
+    if form.validate_on_submit():
+        return _publish(form.name.data, form_schema.without_question(schema, name), "question removed")
+    return render_template("reviews/template_remove.html", form=form, section=part, question=question,
+                           current=current, next_version=services.next_version()), 400 if form.errors else 200
 
 
 @bp.route("/templates/new", methods=["GET", "POST"])
 @access.roles(Role.ADMIN)
 def new_template() -> str | Response | tuple[str, int]:
-    """Publish a new version of the template from edited JSON; nothing changes if it has a problem."""
+    """Advanced: publish a new version from edited JSON; nothing changes if it has a problem."""
     current = services.current_template()
     editor = forms.TemplateForm(name=current.name, schema=current.schema)
     problems: list[str] = []
     if editor.validate_on_submit():
         schema, problems = form_schema.validate(editor.schema.data)
         if schema is not None:
-            template = services.publish_template(access.require_user(), editor.name.data.strip(), schema)
-            flash(f"Version {template.version} of the assessment template is published. "
-                  "Assessments already begun keep the version they started with.")
-            return redirect(url_for("reviews.templates"))
+            return _publish(editor.name.data.strip(), schema, "edited as JSON")
     problems = [error for errors in editor.errors.values() for error in errors] + problems
     return render_template("reviews/template_edit.html", editor=editor, problems=problems,
                            current=current), 400 if problems else 200
