@@ -178,12 +178,12 @@ def apply_session_cookie(response: Response) -> Response:
     return response
 
 
-def end_other_sessions(user: User, keep: UserSession | None = None) -> None:
-    """Delete every session of this user except the one given (the caller commits)."""
+def end_other_sessions(user: User, keep: UserSession | None = None) -> int:
+    """Delete every session of this user except the one given (the caller commits); return how many."""
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    db.session.execute(statement)
+    return db.session.execute(statement).rowcount
 
 
 def active_sessions(user: User) -> list[UserSession]:

@@ -47,6 +47,14 @@ class Outcome:
     pending: str = ""  # a new authenticator's secret, sealed for the page that shows it
 
 
+def _failed_attempt(user: User | None, key: str, ip: str, action: str, message: str, **details: str) -> Outcome:
+    """Count a failed attempt against the sign-in throttle, audit it and commit; return the refusal."""
+    throttle.note_attempt(key, ip, succeeded=False)
+    audit.record(user, action, f"user:{user.id}" if user else "", **details)
+    db.session.commit()
+    return Outcome(False, message)
+
+
 # Sessions ---------------------------------------------------------------------------------------------
 
 
@@ -75,13 +83,9 @@ def sign_out(session: UserSession | None, user: User | None) -> None:
 
 def sign_out_other_sessions(user: User, session: UserSession) -> int:
     """End every session of the person but this one; return how many ended (0 changes nothing)."""
-    others = db.session.scalar(
-        select(func.count()).select_from(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.id != session.id)
-    ) or 0
+    others = access.end_other_sessions(user, keep=session)
     if others == 0:
         return 0
-    access.end_other_sessions(user, keep=session)
     audit.record(user, "session.others_signed_out", f"user:{user.id}", sessions=others)
     db.session.commit()
     return others
@@ -100,10 +104,7 @@ def sign_in_password(email: str, password: str, ip: str, agent: str, current: Us
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     matches, needs_rehash = passwords.verify_password(user.password_hash if user else None, password)
     if not matches or user is None or not user.can_sign_in:
-        throttle.note_attempt(key, ip, succeeded=False)
-        audit.record(user, "sign_in.failed", f"user:{user.id}" if user else "", step="password")
-        db.session.commit()
-        return Outcome(False, FAILED)
+        return _failed_attempt(user, key, ip, "sign_in.failed", FAILED, step="password")
     if needs_rehash:
         user.password_hash = passwords.hash_password(password)
     token = _start_session(user, SessionStage.PASSWORD, current, ip, agent)
@@ -162,10 +163,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
         return Outcome(False, TOO_MANY)
     used = _consume_code(user, raw_code)
     if used is None:
-        throttle.note_attempt(key, ip, succeeded=False)
-        audit.record(user, "sign_in.failed", f"user:{user.id}", step="code")
-        db.session.commit()
-        return Outcome(False, FAILED)
+        return _failed_attempt(user, key, ip, "sign_in.failed", FAILED, step="code")
     throttle.note_attempt(key, ip, succeeded=True)
     token = _start_session(user, SessionStage.FULL, pending, ip, agent)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used)
@@ -214,11 +212,9 @@ def regenerate_recovery_codes(user: User, session: UserSession, password: str, r
     password_ok = not password or passwords.verify_password(user.password_hash, password)[0]
     code_ok = password_ok and (not raw_code.strip() or _consume_code(user, raw_code) == "code")
     if not code_ok:
-        throttle.note_attempt(key, session.ip, succeeded=False)
-        audit.record(user, "2fa.recovery_codes_refused", f"user:{user.id}")
-        db.session.commit()
-        return Outcome(False, "The security code is not right. Enter the code your app shows now."
-                       if password_ok else "The password is not right.")
+        return _failed_attempt(user, key, session.ip, "2fa.recovery_codes_refused",
+                               "The security code is not right. Enter the code your app shows now."
+                               if password_ok else "The password is not right.")
     codes = _new_recovery_codes(user)
     # Whoever held the old codes may have signed in with one: their sessions must not outlive the codes.
     access.end_other_sessions(user, keep=session)
@@ -255,10 +251,8 @@ def start_authenticator_change(user: User, session: UserSession, password: str) 
     if throttle.locked_until(key, session.ip) is not None:
         return Outcome(False, TOO_MANY)
     if not passwords.verify_password(user.password_hash, password)[0]:
-        throttle.note_attempt(key, session.ip, succeeded=False)
-        audit.record(user, "2fa.change_refused", f"user:{user.id}", step="password")
-        db.session.commit()
-        return Outcome(False, "The password is not right.")
+        return _failed_attempt(user, key, session.ip, "2fa.change_refused", "The password is not right.",
+                               step="password")
     secret = totp.new_secret()
     sealed = crypto.installed().encrypt_field(_pending_binding(user, session),
                                               f"{int(clock.now().timestamp())}:{secret}")
@@ -521,10 +515,7 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     if throttle.locked_until(key, ip) is not None:
         return Outcome(False, TOO_MANY)
     if _consume_code(user, raw_code) is None:
-        throttle.note_attempt(key, ip, succeeded=False)
-        audit.record(user, "password_help.code_failed", f"user:{user.id}")
-        db.session.commit()
-        return Outcome(False, "The security code is not right.")
+        return _failed_attempt(user, key, ip, "password_help.code_failed", "The security code is not right.")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = clock.now()
     link.used_at = clock.now()
@@ -544,10 +535,8 @@ def change_password(user: User, session: UserSession, current_password: str, raw
         return Outcome(False, TOO_MANY)
     matches, _ = passwords.verify_password(user.password_hash, current_password)
     if not matches or _consume_code(user, raw_code) is None:
-        throttle.note_attempt(key, session.ip, succeeded=False)
-        audit.record(user, "password.change_failed", f"user:{user.id}")
-        db.session.commit()
-        return Outcome(False, "Your current password or security code is not right.")
+        return _failed_attempt(user, key, session.ip, "password.change_failed",
+                               "Your current password or security code is not right.")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = clock.now()
     access.end_other_sessions(user, keep=session)

@@ -280,9 +280,9 @@ def templates() -> str:
                            next_version=services.next_version())
 
 
-def _editing(form: FlaskForm, schema: dict[str, Any]) -> bool:
-    """Whether a POSTed editor starts from the template as it is now (nobody published meanwhile)."""
-    return form.based_on.data == form_schema.fingerprint(schema)
+def _changed_meanwhile(form: FlaskForm, schema: dict[str, Any]) -> bool:
+    """Whether a POSTed editor started from another version than the current one (someone published meanwhile)."""
+    return form.is_submitted() and form.based_on.data != form_schema.fingerprint(schema)
 
 
 def _publish(name: str, schema: dict[str, Any], change: str) -> Response | tuple[str, int]:
@@ -303,7 +303,7 @@ def template_wording() -> str | Response | tuple[str, int]:
     current = services.current_template()
     schema = json.loads(current.schema)
     form = forms.wording_form(current.name, schema)
-    if form.is_submitted() and not _editing(form, schema):
+    if _changed_meanwhile(form, schema):
         return _refused(forms.CHANGED_MEANWHILE)
     if form.validate_on_submit():
         return _publish(form.name.data, forms.schema_from_wording(form, schema), "wording")
@@ -319,7 +319,7 @@ def template_add_question(section_key: str) -> str | Response | tuple[str, int]:
     schema = json.loads(current.schema)
     part = _section_or_404(schema["sections"], section_key)
     form = forms.question_form(current.name, schema)
-    if form.is_submitted() and not _editing(form, schema):
+    if _changed_meanwhile(form, schema):
         return _refused(forms.CHANGED_MEANWHILE)
     if form.validate_on_submit():
         question = forms.new_question(form, schema)
@@ -346,7 +346,7 @@ def template_remove_question(name: str) -> str | Response | tuple[str, int]:
                         "and a section needs at least one question. Add another question to the section first. "
                         "Nothing was published.")
     form = forms.remove_form(current.name, schema)
-    if form.is_submitted() and not _editing(form, schema):
+    if _changed_meanwhile(form, schema):
         return _refused(forms.CHANGED_MEANWHILE)
     if form.validate_on_submit():
         return _publish(form.name.data, form_schema.without_question(schema, name), "question removed")
