@@ -19,6 +19,12 @@ def advance(delta: timedelta) -> None:
     _offset += delta
 
 
+def travel_to(moment: datetime) -> None:
+    """Set the clock so that it reads `moment` now and keeps ticking from there (tests only)."""
+    global _offset
+    _offset = moment - datetime.now(UTC)
+
+
 def reset() -> None:
     """Return the clock to real time (tests only)."""
     global _offset

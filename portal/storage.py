@@ -93,7 +93,7 @@ class BlobStore:
         grace_seconds spares files modified more recently than that, so a collection run while
         uploads are under way does not remove a blob whose row is about to be committed.
         """
-        cutoff = time.time() - grace_seconds
+        cutoff = self._filesystem_now() - grace_seconds
         removed = []
         with os.scandir(self.root) as entries:
             for entry in entries:
@@ -106,6 +106,24 @@ class BlobStore:
         if removed:
             self._sync_directory()
         return sorted(removed)
+
+    def _filesystem_now(self) -> float:
+        """The current time by the clock that stamps this directory's files.
+
+        Ages are compared with modification times, which the filesystem sets (on a network filesystem, by
+        the server's clock), so "now" is read the same way: from a file written now. Falls back to this
+        host's clock when the directory cannot be written.
+        """
+        probe = self.root / f".clock-{secrets.token_hex(8)}"
+        try:
+            descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return time.time()
+        try:
+            return os.fstat(descriptor).st_mtime
+        finally:
+            os.close(descriptor)
+            probe.unlink(missing_ok=True)
 
     def _sync_directory(self) -> None:
         # The rename or unlink is durable only once the directory entry itself is on disk.

@@ -2,12 +2,14 @@
 
 Set PORTAL_TEST_DATABASE_URL (for example postgresql+psycopg://postgres@127.0.0.1:5432/test) to add the
 PostgreSQL leg (two workers, each with its own database beside that one: test_gw0, test_gw1); set
-PORTAL_REQUIRE_ALL_LEGS=1 (as .ci/run does) to make a missing PostgreSQL leg a failure.
+PORTAL_REQUIRE_ALL_LEGS=1 (as .ci/run does) to make a missing PostgreSQL leg a failure. Set PORTAL_SHIFT_DAYS=400
+(as .ci/run does) to run the SQLite leg a second time with the date moved that many days ahead (Debian's faketime).
 Extra arguments are passed to every pytest run. Nothing counts as passing unless it ran: a skipped test, a leg
 that collects no tests and a leg that is not run all fail the run. A summary line per leg ends the output.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,14 +58,14 @@ class Leg:
                 f"{self.skipped} skipped in {self.seconds:.0f} s (pytest exit code {self.code})")
 
 
-def run_leg(name: str, args: list[str], env: dict[str, str]) -> Leg:
-    """Run one leg of the suite, reading its counts from a JUnit XML report."""
+def run_leg(name: str, args: list[str], env: dict[str, str], prefix: list[str] | None = None) -> Leg:
+    """Run one leg of the suite (under `prefix`, such as faketime), reading its counts from a JUnit XML report."""
     print(f"\n=== {name} leg ===", flush=True)
     leg = Leg(name)
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.xml"
         started = time.monotonic()
-        leg.code = subprocess.call([*PYTEST, f"--junitxml={report}", *args], env=env)  # noqa: S603 - fixed args
+        leg.code = subprocess.call([*(prefix or []), *PYTEST, f"--junitxml={report}", *args], env=env)  # noqa: S603 - fixed args
         leg.seconds = time.monotonic() - started
         if report.exists():
             for suite in ET.parse(report).getroot().iter("testsuite"):  # noqa: S314 - our own pytest's report
@@ -95,6 +97,19 @@ def postgres_args(url: str, env: dict[str, str]) -> list[str]:
     return ["-n", str(WORKERS), "-p", "pg_worker_database"]
 
 
+def shifted_leg(days: int, extra: list[str], env: dict[str, str]) -> Leg:
+    """The SQLite leg again with the machine's date moved `days` ahead (Debian's faketime), so that a test that
+    depends on the day it runs fails now rather than on some later day. Monotonic clocks stay real, so that
+    timed waits (SQLite's busy handler, thread joins) behave."""
+    name = f"SQLite+{days}d"
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        print(f"\n=== {name} leg ===\nPORTAL_SHIFT_DAYS needs Debian's faketime: apt-get install -y faketime")
+        return Leg(name, code=1)
+    shifted = {**env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    return run_leg(name, ["-m", "not browser", "-n", "2", *extra], shifted, prefix=[faketime, "-f", f"+{days}d"])
+
+
 def main() -> int:
     """Run every leg; exit non-zero if any leg failed, was skipped or found nothing to run."""
     extra = sys.argv[1:]
@@ -104,6 +119,9 @@ def main() -> int:
         run_leg("SQLite", ["-m", "not browser", "-n", "2", *extra], sqlite_env),
         run_leg("browser", ["-m", "browser", "-p", "no:xdist", *extra], sqlite_env),
     ]
+    shift = os.environ.get("PORTAL_SHIFT_DAYS", "")
+    if shift:
+        legs.append(shifted_leg(int(shift), extra, sqlite_env))
     if os.environ.get("PORTAL_TEST_DATABASE_URL"):
         parallel = postgres_args(os.environ["PORTAL_TEST_DATABASE_URL"], base)
         legs.append(run_leg("PostgreSQL", ["-m", "not browser", *parallel, *extra], base))

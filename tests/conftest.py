@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,9 @@ from portal.security.crypto import Keyring
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple 42"
 KEYRING = Keyring.generate()
+# Every test starts at this moment on the portal's clock (which then ticks in real time), so no test depends on
+# the day it runs; a test moves the clock with clock.advance or clock.travel_to.
+TEST_START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
@@ -85,8 +88,8 @@ class Browser(FlaskClient):
 
 @pytest.fixture
 def app(app_config: dict, pg_engine: Engine | None) -> Iterator[Flask]:
-    """A fresh app with empty tables."""
-    clock.reset()
+    """A fresh app with empty tables, on a clock that starts at TEST_START."""
+    clock.travel_to(TEST_START)
     Path(app_config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     application = create_app(app_config)
     application.test_client_class = Browser

@@ -1,7 +1,6 @@
 """Deletion by crypto-shredding, the retention purge and blob garbage collection."""
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,12 @@ from portal.storage import BlobStore
 @pytest.fixture
 def cli(app):
     return cli_runner(app)
+
+
+def _age(file: Path, hours: int) -> None:
+    """Make a file look `hours` older by the filesystem's own clock (which stamped it), as storage gc reads it."""
+    stamped = file.stat().st_mtime - hours * 3600
+    os.utime(file, (stamped, stamped))
 
 
 def paths(portfolio_id: int, document_id: int, version_id: int) -> list[str]:
@@ -75,7 +80,7 @@ def test_keys_are_destroyed_even_if_deleting_the_blobs_fails(app, make_user, cli
     with app.app_context():
         assert db.session.get(DocumentVersion, version_id).wrapped_key is None  # committed before the blob step
     assert file.exists()
-    os.utime(file, (time.time() - 7200, time.time() - 7200))
+    _age(file, hours=2)
     result = cli("storage", "gc")
     assert f"removed {file.name}" in result.output and not file.exists()
     assert cli("keys", "verify").output.strip().endswith("0 failed")
@@ -140,7 +145,7 @@ def test_storage_gc_removes_orphans_and_temporary_files_but_not_live_or_recent_o
     for file in (old_orphan, new_orphan, temp):
         file.write_bytes(b"ciphertext")
     for file in (old_orphan, temp, live):
-        os.utime(file, (time.time() - 7200, time.time() - 7200))
+        _age(file, hours=2)
 
     result = cli("storage", "gc")
 
