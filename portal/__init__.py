@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from portal import access, config, errors, headers, templating
+from portal import access, config, deployment, errors, headers, integrity, templating
 from portal.extensions import csrf, db, migrate
 from portal.security import crypto, passwords
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    deployment.install(app)  # refuses a wrong keyring; must run before the gate so a host that may not serve doesn't
     csrf.init_app(app)
     templating.configure(app)
     _configure_logging(app)
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     access.install(app)
     headers.install(app)
     errors.install(app)
+    integrity.install(app)
     app.after_request(mail.deliver_once_sent)
     app.teardown_request(mail.deliver_after_request)
 
@@ -99,8 +101,7 @@ def _load_keyring(app: Flask) -> None:
         if isinstance(env_value, dict):  # from_prefixed_env already parsed the JSON
             env_value = json.dumps(env_value)
         keyring = crypto.Keyring.load(Path(app.config["KEYRING_FILE"]), env_value)
-    app.extensions["keyring"] = keyring
-    crypto.install(keyring)
+    deployment.use_keyring(app, keyring)
 
 
 def _configure_logging(app: Flask) -> None:

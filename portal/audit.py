@@ -7,9 +7,9 @@ Chain format (v1): hash = HMAC-SHA256, under the key HKDF derives from the KEK n
 "portal audit chain v1", of the compact JSON array
 [seq, at (UTC ISO 8601, microseconds), actor_id, action, target, details, ip, prev_hash], where details is the
 plaintext JSON object (sorted keys, compact) and the first event's prev_hash is 64 zeros. The details column
-stores that JSON field-encrypted (audit_events.details); the HMAC covers the plaintext, not the ciphertext, so
-`keys rotate` can re-encrypt the details without breaking the chain, while an altered ciphertext fails to
-decrypt and is reported as an edit.
+stores that JSON field-encrypted (audit_events.details, bound to the event's seq); the HMAC covers the plaintext,
+not the ciphertext, so `keys rotate` can re-encrypt the details without breaking the chain, while an altered
+ciphertext, or one copied from another event, fails to decrypt and is reported as an edit.
 """
 
 import json
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import clock
 from portal.extensions import db
 from portal.models import AuditEvent, AuditHead, User
+from portal.models.base import RowValue
 from portal.security import crypto, tokens
 
 _PURPOSE = "portal audit chain v1"
@@ -112,7 +113,8 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
     }
     row["hash"] = _digest(key, row)
     connection = db.session.connection()
-    connection.execute(_APPEND, row)
+    # The details are encrypted bound to the event's seq (its identity in the chain, known before the INSERT).
+    connection.execute(_APPEND, {**row, "details": RowValue(row["details"], seq)})
     connection.execute(_SET_HEAD_HASH, {"new_hash": row["hash"]})
     _log.info("audit event %s: %s %s by user %s from %s", seq, action, target, row["actor_id"], row["ip"])
 

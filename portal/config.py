@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "MAIL_MAX_ATTEMPTS": 8,
     "DEVELOPMENT": False,
+    # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/deployment.py).
+    "DEPLOYMENT_CHECK_SECONDS": 30,
+    "SECRET_KEY_FILE": None,  # a file holding the SECRET_KEY (a mounted secret), instead of SECRET_KEY itself
     "TRUST_PROXY": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
@@ -51,6 +54,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
     else:
         app.config.from_mapping(test_config)
+    _load_secret_key(app)
     instance = Path(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'portal.sqlite3'}")
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
@@ -69,6 +73,30 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         SESSION_COOKIE_SECURE=not development,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
+
+
+class ConfigurationError(Exception):
+    """A setting every host needs is missing or unreadable; the message says how to give it."""
+
+
+def _load_secret_key(app: Flask) -> None:
+    """Take SECRET_KEY from SECRET_KEY_FILE when given; refuse to go on without one.
+
+    Every host of a deployment needs the same SECRET_KEY, so the portal never makes one up: it comes from
+    PORTAL_SECRET_KEY, a file named by PORTAL_SECRET_KEY_FILE (a mounted secret) or instance/config.py, which
+    `python -m portal.instance` writes only in development.
+    """
+    path = app.config.get("SECRET_KEY_FILE")
+    if path:
+        try:
+            app.config["SECRET_KEY"] = Path(path).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"SECRET_KEY_FILE {path} cannot be read: {exc.strerror or exc}") from exc
+    if not app.config.get("SECRET_KEY"):
+        raise ConfigurationError(
+            "SECRET_KEY is not set. Give every host of the deployment the same one, in PORTAL_SECRET_KEY, in a file "
+            "named by PORTAL_SECRET_KEY_FILE, or in instance/config.py. `python -m portal.instance --new-secrets` "
+            "prints a new one; in development `make run` creates it.")
 
 
 def _normalise_database_url(url: str) -> str:

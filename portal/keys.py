@@ -1,29 +1,53 @@
-"""Key rotation, key status and retirement, and blob verification (DESIGN section 5).
+"""Keys: adding, activating and retiring them, re-wrapping under the active key, and blob verification (DESIGN 5).
 
-Rotation re-wraps every document data key and re-encrypts every EncryptedText value (found from the models'
-metadata, so the audit trail's details, meeting titles and redraw reasons among them) under the active KEK in
-batches, each committed on its own, so a rotation killed halfway resumes where it stopped: rows already under
-the active KEK are skipped. Blobs are never touched. Recovery codes (keyed hashes of codes only their owners
-know) and the audit chain's HMACs cannot be re-keyed, so the KEKs they name stay in the keyring until
-`retire` finds nothing that uses them; the HMACs cover the audit details' plaintext, so re-encrypting the
-details leaves the chain intact.
+A new key reaches every host before anything is encrypted under it (portal/deployment.py keeps the deployment's
+records): `add_key` adds it, not active, and records its check value; `activate` makes it the deployment's active
+key, which every host follows within DEPLOYMENT_CHECK_SECONDS; `rewrap` then re-wraps every document data key and
+re-encrypts every EncryptedText value (found from the models' metadata, so the audit trail's details, meeting
+titles and redraw reasons among them) under it in batches, each committed on its own, so a run killed halfway
+resumes where it stopped: rows already under the active key are skipped. `rotate` does all three on one host.
+Blobs are never touched. Recovery codes (keyed hashes of codes only their owners know) and the audit chain's
+HMACs cannot be re-keyed, so the KEKs they name stay in the keyring until `retire` finds nothing that uses them;
+the HMACs cover the audit details' plaintext, so re-encrypting the details leaves the chain intact.
+
+Encrypted values are bound to their rows (format f2, portal/models/base.py); `bind_fields_to_rows` is how
+migration 0004 moved the values of earlier versions (format f1, bound to their column only) to it.
 """
 
+import contextlib
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Column, ColumnElement, Table, Text, func, select, tuple_, type_coerce, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    Integer,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 
-from portal import audit
+from portal import audit, clock, deployment
 from portal.extensions import db
-from portal.models import AuditEvent, Base, Document, DocumentVersion, RecoveryCode, User
+from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, RecoveryCode, User
 from portal.models.base import EncryptedText
 from portal.security import crypto, streams
 from portal.security.crypto import Keyring, KeyringError
 from portal.storage import BlobStore, current_store
+
+log = logging.getLogger("portal.keys")
 
 BATCH_SIZE = 200
 
@@ -36,10 +60,12 @@ class RotationBlocked(Exception):
 
 
 class KeyringNotWritable(Exception):
-    """The keyring comes from the environment (or the app's configuration), so the portal cannot save it."""
+    """The keyring comes from the environment (or the app's configuration, or a read-only file), so the portal
+    cannot save it."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        super().__init__("the keyring is not kept in a file the portal can write")
+    def __init__(self, keyring: Keyring, reason: str = "the keyring is not kept in a file the portal can write"
+                 ) -> None:
+        super().__init__(reason)
         self.keyring = keyring
 
 
@@ -51,25 +77,20 @@ def current_keyring() -> Keyring:
     return current_app.extensions["keyring"]
 
 
-def _keyring_file() -> Path | None:
-    """The keyring file when the keyring was loaded from it; None when it came from elsewhere."""
-    if current_app.config.get("KEYRING") is not None or current_app.config.get("KEYRING_JSON"):
-        return None
-    return Path(current_app.config["KEYRING_FILE"])
-
-
-def _use(keyring: Keyring) -> None:
-    current_app.extensions["keyring"] = keyring
-    crypto.install(keyring)
-
-
 def save_keyring(keyring: Keyring) -> None:
     """Write the keyring file (0600, atomically) and start using it; refuse when it is not file-backed."""
-    path = _keyring_file()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = deployment.keyring_file(app)
     if path is None:
         raise KeyringNotWritable(keyring)
-    keyring.save(path)
-    _use(keyring)
+    try:
+        keyring.save(path)
+    except OSError as exc:  # a mounted secret is usually read-only
+        raise KeyringNotWritable(keyring, f"the keyring file cannot be written: {exc.strerror or exc}") from exc
+    deployment.use_keyring(app, keyring)
+    state = app.extensions.get("deployment")
+    if state is not None:
+        state.keyring_mtime = path.stat().st_mtime_ns  # this process already holds what it wrote
 
 
 # What is encrypted, and under which key --------------------------------------------------------------------
@@ -77,11 +98,12 @@ def save_keyring(keyring: Keyring) -> None:
 
 @dataclass(frozen=True)
 class EncryptedTable:
-    """A table with EncryptedText columns, and its primary key columns for keyset paging."""
+    """A table with EncryptedText columns, its primary key columns for keyset paging and its rows' identity."""
 
     table: Table
     key: tuple[Column, ...]
     columns: tuple[Column, ...]
+    identity: Column  # what the values are bound to (EncryptedText.row): the id, or the audit trail's seq
 
     def after(self, last: tuple) -> ColumnElement[bool]:
         """Rows whose key sorts after `last`."""
@@ -98,7 +120,8 @@ def encrypted_tables() -> list[EncryptedTable]:
     for table in Base.metadata.sorted_tables:
         columns = tuple(c for c in table.columns if isinstance(c.type, EncryptedText))
         if columns:
-            found.append(EncryptedTable(table, tuple(table.primary_key.columns), columns))
+            (identity,) = {table.c[c.type.row] for c in columns}
+            found.append(EncryptedTable(table, tuple(table.primary_key.columns), columns, identity))
     return found
 
 
@@ -107,14 +130,15 @@ def _raw(column: Column) -> object:
     return type_coerce(column, Text).label(column.name)
 
 
-def _raw_rows(item: EncryptedTable, batch_size: int) -> Iterator[list[tuple[tuple, tuple]]]:
-    """Yield the table's rows as (key, stored ciphertexts) in key order, one batch at a time."""
+def _raw_rows(item: EncryptedTable, batch_size: int) -> Iterator[list[tuple[tuple, object, tuple]]]:
+    """Yield the table's rows as (key, identity, stored ciphertexts) in key order, one batch at a time."""
     width, last = len(item.key), None
     while True:
-        query = select(*item.key, *(_raw(c) for c in item.columns)).order_by(*item.key).limit(batch_size)
+        query = (select(*item.key, item.identity.label("_identity"), *(_raw(c) for c in item.columns))
+                 .order_by(*item.key).limit(batch_size))
         if last is not None:
             query = query.where(item.after(last))
-        rows = [(tuple(r[:width]), tuple(r[width:])) for r in db.session.execute(query).all()]
+        rows = [(tuple(r[:width]), r[width], tuple(r[width + 1:])) for r in db.session.execute(query).all()]
         if not rows:
             return
         yield rows
@@ -152,7 +176,7 @@ def usage() -> KeyUsage:
     result.data_keys.update(dict(rows.all()))
     for item in encrypted_tables():
         for batch in _raw_rows(item, 1000):
-            result.fields.update(Keyring.field_key_id(v) for _, values in batch for v in values if v is not None)
+            result.fields.update(Keyring.field_key_id(v) for _, _, values in batch for v in values if v is not None)
     rows = db.session.execute(select(RecoveryCode.key_id, func.count()).where(
         RecoveryCode.used_at.is_(None)).group_by(RecoveryCode.key_id))
     result.recovery_codes.update(dict(rows.all()))
@@ -223,10 +247,11 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
     return done
 
 
-def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, column: Column, stored: str) -> str:
+def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, identity: object, column: Column,
+              stored: str) -> str:
     """The plaintext of a stored value, or RotationBlocked naming the row when it does not decrypt."""
     try:
-        return keyring.decrypt_field(column.type.column, stored)
+        return keyring.decrypt_row_field(column.type.column, identity, stored)
     except crypto.DecryptionError:
         row = ", ".join(f"{k.name} {v}" for k, v in zip(item.key, key, strict=True))
         hint = " (run `audit verify`: the trail was tampered with)" if item.table.name == "audit_events" else ""
@@ -241,13 +266,14 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
             if budget.spent:
                 return done
             changed = 0
-            for key, values in rows:
+            for key, identity, values in rows:
                 stale = {c: v for c, v in zip(item.columns, values, strict=True)
                          if v is not None and Keyring.field_key_id(v) != keyring.active_id}
                 if not stale:
                     continue
-                fresh = {c.name: type_coerce(keyring.encrypt_field(c.type.column, _readable(keyring, item, key, c, v)),
-                                             Text) for c, v in stale.items()}
+                fresh = {c.name: type_coerce(keyring.encrypt_row_field(
+                    c.type.column, identity, _readable(keyring, item, key, identity, c, v)), Text)
+                    for c, v in stale.items()}
                 # Only if unchanged since read: a value a worker rewrote meanwhile is left for the next run.
                 db.session.execute(update(item.table).where(
                     *item.at(key), *(type_coerce(c, Text) == v for c, v in stale.items())).values(fresh))
@@ -259,20 +285,77 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
     return done
 
 
-def rotate(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None = None) -> RotationResult:
-    """Add a KEK (unless a rotation is unfinished) and move every data key and field value under it.
+def _app():  # type: ignore[no-untyped-def]
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
-    Commits once per batch by design, so that a killed run keeps its progress. `limit` stops after that many
-    batches. Raises KeyringNotWritable, carrying the new keyring, when the keyring is not file-backed.
+
+def recorded_keys() -> dict[str, KeyCheck]:
+    """The keys the deployment's database knows, by id."""
+    return {k.key_id: k for k in db.session.scalars(select(KeyCheck))}
+
+
+def add_key(actor: User | None, record: bool = True) -> str:
+    """Add a new key, not active, to this host's keyring file and record its check value; return its id.
+
+    Nothing is encrypted under it until `activate`, so hosts that do not have it yet keep serving. Raises
+    KeyringNotWritable, carrying the keyring with the new key, when the keyring is not kept in a writable file:
+    the key is then recorded by the first host that starts with it.
     """
     keyring = current_keyring()
+    taken = set(recorded_keys())  # an id the deployment knows (another host may have added it) is never reused
+    kid = keyring.next_key_id(taken)
+    grown = keyring.with_new_key(activate=False, taken=taken)
+    save_keyring(grown)
+    deployment.register_keys(db.session.connection(), grown, [kid], activated=False)
+    if record:
+        audit.record(actor, "keys.added", f"kek:{kid}")
+    db.session.commit()
+    return kid
+
+
+def activate(actor: User | None, kid: str, added: bool = False) -> datetime:
+    """Make `kid` the deployment's active key: every host encrypts under it within DEPLOYMENT_CHECK_SECONDS.
+
+    Refuses a key this host's keyring lacks. Returns when it was activated. `added`: the key was added by the
+    same command (`rotate`), which is recorded now, under the new key, rather than under the old one.
+    """
+    app = _app()
+    keyring = current_keyring()
+    if kid not in keyring.keys:
+        raise KeyringError(f"key {kid!r} is not in this host's keyring: give every host the keyring holding it first")
+    connection = db.session.connection()
+    recorded = recorded_keys()
+    if kid not in recorded:
+        deployment.register_keys(connection, keyring, [kid], activated=True)
+    deployment.mark_active(connection, kid)
+    activated = keyring.with_active(kid)
+    deployment.use_keyring(app, activated)
+    if added:
+        audit.record(actor, "keys.added", f"kek:{kid}")
+    audit.record(actor, "keys.activated", f"kek:{kid}")
+    db.session.commit()
+    if deployment.keyring_file(app) is not None:
+        with contextlib.suppress(KeyringNotWritable):  # the deployment's record is what every host follows
+            save_keyring(activated)  # so that the file says the same on a single host
+    deployment.check(app)
+    return clock.now()
+
+
+def rewrap(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None = None, wait: bool = True,
+           say: Callable[[str], None] | None = None) -> RotationResult:
+    """Move every data key and field value under the deployment's active key, in batches (resumable).
+
+    With `wait`, first lets every running host follow the latest activation, so none writes under the old key
+    behind the re-wrap. Commits once per batch by design, so that a killed run keeps its progress. `limit` stops
+    after that many batches.
+    """
+    findings = deployment.check(_app())
+    if not findings.ready:
+        raise KeyringError("this host cannot re-wrap: " + "; ".join(findings.problems or [findings.unchecked or ""]))
+    if wait and findings.activated_at is not None:
+        deployment.wait_for_hosts(findings.activated_at, say=say)
+    keyring = current_keyring()
     result = RotationResult(active=keyring.active_id)
-    if usage().pending(keyring.active_id) == 0:
-        keyring = keyring.with_new_key()
-        save_keyring(keyring)
-        result.active, result.added = keyring.active_id, True
-        audit.record(actor, "keys.added", f"kek:{keyring.active_id}")
-        db.session.commit()
     budget = _Budget(limit)
     result.data_keys = _rewrap_data_keys(keyring, batch_size, budget)
     result.fields = _reencrypt_fields(keyring, batch_size, budget)
@@ -282,6 +365,26 @@ def rotate(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None =
         audit.record(actor, "keys.rotated", f"kek:{keyring.active_id}", data_keys=result.data_keys,
                      fields=result.fields)
         db.session.commit()
+    return result
+
+
+def rotate(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None = None, wait: bool = True,
+           say: Callable[[str], None] | None = None) -> RotationResult:
+    """On one host: add a key, let the portal's workers load it, activate it, then re-wrap everything under it.
+
+    When a rotation is unfinished (something is still under an older key) it is resumed instead. Raises
+    KeyringNotWritable, carrying the keyring with the new key, when the keyring is not file-backed.
+    """
+    added = False
+    if usage().pending(current_keyring().active_id) == 0:
+        added_at = clock.now()
+        kid = add_key(actor, record=False)
+        if wait:
+            deployment.wait_for_hosts(added_at, say=say)  # every worker reloads the keyring file
+        activate(actor, kid, added=True)
+        added = True
+    result = rewrap(actor, batch_size, limit, wait=wait, say=say)
+    result.added = added
     return result
 
 
@@ -297,10 +400,79 @@ def retire(actor: User | None, kid: str) -> None:
         raise KeyringError(
             f"key {kid!r} is still used by {found.data_keys[kid]} data keys, {found.fields[kid]} field values, "
             f"{found.recovery_codes[kid]} unused recovery codes and {found.audit_events[kid]} audit events")
-    remaining = Keyring(keys={k: v for k, v in keyring.keys.items() if k != kid}, active_id=keyring.active_id)
-    save_keyring(remaining)
+    db.session.execute(delete(KeyCheck).where(KeyCheck.key_id == kid))
     audit.record(actor, "keys.retired", f"kek:{kid}")
     db.session.commit()
+    save_keyring(keyring.without(kid))
+
+
+# Binding fields to their rows (migration 0004) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldTable:
+    """A table as a migration sees it: its name, the column its values are bound to, its encrypted columns."""
+
+    name: str
+    identity: str
+    columns: tuple[str, ...]
+
+
+def _moved(keyring: Keyring, label: str, identity: object, value: str | None, unbind: bool) -> str | None:
+    """The value in the other format, or None when it needs no change (or cannot be read: then it is logged)."""
+    if value is None:
+        return None
+    prefix = value.split(".", 1)[0]
+    source, target = ("f2", "f1") if unbind else ("f1", "f2")
+    if prefix == target:
+        return None
+    try:
+        if prefix != source:
+            raise crypto.DecryptionError("not a stored field value")
+        if unbind:
+            return keyring.encrypt_field(label, keyring.decrypt_row_field(label, identity, value))
+        return keyring.encrypt_row_field(label, identity, keyring.decrypt_field(label, value))
+    except crypto.DecryptionError as exc:
+        # Already unreadable where it is: left as it is, so it is reported as an integrity failure when read.
+        log.warning("%s of the row with identity %s does not decrypt and is left as it is: %s", label, identity, exc)
+        return None
+
+
+def bind_fields_to_rows(engine: Engine, keyring: Keyring, tables: list[FieldTable], batch_size: int = BATCH_SIZE,
+                        unbind: bool = False) -> int:
+    """Re-encrypt every field of these tables from format f1 to f2 (bound to its row), or back with `unbind`.
+
+    Walks each table by id in batches, each read and written in a transaction of its own on a connection of its
+    own, so a run that is killed keeps what it did and a re-run skips values already converted. A value is
+    replaced only if it has not changed since it was read. Returns how many rows changed.
+    """
+    budget = _Budget(None)
+    for item in tables:
+        columns = [sql_column(name, Text) for name in item.columns]
+        identity = sql_column(item.identity, Integer)
+        table = sql_table(item.name, sql_column("id", Integer), *columns,
+                          *([identity] if item.identity != "id" else []))
+        key, identity = table.c.id, table.c[item.identity]
+        last = None
+        while True:
+            with engine.begin() as connection:
+                query = select(key, identity, *(table.c[n] for n in item.columns)).order_by(key).limit(batch_size)
+                rows = connection.execute(query if last is None else query.where(key > last)).all()
+                changed = 0
+                for row in rows:
+                    stored = dict(zip(item.columns, row[2:], strict=True))
+                    fresh = {name: new for name, value in stored.items()
+                             if (new := _moved(keyring, f"{item.name}.{name}", row[1], value, unbind)) is not None}
+                    if fresh:
+                        connection.execute(update(table).where(key == row[0], *(
+                            table.c[name] == stored[name] for name in fresh)).values(fresh))
+                        changed += 1
+            if not rows:
+                break
+            last = rows[-1][0]
+            if changed:
+                budget.committed(changed)
+    return budget.changed
 
 
 # Verification ---------------------------------------------------------------------------------------------

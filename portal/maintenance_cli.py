@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from portal import access, backup, keys, retention
+from portal import access, backup, deployment, keys, retention
 from portal.security.crypto import KeyringError
 
 # Keys -----------------------------------------------------------------------------------------------------
@@ -13,38 +14,105 @@ from portal.security.crypto import KeyringError
 
 @click.group("keys", cls=AppGroup)
 def keys_group() -> None:
-    """The keyring: rotate, report, retire, verify."""
+    """The keyring: add, activate, re-wrap (or rotate, all three on one host), report, retire, verify."""
 
 
-@keys_group.command("rotate")
-@click.option("--batch-size", default=keys.BATCH_SIZE, show_default=True, help="Rows re-encrypted per commit.")
-@click.option("--limit", type=int, default=None, help="Stop after this many batches (re-run to continue).")
-def keys_rotate_command(batch_size: int, limit: int | None) -> None:
-    """Add a new active KEK, then re-wrap every data key and re-encrypt every field under it (resumable)."""
-    try:
-        result = keys.rotate(None, batch_size=batch_size, limit=limit)
-    except keys.KeyringNotWritable as exc:
-        click.echo("The keyring comes from PORTAL_KEYRING_JSON, so it was NOT changed and nothing was re-encrypted.")
-        click.echo("Store this new keyring (its last key is the new active one) in PORTAL_KEYRING_JSON, restart")
-        click.echo("the portal, then run `keys rotate` again to re-encrypt everything under the new key:\n")
-        click.echo(exc.keyring.to_json())
-        raise SystemExit(2) from None
-    except keys.RotationBlocked as exc:
-        click.echo(f"rotation stopped: {exc}.", err=True)
-        click.echo("Everything re-encrypted before that row is kept. Restore the value from a backup made "
-                   "before it changed, then run `keys rotate` again to finish.", err=True)
-        raise SystemExit(1) from None
-    if result.added:
-        click.echo(f"added key {result.active} to the keyring and made it active")
-        click.echo("restart the portal now so that every worker loads the new keyring")
-    else:
-        click.echo(f"resuming the unfinished rotation to key {result.active}")
+def _not_writable(exc: keys.KeyringNotWritable, then: str) -> None:
+    click.echo(f"The keyring was NOT changed ({exc}). Store this keyring wherever every host of the deployment gets "
+               f"its keyring (PORTAL_KEYRING_JSON, or the file PORTAL_KEYRING_FILE names), restart each host, then "
+               f"{then}:\n")
+    click.echo(exc.keyring.to_json())
+    raise SystemExit(2) from None
+
+
+def _blocked(exc: keys.RotationBlocked, command: str) -> None:
+    click.echo(f"re-wrap stopped: {exc}.", err=True)
+    click.echo("Everything re-encrypted before that row is kept. Restore the value from a backup made "
+               f"before it changed, then run `keys {command}` again to finish.", err=True)
+    raise SystemExit(1) from None
+
+
+def _report(result: keys.RotationResult, command: str) -> None:
     click.echo(f"re-wrapped {result.data_keys} data keys and re-encrypted {result.fields} rows of fields "
                f"in {result.batches} batches")
     if result.complete:
         click.echo(f"rotation complete: every data key and field is under {result.active}")
     else:
-        click.echo("rotation NOT complete (stopped by --limit): run `keys rotate` again to continue")
+        click.echo(f"rotation NOT complete (stopped by --limit): run `keys {command}` again to continue")
+
+
+_BATCH = click.option("--batch-size", default=keys.BATCH_SIZE, show_default=True, help="Rows re-encrypted per commit.")
+_LIMIT = click.option("--limit", type=int, default=None, help="Stop after this many batches (re-run to continue).")
+_NO_WAIT = click.option("--no-wait", is_flag=True,
+                        help="Do not wait for running hosts to follow (only when no portal process is running).")
+
+
+@keys_group.command("add")
+def keys_add_command() -> None:
+    """Step 1 of 3: add a new key, NOT active, to the keyring, to be given to every host before it is used."""
+    try:
+        kid = keys.add_key(None)
+    except keys.KeyringNotWritable as exc:
+        new = [k for k in exc.keyring.keys if k not in keys.current_keyring().keys]
+        _not_writable(exc, f"check that each host's /health/ready lists {new[0]}, then run `keys activate {new[0]}` "
+                           "and `keys rewrap`")
+        return
+    click.echo(f"added key {kid} to {deployment.keyring_file(current_app)} (not active)")
+    click.echo(f"Next: give every host of the deployment this keyring file, restarting each host whose keyring "
+               f"does not come from this file, and check that each host's /health/ready lists {kid}. Then run "
+               f"`keys activate {kid}`.")
+
+
+@keys_group.command("activate")
+@click.argument("kid")
+def keys_activate_command(kid: str) -> None:
+    """Step 2 of 3: make a key every host holds the deployment's active key."""
+    try:
+        keys.activate(None, kid)
+    except KeyringError as exc:
+        click.echo(f"not activated: {exc}", err=True)
+        raise SystemExit(1) from None
+    seconds = current_app.config["DEPLOYMENT_CHECK_SECONDS"]
+    click.echo(f"key {kid} is the deployment's active key; every running host encrypts under it within "
+               f"{seconds} seconds, and a host whose keyring lacks it stops serving and says so at /health/ready")
+    click.echo("Next: run `keys rewrap` to move everything under it.")
+
+
+@keys_group.command("rewrap")
+@_BATCH
+@_LIMIT
+@_NO_WAIT
+def keys_rewrap_command(batch_size: int, limit: int | None, no_wait: bool) -> None:
+    """Step 3 of 3: re-wrap every data key and re-encrypt every field under the active key (resumable)."""
+    try:
+        result = keys.rewrap(None, batch_size=batch_size, limit=limit, wait=not no_wait, say=click.echo)
+    except KeyringError as exc:
+        click.echo(f"not re-wrapped: {exc}", err=True)
+        raise SystemExit(1) from None
+    except keys.RotationBlocked as exc:
+        _blocked(exc, "rewrap")
+    _report(result, "rewrap")
+
+
+@keys_group.command("rotate")
+@_BATCH
+@_LIMIT
+@_NO_WAIT
+def keys_rotate_command(batch_size: int, limit: int | None, no_wait: bool) -> None:
+    """On a single host: add a key, activate it and re-wrap everything under it (resumable)."""
+    try:
+        result = keys.rotate(None, batch_size=batch_size, limit=limit, wait=not no_wait, say=click.echo)
+    except keys.KeyringNotWritable as exc:
+        new = [k for k in exc.keyring.keys if k not in keys.current_keyring().keys]
+        _not_writable(exc, f"run `keys activate {new[0]}` and `keys rewrap` to re-encrypt everything under it")
+        return
+    except keys.RotationBlocked as exc:
+        _blocked(exc, "rotate")
+    if result.added:
+        click.echo(f"added key {result.active} to the keyring and made it active")
+    else:
+        click.echo(f"resuming the unfinished rotation to key {result.active}")
+    _report(result, "rotate")
 
 
 @keys_group.command("status")
@@ -52,14 +120,23 @@ def keys_status_command() -> None:
     """Report how many data keys, fields, recovery codes and audit events each KEK protects."""
     keyring = keys.current_keyring()
     found = keys.usage()
+    recorded = keys.recorded_keys()
     click.echo(f"{'key':<8}{'state':<10}{'data keys':>10}{'fields':>10}{'recovery':>10}{'audit':>10}")
-    for kid in sorted(set(keyring.keys) | set(found.kids())):
-        state = "active" if kid == keyring.active_id else ("kept" if kid in keyring.keys else "MISSING")
+    for kid in sorted(set(keyring.keys) | set(found.kids()) | set(recorded)):
+        used = found.uses(kid) or (kid in recorded and recorded[kid].activated_at is not None)
+        if kid not in keyring.keys:
+            state = "MISSING" if used else "elsewhere"
+        else:
+            state = "active" if kid == keyring.active_id else ("kept" if used else "inactive")
         click.echo(f"{kid:<8}{state:<10}{found.data_keys[kid]:>10}{found.fields[kid]:>10}"
                    f"{found.recovery_codes[kid]:>10}{found.audit_events[kid]:>10}")
     pending = found.pending(keyring.active_id)
     click.echo(f"{pending} data keys and field values are not yet under the active key"
-               + (": run `keys rotate` to finish" if pending else ""))
+               + (": run `keys rewrap` (or `keys rotate`) to finish" if pending else ""))
+    findings = deployment.check(current_app)
+    if not findings.ready:
+        for problem in findings.problems or [findings.unchecked]:
+            click.echo(f"this host cannot serve: {problem}")
 
 
 @keys_group.command("retire")
@@ -72,9 +149,7 @@ def keys_retire_command(kid: str) -> None:
         click.echo(f"not retired: {exc}", err=True)
         raise SystemExit(1) from None
     except keys.KeyringNotWritable as exc:
-        click.echo("The keyring comes from PORTAL_KEYRING_JSON: store this keyring there instead:\n")
-        click.echo(exc.keyring.to_json())
-        raise SystemExit(2) from None
+        _not_writable(exc, "the key is retired (the deployment's records no longer list it)")
     click.echo(f"retired key {kid}")
 
 

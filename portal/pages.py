@@ -1,11 +1,9 @@
 """Pages that belong to no product area: the dashboard, the accessibility statement and the health check."""
 
-from flask import Blueprint, redirect, render_template, url_for
-from sqlalchemy import text
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from portal import access, clock
-from portal.extensions import db
+from portal import access, clock, deployment
 from portal.reports import dashboard as dashboards
 
 bp = Blueprint("pages", __name__)
@@ -33,15 +31,31 @@ def accessibility() -> str:
     return render_template("pages/accessibility.html")
 
 
+@bp.route("/health/live")
+@access.public
+def health_live() -> tuple[dict[str, str], int]:
+    """For process supervisors: 200 while the process answers. Touches nothing else, so it stays cheap."""
+    return {"status": "live"}, 200
+
+
+@bp.route("/health/ready")
+@access.public
+def health_ready() -> tuple[dict[str, object], int]:
+    """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/deployment.py)."""
+    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    keyring = current_app.extensions["keyring"]
+    answer: dict[str, object] = {"keys": sorted(keyring.keys), "active_key": keyring.active_id}
+    if not findings.ready:
+        problems = findings.problems or [findings.unchecked]
+        return {"status": "unavailable", "problems": problems, **answer}, 503
+    return {"status": "ok", **answer}, 200
+
+
 @bp.route("/health")
 @access.public
-def health() -> tuple[dict[str, str], int]:
-    """For load balancers: 200 when the database answers."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:
-        return {"status": "unavailable"}, 503
-    return {"status": "ok"}, 200
+def health() -> tuple[dict[str, object], int]:
+    """The readiness check under its older address."""
+    return health_ready()
 
 
 # The menu: (endpoint, label, roles that see it; None for everyone signed in). Areas add their own entries.

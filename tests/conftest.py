@@ -91,13 +91,16 @@ def app(app_config: dict, pg_engine: Engine | None) -> Iterator[Flask]:
     """A fresh app with empty tables, on a clock that starts at TEST_START."""
     clock.travel_to(TEST_START)
     Path(app_config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    # The tables exist, empty, before the app starts, as after `flask db upgrade`: starting compares the host's
+    # keyring and SECRET_KEY with the database and records them there (portal/deployment.py).
+    if pg_engine is None:
+        engine = create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
+        Base.metadata.create_all(engine)
+        engine.dispose()
+    else:
+        _empty_tables(pg_engine)
     application = create_app(app_config)
     application.test_client_class = Browser
-    with application.app_context():
-        if pg_engine is None:
-            db.create_all()
-        else:
-            _empty_tables(pg_engine)
     yield application
     with application.app_context():
         db.session.remove()

@@ -32,7 +32,8 @@ def file_keyring_config(app_config: dict, tmp_path: Path) -> dict:
     path = Path(app_config["INSTANCE_PATH"]) / "keyring.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     Keyring.generate().save(path)
-    return {**app_config, "KEYRING": None, "KEYRING_FILE": str(path)}
+    # No portal process runs beside these tests' commands, so they need not wait for hosts to follow a new key.
+    return {**app_config, "KEYRING": None, "KEYRING_FILE": str(path), "DEPLOYMENT_CHECK_SECONDS": 0}
 
 
 def add_document(app: Flask, owner_id: int, contents: list[bytes], portfolio_id: int | None = None,

@@ -254,7 +254,7 @@ def test_details_are_encrypted_in_the_database_and_shown_on_the_audit_page(
                                                        "role": "member", "organisation": "0"})
     assert invited.status_code == 302
     stored = _raw_details(app)
-    assert stored and all(value.startswith("f1.") for value in stored.values()), stored
+    assert stored and all(value.startswith("f2.") for value in stored.values()), stored
     assert not any("priya.private" in value or "member" in value for value in stored.values())
     with app.app_context():
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "invitation.sent"))
@@ -291,7 +291,19 @@ def test_verify_reports_an_edited_ciphertext_and_the_page_still_shows_the_rest(
 def test_verify_reports_a_ciphertext_copied_from_another_event(app: Flask) -> None:
     _record_events(app, 4)
     stored = _raw_details(app)
-    _set_raw_details(app, 3, stored[2])  # decrypts (same column), but is event 2's details, not event 3's
+    _set_raw_details(app, 3, stored[2])  # event 2's details, encrypted bound to event 2: they do not decrypt here
+
+    code, output = _verify(app)
+
+    assert code != 0 and "event 3" in output and "edited: its details do not decrypt" in output
+
+
+def test_verify_reports_details_that_decrypt_but_are_not_the_events_own(app: Flask) -> None:
+    _record_events(app, 4)
+    with app.app_context():  # only someone holding the keyring can make these: the chain's HMAC still catches them
+        keyring = crypto.installed()
+        other = keyring.decrypt_row_field("audit_events.details", 2, _raw_details(app)[2])
+        _set_raw_details(app, 3, keyring.encrypt_row_field("audit_events.details", 3, other))
 
     code, output = _verify(app)
 
@@ -300,8 +312,8 @@ def test_verify_reports_a_ciphertext_copied_from_another_event(app: Flask) -> No
 
 def test_a_ciphertext_moved_from_another_column_does_not_decrypt(app: Flask) -> None:
     _record_events(app, 2)
-    with app.app_context():
-        foreign = crypto.installed().encrypt_field("sample_draws.reason", '{"note":"x"}')
+    with app.app_context():  # the same row identity, another column
+        foreign = crypto.installed().encrypt_row_field("sample_draws.reason", 2, '{"note":"x"}')
     _set_raw_details(app, 2, foreign)
     code, output = _verify(app)
     assert code != 0 and "event 2" in output and "do not decrypt" in output

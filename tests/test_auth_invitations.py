@@ -213,7 +213,7 @@ def test_a_database_dump_holds_no_secret(app, admin_client, client):
             for value in row
         )
         raw_secret = db.session.execute(text("SELECT totp_secret FROM users WHERE email = :e"), {"e": EMAIL}).scalar()
-    assert raw_secret.startswith("f1.")
+    assert raw_secret.startswith("f2.")
     needles = [secret, secret.lower(), totp.format_secret(secret), *tokens]
     for code in codes:
         needles += [code, code.replace("-", ""), code.upper()]

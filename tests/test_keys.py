@@ -1,6 +1,5 @@
 """Key rotation (resumable, blobs untouched), key status and retirement, and blob verification."""
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -94,7 +93,8 @@ def test_rotation_killed_halfway_resumes_without_adding_another_key(app, cli, st
         assert half.data_keys == {"k2": 3, "k1": 2}  # three batches committed, then the kill
         assert half.pending("k2") > 0
     status = cli("keys", "status")
-    assert "not yet under the active key" in status.output and "run `keys rotate` to finish" in status.output
+    assert "not yet under the active key" in status.output
+    assert "run `keys rewrap` (or `keys rotate`) to finish" in status.output
     assert decrypted_snapshot(app) == before  # a half-rotated database still reads correctly
 
     result = cli("keys", "rotate", "--batch-size", "1")
@@ -150,25 +150,24 @@ def test_retire_after_rotation_when_nothing_needs_the_old_key(app, cli, stocked)
     assert cli("keys", "verify").exit_code == 0
 
 
-def test_rotate_refuses_to_write_a_keyring_given_by_environment(app_config, tmp_path, make_user):
+def test_rotate_refuses_to_write_a_keyring_given_by_environment(app, app_config, tmp_path, make_user):
     from portal import create_app
 
-    ring = Keyring.generate()
+    ring = keyring_on_disk(app)  # the deployment's keyring, given to this host by environment
     config = {**app_config, "KEYRING_JSON": ring.to_json(), "KEYRING_FILE": str(tmp_path / "nowhere.json")}
     application = create_app(config)
-    with application.app_context():
-        db.create_all()
     result = application.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 2
-    assert "NOT changed" in result.output
+    assert "NOT changed" in result.output and "run `keys activate k2` and `keys rewrap`" in result.output
     printed = Keyring.from_json(result.output.strip().splitlines()[-1])
-    assert printed.active_id == "k2" and printed.keys["k1"] == ring.keys["k1"]
+    # The new key is there to be given to every host first; it is not active until `keys activate`.
+    assert printed.active_id == "k1" and set(printed.keys) == {"k1", "k2"} and printed.keys["k1"] == ring.keys["k1"]
     assert not (tmp_path / "nowhere.json").exists()
     with application.app_context():
         assert application.extensions["keyring"].active_id == "k1"  # still using the stored keyring
+        assert set(application.extensions["keyring"].keys) == {"k1"}
         db.session.remove()
         db.engine.dispose()
-    assert json.loads(printed.to_json())["active"] == "k2"
 
 
 def test_verify_reports_tampered_truncated_swapped_and_missing_blobs(app, cli, stocked):
@@ -207,29 +206,34 @@ def test_verify_reports_a_blob_that_decrypts_to_other_content(app, cli, stocked)
 
 # Free text and the audit trail's details ------------------------------------------------------------------
 
-# Each column whose values rotation must carry over, with the SQL that reads them as stored.
+# Each column whose values rotation must carry over, with the SQL that reads them as stored, with the row's id
+# and the identity the value is bound to (an audit event's seq, any other row's id).
 FREE_TEXT = {
-    "audit_events.details": "SELECT id, details FROM audit_events",
-    "meetings.title": "SELECT id, title FROM meetings",
-    "meeting_templates.text": "SELECT id, text FROM meeting_templates",
-    "sample_draws.reason": "SELECT id, reason FROM sample_draws",
+    "audit_events.details": "SELECT id, seq, details FROM audit_events",
+    "meetings.title": "SELECT id, id, title FROM meetings",
+    "meeting_templates.text": "SELECT id, id, text FROM meeting_templates",
+    "sample_draws.reason": "SELECT id, id, reason FROM sample_draws",
 }
 MEETING = {"title": "Panel for Jo Bloggs", "held_on": ["18", "3", "2027"], "reading_deadline": ["4", "3", "2027"],
            "access_window_days": "30", "agenda": "1. Welcome", "terms_of_reference": "Our terms"}
 
 
+def _stored_free_text(app) -> dict[tuple[str, int], tuple[int, str]]:
+    with app.app_context():
+        return {(column, row_id): (identity, value) for column, query in FREE_TEXT.items()
+                for row_id, identity, value in db.session.execute(text(query)).all()}
+
+
 def raw_free_text(app) -> dict[tuple[str, int], str]:
     """Every value of the free-text columns exactly as stored (ciphertext), by (column, row id)."""
-    with app.app_context():
-        return {(column, row_id): value for column, query in FREE_TEXT.items()
-                for row_id, value in db.session.execute(text(query)).all()}
+    return {key: value for key, (_, value) in _stored_free_text(app).items()}
 
 
 def readable_free_text(app) -> dict[tuple[str, int], str]:
     """The same values decrypted, as the portal reads them."""
     keyring = keyring_on_disk(app)
-    return {(column, row_id): keyring.decrypt_field(column, value)
-            for (column, row_id), value in raw_free_text(app).items()}
+    return {(column, row_id): keyring.decrypt_row_field(column, identity, value)
+            for (column, row_id), (identity, value) in _stored_free_text(app).items()}
 
 
 @pytest.fixture
@@ -295,7 +299,7 @@ def test_rotation_killed_inside_the_audit_trail_resumes_and_the_chain_verifies_t
     half = cli("audit", "verify")
     assert half.exit_code == 0, half.output  # details under two keys: the chain covers their plaintext
     assert "email: priya.private@example.org" in client.get("/admin/audit").get_data(as_text=True)
-    assert "run `keys rotate` to finish" in cli("keys", "status").output
+    assert "run `keys rewrap` (or `keys rotate`) to finish" in cli("keys", "status").output
 
     result = cli("keys", "rotate", "--batch-size", "1")
 
@@ -329,7 +333,7 @@ def test_rotation_stops_with_a_clear_message_at_a_value_that_does_not_decrypt(ap
     assert "audit verify" in result.output and "Traceback" not in result.output
     after = raw_free_text(app)
     assert Keyring.field_key_id(after[("audit_events.details", donor)]) == "k2"  # earlier batches are kept
-    assert "run `keys rotate` to finish" in cli("keys", "status").output
+    assert "run `keys rewrap` (or `keys rotate`) to finish" in cli("keys", "status").output
 
 
 def test_rotation_stops_with_a_clear_message_at_a_data_key_that_does_not_unwrap(app, cli, stocked):

@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
 
+import importlib.util
 import secrets
 from collections.abc import Iterator
 from datetime import date
@@ -13,9 +14,11 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import Boolean, Date, DateTime, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
-from portal import audit, clock, create_app
+from portal import audit, clock, create_app, keys
 from portal.extensions import db
 from portal.models import (
+    Assessment,
+    AssessmentTemplate,
     AuditEvent,
     Base,
     Document,
@@ -23,6 +26,7 @@ from portal.models import (
     Meeting,
     MeetingTemplate,
     Nqsw,
+    OutboxMessage,
     Portfolio,
     SampleDraw,
     User,
@@ -97,9 +101,9 @@ def _write_0001_rows() -> None:
         audit.record(person, "test.event", f"thing:{number}", reason=f"{REASON} ({number})")
     db.session.commit()
     keyring = crypto.installed()
-    for event_id, stored in db.session.execute(text("SELECT id, details FROM audit_events")).all():
+    for event_id, seq, stored in db.session.execute(text("SELECT id, seq, details FROM audit_events")).all():
         db.session.execute(text("UPDATE audit_events SET details = :plain WHERE id = :id"),
-                           {"plain": keyring.decrypt_field("audit_events.details", stored), "id": event_id})
+                           {"plain": keyring.decrypt_row_field("audit_events.details", seq, stored), "id": event_id})
     meetings = table("meetings", column("id"), column("title"), column("held_on", Date),
                      column("access_window_days"), column("created_at", DateTime(timezone=True)))
     db.session.execute(insert(meetings).values(id=1, title=TITLE, held_on=date(2027, 3, 18), access_window_days=30,
@@ -129,7 +133,7 @@ def test_upgrade_encrypts_existing_free_text_in_place_and_downgrade_restores_it(
         upgrade()
 
         stored = {c: _stored(c) for c in [*PLAIN_COLUMNS, "audit_events.details"]}
-        assert all(v.startswith("f1.") and "Jo Bloggs" not in v for values in stored.values() for v in values), stored
+        assert all(v.startswith("f2.") and "Jo Bloggs" not in v for values in stored.values() for v in values), stored
         db.session.expire_all()
         assert db.session.scalar(select(Meeting.title)) == TITLE
         assert db.session.scalar(select(SampleDraw.reason)) == REASON
@@ -184,11 +188,12 @@ def test_upgrade_replaces_titles_copied_from_file_names_and_keeps_typed_ones(emp
                                            uploaded_by_id=lead.id, uploaded_at=now))
         db.session.commit()
         db.session.remove()
+        _as_before_0004(db.engine)
 
         upgrade()
 
         stored = _stored("documents.title")
-        assert all(v.startswith("f1.") and "Jane" not in v for v in stored)
+        assert all(v.startswith("f2.") and "Jane" not in v for v in stored)
         assert list(db.session.scalars(select(Document.title).order_by(Document.id))) == [
             "6-month review", "Six-month review, second draft"]
         assert list(db.session.scalars(select(DocumentVersion.filename).order_by(DocumentVersion.id))) == [
@@ -200,3 +205,138 @@ def test_upgrade_replaces_titles_copied_from_file_names_and_keeps_typed_ones(emp
             "6-month review", "Six-month review, second draft"]
         db.session.remove()
         db.engine.dispose()
+
+
+# 0004: every encrypted field is bound to its row -------------------------------------------------------------
+
+
+def _migration_0004():
+    """The migration's module, as Alembic loads it."""
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0004_fields_bound_to_rows.py"
+    spec = importlib.util.spec_from_file_location("migration_0004", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _as_before_0004(engine) -> None:
+    """Turn every encrypted value into the format the code before 0004 wrote (f1, bound to its column only)."""
+    keys.bind_fields_to_rows(engine, crypto.installed(), _migration_0004().TABLES, unbind=True)
+
+
+def test_0004_covers_every_encrypted_column_of_the_models() -> None:
+    tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0004().TABLES}
+    assert tables == {(item.table.name, item.identity.name, frozenset(c.name for c in item.columns))
+                      for item in keys.encrypted_tables()}
+
+
+SECRETS = {"lead@example.org": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+           "member@example.org": "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA"}
+
+
+def _write_fields() -> dict[str, object]:
+    """People, a meeting, documents, an assessment, an email and audit events, as the models write them."""
+    now = clock.now()
+    people = [User(email=email, name=email.split("@")[0].title(), role="admin", created_at=now, totp_secret=secret)
+              for email, secret in SECRETS.items()]
+    db.session.add_all(people)
+    db.session.flush()
+    meeting = Meeting(title="Panel for Jo Bloggs", held_on=date(2027, 3, 18), agenda="1. Welcome",
+                      terms_of_reference="Our terms", created_at=now)
+    nqsw = Nqsw(name="Jane Smith", email="jane@example.org")
+    template = AssessmentTemplate(name="Reviewer template", version=1, schema='{"sections": []}', created_at=now)
+    db.session.add_all([meeting, nqsw, template])
+    db.session.flush()
+    portfolio = Portfolio(nqsw_id=nqsw.id, created_at=now)
+    db.session.add(portfolio)
+    db.session.flush()
+    documents = [Document(portfolio_id=portfolio.id, title=title, created_by_id=people[0].id, created_at=now)
+                 for title in ("Jane Smith's final report", "Supervision records")]
+    db.session.add_all(documents)
+    db.session.flush()
+    db.session.add_all([DocumentVersion(document_id=d.id, number=1, blob_id=secrets.token_hex(16),
+                                        filename=f"{d.title}.pdf", content_type="application/pdf", size=1,
+                                        digest="ab" * 32, uploaded_by_id=people[0].id, uploaded_at=now)
+                        for d in documents])
+    db.session.add(Assessment(meeting_id=meeting.id, portfolio_id=portfolio.id, user_id=people[1].id,
+                              template_id=template.id, answers='{"agree": "yes"}', created_at=now, updated_at=now))
+    db.session.add(OutboxMessage(recipient="jane@example.org", subject="Hello", body="https://portal.test/x",
+                                 created_at=now, next_attempt_at=now))
+    for number in range(3):
+        audit.record(people[0], "test.event", f"thing:{number}", reason=f"Jo Bloggs ({number})")
+    db.session.commit()
+    return _readable()
+
+
+def _readable() -> dict[str, object]:
+    """Every encrypted value written by _write_fields, read through the models."""
+    db.session.expire_all()
+    return {"totp": sorted(db.session.execute(select(User.email, User.totp_secret)).all()),
+            "meeting": db.session.execute(select(Meeting.title, Meeting.agenda, Meeting.terms_of_reference)).all(),
+            "titles": sorted(db.session.scalars(select(Document.title))),
+            "files": sorted(db.session.execute(select(DocumentVersion.filename, DocumentVersion.digest)).all()),
+            "answers": db.session.scalar(select(Assessment.answers)),
+            "email": db.session.scalar(select(OutboxMessage.body)),
+            "details": list(db.session.scalars(select(AuditEvent.details).order_by(AuditEvent.seq)))}
+
+
+ALL_FIELDS = [("users", "totp_secret"), ("meetings", "title"), ("documents", "title"),
+              ("document_versions", "filename"), ("assessments", "answers"), ("outbox", "body"),
+              ("audit_events", "details")]
+
+
+def _formats() -> dict[str, set[str]]:
+    return {f"{t}.{c}": {v.split(".", 1)[0] for v in _stored(f"{t}.{c}") if v is not None} for t, c in ALL_FIELDS}
+
+
+class Killed(Exception):
+    """Stands for the process being killed between two batches."""
+
+
+def test_0004_binds_every_field_to_its_row_resumably_and_downgrades(empty_database: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app_for(empty_database, tmp_path)
+    with app.app_context():
+        upgrade()
+        expected = _write_fields()
+        db.session.remove()
+        _as_before_0004(db.engine)  # the database as the code before 0004 left it
+        downgrade(revision="0003")
+        assert set().union(*_formats().values()) == {"f1"}
+        with pytest.raises(crypto.FieldIntegrityError, match="before migration 0004"):
+            db.session.scalar(select(User.totp_secret))  # the portal refuses values not bound to their rows
+        db.session.remove()
+
+        def kill(changed: int) -> None:
+            raise Killed(f"killed after {changed} rows")
+
+        monkeypatch.setattr(keys, "after_batch", kill)
+        with pytest.raises(Killed):
+            upgrade()
+        monkeypatch.setattr(keys, "after_batch", None)
+        db.session.remove()
+
+        # The first batch was committed before the kill; the rest is still as it was, and so is the revision.
+        formats = _formats()
+        assert formats["users.totp_secret"] == {"f2"} and formats["audit_events.details"] == {"f1"}, formats
+        assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        db.session.remove()
+
+        upgrade()  # run again: it finishes the job
+
+        assert set().union(*_formats().values()) == {"f2"}
+        assert _readable() == expected
+        assert audit.verify() == (3, None)
+        db.session.remove()
+
+        downgrade(revision="0003")  # back to f1, readable by the code before 0004
+        assert set().union(*_formats().values()) == {"f1"}
+        keyring = crypto.installed()
+        totp = dict(db.session.execute(text("SELECT email, totp_secret FROM users")).all())
+        assert {e: keyring.decrypt_field("users.totp_secret", v) for e, v in totp.items()} == SECRETS
+        db.session.remove()
+        upgrade()
+        assert _readable() == expected
+        db.session.remove()
+        db.engine.dispose()
+

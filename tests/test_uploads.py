@@ -197,7 +197,7 @@ def test_several_files_each_with_its_evidence_type(app: Flask, admin_client: tup
         raw = db.session.execute(text("SELECT d.title, v.filename, v.digest FROM documents d "
                                       "JOIN document_versions v ON v.document_id = d.id")).all()
     for title, filename, digest in raw:
-        assert title.startswith("f1.") and filename.startswith("f1.") and digest.startswith("f1.")
+        assert title.startswith("f2.") and filename.startswith("f2.") and digest.startswith("f2.")
         assert "Agreement" not in title + filename and ".pdf" not in filename
 
 

@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEvent, AuditHead
 from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAttempt, UserSession
 from portal.models.base import Base
+from portal.models.deployment import Deployment, KeyCheck
 from portal.models.documents import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
     Document,
@@ -60,11 +61,13 @@ __all__ = [
     "AuditHead",
     "Base",
     "Cohort",
+    "Deployment",
     "Document",
     "DocumentVersion",
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "KeyCheck",
     "KeyMessage",
     "LinkPurpose",
     "Meeting",

@@ -25,9 +25,10 @@ class AuditEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     target: Mapped[str] = mapped_column(String(120), default="")
-    # JSON of the event's details; they may name people, so they are encrypted like other free text.
-    details: Mapped[str] = mapped_column(EncryptedText("audit_events.details", unreadable=UNREADABLE_DETAILS),
-                                         default="{}")
+    # JSON of the event's details; they may name people, so they are encrypted like other free text, bound to the
+    # event's seq (known before the INSERT, unlike its id).
+    details: Mapped[str] = mapped_column(
+        EncryptedText("audit_events.details", unreadable=UNREADABLE_DETAILS, row="seq"), default="{}")
     ip: Mapped[str] = mapped_column(String(45), default="")
     key_id: Mapped[str] = mapped_column(String(20))
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -4,9 +4,12 @@ This module (and the rest of portal.security) is the only code that imports `cry
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +19,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 KEY_BYTES = 32
+# Format 1 ("f1.<kid>.<b64>"): AES-GCM bound to a label only ("table.column", or a caller's own binding). Database
+# columns used it until migration 0004; it remains for values that live outside a table row (the sealed cohort
+# import, a pending authenticator change), which carry their own binding.
 _FIELD_PREFIX = "f1"
 _FIELD_PURPOSE = "portal field encryption v1"
+# Format 2 ("f2.<kid>.<b64>"): a database field bound to its table, column *and row*, under a key of its own.
+ROW_FIELD_PREFIX = "f2"
+_ROW_FIELD_PURPOSE = "portal field encryption v2: bound to table, column and row"
+_KEY_CHECK_PURPOSE = "portal key check v1"
+_KEY_CHECK_LABEL = b"the deployment's key-encryption key under this id"
+_SECRET_CHECK_PURPOSE = b"portal SECRET_KEY check v1"
 
 
 class KeyringError(Exception):
@@ -26,6 +38,31 @@ class KeyringError(Exception):
 
 class DecryptionError(Exception):
     """Ciphertext failed authentication: it was altered, truncated, swapped or encrypted under another key."""
+
+
+class FieldIntegrityError(DecryptionError):
+    """A row-bound field did not decrypt for its table, column and row: altered, or copied from another row."""
+
+    def __init__(self, column: str, row: str, reason: str = "") -> None:
+        super().__init__(f"{column} of row {row} failed its integrity check{': ' + reason if reason else ''}")
+        self.column = column
+        self.row = row
+
+    @property
+    def table(self) -> str:
+        """The table the field belongs to."""
+        return self.column.split(".", 1)[0]
+
+
+def _row_binding(column: str, row: object) -> bytes:
+    """The associated data of a row-bound field: "table.column", a NUL, then the row's identity as text."""
+    return f"{column}\x00{row}".encode()
+
+
+def secret_check(secret: str | bytes) -> str:
+    """A value that shows whether two hosts share a SECRET_KEY without revealing it (HMAC of a fixed label)."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, _SECRET_CHECK_PURPOSE, hashlib.sha256).hexdigest()
 
 
 def _b64(data: bytes) -> str:
@@ -89,11 +126,39 @@ class Keyring:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
 
-    def with_new_key(self) -> "Keyring":
-        """Return a copy with a fresh key added and made active (rotation's first step)."""
-        number = 1 + max((int(k[1:]) for k in self.keys if k[1:].isdigit()), default=0)
-        new_id = f"k{number}"
-        return Keyring(keys={**self.keys, new_id: secrets.token_bytes(KEY_BYTES)}, active_id=new_id)
+    def next_key_id(self, taken: Iterable[str] = ()) -> str:
+        """The id a new key gets: k<n> after the highest number in the keyring or in `taken`."""
+        number = 1 + max((int(k[1:]) for k in {*self.keys, *taken} if k[1:].isdigit()), default=0)
+        return f"k{number}"
+
+    def with_new_key(self, activate: bool = True, taken: Iterable[str] = ()) -> "Keyring":
+        """Return a copy with a fresh key added, made active unless activate is False (rotation's first step).
+
+        `taken`: ids the deployment has used, which a new key never reuses.
+        """
+        new_id = self.next_key_id(taken)
+        return Keyring(keys={**self.keys, new_id: secrets.token_bytes(KEY_BYTES)},
+                       active_id=new_id if activate else self.active_id)
+
+    def with_active(self, kid: str) -> "Keyring":
+        """Return a copy whose active key is `kid` (which must be in the keyring); derived keys are kept."""
+        if kid == self.active_id:
+            return self
+        self.kek(kid)
+        return Keyring(keys=dict(self.keys), active_id=kid, _derived=self._derived)
+
+    def without(self, kid: str) -> "Keyring":
+        """Return a copy without the key `kid` (which must not be the active key)."""
+        return Keyring(keys={k: v for k, v in self.keys.items() if k != kid}, active_id=self.active_id)
+
+    def check_value(self, kid: str) -> str:
+        """A value the database keeps per key id to tell the right key from another under the same id.
+
+        HMAC-SHA256 of a fixed label under a key derived (HKDF) for this purpose only, so it reveals nothing
+        about the key-encryption key or anything else derived from it.
+        """
+        _, key = self.derive(_KEY_CHECK_PURPOSE, kid)
+        return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
 
     def kek(self, kid: str) -> bytes:
         """Return the key-encryption key with this id."""
@@ -113,15 +178,50 @@ class Keyring:
 
     # Field encryption -------------------------------------------------------------------------------
 
+    def encrypt_row_field(self, column: str, row: object, plaintext: str) -> str:
+        """Encrypt a database field with AES-GCM, binding it to its table and column and to its row's identity.
+
+        A value copied to another row, column or table does not decrypt there (format "f2").
+        """
+        kid, key = self.derive(_ROW_FIELD_PURPOSE)
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _row_binding(column, row))
+        return f"{ROW_FIELD_PREFIX}.{kid}.{_b64(nonce + sealed)}"
+
+    def decrypt_row_field(self, column: str, row: object, stored: str) -> str:
+        """Decrypt a value written by encrypt_row_field for the same column and row; anything else is refused.
+
+        Raises FieldIntegrityError (a DecryptionError) naming the column and row, and KeyringError when the
+        value is under a key this keyring lacks.
+        """
+        try:
+            prefix, kid, body = stored.split(".", 2)
+        except ValueError:
+            raise FieldIntegrityError(column, str(row), "not a stored field value") from None
+        if prefix != ROW_FIELD_PREFIX:
+            reason = "in the format before migration 0004, not bound to its row" if prefix == _FIELD_PREFIX else (
+                "not a stored field value")
+            raise FieldIntegrityError(column, str(row), reason)
+        _, key = self.derive(_ROW_FIELD_PURPOSE, kid)
+        try:
+            raw = _unb64(body)
+            return AESGCM(key).decrypt(raw[:12], raw[12:], _row_binding(column, row)).decode("utf-8")
+        except Exception as exc:
+            raise FieldIntegrityError(column, str(row), "altered, or copied from another row") from exc
+
     def encrypt_field(self, column: str, plaintext: str) -> str:
-        """Encrypt a short text with AES-GCM, binding it to its table and column."""
+        """Encrypt a short text with AES-GCM bound to a label only (format "f1").
+
+        For values kept outside a table row, which carry their own binding in the label (the sealed cohort
+        import, a pending authenticator change). Database columns use encrypt_row_field.
+        """
         kid, key = self.derive(_FIELD_PURPOSE)
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), column.encode("utf-8"))
         return f"{_FIELD_PREFIX}.{kid}.{_b64(nonce + sealed)}"
 
     def decrypt_field(self, column: str, stored: str) -> str:
-        """Decrypt a value written by encrypt_field for the same column."""
+        """Decrypt a value written by encrypt_field for the same label."""
         try:
             prefix, kid, body = stored.split(".", 2)
             if prefix != _FIELD_PREFIX:
@@ -154,6 +254,7 @@ class Keyring:
 
 
 _installed: Keyring | None = None
+_resolver: Callable[[], Keyring | None] | None = None
 
 
 def install(keyring: Keyring) -> None:
@@ -162,8 +263,21 @@ def install(keyring: Keyring) -> None:
     _installed = keyring
 
 
+def install_resolver(resolver: Callable[[], Keyring | None]) -> None:
+    """Give a function that returns the keyring in use where it depends on context (the running application).
+
+    It returns None where it has no answer, and the process's keyring is used instead.
+    """
+    global _resolver
+    _resolver = resolver
+
+
 def installed() -> Keyring:
-    """Return the process's keyring, refusing if none was installed."""
+    """Return the keyring in use (the running application's, else the process's), refusing if there is none."""
+    if _resolver is not None:
+        found = _resolver()
+        if found is not None:
+            return found
     if _installed is None:
         raise KeyringError("no keyring is loaded")
     return _installed

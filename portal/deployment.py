@@ -1,0 +1,275 @@
+"""One deployment, many hosts: each host checks its SECRET_KEY and keyring against what the database records.
+
+Every host of a deployment shares one database and must share its configuration too: the same SECRET_KEY (or
+sign-in and form tokens made by one host fail on another) and every key-encryption key the database uses (or a
+host cannot read what another wrote). The database keeps, in `deployment` and `key_checks`, a check value for
+the SECRET_KEY and for each key id (HMACs of fixed labels, which reveal neither), the deployment's active key and
+which keys have been active. A host compares itself with them:
+
+- when it starts (create_app): a key in its keyring that differs from the key the database knows under that id
+  stops it from starting (DeploymentMismatch), since it would write values no other host can read;
+- every DEPLOYMENT_CHECK_SECONDS while it runs (before a request), and whenever `/health/ready` is asked: a key
+  the database uses that its keyring lacks, a SECRET_KEY that is not the deployment's, or a wrong key make it
+  refuse to serve (503) and `/health/ready` says why; `/health/live` never touches the database.
+
+The same periodic check follows the deployment's active key (`keys activate` on any host switches every host
+within DEPLOYMENT_CHECK_SECONDS) and reloads a keyring file that has changed (`keys add` writes it), so a key can
+be added, activated and used without restarting anything. The first host to start on a database records what it
+holds (the SECRET_KEY's check value, and every key of its keyring as in use); a key that later appears in a
+host's keyring is recorded as not yet active.
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app, has_app_context, render_template, request
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from portal import clock
+from portal.extensions import db
+from portal.models import Deployment, KeyCheck
+from portal.security import crypto, tokens
+from portal.security.crypto import Keyring, KeyringError
+
+log = logging.getLogger("portal.deployment")
+
+# Reachable whatever the host's state: they report it.
+HEALTH_ENDPOINTS = frozenset({"pages.health", "pages.health_live", "pages.health_ready", "static"})
+DEPLOYMENT = Deployment.__table__
+KEY_CHECKS = KeyCheck.__table__
+
+
+class DeploymentMismatch(Exception):
+    """This host's keyring holds a different key under an id the database knows: it must not start."""
+
+
+@dataclass
+class Findings:
+    """What one comparison of this host with the database found."""
+
+    problems: list[str] = field(default_factory=list)  # why this host must not serve
+    wrong_keys: list[str] = field(default_factory=list)  # ids whose key is not the deployment's
+    unchecked: str | None = None  # why the database could not be compared (unreachable, not migrated)
+    active: str | None = None  # the deployment's active key id
+    activated_at: object = None  # when it was activated (an aware datetime)
+
+    @property
+    def ready(self) -> bool:
+        """True when the host may serve: compared, and nothing wrong."""
+        return self.unchecked is None and not self.problems
+
+
+@dataclass
+class HostState:
+    """The latest findings of this process, when they were made and the keyring file's version then."""
+
+    findings: Findings
+    checked_at: float  # time.monotonic()
+    keyring_mtime: int | None = None
+
+
+# The keyring this process uses -----------------------------------------------------------------------------
+
+
+def keyring_file(app: Flask) -> Path | None:
+    """The keyring file when the keyring was loaded from one; None when it came from the environment or config."""
+    if app.config.get("KEYRING") is not None or app.config.get("KEYRING_JSON"):
+        return None
+    return Path(app.config["KEYRING_FILE"])
+
+
+def use_keyring(app: Flask, keyring: Keyring) -> None:
+    """Make `keyring` the one this application encrypts and decrypts with."""
+    app.extensions["keyring"] = keyring
+    crypto.install(keyring)
+
+
+def app_keyring() -> Keyring | None:
+    """The running application's keyring (crypto.installed's resolver), or None outside an application."""
+    return current_app.extensions.get("keyring") if has_app_context() else None
+
+
+def _file_version(path: Path | None) -> int | None:
+    try:
+        return path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        return None
+
+
+def _reload_changed_file(app: Flask, state: HostState | None) -> None:
+    """Load the keyring file again if it changed since it was read (a key was added or retired meanwhile)."""
+    path = keyring_file(app)
+    version = _file_version(path)
+    if path is None or state is None or version is None or version == state.keyring_mtime:
+        return
+    try:
+        reloaded = Keyring.load(path, None)
+    except (KeyringError, OSError) as exc:
+        log.error("the keyring file changed but cannot be read, so the keyring loaded before is kept: %s", exc)
+        return
+    state.keyring_mtime = version
+    current = app.extensions["keyring"]
+    active = current.active_id if current.active_id in reloaded.keys else reloaded.active_id
+    use_keyring(app, reloaded.with_active(active))
+    log.info("reloaded the keyring file: keys %s", ", ".join(sorted(reloaded.keys)))
+
+
+# Comparing with the database -------------------------------------------------------------------------------
+
+
+def _read(connection: Connection) -> tuple[dict | None, dict[str, dict]]:
+    row = connection.execute(select(DEPLOYMENT).where(DEPLOYMENT.c.id == 1)).mappings().first()
+    checks = {r["key_id"]: dict(r) for r in connection.execute(select(KEY_CHECKS)).mappings()}
+    return (dict(row) if row is not None else None), checks
+
+
+def register_keys(connection: Connection, keyring: Keyring, kids: list[str], activated: bool) -> None:
+    """Record the check values of keys the database does not know yet (activated: already in use)."""
+    now = clock.now()
+    for kid in kids:
+        connection.execute(insert(KEY_CHECKS).values(key_id=kid, check_value=keyring.check_value(kid), added_at=now,
+                                                      activated_at=now if activated else None))
+
+
+def _bootstrap(app: Flask, keyring: Keyring) -> None:
+    """Record what this host holds where the database does not know it yet; a host starting at the same moment
+    may win the race, and its records are then the ones compared with."""
+    try:
+        with db.engine.begin() as connection:
+            deployment, checks = _read(connection)
+            unknown = [kid for kid in sorted(keyring.keys) if kid not in checks]
+            if deployment is None:
+                now = clock.now()
+                connection.execute(insert(DEPLOYMENT).values(
+                    id=1, secret_check=crypto.secret_check(app.config["SECRET_KEY"]), active_key_id=keyring.active_id,
+                    activated_at=now, created_at=now))
+                # A database used before these records existed may hold values under any key of the keyring.
+                register_keys(connection, keyring, unknown, activated=True)
+                log.info("recorded this deployment's SECRET_KEY check and keys %s", ", ".join(unknown))
+            elif unknown:
+                register_keys(connection, keyring, unknown, activated=False)
+                log.info("recorded the check values of new keys %s (not active)", ", ".join(unknown))
+    except IntegrityError:
+        pass  # another host recorded them first: compare with its records
+
+
+def compare(app: Flask, keyring: Keyring, deployment: dict | None, checks: dict[str, dict]) -> Findings:
+    """Compare this host's SECRET_KEY and keyring with the database's records."""
+    found = Findings()
+    for kid in sorted(keyring.keys):
+        if kid in checks and not tokens.equal(keyring.check_value(kid), checks[kid]["check_value"]):
+            found.wrong_keys.append(kid)
+            found.problems.append(f"the keyring's key {kid} is not the key this deployment uses under that id: give "
+                                  "this host the deployment's keyring")
+    missing = sorted(kid for kid, check in checks.items() if check["activated_at"] is not None
+                     and kid not in keyring.keys)
+    if deployment is not None and deployment["active_key_id"] not in {*keyring.keys, *missing}:
+        missing.append(deployment["active_key_id"])
+    for kid in missing:
+        found.problems.append(f"the keyring lacks key {kid}, which the database uses: give this host the "
+                              "deployment's keyring")
+    if deployment is not None:
+        found.active, found.activated_at = deployment["active_key_id"], deployment["activated_at"]
+        if not tokens.equal(crypto.secret_check(app.config["SECRET_KEY"]), deployment["secret_check"]):
+            found.problems.append("this host's SECRET_KEY is not the deployment's: give every host the same one")
+    return found
+
+
+def check(app: Flask, bootstrap: bool = False) -> Findings:
+    """Compare this host with the database now, follow the deployment's active key, and remember the findings.
+
+    Runs on a connection of its own, so it neither joins nor disturbs the session's transaction.
+    """
+    state: HostState | None = app.extensions.get("deployment")
+    _reload_changed_file(app, state)
+    keyring: Keyring = app.extensions["keyring"]
+    try:
+        if bootstrap:
+            _bootstrap(app, keyring)
+        with db.engine.connect() as connection:
+            deployment, checks = _read(connection)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        findings = Findings(unchecked=f"the database cannot be compared with (unreachable, or not migrated: run "
+                                      f"`flask db upgrade`): {type(reason).__name__}")
+    else:
+        findings = compare(app, keyring, deployment, checks)
+        if findings.active in keyring.keys and findings.active != keyring.active_id:
+            use_keyring(app, keyring.with_active(findings.active))
+            log.info("now encrypting under key %s, the deployment's active key", findings.active)
+    version = state.keyring_mtime if state is not None else _file_version(keyring_file(app))
+    app.extensions["deployment"] = HostState(findings, time.monotonic(), version)
+    return findings
+
+
+def startup(app: Flask) -> None:
+    """Compare at start (recording what the database does not know yet); refuse to start with a wrong key."""
+    with app.app_context():
+        findings = check(app, bootstrap=True)
+        if ":memory:" not in str(db.engine.url):  # (an in-memory database lives only in its connection)
+            db.engine.dispose()  # no connection made before a server forks its workers is shared with them
+    if findings.wrong_keys:
+        raise DeploymentMismatch(
+            "The portal will not start: its keyring holds a different key under "
+            + ", ".join(findings.wrong_keys) + " than the key this deployment's database uses under that id. Values "
+            "written with it could not be read by any other host, and values in the database cannot be read with "
+            "it. Give this host the deployment's keyring (PORTAL_KEYRING_JSON, PORTAL_KEYRING_FILE or "
+            "instance/keyring.json) and start it again.")
+    for problem in findings.problems:
+        log.error("this host will not serve until this is fixed: %s", problem)
+    if findings.unchecked:
+        log.warning("%s", findings.unchecked)
+
+
+def current(app: Flask) -> Findings:
+    """The findings of the last comparison, made again if they are older than DEPLOYMENT_CHECK_SECONDS."""
+    state: HostState | None = app.extensions.get("deployment")
+    if state is None or time.monotonic() - state.checked_at >= app.config["DEPLOYMENT_CHECK_SECONDS"]:
+        return check(app)
+    return state.findings
+
+
+def guard() -> tuple[str, int, dict[str, str]] | None:
+    """Before each request: a host that must not serve answers 503 to everything but the health checks."""
+    if request.endpoint in HEALTH_ENDPOINTS:
+        return None
+    findings = current(current_app._get_current_object())  # type: ignore[attr-defined]
+    if not findings.problems:
+        return None
+    return render_template("errors/unavailable.html"), 503, {"Retry-After": "60"}
+
+
+def install(app: Flask) -> None:
+    """Use the application's own keyring wherever it runs, compare at start, and guard every request."""
+    crypto.install_resolver(app_keyring)
+    if "deployment" not in app.extensions:
+        app.extensions["deployment"] = None
+    startup(app)
+    app.before_request(guard)
+
+
+def wait_for_hosts(since: object, interval: float | None = None, say: object = None) -> None:
+    """Sleep until every running host has compared itself with the database since `since` (an aware datetime)."""
+    interval = current_app.config["DEPLOYMENT_CHECK_SECONDS"] if interval is None else interval
+    remaining = interval - (clock.now() - since).total_seconds()  # type: ignore[operator]
+    if remaining > 0:
+        if callable(say):
+            say(f"waiting {int(remaining + 0.999)} s for every running host to follow (DEPLOYMENT_CHECK_SECONDS)")
+        time.sleep(remaining)
+
+
+def mark_active(connection: Connection, kid: str) -> None:
+    """Record `kid` as the deployment's active key (and as used from now on)."""
+    now = clock.now()
+    connection.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1).values(active_key_id=kid, activated_at=now))
+    connection.execute(update(KEY_CHECKS).where(KEY_CHECKS.c.key_id == kid, KEY_CHECKS.c.activated_at.is_(None))
+                       .values(activated_at=now))
+
+
+def environment_flag(name: str) -> bool:
+    """True when an environment variable is set to 1, true or yes."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
