@@ -76,16 +76,22 @@ def prepare(folder: Path, database_url: str | None, max_upload: int, people: int
         **({"PORTAL_ARGON2_PARAMETERS": "[1, 8192, 1]"} if light_passwords else {}),
     }
     os.environ.update(env)
+    from sqlalchemy import create_engine
+
     from portal import clock, create_app
     from portal.extensions import db
     from portal.models import Base, Nqsw, Portfolio, Role, User
     from portal.security import passwords, totp
 
+    # Empty tables before the app starts: starting records this throw-away deployment's keys and SECRET_KEY, and
+    # refuses a database that recorded another run's keys.
+    engine = create_engine(env["PORTAL_SQLALCHEMY_DATABASE_URI"])
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    engine.dispose()
     app = create_app()
     accounts = []
     with app.app_context():
-        Base.metadata.drop_all(db.engine)
-        Base.metadata.create_all(db.engine)
         password_hash = passwords.hash_password(PASSWORD)
         for number in range(people + 1):
             secret = totp.new_secret()

@@ -20,7 +20,6 @@ host's keyring is recorded as not yet active.
 """
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +183,11 @@ def check(app: Flask, bootstrap: bool = False) -> Findings:
 
     Runs on a connection of its own, so it neither joins nor disturbs the session's transaction.
     """
+    with app.app_context():
+        return _check(app, bootstrap)
+
+
+def _check(app: Flask, bootstrap: bool) -> Findings:
     state: HostState | None = app.extensions.get("deployment")
     _reload_changed_file(app, state)
     keyring: Keyring = app.extensions["keyring"]
@@ -268,8 +272,3 @@ def mark_active(connection: Connection, kid: str) -> None:
     connection.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1).values(active_key_id=kid, activated_at=now))
     connection.execute(update(KEY_CHECKS).where(KEY_CHECKS.c.key_id == kid, KEY_CHECKS.c.activated_at.is_(None))
                        .values(activated_at=now))
-
-
-def environment_flag(name: str) -> bool:
-    """True when an environment variable is set to 1, true or yes."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import blake3
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal import clock
 from portal.extensions import db
@@ -127,3 +127,14 @@ def cli_runner(app: Flask):
         return runner.invoke(args=list(args), catch_exceptions=False)
 
     return invoke
+
+
+def swap(app: Flask, table: str, column: str, first: int, second: int) -> None:
+    """Swap two rows' stored (encrypted) values of a column, as someone with write access to the database could."""
+    with app.app_context():
+        stored = dict(db.session.execute(text(f"SELECT id, {column} FROM {table} WHERE id IN (:a, :b)"),
+                                         {"a": first, "b": second}).all())
+        for target, source in ((first, second), (second, first)):
+            db.session.execute(text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
+                               {"value": stored[source], "id": target})
+        db.session.commit()
