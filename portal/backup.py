@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import (
     Column,
     Connection,
@@ -35,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from portal import audit, clock
+from portal import audit, clock, deployment
 from portal.extensions import db
 from portal.keys import current_keyring
 from portal.models import Base
@@ -49,6 +50,9 @@ BLOB_DIR = "blobs"
 FORMAT = 1
 _SEAL_PURPOSE = "portal backup manifest v1"
 _SKIPPED_ON_RESTORE = {"user_sessions"}  # nobody stays signed in across a restore
+# Written by the restoring host when it starts (portal/deployment.py); the backup's records replace them, so the
+# restored portal keeps its deployment's SECRET_KEY and key checks.
+_REPLACED_ON_RESTORE = {"deployment", "key_checks"}
 _READ_BYTES = 1 << 20
 
 
@@ -284,6 +288,9 @@ def restore(directory: Path) -> Summary:
     engine = db.engine
     with engine.connect() as connection, connection.begin():
         later = []
+        for table in stored_tables():
+            if table.name in _REPLACED_ON_RESTORE:
+                connection.execute(table.delete())
         for table, rows in _source_rows(directory, manifest):
             summary.rows += _insert(connection, table, rows, later)
         for table, key, values in later:
@@ -296,6 +303,8 @@ def restore(directory: Path) -> Summary:
                 shutil.copyfileobj(source, copy, _READ_BYTES)
         summary.blobs = len(blobs)
     db.session.remove()
+    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    summary.warnings.extend(f"this host cannot serve the restored portal: {p}" for p in findings.problems)
     audit.record(None, "backup.restored", "", rows=summary.rows, blobs=summary.blobs,
                  created_at=manifest["created_at"])
     db.session.commit()
@@ -307,7 +316,7 @@ def _prepare_schema(revision: str | None) -> None:
     with db.engine.connect() as connection:
         existing = set(inspect(connection).get_table_names())
         for table in stored_tables():
-            if table.name in existing and connection.execute(
+            if table.name in existing and table.name not in _REPLACED_ON_RESTORE and connection.execute(
                     select(func.count()).select_from(table)).scalar_one():
                 raise BackupError(f"the database is not empty (table {table.name} has rows)")
         current = _alembic_revision(connection)

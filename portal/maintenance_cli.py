@@ -210,6 +210,8 @@ def backup_restore_command(directory: Path) -> None:
     except backup.BackupError as exc:
         click.echo(f"restore refused: {exc}", err=True)
         raise SystemExit(1) from None
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"restored {summary.rows} rows and {summary.blobs} blobs; run `keys verify` to check every document")
 
 

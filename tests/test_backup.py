@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 
 from portal import audit, create_app
 from portal.extensions import db
-from portal.models import Base, Document, Role, UserSession
+from portal.models import Base, Deployment, Document, Role, UserSession
+from portal.security import crypto
 
 
 @pytest.fixture
@@ -148,6 +149,38 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
     base = f"/portfolios/{portfolio}/documents"
     assert browser.get(f"{base}/{first}/versions/{second_version}/download").data == b"agreement v2"
     assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
+
+
+def test_restore_into_a_migrated_database_takes_the_deployments_records(app, cli, stocked, tmp_path, app_config):
+    """As on a new server: the database is migrated and the portal has started on it (recording this host's
+    SECRET_KEY and keys) before the backup is restored; the backup's records replace them."""
+    target = tmp_path / "backup"
+    assert cli("backup", "create", str(target)).exit_code == 0
+    folder = tmp_path / "new-server"
+    (folder / "instance").mkdir(parents=True)
+    config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
+              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+    engine = create_engine(config["SQLALCHEMY_DATABASE_URI"])
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    wrong_secret = create_app({**config, "SECRET_KEY": "a new server's own secret key"})
+    with wrong_secret.app_context():
+        assert db.session.get(Deployment, 1) is not None  # recorded when it started
+
+    restored = cli_runner(wrong_secret)("backup", "restore", str(target))
+
+    assert restored.exit_code == 0, restored.output
+    assert "SECRET_KEY is not the deployment's" in restored.output  # the backup's deployment has another one
+    assert wrong_secret.test_client().get("/health/ready").status_code == 503
+    right = create_app(config)
+    assert right.test_client().get("/health/ready").status_code == 200
+    with right.app_context():
+        assert db.session.get(Deployment, 1).secret_check == crypto.secret_check(app_config["SECRET_KEY"])
+        db.session.remove()
+        db.engine.dispose()
+    with wrong_secret.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_restore_refuses_a_database_that_has_data(app, cli, stocked, tmp_path):
