@@ -20,17 +20,20 @@ host's keyring is recorded as not yet active.
 """
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context, render_template, request
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from portal import clock
+from portal import audit, clock
 from portal.extensions import db
-from portal.models import Deployment, KeyCheck
+from portal.models import Deployment, KeyCheck, User
 from portal.security import crypto, tokens
 from portal.security.crypto import Keyring, KeyringError
 
@@ -54,7 +57,7 @@ class Findings:
     wrong_keys: list[str] = field(default_factory=list)  # ids whose key is not the deployment's
     unchecked: str | None = None  # why the database could not be compared (unreachable, not migrated)
     active: str | None = None  # the deployment's active key id
-    activated_at: object = None  # when it was activated (an aware datetime)
+    activated_at: datetime | None = None  # when it was activated
 
     @property
     def ready(self) -> bool:
@@ -256,13 +259,16 @@ def install(app: Flask) -> None:
     app.before_request(guard)
 
 
-def wait_for_hosts(since: object, interval: float | None = None, say: object = None) -> None:
-    """Sleep until every running host has compared itself with the database since `since` (an aware datetime)."""
-    interval = current_app.config["DEPLOYMENT_CHECK_SECONDS"] if interval is None else interval
-    remaining = interval - (clock.now() - since).total_seconds()  # type: ignore[operator]
+def wait_for_hosts(since: datetime, say: Callable[[str], None] | None = None) -> None:
+    """Sleep until every running host has compared itself with the database after `since`.
+
+    Each compares at least every DEPLOYMENT_CHECK_SECONDS (hosts share their configuration), so that long after
+    a change every host has followed it.
+    """
+    remaining = current_app.config["DEPLOYMENT_CHECK_SECONDS"] - (clock.now() - since).total_seconds()
     if remaining > 0:
-        if callable(say):
-            say(f"waiting {int(remaining + 0.999)} s for every running host to follow (DEPLOYMENT_CHECK_SECONDS)")
+        if say is not None:
+            say(f"waiting {math.ceil(remaining)} s for every running host to follow (DEPLOYMENT_CHECK_SECONDS)")
         time.sleep(remaining)
 
 
@@ -272,3 +278,14 @@ def mark_active(connection: Connection, kid: str) -> None:
     connection.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1).values(active_key_id=kid, activated_at=now))
     connection.execute(update(KEY_CHECKS).where(KEY_CHECKS.c.key_id == kid, KEY_CHECKS.c.activated_at.is_(None))
                        .values(activated_at=now))
+
+
+def record_secret_key(actor: User | None) -> None:
+    """Record this host's SECRET_KEY as the deployment's (after giving every host a new one); audited."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    check(app, bootstrap=True)
+    db.session.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1)
+                       .values(secret_check=crypto.secret_check(app.config["SECRET_KEY"])))
+    audit.record(actor, "deployment.secret_key_recorded", "deployment")
+    db.session.commit()
+    check(app)

@@ -268,4 +268,33 @@ def sessions_prune_command() -> None:
     click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
 
 
-COMMANDS = (keys_group, backup_group, retention_group, storage_group, sessions_group)
+# The deployment -------------------------------------------------------------------------------------------
+
+
+@click.group("deployment", cls=AppGroup)
+def deployment_group() -> None:
+    """What every host of the deployment must share: check this host, record a new SECRET_KEY."""
+
+
+@deployment_group.command("check")
+def deployment_check_command() -> None:
+    """Say whether this host may serve (as /health/ready does), and why not; exits non-zero when it may not."""
+    findings = deployment.check(current_app)
+    if findings.ready:
+        click.echo(f"this host may serve: its SECRET_KEY and keyring match the deployment's (active key "
+                   f"{keys.current_keyring().active_id})")
+        return
+    for problem in findings.problems or [findings.unchecked]:
+        click.echo(f"this host may not serve: {problem}", err=True)
+    raise SystemExit(1)
+
+
+@deployment_group.command("record-secret-key")
+def deployment_record_secret_key_command() -> None:
+    """After giving every host a new SECRET_KEY: record it as the deployment's (hosts with the old one stop)."""
+    deployment.record_secret_key(None)
+    click.echo("recorded this host's SECRET_KEY as the deployment's; hosts with another one now stop serving "
+               f"within {current_app.config['DEPLOYMENT_CHECK_SECONDS']} seconds")
+
+
+COMMANDS = (keys_group, deployment_group, backup_group, retention_group, storage_group, sessions_group)

@@ -305,3 +305,20 @@ def test_keyring_in_use_is_the_applications_own(app: Flask, app_config: dict, tm
         assert crypto.installed() is app.extensions["keyring"]
     with other.app_context():
         assert crypto.installed() is other.extensions["keyring"]
+
+
+def test_a_new_secret_key_is_recorded_once_every_host_has_it(app: Flask, app_config: dict, tmp_path: Path) -> None:
+    renewed = host(app_config, tmp_path, "renewed", SECRET_KEY="the deployment's new secret key")
+    assert ready(renewed)[0] == 503
+    checked = cli_runner(renewed)("deployment", "check")
+    assert checked.exit_code == 1 and "SECRET_KEY is not the deployment's" in checked.output
+
+    recorded = cli_runner(renewed)("deployment", "record-secret-key")
+
+    assert recorded.exit_code == 0, recorded.output
+    assert ready(renewed)[0] == 200 and cli_runner(renewed)("deployment", "check").exit_code == 0
+    deployment.check(app)  # a host still on the old key stops serving
+    assert ready(app)[0] == 503 and app.test_client().get("/sign-in").status_code == 503
+    with renewed.app_context():
+        assert db.session.scalar(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1)) == (
+            "deployment.secret_key_recorded")
