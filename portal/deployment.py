@@ -260,12 +260,13 @@ def install(app: Flask) -> None:
 
 
 def wait_for_hosts(since: datetime, say: Callable[[str], None] | None = None) -> None:
-    """Sleep until every running host has compared itself with the database after `since`.
+    """Sleep until every running host has compared itself with the database after `since`, and finished the
+    requests it had started before.
 
-    Each compares at least every DEPLOYMENT_CHECK_SECONDS (hosts share their configuration), so that long after
-    a change every host has followed it.
+    Each host compares at the first request after DEPLOYMENT_CHECK_SECONDS have passed (hosts share their
+    configuration); twice that lets a request that began just before its host's check end too.
     """
-    remaining = current_app.config["DEPLOYMENT_CHECK_SECONDS"] - (clock.now() - since).total_seconds()
+    remaining = 2 * current_app.config["DEPLOYMENT_CHECK_SECONDS"] - (clock.now() - since).total_seconds()
     if remaining > 0:
         if say is not None:
             say(f"waiting {math.ceil(remaining)} s for every running host to follow (DEPLOYMENT_CHECK_SECONDS)")

@@ -5,7 +5,10 @@ servers of one deployment would be.
 """
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -322,3 +325,36 @@ def test_a_new_secret_key_is_recorded_once_every_host_has_it(app: Flask, app_con
     with renewed.app_context():
         assert db.session.scalar(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1)) == (
             "deployment.secret_key_recorded")
+
+
+def test_a_rotation_run_by_another_process_while_this_one_serves(app_config: dict, tmp_path: Path,
+                                                                 make_user: Callable[..., Person]) -> None:
+    """`flask keys rotate` in a process of its own, as an operator runs it, while the portal goes on serving
+    (its keyring file changes under it twice); every request of every round succeeds."""
+    config = {**file_config(app_config, tmp_path), "DEPLOYMENT_CHECK_SECONDS": 1}
+    server = host(config, tmp_path, "server")
+    people = {"lead": make_user(Role.ADMIN), "member": make_user(Role.MEMBER)}
+    portfolio = make_portfolio(server)
+    environment = {**os.environ, "PORTAL_SECRET_KEY": config["SECRET_KEY"],
+                   "PORTAL_SQLALCHEMY_DATABASE_URI": config["SQLALCHEMY_DATABASE_URI"],
+                   "PORTAL_KEYRING_FILE": config["KEYRING_FILE"], "PORTAL_BLOB_DIR": config["BLOB_DIR"],
+                   "PORTAL_OUTBOX_DIR": config["OUTBOX_DIR"], "PORTAL_DEPLOYMENT_CHECK_SECONDS": "1"}
+    for name in ("PORTAL_KEYRING_JSON", "DATABASE_URL"):
+        environment.pop(name, None)
+    command = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "keys", "rotate"],
+                               env=environment, cwd=Path(__file__).resolve().parent.parent, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    rounds = 0
+    try:
+        while command.poll() is None:
+            _serve({"server": server}, people, portfolio, f"round {rounds}")
+            rounds += 1
+    finally:
+        output = command.communicate(timeout=120)[0]
+    assert command.returncode == 0, output
+    assert "added key k2" in output and "rotation complete: every data key and field is under k2" in output
+    assert rounds >= 3, output  # it served all along: while the key was added, activated and everything re-wrapped
+    _serve({"server": server}, people, portfolio, "after")
+    assert server.extensions["keyring"].active_id == "k2"
+    with server.app_context():
+        assert keys.usage().pending("k2") == 0
