@@ -37,7 +37,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
-    deployment.install(app)  # refuses a wrong keyring; must run before the gate so a host that may not serve doesn't
+    deployment.install(app)  # refuses to start with a wrong keyring
+    from portal.pages import refuse_when_not_ready
+
+    app.before_request(refuse_when_not_ready)  # before CSRF and the gate: a host that may not serve answers nothing
     csrf.init_app(app)
     templating.configure(app)
     _configure_logging(app)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app, has_app_context, render_template, request
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -39,8 +39,6 @@ from portal.security.crypto import Keyring, KeyringError
 
 log = logging.getLogger("portal.deployment")
 
-# Reachable whatever the host's state: they report it.
-HEALTH_ENDPOINTS = frozenset({"pages.health", "pages.health_live", "pages.health_ready", "static"})
 DEPLOYMENT = Deployment.__table__
 KEY_CHECKS = KeyCheck.__table__
 
@@ -240,23 +238,12 @@ def current(app: Flask) -> Findings:
     return state.findings
 
 
-def guard() -> tuple[str, int, dict[str, str]] | None:
-    """Before each request: a host that must not serve answers 503 to everything but the health checks."""
-    if request.endpoint in HEALTH_ENDPOINTS:
-        return None
-    findings = current(current_app._get_current_object())  # type: ignore[attr-defined]
-    if not findings.problems:
-        return None
-    return render_template("errors/unavailable.html"), 503, {"Retry-After": "60"}
-
-
 def install(app: Flask) -> None:
-    """Use the application's own keyring wherever it runs, compare at start, and guard every request."""
+    """Use the application's own keyring wherever it runs, and compare at start (pages.py guards requests)."""
     crypto.install_resolver(app_keyring)
     if "deployment" not in app.extensions:
         app.extensions["deployment"] = None
     startup(app)
-    app.before_request(guard)
 
 
 def wait_for_hosts(since: datetime, say: Callable[[str], None] | None = None) -> None:

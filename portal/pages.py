@@ -1,6 +1,6 @@
 """Pages that belong to no product area: the dashboard, the accessibility statement and the health check."""
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import access, clock, deployment
@@ -29,6 +29,22 @@ def dashboard() -> str:
 def accessibility() -> str:
     """The accessibility statement."""
     return render_template("pages/accessibility.html")
+
+
+# Reachable whatever this host's state: they report it.
+HEALTH_ENDPOINTS = frozenset({"pages.health", "pages.health_live", "pages.health_ready", "static"})
+
+
+def refuse_when_not_ready() -> tuple[str, int, dict[str, str]] | None:
+    """Before every request, first of all (create_app registers it before CSRF and the gate): a host that must not
+    serve answers 503 to everything but the health checks, until its keyring and SECRET_KEY are the deployment's
+    (portal/deployment.py)."""
+    if request.endpoint in HEALTH_ENDPOINTS:
+        return None
+    findings = deployment.current(current_app._get_current_object())  # type: ignore[attr-defined]
+    if not findings.problems:
+        return None
+    return render_template("errors/unavailable.html"), 503, {"Retry-After": "60"}
 
 
 @bp.route("/health/live")

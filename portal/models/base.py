@@ -86,7 +86,7 @@ class EncryptedText(TypeDecorator[str]):
     event's sequence number (`row="seq"`, known before the INSERT and covered by the chain's HMACs), so a
     ciphertext copied to another row, column or table does not decrypt there. The identity is never stored with
     the value: every SELECT of the column reads the row's own identity with it (column_expression), so swapping
-    two rows' ciphertexts is caught on the next read. Writes go through the ORM, whose events (bind_rows below)
+    two rows' ciphertexts is caught on the next read. Writes go through the ORM, whose mapper events (below)
     hand each value over as a RowValue carrying its row; a plain str is refused.
 
     A value that fails to decrypt raises crypto.FieldIntegrityError, unless the column names an `unreadable` text
