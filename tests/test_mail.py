@@ -3,46 +3,27 @@ and retried, files private."""
 
 import email
 import os
-import socket
 import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import Person, csrf_from, outbox, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_mail import Collector, body_of, deliver, free_port, queue_mail
 
 from portal import clock
 from portal.extensions import db
 from portal.models import OutboxMessage, Role
-from portal.ops.worker import Worker
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def smtp_port() -> int:
     """A loopback port with nothing listening yet."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -72,17 +53,6 @@ def _invite(browser: FlaskClient, name: str, address: str, organisation: str = "
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
-def deliver(app: Flask) -> tuple[int, int]:
-    """One pass of the worker's mail delivery, as `flask --app portal worker` runs every few seconds."""
-    return Worker(app).deliver_mail()
-
-
-def _body(message: Message) -> str:
-    part = message.get_payload(decode=True) if not message.is_multipart() else message.get_payload(0).get_payload(
-        decode=True)
-    return part.decode("utf-8")
-
-
 def test_an_invitation_arrives_with_the_link_and_no_personal_data(
         app: Flask, smtp_server: Collector, admin_client: tuple[FlaskClient, Person]) -> None:
     browser, admin = admin_client
@@ -97,8 +67,8 @@ def test_an_invitation_arrives_with_the_link_and_no_personal_data(
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message["To"] == "priya@example.org"
-    whole = message.as_string() + _body(message)
-    body = _body(message)
+    whole = message.as_string() + body_of(message)
+    body = body_of(message)
     assert "https://portal.test/invite/" in body
     for personal in ("Priya", "Panelmember", "Northshire", admin.name, admin.email):
         assert personal not in whole, personal
@@ -129,7 +99,7 @@ def test_a_failed_delivery_is_kept_and_sent_later_by_the_command(
     finally:
         controller.stop()
     assert len(collector.messages) == 1
-    assert "https://portal.test/invite/" in _body(collector.messages[0])
+    assert "https://portal.test/invite/" in body_of(collector.messages[0])
     [message] = outbox(app)
     assert message.sent_at is not None and message.attempts == 2
 
@@ -205,22 +175,12 @@ def test_the_file_backend_writes_private_eml_files(app: Flask, admin_client: tup
     with open(path, "rb") as handle:
         message = email.message_from_bytes(handle.read())
     assert message["To"] == "fay@example.org"
-    assert "https://portal.test/invite/" in _body(message)
+    assert "https://portal.test/invite/" in body_of(message)
     assert "Fay" not in message.as_string()
 
 
-def _queue(app: Flask, count: int) -> None:
-    from portal import mail
-
-    with app.app_context():
-        for number in range(count):
-            mail.queue(f"person{number}@example.org", "Subject", "invitation",
-                       link_url=f"https://portal.test/invite/{number}", hours=72)
-        db.session.commit()
-
-
 def test_a_worker_pass_tries_a_dead_server_once_not_for_every_message(app: Flask) -> None:
-    _queue(app, 6)
+    queue_mail(app, 6)
     assert deliver(app) == (0, 1)  # the first failure ends the pass: the server is down, not one message
     attempts = [m.attempts for m in outbox(app)]
     assert attempts.count(1) == 1 and attempts.count(0) == 5
@@ -241,7 +201,7 @@ def test_a_refused_recipient_does_not_stop_the_pass(app: Flask, smtp_port: int) 
     controller = Controller(collector, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
-        _queue(app, 3)
+        queue_mail(app, 3)
         assert deliver(app) == (2, 1)  # the refusal is about one message, so the others still go
     finally:
         controller.stop()
@@ -255,7 +215,7 @@ def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: C
 
     from portal import mail
 
-    _queue(app, 12)
+    queue_mail(app, 12)
 
     def deliver() -> None:
         with app.app_context():
@@ -276,7 +236,7 @@ def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: C
 
 def test_a_worker_that_dies_mid_send_loses_nothing(app: Flask, smtp_server: Collector) -> None:
     from portal import mail
-    _queue(app, 1)
+    queue_mail(app, 1)
     with app.app_context():
         assert mail.claim_next(8) is not None  # claimed, then the worker died before sending
         assert mail.deliver_due() == (0, 0)  # leased to the dead worker for now
@@ -298,7 +258,7 @@ def test_password_help_is_never_sent_by_the_request(
     assert [m.recipient for m in outbox(app)] == [person.email]
     assert deliver(app) == (1, 0)
     assert len(smtp_server.messages) == 1
-    assert "/password-help/" in _body(smtp_server.messages[0])
+    assert "/password-help/" in body_of(smtp_server.messages[0])
 
 
 def test_links_in_mail_can_be_built_outside_a_request(app: Flask) -> None:

@@ -5,7 +5,7 @@ that does the work, commits it and returns a one-line summary. The worker (porta
 every JOB_CHECK_SECONDS; `flask --app portal jobs run NAME` runs one at once; `jobs status` shows the record.
 
 The timetable is the job_runs table itself: a job is due when its latest run started at least its interval ago
-(JOB_RETRY_MINUTES after a failed or interrupted run, if that is sooner). Every worker reads the same timetable,
+(JOB_RETRY_MINUTES after a run that failed or did not finish, if that is sooner). Every worker reads the same timetable,
 and a restarted worker neither repeats a job that has just run nor waits a whole interval for one that is overdue.
 
 A worker runs a job only while it holds that job's lock, and checks again that the job is due once it holds it,
@@ -168,7 +168,9 @@ def next_due(job: Job, latest: JobRun | None) -> datetime | None:
         return None
     if latest is None:
         return clock.now()
-    if latest.outcome in (FAILED, INTERRUPTED):
+    if latest.outcome != SUCCEEDED:
+        # Failed or interrupted: try again sooner. Still running: look again as soon, in case its worker died (if it
+        # is alive, its lock turns the attempt away at once).
         every = min(every, timedelta(minutes=int(current_app.config["JOB_RETRY_MINUTES"])))
     return clock.as_utc(latest.started_at) + every
 
