@@ -112,8 +112,9 @@ def _outbox_prune(_checkpoint: str) -> Outcome:
 def _audit_anchor(checkpoint: str) -> Outcome:
     """Verify the audit trail against the anchor the previous run recorded, then record and log the new anchor.
 
-    The log line is the copy that counts: ship the worker's log somewhere the database's administrators cannot
-    change (docs/security.md). The copy kept in job_runs lets each run check the trail against the previous one.
+    The logged anchor is the copy that counts: ship the worker's log somewhere the database's administrators cannot
+    change (docs/security.md). The copy kept in job_runs lets each run check the trail against the previous one
+    without anyone's help, which catches any deletion made without also rewriting job_runs.
     """
     seq, _, digest = checkpoint.partition(":")
     anchor = (int(seq), digest) if seq.isdigit() and int(seq) > 0 else None
@@ -122,8 +123,8 @@ def _audit_anchor(checkpoint: str) -> Outcome:
         raise JobFailed(f"audit trail BROKEN at event {problem.seq}: {problem.reason}; "
                         f"{checked} events before it verified")
     head_seq, head_hash = audit.head()
-    log.info("audit trail intact: %s events verified; anchor for the next check: %s:%s", checked, head_seq, head_hash)
-    return Outcome(f"audit trail intact: {checked} events verified; anchor {head_seq}:{head_hash}",
+    # Logged by run() like every summary: the line to ship where the database's administrators cannot change it.
+    return Outcome(f"audit trail intact: {checked} events verified; anchor for the next check: {head_seq}:{head_hash}",
                    checkpoint=f"{head_seq}:{head_hash}")
 
 
