@@ -2,6 +2,8 @@
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -145,6 +147,17 @@ def backup_restore_command(directory: Path) -> None:
     click.echo(f"restored {summary.rows} rows and {summary.blobs} blobs; run `keys verify` to check every document")
 
 
+@contextmanager
+def _not_while_a_worker_runs(job: str) -> Iterator[None]:
+    """Hold a scheduled job's lock for a command that does the same work, or refuse while a worker runs it."""
+    with jobs.exclusive(job) as held:
+        if not held:
+            click.echo(f"not started: a worker is running {job} now; try again once it has finished "
+                       "(`jobs status` shows it)", err=True)
+            raise SystemExit(1)
+        yield
+
+
 # Retention and storage ------------------------------------------------------------------------------------
 
 
@@ -167,7 +180,8 @@ def retention_purge_command(dry_run: bool) -> None:
     if dry_run:
         click.echo(f"dry run: {len(due)} portfolios would be purged; nothing was deleted")
         return
-    purged = retention.purge(None, [portfolio for portfolio, _ in due])
+    with _not_while_a_worker_runs("retention-purge"):
+        purged = retention.purge(None, [portfolio for portfolio, _ in due])
     click.echo(f"purged {len(purged)} portfolios: {sum(purged.values())} documents crypto-shredded and deleted")
 
 
@@ -181,7 +195,8 @@ def storage_group() -> None:
               help="Spare files changed more recently than this (uploads under way).")
 def storage_gc_command(grace_minutes: int) -> None:
     """Remove blobs no document version needs and temporary files left by interrupted uploads."""
-    removed = retention.collect_garbage(grace_minutes * 60)
+    with _not_while_a_worker_runs("storage-gc"):
+        removed = retention.collect_garbage(grace_minutes * 60)
     for name in removed:
         click.echo(f"removed {name}")
     click.echo(f"removed {len(removed)} orphaned files")
@@ -195,7 +210,8 @@ def sessions_group() -> None:
 @sessions_group.command("prune")
 def sessions_prune_command() -> None:
     """Delete the records of sessions that have expired (a session ends at its time limits in any case)."""
-    click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
+    with _not_while_a_worker_runs("sessions-prune"):
+        click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
 
 
 # The worker and its jobs ----------------------------------------------------------------------------------

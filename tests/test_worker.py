@@ -464,3 +464,13 @@ def test_the_audit_anchor_job_catches_deleted_latest_events(app: Flask, caplog: 
     result = _run(app, "audit-anchor")
     assert result.outcome == "failed"
     assert "audit trail BROKEN" in result.summary and "ends before event 8, which the anchor recorded" in result.summary
+
+
+@pytest.mark.parametrize(("command", "job"), [(["storage", "gc"], "storage-gc"),
+                                              (["sessions", "prune"], "sessions-prune")])
+def test_a_command_refuses_to_run_a_job_a_worker_is_running(app: Flask, command: list[str], job: str) -> None:
+    with app.app_context(), jobs.exclusive(job) as held:
+        assert held  # a worker is in the middle of the job
+        result = app.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 1 and f"a worker is running {job} now" in result.output
+    assert app.test_cli_runner().invoke(args=command).exit_code == 0  # and runs once the worker has finished
