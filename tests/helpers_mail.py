@@ -2,6 +2,9 @@
 
 import email
 import socket
+import threading
+import time
+from collections.abc import Callable
 from email.message import Message
 
 from flask import Flask
@@ -46,3 +49,16 @@ def queue_mail(app: Flask, count: int) -> None:
             mail.queue(f"person{number}@example.org", "Subject", "invitation",
                        link_url=f"https://portal.test/invite/{number}", hours=72)
         db.session.commit()
+
+
+def wait_until(condition: Callable[[], object], seconds: float, what: str) -> None:
+    """Poll until condition() is true, or fail naming what did not happen.
+
+    Waits with Event.wait rather than time.sleep, which fails (EINVAL) under faketime in the date-shifted leg.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        pause.wait(0.02)

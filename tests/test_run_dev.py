@@ -6,30 +6,23 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from helpers_mail import free_port, queue_mail
+from helpers_mail import free_port, queue_mail, wait_until
+from sqlalchemy import update
 
-from portal import create_app
+from portal import clock, create_app
 from portal.extensions import db
+from portal.models import OutboxMessage
 from portal.security.crypto import Keyring
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def _wait(condition: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _group_alive(pgid: int) -> bool:
@@ -55,8 +48,13 @@ class Launched:
             db.create_all()
         queue_mail(app, 1)  # as a request would have: an invitation waiting in the outbox
         with app.app_context():
+            # Due whatever date the launched processes see (they run without faketime's shifted date).
+            db.session.execute(update(OutboxMessage).values(next_attempt_at=clock.now() - timedelta(days=1000)))
+            db.session.commit()
             db.engine.dispose()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
+        # Nothing here depends on the date, and the launcher's own waits use time.sleep: leave faketime out.
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("PORTAL_", "FAKETIME")) and key != "LD_PRELOAD"}
         env.update({f"PORTAL_{key}": value for key, value in settings.items()})
         env.update(PORTAL_KEYRING_JSON=keyring.to_json(), DATABASE_URL=f"sqlite:///{database}",
                    PORTAL_WORKER_POLL_SECONDS="0.2")
@@ -66,10 +64,15 @@ class Launched:
             self.process = subprocess.Popen(
                 [sys.executable, "scripts/run_dev.py", "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(lambda: "Press Ctrl-C" in self.output(), 30, "the launcher to start both")
+        wait_until(lambda: "Press Ctrl-C" in self.output(), 30, "the launcher to start both")
         match = re.search(r"portal \(pid (\d+)\).*\(pid (\d+)\)", self.output())
         assert match, self.output()
         self.server_pid, self.worker_pid = int(match.group(1)), int(match.group(2))
+
+    def stopped(self, seconds: float) -> int:
+        """Wait for the launcher to exit; return its exit status (Popen.wait's timeout uses time.sleep)."""
+        wait_until(lambda: self.process.poll() is not None, seconds, "the launcher to exit")
+        return self.process.returncode
 
     def output(self) -> str:
         return self.log.read_text("utf-8", errors="replace")
@@ -84,7 +87,7 @@ class Launched:
     def close(self) -> None:
         if _group_alive(self.process.pid):
             os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        self.stopped(10)
 
 
 @pytest.fixture
@@ -95,20 +98,20 @@ def launched(tmp_path: Path) -> Iterator[Launched]:
 
 
 def test_make_run_delivers_mail_and_ctrl_c_stops_both(launched: Launched) -> None:
-    _wait(lambda: list(launched.outbox.glob("*.eml")), 30, "the worker to deliver the queued email")
+    wait_until(lambda: list(launched.outbox.glob("*.eml")), 30, "the worker to deliver the queued email")
     [eml] = launched.outbox.glob("*.eml")
     assert "https://portal.test/invite/0" in eml.read_text("utf-8")
-    _wait(launched.answers, 30, "the portal to answer")
+    wait_until(launched.answers, 30, "the portal to answer")
     os.killpg(launched.process.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
-    assert launched.process.wait(30) == 0, launched.output()
-    _wait(lambda: not _group_alive(launched.process.pid), 10, "the server and the worker to stop")
+    assert launched.stopped(30) == 0, launched.output()
+    wait_until(lambda: not _group_alive(launched.process.pid), 10, "the server and the worker to stop")
     assert "worker" in launched.output() and "stopped" in launched.output()
 
 
 def test_when_the_worker_dies_the_server_is_stopped_too(launched: Launched) -> None:
-    _wait(launched.answers, 30, "the portal to answer")
+    wait_until(launched.answers, 30, "the portal to answer")
     os.kill(launched.worker_pid, signal.SIGKILL)
-    assert launched.process.wait(30) != 0
+    assert launched.stopped(30) != 0
     assert "The worker stopped" in launched.output()
-    _wait(lambda: not _group_alive(launched.process.pid), 10, "the server to stop")
+    wait_until(lambda: not _group_alive(launched.process.pid), 10, "the server to stop")
     assert not launched.answers()

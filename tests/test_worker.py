@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from conftest import Person, outbox, submit
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_mail import Collector, body_of, deliver, free_port, queue_mail
+from helpers_mail import Collector, body_of, deliver, free_port, queue_mail, wait_until
 from sqlalchemy import func, select, text
 
 from portal import audit, clock
@@ -120,10 +120,7 @@ def test_pages_answer_at_once_while_the_worker_waits_on_a_hung_mail_server(
     worker = threading.Thread(target=deliver, args=(app,))
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while not silent_server.connections and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert silent_server.connections, "the worker never reached the mail server"
+        wait_until(lambda: silent_server.connections, 5, "the worker to reach the mail server")
         # The worker has claimed a message and waits on the server: pages and new invitations do not wait for it.
         assert _invite(browser, "second@example.org") < 0.75
         started = time.perf_counter()
@@ -314,9 +311,7 @@ def test_the_worker_loop_delivers_mail_as_it_is_queued_until_stopped(
     try:
         browser, _ = admin_client
         _invite(browser, "looped@example.org")
-        deadline = time.monotonic() + 10
-        while not collector.messages and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: collector.messages, 10, "the worker to deliver the invitation")
     finally:
         worker.stop()
         thread.join(10)
