@@ -45,7 +45,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from portal import mail
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
@@ -61,8 +60,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     access.install(app)
     headers.install(app)
     errors.install(app)
-    app.after_request(mail.deliver_once_sent)
-    app.teardown_request(mail.deliver_after_request)
 
     from portal import cli
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock, mail
@@ -146,32 +146,32 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
 # Emails not delivered ---------------------------------------------------------------------------------
 
 
+def _undelivered() -> ColumnElement[bool]:
+    """Not sent, and failed at least once (a message the Lead asked to retry keeps its last error until sent)."""
+    return and_(OutboxMessage.sent_at.is_(None), or_(OutboxMessage.attempts > 0, OutboxMessage.last_error != ""))
+
+
 def undelivered_mail() -> list[OutboxMessage]:
     """Messages that failed at least once and are not yet sent, oldest first."""
-    return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)
-        .order_by(OutboxMessage.id).limit(500)))
+    return list(db.session.scalars(select(OutboxMessage).where(_undelivered()).order_by(OutboxMessage.id).limit(500)))
 
 
 def undelivered_mail_count() -> int:
     """How many messages have failed and are still waiting."""
-    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)) or 0
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(_undelivered())) or 0
 
 
 def undelivered_message(message_id: int) -> OutboxMessage | None:
     """One failed, unsent message by id."""
-    message = db.session.get(OutboxMessage, message_id)
-    return message if message is not None and message.sent_at is None and message.attempts > 0 else None
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id, _undelivered()))
 
 
 def retry_mail(actor: User, message: OutboxMessage) -> None:
-    """Try a failed message again now, with a fresh allowance of attempts (delivered after the request)."""
+    """Try a failed message again now, with a fresh allowance of attempts (the worker sends it within seconds)."""
     message.attempts = 0
     message.next_attempt_at = clock.now()
     audit.record(actor, "mail.retry_requested", f"outbox:{message.id}")
     db.session.commit()
-    mail.request_delivery()
 
 
 # Audit trail ------------------------------------------------------------------------------------------

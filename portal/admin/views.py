@@ -176,7 +176,7 @@ def retry_email(message_id: int) -> Response:
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     services.retry_mail(access.require_user(), message)
-    flash(f"The email to {message.recipient} will be sent again now. If it fails, it stays on this list.")
+    flash(f"The email to {message.recipient} will be sent again now. If it fails again, it stays on this list.")
     return redirect(url_for("admin.emails"))
 
 

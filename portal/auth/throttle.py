@@ -4,7 +4,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal import clock
 from portal.extensions import db
@@ -86,3 +86,17 @@ def _address_lock(ip: str, now: datetime, config: dict) -> datetime | None:
 def note_attempt(key: str, ip: str, succeeded: bool) -> None:
     """Record an attempt in the current transaction (the caller commits)."""
     db.session.add(SignInAttempt(account_key=key, ip=ip, at=clock.now(), succeeded=succeeded))
+
+
+# The longest look back the checks above take (the daily limits): older attempts no longer count for anything.
+LONGEST_WINDOW = timedelta(days=1)
+
+
+def prune_attempts() -> int:
+    """Delete attempts older than any throttling window reads (they hold IP addresses); return how many."""
+    removed = db.session.execute(
+        delete(SignInAttempt).where(SignInAttempt.at < clock.now() - LONGEST_WINDOW)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return removed

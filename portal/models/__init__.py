@@ -10,6 +10,7 @@ from portal.models.documents import (
     EvidenceType,
     ReadReceipt,
 )
+from portal.models.jobs import JobRun
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import (
     Attendance,
@@ -65,6 +66,7 @@ __all__ = [
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "JobRun",
     "KeyMessage",
     "LinkPurpose",
     "Meeting",
