@@ -34,6 +34,13 @@ if "faketime" in os.environ.get("LD_PRELOAD", ""):
         select.select([], [], [], seconds)
 
     time.sleep = _sleep
+
+
+def unshifted_environment() -> dict[str, str]:
+    """This process's environment without faketime, for a child process whose own waits use time.sleep and
+    which does not depend on the date."""
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith("FAKETIME") and key != "LD_PRELOAD"}
 PASSWORD = "correct horse battery staple 42"
 KEYRING = Keyring.generate()
 # Every test starts at this moment on the portal's clock (which then ticks in real time), so no test depends on

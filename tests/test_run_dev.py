@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import unshifted_environment
 from flask import Flask
 from helpers_mail import free_port, queue_mail, wait_until
 from sqlalchemy import update
@@ -53,8 +54,7 @@ class Launched:
             db.session.commit()
             db.engine.dispose()
         # Nothing here depends on the date, and the launcher's own waits use time.sleep: leave faketime out.
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("PORTAL_", "FAKETIME")) and key != "LD_PRELOAD"}
+        env = {key: value for key, value in unshifted_environment().items() if not key.startswith("PORTAL_")}
         env.update({f"PORTAL_{key}": value for key, value in settings.items()})
         env.update(PORTAL_KEYRING_JSON=keyring.to_json(), DATABASE_URL=f"sqlite:///{database}",
                    PORTAL_WORKER_POLL_SECONDS="0.2")
