@@ -30,11 +30,17 @@ from portal.models import (
 
 @pytest.fixture
 def setting(app, signed_in, make_user):
-    """A chair and two members seated at a meeting with two sampled portfolios, each signed in."""
+    """A chair and two members seated at a meeting with two sampled portfolios, each signed in.
+
+    The meeting is today and its reading deadline has passed, so what the members see of each other's
+    assessments depends only on their own (test_meeting_record covers the days before).
+    """
     chair_client, chair = signed_in(Role.MEMBER, name="Chair Person")
     one_client, one = signed_in(Role.MEMBER, name="Member One")
     two_client, two = signed_in(Role.MEMBER, name="Member Two")
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")])
+    today = clock.today()
+    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")], held_on=today,
+                         reading_deadline=today - timedelta(days=7))
     return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
 
 
@@ -297,7 +303,7 @@ def test_overview_lists_progress(app, setting):
     panel = setting["panel"]
     complete(client, panel, panel.portfolio_ids[0])
     page = client.get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
-    assert "Submitted" in page and "Not started" in page and "3 December 2026" in page
+    assert "Submitted" in page and "Not started" in page and clock.format_date(clock.today() - timedelta(days=7)) in page
     assert "Meeting record" not in page
     assert "Meeting record" in setting["chair"][0].get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
 

@@ -4,6 +4,7 @@ from portal.clock import format_date
 from portal.models import Action
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
+from portal.wording import count_of
 
 NONE_RECORDED = "None recorded."
 
@@ -62,11 +63,6 @@ def _portfolio(item: PortfolioRecord) -> list:
     ]
 
 
-def _count(number: int, one: str, many: str) -> str:
-    """"1 assessment was", "2 assessments were": a count with its words in the right number."""
-    return f"{number} {one if number == 1 else many}"
-
-
 def minutes_report(record: MeetingRecord) -> Report:
     """The minutes: filled from the data, with the Chair's notes."""
     meeting, revisions = record.meeting, record.revisions
@@ -76,9 +72,9 @@ def minutes_report(record: MeetingRecord) -> Report:
                Paragraph(f"Meeting date: {format_date(meeting.held_on)}. Status of these minutes: {record.status}."))
     report.add(*_attendance(record))
     report.add(Heading(2, "Portfolios moderated"),
-               Paragraph(f"{_count(len(record.portfolios), 'portfolio was', 'portfolios were')} sampled; the panel "
+               Paragraph(f"{count_of(len(record.portfolios), 'portfolio was', 'portfolios were')} sampled; the panel "
                          f"confirmed the Internal Panel's decision on {record.counts.confirmed}. "
-                         f"{_count(record.counts.total.submitted, 'assessment was', 'assessments were')} submitted."))
+                         f"{count_of(record.counts.total.submitted, 'assessment was', 'assessments were')} submitted."))
     for item in record.portfolios:
         report.add(*_portfolio(item))
     report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
