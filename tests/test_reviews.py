@@ -581,3 +581,16 @@ def test_published_minutes_freeze_assessments_apologies_and_attendance(app, sett
     assert "can no longer be changed or submitted" in task_list and "Check your answers" not in task_list
     record_page = chair_client.get(f"/reviews/meetings/{m}/record").get_data(as_text=True)
     assert "can no longer be changed" in record_page and "Record attendance and apologies" not in record_page
+
+
+def test_the_apologies_link_goes_once_every_assessment_is_submitted(app, setting):
+    client, _one = setting["one"]
+    panel = setting["panel"]
+    overview = f"/reviews/meetings/{panel.meeting_id}"
+    link = f'href="/reviews/meetings/{panel.meeting_id}/apologies"'
+    assert link in client.get(overview).get_data(as_text=True)
+    complete(client, panel, panel.portfolio_ids[0])
+    assert link in client.get(overview).get_data(as_text=True)  # one still to do
+    complete(client, panel, panel.portfolio_ids[1])
+    page = client.get(overview).get_data(as_text=True)
+    assert link not in page and "If you cannot attend" not in page

@@ -185,15 +185,17 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     feedback_url = mail.external_url("reports.my_feedback", meeting_id=meeting.id)
     hours = int(current_app.config["INVITATION_HOURS"])
     for (role, email), (name, _, personal) in sorted(people.items()):
+        subject = ("Feedback from the External Moderation Panel" if personal
+                   else "Key messages from the External Moderation Panel")
         user, token = _account(actor, role, name, email)
         _link_registry(user, role, email)
         item.recipients.append(FeedbackRecipient(user_id=user.id, has_feedback=personal,
                                                  account_created=token is not None, notified_at=now))
         if token is None:
-            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_ready",
+            mail.queue(user.email, subject, "feedback_ready",
                        feedback_url=feedback_url, personal=personal)
         else:
-            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_invitation",
+            mail.queue(user.email, subject, "feedback_invitation",
                        link_url=mail.external_url("auth.accept_link", token=token), hours=hours,
                        feedback_url=feedback_url, personal=personal)
     audit.record(actor, "feedback.released", f"meeting:{meeting.id}", recipients=len(people),

@@ -55,6 +55,15 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     return links
 
 
+@bp.app_template_global()
+def not_sampled_text(user: User) -> str:
+    """What an NQSW or Assessor who gets only the key messages is told: why there is nothing for them personally."""
+    if user.role == Role.ASSESSOR:
+        return ("None of the portfolios you assessed was in the sample this time, so the panel has no feedback "
+                "for you personally.")
+    return "Your portfolio was not in the sample this time, so the panel has no feedback for you personally."
+
+
 # Minutes ----------------------------------------------------------------------------------------------
 
 
