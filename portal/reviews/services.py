@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload
 
 from portal import access, audit, clock, mail
 from portal.extensions import db
+from portal.documents.services import documents_of
 from portal.meetings.services import lock_meeting
 from portal.models import (
     Agreement,
@@ -22,6 +23,7 @@ from portal.models import (
     AssessmentStatus,
     AssessmentTemplate,
     Attendance,
+    Document,
     FeedbackRelease,
     Meeting,
     MeetingMember,
@@ -159,6 +161,15 @@ def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
     return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
              else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
             for p in record.sampled_portfolios(meeting.id)]
+
+
+def evidence_of(portfolio: Portfolio) -> dict[str, list[Document]]:
+    """The portfolio's documents by evidence type, for the links beside the Part 1 checklist (one query)."""
+    grouped: dict[str, list[Document]] = {}
+    for document in documents_of([portfolio.id]):
+        if document.current_version is not None:
+            grouped.setdefault(document.evidence_type, []).append(document)
+    return grouped
 
 
 def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access
+from portal.documents.services import kind_of
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
 from portal.reviews import counts, form_schema, forms, record, services
 
@@ -117,6 +118,7 @@ def task_list(meeting_id: int, portfolio_id: int) -> str:
     statuses = [(s, form_schema.section_status(s, answers)) for s in template.sections]
     return render_template("reviews/task_list.html", meeting=meeting, portfolio=portfolio, seat=seat,
                            assessment=assessment, statuses=statuses, user=user,
+                           evidence=services.evidence_of(portfolio),
                            complete=all(status == form_schema.COMPLETED for _s, status in statuses))
 
 
@@ -146,8 +148,8 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
         flash(f"Your answers to \u201c{part['title']}\u201d have been saved as a draft.")
         return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
     return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
-                           user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]]
-                           ), 400 if form.errors else 200
+                           user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]],
+                           evidence=services.evidence_of(portfolio), kind_of=kind_of), 400 if form.errors else 200
 
 
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/check", methods=["GET", "POST"])
@@ -172,6 +174,7 @@ def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int
     return render_template("reviews/check.html", meeting=meeting, portfolio=portfolio, seat=seat, user=user,
                            sections=template.sections, assessment=assessment, confirm=confirm, missing=missing,
                            answers=assessment.answer_map if assessment else {},
+                           evidence=services.evidence_of(portfolio), kind_of=kind_of,
                            change=lambda key: url_for("reviews.section", meeting_id=meeting.id,
                                                       portfolio_id=portfolio.id, section_key=key)), status
 
