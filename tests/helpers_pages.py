@@ -153,7 +153,8 @@ def build_journey(app: Flask, make_user: Callable[..., Person]) -> Journey:
         journey.nqsw_record_id, journey.assessor_record_id = sampled.nqsw_id, sampled.assessor_id or 0
         # One email the portal could not deliver, for the Lead's page of undelivered emails.
         message = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id).limit(1))
-        message.attempts, message.last_error = 1, "550 mailbox unavailable"
+        message.attempts, message.last_error, message.sent_at = 1, "550 mailbox unavailable", None
+        message.next_attempt_at = clock.now() + timedelta(days=1)
         db.session.commit()
         assert db.session.scalar(select(FeedbackRecipient).limit(1)) is not None
         assert db.session.scalar(select(Nqsw).where(Nqsw.email == earlier.cohort_nqsw_email)) is not None
