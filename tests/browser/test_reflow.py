@@ -93,9 +93,14 @@ def test_the_csv_preview_fits_the_screen(app: Flask, live_url: str, make_user, v
     lead = make_user(Role.ADMIN)
     page = _signed_in(app, live_url, new_context, lead, viewport)
     page.goto(f"{live_url}/cohort/import")
+    # Real registries have long names, addresses and organisations: a row like that widens every column.
+    long_row = (b"Oluwaseun Adeyemi-Richardson,oluwaseun.adeyemi-richardson@northshire-childrens-services.example.org,"
+                b"Northshire County Council Children's Services (North Locality),Academy 2026 (September intake),"
+                b"children,Alexandra Montgomery-Fitzwilliam,"
+                b"alexandra.montgomery-fitzwilliam@southvale-community-health-trust.example.org,pass,2026-10-01\n")
     page.set_input_files("input[type=file]", files=[{"name": "cohort.csv", "mimeType": "text/csv",
-                                                     "buffer": HEADER + b"".join(ROWS)}])
+                                                     "buffer": HEADER + b"".join(ROWS) + long_row}])
     assert press(page, "Check the file").status == 200
-    assert page.locator("main table tbody tr").count() == len(ROWS)
+    assert page.locator("main table tbody tr").count() == len(ROWS) + 1
     _assert_reflows(page, f"/cohort/import preview at {viewport['width']} px")
     assert_accessible(page)
