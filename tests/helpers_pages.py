@@ -7,6 +7,7 @@ that checks every page with a table at 320 CSS pixels (browser/test_reflow).
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,6 +38,8 @@ from portal.models import (
 from portal.reviews.template_default import DEFAULT_SCHEMA
 from portal.security import passwords, totp
 
+# A tag shown as text: markup escaped a second time (test_page_text, and the browser's cycle journey).
+ESCAPED_TAG = re.compile(r"&(?:amp;)?lt;/?[a-zA-Z][a-zA-Z0-9]*(?:\s|/|&(?:amp;)?gt;)")
 # A long unbroken word, as people sometimes type (an email address, a web address), for the reflow checks.
 LONG_WORD = "https://intranet.example.org/asye/supervision-records/2026/northshire/templates/protected-time"
 

@@ -7,14 +7,12 @@ on any escaped tag in an HTML page. It also fails if a page of the moderation cy
 so a new page is checked as soon as it exists.
 """
 
-import re
 from collections.abc import Iterator
 
 from conftest import sign_in
 from flask import Flask, url_for
-from helpers_pages import Journey, build_journey
+from helpers_pages import ESCAPED_TAG, Journey, build_journey
 
-ESCAPED_TAG = re.compile(r"&(?:amp;)?lt;/?[a-zA-Z][a-zA-Z0-9]*(?:\s|/|&(?:amp;)?gt;)")
 # The pages of the cycle (DESIGN capabilities 4 to 10): each must be shown, as a page or a download, to someone.
 CYCLE_AREAS = ("pages.", "portfolios.", "meetings.", "reviews.", "reports.")
 NOT_PAGES = {"pages.health", "pages.index"}  # JSON, and a redirect to the dashboard
