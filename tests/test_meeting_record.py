@@ -398,3 +398,24 @@ def test_record_page_queries_do_not_grow_with_the_meeting(app, setting, make_use
     large = count_queries(app, chair_client, record_path(panel))
     assert "Evidence" in chair_client.get(record_path(panel)).get_data(as_text=True)
     assert small == large, (small, large)
+
+
+def test_draft_minutes_and_report_count_the_assessments_only_for_those_who_may_see_them(app, ahead):
+    """The draft minutes count each portfolio's answers: before the day the Chair reads them as the record does."""
+    panel = ahead["panel"]
+    complete(ahead["one"][0], panel, panel.portfolio_ids[0])
+    chair_client, chair = ahead["chair"]
+    with app.app_context():
+        held_on = db.session.get(Meeting, panel.meeting_id).held_on
+    minutes, report = f"/meetings/{panel.meeting_id}/minutes", f"/meetings/{panel.meeting_id}/report"
+    hidden = f"The counts of the members&#39; assessments are shown here from {clock.format_date(held_on)}"
+    for path in (minutes, report):
+        page = chair_client.get(path).get_data(as_text=True)
+        assert hidden in page, path
+        assert "Submitted assessments: 1" not in page and "Assessments submitted by members" not in page, path
+        assert "1 assessment was submitted" not in page, path
+    clock.travel_to(london_morning(held_on))
+    sign_in(app, chair_client, chair)
+    page = chair_client.get(minutes).get_data(as_text=True)
+    assert "Submitted assessments: 1 (0 in writing)" in page and "1 assessment was submitted" in page
+    assert "Assessments submitted by members" in chair_client.get(report).get_data(as_text=True)

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from portal import access, audit, clock, mail
-from portal.extensions import db
 from portal.documents.services import documents_of
+from portal.extensions import db
 from portal.meetings.services import lock_meeting
 from portal.models import (
     Agreement,
