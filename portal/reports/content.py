@@ -63,7 +63,7 @@ def _portfolio(item: PortfolioRecord) -> list:
     criteria = ", ".join(f"{name} {count}" for name, count in item.criteria_yes.items())
     counted = (f"Submitted assessments: {item.counts.submitted} ({item.counts.written} in writing); "
                f"members answering yes: {criteria}." if item.sight.shown
-               else _not_yet(item.sight.record_day or item.sight.opens_on))
+               else _not_yet(item.sight.from_day))
     return [
         Heading(3, item.label),
         Paragraph(f"Panel's agreement with the Internal Panel: {item.agreement_label}. {counted}"),

@@ -192,8 +192,9 @@ class MeetingRecord:
     @property
     def counts_from(self) -> date | None:
         """The first day the reader will see every count, when some are not shown yet (None if not by date)."""
-        days = [p.sight.record_day or p.sight.opens_on for p in self.portfolios if not p.sight.shown]
-        return max(days) if days and all(days) else None  # type: ignore[type-var]
+        days = [p.sight.from_day for p in self.portfolios if not p.sight.shown]
+        known = [day for day in days if day is not None]
+        return max(known) if known and len(known) == len(days) else None
 
     @property
     def status(self) -> str:

@@ -55,6 +55,11 @@ class Sight:
     opens_on: date | None = None
     record_day: date | None = None
 
+    @property
+    def from_day(self) -> date | None:
+        """The day from which they will see them without doing anything more, if there is one."""
+        return self.record_day if self.own_first else self.opens_on
+
 
 def sight(viewer: User, meeting: Meeting, seat: MeetingMember | None, own_submitted: bool,
           today: date | None = None) -> Sight:
