@@ -24,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "PDF_STAMP": False,
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
-    "BANK_HOLIDAYS": [],
+    "BANK_HOLIDAY_REGION": "ENG",  # the UK bank holidays the feedback target skips: ENG, WLS, SCT or NIR
+    "CLOSURE_DAYS": [],  # local closure days the target also skips, as ISO dates
     "EVIDENCE_REQUIREMENTS": None,  # None: the default list in portal/models/documents.py
     "MAIL_BACKEND": "file",
     "MAIL_FROM": "moderation-portal@localhost",

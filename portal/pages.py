@@ -4,7 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from portal import access, clock
+from portal import access, clock, wording
 from portal.extensions import db
 from portal.reports import dashboard as dashboards
 
@@ -70,3 +70,5 @@ def navigation_for(user: object) -> list[tuple[str, str]]:
 bp.app_template_filter("format_datetime")(clock.format_datetime)
 bp.app_template_filter("format_date")(clock.format_date)
 bp.app_template_global("now")(clock.now)
+bp.app_template_filter("count_of")(wording.count_of)
+bp.app_template_filter("file_size")(wording.file_size)

@@ -16,7 +16,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access, retention
+from portal import access, retention, wording
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
@@ -31,12 +31,8 @@ PREFIX = "/portfolios/<int:portfolio_id>/documents"
 
 @bp.app_template_filter("document_size")
 def document_size(size: int) -> str:
-    """A file size as people say it: 12 bytes, 30 KB, 1.2 MB."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    """A file size as people say it: 12 bytes, 30 KB, 1.2 MB, 200 MB (see wording.file_size)."""
+    return wording.file_size(size)
 
 
 def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Document]:
