@@ -12,7 +12,8 @@ it. The client signs in through the real forms (password, then a TOTP code) and 
 - the peak resident memory growth of the worker that served each transfer (VmHWM after, minus VmRSS
   before, with the peak reset through /proc/PID/clear_refs);
 - the dashboard with N concurrent signed-in clients vs a bare Flask "hello" on the same server: p95 latency
-  and throughput.
+  and throughput;
+- in-process, what authenticating a file whole before sending it costs (bench/verify_whole.py).
 """
 
 import argparse
@@ -488,6 +489,11 @@ def main() -> int:
               f"{sys.version.split()[0]}\n", flush=True)
         speeds = component_speeds()
         print(describe_speeds(speeds) + "\n", flush=True)
+        from bench import verify_whole
+
+        print("authenticating a file whole before sending it (VERIFY_WHOLE_MAX_BYTES, 64 MB by default): "
+              "in-process, one core, from a file on disk; the portal uses two passes\n", flush=True)
+        print("\n".join(verify_whole.measure([("10M", 10 * MB), ("64M", 64 * MB)])) + "\n", flush=True)
         fastest_plain_download = 0.0
         lead = Browser(port)
         lead.sign_in(people[0])

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_MAX_DELAY_SECONDS": 3600,
     "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
     "PDF_STAMP": False,
+    "VERIFY_WHOLE_MAX_BYTES": 64 * 1024 * 1024,  # up to this size a file is authenticated whole before sending
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
     "BANK_HOLIDAYS": [],
