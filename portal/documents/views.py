@@ -166,7 +166,7 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
         abort(404)
     stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
     # Read now: open_version commits, which expires the rows.
-    size, filename = version.size, services.file_name(user, portfolio, version.document, version)
+    size, filename = services.served_size(user, version), services.file_name(user, portfolio, version.document, version)
     try:
         pieces = services.open_version(user, version, disposition, stamp=stamp)
     except services.IntegrityFailure:

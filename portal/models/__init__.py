@@ -5,9 +5,11 @@ from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAtt
 from portal.models.base import Base
 from portal.models.documents import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
+    Cleaning,
     Document,
     DocumentVersion,
     EvidenceType,
+    PanelCopy,
     ReadReceipt,
 )
 from portal.models.mail import OutboxMessage
@@ -59,6 +61,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Cleaning",
     "Cohort",
     "Document",
     "DocumentVersion",
@@ -79,6 +82,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PanelCopy",
     "PanelRole",
     "PanelView",
     "Portfolio",
