@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 from portal import keys
 from portal.extensions import db
 from portal.models import Document, DocumentVersion, PanelCopy, Role, SampleDraw, User
-from portal.storage import current_store
 from portal.security.crypto import Keyring
+from portal.storage import current_store
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_deleting_and_purging_shred_panel_copies_and_gc_keeps_live_ones(app, mak
     lead = make_user(Role.ADMIN)
     portfolio = make_portfolio(app, lead.id, [400])
     document_id, (version_id,) = add_document(app, lead.id, [b"named"], portfolio_id=portfolio)
-    purged_id, (purged_version,) = add_document(app, lead.id, [b"named too"], portfolio_id=portfolio)
+    _, (purged_version,) = add_document(app, lead.id, [b"named too"], portfolio_id=portfolio)
     _, (live_version,) = add_document(app, lead.id, [b"kept"])
     copies = {v: add_panel_copy(app, v, b"cleaned") for v in (version_id, purged_version, live_version)}
     with app.app_context():
