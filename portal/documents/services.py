@@ -1,6 +1,7 @@
 """Documents: encrypted upload and replacement, verified reading with receipts, and the readiness matrix."""
 
 import logging
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from portal.documents import antivirus, archives, cleaning, readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.extensions import db
 from portal.models import (
+    LEGACY_CLEANING_LABEL,
     Cleaning,
     Document,
     DocumentVersion,
@@ -191,7 +193,7 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
     version.cleaning = Cleaning.CLEANED
 
 
-def _abandon(actor: User, written: list[str], refused: list[Refused]) -> None:
+def _abandon(actor: User | None, written: list[str], refused: list[Refused]) -> None:
     """Undo a failed upload: no row is committed and no blob is left behind; refusals to audit are audited."""
     db.session.rollback()
     store = current_store()
@@ -288,7 +290,49 @@ def replace(actor: User, document: Document, filename: str, stream: Iterable[byt
 
 def not_cleaned(versions: Iterable[DocumentVersion]) -> list[DocumentVersion]:
     """The versions the panel receives as uploaded, with whatever identifying details they hide."""
-    return [v for v in versions if v.cleaning is not None and Cleaning(v.cleaning).warns]
+    return [v for v in versions if v.cleaning is None or Cleaning(v.cleaning).warns]
+
+
+def panel_receives(version: DocumentVersion) -> str:
+    """What the panel receives of a version, as the Lead is told it."""
+    return Cleaning(version.cleaning).label if version.cleaning else LEGACY_CLEANING_LABEL
+
+
+def make_missing_panel_copies() -> Counter[str]:
+    """Make the panel copy of every live version stored before panel copies existed (cleaning NULL).
+
+    One version at a time, each committed on its own, so a run that is stopped keeps what it did and a re-run
+    carries on. Returns how many versions ended in each Cleaning state ("failed": the blob did not decrypt).
+    """
+    counts: Counter[str] = Counter()
+    last = 0
+    while True:
+        version = db.session.scalar(
+            select(DocumentVersion).join(Document, Document.id == DocumentVersion.document_id)
+            .where(DocumentVersion.id > last, DocumentVersion.cleaning.is_(None),
+                   DocumentVersion.wrapped_key.is_not(None), Document.deleted_at.is_(None))
+            .order_by(DocumentVersion.id).limit(1))
+        if version is None:
+            break
+        last, written = version.id, []
+        try:
+            try:
+                _make_panel_copy(version, kind_of(version), written)
+            except cleaning.ArchiveMismatch:  # already stored, so not refused: the Lead is told instead
+                version.cleaning = Cleaning.UNREADABLE
+            db.session.commit()
+            counts[version.cleaning or ""] += 1
+        except crypto.DecryptionError as exc:
+            log.error("document %s version %s: no panel copy: %s", version.document_id, version.id, exc)
+            _abandon(None, written, [])
+            counts["failed"] += 1
+        except BaseException:
+            _abandon(None, written, [])
+            raise
+    if counts:
+        audit.record(None, "documents.panel_copies_made", "", **dict(counts))
+        db.session.commit()
+    return counts
 
 
 # Reading ------------------------------------------------------------------------------------------

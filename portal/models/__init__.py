@@ -5,6 +5,7 @@ from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAtt
 from portal.models.base import Base
 from portal.models.documents import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
+    LEGACY_CLEANING_LABEL,
     Cleaning,
     Document,
     DocumentVersion,
@@ -48,6 +49,7 @@ from portal.models.users import (
 
 __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
+    "LEGACY_CLEANING_LABEL",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
     "Action",

@@ -75,6 +75,26 @@ class Cleaning(enum.StrEnum):
         """True when the panel receives the file as uploaded, with whatever names it hides."""
         return self in (Cleaning.NOT_POSSIBLE, Cleaning.TOO_LARGE, Cleaning.UNREADABLE)
 
+    @property
+    def label(self) -> str:
+        """What the panel receives, as the Lead is told it."""
+        return CLEANING_LABELS[self]
+
+
+CLEANING_LABELS = {
+    Cleaning.CLEANED: "A copy without the names hidden in the file (properties, comment and change authors)",
+    Cleaning.NOTHING_HIDDEN: "The file itself: a text file hides no names",
+    Cleaning.NOT_POSSIBLE: "The file as uploaded, with any names hidden in it: Word 97-2003 (.doc) files cannot be "
+                           "cleaned. Save it as .docx or PDF and upload it as a new version",
+    Cleaning.TOO_LARGE: "The file as uploaded, with any names hidden in it: it is too large to clean. Make it "
+                        "smaller and upload it as a new version",
+    Cleaning.UNREADABLE: "The file as uploaded, with any names hidden in it: it could not be read to be cleaned "
+                         "(it may be damaged or protected with a password). Save it again and upload it as a "
+                         "new version",
+}
+LEGACY_CLEANING_LABEL = ("The file as uploaded, with any names hidden in it: it was stored before the portal made "
+                         "cleaned copies. Whoever runs the portal can make them with `flask documents clean`")
+
 
 class Document(Base):
     """A document in a portfolio (or a meeting's papers); its content lives in versions."""
