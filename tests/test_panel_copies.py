@@ -132,7 +132,7 @@ def test_a_word_97_file_reaches_the_panel_as_uploaded_and_the_lead_is_told(
 
 def test_text_files_have_nothing_hidden_and_a_damaged_pdf_is_flagged(
         app: Flask, panel: tuple[FlaskClient, FlaskClient, int]) -> None:
-    lead, member, pid = panel
+    lead, _, pid = panel
     upload(lead, pid, [("notes.txt", b"Supervision notes\n", "supervision"),
                        ("broken.pdf", b"%PDF-1.4\nnot really a pdf", "pdp")])
     with app.app_context():
@@ -220,6 +220,7 @@ def test_versions_stored_before_panel_copies_get_them_from_the_command(
 
     result = cli_runner(app)("documents", "clean")
 
-    assert result.exit_code == 0 and "1 version: cleaned" in result.output and "1 version: not possible" in result.output
+    assert result.exit_code == 0
+    assert "1 version: cleaned" in result.output and "1 version: not possible" in result.output
     assert identifying(member.get(_paths(pid, docx_doc, docx_version)["download"]).data) == []
     assert "every version already has" in cli_runner(app)("documents", "clean").output
