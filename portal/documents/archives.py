@@ -10,8 +10,9 @@ What is checked, from the directory (declared sizes):
 - their total uncompressed size (at most ARCHIVE_MAX_BYTES, 100 MB by default);
 - each entry's compression ratio (entries over 1 MB may grow at most ARCHIVE_MAX_RATIO times, 200 by default:
   text compresses 5 to 20 times, a zip bomb about 1,000);
-- that entries neither overlap nor run into the directory: overlapping entries are how "non-recursive" bombs make
-  a small file expand to many times its declared total.
+- that entries neither overlap nor run into the directory (overlapping entries are how "non-recursive" bombs make
+  a small file expand to many times its declared total), and that no two share a name (which different programs
+  would resolve differently).
 Declared sizes can lie, so they are also checked against the content where that is cheap: when the portal makes
 the panel's copy of the file (cleaning.py), every entry is inflated in memory, no further than its declared size,
 and its CRC-32 checked, and a file whose entries are not what its directory says is refused there.
@@ -128,6 +129,10 @@ def check(filename: str, found: Directory, limits: Limits) -> None:
             raise ArchiveRefused(f"{filename} holds a file ({entry.filename[:80]}) that would expand {ratio:,.0f} "
                                  f"times when opened, which is how harmful files are built. Save it again from "
                                  "Word, Excel or LibreOffice, or as a PDF")
+    if len({entry.filename for entry in entries}) < len(entries):
+        raise ArchiveRefused(f"{filename} is damaged or built to mislead the programs that open it (two files "
+                             "inside it have the same name). Save it again from Word, Excel or LibreOffice, or as "
+                             "a PDF")
     end = 0
     for entry in sorted(entries, key=lambda e: e.header_offset):
         name_bytes = len(entry.orig_filename.encode("utf-8" if entry.flag_bits & 0x800 else "cp437", "replace"))
