@@ -91,6 +91,11 @@ class Scanner:
         host, _, port = self.address.rpartition(":")
         return ClamdNetworkSocket(host=host.strip("[]"), port=int(port), timeout=self.timeout, line_terminator="z")
 
+    def _failed(self, filename: str, exc: BaseException) -> NotScanned:
+        log.error("virus scanner at %s failed: %s", self.address, getattr(exc, "msg", None) or exc)
+        return NotScanned(f"{filename} was not uploaded because the virus scanner could not check it. Try again in a "
+                          "few minutes; if it keeps happening, tell whoever runs the portal")
+
     def scan(self, filename: str, pieces: Iterable[bytes]) -> None:
         """Send every piece to clamd as it is produced; return if clean, else raise Infected or NotScanned.
 
@@ -104,14 +109,17 @@ class Scanner:
         except _TooLargeToScan:
             raise NotScanned(f"{filename} is larger than {self.max_bytes / (1024 * 1024):g} MB, the largest file "
                              "the virus scanner checks, so it was not uploaded") from None
-        except BufferTooLongError:
-            log.error("clamd refused a stream as too long (StreamMaxLength is below CLAMD_MAX_BYTES)")
+        except (BufferTooLongError, BrokenPipeError, ConnectionResetError) as exc:
+            if isinstance(exc, OSError) and not reader.size:
+                raise self._failed(filename, exc) from None
+            # clamd answers "INSTREAM size limit exceeded" and hangs up once a stream passes its StreamMaxLength;
+            # a hang-up while the file is being sent is that (clamdpy cannot read the answer after a failed send).
+            log.error("clamd stopped reading a stream after %d bytes: its StreamMaxLength is below CLAMD_MAX_BYTES "
+                      "(%d)", reader.size, self.max_bytes)
             raise NotScanned(f"{filename} is larger than the virus scanner accepts, so it was not uploaded"
                              ) from None
         except (TimeoutError, ClamdException, OSError) as exc:
-            log.error("virus scanner at %s failed: %s", self.address, getattr(exc, "msg", None) or exc)
-            raise NotScanned(f"{filename} was not uploaded because the virus scanner could not check it. Try "
-                             "again in a few minutes; if it keeps happening, tell whoever runs the portal") from None
+            raise self._failed(filename, exc) from None
         if result.status == "OK":
             return
         reason = result.reason or ""
