@@ -33,6 +33,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -41,6 +42,7 @@ from portal.documents.archives import ArchiveRefused
 NEUTRAL_AUTHOR = "Author"
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 COPY_BYTES = 1024 * 1024
+_PDF_END_BYTES = 4096  # where a PDF's startxref must be (the format allows a little trailing data after %%EOF)
 
 
 class CannotClean(Exception):
@@ -54,35 +56,55 @@ class ArchiveMismatch(ArchiveRefused):
 # PDF ---------------------------------------------------------------------------------------------------------
 
 
-def clean_pdf(data: bytes) -> bytes:
-    """The PDF without document information, XMP metadata, comment authors or earlier revisions."""
+def _blank(value: object) -> None:
+    """Empty an object that is being unlinked, so that nothing of it is written even as an unreferenced object."""
+    from pypdf.generic import DictionaryObject, StreamObject
+
+    target = value.get_object() if hasattr(value, "get_object") else value
+    if isinstance(target, StreamObject):
+        target.set_data(b"")
+        for key in [k for k in target if k != "/Length"]:
+            del target[key]
+    elif isinstance(target, DictionaryObject):
+        target.clear()
+
+
+def clean_pdf(source: BinaryIO, sink: BinaryIO) -> None:
+    """Write the PDF without document information, XMP metadata, comment authors or earlier revisions."""
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
+    source.seek(max(0, source.seek(0, io.SEEK_END) - _PDF_END_BYTES))
+    if b"startxref" not in source.read():
+        # Without its cross-reference table pypdf would rebuild one by scanning every byte (seconds for a large
+        # file); a PDF that lacks one at its end is damaged or incomplete anyway.
+        raise CannotClean("the PDF has no cross-reference table at its end: it is damaged or incomplete")
     try:
-        reader = PdfReader(io.BytesIO(data))
+        source.seek(0)
+        reader = PdfReader(source)
         if reader.is_encrypted:
             raise CannotClean("the PDF is protected with a password or restrictions")
+        # Cloning copies only the objects reachable from the document's root (and its information dictionary),
+        # so objects of earlier revisions, kept in the file by incremental saves, are left behind.
         writer = PdfWriter(clone_from=reader)
+        if writer._info is not None:
+            _blank(writer._info)
         writer.metadata = None
-        writer.xmp_metadata = None
-        for item in writer._objects:  # every object the document holds, pages, annotations and streams alike
+        for item in list(writer._objects):  # every object the document holds: pages, annotations, streams
             target = item.get_object() if item is not None else None
             if not isinstance(target, DictionaryObject):
                 continue
             for key in ("/Metadata", "/PieceInfo"):
                 if key in target:
+                    _blank(target[key])
                     del target[key]
             if "/T" in target and "/Rect" in target and target.get("/Subtype") not in (None, "/Widget"):
                 target[NameObject("/T")] = TextStringObject(NEUTRAL_AUTHOR)  # a comment's author
-        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
-        out = io.BytesIO()
-        writer.write(out)
+        writer.write(sink)
     except CannotClean:
         raise
     except Exception as exc:  # pypdf raises many kinds of error for a malformed PDF
         raise CannotClean(f"the PDF could not be read: {type(exc).__name__}") from exc
-    return out.getvalue()
 
 
 # DOCX, XLSX, ODT ---------------------------------------------------------------------------------------------
@@ -162,25 +184,25 @@ def _cleaner(name: str) -> Callable[[bytes], bytes] | None:
     return None
 
 
-def clean_office(data: bytes) -> bytes:
+def clean_office(source: BinaryIO) -> bytes:
     """The DOCX, XLSX or ODT rewritten without properties or authors, its entries in their order and compression.
 
     Raises ArchiveMismatch when an entry is not what the directory says, CannotClean when it cannot be read.
     """
     out = io.BytesIO()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as copy:
-            for entry in source.infolist():
+        with zipfile.ZipFile(source) as archive, zipfile.ZipFile(out, "w") as copy:
+            for entry in archive.infolist():
                 fresh = zipfile.ZipInfo(entry.filename, date_time=entry.date_time)
                 fresh.compress_type, fresh.external_attr = entry.compress_type, entry.external_attr
                 fresh.create_system = entry.create_system
                 cleaner = _cleaner(entry.filename)
                 if cleaner is None:
                     fresh.file_size = entry.file_size
-                    with source.open(entry) as reading, copy.open(fresh, "w") as writing:
+                    with archive.open(entry) as reading, copy.open(fresh, "w") as writing:
                         shutil.copyfileobj(reading, writing, COPY_BYTES)
                 else:
-                    copy.writestr(fresh, cleaner(source.read(entry)))
+                    copy.writestr(fresh, cleaner(archive.read(entry)))
     except zipfile.BadZipFile as exc:  # a CRC or size that does not match the directory
         raise ArchiveMismatch(str(exc)) from exc
     except (EOFError, zlib.error) as exc:
@@ -297,12 +319,24 @@ def clean_png(data: bytes) -> bytes:
     raise CannotClean("the PNG has no end")
 
 
-CLEANERS: dict[str, Callable[[bytes], bytes]] = {
-    "pdf": clean_pdf, "docx": clean_office, "xlsx": clean_office, "odt": clean_office,
-    "jpeg": clean_jpeg, "png": clean_png,
+def _office(source: io.BytesIO, sink: BinaryIO) -> None:
+    sink.write(clean_office(source))
+
+
+def _image(cleaner: Callable[[bytes], bytes]) -> Callable[[io.BytesIO, BinaryIO], None]:
+    def write(source: io.BytesIO, sink: BinaryIO) -> None:
+        sink.write(cleaner(source.getvalue()))
+
+    return write
+
+
+CLEANERS: dict[str, Callable[[io.BytesIO, BinaryIO], None]] = {
+    "pdf": clean_pdf, "docx": _office, "xlsx": _office, "odt": _office,
+    "jpeg": _image(clean_jpeg), "png": _image(clean_png),
 }
 
 
-def clean(kind: str, data: bytes) -> bytes:
-    """The panel's copy of a file of this kind (a key of CLEANERS)."""
-    return CLEANERS[kind](data)
+def clean(kind: str, source: io.BytesIO, sink: BinaryIO) -> None:
+    """Write the panel's copy of a file of this kind (a key of CLEANERS), held in `source`, to `sink` (which needs
+    write, tell and flush)."""
+    CLEANERS[kind](source, sink)

@@ -1,5 +1,6 @@
 """Documents: encrypted upload and replacement, verified reading with receipts, and the readiness matrix."""
 
+import io
 import logging
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
@@ -169,28 +170,57 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
     if version.size > panel_copy_limit():
         version.cleaning = Cleaning.TOO_LARGE
         return
+    store = current_store()
+    copy = PanelCopy(version_id=version.id, blob_id=store.new_blob_id(), size=0, digest="", created_at=clock.now())
+    data_key = streams.new_data_key()
+    sink = _EncryptingSink(data_key, streams.panel_copy_context(version.document_id, version.id, copy.blob_id))
     try:
-        cleaned = cleaning.clean(kind.key, b"".join(_verified_pieces(original_blob(version))))
+        with store.write(copy.blob_id) as out:
+            sink.out = out
+            plaintext = io.BytesIO()  # one growing buffer: joining the pieces would hold them twice
+            for piece in _verified_pieces(original_blob(version)):
+                plaintext.write(piece)
+            cleaning.clean(kind.key, plaintext, sink)
+            del plaintext
+            out.write(sink.finalize())
     except cleaning.CannotClean as exc:
-        log.info("document %s version %s: no panel copy: %s", version.document_id, version.id, exc)
+        log.warning("document %s version %s: no panel copy: %s", version.document_id, version.id, exc)
         version.cleaning = Cleaning.UNREADABLE
         return
-    store, digest = current_store(), streams.content_digest()
-    digest.update(cleaned)
-    copy = PanelCopy(version_id=version.id, blob_id=store.new_blob_id(), size=len(cleaned),
-                     digest=digest.hexdigest(), created_at=clock.now())
-    data_key = streams.new_data_key()
-    encryptor = streams.BlobEncryptor(data_key, streams.panel_copy_context(version.document_id, version.id,
-                                                                          copy.blob_id))
-    view = memoryview(cleaned)
-    with store.write(copy.blob_id) as out:
-        for start in range(0, len(view), READ_BYTES):
-            out.write(encryptor.update(view[start:start + READ_BYTES]))
-        out.write(encryptor.finalize())
     written.append(copy.blob_id)
+    copy.size, copy.digest = sink.size, sink.digest.hexdigest()
     copy.kek_id, copy.wrapped_key = crypto.installed().wrap(data_key)
     version.panel_copy = copy
     version.cleaning = Cleaning.CLEANED
+
+
+class _EncryptingSink:
+    """A write-only file that hashes and encrypts what is written into a blob, and tells how much was written."""
+
+    def __init__(self, data_key: bytes, context: bytes) -> None:
+        self._encryptor = streams.BlobEncryptor(data_key, context)
+        self.digest = streams.content_digest()
+        self.size = 0
+        self.out: BinaryIO | None = None
+
+    def write(self, data: bytes) -> int:
+        """Hash and encrypt `data` into the blob."""
+        assert self.out is not None
+        self.digest.update(data)
+        self.out.write(self._encryptor.update(data))
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        """How many plaintext bytes have been written (pypdf records object positions with it)."""
+        return self.size
+
+    def flush(self) -> None:
+        """Nothing to do: the blob store flushes and syncs the file when it is complete."""
+
+    def finalize(self) -> bytes:
+        """The blob's last chunk."""
+        return self._encryptor.finalize()
 
 
 def _abandon(actor: User | None, written: list[str], refused: list[Refused]) -> None:
