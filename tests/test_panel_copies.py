@@ -224,3 +224,21 @@ def test_versions_stored_before_panel_copies_get_them_from_the_command(
     assert "1 version: cleaned" in result.output and "1 version: not possible" in result.output
     assert identifying(member.get(_paths(pid, docx_doc, docx_version)["download"]).data) == []
     assert "every version already has" in cli_runner(app)("documents", "clean").output
+
+
+def test_a_pdf_saved_incrementally_loses_its_earlier_revisions_too(
+        app: Flask, panel: tuple[FlaskClient, FlaskClient, int]) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    lead, member, pid = panel
+    revised = PdfWriter(io.BytesIO(pdf()), incremental=True)  # a later save appends; the first one stays in the file
+    revised.metadata = {"/Author": "Reviewer", "/Title": "Review"}
+    out = io.BytesIO()
+    revised.write(out)
+    original = out.getvalue()
+    assert NAME.encode() in original and PdfReader(io.BytesIO(original)).metadata["/Author"] == "Reviewer"
+    upload(lead, pid, [("review.pdf", original, "pdp")])
+    doc, version = _newest(app)
+    received = member.get(_paths(pid, doc, version)["download"]).data
+    assert identifying(received) == [] and b"Reviewer" not in received
+    assert len(PdfReader(io.BytesIO(received)).pages) == 1
