@@ -238,6 +238,7 @@ def start_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     import socket
     import subprocess
     import tempfile
+    import threading
     import time
 
     binary = shutil.which("clamd") or "/usr/sbin/clamd"
@@ -268,7 +269,7 @@ def start_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
                         break
             except OSError:
                 assert process.poll() is None, server.log.read_text() if server.log.exists() else "clamd exited"
-                time.sleep(0.05)
+                threading.Event().wait(0.05)  # not time.sleep, which fails under faketime (the shifted leg)
         else:
             process.kill()
             raise AssertionError("clamd did not answer within 60 s")
@@ -278,5 +279,5 @@ def start_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     yield start
     for process, server in started.values():
         process.terminate()
-        process.wait(timeout=30)
+        process.wait()  # without a timeout: Popen.wait(timeout) sleeps, and time.sleep fails under faketime
         shutil.rmtree(server.scratch, ignore_errors=True)
