@@ -22,6 +22,14 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_MAX_DELAY_SECONDS": 3600,
     "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
     "PDF_STAMP": False,
+    "VERIFY_WHOLE_MAX_BYTES": 64 * 1024 * 1024,  # up to this size a file is authenticated whole before sending
+    "PANEL_COPY_MAX_BYTES": 64 * 1024 * 1024,  # the largest file of which a panel copy is made (in memory)
+    "ARCHIVE_MAX_BYTES": 100 * 1024 * 1024,  # a DOCX, XLSX or ODT may expand to at most this
+    "ARCHIVE_MAX_ENTRIES": 1000,
+    "ARCHIVE_MAX_RATIO": 200,  # an entry over 1 MB may expand at most this many times
+    "CLAMD": "",  # virus scanning: clamd's Unix socket path or HOST:PORT; empty for none
+    "CLAMD_TIMEOUT_SECONDS": 60,
+    "CLAMD_MAX_BYTES": 25 * 1024 * 1024,  # clamd's StreamMaxLength (25 MB in Debian's clamd.conf)
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
     "BANK_HOLIDAY_REGION": "ENG",  # the UK bank holidays the feedback target skips: ENG, WLS, SCT or NIR

@@ -1,4 +1,5 @@
-"""Flask commands for keys, backups, retention, blob storage, sessions and the worker (never run by the web)."""
+"""Flask commands for keys, backups, retention, blob storage, sessions, documents' panel copies and the worker
+(never run by the web)."""
 
 import os
 import signal
@@ -284,4 +285,29 @@ def jobs_run_command(name: str) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = (keys_group, backup_group, retention_group, storage_group, sessions_group, worker_command, jobs_group)
+# Documents ------------------------------------------------------------------------------------------------
+
+
+@click.group("documents", cls=AppGroup)
+def documents_group() -> None:
+    """Documents stored before the current version of the portal."""
+
+
+@documents_group.command("clean")
+def documents_clean_command() -> None:
+    """Make the panel's copies (without identifying metadata) of versions stored before the portal made them."""
+    from portal.documents import services as documents
+
+    counts = documents.make_missing_panel_copies()
+    if not counts:
+        click.echo("every version already has its panel copy, or a reason why not")
+        return
+    for state, count in sorted(counts.items()):
+        click.echo(f"{count} version{'s' if count != 1 else ''}: {state.replace('_', ' ')}")
+    if counts.get("failed"):
+        click.echo("some versions failed their integrity check: run `keys verify` to see which", err=True)
+        raise SystemExit(1)
+
+
+COMMANDS = (keys_group, backup_group, retention_group, storage_group, sessions_group, documents_group, worker_command,
+            jobs_group)

@@ -22,6 +22,8 @@ def test_bench_runs_with_a_tiny_file():
     assert len(rows) == 1 and rows[0].count("%") == 2
     assert "| /dashboard (signed in) |" in result.stdout and "| bare Flask hello |" in result.stdout
     assert "BLAKE3" in result.stdout and "Cobblestone encrypt" in result.stdout
+    for way in ("stream", "two passes", "buffer"):  # what authenticating whole before sending costs
+        assert re.search(rf"\| 64M \| {way} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", result.stdout), result.stdout
     assert re.search(r"download ceiling: one core decrypts at \d+ MB/s .*, \d+% of the fastest plain send_file",
                      result.stdout)
 

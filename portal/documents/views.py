@@ -58,10 +58,14 @@ def portfolio_documents(portfolio_id: int) -> str:
     portfolio = access.portfolio_or_404(user, portfolio_id)
     documents = services.documents_of([portfolio.id])
     groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
+    not_cleaned = services.not_cleaned(d.current_version for d in documents if d.current_version) \
+        if user.is_admin else []
     return render_template("documents/list.html", portfolio=portfolio, label=portfolio.label_for(user),
                            groups=[g for g in groups if g[1]], readers=services.readers_of(documents),
                            mine=services.my_read_states(user, documents), user=user,
-                           kind_of=services.kind_of)
+                           kind_of=services.kind_of, not_cleaned=not_cleaned,
+                           titles={d.current_version_id: d.title for d in documents},
+                           panel_receives=services.panel_receives)
 
 
 def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: int) -> tuple[str, int]:
@@ -102,6 +106,7 @@ def document(portfolio_id: int, document_id: int) -> str:
     versions = services.versions_of(doc)
     return render_template("documents/document.html", portfolio=portfolio, label=portfolio.label_for(user),
                            document=doc, versions=versions, kind_of=services.kind_of,
+                           panel_receives=services.panel_receives,
                            names=services.file_names(user, portfolio, doc, versions),
                            state=services.my_read_states(user, [doc])[doc.id], user=user)
 
@@ -162,7 +167,7 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
         abort(404)
     stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
     # Read now: open_version commits, which expires the rows.
-    size, filename = version.size, services.file_name(user, portfolio, version.document, version)
+    size, filename = services.served_size(user, version), services.file_name(user, portfolio, version.document, version)
     try:
         pieces = services.open_version(user, version, disposition, stamp=stamp)
     except services.IntegrityFailure:

@@ -5,9 +5,12 @@ from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAtt
 from portal.models.base import Base
 from portal.models.documents import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
+    LEGACY_CLEANING_LABEL,
+    Cleaning,
     Document,
     DocumentVersion,
     EvidenceType,
+    PanelCopy,
     ReadReceipt,
 )
 from portal.models.jobs import JobRun
@@ -47,6 +50,7 @@ from portal.models.users import (
 
 __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
+    "LEGACY_CLEANING_LABEL",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
     "Action",
@@ -60,6 +64,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Cleaning",
     "Cohort",
     "Document",
     "DocumentVersion",
@@ -81,6 +86,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PanelCopy",
     "PanelRole",
     "PanelView",
     "Portfolio",

@@ -135,3 +135,30 @@ def test_the_upload_progress_bar_shows_a_percentage(app: Flask, live_url: str,
     assert seen and all(text.endswith("%") and 0 <= int(text[:-1]) <= 100 for text in seen), seen
     assert any(0 < int(text[:-1]) < 100 for text in seen), f"no percentage on the way: {seen}"
     page.get_by_text("1 document uploaded").wait_for()
+
+
+def test_the_leads_notice_of_files_the_panel_sees_as_uploaded_is_accessible(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    from helpers_documents import DOC
+    from helpers_metadata import pdf
+
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Old review.doc", DOC, "review_3_month")
+    _choose(page, 1, "Reflection.pdf", pdf(), "critical_reflection")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("2 documents uploaded").wait_for()
+    banner = page.get_by_role("region", name="Check before the panel reads")
+    assert "The panel will see this file as uploaded" in banner.inner_text()
+    assert "3-month review: The file as uploaded" in banner.inner_text()
+    assert_accessible(page)
+    page.get_by_role("link", name="3-month review", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert "What the panel gets" in page.content() and "cannot be cleaned" in page.content()
+    assert_accessible(page)
+    page.goto(f"{live_url}/portfolios/{pid}/documents")
+    page.get_by_role("link", name="Critical reflections", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert "A copy without the names hidden in the file" in page.content()
+    assert_accessible(page)

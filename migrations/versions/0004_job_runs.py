@@ -1,6 +1,6 @@
 """job runs: the record of each run of a scheduled job (the worker's jobs: start, end, outcome)
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28 09:00:00.000000
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0007'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
