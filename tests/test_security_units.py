@@ -185,6 +185,34 @@ def test_keyring_save_is_owner_only_and_loads_back(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["active"] == "k1"
 
 
+def test_the_sqlite_database_and_its_log_are_created_readable_only_by_the_owner(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    database = tmp_path / "portal.sqlite3"
+    config = {"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "KEYRING": Keyring.generate(),
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+    old = os.umask(0o022)
+    try:
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+            db.session.execute(text("INSERT INTO organisations (name, kind) VALUES ('Org', 'employer')"))
+            db.session.commit()
+            files = [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+            assert all(path.exists() for path in files), "WAL mode should have made its log"
+            for path in files:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            db.engine.dispose()
+        # A file left readable by an older version is narrowed when the portal next starts.
+        os.chmod(database, 0o644)
+        create_app(config)
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
 def test_with_new_key_adds_an_active_key_and_keeps_the_old() -> None:
     keyring = Keyring.generate()
     sealed = keyring.encrypt_field("users.totp_secret", "SECRET")
