@@ -59,15 +59,20 @@ def sign_out(client: FlaskClient):
     return client.post("/sign-out", data={"csrf_token": csrf_from(html)})
 
 
+def session_cookie_name(client: FlaskClient) -> str:
+    """The session cookie's name in the client's app: __Host-portal_session unless in local http development."""
+    return "__Host-portal_session" if client.application.config["SESSION_COOKIE_SECURE"] else "portal_session"
+
+
 def session_token(client: FlaskClient) -> str | None:
-    """The portal_session cookie's value, or None."""
-    cookie = client.get_cookie("portal_session")
+    """The session cookie's value, or None."""
+    cookie = client.get_cookie(session_cookie_name(client))
     return cookie.value if cookie else None
 
 
 def set_cookie(client: FlaskClient, token: str) -> None:
     """Give a client a session cookie by hand (as an attacker replaying it would)."""
-    client.set_cookie("portal_session", token, domain="localhost")
+    client.set_cookie(session_cookie_name(client), token, domain="localhost")
 
 
 def invite(app: Flask, admin: FlaskClient, email: str, name: str = "Ada Invitee", role: str = "member") -> str:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, link_in_last_email, outbox, submit
-from helpers_auth import GOOD_PASSWORD, TYPED_KEY, enrol, invite, link_row, user_row, wrong_code
+from helpers_auth import GOOD_PASSWORD, TYPED_KEY, enrol, invite, link_row, session_token, user_row, wrong_code
 from sqlalchemy import func, select, text
 
 from portal import clock
@@ -204,7 +204,7 @@ def test_a_database_dump_holds_no_secret(app, admin_client, client):
     assert submit(app.test_client(), "/password-help", {"email": EMAIL}).status_code == 200
     help_link = [m for m in outbox(app) if m.recipient == EMAIL][-1].body.split("https://portal.test", 1)[1]
     tokens = [link.rsplit("/", 1)[1], help_link.split()[0].rsplit("/", 1)[1],
-              client.get_cookie("portal_session").value]
+              session_token(client)]
     with app.app_context():
         dump = "\n".join(
             str(value)
