@@ -16,6 +16,9 @@ from portal.models import AccountLink, User
 from portal.security import totp
 
 GOOD_PASSWORD = "a quiet river under nine bridges"
+# The password step's one failure message (unknown email, wrong password, locked or deactivated, throttled).
+SIGN_IN_FAILED = "We could not sign you in with that email address and password"
+WRONG_CODE = "That security code is not right or has expired"
 RECOVERY_CODE = re.compile(r"<li>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{5})</li>")
 TYPED_KEY = re.compile(r'id="typed-key">([^<]+)</p>')
 PENDING = re.compile(r'name="pending" type="hidden" value="([^"]+)"')

@@ -163,7 +163,8 @@ def test_reset_needs_a_code_works_once_and_ends_sessions(app, make_user):
     link = link_in_last_email(app, person.email)
     before = user_row(app, person.email).password_hash
     response = _reset(app, client, link, wrong_code(person.secret))
-    assert response.status_code == 400 and "The security code is not right" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "That security code is not right or has expired" in response.get_data(
+        as_text=True)
     assert user_row(app, person.email).password_hash == before
     response = _reset(app, client, link, fresh_code(app, person))
     assert response.status_code == 302 and response.headers["Location"] == "/sign-in"

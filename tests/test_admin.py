@@ -5,6 +5,7 @@ from collections.abc import Callable
 from conftest import Person, csrf_from, link_in_last_email, outbox, sign_in, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_auth import SIGN_IN_FAILED
 from helpers_queries import count_queries
 from helpers_security import snapshot
 from sqlalchemy import func, select, update
@@ -171,7 +172,7 @@ def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_
     assert event.actor_id == admin.id and event.target == f"user:{person.id}"
     # The old password alone, or with the old authenticator, no longer signs in.
     refused = submit(app.test_client(), "/sign-in", {"email": person.email, "password": person.password})
-    assert refused.status_code == 400 and "Login failed" in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and SIGN_IN_FAILED in refused.get_data(as_text=True)
     # The emailed link sets it up again, with no personal data in the email.
     [message] = [m for m in outbox(app) if m.recipient == person.email]
     assert person.name not in message.body

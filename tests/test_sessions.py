@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, fresh_code, sign_in, submit
-from helpers_auth import code_step, password_step, session_token, set_cookie, sign_out
+from helpers_auth import SIGN_IN_FAILED, code_step, password_step, session_token, set_cookie, sign_out
 from sqlalchemy import select, text
 
 from portal import clock
@@ -288,7 +288,7 @@ def test_admin_reset_and_deactivation_end_sessions(app, admin_client, signed_in,
     assert _session_ids(app, person) == set()
     # And they cannot simply sign in again.
     response = password_step(app.test_client(), person.email, person.password)
-    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+    assert response.status_code == 400 and SIGN_IN_FAILED in response.get_data(as_text=True)
 
 
 def _others_button_csrf(client) -> str:

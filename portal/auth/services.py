@@ -1,5 +1,7 @@
 """Sign-in, enrolment, emailed links and account changes. Each verb audits and commits once."""
 
+import enum
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,8 +29,45 @@ PENDING_AUTHENTICATOR = "pending authenticator v1"
 PENDING_AUTHENTICATOR_MINUTES = 15
 SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)
 SETUP_EXPIRED = "Setting up took too long, or was already finished. Enter your password to start again."
-FAILED = "Login failed"
+# The password step's only failure message: the same for an unknown email, a wrong password, an account that is
+# locked, deactivated or not set up, and too many attempts, so it tells an attacker nothing; it says what to do.
+FAILED = ("We could not sign you in with that email address and password. Check them, wait a few minutes and try "
+          "again. If you have forgotten your password, use \u2018I have forgotten my password\u2019 below. If you "
+          "still cannot sign in, contact your ASYE Lead.")
 TOO_MANY = "Too many attempts. Wait a few minutes, then try again."
+REPLAY_EMAIL_INTERVAL = timedelta(hours=1)
+
+
+class CodeCheck(enum.StrEnum):
+    """What a typed security code or recovery code turned out to be."""
+
+    CODE = "code"  # a fresh security code, now used
+    RECOVERY = "recovery"  # an unused recovery code, now used
+    WRONG = "wrong"  # six digits, but not a code the app shows now (wrong, or expired)
+    REPLAYED = "replayed"  # a security code that was already accepted
+    NOT_SIX_DIGITS = "not_six_digits"
+    RECOVERY_USED = "recovery_used"  # one of the person's recovery codes, already used
+    NOT_RECOVERY = "not_recovery"  # letters too, but not one of the person's recovery codes
+
+    @property
+    def ok(self) -> bool:
+        """True when the code was accepted (and is now used up)."""
+        return self in (CodeCheck.CODE, CodeCheck.RECOVERY)
+
+
+# Said only once the password is proven (or the person is signed in), so telling which problem it was is safe.
+CODE_MESSAGES = {
+    CodeCheck.WRONG: "That security code is not right or has expired. Check the time on your phone is right, then "
+                     "enter the 6-digit code your authenticator app shows now.",
+    CodeCheck.REPLAYED: "That security code has already been used. Wait for your authenticator app to show a new "
+                        "code, then enter it.",
+    CodeCheck.NOT_SIX_DIGITS: "A security code is 6 digits. Enter the code your authenticator app shows now, or one "
+                              "of your recovery codes.",
+    CodeCheck.RECOVERY_USED: "That recovery code has already been used: use another one, or ask your ASYE Lead to "
+                             "reset your sign-in",
+    CodeCheck.NOT_RECOVERY: "That is not one of your recovery codes. Check you typed it correctly, or enter the "
+                            "6-digit code your authenticator app shows now.",
+}
 
 
 class LinkProblem(Exception):
@@ -100,7 +139,7 @@ def sign_in_password(email: str, password: str, ip: str, agent: str, current: Us
     if throttle.locked_until(key, ip) is not None:
         audit.record(None, "sign_in.throttled", "", email_key=key[:12])
         db.session.commit()
-        return Outcome(False, TOO_MANY)
+        return Outcome(False, FAILED)  # the same words as a wrong password: throttling must not confirm a guess
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     matches, needs_rehash = passwords.verify_password(user.password_hash if user else None, password)
     if not matches or user is None or not user.can_sign_in:
@@ -113,12 +152,19 @@ def sign_in_password(email: str, password: str, ip: str, agent: str, current: Us
     return Outcome(True, token=token, user=user)
 
 
-def _consume_code(user: User, raw_code: str) -> str | None:
-    """Accept a fresh security code or an unused recovery code; return which, or None."""
-    if user.totp_secret and totp.normalise_code(raw_code):
-        step = totp.accepted_step(user.totp_secret, raw_code, user.totp_last_step, clock.now())
-        if step is None:
-            return None
+def _consume_code(user: User, raw_code: str) -> CodeCheck:
+    """Accept a fresh security code or an unused recovery code, using it up; otherwise say what was wrong.
+
+    A security code or recovery code that was already accepted is a replay: it is audited, and the person is
+    emailed (a link only, at most once an hour). The caller counts the failure and commits.
+    """
+    compact = re.sub(r"[\s-]+", "", raw_code or "")
+    if user.totp_secret and compact.isascii() and compact.isdigit():
+        if totp.normalise_code(raw_code) is None:
+            return CodeCheck.NOT_SIX_DIGITS
+        step = totp.matching_step(user.totp_secret, raw_code, clock.now())
+        if step is None or (user.totp_last_step is not None and step < user.totp_last_step):
+            return CodeCheck.WRONG
         # Compare-and-set: of two requests with the same code only one can move the step forward.
         moved = db.session.execute(
             update(User)
@@ -127,30 +173,49 @@ def _consume_code(user: User, raw_code: str) -> str | None:
             .values(totp_last_step=step)
             .execution_options(synchronize_session=False)
         )
-        return "code" if moved.rowcount == 1 else None
+        if moved.rowcount == 1:
+            return CodeCheck.CODE
+        _report_replay(user, "security code")
+        return CodeCheck.REPLAYED
     code = tokens.normalise_recovery_code(raw_code)
     if len(code) != 13:
-        return None
+        return CodeCheck.NOT_RECOVERY
     keyring = crypto.installed()
-    unused = db.session.execute(
-        select(RecoveryCode.id, RecoveryCode.key_id, RecoveryCode.code_hash).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-        )
+    rows = db.session.execute(
+        select(RecoveryCode.id, RecoveryCode.key_id, RecoveryCode.code_hash, RecoveryCode.used_at)
+        .where(RecoveryCode.user_id == user.id)
     ).all()
     match = next(
-        (row.id for row in unused
+        (row for row in rows
          if tokens.equal(tokens.keyed_hash(keyring.derive(RECOVERY_PURPOSE, row.key_id)[1], code), row.code_hash)),
         None,
     )
     if match is None:
-        return None
-    used = db.session.execute(
+        return CodeCheck.NOT_RECOVERY
+    used = match.used_at is None and db.session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.id == match, RecoveryCode.used_at.is_(None))
+        .where(RecoveryCode.id == match.id, RecoveryCode.used_at.is_(None))
         .values(used_at=clock.now())
         .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if used:
+        return CodeCheck.RECOVERY
+    _report_replay(user, "recovery code")
+    return CodeCheck.RECOVERY_USED
+
+
+def _report_replay(user: User, kind: str) -> None:
+    """Audit a code that was used before; email the person a link (never the code), at most once an hour."""
+    target = f"user:{user.id}"
+    recent = db.session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "2fa.code_replayed", AuditEvent.target == target,
+            AuditEvent.at > clock.now() - REPLAY_EMAIL_INTERVAL)
     )
-    return "recovery" if used.rowcount == 1 else None
+    audit.record(user, "2fa.code_replayed", target, kind=kind, emailed=not recent)
+    if not recent:
+        mail.queue(user.email, "A used code was entered for your moderation portal account", "code_replayed",
+                   account_url=mail.external_url("auth.account"), kind=kind)
 
 
 def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Outcome:
@@ -162,12 +227,12 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
         db.session.commit()
         return Outcome(False, TOO_MANY)
     used = _consume_code(user, raw_code)
-    if used is None:
-        return _failed_attempt(user, key, ip, "sign_in.failed", FAILED, step="code")
+    if not used.ok:
+        return _failed_attempt(user, key, ip, "sign_in.failed", CODE_MESSAGES[used], step="code", reason=used.value)
     throttle.note_attempt(key, ip, succeeded=True)
     token = _start_session(user, SessionStage.FULL, pending, ip, agent)
-    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used)
-    if used == "recovery":
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used.value)
+    if used == CodeCheck.RECOVERY:
         remaining = unused_recovery_codes(user)
         audit.record(user, "2fa.recovery_code_used", f"user:{user.id}", remaining=remaining)
         mail.queue(user.email, "A recovery code was used to sign in", "recovery_code_used",
@@ -514,8 +579,10 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     key = throttle.account_key(user.email)
     if throttle.locked_until(key, ip) is not None:
         return Outcome(False, TOO_MANY)
-    if _consume_code(user, raw_code) is None:
-        return _failed_attempt(user, key, ip, "password_help.code_failed", "The security code is not right.")
+    checked = _consume_code(user, raw_code)
+    if not checked.ok:
+        return _failed_attempt(user, key, ip, "password_help.code_failed", CODE_MESSAGES[checked],
+                               reason=checked.value)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = clock.now()
     link.used_at = clock.now()
@@ -534,7 +601,7 @@ def change_password(user: User, session: UserSession, current_password: str, raw
     if throttle.locked_until(key, session.ip) is not None:
         return Outcome(False, TOO_MANY)
     matches, _ = passwords.verify_password(user.password_hash, current_password)
-    if not matches or _consume_code(user, raw_code) is None:
+    if not matches or not _consume_code(user, raw_code).ok:
         return _failed_attempt(user, key, session.ip, "password.change_failed",
                                "Your current password or security code is not right.")
     user.password_hash = passwords.hash_password(new_password)
