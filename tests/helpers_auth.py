@@ -104,16 +104,17 @@ def new_recovery_codes(app: Flask, client: FlaskClient, person: Person) -> list[
     """Replace a signed-in person's recovery codes through the account page; return the new ones."""
     from conftest import fresh_code
 
-    response = submit(client, "/account/recovery-codes", {"code": fresh_code(app, person)})
+    response = submit(client, "/account/recovery-codes", {"password": person.password,
+                                                         "code": fresh_code(app, person)})
     assert response.status_code == 200, response.get_data(as_text=True)
     codes = RECOVERY_CODE.findall(response.get_data(as_text=True))
     assert len(codes) == 10
     return codes
 
 
-def start_new_authenticator(client: FlaskClient, password: str):
-    """Enter the password on the account page's new-authenticator step; return the response (the QR page)."""
-    return submit(client, "/account/authenticator", {"password": password})
+def start_new_authenticator(client: FlaskClient, password: str, code: str):
+    """Enter the password and a current or recovery code on the new-authenticator step; return the response."""
+    return submit(client, "/account/authenticator", {"password": password, "code": code})
 
 
 def scan_page_fields(html: str) -> tuple[str, str, str]:

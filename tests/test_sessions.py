@@ -356,7 +356,8 @@ def test_new_recovery_codes_end_other_sessions(app, make_user):
     here, there = app.test_client(), app.test_client()
     sign_in(app, here, person)
     sign_in(app, there, person)
-    response = submit(here, "/account/recovery-codes", {"password": person.password})
+    response = submit(here, "/account/recovery-codes", {"password": person.password,
+                                                       "code": fresh_code(app, person)})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert _signed_out(there)
     assert here.get("/dashboard").status_code == 200

@@ -28,7 +28,8 @@ RECOVERY_PURPOSE = "portal recovery codes v1"
 PENDING_AUTHENTICATOR = "pending authenticator v1"
 PENDING_AUTHENTICATOR_MINUTES = 15
 SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)
-SETUP_EXPIRED = "Setting up took too long, or was already finished. Enter your password to start again."
+SETUP_EXPIRED = ("Setting up took too long, or was already finished. Enter your password and a code to start "
+                 "again.")
 # The password step's only failure message: the same for an unknown email, a wrong password, an account that is
 # locked, deactivated or not set up, and too many attempts, so it tells an attacker nothing; it says what to do.
 FAILED = ("We could not sign you in with that email address and password. Check them, wait a few minutes and try "
@@ -84,6 +85,7 @@ class Outcome:
     user: User | None = None
     recovery_codes: list[str] = field(default_factory=list)
     pending: str = ""  # a new authenticator's secret, sealed for the page that shows it
+    field: str = "password"  # the form field a refusal belongs to
 
 
 def _failed_attempt(user: User | None, key: str, ip: str, action: str, message: str, **details: str) -> Outcome:
@@ -262,29 +264,41 @@ def unused_recovery_codes(user: User) -> int:
     ) or 0
 
 
-def regenerate_recovery_codes(user: User, session: UserSession, password: str, raw_code: str) -> Outcome:
-    """Replace every recovery code after the password or a current security code; other sessions end.
+def _confirm_both_factors(user: User, session: UserSession, password: str, raw_code: str,
+                          refused_action: str) -> Outcome | None:
+    """For a signed-in person changing their second factor: the password and a second factor again.
 
-    The password alone must be enough: a person who lost their phone signed in with a recovery code and has no
-    authenticator. A recovery code is not accepted here, so codes cannot be spent to make codes.
+    The second factor is a code from the current authenticator or an unused recovery code (which is used up).
+    Refusals are throttled, counted and audited like sign-in, so a stolen session is no way round the limits.
+    Returns the refusal, or None when both are right.
     """
     key = throttle.account_key(user.email)
-    # A stolen session must not be a way round the sign-in throttle to guess passwords or codes.
     if throttle.locked_until(key, session.ip) is not None:
         return Outcome(False, TOO_MANY)
-    if not password and not raw_code.strip():
-        return Outcome(False, "Enter your password or the security code your app shows now")
-    password_ok = not password or passwords.verify_password(user.password_hash, password)[0]
-    code_ok = password_ok and (not raw_code.strip() or _consume_code(user, raw_code) == "code")
-    if not code_ok:
-        return _failed_attempt(user, key, session.ip, "2fa.recovery_codes_refused",
-                               "The security code is not right. Enter the code your app shows now."
-                               if password_ok else "The password is not right.")
+    if not passwords.verify_password(user.password_hash, password)[0]:
+        return _failed_attempt(user, key, session.ip, refused_action, "The password is not right.", step="password")
+    checked = _consume_code(user, raw_code)
+    if not checked.ok:
+        refusal = _failed_attempt(user, key, session.ip, refused_action, CODE_MESSAGES[checked], step="code",
+                                  reason=checked.value)
+        refusal.field = "code"
+        return refusal
+    return None
+
+
+def regenerate_recovery_codes(user: User, session: UserSession, password: str, raw_code: str) -> Outcome:
+    """Replace every recovery code after the password and a current security code or an unused recovery code.
+
+    Both, as for a new authenticator: recovery codes are a second factor, so a password and a live session alone
+    (a stolen session) must not make new ones. Someone with neither a code nor a recovery code left asks the Lead.
+    """
+    refusal = _confirm_both_factors(user, session, password, raw_code, "2fa.recovery_codes_refused")
+    if refusal is not None:
+        return refusal
     codes = _new_recovery_codes(user)
     # Whoever held the old codes may have signed in with one: their sessions must not outlive the codes.
     access.end_other_sessions(user, keep=session)
-    audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}",
-                 confirmed_with="password" if password else "code")
+    audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}")
     mail.queue(user.email, "New recovery codes were created for your account", "recovery_codes_changed",
                account_url=mail.external_url("auth.account"))
     db.session.commit()
@@ -310,14 +324,15 @@ def _open_pending(user: User, session: UserSession, sealed: str) -> str | None:
     return secret if 0 <= age <= PENDING_AUTHENTICATOR_MINUTES * 60 else None
 
 
-def start_authenticator_change(user: User, session: UserSession, password: str) -> Outcome:
-    """After the password, make a new secret; it is sealed into the page, not stored, until a code confirms it."""
-    key = throttle.account_key(user.email)
-    if throttle.locked_until(key, session.ip) is not None:
-        return Outcome(False, TOO_MANY)
-    if not passwords.verify_password(user.password_hash, password)[0]:
-        return _failed_attempt(user, key, session.ip, "2fa.change_refused", "The password is not right.",
-                               step="password")
+def start_authenticator_change(user: User, session: UserSession, password: str, raw_code: str) -> Outcome:
+    """After the password and a current code or an unused recovery code, make a new secret.
+
+    The secret is sealed into the page, not stored, until a code from the new app confirms it. Someone who has
+    neither a code nor a recovery code left asks the Lead to reset their sign-in.
+    """
+    refusal = _confirm_both_factors(user, session, password, raw_code, "2fa.change_refused")
+    if refusal is not None:
+        return refusal
     secret = totp.new_secret()
     sealed = crypto.installed().encrypt_field(_pending_binding(user, session),
                                               f"{int(clock.now().timestamp())}:{secret}")

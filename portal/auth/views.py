@@ -172,11 +172,10 @@ def recovery_codes() -> str | Response:
     user = access.require_user()
     form = forms.RegenerateCodesForm()
     if form.validate_on_submit():
-        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data or "",
-                                                     form.code.data or "")
+        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data, form.code.data)
         if outcome.ok:
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
-        (form.code if form.code.data and not form.password.data else form.password).errors.append(outcome.message)
+        form[outcome.field].errors.append(outcome.message)
     return render_template("auth/regenerate_codes.html", form=form,
                            codes_left=services.unused_recovery_codes(user)), 400 if form.errors else 200
 
@@ -184,14 +183,14 @@ def recovery_codes() -> str | Response:
 @bp.route("/account/authenticator", methods=["GET", "POST"])
 @access.signed_in
 def new_authenticator() -> str | Response:
-    """Set up a new authenticator app, step 1: the password again; step 2 shows the new QR code."""
+    """Set up a new authenticator app, step 1: the password and a current or recovery code; step 2 the QR code."""
     user = access.require_user()
     form = forms.ConfirmPasswordForm()
     if form.validate_on_submit():
-        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data)
+        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data, form.code.data)
         if outcome.ok:
             return _scan_page(forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending), outcome.pending)
-        form.password.errors.append(outcome.message)
+        form[outcome.field].errors.append(outcome.message)
     return render_template("auth/new_authenticator.html", form=form), 400 if form.errors else 200
 
 
