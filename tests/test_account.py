@@ -25,6 +25,8 @@ from portal.security import totp
 
 NEW = "seven purple lanterns glowing"
 
+START_AGAIN = "Enter your password and a code to start again"
+
 
 def _change(client, app, person, current: str, code: str, new: str = NEW, confirm: str | None = None):
     return submit(client, "/account/password", {"current": current, "password": new, "confirm": confirm or new,
@@ -385,7 +387,7 @@ def test_new_authenticator_after_a_lost_phone(app, make_user):
 
     # The sealed set-up cannot be used again once the change is made.
     response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password and a code to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
 
 
 def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, make_user):
@@ -397,7 +399,7 @@ def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, mak
                                           .get_data(as_text=True))
     csrf = csrf_from(other.get("/account").get_data(as_text=True))
     response = confirm_new_authenticator(other, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password and a code to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
     tampered = pending[:-4] + ("AAAA" if not pending.endswith("AAAA") else "BBBB")
     csrf = csrf_from(client.get("/account").get_data(as_text=True))
     assert confirm_new_authenticator(client, tampered, csrf, totp.code_at(secret, clock.now())).status_code == 400
@@ -405,7 +407,7 @@ def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, mak
     clock.advance(timedelta(minutes=16))
     client.get("/dashboard")
     response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password and a code to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
     assert _secret(app, person) == person.secret
 
 
