@@ -306,6 +306,45 @@ def test_a_person_page_shows_their_pending_set_up_link_and_sends_a_new_one(
     assert app.test_client().get(second).status_code == 200
 
 
+def test_resending_an_invitation_is_limited_to_three_links_an_hour(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    email = "rita@example.org"
+    submit(browser, "/admin/people/invite", {"name": "Rita Resend", "email": email, "role": "member",
+                                              "organisation": "0"})
+
+    def resend():
+        page = browser.get("/admin/people").get_data(as_text=True)
+        with app.app_context():
+            link_id = db.session.scalar(select(AccountLink.id).where(AccountLink.email == email,
+                                                                     AccountLink.revoked_at.is_(None)))
+        return browser.post(f"/admin/invitations/{link_id}/resend", data={"csrf_token": csrf_from(page)},
+                            follow_redirects=True)
+
+    for _ in range(2):
+        clock.advance(__import__("datetime").timedelta(minutes=5))
+        assert "A new link has been sent" in resend().get_data(as_text=True)
+    last_link = link_in_last_email(app, email)
+    refused = resend()
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "You cannot send rita@example.org another link yet" in page
+    allowed_at = clock.format_datetime(clock.now() - __import__("datetime").timedelta(minutes=10)
+                                       + __import__("datetime").timedelta(hours=1))
+    assert f"You can send another after {allowed_at}" in page
+    before = page.split("You cannot send")[0]
+    banner = before[before.rindex('class="govuk-notification-banner'):]
+    assert "govuk-notification-banner--success" not in banner, "a refusal is not shown as a success"
+    assert len([m for m in outbox(app) if m.recipient == email]) == 3
+    assert app.test_client().get(last_link).status_code == 200, "the refused resend changes nothing"
+    assert len(_events(app, "invitation.resend_limited")) == 1
+    # An hour after the first link, one more may go.
+    for _ in range(2):  # in two steps, so the Lead's session does not time out
+        clock.advance(__import__("datetime").timedelta(minutes=25, seconds=30))
+        assert browser.get("/dashboard").status_code == 200
+    assert "A new link has been sent" in resend().get_data(as_text=True)
+    assert len([m for m in outbox(app) if m.recipient == email]) == 4
+
+
 def test_admin_pages_use_a_bounded_number_of_queries(
         app: Flask, admin_client: tuple[FlaskClient, Person],
         signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:

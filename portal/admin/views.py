@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, clock
 from portal.admin import forms, services
 from portal.auth import services as auth_services
 from portal.extensions import db
@@ -136,7 +136,13 @@ def resend(link_id: int) -> Response:
     link = _link_or_404(link_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
-    new = auth_services.resend_link(access.require_user(), link)
+    try:
+        new = auth_services.resend_link(access.require_user(), link)
+    except auth_services.ResendLimited as limited:
+        flash(f"You cannot send {limited.email} another link yet: they have been sent "
+              f"{auth_services.LINKS_PER_HOUR} in the last hour. You can send another after "
+              f"{clock.format_datetime(limited.allowed_at)}.", "important")
+        return redirect(url_for("admin.people"))
     flash(f"A new link has been sent to {new.email}. The old link no longer works.")
     return redirect(url_for("admin.people"))
 

@@ -3,7 +3,7 @@
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -37,6 +37,7 @@ FAILED = ("We could not sign you in with that email address and password. Check 
           "still cannot sign in, contact your ASYE Lead.")
 TOO_MANY = "Too many attempts. Wait a few minutes, then try again."
 REPLAY_EMAIL_INTERVAL = timedelta(hours=1)
+LINKS_PER_HOUR = 3  # emailed links a person can be sent in an hour: from password help, and from the Lead
 
 
 class CodeCheck(enum.StrEnum):
@@ -73,6 +74,15 @@ CODE_MESSAGES = {
 
 class LinkProblem(Exception):
     """An emailed link cannot be used; the message says why in plain words."""
+
+
+class ResendLimited(Exception):
+    """The Lead has sent this person as many links as are allowed in an hour; another may go at `allowed_at`."""
+
+    def __init__(self, email: str, allowed_at: datetime) -> None:
+        super().__init__(email)
+        self.email = email
+        self.allowed_at = allowed_at
 
 
 @dataclass
@@ -436,8 +446,26 @@ def invite(actor: User, name: str, email: str, role: Role, organisation_id: int 
     return link
 
 
+def _lead_links_in_the_last_hour(email: str) -> list[datetime]:
+    """When the Lead's links (invitations, resets and resends) to this address were made in the last hour."""
+    return [clock.as_utc(at) for at in db.session.scalars(
+        select(AccountLink.created_at).where(
+            AccountLink.email == email, AccountLink.created_by_id.is_not(None),
+            AccountLink.purpose.in_(SETUP_LINKS), AccountLink.created_at > clock.now() - timedelta(hours=1))
+        .order_by(AccountLink.created_at))]
+
+
 def resend_link(actor: User, link: AccountLink) -> AccountLink:
-    """Replace an unused invitation or reset link with a new one and email it again."""
+    """Replace an unused invitation or reset link with a new one and email it again.
+
+    Limited like password help: a person is sent at most 3 of the Lead's links an hour (the first one included),
+    so a slip of the mouse or a misused administrator account cannot flood their inbox. Raises ResendLimited.
+    """
+    recent = _lead_links_in_the_last_hour(link.email)
+    if len(recent) >= LINKS_PER_HOUR:
+        audit.record(actor, "invitation.resend_limited", f"invitation:{link.id}", email=link.email)
+        db.session.commit()
+        raise ResendLimited(link.email, recent[-LINKS_PER_HOUR] + timedelta(hours=1))
     link.revoked_at = clock.now()
     hours = invitation_hours()
     new, token = new_link(LinkPurpose(link.purpose), timedelta(hours=hours), name=link.name, email=link.email,
@@ -561,7 +589,7 @@ def request_password_help(email: str, ip: str) -> None:
         audit.record(None, "password_help.requested_unknown", "")
         db.session.commit()
         return
-    if _links_asked_for(user) >= 3:
+    if _links_asked_for(user) >= LINKS_PER_HOUR:
         audit.record(user, "password_help.limited", f"user:{user.id}")
         db.session.commit()
         return
