@@ -100,6 +100,19 @@ def enrol(app: Flask, client: FlaskClient, link: str, password: str = GOOD_PASSW
     return secret, codes
 
 
+def reset_setup(app: Flask, client: FlaskClient, link: str, password: str) -> tuple[str, list[str]]:
+    """Follow the Lead's reset link: the current password, then a code from the new app; (secret, codes)."""
+    response = submit(client, link, {"password": password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    secret, pending, csrf = scan_page_fields(response.get_data(as_text=True))
+    response = client.post(f"{link}/new-authenticator", data={"pending": pending, "csrf_token": csrf,
+                                                               "code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    codes = RECOVERY_CODE.findall(response.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
 def new_recovery_codes(app: Flask, client: FlaskClient, person: Person) -> list[str]:
     """Replace a signed-in person's recovery codes through the account page; return the new ones."""
     from conftest import fresh_code

@@ -97,6 +97,14 @@ class EnrolForm(FlaskForm):
     submit = SubmitField("Confirm and continue", widget=GovSubmitInput())
 
 
+class ResetSignInForm(FlaskForm):
+    """The person's current password, before setting up a new authenticator after the Lead's reset."""
+
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter your password"), Length(max=1024)])
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
 class PasswordHelpForm(FlaskForm):
     """Ask for a password reset link."""
 

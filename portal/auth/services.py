@@ -27,6 +27,10 @@ RECOVERY_CODE_COUNT = 10
 RECOVERY_PURPOSE = "portal recovery codes v1"
 PENDING_AUTHENTICATOR = "pending authenticator v1"
 PENDING_AUTHENTICATOR_MINUTES = 15
+RESET_AUTHENTICATOR = "reset authenticator v1"
+RESET_WRONG_PASSWORD = ("That password is not right. Enter the password you use to sign in to the portal. If you "
+                        "have forgotten it, contact your ASYE Lead.")
+RESET_SETUP_EXPIRED = "Setting up took too long. Enter your password to start again."
 SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)
 SETUP_EXPIRED = ("Setting up took too long, or was already finished. Enter your password and a code to start "
                  "again.")
@@ -324,14 +328,24 @@ def _pending_binding(user: User, session: UserSession) -> str:
     return f"{PENDING_AUTHENTICATOR}:{user.id}:{session.id}:{tokens.hash_token(user.totp_secret or '')}"
 
 
+def _seal_new_secret(binding: str) -> str:
+    """A fresh authenticator secret with the time it was made, sealed to a binding; nothing is stored."""
+    return crypto.installed().encrypt_field(binding, f"{int(clock.now().timestamp())}:{totp.new_secret()}")
+
+
+def _open_sealed(binding: str, sealed: str) -> str | None:
+    """The secret inside a sealed set-up, or None if it was sealed to another binding, altered or is not fresh."""
+    try:
+        issued, _, secret = crypto.installed().decrypt_field(binding, sealed).partition(":")
+        age = clock.now().timestamp() - int(issued)
+    except (crypto.DecryptionError, crypto.KeyringError, ValueError):
+        return None
+    return secret if 0 <= age <= PENDING_AUTHENTICATOR_MINUTES * 60 else None
+
+
 def _open_pending(user: User, session: UserSession, sealed: str) -> str | None:
     """The new secret inside a sealed set-up, or None if it is not this person's, this session's or fresh."""
-    try:
-        issued, _, secret = crypto.installed().decrypt_field(_pending_binding(user, session), sealed).partition(":")
-    except (crypto.DecryptionError, crypto.KeyringError):
-        return None
-    age = clock.now().timestamp() - int(issued)
-    return secret if 0 <= age <= PENDING_AUTHENTICATOR_MINUTES * 60 else None
+    return _open_sealed(_pending_binding(user, session), sealed)
 
 
 def start_authenticator_change(user: User, session: UserSession, password: str, raw_code: str) -> Outcome:
@@ -343,9 +357,7 @@ def start_authenticator_change(user: User, session: UserSession, password: str, 
     refusal = _confirm_both_factors(user, session, password, raw_code, "2fa.change_refused")
     if refusal is not None:
         return refusal
-    secret = totp.new_secret()
-    sealed = crypto.installed().encrypt_field(_pending_binding(user, session),
-                                              f"{int(clock.now().timestamp())}:{secret}")
+    sealed = _seal_new_secret(_pending_binding(user, session))
     audit.record(user, "2fa.change_started", f"user:{user.id}")
     db.session.commit()
     return Outcome(True, user=user, pending=sealed)
@@ -551,6 +563,76 @@ def confirm_enrolment(link: AccountLink, raw_code: str, ip: str, agent: str, cur
     return Outcome(True, token=token, user=user, recovery_codes=codes)
 
 
+# The Lead's reset: the person keeps their password and sets up a new authenticator ---------------------
+
+
+def keeps_password(link: AccountLink) -> bool:
+    """True for a reset link whose person has a password: they keep it and only set up a new authenticator.
+
+    A reset link for someone who never chose a password (an account that was never set up) is an invitation
+    in all but name, and goes through choosing one.
+    """
+    return link.purpose == LinkPurpose.RESET and link.user is not None and link.user.password_hash is not None
+
+
+def _reset_binding(link: AccountLink) -> str:
+    # Bound to this link (and so to its person): useless with any other link, and once the link is used.
+    return f"{RESET_AUTHENTICATOR}:{link.id}:{link.user_id}:{link.token_hash}"
+
+
+def start_reset_setup(link: AccountLink, password: str, ip: str) -> Outcome:
+    """Step 1 of a reset link: the person's own password, so the emailed link alone cannot take the account.
+
+    Throttled and counted like sign-in. The new secret is sealed into the next page, not stored, until a code
+    from the new app confirms it.
+    """
+    user = link.user
+    assert user is not None
+    key = throttle.account_key(user.email)
+    if throttle.locked_until(key, ip) is not None:
+        return Outcome(False, TOO_MANY)
+    if not passwords.verify_password(user.password_hash, password)[0]:
+        return _failed_attempt(user, key, ip, "2fa.reset_setup_refused", RESET_WRONG_PASSWORD, step="password")
+    sealed = _seal_new_secret(_reset_binding(link))
+    audit.record(user, "2fa.reset_setup_started", f"user:{user.id}", link=link.id)
+    db.session.commit()
+    return Outcome(True, user=user, pending=sealed)
+
+
+def pending_reset_setup(link: AccountLink, sealed: str) -> dict[str, str] | None:
+    """The QR code and typed key of a reset set-up under way, or None if it has expired or is not valid."""
+    secret = _open_sealed(_reset_binding(link), sealed)
+    return None if secret is None or link.user is None else _authenticator_details(link.user, secret)
+
+
+def confirm_reset_setup(link: AccountLink, sealed: str, raw_code: str, ip: str, agent: str,
+                        current: UserSession | None) -> Outcome:
+    """Step 2: a code from the new app sets it up, with new recovery codes; the link is used and they are in."""
+    user = link.user
+    assert user is not None
+    secret = _open_sealed(_reset_binding(link), sealed)
+    if secret is None:
+        return Outcome(False, RESET_SETUP_EXPIRED)
+    step = totp.accepted_step(secret, raw_code, None, clock.now())
+    if step is None:
+        audit.record(user, "2fa.reset_setup_refused", f"user:{user.id}", step="code")
+        db.session.commit()
+        return Outcome(False, "That security code is not right or has expired. Check the time on your phone is "
+                              "right, then enter the 6-digit code your new app shows now.", field="code")
+    now = clock.now()
+    user.totp_secret, user.totp_last_step, user.enrolled_at = secret, step, now
+    link.used_at = now
+    access.end_other_sessions(user)
+    codes = _new_recovery_codes(user)
+    token = _start_session(user, SessionStage.FULL, current, ip, agent)
+    audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose)
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="reset")
+    mail.queue(user.email, "Your moderation portal authenticator app was changed", "authenticator_changed",
+               account_url=mail.external_url("auth.account"))
+    db.session.commit()
+    return Outcome(True, token=token, user=user, recovery_codes=codes)
+
+
 # Password help and changes ----------------------------------------------------------------------------
 
 
@@ -605,7 +687,8 @@ def request_password_help(email: str, ip: str) -> None:
         _, token = new_link(setup, lifetime, user_id=user.id, email=user.email, name=user.name, role=user.role,
                             organisation_id=user.organisation_id)
         mail.queue(user.email, "Set up your moderation portal account", "setup_link", after_response=True,
-                   link_url=mail.external_url("auth.accept_link", token=token), minutes=minutes)
+                   link_url=mail.external_url("auth.accept_link", token=token), minutes=minutes,
+                   keeps_password=setup == LinkPurpose.RESET and user.password_hash is not None)
         audit.record(user, "password_help.setup_link_sent", f"user:{user.id}", link=setup.value)
     else:
         _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)

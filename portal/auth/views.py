@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 
 from portal import access
 from portal.auth import forms, services
-from portal.models import LinkPurpose
+from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("auth", __name__)
 
@@ -72,8 +72,10 @@ def sign_out() -> Response:
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @access.public
 def accept_link(token: str) -> str | Response:
-    """Step 1 of an invitation, first-run or reset link: choose a password."""
+    """Step 1 of an invitation or first-run link: choose a password; of the Lead's reset: the password again."""
     link = services.find_link(token, ENROLMENT_LINKS)
+    if services.keeps_password(link):
+        return _reset_start(link, token)
     first_admin = link.purpose == LinkPurpose.FIRST_ADMIN
     form = forms.FirstAdminForm() if first_admin else forms.ChoosePasswordForm(email=link.email)
     if form.validate_on_submit():
@@ -105,6 +107,46 @@ def enrol(token: str) -> str | Response:
     return render_template("auth/enrol.html", form=form, **services.enrolment_details(link)), (
         400 if form.errors else 200
     )
+
+
+def _reset_start(link: AccountLink, token: str) -> tuple[str, int]:
+    """The Lead reset this person's sign-in: they confirm their password, then scan a new QR code."""
+    form = forms.ResetSignInForm()
+    if form.validate_on_submit():
+        outcome = services.start_reset_setup(link, form.password.data, _client()[0])
+        if outcome.ok:
+            return _reset_scan_page(link, token, forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending),
+                                    outcome.pending)
+        form.password.errors.append(outcome.message)
+    return render_template("auth/reset_sign_in.html", form=form, link=link), 400 if form.errors else 200
+
+
+def _reset_scan_page(link: AccountLink, token: str, form: forms.NewAuthenticatorForm, sealed: str,
+                     status: int = 200) -> tuple[str, int]:
+    details = services.pending_reset_setup(link, sealed)
+    if details is None:
+        start = forms.ResetSignInForm(formdata=None)
+        start.password.errors = [services.RESET_SETUP_EXPIRED]
+        return render_template("auth/reset_sign_in.html", form=start, link=link), 400
+    return render_template("auth/reset_scan.html", form=form, token=token, **details), status
+
+
+@bp.route("/invite/<token>/new-authenticator", methods=["POST"])
+@access.public
+def reset_authenticator(token: str) -> str | Response | tuple[str, int]:
+    """Step 2 of the Lead's reset: a code from the new app sets it up; the recovery codes are shown once."""
+    link = services.find_link(token, (LinkPurpose.RESET,))
+    if not services.keeps_password(link):
+        return redirect(url_for("auth.accept_link", token=token))
+    form = forms.NewAuthenticatorForm()
+    if form.validate_on_submit():
+        outcome = services.confirm_reset_setup(link, form.pending.data, form.code.data, *_client(), g.auth_session)
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
+                                   new_authenticator=True)
+        form.code.errors.append(outcome.message)
+    return _reset_scan_page(link, token, form, form.pending.data or "", 400)
 
 
 @bp.route("/password-help", methods=["GET", "POST"])
