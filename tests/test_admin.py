@@ -191,6 +191,38 @@ def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_
     assert app.test_client().get(path).status_code == 404  # the link worked once
 
 
+def test_a_reset_for_someone_who_also_forgot_their_password_lets_them_choose_a_new_one(
+        app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
+    browser, _ = admin_client
+    person = make_user(Role.MEMBER)
+    page = browser.get(f"/admin/people/{person.id}/reset-2fa").get_data(as_text=True)
+    assert "They have also forgotten their password" in page
+    response = browser.post(f"/admin/people/{person.id}/reset-2fa",
+                            data={"csrf_token": csrf_from(page), "forgot_password": "y"}, follow_redirects=True)
+    assert "choose a new password and set up a new authenticator app" in response.get_data(as_text=True)
+    [event] = _events(app, "2fa.reset_by_admin")
+    assert '"new_password":true' in event.details
+    [message] = [m for m in outbox(app) if m.recipient == person.email]
+    assert "You will choose a new password" in message.body and "You keep your password" not in message.body
+    path = link_in_last_email(app, person.email)
+    newcomer = app.test_client()
+    page = newcomer.get(path).get_data(as_text=True)
+    assert "Choose a new password" in page and "Your ASYE Lead has reset how you sign in" in page
+    new_password = "quiet orchard lantern 2026"
+    assert submit(newcomer, path, {"password": new_password, "confirm": new_password}).status_code == 302
+    with app.app_context():
+        secret = db.session.get(User, person.id).totp_secret
+    assert submit(newcomer, f"{path}/authenticator", {"code": totp.code_at(secret, clock.now())}).status_code == 200
+    assert newcomer.get("/dashboard").status_code == 200
+    clock.advance(__import__("datetime").timedelta(seconds=31))
+    sign_in(app, app.test_client(), Person(person.id, person.email, person.name, person.role, new_password, secret))
+    # Without the tick, the reset keeps the password (the default).
+    other = make_user(Role.MEMBER)
+    submit(browser, f"/admin/people/{other.id}/reset-2fa", {})
+    assert "You keep your password" in [m for m in outbox(app) if m.recipient == other.email][-1].body
+    assert '"new_password":false' in _events(app, "2fa.reset_by_admin")[-1].details
+
+
 def test_change_role_is_audited_as_a_permission_change_and_takes_effect_at_once(
         app: Flask, admin_client: tuple[FlaskClient, Person], signed_in: Callable[..., tuple[FlaskClient, Person]]
 ) -> None:

@@ -258,7 +258,7 @@ def test_admin_reset_link_keeps_the_password_and_sets_up_only_a_new_authenticato
         assert 'name="pending"' not in response.get_data(as_text=True)
     assert _stored(app, person.email) == (before, None, False)
 
-    new_secret, codes = reset_setup(app, app.test_client(), link, person.password)
+    new_secret, _ = reset_setup(app, app.test_client(), link, person.password)
     assert new_secret != person.secret
     assert _stored(app, person.email) == (before, new_secret, True)
     fresh = app.test_client()

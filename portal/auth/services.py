@@ -31,7 +31,7 @@ RESET_AUTHENTICATOR = "reset authenticator v1"
 RESET_WRONG_PASSWORD = ("That password is not right. Enter the password you use to sign in to the portal. If you "
                         "have forgotten it, contact your ASYE Lead.")
 RESET_SETUP_EXPIRED = "Setting up took too long. Enter your password to start again."
-SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)
+SETUP_LINKS = (LinkPurpose.INVITATION.value, LinkPurpose.RESET.value, LinkPurpose.FULL_RESET.value)
 SETUP_EXPIRED = ("Setting up took too long, or was already finished. Enter your password and a code to start "
                  "again.")
 # The password step's only failure message: the same for an unknown email, a wrong password, an account that is
@@ -484,9 +484,10 @@ def resend_link(actor: User, link: AccountLink) -> AccountLink:
                            role=link.role, organisation_id=link.organisation_id, user_id=link.user_id,
                            created_by_id=actor.id)
     # A resent reset link must still say it is a reset, not an invitation to a new account.
-    template = "reset" if link.purpose == LinkPurpose.RESET else "invitation"
+    template = "invitation" if link.purpose == LinkPurpose.INVITATION else "reset"
     mail.queue(new.email, "Your link to the moderation portal", template,
-               link_url=mail.external_url("auth.accept_link", token=token), hours=hours)
+               link_url=mail.external_url("auth.accept_link", token=token), hours=hours,
+               keeps_password=keeps_password(link))  # the same purpose and person as the link it replaces
     db.session.flush()
     audit.record(actor, "invitation.resent", f"invitation:{new.id}", replaces=link.id, email=new.email)
     db.session.commit()

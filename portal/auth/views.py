@@ -9,7 +9,7 @@ from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("auth", __name__)
 
-ENROLMENT_LINKS = (LinkPurpose.INVITATION, LinkPurpose.FIRST_ADMIN, LinkPurpose.RESET)
+ENROLMENT_LINKS = (LinkPurpose.INVITATION, LinkPurpose.FIRST_ADMIN, LinkPurpose.RESET, LinkPurpose.FULL_RESET)
 
 
 def _client() -> tuple[str, str]:

@@ -80,12 +80,12 @@ def test_the_password_step_has_one_plain_message_with_a_next_step(app: Flask, li
     page.wait_for_url("**/password-help")
 
 
-def _reset_link(app: Flask, person: Person) -> str:
+def _reset_link(app: Flask, person: Person, forgot_password: bool = False) -> str:
     with app.test_request_context():
         lead = User(email="lead@example.org", name="Lead", role=Role.ADMIN.value, active=True, created_at=clock.now())
         db.session.add(lead)
         db.session.commit()
-        admin_services.reset_two_factor(lead, db.session.get(User, person.id))
+        admin_services.reset_two_factor(lead, db.session.get(User, person.id), forgot_password=forgot_password)
     return link_in_last_email(app, person.email)
 
 
@@ -140,3 +140,16 @@ def test_the_reset_journey_works_without_javascript(app: Flask, live_url: str,
     page = new_context(java_script_enabled=False).new_page()
     _walk_the_reset_journey(app, live_url, page, make_user(Role.MEMBER), axe=False)
     assert "js-enabled" not in (page.locator("body").get_attribute("class") or "")
+
+
+def test_a_reset_for_a_forgotten_password_too_chooses_a_new_one(app: Flask, live_url: str, page: Page,
+                                                                make_user: Callable[..., Person]) -> None:
+    person = make_user(Role.MEMBER)
+    page.goto(live_url + _reset_link(app, person, forgot_password=True))
+    assert page.get_by_role("heading", name="Choose a new password").is_visible()
+    assert_accessible(page)
+    page.get_by_label("Create a password", exact=True).fill("a fresh river of nine words")
+    page.get_by_label("Confirm your password", exact=True).fill("a fresh river of nine words")
+    assert press(page, "Continue").status == 200
+    assert page.get_by_role("heading", name="Set up your authenticator app").is_visible()
+    assert_accessible(page)
