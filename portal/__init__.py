@@ -75,6 +75,10 @@ def _configure_sqlite(app: Flask) -> None:
     """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
+    from portal.instance import secure_sqlite_file
+
+    # Before the first connection, so the file never exists readable by other local users.
+    secure_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
     def on_connect(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()

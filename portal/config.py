@@ -84,7 +84,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads are limited per file while streaming instead
     development = bool(app.config["DEVELOPMENT"])
     app.config.update(
-        SESSION_COOKIE_NAME="portal_state",
+        SESSION_COOKIE_NAME="portal_state",  # __Host-portal_state when Secure (portal/auth/cookies.py)
+        SESSION_COOKIE_PATH="/",  # __Host- requires Path=/ and no Domain
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not development,

@@ -48,7 +48,8 @@ def people(query: str = "", role: str = "", status: str = "") -> list[User]:
 def _unused_links() -> Select[tuple[AccountLink]]:
     """The query behind the pending-link lookups: unused, unreplaced invitation and reset links, newest first."""
     return (select(AccountLink)
-            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
+            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value,
+                                            LinkPurpose.FULL_RESET.value)))
             .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
             .order_by(AccountLink.created_at.desc()))
 
@@ -123,8 +124,13 @@ def change_role(actor: User, user: User, role: Role) -> None:
     db.session.commit()
 
 
-def reset_two_factor(actor: User, user: User) -> AccountLink:
-    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link."""
+def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> AccountLink:
+    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link.
+
+    The link asks for the person's password and sets up a new authenticator. Only when the Lead says the person
+    has forgotten their password too does it ask them to choose a new one instead; that rests on the email address
+    alone, so the Lead checks who is asking first.
+    """
     user.totp_secret = None
     user.totp_last_step = None
     user.enrolled_at = None
@@ -132,13 +138,14 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     access.end_other_sessions(user)
     _revoke_links(user)
     hours = invitation_hours()
-    link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
+    purpose = LinkPurpose.FULL_RESET if forgot_password else LinkPurpose.RESET
+    link, token = new_link(purpose, timedelta(hours=hours), user_id=user.id, email=user.email,
                             name=user.name, role=user.role, created_by_id=actor.id)
     mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
                link_url=mail.external_url("auth.accept_link", token=token),
-               hours=hours)
+               hours=hours, keeps_password=not forgot_password and user.password_hash is not None)
     db.session.flush()
-    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)
+    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id, new_password=forgot_password)
     db.session.commit()
     return link
 

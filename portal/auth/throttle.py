@@ -1,4 +1,9 @@
-"""Sign-in throttling, counted in the database so every worker process sees the same numbers."""
+"""Sign-in throttling, counted in the database so every worker process sees the same numbers.
+
+Forged or unknown session cookies and tampered state cookies are counted here too, as failures of their address
+(under a fixed key of their own, never an account's): an address guessing cookies is throttled exactly like one
+guessing passwords, and shares that address's limits.
+"""
 
 import hashlib
 from datetime import datetime, timedelta
@@ -81,6 +86,21 @@ def _address_lock(ip: str, now: datetime, config: dict) -> datetime | None:
     if day_count and day_count >= daily:
         return now + timedelta(hours=1)
     return None
+
+
+BAD_COOKIE_KEYS = {"session": "cookie:session", "state": "cookie:state"}  # not hex, so never an email's hash
+
+
+def address_locked_until(ip: str) -> datetime | None:
+    """Return when this address may try again, or None if it may try now (its account limits aside)."""
+    now = clock.now()
+    lock = _address_lock(ip, now, current_app.config)
+    return lock if lock is not None and lock > now else None
+
+
+def note_bad_cookie(kind: str, ip: str) -> None:
+    """Count a forged, unknown or tampered cookie ("session" or "state") against its address (caller commits)."""
+    note_attempt(BAD_COOKIE_KEYS[kind], ip, succeeded=False)
 
 
 def note_attempt(key: str, ip: str, succeeded: bool) -> None:
