@@ -9,7 +9,7 @@ PORT ?= 5000
 
 run: setup instance
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal first-run-link --base-url http://$(HOST):$(PORT)
-	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+	PORTAL_DEVELOPMENT=1 $(BIN)/python scripts/run_dev.py --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python scripts/ensure_chromium.py

@@ -12,7 +12,8 @@ it. The client signs in through the real forms (password, then a TOTP code) and 
 - the peak resident memory growth of the worker that served each transfer (VmHWM after, minus VmRSS
   before, with the peak reset through /proc/PID/clear_refs);
 - the dashboard with N concurrent signed-in clients vs a bare Flask "hello" on the same server: p95 latency
-  and throughput.
+  and throughput;
+- in-process, what authenticating a file whole before sending it costs (bench/verify_whole.py).
 """
 
 import argparse
@@ -224,14 +225,41 @@ def _now() -> datetime:
 # Transfers -----------------------------------------------------------------------------------------------------
 
 
+def pdf_frame(size: int) -> tuple[bytes, bytes]:
+    """The head and tail of a valid one-page PDF of `size` bytes whose page content (random bytes) fills the middle.
+
+    A real PDF, so that the portal does for it what it does for any PDF up to PANEL_COPY_MAX_BYTES: read it back and
+    make the panel's copy without its metadata.
+    """
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 300] /Contents 4 0 R >>"]
+    head, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(head))
+        head += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    offsets.append(len(head))
+    closing = b"\nendstream\nendobj\n"
+    trailer = b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%010d\n%%%%EOF\n"
+    tail_length = len(closing) + len(b"xref\n0 5\n") + 5 * 20 + len(trailer % 0)
+    content = size - len(head) - len(b"4 0 obj\n<< /Length 0000000000 >>\nstream\n") - tail_length
+    head += b"4 0 obj\n<< /Length %010d >>\nstream\n" % content
+    table = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    tail = closing + b"xref\n0 5\n0000000000 65535 f \n" + table + trailer % (len(head) + content + len(closing))
+    return bytes(head), tail
+
+
 def file_blocks(size: int) -> Iterator[memoryview]:
-    """A PDF-looking body of `size` bytes (random after the magic number), in 1 MB blocks."""
-    head = b"%PDF-1.7\n"
-    first = memoryview(head + BLOCK[len(head):])
-    sent = 0
+    """A valid PDF of `size` bytes (random page content), in 1 MB blocks."""
+    head, tail = pdf_frame(size)
+    body = head + BLOCK[len(head):]
+    sent, end = 0, size - len(tail)
     while sent < size:
         n = min(MB, size - sent)
-        yield (first if sent == 0 else memoryview(BLOCK))[:n]
+        block = (body if sent == 0 else BLOCK)[:n]
+        if sent + n > end:  # the last block carries the PDF's tail
+            keep = max(0, end - sent)
+            block = block[:keep] + tail[max(0, sent - end):][:n - keep]
+        yield memoryview(block)
         sent += n
 
 
@@ -494,6 +522,11 @@ def main() -> int:
               f"{sys.version.split()[0]}\n", flush=True)
         speeds = component_speeds()
         print(describe_speeds(speeds) + "\n", flush=True)
+        from bench import verify_whole
+
+        print("authenticating a file whole before sending it (VERIFY_WHOLE_MAX_BYTES, 64 MB by default): "
+              "in-process, one core, from a file on disk; the portal uses two passes\n", flush=True)
+        print("\n".join(verify_whole.measure([("10M", 10 * MB), ("64M", 64 * MB)])) + "\n", flush=True)
         fastest_plain_download = 0.0
         lead = Browser(port)
         lead.sign_in(people[0])

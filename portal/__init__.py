@@ -49,7 +49,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from portal import mail
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
@@ -66,8 +65,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     headers.install(app)
     errors.install(app)
     integrity.install(app)
-    app.after_request(mail.deliver_once_sent)
-    app.teardown_request(mail.deliver_after_request)
 
     from portal import cli
 
@@ -83,6 +80,10 @@ def _configure_sqlite(app: Flask) -> None:
     """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
+    from portal.instance import secure_sqlite_file
+
+    # Before the first connection, so the file never exists readable by other local users.
+    secure_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
     def on_connect(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()

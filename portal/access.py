@@ -5,6 +5,7 @@ an endpoint that declares nothing is a 404 for everyone, a half-signed-in sessio
 reaches nothing but the security-code page, and a role mismatch is a 404 so existence is not revealed.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from portal import clock
+from portal.auth import cookies, throttle
 from portal.extensions import db
 from portal.models import (
     Meeting,
@@ -29,7 +31,6 @@ from portal.models import (
 )
 from portal.security import tokens
 
-SESSION_COOKIE = "portal_session"
 PUBLIC = "public"
 PENDING = "pending"  # reachable with a password-only session as well as signed-out
 SIGNED_IN = "signed_in"
@@ -37,6 +38,7 @@ ACCESS_ATTR = "portal_access"
 LAST_SEEN_WRITE_INTERVAL = timedelta(seconds=60)
 
 View = TypeVar("View", bound=Callable[..., Any])
+log = logging.getLogger("portal.access")
 
 # Built once: every request runs this lookup, and building a statement costs as much as running it.
 # The user's organisation is rarely shown, so it is loaded only when a page asks for it.
@@ -101,16 +103,27 @@ def _session_expired(record: UserSession, now: datetime) -> bool:
 
 
 def load_session() -> None:
-    """Before each request: find the server-side session named by the cookie and its user."""
+    """Before each request: find the server-side session named by the cookie and its user.
+
+    A session cookie that names no session (forged, or ended long ago) and a state cookie whose signature fails
+    are logged without their value and counted against the address; an address with too many such failures
+    (or failed sign-ins) is refused with 429 for a while.
+    """
     g.user = None
     g.pending_user = None
     g.auth_session = None
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > 100:
-        return
-    record = db.session.scalars(_SESSION_BY_TOKEN_HASH, {"token_hash": tokens.hash_token(token)}).first()
+    bad = ["state"] if request.environ.get(cookies.TAMPERED_STATE) else []
+    token = request.cookies.get(cookies.name(cookies.SESSION))
+    record = None
+    if token:
+        if len(token) <= 100:
+            record = db.session.scalars(_SESSION_BY_TOKEN_HASH, {"token_hash": tokens.hash_token(token)}).first()
+        if record is None:
+            g.clear_session_cookie = True
+            bad.append("session")
+    if bad:
+        _count_bad_cookies(bad)
     if record is None:
-        g.clear_session_cookie = True
         return
     now = clock.now()
     if _session_expired(record, now) or not record.user.can_sign_in:
@@ -126,6 +139,21 @@ def load_session() -> None:
         g.user = record.user
     else:
         g.pending_user = record.user
+
+
+def _count_bad_cookies(kinds: list[str]) -> None:
+    """Log and count forged or tampered cookies (never their values); refuse an address that sends too many."""
+    ip = request.remote_addr or ""
+    where = request.endpoint or "an unknown path"  # the endpoint, not the path: a path may hold a link's token
+    if throttle.address_locked_until(ip) is not None:
+        log.warning("refused a request with a bad %s cookie from %s to %s: too many from this address",
+                    " and ".join(kinds), ip, where)
+        abort(429)
+    for kind in kinds:
+        throttle.note_bad_cookie(kind, ip)
+        log.warning("bad %s cookie from %s to %s (%s); counted, value not logged", kind, ip, where,
+                    "signature does not match" if kind == "state" else "names no session")
+    db.session.commit()
 
 
 def gate() -> Response | None:
@@ -165,7 +193,7 @@ def apply_session_cookie(response: Response) -> Response:
     config = current_app.config
     if token := g.get("new_session_token"):
         response.set_cookie(
-            SESSION_COOKIE,
+            cookies.name(cookies.SESSION),
             token,
             httponly=True,
             secure=config["SESSION_COOKIE_SECURE"],
@@ -173,7 +201,7 @@ def apply_session_cookie(response: Response) -> Response:
             path="/",
         )
     elif g.get("clear_session_cookie"):
-        response.delete_cookie(SESSION_COOKIE, path="/", secure=config["SESSION_COOKIE_SECURE"],
+        response.delete_cookie(cookies.name(cookies.SESSION), path="/", secure=config["SESSION_COOKIE_SECURE"],
                                httponly=True, samesite="Lax")
     return response
 
@@ -206,6 +234,7 @@ def prune_expired_sessions() -> int:
 
 def install(app: Flask) -> None:
     """Register the gate and mark Flask's own static endpoint as public."""
+    cookies.install(app)
     app.before_request(load_session)
     app.before_request(gate)
     app.after_request(apply_session_cookie)

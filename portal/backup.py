@@ -180,8 +180,12 @@ def _snapshot_sqlite(target: Path, summary: Summary) -> tuple[str | None, set[st
 
 
 def _referenced_blobs(connection: Connection) -> set[str]:
-    versions = next(t for t in stored_tables() if t.name == "document_versions")
-    return set(connection.execute(select(versions.c.blob_id).where(versions.c.wrapped_key.is_not(None))).scalars())
+    """Blobs the snapshot's rows need: every version's and every panel copy's whose key is not destroyed."""
+    found: set[str] = set()
+    for table in stored_tables():
+        if table.name in ("document_versions", "panel_copies"):
+            found.update(connection.execute(select(table.c.blob_id).where(table.c.wrapped_key.is_not(None))).scalars())
+    return found
 
 
 def _dump_tables(target: Path, summary: Summary) -> tuple[str | None, set[str]]:

@@ -1,4 +1,4 @@
-"""Flask commands: first-run-link, audit verify, mail deliver."""
+"""Flask commands: first-run-link, audit verify, mail deliver (the operator's commands are in maintenance_cli)."""
 
 import click
 from flask import Flask, current_app
@@ -62,7 +62,7 @@ mail_group = AppGroup("mail", help="The outbox.")
 
 @mail_group.command("deliver")
 def mail_deliver_command() -> None:
-    """Deliver every message that is due (run from cron or a timer every minute)."""
+    """Deliver every message that is due, once (the worker does this continuously)."""
     sent, failed = mail.deliver_due(limit=1000)
     click.echo(f"sent {sent}, failed {failed} (failed messages stay in the outbox and are retried)")
 

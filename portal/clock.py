@@ -13,6 +13,11 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def today() -> date:
+    """Today's date in London, where the panel meets: a meeting "on its date" starts at midnight there."""
+    return now().astimezone(LONDON).date()
+
+
 def advance(delta: timedelta) -> None:
     """Move the clock forward (tests only)."""
     global _offset

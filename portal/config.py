@@ -22,9 +22,18 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_MAX_DELAY_SECONDS": 3600,
     "MAX_UPLOAD_BYTES": 200 * 1024 * 1024,
     "PDF_STAMP": False,
+    "VERIFY_WHOLE_MAX_BYTES": 64 * 1024 * 1024,  # up to this size a file is authenticated whole before sending
+    "PANEL_COPY_MAX_BYTES": 64 * 1024 * 1024,  # the largest file of which a panel copy is made (in memory)
+    "ARCHIVE_MAX_BYTES": 100 * 1024 * 1024,  # a DOCX, XLSX or ODT may expand to at most this
+    "ARCHIVE_MAX_ENTRIES": 1000,
+    "ARCHIVE_MAX_RATIO": 200,  # an entry over 1 MB may expand at most this many times
+    "CLAMD": "",  # virus scanning: clamd's Unix socket path or HOST:PORT; empty for none
+    "CLAMD_TIMEOUT_SECONDS": 60,
+    "CLAMD_MAX_BYTES": 25 * 1024 * 1024,  # clamd's StreamMaxLength (25 MB in Debian's clamd.conf)
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
-    "BANK_HOLIDAYS": [],
+    "BANK_HOLIDAY_REGION": "ENG",  # the UK bank holidays the feedback target skips: ENG, WLS, SCT or NIR
+    "CLOSURE_DAYS": [],  # local closure days the target also skips, as ISO dates
     "EVIDENCE_REQUIREMENTS": None,  # None: the default list in portal/models/documents.py
     "MAIL_BACKEND": "file",
     "MAIL_FROM": "moderation-portal@localhost",
@@ -34,6 +43,18 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
     "MAIL_MAX_ATTEMPTS": 8,
+    "SMTP_TIMEOUT_SECONDS": 10,
+    "MAIL_KEEP_SENT_DAYS": 30,
+    # The worker (`flask --app portal worker`): how often it looks for mail, and how often each job runs.
+    "WORKER_POLL_SECONDS": 2,
+    "JOB_RETENTION_PURGE_MINUTES": 24 * 60,
+    "JOB_STORAGE_GC_MINUTES": 24 * 60,
+    "JOB_SESSIONS_PRUNE_MINUTES": 60,
+    "JOB_SIGN_IN_ATTEMPTS_PRUNE_MINUTES": 24 * 60,
+    "JOB_OUTBOX_PRUNE_MINUTES": 24 * 60,
+    "JOB_AUDIT_ANCHOR_MINUTES": 24 * 60,
+    "JOB_RETRY_MINUTES": 15,
+    "JOB_HISTORY_DAYS": 90,
     "DEVELOPMENT": False,
     # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/deployment.py).
     "DEPLOYMENT_CHECK_SECONDS": 30,
@@ -67,7 +88,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["MAX_CONTENT_LENGTH"] = None  # uploads are limited per file while streaming instead
     development = bool(app.config["DEVELOPMENT"])
     app.config.update(
-        SESSION_COOKIE_NAME="portal_state",
+        SESSION_COOKIE_NAME="portal_state",  # __Host-portal_state when Secure (portal/auth/cookies.py)
+        SESSION_COOKIE_PATH="/",  # __Host- requires Path=/ and no Domain
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not development,

@@ -1,4 +1,10 @@
-"""Error pages that never show a stack trace and still carry every security header."""
+"""Error pages that never show a stack trace and still carry every security header.
+
+An unexpected error's page shows a short incident reference, and the log line with the stack trace carries the
+same reference, so a person can report it and an administrator can find the trace from what they were told.
+"""
+
+import secrets
 
 from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
@@ -15,6 +21,16 @@ TITLES = {
     429: "Too many attempts",
     500: "Sorry, there is a problem with the service",
 }
+
+
+# No 0/O, 1/I/L or U: a reference read out over the phone should not be misheard.
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def incident_reference() -> str:
+    """A short random reference such as 7KQX-M2PD (40 bits: unique enough to find one log line)."""
+    letters = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
@@ -38,8 +54,11 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 def _server_error(error: Exception) -> tuple[str, int]:
     db.session.rollback()
     original = getattr(error, "original_exception", None) or error
-    current_app.logger.error("unhandled error: %s", type(original).__name__, exc_info=original)
-    return render_template("errors/error.html", code=500, title=TITLES[500], description=None), 500
+    reference = incident_reference()
+    current_app.logger.error("unhandled error, incident %s: %s", reference, type(original).__name__,
+                             exc_info=original)
+    return render_template("errors/error.html", code=500, title=TITLES[500], description=None,
+                           reference=reference), 500
 
 
 def install(app: Flask) -> None:

@@ -21,9 +21,12 @@ def add_security_headers(response: Response) -> Response:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     static = request.endpoint == "static"
     if not static or g.get("user") is not None:
-        # Authenticated pages, downloads and every form page: never kept by the browser or a proxy.
+        # Authenticated pages, downloads and every form page: never kept by the browser or a proxy, and never
+        # served to one person from a cache filled for another (Vary: Cookie, on streamed downloads too, which
+        # never touch Flask's session and so never got it from Flask).
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
+        response.vary.add("Cookie")
     return response
 
 

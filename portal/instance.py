@@ -10,16 +10,21 @@ new SECRET_KEY and keyring, once, for the deployment's secret store; it writes n
 
 import os
 import secrets
+import stat
 import sys
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from portal import ROOT
 from portal.security.crypto import Keyring
 
+# SQLite writes these beside the database; it gives them the database file's own mode, and so does this module.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
 HOW_TO_PROVIDE = """\
 Every host of a deployment needs the deployment's own SECRET_KEY and keyring; this host never makes them up
 outside development. Give them from the deployment's secret store, the same on every host:
-
   SECRET_KEY: PORTAL_SECRET_KEY, or PORTAL_SECRET_KEY_FILE naming a file that holds it (a mounted secret),
               or SECRET_KEY = '...' in instance/config.py
   keyring:    PORTAL_KEYRING_JSON, or PORTAL_KEYRING_FILE naming the keyring file (a mounted secret),
@@ -75,6 +80,32 @@ def create_instance(instance: Path, develop: bool) -> list[str]:
         Keyring.generate().save(instance / "keyring.json")
         created.append("keyring.json (development only; without it nothing can be decrypted)")
     return created
+
+
+def secure_sqlite_file(database_uri: str) -> None:
+    """Create a SQLite database file readable only by its owner (0600) before SQLite opens it.
+
+    SQLite itself creates the file with the process umask (usually 0644: readable by every local user). An
+    existing file, or its write-ahead log, that others may read is narrowed to 0600. Other databases, in-memory
+    SQLite and a missing folder (SQLite reports that itself) are left alone.
+    """
+    url = make_url(database_uri)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" or (
+            url.database.startswith("file:")):
+        return
+    path = Path(url.database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        return
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        try:
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def new_secrets() -> str:

@@ -11,7 +11,7 @@ HMACs cannot be re-keyed, so the KEKs they name stay in the keyring until `retir
 the HMACs cover the audit details' plaintext, so re-encrypting the details leaves the chain intact.
 
 Encrypted values are bound to their rows (format f2, portal/models/base.py); `bind_fields_to_rows` is how
-migration 0004 moved the values of earlier versions (format f1, bound to their column only) to it.
+migration 0006 moved the values of earlier versions (format f1, bound to their column only) to it.
 """
 
 import contextlib
@@ -41,7 +41,7 @@ from sqlalchemy import table as sql_table
 
 from portal import audit, clock, deployment
 from portal.extensions import db
-from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, RecoveryCode, User
+from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, PanelCopy, RecoveryCode, User
 from portal.models.base import EncryptedText
 from portal.security import crypto, streams
 from portal.security.crypto import Keyring, KeyringError
@@ -50,6 +50,8 @@ from portal.storage import BlobStore, current_store
 log = logging.getLogger("portal.keys")
 
 BATCH_SIZE = 200
+# Rows holding a wrapped data key: each document version's blob and its panel copy's.
+DATA_KEY_MODELS: tuple[type[DocumentVersion] | type[PanelCopy], ...] = (DocumentVersion, PanelCopy)
 
 # Called after each committed batch with the running count of rows changed; tests use it to simulate a kill.
 after_batch: Callable[[int], None] | None = None
@@ -171,9 +173,10 @@ class KeyUsage:
 def usage() -> KeyUsage:
     """Count data keys, field values, unused recovery codes and audit events under each KEK."""
     result = KeyUsage()
-    rows = db.session.execute(select(DocumentVersion.kek_id, func.count()).where(
-        DocumentVersion.wrapped_key.is_not(None)).group_by(DocumentVersion.kek_id))
-    result.data_keys.update(dict(rows.all()))
+    for model in DATA_KEY_MODELS:
+        rows = db.session.execute(select(model.kek_id, func.count()).where(
+            model.wrapped_key.is_not(None)).group_by(model.kek_id))
+        result.data_keys.update(dict(rows.all()))
     for item in encrypted_tables():
         for batch in _raw_rows(item, 1000):
             result.fields.update(Keyring.field_key_id(v) for _, _, values in batch for v in values if v is not None)
@@ -221,29 +224,29 @@ class _Budget:
 
 def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int:
     done = 0
-    while not budget.spent:
-        rows = db.session.execute(
-            select(DocumentVersion.id, DocumentVersion.kek_id, DocumentVersion.wrapped_key)
-            .where(DocumentVersion.wrapped_key.is_not(None), DocumentVersion.kek_id != keyring.active_id)
-            .order_by(DocumentVersion.id).limit(batch_size)).all()
-        if not rows:
-            break
-        for version_id, kid, wrapped in rows:
-            try:
-                data_key = keyring.unwrap(kid, wrapped)
-            except crypto.DecryptionError:
-                raise RotationBlocked(f"the data key of document version {version_id} does not unwrap under "
-                                      f"{kid}: it was altered; run `keys verify` to see which blobs it affects"
-                                      ) from None
-            new_kid, new_wrapped = keyring.wrap(data_key)
-            # Matching the old wrapped key means a version shredded meanwhile is never given its key back.
-            db.session.execute(
-                update(DocumentVersion)
-                .where(DocumentVersion.id == version_id, DocumentVersion.wrapped_key == wrapped)
-                .values(kek_id=new_kid, wrapped_key=new_wrapped))
-        db.session.commit()
-        done += len(rows)
-        budget.committed(len(rows))
+    for model in DATA_KEY_MODELS:
+        while not budget.spent:
+            rows = db.session.execute(
+                select(model.id, model.kek_id, model.wrapped_key)
+                .where(model.wrapped_key.is_not(None), model.kek_id != keyring.active_id)
+                .order_by(model.id).limit(batch_size)).all()
+            if not rows:
+                break
+            for row_id, kid, wrapped in rows:
+                try:
+                    data_key = keyring.unwrap(kid, wrapped)
+                except crypto.DecryptionError:
+                    what = "document version" if model is DocumentVersion else "panel copy"
+                    raise RotationBlocked(f"the data key of {what} {row_id} does not unwrap under {kid}: it was "
+                                          "altered; run `keys verify` to see which blobs it affects") from None
+                new_kid, new_wrapped = keyring.wrap(data_key)
+                # Matching the old wrapped key means a row shredded meanwhile is never given its key back.
+                db.session.execute(
+                    update(model).where(model.id == row_id, model.wrapped_key == wrapped)
+                    .values(kek_id=new_kid, wrapped_key=new_wrapped))
+            db.session.commit()
+            done += len(rows)
+            budget.committed(len(rows))
     return done
 
 
@@ -406,7 +409,7 @@ def retire(actor: User | None, kid: str) -> None:
     save_keyring(keyring.without(kid))
 
 
-# Binding fields to their rows (migration 0004) -------------------------------------------------------------
+# Binding fields to their rows (migration 0006) -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -488,7 +491,7 @@ class BlobFailure:
 
 
 def verify_blobs() -> tuple[int, list[BlobFailure]]:
-    """Decrypt every blob that still has a key, check it against its stored digest."""
+    """Decrypt every blob that still has a key (each version's and each panel copy's), check it against its digest."""
     keyring, store = current_keyring(), current_store()
     checked, failures = 0, []
     query = (select(DocumentVersion).join(Document, DocumentVersion.document_id == Document.id)
@@ -496,21 +499,29 @@ def verify_blobs() -> tuple[int, list[BlobFailure]]:
              .execution_options(yield_per=200))
     for version in db.session.scalars(query):
         checked += 1
-        reason = _check_blob(keyring, store, version)
+        context = streams.blob_context(version.document_id, version.id, version.blob_id)
+        reason = _check_blob(keyring, store, version, context)
         if reason:
             failures.append(BlobFailure(version.document_id, version.number, reason))
+    copies = (select(PanelCopy, DocumentVersion).join(DocumentVersion, DocumentVersion.id == PanelCopy.version_id)
+              .where(PanelCopy.wrapped_key.is_not(None)).order_by(PanelCopy.id).execution_options(yield_per=200))
+    for copy, version in db.session.execute(copies):
+        checked += 1
+        context = streams.panel_copy_context(version.document_id, version.id, copy.blob_id)
+        reason = _check_blob(keyring, store, copy, context)
+        if reason:
+            failures.append(BlobFailure(version.document_id, version.number, f"panel copy {reason}"))
     return checked, failures
 
 
-def _check_blob(keyring: Keyring, store: BlobStore, version: DocumentVersion) -> str | None:
-    """Return why a version's blob fails, or None when it decrypts to its stored digest."""
-    if not store.exists(version.blob_id):
+def _check_blob(keyring: Keyring, store: BlobStore, row: DocumentVersion | PanelCopy, context: bytes) -> str | None:
+    """Return why a row's blob fails, or None when it decrypts to its stored digest."""
+    if not store.exists(row.blob_id):
         return "blob is missing"
     try:
-        data_key = keyring.unwrap(version.kek_id, version.wrapped_key)
-        context = streams.blob_context(version.document_id, version.id, version.blob_id)
+        data_key = keyring.unwrap(row.kek_id, row.wrapped_key)
         digest = streams.content_digest()
-        with store.open(version.blob_id) as handle:
+        with store.open(row.blob_id) as handle:
             for chunk in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(1 << 20), b"")):
                 digest.update(chunk)
     except KeyringError as exc:
@@ -519,6 +530,6 @@ def _check_blob(keyring: Keyring, store: BlobStore, version: DocumentVersion) ->
         return f"does not decrypt: {exc}"
     except OSError as exc:
         return f"cannot be read: {exc.strerror or exc}"
-    if digest.hexdigest() != version.digest:
+    if digest.hexdigest() != row.digest:
         return "decrypts but does not match its digest"
     return None

@@ -1,54 +1,82 @@
 """Email: an outbox table and delivery backends (file for development, SMTP).
 
-Messages are written to the outbox in the sender's transaction and delivered after the request, so a
-failed delivery stays in the outbox with a retry time and is never lost. Bodies carry links, never
-personal data or document content.
+A request only queues. queue() writes the message to the outbox in the sender's own transaction, so it exists
+exactly when the change that caused it is committed; the worker (`flask --app portal worker`, see
+portal/ops/worker.py) delivers it a few seconds later, and `flask --app portal mail deliver` does one pass by hand.
+How slow, or how dead, the mail server is therefore never shows in a page.
+
+Exactly once among workers: before a byte goes to the mail server, one atomic UPDATE claims the message (on
+PostgreSQL the row is picked with FOR UPDATE SKIP LOCKED, so workers never wait for each other), counts the attempt
+and leases it for CLAIM_LEASE; a second worker cannot claim it while the lease runs. At least once at the SMTP
+boundary: a message is marked sent only after the server accepted it, so a worker that dies between the server's
+answer and that mark leaves the message to fall due again when its lease ends, and it is sent a second time
+rather than lost. A failed delivery stays in the outbox with a growing wait before the next try.
+
+Bodies carry links, never personal data or document content.
 """
 
 import os
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import Response, current_app, g, render_template, url_for
-from sqlalchemy import select, update
+from flask import current_app, has_request_context, render_template, url_for
+from sqlalchemy import delete, select, update
 
 from portal import clock
 from portal.extensions import db
 from portal.models import OutboxMessage
 
+# A claimed message is not due again for this long: far longer than a delivery can take (every SMTP step times
+# out after SMTP_TIMEOUT_SECONDS), so only a worker that died mid-send lets it fall due while it is being sent.
+CLAIM_LEASE = timedelta(minutes=5)
+
+# Refusals about one message (its recipient, sender or content): the server itself works, so the pass goes on.
+_MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
 
 def queue(recipient: str, subject: str, template: str, after_response: bool = False, **context: object) -> None:
-    """Add a message to the outbox in the current transaction; it is delivered after the request.
+    """Add a message to the outbox in the current transaction; the worker delivers it once that commits.
 
-    With after_response, delivery waits until the response has been sent, so how long the mail server
-    takes cannot tell the person anything (password help must answer alike for known and unknown emails).
+    Nothing is sent during the request, so how long the mail server takes cannot slow a page or tell anyone
+    anything (password help answers alike for known and unknown emails). after_response is accepted from callers
+    written when some mail was sent during the request; every message is now delivered after the response.
     """
+    del after_response
     body = render_template(f"emails/{template}.txt", **context)
     db.session.add(
         OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=clock.now(),
                       next_attempt_at=clock.now())
     )
-    if after_response:
-        g.mail_after_response = True
-    else:
-        g.mail_queued = True
 
 
 def external_url(endpoint: str, **values: object) -> str:
-    """The full address of a page, for links in emails (the BASE_URL setting, not the request's host)."""
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+    """The full address of a page, for links in emails (the BASE_URL setting, not the request's host).
+
+    Works outside a request too (a scheduled job in the worker), where only the path is built from the URL map.
+    """
+    base = current_app.config["BASE_URL"].rstrip("/")
+    if has_request_context():
+        return base + url_for(endpoint, **values)
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)
 
 
-def request_delivery() -> None:
-    """Ask for the outbox to be delivered after this request (for a retry that queued nothing new)."""
-    g.mail_queued = True
+@dataclass(frozen=True)
+class Claimed:
+    """A message one worker has claimed: what it needs to send it, read before any network traffic."""
+
+    id: int
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
 
 
-def _message(item: OutboxMessage) -> EmailMessage:
+def _message(item: Claimed) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = item.recipient
@@ -58,7 +86,7 @@ def _message(item: OutboxMessage) -> EmailMessage:
     return message
 
 
-def _deliver_file(message: EmailMessage, item: OutboxMessage) -> None:
+def _deliver_file(message: EmailMessage, item: Claimed) -> None:
     folder = Path(current_app.config["OUTBOX_DIR"])
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{item.id:08d}.eml"
@@ -69,9 +97,10 @@ def _deliver_file(message: EmailMessage, item: OutboxMessage) -> None:
     path.chmod(0o600)  # in case the file already existed with wider permissions
 
 
-def _deliver_smtp(message: EmailMessage, item: OutboxMessage) -> None:
+def _deliver_smtp(message: EmailMessage, item: Claimed) -> None:
     config = current_app.config
-    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=10) as smtp:
+    timeout = float(config["SMTP_TIMEOUT_SECONDS"])
+    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout) as smtp:
         if config["SMTP_STARTTLS"]:
             smtp.starttls(context=ssl.create_default_context())
         if config["SMTP_USERNAME"]:
@@ -80,83 +109,79 @@ def _deliver_smtp(message: EmailMessage, item: OutboxMessage) -> None:
 
 
 BACKENDS = {"file": _deliver_file, "smtp": _deliver_smtp}
-AFTER_REQUEST_LIMIT = 20
-CLAIM_LEASE = timedelta(minutes=5)
 
 
-def _claim(item_id: int, max_attempts: int) -> OutboxMessage | None:
-    """Take one due message for this worker (compare-and-set), so two deliverers never send it twice."""
+def claim_next(max_attempts: int) -> Claimed | None:
+    """Claim the oldest due message for this worker and commit the claim; None when nothing is due.
+
+    One statement picks and claims the row, so two workers can never both claim it: on PostgreSQL the row is
+    locked as it is picked and rows other workers are claiming are skipped; SQLite runs one writer at a time.
+    """
     now = clock.now()
-    claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == item_id, OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
         .where(OutboxMessage.attempts < max_attempts)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == due)
         # The lease: if this worker dies mid-send, the message falls due again and is not lost.
         .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .returning(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
+                   OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
-    )
+    ).first()
+    db.session.commit()  # no transaction stays open while the mail server is talked to
+    return Claimed(*row) if row is not None else None
+
+
+def _finish(item_id: int, **values: object) -> None:
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
-    return db.session.get(OutboxMessage, item_id) if claimed.rowcount == 1 else None
 
 
 def deliver_due(limit: int = 100, stop_on_failure: bool = False) -> tuple[int, int]:
-    """Try every message that is due; return (sent, failed). Failures back off and are retried later."""
+    """Deliver up to `limit` messages that are due, one claim at a time; return (sent, failed).
+
+    A failure leaves the message in the outbox to be tried again after 2, 4, 8 ... minutes, up to
+    MAIL_MAX_ATTEMPTS tries. With stop_on_failure the pass ends at the first failure that is not about one message
+    alone (the server cannot be reached, does not answer or refuses the login), so a dead server costs one timeout
+    a pass rather than one for every message waiting.
+    """
     backend = BACKENDS[current_app.config["MAIL_BACKEND"]]
     max_attempts = int(current_app.config["MAIL_MAX_ATTEMPTS"])
-    due = db.session.scalars(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= clock.now())
-        .where(OutboxMessage.attempts < max_attempts)
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    ).all()
     sent = failed = 0
-    for item_id in due:
-        item = _claim(item_id, max_attempts)
+    while sent + failed < limit:
+        item = claim_next(max_attempts)
         if item is None:
-            continue  # another worker took it
+            break
         try:
             backend(_message(item), item)
         except (OSError, smtplib.SMTPException) as exc:
-            item.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            item.next_attempt_at = clock.now() + timedelta(minutes=2**item.attempts)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            _finish(item.id, last_error=error, next_attempt_at=clock.now() + timedelta(minutes=2**item.attempts))
             failed += 1
-            current_app.logger.warning("mail delivery failed for outbox message %s: %s", item.id, item.last_error)
-            db.session.commit()
-            if stop_on_failure:
+            current_app.logger.warning("mail delivery failed for outbox message %s: %s", item.id, error)
+            if stop_on_failure and not isinstance(exc, _MESSAGE_REFUSED):
                 break
             continue
-        item.sent_at = clock.now()
-        item.last_error = ""
+        _finish(item.id, sent_at=clock.now(), last_error="")
         sent += 1
-        db.session.commit()
     return sent, failed
 
 
-def _deliver_quietly() -> None:
-    """Deliver what is due without letting a failure reach anyone: the outbox keeps it for `mail deliver`."""
-    try:
-        # Someone may be waiting: if the mail server is down, leave the rest for `mail deliver`.
-        deliver_due(limit=AFTER_REQUEST_LIMIT, stop_on_failure=True)
-    except Exception:
-        current_app.logger.exception("mail delivery after a request failed")
-        db.session.rollback()
-
-
-def deliver_once_sent(response: Response) -> Response:
-    """After-request hook: deliver messages queued with after_response once the response has gone out."""
-    if g.pop("mail_after_response", False):
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-        def deliver() -> None:
-            with app.app_context():
-                _deliver_quietly()
-
-        response.call_on_close(deliver)
-    return response
-
-
-def deliver_after_request(_exc: BaseException | None = None) -> None:
-    """Teardown hook: deliver what this request queued."""
-    if g.pop("mail_queued", False):
-        _deliver_quietly()
+def prune_sent(keep_days: int) -> int:
+    """Delete messages sent more than keep_days ago (their links have long expired); return how many."""
+    removed = db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None),
+                                    OutboxMessage.sent_at < clock.now() - timedelta(days=keep_days))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return removed

@@ -1,12 +1,21 @@
-"""Flask commands for keys, backups, retention, blob storage and sessions (run by the operator, never the web)."""
+"""Flask commands for keys, backups, retention, blob storage, sessions, documents' panel copies and the worker
+(never run by the web)."""
 
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from types import FrameType
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from portal import access, backup, deployment, keys, retention
+from portal import access, backup, clock, deployment, keys, retention
+from portal.ops import jobs
+from portal.ops.worker import Worker
 from portal.security.crypto import KeyringError
 
 # Keys -----------------------------------------------------------------------------------------------------
@@ -215,6 +224,17 @@ def backup_restore_command(directory: Path) -> None:
     click.echo(f"restored {summary.rows} rows and {summary.blobs} blobs; run `keys verify` to check every document")
 
 
+@contextmanager
+def _not_while_a_worker_runs(job: str) -> Iterator[None]:
+    """Hold a scheduled job's lock for a command that does the same work, or refuse while a worker runs it."""
+    with jobs.exclusive(job) as held:
+        if not held:
+            click.echo(f"not started: a worker is running {job} now; try again once it has finished "
+                       "(`jobs status` shows it)", err=True)
+            raise SystemExit(1)
+        yield
+
+
 # Retention and storage ------------------------------------------------------------------------------------
 
 
@@ -237,7 +257,8 @@ def retention_purge_command(dry_run: bool) -> None:
     if dry_run:
         click.echo(f"dry run: {len(due)} portfolios would be purged; nothing was deleted")
         return
-    purged = retention.purge(None, [portfolio for portfolio, _ in due])
+    with _not_while_a_worker_runs("retention-purge"):
+        purged = retention.purge(None, [portfolio for portfolio, _ in due])
     click.echo(f"purged {len(purged)} portfolios: {sum(purged.values())} documents crypto-shredded and deleted")
 
 
@@ -251,7 +272,8 @@ def storage_group() -> None:
               help="Spare files changed more recently than this (uploads under way).")
 def storage_gc_command(grace_minutes: int) -> None:
     """Remove blobs no document version needs and temporary files left by interrupted uploads."""
-    removed = retention.collect_garbage(grace_minutes * 60)
+    with _not_while_a_worker_runs("storage-gc"):
+        removed = retention.collect_garbage(grace_minutes * 60)
     for name in removed:
         click.echo(f"removed {name}")
     click.echo(f"removed {len(removed)} orphaned files")
@@ -265,7 +287,8 @@ def sessions_group() -> None:
 @sessions_group.command("prune")
 def sessions_prune_command() -> None:
     """Delete the records of sessions that have expired (a session ends at its time limits in any case)."""
-    click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
+    with _not_while_a_worker_runs("sessions-prune"):
+        click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
 
 
 # The deployment -------------------------------------------------------------------------------------------
@@ -297,4 +320,99 @@ def deployment_record_secret_key_command() -> None:
                f"within {current_app.config['DEPLOYMENT_CHECK_SECONDS']} seconds")
 
 
-COMMANDS = (keys_group, deployment_group, backup_group, retention_group, storage_group, sessions_group)
+# The worker and its jobs ----------------------------------------------------------------------------------
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due and run the jobs that are due, then exit.")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Deliver mail as it is queued and run the scheduled jobs, until stopped (Ctrl-C or SIGTERM)."""
+    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        (sent, failed), results = worker.run_once()
+        click.echo(f"mail: sent {sent}, failed {failed}")
+        for result in results:
+            click.echo(f"{result.job}: {result.outcome}: {result.summary}")
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if worker.stopping:
+            raise SystemExit(128 + signum)  # asked twice: stop now, even in the middle of a job
+        click.echo("worker stopping after the current step (press Ctrl-C again to stop at once)", err=True)
+        worker.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    worker.run()
+
+
+@click.group("jobs", cls=AppGroup)
+def jobs_group() -> None:
+    """The scheduled jobs the worker runs."""
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "-"
+
+
+@jobs_group.command("status")
+def jobs_status_command() -> None:
+    """Show each job's interval, latest run (start, end, outcome, summary) and when it is next due."""
+    now = clock.now()
+    for row in jobs.status():
+        every = f"every {int(row.every.total_seconds() // 60)} min" if row.every else "off"
+        click.echo(f"{row.job.name} ({every}): {row.job.description}")
+        if row.latest is None:
+            click.echo("  never run")
+        else:
+            run = row.latest
+            click.echo(f"  last run: {run.outcome}, started {_when(run.started_at)}, finished {_when(run.finished_at)}"
+                       f" on {run.worker}")
+            if run.summary:
+                click.echo(f"  {run.summary}")
+        if row.next_due is not None:
+            click.echo("  next due: " + ("now" if row.next_due <= now else _when(row.next_due)))
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice([job.name for job in jobs.JOBS]))
+def jobs_run_command(name: str) -> None:
+    """Run one job now, whether or not it is due (never while a worker runs it); it is recorded like the others."""
+    job = jobs.find(name)
+    assert job is not None  # click.Choice allows only known names
+    result = jobs.run(job, f"command line (pid {os.getpid()})", force=True)
+    if result is None:
+        click.echo(f"{name} is running in a worker now: not started again", err=True)
+        raise SystemExit(1)
+    click.echo(f"{name}: {result.outcome}: {result.summary}")
+    if result.outcome != jobs.SUCCEEDED:
+        raise SystemExit(1)
+
+
+# Documents ------------------------------------------------------------------------------------------------
+
+
+@click.group("documents", cls=AppGroup)
+def documents_group() -> None:
+    """Documents stored before the current version of the portal."""
+
+
+@documents_group.command("clean")
+def documents_clean_command() -> None:
+    """Make the panel's copies (without identifying metadata) of versions stored before the portal made them."""
+    from portal.documents import services as documents
+
+    counts = documents.make_missing_panel_copies()
+    if not counts:
+        click.echo("every version already has its panel copy, or a reason why not")
+        return
+    for state, count in sorted(counts.items()):
+        click.echo(f"{count} version{'s' if count != 1 else ''}: {state.replace('_', ' ')}")
+    if counts.get("failed"):
+        click.echo("some versions failed their integrity check: run `keys verify` to see which", err=True)
+        raise SystemExit(1)
+
+
+COMMANDS = (keys_group, deployment_group, backup_group, retention_group, storage_group, sessions_group, documents_group,
+            worker_command, jobs_group)

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import access, clock, deployment
+from portal import access, clock, deployment, wording
 from portal.reports import dashboard as dashboards
 
 bp = Blueprint("pages", __name__)
@@ -100,3 +100,5 @@ def navigation_for(user: object) -> list[tuple[str, str]]:
 bp.app_template_filter("format_datetime")(clock.format_datetime)
 bp.app_template_filter("format_date")(clock.format_date)
 bp.app_template_global("now")(clock.now)
+bp.app_template_filter("count_of")(wording.count_of)
+bp.app_template_filter("file_size")(wording.file_size)

@@ -1,8 +1,9 @@
 """Deletion by crypto-shredding, the retention purge and blob garbage collection (DESIGN capability 12).
 
-A document is deleted by destroying the wrapped data key of every version first (committed), then removing
-the blobs: once the keys are gone the blobs are unreadable, even in old copies of the blob store, so a crash
-between the two steps leaves only orphans for `storage gc`. The Document row stays as a tombstone.
+A document is deleted by destroying the wrapped data key of every version and of its panel copy first
+(committed), then removing the blobs: once the keys are gone the blobs are unreadable, even in old copies of
+the blob store, so a crash between the two steps leaves only orphans for `storage gc`. The Document row stays
+as a tombstone.
 """
 
 import json
@@ -19,6 +20,7 @@ from portal.models import (
     Document,
     DocumentVersion,
     Meeting,
+    PanelCopy,
     PanelView,
     Portfolio,
     SampledPortfolio,
@@ -35,7 +37,7 @@ _DELETED_TITLE = "Deleted document"
 
 
 def _shred(document: Document) -> list[str]:
-    """Destroy the data keys and names of every version in the session; return the blob ids to delete."""
+    """Destroy the data keys and names of every version and its panel copy; return the blob ids to delete."""
     now = clock.now()
     blob_ids = []
     for version in document.versions:
@@ -47,6 +49,11 @@ def _shred(document: Document) -> list[str]:
             version.filename = ""
             version.digest = ""
         blob_ids.append(version.blob_id)
+        copy = version.panel_copy
+        if copy is not None:
+            if copy.shredded_at is None:
+                copy.wrapped_key, copy.kek_id, copy.shredded_at, copy.digest = None, None, now, ""
+            blob_ids.append(copy.blob_id)
     document.deleted_at = document.deleted_at or now
     document.title = _DELETED_TITLE
     return blob_ids
@@ -88,7 +95,7 @@ def delete_document(actor: User | None, document: Document, reason: str = "") ->
     The reason goes into the audit record with the actor, so the trail says who deleted it and why.
     """
     blob_ids = _shred(document)
-    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(blob_ids),
+    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(document.versions),
                  portfolio=document.portfolio_id, reason=reason.strip())
     db.session.commit()
     _delete_blobs(blob_ids)
@@ -160,7 +167,7 @@ def purge_portfolio(actor: User | None, portfolio: Portfolio) -> int:
     blob_ids = [blob_id for document in documents for blob_id in _shred(document)]
     portfolio.purged_at = clock.now()
     audit.record(actor, "portfolio.purged", f"portfolio:{portfolio.id}", documents=len(documents),
-                 versions=len(blob_ids), retention_days=retention_days())
+                 versions=sum(len(document.versions) for document in documents), retention_days=retention_days())
     db.session.commit()
     _delete_blobs(blob_ids)
     return len(documents)
@@ -174,6 +181,7 @@ def purge(actor: User | None, portfolios: list[Portfolio]) -> dict[int, int]:
 def collect_garbage(grace_seconds: float = DEFAULT_GC_GRACE_SECONDS) -> list[str]:
     """Remove blobs no live version names, and temporary files, older than the grace period."""
     known = set(db.session.scalars(select(DocumentVersion.blob_id).where(DocumentVersion.wrapped_key.is_not(None))))
+    known |= set(db.session.scalars(select(PanelCopy.blob_id).where(PanelCopy.wrapped_key.is_not(None))))
     db.session.rollback()  # end the read, so the scrub's checkpoint does not wait for this session
     removed = current_store().remove_orphans(known, grace_seconds=grace_seconds)
     scrub_freed_pages()

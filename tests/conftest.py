@@ -5,6 +5,8 @@ Signing in always goes through the real HTTP forms, password then TOTP code, wit
 
 import os
 import re
+import select
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,22 @@ from portal.security import passwords, totp
 from portal.security.crypto import Keyring
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
+
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    # The date-shifted leg (scripts/run_tests.py) runs under libfaketime with real monotonic clocks, where
+    # time.sleep's clock_nanosleep(TIMER_ABSTIME) fails with EINVAL (a libfaketime 0.9.10 bug); select's relative
+    # timeout is not affected, so sleeping goes through it there.
+    def _sleep(seconds: float) -> None:
+        select.select([], [], [], seconds)
+
+    time.sleep = _sleep
+
+
+def unshifted_environment() -> dict[str, str]:
+    """This process's environment without faketime, for a child process whose own waits use time.sleep and
+    which does not depend on the date."""
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith("FAKETIME") and key != "LD_PRELOAD"}
 PASSWORD = "correct horse battery staple 42"
 KEYRING = Keyring.generate()
 # Every test starts at this moment on the portal's clock (which then ticks in real time), so no test depends on
@@ -213,3 +231,74 @@ def link_in_last_email(app: Flask, to: str) -> str:
     match = re.search(r"https://portal\.test(/\S+)", messages[-1].body)
     assert match, messages[-1].body
     return match.group(1)
+
+
+# ClamAV's daemon, started by the tests themselves ------------------------------------------------------------
+
+CLAMAV_DATABASE = Path(__file__).parent / "clamav"  # one signature, for the EICAR test file
+
+
+@dataclass
+class Clamd:
+    """A clamd listening on a Unix socket, with its scratch folder on a memory filesystem."""
+
+    socket: Path
+    scratch: Path
+    log: Path
+
+
+def eicar() -> bytes:
+    """The EICAR anti-virus test file, put together here so that no scanner flags this source file."""
+    return ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-" + "TEST-FILE!$H+H*").encode()
+
+
+@pytest.fixture(scope="session")
+def start_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Clamd]]:
+    """Start clamd (Debian's clamav-daemon) with its own configuration, once per set of limits per session."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import threading
+    import time
+
+    binary = shutil.which("clamd") or "/usr/sbin/clamd"
+    assert Path(binary).exists(), "clamd is missing: apt-get install clamav-daemon (.ci/run installs it)"
+    started: dict[tuple[str, str], tuple[subprocess.Popen, Clamd]] = {}
+
+    def start(stream_max: str = "64M", max_file: str = "64M") -> Clamd:
+        if (stream_max, max_file) in started:
+            return started[(stream_max, max_file)][1]
+        folder = tmp_path_factory.mktemp("clamd")
+        # clamd holds each stream in a file while it scans it: a memory filesystem keeps plaintext off disk.
+        scratch = Path(tempfile.mkdtemp(prefix="portal-clamd-", dir="/dev/shm"))
+        server = Clamd(folder / "clamd.sock", scratch, folder / "clamd.log")
+        config = folder / "clamd.conf"
+        config.write_text("\n".join([
+            f"LocalSocket {server.socket}", f"DatabaseDirectory {CLAMAV_DATABASE}", f"TemporaryDirectory {scratch}",
+            f"LogFile {server.log}", "Foreground yes", "Bytecode no", "AlertExceedsMax yes",
+            f"StreamMaxLength {stream_max}", f"MaxFileSize {max_file}", "MaxScanSize 200M", ""]))
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.settimeout(2)
+                    probe.connect(str(server.socket))
+                    probe.sendall(b"zPING\0")
+                    if probe.recv(16).startswith(b"PONG"):
+                        break
+            except OSError:
+                assert process.poll() is None, server.log.read_text() if server.log.exists() else "clamd exited"
+                threading.Event().wait(0.05)  # not time.sleep, which fails under faketime (the shifted leg)
+        else:
+            process.kill()
+            raise AssertionError("clamd did not answer within 60 s")
+        started[(stream_max, max_file)] = (process, server)
+        return server
+
+    yield start
+    for process, server in started.values():
+        process.terminate()
+        process.wait()  # without a timeout: Popen.wait(timeout) sleeps, and time.sleep fails under faketime
+        shutil.rmtree(server.scratch, ignore_errors=True)

@@ -16,6 +16,9 @@ from portal.models import AccountLink, User
 from portal.security import totp
 
 GOOD_PASSWORD = "a quiet river under nine bridges"
+# The password step's one failure message (unknown email, wrong password, locked or deactivated, throttled).
+SIGN_IN_FAILED = "We could not sign you in with that email address and password"
+WRONG_CODE = "That security code is not right or has expired"
 RECOVERY_CODE = re.compile(r"<li>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{5})</li>")
 TYPED_KEY = re.compile(r'id="typed-key">([^<]+)</p>')
 PENDING = re.compile(r'name="pending" type="hidden" value="([^"]+)"')
@@ -59,15 +62,20 @@ def sign_out(client: FlaskClient):
     return client.post("/sign-out", data={"csrf_token": csrf_from(html)})
 
 
+def session_cookie_name(client: FlaskClient) -> str:
+    """The session cookie's name in the client's app: __Host-portal_session unless in local http development."""
+    return "__Host-portal_session" if client.application.config["SESSION_COOKIE_SECURE"] else "portal_session"
+
+
 def session_token(client: FlaskClient) -> str | None:
-    """The portal_session cookie's value, or None."""
-    cookie = client.get_cookie("portal_session")
+    """The session cookie's value, or None."""
+    cookie = client.get_cookie(session_cookie_name(client))
     return cookie.value if cookie else None
 
 
 def set_cookie(client: FlaskClient, token: str) -> None:
     """Give a client a session cookie by hand (as an attacker replaying it would)."""
-    client.set_cookie("portal_session", token, domain="localhost")
+    client.set_cookie(session_cookie_name(client), token, domain="localhost")
 
 
 def invite(app: Flask, admin: FlaskClient, email: str, name: str = "Ada Invitee", role: str = "member") -> str:
@@ -92,20 +100,34 @@ def enrol(app: Flask, client: FlaskClient, link: str, password: str = GOOD_PASSW
     return secret, codes
 
 
+def reset_setup(app: Flask, client: FlaskClient, link: str, password: str) -> tuple[str, list[str]]:
+    """Follow the Lead's reset link: the current password, then a code from the new app; (secret, codes)."""
+    response = submit(client, link, {"password": password})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    secret, pending, csrf = scan_page_fields(response.get_data(as_text=True))
+    response = client.post(f"{link}/new-authenticator", data={"pending": pending, "csrf_token": csrf,
+                                                               "code": totp.code_at(secret, clock.now())})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    codes = RECOVERY_CODE.findall(response.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
 def new_recovery_codes(app: Flask, client: FlaskClient, person: Person) -> list[str]:
     """Replace a signed-in person's recovery codes through the account page; return the new ones."""
     from conftest import fresh_code
 
-    response = submit(client, "/account/recovery-codes", {"code": fresh_code(app, person)})
+    response = submit(client, "/account/recovery-codes", {"password": person.password,
+                                                         "code": fresh_code(app, person)})
     assert response.status_code == 200, response.get_data(as_text=True)
     codes = RECOVERY_CODE.findall(response.get_data(as_text=True))
     assert len(codes) == 10
     return codes
 
 
-def start_new_authenticator(client: FlaskClient, password: str):
-    """Enter the password on the account page's new-authenticator step; return the response (the QR page)."""
-    return submit(client, "/account/authenticator", {"password": password})
+def start_new_authenticator(client: FlaskClient, password: str, code: str):
+    """Enter the password and a current or recovery code on the new-authenticator step; return the response."""
+    return submit(client, "/account/authenticator", {"password": password, "code": code})
 
 
 def scan_page_fields(html: str) -> tuple[str, str, str]:

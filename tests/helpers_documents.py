@@ -118,20 +118,43 @@ def blob_path(app: Flask, version_id: int) -> Path:
         return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
 
 
+def pdf_around(size: int) -> tuple[bytes, bytes]:
+    """The head and tail of a valid one-page PDF of `size` bytes whose page content fills the middle."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 300] /Contents 4 0 R >>"]
+    head, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(head))
+        head += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    offsets.append(len(head))
+    closing = b"\nendstream\nendobj\n"
+    tail_length = len(closing) + len(b"xref\n0 5\n") + 5 * 20 + len(b"trailer\n<< /Size 5 /Root 1 0 R >>\n"
+                                                                   b"startxref\n0000000000\n%%EOF\n")
+    header_without_length = len(head) + len(b"4 0 obj\n<< /Length 0000000000 >>\nstream\n")
+    content = size - header_without_length - tail_length
+    head += b"4 0 obj\n<< /Length %010d >>\nstream\n" % content
+    xref_at = len(head) + content + len(closing)
+    table = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    tail = (closing + b"xref\n0 5\n0000000000 65535 f \n" + table + b"trailer\n<< /Size 5 /Root 1 0 R >>\n"
+            b"startxref\n%010d\n%%%%EOF\n" % xref_at)
+    assert len(head) + content + len(tail) == size
+    return bytes(head), tail
+
+
 class StreamedBody(io.RawIOBase):
     """A multipart body generated as it is read, so the test itself never writes the file anywhere."""
 
     BOUNDARY = "portal-test-boundary-7d1c"
 
     def __init__(self, fields: list[tuple[str, str]], filename: str, head: bytes, size: int, filler: bytes,
-                 marker: bytes, field: str = "file-0", complete: bool = True) -> None:
+                 marker: bytes, field: str = "file-0", complete: bool = True, tail: bytes = b"") -> None:
         super().__init__()
         before = "".join(f"--{self.BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
                          for name, value in fields)
         before += (f"--{self.BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; "
                    f"filename=\"{filename}\"\r\nContent-Type: application/pdf\r\n\r\n")
         after = f"\r\n--{self.BOUNDARY}--\r\n".encode() if complete else b""  # not complete: the client vanished
-        self._pieces = self._generate(before.encode(), head, size, filler, marker, after)
+        self._pieces = self._generate(before.encode(), head, size - len(tail), filler, marker, tail + after)
         self.length = len(before.encode()) + size + len(after)
         self._buffer = b""
         self._position = 0

@@ -16,6 +16,7 @@ from portal.models import (
     DocumentVersion,
     Meeting,
     Nqsw,
+    PanelCopy,
     PanelView,
     Portfolio,
     SampledPortfolio,
@@ -62,6 +63,26 @@ def add_document(app: Flask, owner_id: int, contents: list[bytes], portfolio_id:
             document.current_version_id = version.id
         db.session.commit()
         return document.id, [v.id for v in document.versions]
+
+
+def add_panel_copy(app: Flask, version_id: int, content: bytes) -> str:
+    """Give a version a panel copy holding `content`, encrypted as the upload service does; returns its blob id."""
+    with app.app_context():
+        keyring, store = crypto.installed(), current_store()
+        version = db.session.get(DocumentVersion, version_id)
+        blob_id, data_key = store.new_blob_id(), streams.new_data_key()
+        kek_id, wrapped = keyring.wrap(data_key)
+        db.session.add(PanelCopy(version_id=version.id, blob_id=blob_id, size=len(content),
+                                 digest=blake3.blake3(content).hexdigest(), kek_id=kek_id, wrapped_key=wrapped,
+                                 created_at=clock.now()))
+        version.cleaning = "cleaned"
+        encryptor = streams.BlobEncryptor(data_key, streams.panel_copy_context(version.document_id, version.id,
+                                                                              blob_id))
+        with store.write(blob_id) as handle:
+            handle.write(encryptor.update(content))
+            handle.write(encryptor.finalize())
+        db.session.commit()
+        return blob_id
 
 
 def blob_files(app: Flask) -> dict[str, tuple[int, bytes]]:

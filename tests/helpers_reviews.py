@@ -1,7 +1,7 @@
 """Shared set-up for the reviews tests: a meeting with a panel and a sample, and form-filling helpers."""
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 
 from conftest import submit
 from flask import Flask
@@ -32,10 +32,14 @@ class Panel:
 
 
 def make_meeting(app: Flask, seats: list[tuple[int, str]], portfolios: int = 2, title: str = "Panel meeting",
-                 start: int = 0) -> Panel:
-    """A meeting with these (user id, panel role) seats and this many sampled portfolios."""
+                 start: int = 0, held_on: date | None = None, reading_deadline: date | None = None) -> Panel:
+    """A meeting with these (user id, panel role) seats and this many sampled portfolios.
+
+    By default it is held on 10 December 2026 with a reading deadline of 3 December (after TEST_START).
+    """
     with app.app_context():
-        meeting = Meeting(title=title, held_on=date(2026, 12, 10), reading_deadline=date(2026, 12, 3),
+        meeting = Meeting(title=title, held_on=held_on or date(2026, 12, 10),
+                          reading_deadline=reading_deadline or (None if held_on else date(2026, 12, 3)),
                           created_at=clock.now())
         db.session.add(meeting)
         db.session.flush()
@@ -83,3 +87,8 @@ def complete(client: FlaskClient, panel: Panel, portfolio_id: int, choice: int =
     if submit_it:
         response = submit(client, f"{base(panel, portfolio_id)}/check", {})
         assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def london_morning(day: date) -> datetime:
+    """10am in London on a day: where clock.travel_to goes to be "on" a date."""
+    return datetime.combine(day, time(10), tzinfo=clock.LONDON)

@@ -25,6 +25,8 @@ from portal.security import totp
 
 NEW = "seven purple lanterns glowing"
 
+START_AGAIN = "Enter your password and a code to start again"
+
 
 def _change(client, app, person, current: str, code: str, new: str = NEW, confirm: str | None = None):
     return submit(client, "/account/password", {"current": current, "password": new, "confirm": confirm or new,
@@ -91,17 +93,42 @@ def test_wrong_current_passwords_on_the_account_page_are_throttled(app, signed_i
 def test_regenerating_recovery_codes_needs_a_code_and_retires_the_old_ones(app, signed_in):
     client, person = signed_in()
     old = new_recovery_codes(app, client, person)
-    response = submit(client, "/account/recovery-codes", {"code": wrong_code(person.secret)})
-    assert response.status_code == 400 and "The security code is not right" in response.get_data(as_text=True)
-    response = submit(client, "/account/recovery-codes", {"code": old[0]})
-    assert response.status_code == 400, "a recovery code must not replace the recovery codes"
+    response = submit(client, "/account/recovery-codes", {"password": person.password,
+                                                         "code": wrong_code(person.secret)})
+    assert response.status_code == 400 and "That security code is not right" in response.get_data(as_text=True)
+    # An unused recovery code is a second factor too (it is used up, and all the others are replaced anyway).
+    response = submit(client, "/account/recovery-codes", {"password": person.password, "code": old[0]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    spent = RECOVERY_CODE.findall(response.get_data(as_text=True))
     new = new_recovery_codes(app, client, person)
-    assert not set(new) & set(old)
+    assert not set(new) & set(old) and not set(new) & set(spent)
     sign_out(client)
     other = app.test_client()
     assert password_step(other, person.email, person.password).status_code == 302
     assert code_step(other, old[1]).status_code == 400
     assert code_step(other, new[1]).status_code == 302
+
+
+def test_a_password_and_a_session_alone_make_no_recovery_codes(app, signed_in):
+    """A stolen session plus the password must not yield a second factor (and with it a new authenticator)."""
+    client, person = signed_in()
+    before = _recovery_hashes(app, person)
+    for data, message in (({"password": person.password}, "Enter a security code or a recovery code"),
+                          ({"password": person.password, "code": ""}, "Enter a security code or a recovery code"),
+                          ({"password": "not my password at all", "code": fresh_code(app, person)},
+                           "The password is not right")):
+        response = submit(client, "/account/recovery-codes", data)
+        assert response.status_code == 400 and message in response.get_data(as_text=True), data
+        assert not RECOVERY_CODE.findall(response.get_data(as_text=True))
+    assert _recovery_hashes(app, person) == before
+
+
+def _recovery_hashes(app, person) -> set[str]:
+    from portal.extensions import db
+    from portal.models import RecoveryCode
+
+    with app.app_context():
+        return set(db.session.scalars(db.select(RecoveryCode.code_hash).where(RecoveryCode.user_id == person.id)))
 
 
 # The account page -------------------------------------------------------------------------------------
@@ -163,7 +190,8 @@ def test_reset_needs_a_code_works_once_and_ends_sessions(app, make_user):
     link = link_in_last_email(app, person.email)
     before = user_row(app, person.email).password_hash
     response = _reset(app, client, link, wrong_code(person.secret))
-    assert response.status_code == 400 and "The security code is not right" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "That security code is not right or has expired" in response.get_data(
+        as_text=True)
     assert user_row(app, person.email).password_hash == before
     response = _reset(app, client, link, fresh_code(app, person))
     assert response.status_code == 302 and response.headers["Location"] == "/sign-in"
@@ -216,8 +244,10 @@ def test_a_reset_link_cannot_enrol_or_a_signup_link_reset(app, make_user, client
 def test_guessing_codes_on_the_recovery_codes_page_is_throttled(app, signed_in):
     client, person = signed_in()
     for _ in range(5):
-        assert submit(client, "/account/recovery-codes", {"code": wrong_code(person.secret)}).status_code == 400
-    response = submit(client, "/account/recovery-codes", {"code": fresh_code(app, person)})
+        assert submit(client, "/account/recovery-codes", {"password": person.password,
+                                                          "code": wrong_code(person.secret)}).status_code == 400
+    response = submit(client, "/account/recovery-codes", {"password": person.password,
+                                                         "code": fresh_code(app, person)})
     assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
 
 
@@ -264,24 +294,27 @@ def _signed_out(client) -> bool:
     return response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
 
 
-def test_after_a_recovery_code_sign_in_new_codes_need_only_the_password(app, make_user):
+def test_after_a_recovery_code_sign_in_new_codes_need_the_password_and_another_recovery_code(app, make_user):
     person = make_user()
     client, old = lost_phone_sign_in(app, person)
     notice = outbox(app)[-1]
     assert "recovery code was just used" in notice.body and "your password" in notice.body
     assert "/account" in notice.body and person.name not in notice.body
     before = user_row(app, person.email)
-    response = submit(client, "/account/recovery-codes", {"password": "not my password at all"})
+    response = submit(client, "/account/recovery-codes", {"password": "not my password at all", "code": old[0]})
     assert response.status_code == 400 and "The password is not right" in response.get_data(as_text=True)
-    response = submit(client, "/account/recovery-codes", {})
-    assert response.status_code == 400
-    assert "Enter your password or the security code your app shows now" in response.get_data(as_text=True)
-    assert code_step_works(app, person, old[0]), "a refusal must change nothing"
     response = submit(client, "/account/recovery-codes", {"password": person.password})
+    assert response.status_code == 400
+    assert "Enter a security code or a recovery code" in response.get_data(as_text=True)
+    assert code_step_works(app, person, old[0]), "a refusal must change nothing"
+    response = submit(client, "/account/recovery-codes", {"password": person.password, "code": old[0]})
+    assert response.status_code == 400
+    assert "That recovery code has already been used" in response.get_data(as_text=True)
+    response = submit(client, "/account/recovery-codes", {"password": person.password, "code": old[1]})
     assert response.status_code == 200, response.get_data(as_text=True)
     new = RECOVERY_CODE.findall(response.get_data(as_text=True))
     assert len(new) == 10 and not set(new) & set(old)
-    assert not code_step_works(app, person, old[1])
+    assert not code_step_works(app, person, old[2])
     assert code_step_works(app, person, new[0])
     assert user_row(app, person.email).password_hash == before.password_hash
     notice = [m for m in outbox(app) if "New recovery codes" in m.subject][-1]
@@ -299,8 +332,10 @@ def code_step_works(app, person, code: str) -> bool:
 def test_wrong_passwords_on_the_recovery_codes_page_are_throttled(app, signed_in):
     client, person = signed_in()
     for _ in range(5):
-        assert submit(client, "/account/recovery-codes", {"password": "not my password at all"}).status_code == 400
-    response = submit(client, "/account/recovery-codes", {"password": person.password})
+        assert submit(client, "/account/recovery-codes", {"password": "not my password at all",
+                                                          "code": "123456"}).status_code == 400
+    response = submit(client, "/account/recovery-codes", {"password": person.password,
+                                                         "code": fresh_code(app, person)})
     assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
 
 
@@ -311,10 +346,10 @@ def test_new_authenticator_after_a_lost_phone(app, make_user):
     sign_in(app, elsewhere, person)
     assert "Set up a new one" in client.get("/account").get_data(as_text=True)
     assert client.get("/account/authenticator").status_code == 200
-    response = start_new_authenticator(client, "not my password at all")
+    response = start_new_authenticator(client, "not my password at all", old_codes[0])
     assert response.status_code == 400 and "The password is not right" in response.get_data(as_text=True)
 
-    response = start_new_authenticator(client, person.password)
+    response = start_new_authenticator(client, person.password, old_codes[0])
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<svg" in html and "portal-qr" in html
@@ -352,7 +387,7 @@ def test_new_authenticator_after_a_lost_phone(app, make_user):
 
     # The sealed set-up cannot be used again once the change is made.
     response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
 
 
 def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, make_user):
@@ -360,10 +395,11 @@ def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, mak
     client, other = app.test_client(), app.test_client()
     sign_in(app, client, person)
     sign_in(app, other, person)
-    secret, pending, _ = scan_page_fields(start_new_authenticator(client, person.password).get_data(as_text=True))
+    secret, pending, _ = scan_page_fields(start_new_authenticator(client, person.password, fresh_code(app, person))
+                                          .get_data(as_text=True))
     csrf = csrf_from(other.get("/account").get_data(as_text=True))
     response = confirm_new_authenticator(other, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
     tampered = pending[:-4] + ("AAAA" if not pending.endswith("AAAA") else "BBBB")
     csrf = csrf_from(client.get("/account").get_data(as_text=True))
     assert confirm_new_authenticator(client, tampered, csrf, totp.code_at(secret, clock.now())).status_code == 400
@@ -371,16 +407,43 @@ def test_a_new_authenticator_set_up_is_bound_to_its_session_and_expires(app, mak
     clock.advance(timedelta(minutes=16))
     client.get("/dashboard")
     response = confirm_new_authenticator(client, pending, csrf, totp.code_at(secret, clock.now()))
-    assert response.status_code == 400 and "Enter your password to start again" in response.get_data(as_text=True)
+    assert response.status_code == 400 and START_AGAIN in response.get_data(as_text=True)
     assert _secret(app, person) == person.secret
 
 
 def test_wrong_passwords_on_the_new_authenticator_page_are_throttled(app, signed_in):
     client, person = signed_in()
     for _ in range(5):
-        assert start_new_authenticator(client, "not my password at all").status_code == 400
-    response = start_new_authenticator(client, person.password)
+        assert start_new_authenticator(client, "not my password at all", "123456").status_code == 400
+    response = start_new_authenticator(client, person.password, fresh_code(app, person))
     assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_a_new_authenticator_needs_the_password_and_a_current_or_unused_recovery_code(app, make_user):
+    """A stolen session plus the password is not enough to replace someone's authenticator."""
+    person = make_user()
+    client, codes = lost_phone_sign_in(app, person)  # signed in with a recovery code; codes are the unused ones
+    used = codes.pop(0)
+    assert code_step_works(app, person, used)  # and now it is used too
+    refusals = [
+        ({"password": person.password}, "Enter a security code or a recovery code"),
+        ({"password": person.password, "code": wrong_code(person.secret)}, "That security code is not right"),
+        ({"password": person.password, "code": used}, "That recovery code has already been used: use another one, "
+                                                      "or ask your ASYE Lead to reset your sign-in"),
+        ({"password": person.password, "code": "abcd-efgh-jkmnp"}, "That is not one of your recovery codes"),
+        ({"password": "not my password at all", "code": codes[0]}, "The password is not right"),
+    ]
+    for data, message in refusals:
+        response = submit(client, "/account/authenticator", data)
+        assert response.status_code == 400 and message in response.get_data(as_text=True), data
+        assert 'name="pending"' not in response.get_data(as_text=True), "no new secret without both factors"
+    assert "2fa.code_replayed" in _actions(app, person)
+    # A code from the current app works, and so does an unused recovery code (used up by it).
+    assert start_new_authenticator(client, person.password, fresh_code(app, person)).status_code == 200
+    assert start_new_authenticator(client, person.password, codes[0]).status_code == 200
+    assert not code_step_works(app, person, codes[0])
+    page = " ".join(client.get("/account/authenticator").get_data(as_text=True).split())
+    assert "If you have no codes left" in page and "ask your ASYE Lead to reset your sign-in" in page
 
 
 # Password help for an account whose set-up link lapsed ------------------------------------------------

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from conftest import Person, csrf_from, link_in_last_email, outbox, sign_in, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_auth import SIGN_IN_FAILED, reset_setup
 from helpers_queries import count_queries
 from helpers_security import snapshot
 from sqlalchemy import func, select, update
@@ -171,25 +172,55 @@ def test_reset_two_factor_blocks_sign_in_until_re_enrolment_through_the_emailed_
     assert event.actor_id == admin.id and event.target == f"user:{person.id}"
     # The old password alone, or with the old authenticator, no longer signs in.
     refused = submit(app.test_client(), "/sign-in", {"email": person.email, "password": person.password})
-    assert refused.status_code == 400 and "Login failed" in refused.get_data(as_text=True)
+    assert refused.status_code == 400 and SIGN_IN_FAILED in refused.get_data(as_text=True)
     # The emailed link sets it up again, with no personal data in the email.
     [message] = [m for m in outbox(app) if m.recipient == person.email]
     assert person.name not in message.body
     path = link_in_last_email(app, person.email)
     newcomer = app.test_client()
-    new_password = "quiet orchard lantern 2026"
-    response = submit(newcomer, path, {"password": new_password, "confirm": new_password})
-    assert response.status_code == 302
-    with app.app_context():
-        secret = db.session.get(User, person.id).totp_secret
-    response = submit(newcomer, f"{path}/authenticator", {"code": totp.code_at(secret, clock.now())})
-    assert response.status_code == 200
+    page = newcomer.get(path).get_data(as_text=True)
+    assert "You keep your\n  password" in page or "You keep your password" in page
+    assert "Create a password" not in page and 'name="confirm"' not in page
+    before = _user(app, person).password_hash
+    secret, _ = reset_setup(app, newcomer, path, person.password)
     assert newcomer.get("/dashboard").status_code == 200
-    assert secret != person.secret
-    renewed = Person(person.id, person.email, person.name, person.role, new_password, secret)
+    assert secret != person.secret and _user(app, person).password_hash == before
+    renewed = Person(person.id, person.email, person.name, person.role, person.password, secret)
     clock.advance(__import__("datetime").timedelta(seconds=31))
     sign_in(app, app.test_client(), renewed)
     assert app.test_client().get(path).status_code == 404  # the link worked once
+
+
+def test_a_reset_for_someone_who_also_forgot_their_password_lets_them_choose_a_new_one(
+        app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Callable[..., Person]) -> None:
+    browser, _ = admin_client
+    person = make_user(Role.MEMBER)
+    page = browser.get(f"/admin/people/{person.id}/reset-2fa").get_data(as_text=True)
+    assert "They have also forgotten their password" in page
+    response = browser.post(f"/admin/people/{person.id}/reset-2fa",
+                            data={"csrf_token": csrf_from(page), "forgot_password": "y"}, follow_redirects=True)
+    assert "choose a new password and set up a new authenticator app" in response.get_data(as_text=True)
+    [event] = _events(app, "2fa.reset_by_admin")
+    assert '"new_password":true' in event.details
+    [message] = [m for m in outbox(app) if m.recipient == person.email]
+    assert "You will choose a new password" in message.body and "You keep your password" not in message.body
+    path = link_in_last_email(app, person.email)
+    newcomer = app.test_client()
+    page = newcomer.get(path).get_data(as_text=True)
+    assert "Choose a new password" in page and "Your ASYE Lead has reset how you sign in" in page
+    new_password = "quiet orchard lantern 2026"
+    assert submit(newcomer, path, {"password": new_password, "confirm": new_password}).status_code == 302
+    with app.app_context():
+        secret = db.session.get(User, person.id).totp_secret
+    assert submit(newcomer, f"{path}/authenticator", {"code": totp.code_at(secret, clock.now())}).status_code == 200
+    assert newcomer.get("/dashboard").status_code == 200
+    clock.advance(__import__("datetime").timedelta(seconds=31))
+    sign_in(app, app.test_client(), Person(person.id, person.email, person.name, person.role, new_password, secret))
+    # Without the tick, the reset keeps the password (the default).
+    other = make_user(Role.MEMBER)
+    submit(browser, f"/admin/people/{other.id}/reset-2fa", {})
+    assert "You keep your password" in [m for m in outbox(app) if m.recipient == other.email][-1].body
+    assert '"new_password":false' in _events(app, "2fa.reset_by_admin")[-1].details
 
 
 def test_change_role_is_audited_as_a_permission_change_and_takes_effect_at_once(
@@ -303,6 +334,45 @@ def test_a_person_page_shows_their_pending_set_up_link_and_sends_a_new_one(
     assert second != first
     assert app.test_client().get(first).status_code == 404
     assert app.test_client().get(second).status_code == 200
+
+
+def test_resending_an_invitation_is_limited_to_three_links_an_hour(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    email = "rita@example.org"
+    submit(browser, "/admin/people/invite", {"name": "Rita Resend", "email": email, "role": "member",
+                                              "organisation": "0"})
+
+    def resend():
+        page = browser.get("/admin/people").get_data(as_text=True)
+        with app.app_context():
+            link_id = db.session.scalar(select(AccountLink.id).where(AccountLink.email == email,
+                                                                     AccountLink.revoked_at.is_(None)))
+        return browser.post(f"/admin/invitations/{link_id}/resend", data={"csrf_token": csrf_from(page)},
+                            follow_redirects=True)
+
+    for _ in range(2):
+        clock.advance(__import__("datetime").timedelta(minutes=5))
+        assert "A new link has been sent" in resend().get_data(as_text=True)
+    last_link = link_in_last_email(app, email)
+    refused = resend()
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "You cannot send rita@example.org another link yet" in page
+    allowed_at = clock.format_datetime(clock.now() - __import__("datetime").timedelta(minutes=10)
+                                       + __import__("datetime").timedelta(hours=1))
+    assert f"You can send another after {allowed_at}" in page
+    before = page.split("You cannot send")[0]
+    banner = before[before.rindex('class="govuk-notification-banner'):]
+    assert "govuk-notification-banner--success" not in banner, "a refusal is not shown as a success"
+    assert len([m for m in outbox(app) if m.recipient == email]) == 3
+    assert app.test_client().get(last_link).status_code == 200, "the refused resend changes nothing"
+    assert len(_events(app, "invitation.resend_limited")) == 1
+    # An hour after the first link, one more may go.
+    for _ in range(2):  # in two steps, so the Lead's session does not time out
+        clock.advance(__import__("datetime").timedelta(minutes=25, seconds=30))
+        assert browser.get("/dashboard").status_code == 200
+    assert "A new link has been sent" in resend().get_data(as_text=True)
+    assert len([m for m in outbox(app) if m.recipient == email]) == 4
 
 
 def test_admin_pages_use_a_bounded_number_of_queries(

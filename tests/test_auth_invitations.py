@@ -5,7 +5,18 @@ from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, link_in_last_email, outbox, submit
-from helpers_auth import GOOD_PASSWORD, TYPED_KEY, enrol, invite, link_row, user_row, wrong_code
+from helpers_auth import (
+    GOOD_PASSWORD,
+    PENDING,
+    TYPED_KEY,
+    enrol,
+    invite,
+    link_row,
+    reset_setup,
+    session_token,
+    user_row,
+    wrong_code,
+)
 from sqlalchemy import func, select, text
 
 from portal import clock
@@ -204,7 +215,7 @@ def test_a_database_dump_holds_no_secret(app, admin_client, client):
     assert submit(app.test_client(), "/password-help", {"email": EMAIL}).status_code == 200
     help_link = [m for m in outbox(app) if m.recipient == EMAIL][-1].body.split("https://portal.test", 1)[1]
     tokens = [link.rsplit("/", 1)[1], help_link.split()[0].rsplit("/", 1)[1],
-              client.get_cookie("portal_session").value]
+              session_token(client)]
     with app.app_context():
         dump = "\n".join(
             str(value)
@@ -222,23 +233,71 @@ def test_a_database_dump_holds_no_secret(app, admin_client, client):
     assert leaked == []
 
 
-def test_admin_reset_link_sets_a_new_password_and_authenticator(app, admin_client, signed_in):
+def test_admin_reset_link_keeps_the_password_and_sets_up_only_a_new_authenticator(app, admin_client, signed_in):
     admin, _ = admin_client
     client, person = signed_in()
     assert submit(admin, f"/admin/people/{person.id}/reset-2fa", {}).status_code == 302
     link = link_in_last_email(app, person.email)
-    assert "reset" in outbox(app)[-1].body
+    email = outbox(app)[-1].body
+    assert "reset" in email and "You keep your password" in email and "choose a new password" not in email
     # Skipping step 1 of a reset link leads back to it rather than failing.
     response = client.get(link + "/authenticator")
     assert response.status_code == 302 and response.headers["Location"].endswith(link)
-    new_secret, _ = enrol(app, app.test_client(), link)
+    page = " ".join(app.test_client().get(link).get_data(as_text=True).split())
+    assert "Set up a new authenticator app" in page and "You keep your password" in page
+    assert "Create a password" not in page and "setting up the account for" not in page
+    assert 'name="confirm"' not in page and 'autocomplete="new-password"' not in page
+    before = user_row(app, person.email).password_hash
+
+    # Someone with only the email cannot choose a password, or set up an authenticator, from the link.
+    intruder = app.test_client()
+    for data in ({"password": "an attacker's new password", "confirm": "an attacker's new password"},
+                 {"password": "not their password at all"}):
+        response = submit(intruder, link, data)
+        assert response.status_code == 400 and "That password is not right" in response.get_data(as_text=True)
+        assert 'name="pending"' not in response.get_data(as_text=True)
+    assert _stored(app, person.email) == (before, None, False)
+
+    new_secret, _ = reset_setup(app, app.test_client(), link, person.password)
     assert new_secret != person.secret
-    assert user_row(app, person.email).enrolled_at is not None
+    assert _stored(app, person.email) == (before, new_secret, True)
     fresh = app.test_client()
-    assert submit(fresh, "/sign-in", {"email": person.email, "password": GOOD_PASSWORD}).status_code == 302
+    assert submit(fresh, "/sign-in", {"email": person.email, "password": person.password}).status_code == 302
     clock.advance(timedelta(seconds=30))
     assert submit(fresh, "/sign-in/code", {"code": totp.code_at(person.secret, clock.now())}).status_code == 400
     assert submit(fresh, "/sign-in/code", {"code": totp.code_at(new_secret, clock.now())}).status_code == 302
+    assert app.test_client().get(link).status_code == 404  # the link worked once
+
+
+def _stored(app, email: str) -> tuple[str | None, str | None, bool]:
+    """(password hash, TOTP secret, set up?) as stored now."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        return user.password_hash, user.totp_secret, user.enrolled_at is not None
+
+
+def test_a_reset_set_up_is_bound_to_its_link_and_expires(app, admin_client, make_user):
+    admin, _ = admin_client
+    person = make_user()
+    assert submit(admin, f"/admin/people/{person.id}/reset-2fa", {}).status_code == 302
+    link = link_in_last_email(app, person.email)
+    client = app.test_client()
+    response = submit(client, link, {"password": person.password})
+    secret, pending, csrf = TYPED_KEY.search(response.get_data(as_text=True)).group(1).replace(" ", ""), \
+        PENDING.search(response.get_data(as_text=True)).group(1), csrf_from(response.get_data(as_text=True))
+    wrong = client.post(f"{link}/new-authenticator", data={"pending": pending, "csrf_token": csrf,
+                                                            "code": wrong_code(secret)})
+    assert wrong.status_code == 400 and "That security code is not right" in wrong.get_data(as_text=True)
+    assert _stored(app, person.email)[1:] == (None, False), "nothing is stored before a right code"
+    tampered = pending[:-4] + ("AAAA" if not pending.endswith("AAAA") else "BBBB")
+    refused = client.post(f"{link}/new-authenticator", data={"pending": tampered, "csrf_token": csrf,
+                                                              "code": totp.code_at(secret, clock.now())})
+    assert refused.status_code == 400 and "Enter your password to start again" in refused.get_data(as_text=True)
+    clock.advance(timedelta(minutes=16))
+    late = client.post(f"{link}/new-authenticator", data={"pending": pending, "csrf_token": csrf,
+                                                           "code": totp.code_at(secret, clock.now())})
+    assert late.status_code == 400 and "Setting up took too long" in late.get_data(as_text=True)
+    assert user_row(app, person.email).enrolled_at is None
 
 
 def test_a_second_invitation_cannot_take_over_an_existing_account(app, admin_client, client):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Browser, sign_in
-from helpers_keys import add_document, cli_runner, make_portfolio, owner_id
+from helpers_keys import add_document, add_panel_copy, cli_runner, make_portfolio, owner_id
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -14,6 +14,7 @@ from portal import audit, create_app
 from portal.extensions import db
 from portal.models import Base, Deployment, Document, Role, UserSession
 from portal.security import crypto
+from portal.storage import current_store
 
 
 @pytest.fixture
@@ -209,3 +210,19 @@ def test_dump_values_round_trip_through_json():
     values = [None, True, 7, "text", b"\x00\xffbytes", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
               date(2026, 1, 2), Decimal("1.50"), {"$b": "not a tag"}, ["a", 1]]
     assert [_decode(json.loads(json.dumps(_encode(v)))) for v in values] == values
+
+
+def test_panel_copies_are_backed_up_and_a_missing_one_is_reported(app, cli, stocked, tmp_path):
+    _, documents, _ = stocked
+    (_, (first_version, _)), (_, (second_version,)) = documents[0], documents[1]
+    kept = add_panel_copy(app, first_version, b"agreement without its author")
+    lost = add_panel_copy(app, second_version, b"bytes without their author")
+    with app.app_context():
+        current_store().delete(lost)
+
+    result = cli("backup", "create", str(tmp_path / "backup"))
+
+    assert result.exit_code == 0, result.output
+    names = set(json.loads((tmp_path / "backup" / "manifest.json").read_text())["files"])
+    assert f"blobs/{kept}" in names
+    assert f"blob {lost} is named by the database but missing from the store" in result.output

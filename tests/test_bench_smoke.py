@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import unshifted_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,12 +16,14 @@ def test_bench_runs_with_a_tiny_file():
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "256K", "--workers", "2", "--threads", "2",
          "--clients", "1", "--seconds", "1", "--warmup", "0", "--repeats", "1", "--light-passwords"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=unshifted_environment())
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 256K |")]
     assert len(rows) == 1 and rows[0].count("%") == 2
     assert "| /dashboard (signed in) |" in result.stdout and "| bare Flask hello |" in result.stdout
     assert "BLAKE3" in result.stdout and "Cobblestone encrypt" in result.stdout
+    for way in ("stream", "two passes", "buffer"):  # what authenticating whole before sending costs
+        assert re.search(rf"\| 64M \| {way} \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", result.stdout), result.stdout
     assert re.search(r"download ceiling: one core decrypts at \d+ MB/s .*, \d+% of the fastest plain send_file",
                      result.stdout)
 

@@ -75,8 +75,8 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(app, adm
     assert "Line 4: nqsw_email dup@example.org is also on line 3" in html
     assert "Line 5: nqsw_email taken@example.org is already in the registry" in html
     assert "Line 6: outcome_date “31/02/2026” is not a date" in html
-    assert "Line 7: outcome “maybe” is not pass, fail or extension" in html
-    assert "Line 8: service “mental health” is not children" in html
+    assert "Line 7: outcome “maybe” is not one the portal knows: write pass, fail or extension" in html
+    assert "Line 8: service “mental health” is not one the portal knows: write children or adults" in html
     assert "Line 9: nqsw_name is missing; employer is missing" in html
     assert "Line 10: nqsw_email “not-an-email” is not an email address" in html
     assert "Line 2:" not in html and "Line 3:" not in html
@@ -143,3 +143,29 @@ def test_only_the_lead_can_import(app, signed_in):
     assert member.get("/cohort/import").status_code == 404
     assert member.post("/cohort/import/confirm", data={"sealed": "x"}).status_code in (400, 404)
     assert member.get("/cohort").status_code == 404
+
+
+def test_one_of_each_reads_in_the_singular_and_the_service_error_names_the_accepted_values(app, admin_client):
+    client, _ = admin_client
+    one = HEADER + ("Ada Example,ada@example.org,Northshire Council,Academy 2026,children,Sam Assessor,"
+                    "sam@example.org,,pass,2026-06-30,yes\n")
+    html = upload(client, one).get_data(as_text=True)
+    for expected in ("1 row is ready", "1 NQSW and their portfolio will be added", "1 new Assessor will be added",
+                     "A new organisation will be created: Northshire Council",
+                     "A new cohort will be created: Academy 2026"):
+        assert expected in html, expected
+    assert "1 rows" not in html and "1 NQSWs" not in html and "1 new Assessors" not in html
+    response = client.post("/cohort/import/confirm", data={"csrf_token": csrf_from(html),
+                                                           "sealed": sealed_from(html)}, follow_redirects=True)
+    flashed = response.get_data(as_text=True)
+    assert ("Imported 1 NQSW and their portfolio, 1 new Assessor, 1 new organisation and 1 new cohort."
+            in flashed), flashed
+    two = HEADER + (
+        "Bo Example,bo@example.org,Northshire Council,Academy 2026,kids,,,,,,\n"
+        "Cy Example,cy@example.org,Southvale Trust,Grow your own,adults,,,,,,\n")
+    html = upload(client, two).get_data(as_text=True)
+    assert "1 of 2 rows has problems" in html
+    assert "Line 2: service “kids” is not one the portal knows: write children or adults" in html
+    html = upload(client, two.replace("kids", "children")).get_data(as_text=True)
+    assert "2 rows are ready" in html and "2 NQSWs and their portfolios will be added" in html
+    assert "0 new Assessors will be added" in html and "A new organisation will be created: Southvale Trust" in html

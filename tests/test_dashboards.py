@@ -122,7 +122,7 @@ def _release_to(app, meeting_id, nqsw) -> None:
         now = clock.now()
         item = FeedbackRelease(meeting_id=meeting_id, target_on=now.date(), released_at=now,
                                released_by_id=nqsw.id)
-        item.recipients.append(FeedbackRecipient(user_id=nqsw.id, notified_at=now))
+        item.recipients.append(FeedbackRecipient(user_id=nqsw.id, notified_at=now, has_feedback=True))
         db.session.add(item)
         db.session.commit()
 

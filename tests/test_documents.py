@@ -228,8 +228,72 @@ def test_changed_size_is_refused(app: Flask, stored: tuple) -> None:
     _assert_refused(app, client, _paths(pid, doc, version)["download"])
 
 
+def _tampered_near_the_end(app: Flask, client: FlaskClient, size: int) -> tuple[str, bytes]:
+    """Upload a PDF of `size` bytes ending in a recognisable tail, flip a byte in its last chunk; (path, content)."""
+    pid = make_portfolio(app)
+    tail = b"TAIL-SECRET-" * 2000
+    content = b"%PDF-1.4\n" + b"c" * (size - 9 - len(tail)) + tail
+    assert upload(client, pid, [("long.pdf", content, "pdp")]).status_code == 302
+    with app.app_context():
+        doc, version = db.session.execute(db.select(DocumentVersion.document_id, DocumentVersion.id)
+                                          .order_by(DocumentVersion.id.desc()).limit(1)).one()
+    _flip(blob_path(app, version), -40)
+    return _paths(pid, doc, version)["download"], content
+
+
+@pytest.mark.parametrize("size", [3 * 1024 * KB, 64 * 1024 * KB])
+def test_a_tampered_file_up_to_the_limit_gives_the_error_page_and_nothing_of_it(
+        app: Flask, admin_client: tuple[FlaskClient, Person], size: int) -> None:
+    # The issue's case (a byte flipped near the end of a 3 MB blob used to give HTTP 200 and 2.8 MB), and a file
+    # exactly at the default limit of 64 MB: authenticated whole before the first byte is sent.
+    client, _ = admin_client
+    assert app.config["VERIFY_WHOLE_MAX_BYTES"] == 64 * 1024 * KB
+    path, content = _tampered_near_the_end(app, client, size)
+    response = client.get(path, buffered=False)
+    body = b"".join(response.response)
+    response.close()
+    assert response.status_code == 500 and b"This document cannot be opened" in body
+    assert content[:4096] not in body and b"cccccccc" not in body and len(body) < 64 * KB
+    events = _actions(app, "document.integrity_failure")
+    assert len(events) == 1 and "before sending" in events[0].details
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(ReadReceipt)) == 0
+
+
+@pytest.fixture
+def verify_whole_1mb(app_config: dict) -> None:
+    """Authenticate whole only files up to 1 MB, so a 2 MB file takes the streaming path."""
+    app_config["VERIFY_WHOLE_MAX_BYTES"] = 1024 * KB
+
+
+def test_an_untampered_file_over_the_limit_streams_whole(verify_whole_1mb: None, app: Flask,
+                                                         admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    for size in (1024 * KB, 1024 * KB + 1):  # at the limit (verified first) and just over it (streamed)
+        content = b"%PDF-1.4\n" + bytes(i % 251 for i in range(size - 9))
+        assert upload(client, pid, [(f"{size}.pdf", content, "pdp")]).status_code == 302
+        with app.app_context():
+            doc, version = db.session.execute(db.select(DocumentVersion.document_id, DocumentVersion.id)
+                                              .order_by(DocumentVersion.id.desc()).limit(1)).one()
+        assert client.get(_paths(pid, doc, version)["download"]).data == content
+
+
+def test_just_over_the_limit_tampering_is_found_while_sending(verify_whole_1mb: None, app: Flask,
+                                                              admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    path, _ = _tampered_near_the_end(app, client, 1024 * KB + 1)
+    response = client.get(path, buffered=False)
+    assert response.status_code == 200  # streamed: the failure comes after the headers
+    with pytest.raises(Exception, match=r"failed authentication|IntegrityFailure"):
+        b"".join(response.response)
+    response.close()
+    at_limit, _ = _tampered_near_the_end(app, client, 1024 * KB)  # one byte smaller: the error page
+    assert client.get(at_limit).status_code == 500
+
+
 def test_tampering_found_mid_stream_aborts_without_sending_unverified_bytes(
-        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+        verify_whole_1mb: None, app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
     client, _ = admin_client
     pid = make_portfolio(app)
     tail = b"TAIL-SECRET-" * 2000  # the last 24 KB: the region whose ciphertext is tampered with

@@ -3,13 +3,15 @@
 import re
 from datetime import date, timedelta
 
+import pytest
 from conftest import PASSWORD, Person, csrf_from, link_in_last_email, outbox, sign_in, submit
 from helpers_reports import build_meeting
+from helpers_reviews import london_morning
 from sqlalchemy import select
 
-from portal import clock
+from portal import clock, create_app
 from portal.extensions import db
-from portal.models import AuditEvent, FeedbackRecipient, KeyMessage, PanelView, Role, User
+from portal.models import AuditEvent, FeedbackRecipient, FeedbackRelease, KeyMessage, Minutes, PanelView, Role, User
 from portal.reports import release
 from portal.security import passwords, totp
 
@@ -152,9 +154,6 @@ def test_target_is_five_working_days_and_shows_due_then_overdue(app, signed_in):
     with app.app_context():
         assert release.target_date(date(2026, 11, 20)) == date(2026, 11, 27)  # Friday -> next Friday
         assert release.target_date(date(2026, 11, 25)) == date(2026, 12, 2)  # over a weekend
-        app.config["BANK_HOLIDAYS"] = ["2026-12-25", "2026-12-28", "2027-01-01"]
-        assert release.target_date(date(2026, 12, 23)) == date(2027, 1, 4)
-        app.config["BANK_HOLIDAYS"] = []
     chair, built = _approved_meeting(app, signed_in)
     page = f"/meetings/{built.meeting_id}/feedback-release"
     html = chair.get(page).get_data(as_text=True)
@@ -224,3 +223,111 @@ def test_what_was_released_cannot_be_rewritten_afterwards(app, signed_in):
     assert actions.count("minutes.key_message_added") == 1  # the one added before the release
     assert "panel_view.saved" not in actions and "minutes.key_message_removed" not in actions
     assert _without_csrf(nqsw.get(f"/feedback/{m}").get_data(as_text=True)) == released_page
+
+
+def test_feedback_is_released_only_from_the_meeting_date(app, signed_in):
+    held_on = clock.today() + timedelta(days=3)
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, held_on=held_on)
+    with app.app_context():
+        minutes = Minutes(meeting_id=built.meeting_id, status="approved", notes="", updated_at=clock.now(),
+                          updated_by_id=chair_person.id)  # approved before the Lead moved the meeting later
+        db.session.add(minutes)
+        db.session.commit()
+    path = f"/meetings/{built.meeting_id}/feedback-release"
+    page = chair.get(path).get_data(as_text=True)
+    assert "Release feedback now" not in page
+    assert f"This meeting is on {clock.format_date(held_on)}: feedback can be released from that day" in page
+    refused = _release(chair, built.meeting_id)
+    assert refused.status_code == 409
+    assert f"This meeting is on {clock.format_date(held_on)}: you can record it from that day" in \
+        refused.get_data(as_text=True)
+    assert outbox(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(FeedbackRelease)) is None
+    clock.travel_to(london_morning(held_on))
+    sign_in(app, chair, chair_person)
+    assert _release(chair, built.meeting_id).status_code == 302
+
+
+def _weekday_on_or_before(day: date, weekday: int) -> date:
+    return day - timedelta(days=(day.weekday() - weekday) % 7)
+
+
+def test_the_target_skips_the_uk_bank_holidays_without_a_typed_list(app):
+    """Bank holidays come from the `holidays` package (England and Wales unless configured otherwise)."""
+    year = clock.today().year
+    with app.app_context():
+        assert app.config["BANK_HOLIDAY_REGION"] == "ENG" and app.config["CLOSURE_DAYS"] == []
+        # The late summer bank holiday (England and Wales) is the last Monday of August: a meeting the Friday
+        # before has its 5 working days on Tuesday to Friday and the Monday after, not Monday to Friday.
+        late_summer = _weekday_on_or_before(date(year, 8, 31), 0)
+        assert release.target_date(late_summer - timedelta(days=3)) == late_summer + timedelta(days=7)
+        # Christmas: from the Monday before 25 December, Christmas Day, Boxing Day (or the days given in lieu
+        # when they fall at a weekend) and New Year's Day are skipped.
+        christmas = date(year, 12, 25)
+        monday = _weekday_on_or_before(christmas, 0)
+        days_off = {christmas, date(year, 12, 26), date(year + 1, 1, 1)}
+        for day in sorted(days_off):
+            if day.weekday() >= 5:  # at a weekend: in lieu, the next weekday that is not already off
+                while day in days_off or day.weekday() >= 5:
+                    day += timedelta(days=1)
+                days_off.add(day)
+        expected, remaining = monday, 5
+        while remaining:
+            expected += timedelta(days=1)
+            remaining -= expected.weekday() < 5 and expected not in days_off
+        assert release.target_date(monday) == expected
+        assert expected > monday + timedelta(days=7)  # without the bank holidays it would be the next Monday
+
+
+def test_the_region_and_local_closure_days_are_configurable(app):
+    year = clock.today().year
+    first_monday_of_august = _weekday_on_or_before(date(year, 8, 7), 0)
+    friday_before = first_monday_of_august - timedelta(days=3)
+    with app.app_context():
+        # Scotland's summer bank holiday is the first Monday of August; England's is not.
+        assert release.target_date(friday_before) == first_monday_of_august + timedelta(days=4)
+        app.config["BANK_HOLIDAY_REGION"] = "SCT"
+        assert release.target_date(friday_before) == first_monday_of_august + timedelta(days=7)
+        app.config["BANK_HOLIDAY_REGION"] = "ENG"
+        # A council's own closure day (say, the Tuesday) is skipped too.
+        app.config["CLOSURE_DAYS"] = [(first_monday_of_august + timedelta(days=1)).isoformat()]
+        assert release.target_date(friday_before) == first_monday_of_august + timedelta(days=7)
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("BANK_HOLIDAY_REGION", "Narnia", "use one of ENG (England), WLS (Wales), SCT (Scotland), NIR (Northern Ireland)"),
+    ("CLOSURE_DAYS", ["29/12/2026"], "CLOSURE_DAYS must be dates written like 2026-12-29"),
+])
+def test_a_wrong_holiday_setting_stops_the_portal_at_start(app_config, setting, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        create_app({**app_config, setting: value})
+
+
+def test_people_whose_portfolio_was_not_sampled_are_told_so_and_shown_the_key_messages(app, signed_in):
+    chair, built = _approved_meeting(app, signed_in)
+    _release(chair, built.meeting_id)
+    m = built.meeting_id
+    with app.app_context():
+        assessor_email = db.session.scalar(
+            select(User.email).join(FeedbackRecipient, FeedbackRecipient.user_id == User.id)
+            .where(User.role == Role.ASSESSOR.value, FeedbackRecipient.has_feedback.is_(False)))
+    bodies = {message.recipient: message for message in outbox(app)}
+    assert bodies[built.cohort_nqsw_email].subject == "Key messages from the External Moderation Panel"
+    assert "including feedback for you" not in bodies[built.cohort_nqsw_email].body
+    assert "no feedback for you personally" in bodies[built.cohort_nqsw_email].body
+    assert bodies[built.nqsw_emails[0]].subject == "Feedback from the External Moderation Panel"
+    for email, told in ((built.cohort_nqsw_email, "Your portfolio was not in the sample this time"),
+                        (assessor_email, "None of the portfolios you assessed was in the sample this time")):
+        client = _client_for(app, email)
+        dashboard = client.get("/dashboard").get_data(as_text=True)
+        assert "has feedback for you" not in dashboard and "New key messages" in dashboard
+        assert told in dashboard and f"Key messages from {'Spring panel'}" in dashboard
+        page = client.get(f"/feedback/{m}").get_data(as_text=True)
+        assert told in page and "Date every reflection." in page
+        assert "Key messages from the External Moderation Panel</h1>" in page
+        assert "I have read these key messages" in page and "I have read this feedback" not in page
+    sampled = _client_for(app, built.nqsw_emails[0])
+    dashboard = sampled.get("/dashboard").get_data(as_text=True)
+    assert "The External Moderation Panel has feedback for you" in dashboard and "not in the sample" not in dashboard

@@ -160,7 +160,7 @@ def test_a_row_bound_value_decrypts_only_for_its_column_and_row() -> None:
             keyring.decrypt_row_field(column, row, sealed)
         assert refused.value.column == column and refused.value.row == str(row)
     old_format = keyring.encrypt_field("users.totp_secret", "SECRET")
-    with pytest.raises(FieldIntegrityError, match="before migration 0004"):
+    with pytest.raises(FieldIntegrityError, match="before migration 0006"):
         keyring.decrypt_row_field("users.totp_secret", 7, old_format)
     with pytest.raises(crypto.DecryptionError):
         keyring.decrypt_field("users.totp_secret", sealed)  # and a row-bound value is no f1 value

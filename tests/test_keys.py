@@ -6,13 +6,22 @@ from pathlib import Path
 
 import pytest
 from conftest import sign_in, submit
-from helpers_keys import add_document, blob_files, blob_path, cli_runner, file_keyring_config, make_portfolio
+from helpers_keys import (
+    add_document,
+    add_panel_copy,
+    blob_files,
+    blob_path,
+    cli_runner,
+    file_keyring_config,
+    make_portfolio,
+)
 from sqlalchemy import select, text
 
 from portal import keys
 from portal.extensions import db
-from portal.models import Document, DocumentVersion, Role, SampleDraw, User
+from portal.models import Document, DocumentVersion, PanelCopy, Role, SampleDraw, User
 from portal.security.crypto import Keyring
+from portal.storage import current_store
 
 
 @pytest.fixture
@@ -348,3 +357,32 @@ def test_rotation_stops_with_a_clear_message_at_a_data_key_that_does_not_unwrap(
     assert result.exit_code == 1
     assert f"the data key of document version {version_id} does not unwrap under k1" in result.output
     assert "Traceback" not in result.output
+
+
+def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, stocked):
+    _, documents = stocked
+    (first, (v1, _)), (second, (v3,)) = documents[0], documents[1]
+    copy_blob = add_panel_copy(app, v1, b"first draft without its author")
+    other_copy = add_panel_copy(app, v3, b"observation notes without their author")
+    with app.app_context():
+        assert keys.usage().data_keys == {"k1": 7}  # five versions and two panel copies
+        copy_file = current_store().path(copy_blob)
+        before = copy_file.read_bytes()
+
+    result = cli("keys", "rotate", "--batch-size", "2")
+
+    assert result.exit_code == 0 and "re-wrapped 7 data keys" in result.output
+    with app.app_context():
+        assert keys.usage().data_keys == {"k2": 7}
+        assert {c.kek_id for c in db.session.scalars(select(PanelCopy))} == {"k2"}
+        other_file = current_store().path(other_copy)
+    assert copy_file.read_bytes() == before  # blobs untouched
+    assert "verified 7 of 7 blobs; 0 failed" in cli("keys", "verify").output
+    tampered = bytearray(before)
+    tampered[80] ^= 1
+    copy_file.write_bytes(bytes(tampered))
+    other_file.write_bytes(blob_path(app, v3).read_bytes())  # the original in place of its panel copy
+    failed = cli("keys", "verify")
+    assert failed.exit_code == 1 and "verified 5 of 7 blobs; 2 failed" in failed.output
+    assert f"FAILED document {first} version 1: panel copy does not decrypt" in failed.output
+    assert f"FAILED document {second} version 1: panel copy does not decrypt" in failed.output

@@ -1,46 +1,28 @@
-"""Mail over a real SMTP server on loopback: links only, failures kept and retried, files private."""
+"""Mail over a real SMTP server on loopback: requests only queue, the worker delivers; links only, failures kept
+and retried, files private."""
 
 import email
 import os
-import socket
 import stat
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import Person, csrf_from, outbox, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_mail import Collector, body_of, deliver, free_port, queue_mail
 
 from portal import clock
 from portal.extensions import db
 from portal.models import OutboxMessage, Role
 
 
-class Collector:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_port() -> int:
     """A loopback port with nothing listening yet."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -70,12 +52,6 @@ def _invite(browser: FlaskClient, name: str, address: str, organisation: str = "
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
-def _body(message: Message) -> str:
-    part = message.get_payload(decode=True) if not message.is_multipart() else message.get_payload(0).get_payload(
-        decode=True)
-    return part.decode("utf-8")
-
-
 def test_an_invitation_arrives_with_the_link_and_no_personal_data(
         app: Flask, smtp_server: Collector, admin_client: tuple[FlaskClient, Person]) -> None:
     browser, admin = admin_client
@@ -85,11 +61,13 @@ def test_an_invitation_arrives_with_the_link_and_no_personal_data(
 
         organisation = str(services.organisations()[0].id)
     _invite(browser, "Priya Panelmember", "priya@example.org", organisation)
+    assert smtp_server.messages == [] and outbox(app)[0].sent_at is None  # the request only queued it
+    assert deliver(app) == (1, 0)
     assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message["To"] == "priya@example.org"
-    whole = message.as_string() + _body(message)
-    body = _body(message)
+    whole = message.as_string() + body_of(message)
+    body = body_of(message)
     assert "https://portal.test/invite/" in body
     for personal in ("Priya", "Panelmember", "Northshire", admin.name, admin.email):
         assert personal not in whole, personal
@@ -100,7 +78,8 @@ def test_an_invitation_arrives_with_the_link_and_no_personal_data(
 def test_a_failed_delivery_is_kept_and_sent_later_by_the_command(
         app: Flask, smtp_port: int, admin_client: tuple[FlaskClient, Person]) -> None:
     browser, _ = admin_client
-    _invite(browser, "Dan Delayed", "dan@example.org")  # nothing listens on the port yet
+    _invite(browser, "Dan Delayed", "dan@example.org")
+    assert deliver(app) == (0, 1)  # nothing listens on the port yet
     [message] = outbox(app)
     assert message.sent_at is None
     assert message.attempts == 1
@@ -119,7 +98,7 @@ def test_a_failed_delivery_is_kept_and_sent_later_by_the_command(
     finally:
         controller.stop()
     assert len(collector.messages) == 1
-    assert "https://portal.test/invite/" in _body(collector.messages[0])
+    assert "https://portal.test/invite/" in body_of(collector.messages[0])
     [message] = outbox(app)
     assert message.sent_at is not None and message.attempts == 2
 
@@ -148,6 +127,7 @@ def test_the_administrator_sees_undelivered_emails_and_retries_them(
         signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
     browser, _ = admin_client
     _invite(browser, "Rae Retry", "rae@example.org")
+    assert deliver(app) == (0, 1)
     people = browser.get("/admin/people").get_data(as_text=True)
     assert "1 email could not be delivered" in people
     page = browser.get("/admin/emails")
@@ -163,9 +143,10 @@ def test_the_administrator_sees_undelivered_emails_and_retries_them(
     try:
         response = browser.post(f"/admin/emails/{message.id}/retry", data={"csrf_token": csrf_from(html)})
         assert response.status_code == 302
-        deadline = time.monotonic() + 5
-        while not collector.messages and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert collector.messages == []  # the request only asked for it
+        waiting = browser.get("/admin/emails").get_data(as_text=True)
+        assert "rae@example.org" in waiting and "Being sent again" in waiting  # still listed until it is sent
+        assert deliver(app) == (1, 0)
     finally:
         controller.stop()
     assert len(collector.messages) == 1
@@ -181,6 +162,7 @@ def test_the_file_backend_writes_private_eml_files(app: Flask, admin_client: tup
     try:
         browser, _ = admin_client
         _invite(browser, "Fay File", "fay@example.org")
+        assert deliver(app) == (1, 0)
     finally:
         os.umask(old_umask)
     folder = app.config["OUTBOX_DIR"]
@@ -192,29 +174,39 @@ def test_the_file_backend_writes_private_eml_files(app: Flask, admin_client: tup
     with open(path, "rb") as handle:
         message = email.message_from_bytes(handle.read())
     assert message["To"] == "fay@example.org"
-    assert "https://portal.test/invite/" in _body(message)
+    assert "https://portal.test/invite/" in body_of(message)
     assert "Fay" not in message.as_string()
 
 
-def _queue(app: Flask, count: int) -> None:
-    from portal import mail
-
-    with app.app_context():
-        for number in range(count):
-            mail.queue(f"person{number}@example.org", "Subject", "invitation",
-                       link_url=f"https://portal.test/invite/{number}", hours=72)
-        db.session.commit()
-
-
-def test_after_a_request_a_dead_server_is_tried_once_not_for_every_message(
-        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
-    _queue(app, 5)
-    browser, _ = admin_client
-    _invite(browser, "Sam Sixth", "sam@example.org")  # its after-request delivery meets the dead server
+def test_a_worker_pass_tries_a_dead_server_once_not_for_every_message(app: Flask) -> None:
+    queue_mail(app, 6)
+    assert deliver(app) == (0, 1)  # the first failure ends the pass: the server is down, not one message
     attempts = [m.attempts for m in outbox(app)]
     assert attempts.count(1) == 1 and attempts.count(0) == 5
     result = app.test_cli_runner().invoke(args=["mail", "deliver"])
-    assert "failed 5" in result.output  # the command, run from a timer, tries all that are due
+    assert "failed 5" in result.output  # the one-shot command tries all that are due
+
+
+def test_a_refused_recipient_does_not_stop_the_pass(app: Flask, smtp_port: int) -> None:
+    class RefuseFirst(Collector):
+        async def handle_RCPT(self, server: object, session: object, envelope: object, address: str,
+                              options: list) -> str:
+            if address == "person0@example.org":
+                return "550 No such user here"
+            envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+            return "250 OK"
+
+    collector = RefuseFirst()
+    controller = Controller(collector, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        queue_mail(app, 3)
+        assert deliver(app) == (2, 1)  # the refusal is about one message, so the others still go
+    finally:
+        controller.stop()
+    assert sorted(m["To"] for m in collector.messages) == ["person1@example.org", "person2@example.org"]
+    refused = outbox(app)[0]
+    assert refused.sent_at is None and "SMTPRecipientsRefused" in refused.last_error
 
 
 def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: Collector) -> None:
@@ -222,7 +214,7 @@ def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: C
 
     from portal import mail
 
-    _queue(app, 12)
+    queue_mail(app, 12)
 
     def deliver() -> None:
         with app.app_context():
@@ -232,46 +224,42 @@ def test_concurrent_deliverers_send_each_message_once(app: Flask, smtp_server: C
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    deadline = time.monotonic() + 5
-    while len(smtp_server.messages) < 12 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+        thread.join()  # each delivery returned only after the server had accepted the message
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(f"person{n}@example.org" for n in range(12))
     assert all(m.attempts == 1 and m.sent_at is not None for m in outbox(app))
 
 
 def test_a_worker_that_dies_mid_send_loses_nothing(app: Flask, smtp_server: Collector) -> None:
     from portal import mail
-    from portal.models import OutboxMessage as Message
-
-    _queue(app, 1)
+    queue_mail(app, 1)
     with app.app_context():
-        assert mail._claim(db.session.scalar(db.select(Message.id)), 8) is not None  # claimed, then the worker died
+        assert mail.claim_next(8) is not None  # claimed, then the worker died before sending
         assert mail.deliver_due() == (0, 0)  # leased to the dead worker for now
         clock.advance(mail.CLAIM_LEASE + timedelta(seconds=1))
         assert mail.deliver_due() == (1, 0)
     assert len(smtp_server.messages) == 1
 
 
-def _wait_for(collector: Collector, count: int) -> None:
-    deadline = time.monotonic() + 5
-    while len(collector.messages) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def test_password_help_is_delivered_only_after_the_response_has_gone(
+def test_password_help_is_never_sent_by_the_request(
     app: Flask, client: FlaskClient, make_user: Callable[..., Person], smtp_server: Collector
 ) -> None:
     person = make_user(Role.MEMBER)
     page = client.get("/password-help").get_data(as_text=True)
     response = client.post("/password-help", data={"email": person.email, "csrf_token": csrf_from(page)})
     assert response.status_code == 200
-    time.sleep(0.2)
-    # The mail server's speed cannot show in the answer: nothing is sent until the response is finished.
+    response.close()
+    # The mail server's speed cannot show in the answer: the request only queued the message.
     assert smtp_server.messages == []
     assert [m.recipient for m in outbox(app)] == [person.email]
-    response.close()
-    _wait_for(smtp_server, 1)
+    assert deliver(app) == (1, 0)
     assert len(smtp_server.messages) == 1
-    assert "/password-help/" in _body(smtp_server.messages[0])
+    assert "/password-help/" in body_of(smtp_server.messages[0])
+
+
+def test_links_in_mail_can_be_built_outside_a_request(app: Flask) -> None:
+    """A scheduled job in the worker has no request; its emails' links still use BASE_URL."""
+    from portal import mail
+
+    with app.app_context():
+        assert mail.external_url("auth.accept_link", token="abc") == "https://portal.test/invite/abc"
+        assert mail.external_url("meetings.meeting", meeting_id=7) == "https://portal.test/meetings/7"

@@ -1,9 +1,12 @@
 """The Chair's meeting record: readiness, reminders, attendance, side-by-side counts, the panel's view."""
 
+import json
+from datetime import datetime, time, timedelta
+
 import pytest
-from conftest import outbox, submit
+from conftest import outbox, sign_in, submit
 from helpers_queries import count_queries
-from helpers_reviews import base, complete, make_meeting
+from helpers_reviews import base, complete, london_morning, make_meeting
 from sqlalchemy import select, text
 
 from portal import clock
@@ -22,14 +25,27 @@ from portal.models import (
 from portal.reviews import services
 
 
-@pytest.fixture
-def setting(app, signed_in):
-    """A chair and two members at a meeting with two sampled portfolios."""
+def _panel(app, signed_in, held_in_days: int = 0, deadline_in_days: int = -7) -> dict:
     chair_client, chair = signed_in(Role.MEMBER, name="Chair Person")
     one_client, one = signed_in(Role.MEMBER, name="Member One")
     two_client, two = signed_in(Role.MEMBER, name="Member Two")
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")])
+    today = clock.today()
+    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")],
+                         held_on=today + timedelta(days=held_in_days),
+                         reading_deadline=today + timedelta(days=deadline_in_days))
     return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
+
+
+@pytest.fixture
+def setting(app, signed_in):
+    """A chair and two members at a meeting held today (the reading deadline was a week ago), two portfolios."""
+    return _panel(app, signed_in)
+
+
+@pytest.fixture
+def ahead(app, signed_in):
+    """The same panel, for a meeting in 14 days with a reading deadline in 7."""
+    return _panel(app, signed_in, held_in_days=14, deadline_in_days=7)
 
 
 def record_path(panel) -> str:
@@ -82,7 +98,7 @@ def test_readiness_matrix_shows_read_older_and_not_read(app, setting):
     row = page.split("Final assessment report")[1].split("</tr>")[0]
     cells = [" ".join(c.split(">")[-1].split()) for c in row.split("</strong>")[:3]]
     assert cells == ["Not read", "Read", "Read an older version"]  # Chair Person, Member One, Member Two
-    submissions = page.split("Assessments submitted")[1].split("</table>")[0]
+    submissions = page.split("Assessments submitted</caption>")[1].split("</table>")[0]
     assert submissions.count("Submitted") == 1 and submissions.count("Draft") == 1
     assert submissions.count("Not started") == 4
 
@@ -146,10 +162,10 @@ def test_side_by_side_with_counts(app, setting):
     assert "Assessments side by side" in page
     for words in ("Chair&#39;s words", "One&#39;s words", "Two&#39;s words"):
         assert words in page
-    part2 = page.split("Part 2: the decision against the KSS and PCF")[1].split("</table>")[0]
+    part2 = page.split("Part 2: the decision against the KSS and PCF</caption>")[1].split("</table>")[0]
     accurate = part2.split("Is the decision accurate?")[1].split("</tr>")[0]
     assert [c.split(">")[-1] for c in accurate.split("</td>")[:2]] == ["2", "1"]
-    agreement = page.split("Agreement with the Internal Panel")[1].split("</table>")[0]
+    agreement = page.split("Agreement with the Internal Panel</caption>")[1].split("</table>")[0]
     assert [c.split(">")[-1] for c in agreement.split("</td>")[:3]] == ["2", "1", "0"]
     with app.app_context():
         meeting = db.session.get(Meeting, panel.meeting_id)
@@ -165,23 +181,136 @@ def test_side_by_side_with_counts(app, setting):
     assert totals.portfolios[panel.portfolio_ids[1]].submitted == 0
 
 
-def test_chair_sees_others_only_after_own_submission(app, setting):
+def test_from_the_meeting_date_the_chair_sees_every_assessment_where_the_panel_view_is_recorded(app, setting):
+    """The Chair has assessed neither portfolio, yet on the day sees each member's judgement and the counts on
+    the record, on the page for the panel's view and in the minutes editor (where themes are recorded)."""
     panel = setting["panel"]
+    first, second = panel.portfolio_ids
+    complete(setting["one"][0], panel, first, choice=1, text="Member one's judgement")
+    complete(setting["two"][0], panel, second, text="Member two's judgement")
+    chair = setting["chair"][0]
+    page = chair.get(record_path(panel)).get_data(as_text=True)
+    assert "Member one&#39;s judgement" in page and "Member two&#39;s judgement" in page
+    assert "Submit your own assessment" not in page
+    agreement = page.split("Agreement with the Internal Panel</caption>")[1].split("</table>")[0]
+    assert [c.split(">")[-1] for c in agreement.split("</td>")[:3]] == ["0", "1", "0"]
+    view = chair.get(f"{record_path(panel)}/portfolios/{first}").get_data(as_text=True)
+    assert "Member one&#39;s judgement" in view and "Assessments side by side" in view
+    assert "Member two&#39;s judgement" not in view  # only the portfolio whose view is being recorded
+    assert "1 assessment submitted" in view
+    minutes = chair.get(f"/meetings/{panel.meeting_id}/minutes/edit").get_data(as_text=True)
+    assert "Member one&#39;s judgement" in minutes and "Member two&#39;s judgement" in minutes
+
+
+def test_before_the_meeting_date_the_chair_judges_independently_like_a_member(app, ahead, signed_in):
+    panel = ahead["panel"]
     pid = panel.portfolio_ids[0]
-    complete(setting["one"][0], panel, pid, text="Member one's view")
-    page = setting["chair"][0].get(record_path(panel)).get_data(as_text=True)
-    assert "Member one&#39;s view" not in page and "Submit your own assessment of this portfolio" in page
-    complete(setting["chair"][0], panel, pid)
-    assert "Member one&#39;s view" in setting["chair"][0].get(record_path(panel)).get_data(as_text=True)
+    with app.app_context():
+        meeting = db.session.get(Meeting, panel.meeting_id)
+        deadline, held_on = meeting.reading_deadline, meeting.held_on
+    complete(ahead["one"][0], panel, pid, text="Member one's view")
+    chair_client, chair = ahead["chair"]
+    page = chair_client.get(record_path(panel)).get_data(as_text=True)
+    assert "Member one&#39;s view" not in page and "Go to your assessment" in page
+    assert "Part 2: the decision" not in page  # not even the counts
+    assert f"From the day of the meeting, {clock.format_date(held_on)}, you see every submitted" in page
+    complete(chair_client, panel, pid)
+    page = chair_client.get(record_path(panel)).get_data(as_text=True)
+    assert "Member one&#39;s view" not in page, "nobody sees the assessments before the reading deadline"
+    assert f"you can see them from {clock.format_date(deadline + timedelta(days=1))}" in " ".join(page.split())
+    clock.travel_to(london_morning(deadline + timedelta(days=1)))
+    sign_in(app, chair_client, chair)
+    assert "Member one&#39;s view" in chair_client.get(record_path(panel)).get_data(as_text=True)
 
 
-def test_lead_sees_the_record_of_any_meeting(app, setting, admin_client):
-    panel = setting["panel"]
-    complete(setting["one"][0], panel, panel.portfolio_ids[0], text="Visible to the Lead")
-    client, _admin = admin_client
+def test_a_member_sees_the_others_only_after_their_own_and_the_reading_deadline(app, ahead):
+    panel = ahead["panel"]
+    pid = panel.portfolio_ids[0]
+    with app.app_context():
+        deadline = db.session.get(Meeting, panel.meeting_id).reading_deadline
+    complete(ahead["two"][0], panel, pid, text="Member two's view")
+    one_client, one = ahead["one"]
+    others = f"{base(panel, pid)}/others"
+    before = one_client.get(others).get_data(as_text=True)
+    assert "Submit your own assessment first" in before and "Member two&#39;s view" not in before
+    complete(one_client, panel, pid)
+    early = one_client.get(others).get_data(as_text=True)
+    assert "Member two&#39;s view" not in early and "not shown yet" in early
+    assert clock.format_date(deadline + timedelta(days=1)) in early
+    clock.travel_to(london_morning(deadline + timedelta(days=1)))
+    sign_in(app, one_client, one)
+    assert "Member two&#39;s view" in one_client.get(others).get_data(as_text=True)
+
+
+def test_lead_sees_the_record_of_any_meeting_once_the_reading_deadline_has_passed(app, ahead, signed_in):
+    panel = ahead["panel"]
+    complete(ahead["one"][0], panel, panel.portfolio_ids[0], text="Visible to the Lead")
+    client, lead = signed_in(Role.ADMIN)
     page = client.get(record_path(panel)).get_data(as_text=True)
-    assert "Visible to the Lead" in page and "Nqsw Person" in page  # the Lead sees real names
-    assert "Nqsw Person" not in setting["chair"][0].get(record_path(panel)).get_data(as_text=True)
+    assert "Visible to the Lead" not in page and "Nqsw Person" in page  # the Lead sees real names
+    with app.app_context():
+        deadline = db.session.get(Meeting, panel.meeting_id).reading_deadline
+    clock.travel_to(london_morning(deadline + timedelta(days=1)))
+    sign_in(app, client, lead)
+    assert "Visible to the Lead" in client.get(record_path(panel)).get_data(as_text=True)
+    chair_client, chair = ahead["chair"]
+    sign_in(app, chair_client, chair)
+    assert "Nqsw Person" not in chair_client.get(record_path(panel)).get_data(as_text=True)
+
+
+def test_before_the_meeting_date_attendance_and_the_panel_view_are_refused(app, ahead, signed_in):
+    panel = ahead["panel"]
+    pid = panel.portfolio_ids[0]
+    with app.app_context():
+        held_on = db.session.get(Meeting, panel.meeting_id).held_on
+        seats = [m.id for m in db.session.scalars(select(MeetingMember))]
+    message = f"This meeting is on {clock.format_date(held_on)}: you can record it from that day"
+    chair_client, chair = ahead["chair"]
+    page = chair_client.get(record_path(panel)).get_data(as_text=True)
+    assert "Record attendance and apologies" not in page and "the panel&#39;s view<span" not in page
+    attendance = f"{record_path(panel)}/attendance"
+    view = f"{record_path(panel)}/portfolios/{pid}"
+    for path in (attendance, view):
+        refused = chair_client.get(path)
+        assert refused.status_code == 409 and message in refused.get_data(as_text=True), path
+    # A form sent anyway (say, from a page opened before the Lead moved the date back) changes nothing.
+    early = submit(chair_client, attendance, {f"seat-{s}": "apologies" for s in seats}, page=record_path(panel))
+    assert early.status_code == 409 and message in early.get_data(as_text=True)
+    early = submit(chair_client, view, {"agreement": "agree", "feedback_nqsw": "Too soon"}, page=record_path(panel))
+    assert early.status_code == 409 and message in early.get_data(as_text=True)
+    with app.app_context():
+        assert {m.attendance for m in db.session.scalars(select(MeetingMember))} == {"expected"}
+        assert db.session.scalar(select(PanelView)) is None
+    assert not _events(app, "meeting.attendance_recorded") and not _events(app, "panel_view.saved")
+    # Members' own apologies and assessments stay open before the date.
+    one_client, _one = ahead["one"]
+    assert submit(one_client, f"/reviews/meetings/{panel.meeting_id}/apologies", {}).status_code == 302
+    complete(one_client, panel, pid)
+    # On the day (London's date: just after midnight there) the Chair records it.
+    clock.travel_to(datetime.combine(held_on, time(0, 5), tzinfo=clock.LONDON))
+    sign_in(app, chair_client, chair)
+    assert submit(chair_client, view, {"agreement": "agree", "feedback_nqsw": "On the day"}).status_code == 302
+
+
+def test_a_meeting_brought_forward_is_recorded_once_the_lead_changes_its_date(app, ahead, admin_client):
+    panel = ahead["panel"]
+    chair_client, _chair = ahead["chair"]
+    attendance = f"{record_path(panel)}/attendance"
+    assert chair_client.get(attendance).status_code == 409
+    lead, _ = admin_client
+    with app.app_context():
+        meeting = db.session.get(Meeting, panel.meeting_id)
+        old = meeting.held_on
+    today = clock.today()
+    form = lead.get(f"/meetings/{panel.meeting_id}/edit").get_data(as_text=True)
+    day = [str(today.day), str(today.month), str(today.year)]
+    data = {"title": "Panel meeting", "held_on": day, "reading_deadline": day, "access_window_days": "30",
+            "agenda": "Agenda", "terms_of_reference": "Terms"}
+    assert submit(lead, f"/meetings/{panel.meeting_id}/edit", data, page=form).status_code == 302
+    events = _events(app, "meeting.date_changed")
+    assert len(events) == 1
+    assert json.loads(events[0].details) == {"held_on": today.isoformat(), "moved_from": old.isoformat()}
+    assert chair_client.get(attendance).status_code == 200
 
 
 def test_panel_view_is_recorded_encrypted_and_audited(app, setting):
@@ -269,3 +398,24 @@ def test_record_page_queries_do_not_grow_with_the_meeting(app, setting, make_use
     large = count_queries(app, chair_client, record_path(panel))
     assert "Evidence" in chair_client.get(record_path(panel)).get_data(as_text=True)
     assert small == large, (small, large)
+
+
+def test_draft_minutes_and_report_count_the_assessments_only_for_those_who_may_see_them(app, ahead):
+    """The draft minutes count each portfolio's answers: before the day the Chair reads them as the record does."""
+    panel = ahead["panel"]
+    complete(ahead["one"][0], panel, panel.portfolio_ids[0])
+    chair_client, chair = ahead["chair"]
+    with app.app_context():
+        held_on = db.session.get(Meeting, panel.meeting_id).held_on
+    minutes, report = f"/meetings/{panel.meeting_id}/minutes", f"/meetings/{panel.meeting_id}/report"
+    hidden = f"The counts of the members&#39; assessments are shown here from {clock.format_date(held_on)}"
+    for path in (minutes, report):
+        page = chair_client.get(path).get_data(as_text=True)
+        assert hidden in page, path
+        assert "Submitted assessments: 1" not in page and "Assessments submitted by members" not in page, path
+        assert "1 assessment was submitted" not in page, path
+    clock.travel_to(london_morning(held_on))
+    sign_in(app, chair_client, chair)
+    page = chair_client.get(minutes).get_data(as_text=True)
+    assert "Submitted assessments: 1 (0 in writing)" in page and "1 assessment was submitted" in page
+    assert "Assessments submitted by members" in chair_client.get(report).get_data(as_text=True)

@@ -5,8 +5,10 @@ from datetime import date, timedelta
 
 from conftest import csrf_from, sign_in, submit
 from helpers_reports import build_meeting
+from helpers_reviews import london_morning
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import Action, AuditEvent, Meeting, Minutes, Role, Theme
 
@@ -259,3 +261,30 @@ def test_the_minutes_editor_offers_the_themes_already_recorded(app, signed_in, m
     page = chair.get(f"/meetings/{built.meeting_id}/minutes/edit").get_data(as_text=True)
     assert 'list="known-themes"' in page and '<option value="Supervision records">' in page
     assert "Themes already recorded (1)" in page  # the same theme, whatever its spacing and case
+
+
+def test_minutes_are_approved_and_published_only_from_the_meeting_date(app, signed_in, make_user):
+    held_on = clock.today() + timedelta(days=7)
+    chair, chair_person = signed_in(Role.MEMBER)
+    built = build_meeting(app, chair_person.id, held_on=held_on)
+    m, page = built.meeting_id, f"/meetings/{built.meeting_id}/minutes"
+    message = f"This meeting is on {clock.format_date(held_on)}: you can record it from that day"
+    # The Chair may draft the minutes before the meeting, but not approve them.
+    assert _edit(chair, m, "notes", {"notes": "Drafted before the meeting."}).status_code == 302
+    html = chair.get(page).get_data(as_text=True)
+    assert "Approve the minutes" not in html and "can be approved and published from that day" in html
+    refused = submit(chair, f"{page}/approve", {}, page=page)
+    assert refused.status_code == 409 and message in refused.get_data(as_text=True)
+    with app.app_context():
+        minutes = db.session.scalar(select(Minutes).where(Minutes.meeting_id == m))
+        minutes.status = "approved"  # as if approved before the Lead moved the meeting later
+        db.session.commit()
+    refused = submit(chair, f"{page}/publish", {}, page=page)
+    assert refused.status_code == 409 and message in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Meeting, m).minutes_published_at is None
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert not {"minutes.approved", "minutes.published"} & actions
+    clock.travel_to(london_morning(held_on))
+    sign_in(app, chair, chair_person)
+    assert submit(chair, f"{page}/publish", {}, page=page).status_code == 302

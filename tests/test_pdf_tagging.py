@@ -321,3 +321,52 @@ def test_fpdf2s_own_tagging_is_refused_rather_than_breaking_the_tree():
     pdf.add_page()
     with pytest.raises(UnsupportedTagging, match="draw images, links and section titles inside tagged"):
         pdf.image(png, x=10, y=10, w=5, alt_text="A square")
+
+
+def _justified_lines(reader: pypdf.PdfReader) -> list[str]:
+    """Every text operation that stretches the gaps between words: a TJ array with spacing between its strings
+    (fpdf2's justification with an embedded font) or a non-zero word spacing, Tw (with the built-in Helvetica)."""
+    found = []
+    for number, page in enumerate(reader.pages, start=1):
+        for operands, operator in ContentStream(page.get_contents(), reader).operations:
+            if operator == b"TJ" and any(not isinstance(part, (str, bytes)) for part in operands[0]):
+                found.append(f"page {number}: TJ {operands[0]!r}"[:120])
+            if operator == b"Tw" and float(operands[0]) != 0:
+                found.append(f"page {number}: {float(operands[0])} Tw")
+    return found
+
+
+LONG_SENTENCES = " ".join(["The Assessor's report tied each judgement to the Knowledge and Skills Statement, and "
+                           "the supervision records showed regular reflective discussion."] * 8)
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["DejaVu Sans", "Helvetica fallback"])
+def test_text_is_set_left_aligned_never_justified_and_stays_tagged(monkeypatch, tmp_path, fallback):
+    """Dyslexia style guides ask for left-aligned text: no stretched word gaps in paragraphs, lists, headings,
+    captions or table cells, whichever font the PDF is set in."""
+    if fallback:
+        monkeypatch.setattr(pdf_fonts, "FONT_FOLDER", tmp_path)
+    report = Report("Left aligned").add(
+        Heading(1, "Left aligned " + LONG_SENTENCES[:150]), Paragraph(LONG_SENTENCES),
+        Bullets([LONG_SENTENCES]), Table(LONG_SENTENCES[:200], ["Theme", "What the panel said"],
+                                         [["Supervision", LONG_SENTENCES]]))
+    reader, content, document = _read(to_pdf(report))
+    assert _justified_lines(reader) == []
+    assert len([line for line in content.tagged if line]) > 20  # many lines were drawn, each in marked content
+    assert [node.role for node in document.kids] == ["/H1", "/P", "/L", "/Table"]
+    assert _words(document.find("/P")[0].text) == _words(LONG_SENTENCES)
+    _assert_everything_tagged(reader, content, document)
+
+
+def test_the_minutes_and_report_downloads_are_left_aligned(app, signed_in):
+    chair, built = _chair_meeting(app, signed_in)
+    _fill(chair, built.meeting_id, note=LONG_SENTENCES)
+    page = f"/meetings/{built.meeting_id}/minutes"
+    submit(chair, f"{page}/notes", {"notes": LONG_SENTENCES}, page=f"{page}/edit")
+    for path in (f"/meetings/{built.meeting_id}/minutes.pdf", f"/meetings/{built.meeting_id}/report.pdf"):
+        response = chair.get(path)
+        assert response.status_code == 200
+        reader, content, document = _read(response.get_data())
+        assert _justified_lines(reader) == [], path
+        assert LONG_SENTENCES.split()[5] in " ".join(content.tagged)
+        _assert_everything_tagged(reader, content, document)

@@ -4,13 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers_keys import add_document, blob_path, cli_runner, make_portfolio
+from helpers_keys import add_document, add_panel_copy, blob_path, cli_runner, make_portfolio
 from sqlalchemy import select
 
 from portal import retention
 from portal.extensions import db
-from portal.models import AuditEvent, Document, DocumentVersion, Portfolio, Role, User
-from portal.storage import BlobStore
+from portal.models import AuditEvent, Document, DocumentVersion, PanelCopy, Portfolio, Role, User
+from portal.storage import BlobStore, current_store
 
 
 @pytest.fixture
@@ -155,3 +155,31 @@ def test_storage_gc_removes_orphans_and_temporary_files_but_not_live_or_recent_o
     assert live.exists() and new_orphan.exists() and not old_orphan.exists() and not temp.exists()
     assert "removed 1 orphaned files" in cli("storage", "gc", "--grace-minutes", "0").output
     assert live.exists()
+
+
+def test_deleting_and_purging_shred_panel_copies_and_gc_keeps_live_ones(app, make_user, cli):
+    lead = make_user(Role.ADMIN)
+    portfolio = make_portfolio(app, lead.id, [400])
+    document_id, (version_id,) = add_document(app, lead.id, [b"named"], portfolio_id=portfolio)
+    _, (purged_version,) = add_document(app, lead.id, [b"named too"], portfolio_id=portfolio)
+    _, (live_version,) = add_document(app, lead.id, [b"kept"])
+    copies = {v: add_panel_copy(app, v, b"cleaned") for v in (version_id, purged_version, live_version)}
+    with app.app_context():
+        files = {v: current_store().path(blob_id) for v, blob_id in copies.items()}
+    for file in files.values():
+        _age(file, hours=2)
+
+    delete(app, lead.id, document_id)
+    assert "purged 1 portfolios: 1 documents" in cli("retention", "purge").output
+
+    with app.app_context():
+        shredded = {c.version_id: c for c in db.session.scalars(select(PanelCopy))}
+        for version in (version_id, purged_version):
+            assert shredded[version].wrapped_key is None and shredded[version].kek_id is None
+            assert shredded[version].shredded_at is not None and shredded[version].digest == ""
+        assert shredded[live_version].wrapped_key is not None
+        events = {e.action: e.details for e in db.session.scalars(select(AuditEvent))}
+    assert not files[version_id].exists() and not files[purged_version].exists()
+    assert '"versions":1' in events["document.deleted"] and '"versions":1' in events["portfolio.purged"]
+    assert cli("storage", "gc").exit_code == 0
+    assert files[live_version].exists()  # a live panel copy is not an orphan

@@ -10,7 +10,7 @@ from conftest import csrf_from, sign_in, submit
 from flask import g, render_template
 from helpers_cohort import make_portfolio
 from helpers_queries import count_queries
-from helpers_reviews import answers_for, base, complete, make_meeting
+from helpers_reviews import SECTIONS, answers_for, base, complete, make_meeting
 from sqlalchemy import delete, func, select, text, update
 
 from portal import clock
@@ -19,6 +19,8 @@ from portal.models import (
     Assessment,
     AssessmentTemplate,
     AuditEvent,
+    Document,
+    DocumentVersion,
     Meeting,
     MeetingMember,
     Portfolio,
@@ -30,11 +32,17 @@ from portal.models import (
 
 @pytest.fixture
 def setting(app, signed_in, make_user):
-    """A chair and two members seated at a meeting with two sampled portfolios, each signed in."""
+    """A chair and two members seated at a meeting with two sampled portfolios, each signed in.
+
+    The meeting is today and its reading deadline has passed, so what the members see of each other's
+    assessments depends only on their own (test_meeting_record covers the days before).
+    """
     chair_client, chair = signed_in(Role.MEMBER, name="Chair Person")
     one_client, one = signed_in(Role.MEMBER, name="Member One")
     two_client, two = signed_in(Role.MEMBER, name="Member Two")
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")])
+    today = clock.today()
+    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")], held_on=today,
+                         reading_deadline=today - timedelta(days=7))
     return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
 
 
@@ -297,7 +305,8 @@ def test_overview_lists_progress(app, setting):
     panel = setting["panel"]
     complete(client, panel, panel.portfolio_ids[0])
     page = client.get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
-    assert "Submitted" in page and "Not started" in page and "3 December 2026" in page
+    deadline = clock.format_date(clock.today() - timedelta(days=7))
+    assert "Submitted" in page and "Not started" in page and deadline in page
     assert "Meeting record" not in page
     assert "Meeting record" in setting["chair"][0].get(f"/reviews/meetings/{panel.meeting_id}").get_data(as_text=True)
 
@@ -575,3 +584,67 @@ def test_published_minutes_freeze_assessments_apologies_and_attendance(app, sett
     assert "can no longer be changed or submitted" in task_list and "Check your answers" not in task_list
     record_page = chair_client.get(f"/reviews/meetings/{m}/record").get_data(as_text=True)
     assert "can no longer be changed" in record_page and "Record attendance and apologies" not in record_page
+
+
+def test_the_apologies_link_goes_once_every_assessment_is_submitted(app, setting):
+    client, _one = setting["one"]
+    panel = setting["panel"]
+    overview = f"/reviews/meetings/{panel.meeting_id}"
+    link = f'href="/reviews/meetings/{panel.meeting_id}/apologies"'
+    assert link in client.get(overview).get_data(as_text=True)
+    complete(client, panel, panel.portfolio_ids[0])
+    assert link in client.get(overview).get_data(as_text=True)  # one still to do
+    complete(client, panel, panel.portfolio_ids[1])
+    page = client.get(overview).get_data(as_text=True)
+    assert link not in page and "If you cannot attend" not in page
+
+
+def _document(app, portfolio_id: int, evidence: str, title: str, content_type: str, size: int) -> tuple[int, int]:
+    """A document row with one version (no blob: the assessment pages only link to it)."""
+    with app.app_context():
+        document = Document(portfolio_id=portfolio_id, evidence_type=evidence, title=title, created_by_id=1,
+                            created_at=clock.now())
+        db.session.add(document)
+        db.session.flush()
+        version = DocumentVersion(document_id=document.id, number=1, blob_id=f"blob-{document.id}",
+                                  filename="file", content_type=content_type, size=size, digest="0" * 64,
+                                  uploaded_by_id=1, uploaded_at=clock.now())
+        db.session.add(version)
+        db.session.flush()
+        document.current_version_id = version.id
+        db.session.commit()
+        return document.id, version.id
+
+
+def test_the_assessment_links_to_the_evidence_it_asks_about(app, setting):
+    client, _one = setting["one"]
+    panel = setting["panel"]
+    pid = panel.portfolio_ids[0]
+    agreement, agreement_version = _document(app, pid, "agreement", "Signed agreement", "application/pdf", 2048)
+    _observation, observation_version = _document(
+        app, pid, "direct_observation", "Observation 1",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 3 * 1024 * 1024)
+    documents = f'href="/portfolios/{pid}/documents"'
+    view = f'href="/portfolios/{pid}/documents/{agreement}/versions/{agreement_version}/view"'
+
+    task_list = client.get(base(panel, pid)).get_data(as_text=True)
+    assert documents in task_list and "Read the portfolio&#39;s documents (2 documents)</a>" in task_list
+    part1 = client.get(f"{base(panel, pid)}/sections/part1").get_data(as_text=True)
+    # The list opens in a new tab from a form, so unsaved answers stay; a PDF opens in a new tab, as on its page.
+    assert f'{documents} target="_blank" rel="noopener noreferrer">' in part1 and "in a new tab</a>" in part1
+    agreement_hint = part1.split('id="evidence-agreement-hint"')[1].split("</div>")[0]
+    assert view in agreement_hint and 'target="_blank"' in agreement_hint
+    assert "Open Signed agreement (PDF, 2 KB) in a new tab" in agreement_hint
+    observation_hint = part1.split('id="evidence-direct_observation-hint"')[1].split("</div>")[0]
+    assert "At least 3 observations of practice" in observation_hint
+    assert f"/versions/{observation_version}/download" in observation_hint and "Observation 1" in observation_hint
+    assert "3 MB" in observation_hint and "/view" not in observation_hint  # a Word file downloads
+    pdp_hint = part1.split('id="evidence-pdp-hint"')[1].split("</div>")[0]
+    assert "No documents of this kind are in the portfolio" in pdp_hint
+    for key in SECTIONS[1:]:
+        assert documents in client.get(f"{base(panel, pid)}/sections/{key}").get_data(as_text=True), key
+    check = client.get(f"{base(panel, pid)}/check").get_data(as_text=True)
+    assert documents in check and view in check and "No documents of this kind" in check
+    complete(client, panel, pid)
+    submitted = client.get(f"{base(panel, pid)}/check").get_data(as_text=True)
+    assert "Your submitted answers" in submitted and view in submitted

@@ -32,6 +32,31 @@ def test_common_and_padded_common_passwords_are_refused() -> None:
     assert passwords.policy_problems("correct horse battery staple") == []
 
 
+def test_the_10000_most_common_passwords_from_the_kept_list_are_refused() -> None:
+    """The list comes from the zxcvbn package (the 30,000 most common of a breach corpus), not a typed one."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    top = FREQUENCY_LISTS["passwords"][:10_000]
+    assert len(top) == 10_000
+    long_enough = [word for word in top if _long_enough(word)]
+    assert len(long_enough) > 50, "too few long entries to show anything"
+    for word in long_enough:
+        assert passwords.policy_problems(word), word
+        assert passwords.policy_problems(word.upper()), word
+    # Shorter favourites are refused when padded out to the minimum with digits or symbols.
+    words = [word for word in top if word.isalpha() and 6 <= len(word) < passwords.MIN_LENGTH]
+    assert len(words) > 1000
+    for word in words:
+        assert passwords.policy_problems(word + "2026!" + "1" * (passwords.MIN_LENGTH - len(word) - 5)), word
+    # Entries the old hand-typed list of 249 words did not have.
+    for word in ("qazwsxedcrfv", "leavemealone", "finalfantasy", "sonyericsson", "123qweasdzxc"):
+        assert passwords.policy_problems(word), word
+
+
+def _long_enough(word: str) -> bool:
+    return passwords.MIN_LENGTH <= len(word) <= passwords.MAX_LENGTH
+
+
 def test_a_password_containing_the_email_is_refused() -> None:
     email = "Jo.Smith@Council.example"
     assert passwords.policy_problems("my jo.smith@council.example pass", email)
@@ -158,6 +183,34 @@ def test_keyring_save_is_owner_only_and_loads_back(tmp_path: Path) -> None:
     with pytest.raises(KeyringError):
         Keyring.load(tmp_path / "missing.json", None)
     assert json.loads(path.read_text())["active"] == "k1"
+
+
+def test_the_sqlite_database_and_its_log_are_created_readable_only_by_the_owner(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    database = tmp_path / "portal.sqlite3"
+    config = {"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), "KEYRING": Keyring.generate(),
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+    old = os.umask(0o022)
+    try:
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+            db.session.execute(text("INSERT INTO organisations (name, kind) VALUES ('Org', 'employer')"))
+            db.session.commit()
+            files = [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+            assert all(path.exists() for path in files), "WAL mode should have made its log"
+            for path in files:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            db.engine.dispose()
+        # A file left readable by an older version is narrowed when the portal next starts.
+        os.chmod(database, 0o644)
+        create_app(config)
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_with_new_key_adds_an_active_key_and_keeps_the_old() -> None:

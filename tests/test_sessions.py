@@ -1,17 +1,19 @@
 """Server-side sessions: cookie flags, 256-bit rotated ids, sign-out, timeouts and revocation."""
 
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
 import pytest
-from conftest import fresh_code, sign_in, submit
-from helpers_auth import code_step, password_step, session_token, set_cookie, sign_out
+from conftest import csrf_from, fresh_code, sign_in, submit
+from helpers_auth import SIGN_IN_FAILED, code_step, password_step, session_token, set_cookie, sign_out
 from sqlalchemy import select, text
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Role, UserSession
+from portal.models import Role, SignInAttempt, UserSession
+from portal.security.tokens import hash_token as tokens_hash
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -30,11 +32,17 @@ def _signed_out(client) -> bool:
     return response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
 
 
+def _set_cookie_header(response, name: str) -> list[str] | None:
+    """The attributes (lower-cased) of the Set-Cookie header for a cookie name, or None if it is not set."""
+    header = next((h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")), None)
+    return None if header is None else [part.strip().lower() for part in header.split(";")]
+
+
 def test_cookie_flags_and_no_remember_me(app, make_user, client):
     person = make_user()
     response = password_step(client, person.email, person.password)
-    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("portal_session="))
-    flags = [part.strip().lower() for part in cookie.split(";")]
+    flags = _set_cookie_header(response, "__Host-portal_session")
+    assert flags is not None
     assert "httponly" in flags and "secure" in flags and "samesite=lax" in flags
     assert not any(f.startswith(("expires", "max-age")) for f in flags), "a session cookie must not persist"
     page = client.get("/sign-in/code").get_data(as_text=True) + app.test_client().get("/sign-in").get_data(
@@ -42,12 +50,120 @@ def test_cookie_flags_and_no_remember_me(app, make_user, client):
     assert "remember" not in page.lower() and 'type="checkbox"' not in page
 
 
-def test_cookie_is_not_secure_only_in_local_development(app_config, make_user):
-    app_config["DEVELOPMENT"] = True
+def test_over_https_both_cookies_carry_the_host_prefix(app, make_user, client):
+    person = make_user()
+    form_page = client.get("/sign-in")
+    signed_in = submit(client, "/sign-in", {"email": person.email, "password": person.password})
+    state = _set_cookie_header(form_page, "__Host-portal_state")
+    session = _set_cookie_header(signed_in, "__Host-portal_session")
+    for flags in (state, session):
+        # What a browser requires of a __Host- cookie: Secure, Path=/ and no Domain.
+        assert flags is not None and "secure" in flags and "path=/" in flags
+        assert not any(flag.startswith("domain") for flag in flags)
+    headers = form_page.headers.getlist("Set-Cookie") + signed_in.headers.getlist("Set-Cookie")
+    assert not any(h.startswith(("portal_session=", "portal_state=")) for h in headers)
+    # Signing out deletes the prefixed cookie (a __Host- cookie can only be removed with the same attributes).
+    cleared = client.post("/sign-out", data={"csrf_token": csrf_from(client.get("/sign-in/code").get_data(
+        as_text=True))})
+    flags = _set_cookie_header(cleared, "__Host-portal_session")
+    assert flags is not None and "secure" in flags and "path=/" in flags and any(
+        f.startswith("expires=thu, 01 jan 1970") for f in flags)
+
+
+def test_a_cookie_planted_under_the_plain_name_is_ignored_over_https(app, make_user, client):
+    person = make_user()
+    sign_in(app, client, person)
+    token = session_token(client)
+    assert client.get("/dashboard").status_code == 200
+    # A neighbouring subdomain or a plain-http page can set `portal_session`, never `__Host-portal_session`.
+    planted = app.test_client()
+    planted.set_cookie("portal_session", token, domain="localhost")
+    assert _signed_out(planted)
+
+
+def test_local_http_development_keeps_the_plain_names_without_secure(app, app_config, make_user):
     from portal import create_app
 
-    development = create_app(app_config)
+    development = create_app({**app_config, "DEVELOPMENT": True})
     assert development.config["SESSION_COOKIE_SECURE"] is False
+    person = make_user()
+    browser = development.test_client()
+    form_page = browser.get("/sign-in")
+    assert form_page.request.url.startswith("http://")
+    signed_in = submit(browser, "/sign-in", {"email": person.email, "password": person.password})
+    for response, name in ((form_page, "portal_state"), (signed_in, "portal_session")):
+        flags = _set_cookie_header(response, name)
+        assert flags is not None and "secure" not in flags and "httponly" in flags, name
+    assert browser.get("/sign-in/code").status_code == 200
+
+
+# Forged and tampered cookies --------------------------------------------------------------------------
+
+
+def _bad_cookie_rows(app, kind: str) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(SignInAttempt.ip).where(SignInAttempt.account_key == f"cookie:{kind}")))
+
+
+def test_a_forged_session_cookie_is_logged_without_its_value_counted_and_cleared(app, client, caplog):
+    caplog.set_level(logging.WARNING, logger="portal.access")
+    forged = "Zm9yZ2VkLXNlc3Npb24tdG9rZW4tZm9yLXRoZS10ZXN0cw"
+    set_cookie(client, forged)
+    response = client.get("/dashboard")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    assert _bad_cookie_rows(app, "session") == ["127.0.0.1"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "portal.access"]
+    assert any("bad session cookie from 127.0.0.1" in line for line in lines), lines
+    assert forged not in caplog.text and tokens_hash(forged) not in caplog.text
+    assert session_token(client) is None, "the forged cookie is removed"
+    # An over-long value is a forgery too.
+    set_cookie(client, "x" * 500)
+    client.get("/sign-in")
+    assert len(_bad_cookie_rows(app, "session")) == 2
+
+
+def test_a_tampered_state_cookie_is_logged_without_its_value_and_counted(app, client, caplog):
+    caplog.set_level(logging.WARNING, logger="portal.access")
+    client.get("/sign-in")
+    genuine = client.get_cookie("__Host-portal_state").value
+    client.get("/sign-in")
+    assert _bad_cookie_rows(app, "state") == [], "a genuine cookie is not counted"
+    tampered = genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB")
+    client.set_cookie("__Host-portal_state", tampered, domain="localhost")
+    assert client.get("/sign-in").status_code == 200
+    assert _bad_cookie_rows(app, "state") == ["127.0.0.1"]
+    assert any("bad state cookie" in r.getMessage() for r in caplog.records if r.name == "portal.access")
+    assert tampered not in caplog.text and genuine not in caplog.text
+
+
+def test_many_bad_cookies_from_one_address_are_throttled_across_worker_processes(app, app_config, client):
+    from portal import create_app
+
+    limit = app.config["THROTTLE_ADDRESS_FAILURES"]
+    other = create_app(app_config)  # a second worker process: the count lives in the database
+    other.test_client_class = type(client)
+    for attempt in range(limit):
+        browser = (app if attempt % 2 else other).test_client()
+        set_cookie(browser, f"forged-{attempt:04d}-" + "q" * 30)
+        assert browser.get("/sign-in").status_code == 200, attempt
+    assert len(_bad_cookie_rows(app, "session")) == limit
+    for flask_app in (app, other):
+        browser = flask_app.test_client()
+        set_cookie(browser, "one-more-forged-cookie-" + "r" * 20)
+        refused = browser.get("/sign-in")
+        assert refused.status_code == 429 and "Too many attempts" in refused.get_data(as_text=True)
+        assert session_token(browser) is None
+    # Another address, and the same address without a bad cookie, are not refused.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    set_cookie(elsewhere, "forged-from-elsewhere-" + "s" * 20)
+    assert elsewhere.get("/sign-in").status_code == 200
+    assert app.test_client().get("/sign-in").status_code == 200
+    # The lock is the address's sign-in lock: it lifts after the window.
+    clock.advance(timedelta(seconds=app.config["THROTTLE_ADDRESS_WINDOW_SECONDS"] + 1))
+    browser = app.test_client()
+    set_cookie(browser, "forged-after-the-window-" + "t" * 20)
+    assert browser.get("/sign-in").status_code == 200
 
 
 def test_token_is_256_bits_and_only_its_hash_is_stored(app, make_user, client):
@@ -172,7 +288,7 @@ def test_admin_reset_and_deactivation_end_sessions(app, admin_client, signed_in,
     assert _session_ids(app, person) == set()
     # And they cannot simply sign in again.
     response = password_step(app.test_client(), person.email, person.password)
-    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+    assert response.status_code == 400 and SIGN_IN_FAILED in response.get_data(as_text=True)
 
 
 def _others_button_csrf(client) -> str:
@@ -240,7 +356,8 @@ def test_new_recovery_codes_end_other_sessions(app, make_user):
     here, there = app.test_client(), app.test_client()
     sign_in(app, here, person)
     sign_in(app, there, person)
-    response = submit(here, "/account/recovery-codes", {"password": person.password})
+    response = submit(here, "/account/recovery-codes", {"password": person.password,
+                                                       "code": fresh_code(app, person)})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert _signed_out(there)
     assert here.get("/dashboard").status_code == 200

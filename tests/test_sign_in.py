@@ -7,6 +7,8 @@ import pytest
 from argon2 import PasswordHasher
 from conftest import outbox, sign_in
 from helpers_auth import (
+    SIGN_IN_FAILED,
+    WRONG_CODE,
     align_to_step,
     code_for_step,
     code_step,
@@ -16,11 +18,12 @@ from helpers_auth import (
     sign_out,
     user_row,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import access, clock
+from portal.auth import services
 from portal.extensions import db
-from portal.models import RecoveryCode, Role
+from portal.models import AuditEvent, RecoveryCode, Role, User
 from portal.security import passwords, totp
 
 DIGIT_ZEROS = {"full-width": 0xFF10, "arabic-indic": 0x0660}
@@ -36,16 +39,41 @@ def test_unknown_email_and_wrong_password_look_the_same(app, make_user):
     wrong = password_step(app.test_client(), person.email, "not the right password at all")
     unknown = password_step(app.test_client(), "nobody@example.org", "not the right password at all")
     assert wrong.status_code == unknown.status_code == 400
-    assert "Login failed" in wrong.get_data(as_text=True)
+    assert SIGN_IN_FAILED in wrong.get_data(as_text=True)
     assert _neutral(wrong.get_data(as_text=True), person.email) == _neutral(
         unknown.get_data(as_text=True), "nobody@example.org")
     assert wrong.headers.get("Set-Cookie") is None or "portal_session" not in wrong.headers["Set-Cookie"]
 
 
+def test_every_password_step_failure_is_one_plain_message_with_a_next_step(app, make_user):
+    """Unknown email, wrong password, deactivated, not set up and throttled all get the very same page."""
+    wrong, deactivated, throttled = make_user(), make_user(active=False), make_user()
+    with app.app_context():
+        unfinished = make_user()
+        db.session.execute(update(User).where(User.id == unfinished.id).values(enrolled_at=None))
+        db.session.commit()
+    for _ in range(5):
+        password_step(app.test_client(), throttled.email, "not the right password at all")
+    pages = {
+        "unknown": ("nobody@example.org", password_step(app.test_client(), "nobody@example.org", "some password 1")),
+        "wrong": (wrong.email, password_step(app.test_client(), wrong.email, "not the right password at all")),
+        "deactivated": (deactivated.email, password_step(app.test_client(), deactivated.email,
+                                                         deactivated.password)),
+        "not set up": (unfinished.email, password_step(app.test_client(), unfinished.email, unfinished.password)),
+        "throttled": (throttled.email, password_step(app.test_client(), throttled.email, throttled.password)),
+    }
+    neutral = {name: _neutral(response.get_data(as_text=True), email) for name, (email, response) in pages.items()}
+    assert {response.status_code for _, response in pages.values()} == {400}
+    assert len(set(neutral.values())) == 1, [name for name in neutral if neutral[name] != neutral["wrong"]]
+    body = neutral["wrong"]
+    assert SIGN_IN_FAILED in body and "forgotten my password" in body and "contact your ASYE Lead" in body
+    assert "Login failed" not in body and "Too many" not in body
+
+
 def test_inactive_or_unenrolled_account_gets_the_same_failure(app, make_user):
     person = make_user(active=False)
     response = password_step(app.test_client(), person.email, person.password)
-    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+    assert response.status_code == 400 and SIGN_IN_FAILED in response.get_data(as_text=True)
 
 
 def test_passwords_are_stored_as_argon2id(app, make_user):
@@ -141,7 +169,7 @@ def test_codes_two_steps_away_are_refused(app, make_user, offset):
     if code in {code_for_step(person.secret, k) for k in (-1, 0, 1)}:
         pytest.fail("coincidence: pick another moment")
     client, response = _code_attempt(app, person, code)
-    assert response.status_code == 400 and "Login failed" in response.get_data(as_text=True)
+    assert response.status_code == 400 and WRONG_CODE in response.get_data(as_text=True)
     assert client.get("/dashboard").headers["Location"] == "/sign-in/code"
 
 
@@ -153,10 +181,42 @@ def test_a_code_is_never_accepted_twice(app, make_user):
     assert response.status_code == 302
     assert sign_out(client).status_code == 302
     _, again = _code_attempt(app, person, code)
-    assert again.status_code == 400 and "Login failed" in again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert "That security code has already been used. Wait for your authenticator app to show a new code" in (
+        again.get_data(as_text=True))
     # An older step than the last accepted one is refused as well.
     _, older = _code_attempt(app, person, code_for_step(person.secret, -1))
-    assert older.status_code == 400
+    assert older.status_code == 400 and WRONG_CODE in older.get_data(as_text=True)
+
+
+def _events(app, action: str) -> list:
+    with app.app_context():
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                         .order_by(AuditEvent.seq)))
+        db.session.expunge_all()
+        return events
+
+
+def test_a_replayed_code_is_audited_and_the_person_emailed_a_link_never_the_code(app, make_user):
+    align_to_step()
+    person = make_user()
+    code = totp.code_at(person.secret, clock.now())
+    client, response = _code_attempt(app, person, code)
+    assert response.status_code == 302
+    mails_before = len(outbox(app))
+    attacker, replay = _code_attempt(app, person, code)  # someone who saw the code and knows the password
+    assert replay.status_code == 400 and attacker.get("/dashboard").status_code == 302
+    [event] = _events(app, "2fa.code_replayed")
+    assert event.target == f"user:{person.id}" and '"kind":"security code"' in event.details
+    [notice] = outbox(app)[mails_before:]
+    assert notice.recipient == person.email and "already been used" in notice.body
+    assert "https://portal.test/account" in notice.body and code not in notice.body + notice.subject
+    assert [e.details for e in _events(app, "sign_in.failed")][-1].count("replayed") == 1
+    # Another replay within the hour is audited again, without a second email.
+    _code_attempt(app, person, code)
+    assert len(_events(app, "2fa.code_replayed")) == 2 and len(outbox(app)) == mails_before + 1
+    # The genuine session is untouched.
+    assert client.get("/dashboard").status_code == 200
 
 
 def test_codes_with_spaces_are_accepted(app, make_user):
@@ -194,7 +254,8 @@ def test_non_digit_codes_are_refused_cleanly(app, make_user, code):
         code = "".join(chr(DIGIT_ZEROS[code] + int(d)) for d in real)
     client, response = _code_attempt(app, person, code)
     assert response.status_code == 400
-    assert "Login failed" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert any(message in body for message in services.CODE_MESSAGES.values()), body
     assert client.get("/dashboard").status_code == 302
 
 
@@ -250,8 +311,17 @@ def test_a_recovery_code_works_once_and_emails_a_notice(app, signed_in):
     assert "9 unused" in fresh.get("/account").get_data(as_text=True)
 
     _, again = _code_attempt(app, person, codes[3])
-    assert again.status_code == 400 and "Login failed" in again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert ("That recovery code has already been used: use another one, or ask your ASYE Lead to reset your "
+            "sign-in") in again.get_data(as_text=True)
     assert _recovery_count(app, person) == 9
+    [replay] = _events(app, "2fa.code_replayed")
+    assert '"kind":"recovery code"' in replay.details
+    assert codes[3] not in outbox(app)[-1].body and "already been used" in outbox(app)[-1].body
+    _, unknown = _code_attempt(app, person, "abcd-efgh-jkmnp")
+    assert unknown.status_code == 400 and "That is not one of your recovery codes" in unknown.get_data(as_text=True)
+    _, short = _code_attempt(app, person, "12345")
+    assert short.status_code == 400 and "A security code is 6 digits" in short.get_data(as_text=True)
 
 
 def test_unknown_email_costs_one_verification_at_the_same_parameters(app, make_user, monkeypatch):

@@ -23,6 +23,7 @@ from helpers_documents import (
     make_portfolio,
     office_zip,
     only_document,
+    pdf_around,
     upload,
     upload_path,
 )
@@ -133,9 +134,29 @@ def test_marker_scans_find_plaintext(tmp_path: Path, temp_files: list[str]) -> N
     assert temp_files == []
 
 
-def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tuple[FlaskClient, Person],
+def _on_memory_filesystem(folder: Path) -> bool:
+    """True when the folder is on a tmpfs (in memory, never written to a disk)."""
+    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    best = max((m for m in mounts if str(folder).startswith(m[1].rstrip("/") + "/")), key=lambda m: len(m[1]))
+    return best[2] == "tmpfs"
+
+
+@pytest.fixture(params=["unscanned", "scanned"])
+def scanning(request: pytest.FixtureRequest, app_config: dict) -> Path | None:
+    """Virus scanning off, or on with the real clamd (whose scratch folder is returned)."""
+    if request.param == "unscanned":
+        return None
+    server = request.getfixturevalue("start_clamd")()
+    app_config["CLAMD"], app_config["CLAMD_MAX_BYTES"] = str(server.socket), 64 * MB
+    return server.scratch
+
+
+def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Flask,
+                                                   admin_client: tuple[FlaskClient, Person],
                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    temp_files: list[str]) -> None:
+    # A real 50 MB PDF carrying a marker: stored, scanned (when clamd is set) and copied for the panel without
+    # its metadata, all in memory; nothing of it in the clear on disk, during or after the upload.
     client, _ = admin_client
     pid = make_portfolio(app)
     system_tmp = Path(tempfile.gettempdir())
@@ -144,8 +165,9 @@ def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tupl
     monkeypatch.setattr(tempfile, "tempdir", str(spool))  # any spooling in this process lands where we look
     marker = b"MARKER-" + secrets.token_hex(16).encode()
     token = csrf_from(client.get(upload_path(pid)).get_data(as_text=True))
+    head, tail = pdf_around(50 * MB)
     body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Big")],
-                        "big.pdf", b"%PDF-1.7\n", 50 * MB, b"0123456789abcdef\n", marker)
+                        "big.pdf", head, 50 * MB, b"0123456789abcdef\n", marker, tail=tail)
     roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"]), spool]
     started, found, scans, done = time.time() - 1, [], [0], threading.Event()
 
@@ -154,7 +176,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tupl
             found.extend(_files_with(roots, marker) + _files_with([system_tmp], marker, started)
                          + _open_files_with(marker))
             scans[0] += 1
-            time.sleep(0.2)
+            done.wait(0.2)  # not time.sleep, which fails under faketime (the shifted leg) and would end the watch
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -175,7 +197,12 @@ def test_50mb_upload_never_puts_plaintext_on_disk(app: Flask, admin_client: tupl
         assert blob > 50 * MB  # the whole file, encrypted
     downloaded = client.get(f"/portfolios/{pid}/documents/{only_document(app)[0]}/versions/{version_id}/download")
     assert downloaded.status_code == 200 and len(downloaded.data) == 50 * MB
-    assert downloaded.data.startswith(b"%PDF-1.7\n" + marker)
+    assert downloaded.data.startswith(head + marker)
+    with app.app_context():
+        version = db.session.get(DocumentVersion, version_id)
+        assert version.cleaning == "cleaned" and version.panel_copy.size > 50 * MB - 4096  # the panel's copy
+    if scanning is not None:  # clamd holds the stream while it scans it: in memory, never on a disk
+        assert _on_memory_filesystem(scanning) and _files_with([scanning], marker) == []
 
 
 def test_several_files_each_with_its_evidence_type(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:

@@ -176,6 +176,24 @@ def test_headers_on_every_kind_of_response(app: Flask, admin_client: tuple[Flask
     _assert_security_headers(plain, "http", False, https=False)
 
 
+def test_every_authenticated_response_varies_by_cookie(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    from helpers_documents import PDF, make_portfolio, only_document, upload
+
+    browser, _ = admin_client
+    portfolio = make_portfolio(app)
+    assert upload(browser, portfolio, [("Report.pdf", PDF, "final_report")]).status_code == 302
+    document, version = only_document(app)
+    base = f"/portfolios/{portfolio}/documents/{document}/versions/{version}"
+    for path, status in ((f"{base}/view", 200), (f"{base}/download", 200), ("/admin/audit.csv", 200),
+                         ("/dashboard", 200), ("/account", 200), ("/no-such-page", 404)):
+        response = browser.get(path)
+        response.get_data()  # a streamed download must finish before the next request
+        assert response.status_code == status, path
+        assert "cookie" in {value.strip().lower() for value in response.headers.get("Vary", "").split(",")}, path
+    inline = browser.get(f"{base}/view")
+    assert inline.headers["Content-Disposition"].startswith("inline") and inline.data == PDF
+
+
 def test_static_files_carry_the_headers(app: Flask, client: FlaskClient) -> None:
     static = app.static_folder
     assert static
@@ -187,6 +205,27 @@ def test_static_files_carry_the_headers(app: Flask, client: FlaskClient) -> None
     missing = client.get("/static/does-not-exist.css")
     assert missing.status_code == 404
     _assert_security_headers(missing, "missing static", False)
+
+
+def test_an_error_page_shows_an_incident_reference_that_the_logged_stack_trace_carries(
+        failing_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    import re
+
+    caplog.set_level(logging.ERROR)
+    references = []
+    for _ in range(2):
+        response = failing_app.test_client().get("/boom")
+        assert response.status_code == 500
+        match = re.search(r'class="portal-incident-reference">([A-Z0-9]{4}-[A-Z0-9]{4})<', response.get_data(
+            as_text=True))
+        assert match, response.get_data(as_text=True)
+        references.append(match.group(1))
+    assert references[0] != references[1], "each incident has its own reference"
+    for reference in references:
+        logged = [r for r in caplog.records if reference in r.getMessage()]
+        assert len(logged) == 1, reference
+        assert logged[0].exc_info is not None and "secret-internal-detail" in caplog.text
+        assert "Traceback" not in response.get_data(as_text=True)
 
 
 def test_error_pages_show_no_stack_trace(failing_app: Flask, monkeypatch: pytest.MonkeyPatch,

@@ -3,8 +3,15 @@
 from typing import Any
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
-from wtforms import DateField, Field, RadioField, SelectField, StringField, SubmitField
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxInput,
+    GovDateInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import BooleanField, DateField, Field, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from portal.models import ROLE_LABELS_FOR_FORMS, OrganisationKind
@@ -52,6 +59,15 @@ class ConfirmForm(FlaskForm):
     """A button that confirms an action (the CSRF token is the point)."""
 
     submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class ResetForm(ConfirmForm):
+    """Confirm a reset of someone's second factor; say if they have forgotten their password too."""
+
+    forgot_password = BooleanField(
+        "They have also forgotten their password", widget=GovCheckboxInput(), validators=[Optional()],
+        description="Only if they told you so. The link will then ask them to choose a new password, so the email "
+                    "address alone is enough to take over the account: check it is really them first.")
 
 
 class OrganisationForm(FlaskForm):

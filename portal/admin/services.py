@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from portal import access, audit, clock, mail
@@ -48,7 +48,8 @@ def people(query: str = "", role: str = "", status: str = "") -> list[User]:
 def _unused_links() -> Select[tuple[AccountLink]]:
     """The query behind the pending-link lookups: unused, unreplaced invitation and reset links, newest first."""
     return (select(AccountLink)
-            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value)))
+            .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value,
+                                            LinkPurpose.FULL_RESET.value)))
             .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
             .order_by(AccountLink.created_at.desc()))
 
@@ -123,8 +124,13 @@ def change_role(actor: User, user: User, role: Role) -> None:
     db.session.commit()
 
 
-def reset_two_factor(actor: User, user: User) -> AccountLink:
-    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link."""
+def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> AccountLink:
+    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link.
+
+    The link asks for the person's password and sets up a new authenticator. Only when the Lead says the person
+    has forgotten their password too does it ask them to choose a new one instead; that rests on the email address
+    alone, so the Lead checks who is asking first.
+    """
     user.totp_secret = None
     user.totp_last_step = None
     user.enrolled_at = None
@@ -132,13 +138,14 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
     access.end_other_sessions(user)
     _revoke_links(user)
     hours = invitation_hours()
-    link, token = new_link(LinkPurpose.RESET, timedelta(hours=hours), user_id=user.id, email=user.email,
+    purpose = LinkPurpose.FULL_RESET if forgot_password else LinkPurpose.RESET
+    link, token = new_link(purpose, timedelta(hours=hours), user_id=user.id, email=user.email,
                             name=user.name, role=user.role, created_by_id=actor.id)
     mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
                link_url=mail.external_url("auth.accept_link", token=token),
-               hours=hours)
+               hours=hours, keeps_password=not forgot_password and user.password_hash is not None)
     db.session.flush()
-    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id)
+    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id, new_password=forgot_password)
     db.session.commit()
     return link
 
@@ -146,32 +153,32 @@ def reset_two_factor(actor: User, user: User) -> AccountLink:
 # Emails not delivered ---------------------------------------------------------------------------------
 
 
+def _undelivered() -> ColumnElement[bool]:
+    """Not sent, and failed at least once (a message the Lead asked to retry keeps its last error until sent)."""
+    return and_(OutboxMessage.sent_at.is_(None), or_(OutboxMessage.attempts > 0, OutboxMessage.last_error != ""))
+
+
 def undelivered_mail() -> list[OutboxMessage]:
     """Messages that failed at least once and are not yet sent, oldest first."""
-    return list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)
-        .order_by(OutboxMessage.id).limit(500)))
+    return list(db.session.scalars(select(OutboxMessage).where(_undelivered()).order_by(OutboxMessage.id).limit(500)))
 
 
 def undelivered_mail_count() -> int:
     """How many messages have failed and are still waiting."""
-    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0)) or 0
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(_undelivered())) or 0
 
 
 def undelivered_message(message_id: int) -> OutboxMessage | None:
     """One failed, unsent message by id."""
-    message = db.session.get(OutboxMessage, message_id)
-    return message if message is not None and message.sent_at is None and message.attempts > 0 else None
+    return db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id, _undelivered()))
 
 
 def retry_mail(actor: User, message: OutboxMessage) -> None:
-    """Try a failed message again now, with a fresh allowance of attempts (delivered after the request)."""
+    """Try a failed message again now, with a fresh allowance of attempts (the worker sends it within seconds)."""
     message.attempts = 0
     message.next_attempt_at = clock.now()
     audit.record(actor, "mail.retry_requested", f"outbox:{message.id}")
     db.session.commit()
-    mail.request_delivery()
 
 
 # Audit trail ------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, clock
 from portal.admin import forms, services
 from portal.auth import services as auth_services
 from portal.extensions import db
@@ -69,7 +69,7 @@ def _person_page(user: User, role_form: forms.RoleForm) -> str:
 def _confirmed_action(user_id: int, template: str, action: str) -> str | Response:
     """Show a confirmation page on GET; do the action on a confirmed POST."""
     user = db.get_or_404(User, user_id)
-    form = forms.ConfirmForm()
+    form = forms.ResetForm() if action == "reset" else forms.ConfirmForm()
     if form.validate_on_submit():
         actor = access.require_user()
         if user.id == actor.id and action != "reactivate":
@@ -86,8 +86,11 @@ def _confirmed_action(user_id: int, template: str, action: str) -> str | Respons
             services.reactivate(actor, user)
             flash(f"{user.name} can sign in again.")
         else:
-            services.reset_two_factor(actor, user)
-            flash(f"{user.name}'s sign-in has been reset. They have been emailed a link to set it up again.")
+            forgot = isinstance(form, forms.ResetForm) and bool(form.forgot_password.data)
+            services.reset_two_factor(actor, user, forgot_password=forgot)
+            flash(f"{user.name}'s sign-in has been reset. They have been emailed a link to "
+                  + ("choose a new password and set up a new authenticator app." if forgot
+                     else "set up a new authenticator app. They keep their password."))
         return redirect(url_for("admin.person", user_id=user.id))
     return render_template(template, person=user, form=form)
 
@@ -136,7 +139,13 @@ def resend(link_id: int) -> Response:
     link = _link_or_404(link_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
-    new = auth_services.resend_link(access.require_user(), link)
+    try:
+        new = auth_services.resend_link(access.require_user(), link)
+    except auth_services.ResendLimited as limited:
+        flash(f"You cannot send {limited.email} another link yet: they have been sent "
+              f"{auth_services.LINKS_PER_HOUR} in the last hour. You can send another after "
+              f"{clock.format_datetime(limited.allowed_at)}.", "important")
+        return redirect(url_for("admin.people"))
     flash(f"A new link has been sent to {new.email}. The old link no longer works.")
     return redirect(url_for("admin.people"))
 
@@ -176,7 +185,7 @@ def retry_email(message_id: int) -> Response:
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     services.retry_mail(access.require_user(), message)
-    flash(f"The email to {message.recipient} will be sent again now. If it fails, it stays on this list.")
+    flash(f"The email to {message.recipient} will be sent again now. If it fails again, it stays on this list.")
     return redirect(url_for("admin.emails"))
 
 

@@ -97,6 +97,14 @@ class EnrolForm(FlaskForm):
     submit = SubmitField("Confirm and continue", widget=GovSubmitInput())
 
 
+class ResetSignInForm(FlaskForm):
+    """The person's current password, before setting up a new authenticator after the Lead's reset."""
+
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter your password"), Length(max=1024)])
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
 class PasswordHelpForm(FlaskForm):
     """Ask for a password reset link."""
 
@@ -124,21 +132,28 @@ class ChangePasswordForm(ResetPasswordForm):
                             validators=[InputRequired("Enter your current password"), Length(max=1024)])
 
 
-class RegenerateCodesForm(FlaskForm):
-    """Confirm with the password or a security code before replacing the recovery codes."""
-
-    password = PasswordField("Password", widget=GovPasswordInput(), validators=[Length(max=1024)])
-    code = StringField("Security code", description="Or, if you have your authenticator app, the 6-digit code it "
-                       "shows now.", widget=GovTextInput(), validators=[Length(max=20)])
-    submit = SubmitField("Create new recovery codes", widget=GovSubmitInput())
+SECOND_FACTOR_HINT = ("The 6-digit code your authenticator app shows now or, if you cannot use the app, one of "
+                      "your unused recovery codes.")
 
 
-class ConfirmPasswordForm(FlaskForm):
-    """The password again, before setting up a new authenticator app."""
+class ConfirmBothFactorsForm(FlaskForm):
+    """The password and a current code or an unused recovery code, before changing a second factor."""
 
     password = PasswordField("Password", widget=GovPasswordInput(),
                              validators=[InputRequired("Enter your password"), Length(max=1024)])
+    code = StringField("Security code or recovery code", description=SECOND_FACTOR_HINT, widget=GovTextInput(),
+                       validators=[InputRequired("Enter a security code or a recovery code"), Length(max=40)])
     submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class RegenerateCodesForm(ConfirmBothFactorsForm):
+    """Confirm with the password and a second factor before replacing the recovery codes."""
+
+    submit = SubmitField("Create new recovery codes", widget=GovSubmitInput())
+
+
+class ConfirmPasswordForm(ConfirmBothFactorsForm):
+    """The password and a second factor, before setting up a new authenticator app."""
 
 
 class NewAuthenticatorForm(FlaskForm):

@@ -1,10 +1,15 @@
-"""Sign-in throttling, counted in the database so every worker process sees the same numbers."""
+"""Sign-in throttling, counted in the database so every worker process sees the same numbers.
+
+Forged or unknown session cookies and tampered state cookies are counted here too, as failures of their address
+(under a fixed key of their own, never an account's): an address guessing cookies is throttled exactly like one
+guessing passwords, and shares that address's limits.
+"""
 
 import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal import clock
 from portal.extensions import db
@@ -83,6 +88,35 @@ def _address_lock(ip: str, now: datetime, config: dict) -> datetime | None:
     return None
 
 
+BAD_COOKIE_KEYS = {"session": "cookie:session", "state": "cookie:state"}  # not hex, so never an email's hash
+
+
+def address_locked_until(ip: str) -> datetime | None:
+    """Return when this address may try again, or None if it may try now (its account limits aside)."""
+    now = clock.now()
+    lock = _address_lock(ip, now, current_app.config)
+    return lock if lock is not None and lock > now else None
+
+
+def note_bad_cookie(kind: str, ip: str) -> None:
+    """Count a forged, unknown or tampered cookie ("session" or "state") against its address (caller commits)."""
+    note_attempt(BAD_COOKIE_KEYS[kind], ip, succeeded=False)
+
+
 def note_attempt(key: str, ip: str, succeeded: bool) -> None:
     """Record an attempt in the current transaction (the caller commits)."""
     db.session.add(SignInAttempt(account_key=key, ip=ip, at=clock.now(), succeeded=succeeded))
+
+
+# The longest look back the checks above take (the daily limits): older attempts no longer count for anything.
+LONGEST_WINDOW = timedelta(days=1)
+
+
+def prune_attempts() -> int:
+    """Delete attempts older than any throttling window reads (they hold IP addresses); return how many."""
+    removed = db.session.execute(
+        delete(SignInAttempt).where(SignInAttempt.at < clock.now() - LONGEST_WINDOW)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return removed

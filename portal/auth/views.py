@@ -5,11 +5,11 @@ from werkzeug.wrappers import Response
 
 from portal import access
 from portal.auth import forms, services
-from portal.models import LinkPurpose
+from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("auth", __name__)
 
-ENROLMENT_LINKS = (LinkPurpose.INVITATION, LinkPurpose.FIRST_ADMIN, LinkPurpose.RESET)
+ENROLMENT_LINKS = (LinkPurpose.INVITATION, LinkPurpose.FIRST_ADMIN, LinkPurpose.RESET, LinkPurpose.FULL_RESET)
 
 
 def _client() -> tuple[str, str]:
@@ -72,8 +72,10 @@ def sign_out() -> Response:
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @access.public
 def accept_link(token: str) -> str | Response:
-    """Step 1 of an invitation, first-run or reset link: choose a password."""
+    """Step 1 of an invitation or first-run link: choose a password; of the Lead's reset: the password again."""
     link = services.find_link(token, ENROLMENT_LINKS)
+    if services.keeps_password(link):
+        return _reset_start(link, token)
     first_admin = link.purpose == LinkPurpose.FIRST_ADMIN
     form = forms.FirstAdminForm() if first_admin else forms.ChoosePasswordForm(email=link.email)
     if form.validate_on_submit():
@@ -105,6 +107,46 @@ def enrol(token: str) -> str | Response:
     return render_template("auth/enrol.html", form=form, **services.enrolment_details(link)), (
         400 if form.errors else 200
     )
+
+
+def _reset_start(link: AccountLink, token: str) -> tuple[str, int]:
+    """The Lead reset this person's sign-in: they confirm their password, then scan a new QR code."""
+    form = forms.ResetSignInForm()
+    if form.validate_on_submit():
+        outcome = services.start_reset_setup(link, form.password.data, _client()[0])
+        if outcome.ok:
+            return _reset_scan_page(link, token, forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending),
+                                    outcome.pending)
+        form.password.errors.append(outcome.message)
+    return render_template("auth/reset_sign_in.html", form=form, link=link), 400 if form.errors else 200
+
+
+def _reset_scan_page(link: AccountLink, token: str, form: forms.NewAuthenticatorForm, sealed: str,
+                     status: int = 200) -> tuple[str, int]:
+    details = services.pending_reset_setup(link, sealed)
+    if details is None:
+        start = forms.ResetSignInForm(formdata=None)
+        start.password.errors = [services.RESET_SETUP_EXPIRED]
+        return render_template("auth/reset_sign_in.html", form=start, link=link), 400
+    return render_template("auth/reset_scan.html", form=form, token=token, **details), status
+
+
+@bp.route("/invite/<token>/new-authenticator", methods=["POST"])
+@access.public
+def reset_authenticator(token: str) -> str | Response | tuple[str, int]:
+    """Step 2 of the Lead's reset: a code from the new app sets it up; the recovery codes are shown once."""
+    link = services.find_link(token, (LinkPurpose.RESET,))
+    if not services.keeps_password(link):
+        return redirect(url_for("auth.accept_link", token=token))
+    form = forms.NewAuthenticatorForm()
+    if form.validate_on_submit():
+        outcome = services.confirm_reset_setup(link, form.pending.data, form.code.data, *_client(), g.auth_session)
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
+                                   new_authenticator=True)
+        form.code.errors.append(outcome.message)
+    return _reset_scan_page(link, token, form, form.pending.data or "", 400)
 
 
 @bp.route("/password-help", methods=["GET", "POST"])
@@ -172,11 +214,10 @@ def recovery_codes() -> str | Response:
     user = access.require_user()
     form = forms.RegenerateCodesForm()
     if form.validate_on_submit():
-        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data or "",
-                                                     form.code.data or "")
+        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data, form.code.data)
         if outcome.ok:
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
-        (form.code if form.code.data and not form.password.data else form.password).errors.append(outcome.message)
+        form[outcome.field].errors.append(outcome.message)
     return render_template("auth/regenerate_codes.html", form=form,
                            codes_left=services.unused_recovery_codes(user)), 400 if form.errors else 200
 
@@ -184,14 +225,14 @@ def recovery_codes() -> str | Response:
 @bp.route("/account/authenticator", methods=["GET", "POST"])
 @access.signed_in
 def new_authenticator() -> str | Response:
-    """Set up a new authenticator app, step 1: the password again; step 2 shows the new QR code."""
+    """Set up a new authenticator app, step 1: the password and a current or recovery code; step 2 the QR code."""
     user = access.require_user()
     form = forms.ConfirmPasswordForm()
     if form.validate_on_submit():
-        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data)
+        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data, form.code.data)
         if outcome.ok:
             return _scan_page(forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending), outcome.pending)
-        form.password.errors.append(outcome.message)
+        form[outcome.field].errors.append(outcome.message)
     return render_template("auth/new_authenticator.html", form=form), 400 if form.errors else 200
 
 

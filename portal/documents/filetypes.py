@@ -7,9 +7,11 @@ so an HTML page named .pdf is refused.
 
 import codecs
 import re
-import struct
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
+
+from portal.documents import archives
 
 HEAD_BYTES = 4096
 TAIL_BYTES = 1024 * 1024
@@ -29,6 +31,11 @@ class FileKind:
     def opens_inline(self) -> bool:
         """PDFs open in the browser; everything else downloads."""
         return self.key == "pdf"
+
+    @property
+    def is_archive(self) -> bool:
+        """DOCX, XLSX and ODT files are zip archives (checked for archive bombs)."""
+        return self.key in ("docx", "xlsx", "odt")
 
 
 KINDS = {
@@ -95,6 +102,7 @@ class ContentSniffer:
         self.size = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._text = True
+        self._directory: archives.Directory | Literal[False] | None = None
 
     def feed(self, chunk: bytes) -> None:
         """Look at the next piece of the file."""
@@ -113,7 +121,10 @@ class ContentSniffer:
                 self._text = False
 
     def kind(self) -> FileKind | None:
-        """The kind of file seen, or None if it is none of the accepted kinds."""
+        """The kind of file seen, or None if it is none of the accepted kinds.
+
+        Raises archives.DirectoryNotKept for a zip whose directory is longer than the end kept of it.
+        """
         head = bytes(self.head)
         for magic, key in _MAGIC:
             if head.startswith(magic):
@@ -129,7 +140,8 @@ class ContentSniffer:
         return None
 
     def _zip_kind(self) -> FileKind | None:
-        names = self._zip_names()
+        found = self.zip_directory()
+        names = found.names if found else set()
         head_is_odt = bytes(self.head[30:30 + len(_ODT_MIMETYPE)]) == _ODT_MIMETYPE
         if head_is_odt and "content.xml" in names:
             return KINDS["odt"]
@@ -140,26 +152,23 @@ class ContentSniffer:
                 return KINDS["xlsx"]
         return None
 
-    def _zip_names(self) -> set[str]:
-        """Entry names from the zip's central directory, which sits at the end of the file."""
-        tail = bytes(self.tail)
-        end = tail.rfind(b"PK\x05\x06", max(0, len(tail) - 65_557))
-        if end < 0 or len(tail) - end < 22:
-            return set()
-        directory_size, directory_offset = struct.unpack_from("<II", tail, end + 12)
-        start = len(tail) - (self.size - directory_offset)
-        if start < 0 or start + directory_size > end:
-            return set()
-        names, position = set(), start
-        while position + 46 <= start + directory_size and tail[position:position + 4] == b"PK\x01\x02":
-            name_len, extra_len, comment_len = struct.unpack_from("<HHH", tail, position + 28)
-            names.add(tail[position + 46:position + 46 + name_len].decode("utf-8", "replace"))
-            position += 46 + name_len + extra_len + comment_len
-        return names
+    def zip_directory(self) -> archives.Directory | None:
+        """The zip's central directory, read from the end of the file kept in `tail`; None if it is not a zip.
+
+        Raises archives.DirectoryNotKept when the directory is longer than the kept end (a very long list).
+        """
+        if self._directory is None:
+            self._directory = archives.directory(bytes(self.tail), self.size) or False
+        return self._directory or None
 
     def identify(self, filename: str) -> FileKind:
         """Return the kind of file, refusing it if unknown or if its name claims another kind."""
-        kind = self.kind()
+        try:
+            kind = self.kind()
+        except archives.DirectoryNotKept:
+            raise FileRefused(f"{filename} holds too many files inside it: its list of contents alone is over "
+                              f"{TAIL_BYTES // (1024 * 1024)} MB. Save it again from Word, Excel or LibreOffice, "
+                              "or as a PDF") from None
         ext = extension(filename)
         if ext not in ACCEPTED_EXTENSIONS:
             raise FileRefused(f"{filename} must be a PDF, Word, Excel, OpenDocument text, PNG, JPEG or text file")

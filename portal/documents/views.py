@@ -16,7 +16,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access, retention
+from portal import access, retention, wording
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
@@ -31,12 +31,8 @@ PREFIX = "/portfolios/<int:portfolio_id>/documents"
 
 @bp.app_template_filter("document_size")
 def document_size(size: int) -> str:
-    """A file size as people say it: 12 bytes, 30 KB, 1.2 MB."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    """A file size as people say it: 12 bytes, 30 KB, 1.2 MB, 200 MB (see wording.file_size)."""
+    return wording.file_size(size)
 
 
 def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Document]:
@@ -62,10 +58,14 @@ def portfolio_documents(portfolio_id: int) -> str:
     portfolio = access.portfolio_or_404(user, portfolio_id)
     documents = services.documents_of([portfolio.id])
     groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
+    not_cleaned = services.not_cleaned(d.current_version for d in documents if d.current_version) \
+        if user.is_admin else []
     return render_template("documents/list.html", portfolio=portfolio, label=portfolio.label_for(user),
                            groups=[g for g in groups if g[1]], readers=services.readers_of(documents),
                            mine=services.my_read_states(user, documents), user=user,
-                           kind_of=services.kind_of)
+                           kind_of=services.kind_of, not_cleaned=not_cleaned,
+                           titles={d.current_version_id: d.title for d in documents},
+                           panel_receives=services.panel_receives)
 
 
 def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: int) -> tuple[str, int]:
@@ -106,6 +106,7 @@ def document(portfolio_id: int, document_id: int) -> str:
     versions = services.versions_of(doc)
     return render_template("documents/document.html", portfolio=portfolio, label=portfolio.label_for(user),
                            document=doc, versions=versions, kind_of=services.kind_of,
+                           panel_receives=services.panel_receives,
                            names=services.file_names(user, portfolio, doc, versions),
                            state=services.my_read_states(user, [doc])[doc.id], user=user)
 
@@ -166,7 +167,7 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
         abort(404)
     stamp = bool(current_app.config.get("PDF_STAMP")) and kind.opens_inline
     # Read now: open_version commits, which expires the rows.
-    size, filename = version.size, services.file_name(user, portfolio, version.document, version)
+    size, filename = services.served_size(user, version), services.file_name(user, portfolio, version.document, version)
     try:
         pieces = services.open_version(user, version, disposition, stamp=stamp)
     except services.IntegrityFailure:

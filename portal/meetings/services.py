@@ -72,8 +72,15 @@ class MeetingDetails:
 
 
 def save_meeting(actor: User, meeting: Meeting | None, details: MeetingDetails) -> Meeting:
-    """Create a meeting, or change its details, agenda and Terms of Reference."""
+    """Create a meeting, or change its details, agenda and Terms of Reference.
+
+    A change of date is audited as `meeting.date_changed` with the old date (`moved_from`), since the date
+    decides from when the meeting can be recorded; any other change as `meeting.updated`.
+    """
     action = "meeting.updated" if meeting else "meeting.created"
+    # A meeting brought forward (or put back) is recorded with both dates: the day decides when the Chair
+    # can record it (reviews.services.why_not_yet).
+    moved_from = meeting.held_on if meeting is not None and meeting.held_on != details.held_on else None
     meeting = meeting or Meeting(created_at=clock.now())
     meeting.title = details.title.strip()
     meeting.held_on = details.held_on
@@ -83,7 +90,11 @@ def save_meeting(actor: User, meeting: Meeting | None, details: MeetingDetails) 
     meeting.terms_of_reference = details.terms_of_reference.strip()
     db.session.add(meeting)
     db.session.flush()
-    audit.record(actor, action, f"meeting:{meeting.id}", held_on=meeting.held_on.isoformat())
+    if moved_from is not None:
+        audit.record(actor, "meeting.date_changed", f"meeting:{meeting.id}", held_on=meeting.held_on.isoformat(),
+                     moved_from=moved_from.isoformat())
+    else:
+        audit.record(actor, action, f"meeting:{meeting.id}", held_on=meeting.held_on.isoformat())
     db.session.commit()
     return meeting
 

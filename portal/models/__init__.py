@@ -6,11 +6,15 @@ from portal.models.base import Base
 from portal.models.deployment import Deployment, KeyCheck
 from portal.models.documents import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
+    LEGACY_CLEANING_LABEL,
+    Cleaning,
     Document,
     DocumentVersion,
     EvidenceType,
+    PanelCopy,
     ReadReceipt,
 )
+from portal.models.jobs import JobRun
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import (
     Attendance,
@@ -47,6 +51,7 @@ from portal.models.users import (
 
 __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
+    "LEGACY_CLEANING_LABEL",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
     "Action",
@@ -60,6 +65,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "Cleaning",
     "Cohort",
     "Deployment",
     "Document",
@@ -67,6 +73,7 @@ __all__ = [
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "JobRun",
     "KeyCheck",
     "KeyMessage",
     "LinkPurpose",
@@ -82,6 +89,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PanelCopy",
     "PanelRole",
     "PanelView",
     "Portfolio",

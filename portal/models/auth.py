@@ -15,7 +15,8 @@ class LinkPurpose(enum.StrEnum):
 
     INVITATION = "invitation"  # a new person sets a password and enrols an authenticator
     FIRST_ADMIN = "first_admin"  # the first-run link that creates the first administrator
-    RESET = "reset"  # the Lead reset someone's sign-in: new password and authenticator
+    RESET = "reset"  # the Lead reset someone's second factor: they keep their password, set up an authenticator
+    FULL_RESET = "full_reset"  # the Lead's reset for someone who also forgot their password: both are set again
     PASSWORD = "password"  # password help: a new password, confirmed with a security code
 
 

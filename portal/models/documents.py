@@ -61,6 +61,41 @@ DEFAULT_EVIDENCE_REQUIREMENTS: dict[str, int] = {
 }
 
 
+class Cleaning(enum.StrEnum):
+    """What the panel receives of a version: a copy without hidden identifying details, or why not."""
+
+    CLEANED = "cleaned"  # a panel copy exists
+    NOTHING_HIDDEN = "nothing_hidden"  # plain text: nothing but its text
+    NOT_POSSIBLE = "not_possible"  # Word 97-2003: cannot be rewritten safely
+    TOO_LARGE = "too_large"  # over PANEL_COPY_MAX_BYTES
+    UNREADABLE = "unreadable"  # damaged or password-protected: could not be read to be cleaned
+
+    @property
+    def warns(self) -> bool:
+        """True when the panel receives the file as uploaded, with whatever names it hides."""
+        return self in (Cleaning.NOT_POSSIBLE, Cleaning.TOO_LARGE, Cleaning.UNREADABLE)
+
+    @property
+    def label(self) -> str:
+        """What the panel receives, as the Lead is told it."""
+        return CLEANING_LABELS[self]
+
+
+CLEANING_LABELS = {
+    Cleaning.CLEANED: "A copy without the names hidden in the file (properties, comment and change authors)",
+    Cleaning.NOTHING_HIDDEN: "The file itself: a text file hides no names",
+    Cleaning.NOT_POSSIBLE: "The file as uploaded, with any names hidden in it: Word 97-2003 (.doc) files cannot be "
+                           "cleaned. Save it as .docx or PDF and upload it as a new version",
+    Cleaning.TOO_LARGE: "The file as uploaded, with any names hidden in it: it is too large to clean. Make it "
+                        "smaller and upload it as a new version",
+    Cleaning.UNREADABLE: "The file as uploaded, with any names hidden in it: it could not be read to be cleaned "
+                         "(it may be damaged or protected with a password). Save it again and upload it as a "
+                         "new version",
+}
+LEGACY_CLEANING_LABEL = ("The file as uploaded, with any names hidden in it: it was stored before the portal made "
+                         "cleaned copies. Whoever runs the portal can make them with `flask documents clean`")
+
+
 class Document(Base):
     """A document in a portfolio (or a meeting's papers); its content lives in versions."""
 
@@ -104,9 +139,34 @@ class DocumentVersion(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the panel receives (a Cleaning value); None for versions stored before panel copies existed.
+    cleaning: Mapped[str | None] = mapped_column(String(20))
 
     document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
     uploaded_by: Mapped[User] = relationship()
+    panel_copy: Mapped["PanelCopy | None"] = relationship(back_populates="version", uselist=False)
+
+
+class PanelCopy(Base):
+    """The copy of a version everyone but the Lead receives: the same content without identifying metadata.
+
+    A blob of its own with its own data key and digest, bound to its version (and to being a panel copy) by its
+    Cobblestone context; rotated, verified, backed up, shredded and collected like the version's own blob.
+    """
+
+    __tablename__ = "panel_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"), unique=True)
+    blob_id: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(EncryptedText("panel_copies.digest"))  # BLAKE3-256 of the plaintext
+    kek_id: Mapped[str | None] = mapped_column(String(20))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once crypto-shredded
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[DocumentVersion] = relationship(back_populates="panel_copy")
 
 
 class ReadReceipt(Base):

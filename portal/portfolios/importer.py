@@ -106,11 +106,11 @@ def _check(row: Row, today: date) -> None:
     if row["service"]:
         row.service = _service(row["service"])
         if row.service is None:
-            row.errors.append(f"service “{row['service']}” is not children's or adults'")
+            row.errors.append(f"service “{row['service']}” is not one the portal knows: write children or adults")
     if row["outcome"]:
         row.outcome = OUTCOMES.get(row["outcome"].lower())
         if row.outcome is None:
-            row.errors.append(f"outcome “{row['outcome']}” is not pass, fail or extension")
+            row.errors.append(f"outcome “{row['outcome']}” is not one the portal knows: write pass, fail or extension")
     if row["outcome_date"]:
         row.outcome_date = _date(row["outcome_date"])
         if row.outcome_date is None:

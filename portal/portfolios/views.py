@@ -9,6 +9,7 @@ from portal.documents import uploads
 from portal.extensions import csrf, db
 from portal.models import Assessor, Nqsw, Outcome, Role, Service
 from portal.portfolios import forms, importer, removal, services
+from portal.wording import count_of
 
 bp = Blueprint("portfolios", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -259,8 +260,10 @@ def confirm_import() -> str | Response | tuple[str, int]:
         plan.problems.append("Someone changed the registry while you were importing. Nothing was imported. "
                              "Upload the file again.")
         return render_template("portfolios/import_preview.html", plan=plan, confirm=None), 409
-    flash(f"Imported {result.nqsws} NQSWs and their portfolios, {result.assessors} new Assessors, "
-          f"{result.organisations} new organisations and {result.cohorts} new cohorts.")
+    flash(f"Imported {count_of(result.nqsws, 'NQSW and their portfolio', 'NQSWs and their portfolios')}, "
+          f"{count_of(result.assessors, 'new Assessor', 'new Assessors')}, "
+          f"{count_of(result.organisations, 'new organisation', 'new organisations')} and "
+          f"{count_of(result.cohorts, 'new cohort', 'new cohorts')}.")
     return redirect(url_for("portfolios.portfolios"))
 
 

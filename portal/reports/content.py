@@ -1,9 +1,12 @@
 """What the minutes and the partnership summary report say, built once from the record for page, PDF and DOCX."""
 
+from datetime import date
+
 from portal.clock import format_date
 from portal.models import Action
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
+from portal.wording import count_of
 
 NONE_RECORDED = "None recorded."
 
@@ -48,23 +51,26 @@ def _key_messages(record: MeetingRecord) -> list:
             Bullets([m.text for m in record.key_messages]) if record.key_messages else Paragraph(NONE_RECORDED)]
 
 
+def _not_yet(day: date | None) -> str:
+    """Why a draft leaves out the members' counts for this reader (reviews.record.sight)."""
+    when = f"from {format_date(day)}" if day else "once you have submitted your own assessments"
+    return (f"The counts of the members' assessments are shown here {when}, so that each member's judgement "
+            "stays independent until then.")
+
+
 def _portfolio(item: PortfolioRecord) -> list:
     view = item.view
     criteria = ", ".join(f"{name} {count}" for name, count in item.criteria_yes.items())
+    counted = (f"Submitted assessments: {item.counts.submitted} ({item.counts.written} in writing); "
+               f"members answering yes: {criteria}." if item.sight.shown
+               else _not_yet(item.sight.from_day))
     return [
         Heading(3, item.label),
-        Paragraph(f"Panel's agreement with the Internal Panel: {item.agreement_label}. "
-                  f"Submitted assessments: {item.counts.submitted} ({item.counts.written} in writing); "
-                  f"members answering yes: {criteria}."),
+        Paragraph(f"Panel's agreement with the Internal Panel: {item.agreement_label}. {counted}"),
         Paragraph("Decision: " + ((view.decision_view if view else None) or NONE_RECORDED)),
         Paragraph("Support arrangements: " + ((view.support_view if view else None) or NONE_RECORDED)),
         Paragraph("Exemplars confirmed: " + ((view.exemplars_confirmed if view else None) or "None.")),
     ]
-
-
-def _count(number: int, one: str, many: str) -> str:
-    """"1 assessment was", "2 assessments were": a count with its words in the right number."""
-    return f"{number} {one if number == 1 else many}"
 
 
 def minutes_report(record: MeetingRecord) -> Report:
@@ -76,9 +82,10 @@ def minutes_report(record: MeetingRecord) -> Report:
                Paragraph(f"Meeting date: {format_date(meeting.held_on)}. Status of these minutes: {record.status}."))
     report.add(*_attendance(record))
     report.add(Heading(2, "Portfolios moderated"),
-               Paragraph(f"{_count(len(record.portfolios), 'portfolio was', 'portfolios were')} sampled; the panel "
+               Paragraph(f"{count_of(len(record.portfolios), 'portfolio was', 'portfolios were')} sampled; the panel "
                          f"confirmed the Internal Panel's decision on {record.counts.confirmed}. "
-                         f"{_count(record.counts.total.submitted, 'assessment was', 'assessments were')} submitted."))
+                         + (f"{count_of(record.counts.total.submitted, 'assessment was', 'assessments were')} "
+                            "submitted." if record.counts_shown else _not_yet(record.counts_from))))
     for item in record.portfolios:
         report.add(*_portfolio(item))
     report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
@@ -98,23 +105,30 @@ def summary_report(record: MeetingRecord) -> Report:
     report = Report(f"Partnership summary report: {meeting.title}, {format_date(meeting.held_on)}")
     report.add(Heading(1, report.title), Paragraph(f"Meeting date: {format_date(meeting.held_on)}."))
     report.add(*_attendance(record))
-    report.add(
-        Heading(2, "Moderation in numbers"),
-        Table("Portfolios moderated and confirmed", ["Measure", "Number"], [
-            ["Portfolios moderated", str(len(record.portfolios))],
-            ["Decisions confirmed by the panel", str(record.counts.confirmed)],
-            *[[f"Panel view: {label}", str(count)] for label, count in record.agreement_totals.items()],
-            ["Assessments submitted by members", str(record.counts.total.submitted)],
-            ["Of which written assessments (members who sent apologies)", str(record.counts.total.written)],
-            *[[f"Members' answer: {label}", str(count)] for label, count in record.member_agreement_totals.items()],
-        ]),
-        Table("Part 1: evidence checklist answers", ["Answer", "Number"], [["Yes", str(yes)], ["No", str(no)]]),
-        Table("Part 2: members answering yes", ["Criterion", "Number"],
-              [[label, str(count)] for label, count in record.criteria_totals.items()]),
-        Table("Quality of support: members' answers", ["Question", "Yes", "No", "Unclear"],
-              [[label, str(t["yes"]), str(t["no"]), str(t["unclear"])] for label, t in record.support_totals]),
-        Heading(2, "Exemplars"),
-    )
+    measures = [
+        ["Portfolios moderated", str(len(record.portfolios))],
+        ["Decisions confirmed by the panel", str(record.counts.confirmed)],
+        *[[f"Panel view: {label}", str(count)] for label, count in record.agreement_totals.items()],
+    ]
+    report.add(Heading(2, "Moderation in numbers"))
+    if record.counts_shown:
+        report.add(
+            Table("Portfolios moderated and confirmed", ["Measure", "Number"], [
+                *measures,
+                ["Assessments submitted by members", str(record.counts.total.submitted)],
+                ["Of which written assessments (members who sent apologies)", str(record.counts.total.written)],
+                *[[f"Members' answer: {label}", str(count)]
+                  for label, count in record.member_agreement_totals.items()],
+            ]),
+            Table("Part 1: evidence checklist answers", ["Answer", "Number"], [["Yes", str(yes)], ["No", str(no)]]),
+            Table("Part 2: members answering yes", ["Criterion", "Number"],
+                  [[label, str(count)] for label, count in record.criteria_totals.items()]),
+            Table("Quality of support: members' answers", ["Question", "Yes", "No", "Unclear"],
+                  [[label, str(t["yes"]), str(t["no"]), str(t["unclear"])] for label, t in record.support_totals]))
+    else:
+        report.add(Table("Portfolios moderated and confirmed", ["Measure", "Number"], measures),
+                   Paragraph(_not_yet(record.counts_from)))
+    report.add(Heading(2, "Exemplars"))
     exemplars = [f"{p.label}: {p.view.exemplars_confirmed}" for p in record.portfolios
                  if p.view and p.view.exemplars_confirmed]
     report.add(Bullets(exemplars) if exemplars else Paragraph("No exemplars were confirmed."))

@@ -5,17 +5,20 @@ assessments), so the minutes, the summary report and their downloads never disag
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask import abort
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     Action,
     ActionStatus,
     Agreement,
+    Assessment,
+    AssessmentStatus,
     Attendance,
     Cohort,
     KeyMessage,
@@ -35,6 +38,7 @@ from portal.models import (
     User,
 )
 from portal.reviews.counts import Summary
+from portal.reviews.record import Sight, sight
 from portal.reviews.services import MeetingCounts, chaired_meeting, meeting_counts
 from portal.reviews.template_default import SUPPORT
 
@@ -140,12 +144,17 @@ def reportable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
 
 @dataclass
 class PortfolioRecord:
-    """One sampled portfolio in the record: the panel's view and the counts from submitted assessments."""
+    """One sampled portfolio in the record: the panel's view and the counts from submitted assessments.
+
+    `sight` says whether the reader sees the counts: always in published minutes; in a draft, as
+    reviews.record.sight allows (the counts sum up the members' judgements, which stay independent until then).
+    """
 
     portfolio: Portfolio
     label: str
     view: PanelView | None
     counts: Summary
+    sight: Sight = field(default_factory=lambda: Sight(True))
 
     @property
     def agreement_label(self) -> str:
@@ -174,6 +183,18 @@ class MeetingRecord:
     previous_actions: list[Action]
     previous_meeting: Meeting | None
     key_messages: list[KeyMessage]
+
+    @property
+    def counts_shown(self) -> bool:
+        """Whether the reader sees the counts of every sampled portfolio (and so the meeting's totals)."""
+        return all(p.sight.shown for p in self.portfolios)
+
+    @property
+    def counts_from(self) -> date | None:
+        """The first day the reader will see every count, when some are not shown yet (None if not by date)."""
+        days = [p.sight.from_day for p in self.portfolios if not p.sight.shown]
+        known = [day for day in days if day is not None]
+        return max(known) if known and len(known) == len(days) else None
 
     @property
     def status(self) -> str:
@@ -212,14 +233,27 @@ class MeetingRecord:
         return [(SUPPORT_LABELS[key], tally) for key, tally in self.counts.total.support.items()]
 
 
+def _sights(meeting: Meeting, viewer: User, portfolio_ids: list[int]) -> dict[int, Sight]:
+    """What the reader sees of each portfolio's counts (two queries): everything once the minutes are published."""
+    if is_published(meeting):
+        return {}
+    place = seat(viewer, meeting)
+    own = set(db.session.scalars(select(Assessment.portfolio_id).where(
+        Assessment.meeting_id == meeting.id, Assessment.user_id == viewer.id,
+        Assessment.status == AssessmentStatus.SUBMITTED.value)))
+    today = clock.today()
+    return {pid: sight(viewer, meeting, place, pid in own, today) for pid in portfolio_ids}
+
+
 def portfolio_records(meeting: Meeting, viewer: User, counted: MeetingCounts) -> list[PortfolioRecord]:
-    """The sample with the panel's views and the counts, in two queries whatever its size."""
+    """The sample with the panel's views and the counts, in a fixed number of queries whatever its size."""
     sampled = db.session.scalars(
         select(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id).order_by(SampledPortfolio.position)
     ).all()
     views = {v.portfolio_id: v for v in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id))}
+    sights = _sights(meeting, viewer, list(counted.portfolios))
     return [PortfolioRecord(s.portfolio, s.portfolio.label_for(viewer), views.get(s.portfolio_id),
-                            counted.portfolios.get(s.portfolio_id, Summary()))
+                            counted.portfolios.get(s.portfolio_id, Summary()), sights.get(s.portfolio_id, Sight(True)))
             for s in sampled if s.portfolio_id in counted.portfolios]
 
 

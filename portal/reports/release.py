@@ -6,13 +6,17 @@ Who receives what:
 - every other NQSW in the registry in a cohort that had a portfolio sampled, and those NQSWs' Assessors:
   the key messages only (the "cohort"). An NQSW with no cohort is reached only through their own portfolio.
 People without an account get one (role nqsw or assessor, no password yet) and an invitation link; the
-email never carries the feedback itself. The target is a number of working days after the meeting date
-(weekends skipped, plus any bank holidays configured in BANK_HOLIDAYS as ISO dates).
+email never carries the feedback itself. The target is a number of working days after the meeting date:
+weekends and the UK bank holidays of BANK_HOLIDAY_REGION (England and Wales by default, from the `holidays`
+package) are skipped, and so are any local closure days listed in CLOSURE_DAYS.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+import holidays
 from flask import abort, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -36,6 +40,7 @@ from portal.models import (
     User,
 )
 from portal.reports import record
+from portal.reviews.services import why_not_yet
 
 DEFAULT_TARGET_WORKING_DAYS = 5
 
@@ -44,17 +49,45 @@ class ReleaseRefused(Exception):
     """The feedback cannot be released now; the message says why."""
 
 
-def _bank_holidays() -> set[date]:
-    return {date.fromisoformat(day) for day in current_app.config.get("BANK_HOLIDAYS", ())}
+# The UK's four bank-holiday calendars, as the `holidays` package names them; England and Wales share one.
+REGIONS = {"ENG": "England", "WLS": "Wales", "SCT": "Scotland", "NIR": "Northern Ireland"}
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Refuse to start with a bank-holiday region or a closure day the target could not use."""
+    region = str(config.get("BANK_HOLIDAY_REGION", "ENG")).upper()
+    if region not in REGIONS:
+        accepted = ", ".join(f"{code} ({name})" for code, name in REGIONS.items())
+        raise ValueError(f"BANK_HOLIDAY_REGION {config.get('BANK_HOLIDAY_REGION')!r} is not a UK bank-holiday "
+                         f"region: use one of {accepted}")
+    _closure_days(config)
+
+
+def _closure_days(config: Mapping[str, Any]) -> set[date]:
+    # BANK_HOLIDAYS is the setting's older name, from when every bank holiday had to be typed in.
+    days = [*config.get("CLOSURE_DAYS", ()), *config.get("BANK_HOLIDAYS", ())]
+    try:
+        return {date.fromisoformat(str(day)) for day in days}
+    except ValueError as error:
+        raise ValueError(f"CLOSURE_DAYS must be dates written like 2026-12-29: {error}") from error
+
+
+def days_off(config: Mapping[str, Any], years: Iterable[int]) -> set[date]:
+    """The region's bank holidays in these years (including days given "in lieu") and the local closure days."""
+    region = str(config.get("BANK_HOLIDAY_REGION", "ENG")).upper()
+    return set(holidays.country_holidays("GB", subdiv=region, years=list(years))) | _closure_days(config)
 
 
 def target_date(held_on: date) -> date:
-    """The release target: N working days after the meeting (default 5), skipping weekends and bank holidays."""
-    remaining = int(current_app.config.get("FEEDBACK_TARGET_WORKING_DAYS", DEFAULT_TARGET_WORKING_DAYS))
-    holidays, day = _bank_holidays(), held_on
+    """The release target: N working days after the meeting (default 5), skipping weekends, bank holidays and
+    closure days."""
+    config = current_app.config
+    remaining = int(config.get("FEEDBACK_TARGET_WORKING_DAYS", DEFAULT_TARGET_WORKING_DAYS))
+    # Five working days never span more than two calendar years; a long target may, so the years grow with it.
+    off, day = days_off(config, range(held_on.year, held_on.year + 2 + remaining // 200)), held_on
     while remaining > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5 and day not in holidays:
+        if day.weekday() < 5 and day not in off:
             remaining -= 1
     return day
 
@@ -133,6 +166,9 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     change (reviews.services.refuse_if_closed); the lock makes an edit in flight finish first or be refused.
     """
     lock_meeting(meeting)
+    db.session.refresh(meeting, ["held_on"])
+    if (not_yet := why_not_yet(meeting)) is not None:
+        raise ReleaseRefused(not_yet)
     minutes = record.minutes_for(meeting)
     if minutes is None or minutes.status not in (MinutesStatus.APPROVED.value, MinutesStatus.PUBLISHED.value):
         raise ReleaseRefused("Approve the minutes before releasing feedback.")
@@ -149,15 +185,17 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     feedback_url = mail.external_url("reports.my_feedback", meeting_id=meeting.id)
     hours = int(current_app.config["INVITATION_HOURS"])
     for (role, email), (name, _, personal) in sorted(people.items()):
+        subject = ("Feedback from the External Moderation Panel" if personal
+                   else "Key messages from the External Moderation Panel")
         user, token = _account(actor, role, name, email)
         _link_registry(user, role, email)
         item.recipients.append(FeedbackRecipient(user_id=user.id, has_feedback=personal,
                                                  account_created=token is not None, notified_at=now))
         if token is None:
-            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_ready",
+            mail.queue(user.email, subject, "feedback_ready",
                        feedback_url=feedback_url, personal=personal)
         else:
-            mail.queue(user.email, "Feedback from the External Moderation Panel", "feedback_invitation",
+            mail.queue(user.email, subject, "feedback_invitation",
                        link_url=mail.external_url("auth.accept_link", token=token), hours=hours,
                        feedback_url=feedback_url, personal=personal)
     audit.record(actor, "feedback.released", f"meeting:{meeting.id}", recipients=len(people),

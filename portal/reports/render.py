@@ -20,7 +20,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
 from docx import Document as DocxDocument
@@ -28,6 +28,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.table import _Row
 from fpdf import ViewerPreferences
+from fpdf.enums import Align
 
 from portal import pdf_fonts
 from portal.pdf_tags import Element, TaggedPdf
@@ -86,10 +87,21 @@ class Report:
         return self
 
 
+# Every line is set flush left, ragged right: fpdf2's multi_cell justifies by default, and the uneven word gaps
+# of justified text are hard to read for many people with dyslexia (the British Dyslexia Association's style
+# guide asks for left-aligned text). Alignment changes only where words are drawn, never the tagging.
+TEXT_ALIGN = Align.L
+
+
 class _Pdf(TaggedPdf):
     def __init__(self) -> None:
         super().__init__(format="A4")
         self.typeface = pdf_fonts.register(self, styles="B")
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        """fpdf2's multi_cell, set flush left (TEXT_ALIGN) unless an alignment is given: its own default justifies."""
+        kwargs.setdefault("align", TEXT_ALIGN)
+        return super().multi_cell(*args, **kwargs)
 
     def use_font(self, size: float, style: str = "") -> None:
         """Select the document's font (DejaVu Sans, or the Helvetica fallback)."""
@@ -251,7 +263,7 @@ def _pdf_cells(pdf: _Pdf, parts: list[list[str]], width: float, cells: list[Elem
         pdf.set_xy(pdf.l_margin + column * width, top + _CELL_PAD)
         content = pdf.marked(cells[column]) if cells is not None else contextlib.nullcontext()
         with content:
-            pdf.multi_cell(width, _CELL_LINE, text, align="L", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(width, _CELL_LINE, text, new_x="LMARGIN", new_y="NEXT")
     pdf.set_xy(pdf.l_margin, top + height)
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from portal import audit, clock
 from portal.extensions import db
-from portal.meetings.services import lock_meeting
 from portal.models import (
     Action,
     ActionStatus,
@@ -26,7 +25,7 @@ from portal.models import (
     User,
 )
 from portal.reports import record
-from portal.reviews.services import refuse_if_closed
+from portal.reviews.services import refuse_before_the_day, refuse_if_closed
 
 Row = TypeVar("Row", MeetingTheme, KeyMessage)
 
@@ -161,7 +160,11 @@ def remove_key_message(actor: User, meeting: Meeting, message_id: int) -> None:
 
 
 def approve(actor: User, meeting: Meeting) -> None:
-    """Approve the draft minutes: the step before publishing and before feedback can be released."""
+    """Approve the draft minutes: the step before publishing and before feedback can be released.
+
+    Refused (NotYetHeld) before the meeting's date: the minutes record a meeting that has happened.
+    """
+    refuse_before_the_day(meeting)
     minutes = _minutes(meeting, actor)
     if minutes.status != MinutesStatus.DRAFT.value:
         raise RecordLocked("Only draft minutes can be approved.")
@@ -173,8 +176,8 @@ def approve(actor: User, meeting: Meeting) -> None:
 def publish(actor: User, meeting: Meeting) -> None:
     """Publish approved minutes: they become read-only, revision 1 is kept, and the access window starts."""
     # The lock every change to assessments, attendance and the panel's view takes first (refuse_if_closed), so
-    # none of them can slip in after the minutes that count them are published.
-    lock_meeting(meeting)
+    # none of them can slip in after the minutes that count them are published; refuse_before_the_day takes it.
+    refuse_before_the_day(meeting)
     minutes = _minutes(meeting, actor)
     if minutes.status != MinutesStatus.APPROVED.value:
         raise RecordLocked("Approve the minutes before publishing them.")

@@ -10,9 +10,13 @@ from portal import access
 from portal.models import ActionStatus, Meeting, Role, User
 from portal.reports import content, forms, record, release, services
 from portal.reports.render import Report, to_docx, to_pdf
-from portal.reviews.services import RecordClosed
+from portal.reviews import counts
+from portal.reviews import record as assessments
+from portal.reviews.services import RecordClosed, why_not_yet
 
 bp = Blueprint("reports", __name__)
+# A wrong bank-holiday region or closure day stops the portal at start, not at the first release.
+bp.record_once(lambda state: release.check_settings(state.app.config))
 PANEL = (Role.ADMIN, Role.MEMBER, Role.OBSERVER)
 WRITERS = (Role.ADMIN, Role.MEMBER)
 DOWNLOAD_TYPES = {"pdf": ("application/pdf", to_pdf),
@@ -51,6 +55,15 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     return links
 
 
+@bp.app_template_global()
+def not_sampled_text(user: User) -> str:
+    """What an NQSW or Assessor who gets only the key messages is told: why there is nothing for them personally."""
+    if user.role == Role.ASSESSOR:
+        return ("None of the portfolios you assessed was in the sample this time, so the panel has no feedback "
+                "for you personally.")
+    return "Your portfolio was not in the sample this time, so the panel has no feedback for you personally."
+
+
 # Minutes ----------------------------------------------------------------------------------------------
 
 
@@ -63,7 +76,7 @@ def minutes(meeting_id: int) -> str:
     data = record.meeting_record(meeting, user)
     return render_template("reports/minutes.html", meeting=meeting, data=data, document=content.minutes_report(data),
                            revisions=data.revisions, can_write=record.chairs(user, meeting),
-                           confirm=forms.ConfirmForm())
+                           confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
 def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
@@ -73,8 +86,11 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
     given = {type(failed).__name__: failed} if failed else {}
     action_forms = {a.id: forms.ActionStatusForm(prefix=f"action{a.id}", status=a.status)
                     for a in data.actions + data.carried_forward}
+    # Themes and key messages are drawn from what the members wrote, so the editor shows it (as sight allows).
+    said = assessments.meeting_record(meeting, user, documents=False)
     return render_template(
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
+        said=said, names=said.names, user=user, **counts.TABLES,
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
         theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
         action_form=given.get("ActionForm") or forms.ActionForm(),
@@ -286,7 +302,7 @@ def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     item = release.release_for(meeting)
     return render_template(
         "reports/release.html", meeting=meeting, item=item, problem=problem, confirm=form,
-        minutes=record.minutes_for(meeting), state=release.target_state(meeting, item),
+        minutes=record.minutes_for(meeting), state=release.target_state(meeting, item), not_yet=why_not_yet(meeting),
         recipients=release.recipients(item) if item else [],
     ), 409 if problem else 200
 

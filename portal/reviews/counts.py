@@ -10,6 +10,8 @@ CRITERIA_KEYS = [key for key, _label, _hint in CRITERIA]
 SUPPORT_KEYS = [key for key, _label, _hint in SUPPORT]
 EVIDENCE_KEYS = [key for key, _label, _hint in EVIDENCE_ITEMS]
 AGREEMENT_KEYS = [a.value for a in Agreement]
+# The questions the counts tables list (templates/reviews/_assessments.html), for every page that shows them.
+TABLES = {"criteria": CRITERIA, "support": SUPPORT, "evidence": EVIDENCE_ITEMS}
 
 
 def _tally(values: Iterable[str]) -> dict[str, int]:

@@ -1,13 +1,16 @@
 """The Chair's meeting record: readiness (read and submitted), assessments side by side, counts, panel views.
 
 Everything is loaded in a fixed number of queries whatever the number of members, portfolios or documents.
+`sight` is the one rule for who sees the members' submitted assessments of a portfolio, and their counts.
 """
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from portal import clock
 from portal.documents.services import READ, documents_of, readiness_matrix
 from portal.extensions import db
 from portal.models import (
@@ -18,6 +21,7 @@ from portal.models import (
     PanelRole,
     PanelView,
     Portfolio,
+    Role,
     SampledPortfolio,
     User,
 )
@@ -25,6 +29,58 @@ from portal.reviews import counts
 
 SUBMITTED, DRAFT, NOT_STARTED = "submitted", "draft", "not_started"
 PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
+
+
+def keeps_record(user: User, member: MeetingMember | None) -> bool:
+    """True for the Lead, and for the Chair given their seat: they keep the meeting record."""
+    return user.role == Role.ADMIN or (member is not None and member.panel_role == PanelRole.CHAIR.value)
+
+
+def opens_to_the_panel(meeting: Meeting) -> date:
+    """The first day anyone may see the members' assessments: the day after the reading deadline, or the
+    meeting's date if that comes first (or there is no deadline)."""
+    if meeting.reading_deadline is None:
+        return meeting.held_on
+    return min(meeting.reading_deadline + timedelta(days=1), meeting.held_on)
+
+
+@dataclass(frozen=True)
+class Sight:
+    """Whether a person sees the members' submitted assessments of a portfolio (and their counts), and if not,
+    what they wait for: their own submission (`own_first`), the day the reading is over (`opens_on`, if still
+    ahead) and, for whoever keeps the record, the meeting's date (`record_day`), from which they see them all."""
+
+    shown: bool
+    own_first: bool = False
+    opens_on: date | None = None
+    record_day: date | None = None
+
+    @property
+    def from_day(self) -> date | None:
+        """The day from which they will see them without doing anything more, if there is one."""
+        return self.record_day if self.own_first else self.opens_on
+
+
+def sight(viewer: User, meeting: Meeting, seat: MeetingMember | None, own_submitted: bool,
+          today: date | None = None) -> Sight:
+    """The rule for seeing the panel's assessments of one portfolio, for every page that shows them.
+
+    - From the meeting's date, whoever keeps the record (the Chair, the Lead) sees every submitted assessment:
+      they record the panel's view, feedback, exemplars and themes from them.
+    - Otherwise judgements stay independent: a person on the panel sees the others' only after submitting
+      their own, and nobody sees any before the reading deadline has passed (see opens_to_the_panel).
+    Assessors, NQSWs and observers never reach the pages that call this.
+    """
+    today = today or clock.today()
+    keeps = keeps_record(viewer, seat)
+    if keeps and today >= meeting.held_on:
+        return Sight(True)
+    own_first = seat is not None and seat.panel_role in PANEL_ROLES and not own_submitted
+    opens = opens_to_the_panel(meeting)
+    if not own_first and today >= opens:
+        return Sight(True)
+    return Sight(False, own_first=own_first, opens_on=opens if today < opens else None,
+                 record_day=meeting.held_on if keeps else None)
 
 
 @dataclass
@@ -45,8 +101,8 @@ class PortfolioRecord:
     submitted: list[Assessment] = field(default_factory=list)
     summary: counts.Summary = field(default_factory=counts.Summary)
     panel_view: PanelView | None = None
-    # False while the viewer sits on the panel and has not submitted their own assessment of it.
-    visible: bool = True
+    # Whether the viewer sees `submitted` and `summary` (see sight); the page shows neither otherwise.
+    sight: Sight = field(default_factory=lambda: Sight(True))
 
     @property
     def sections(self) -> list[dict[str, Any]]:
@@ -111,14 +167,16 @@ def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[Doc
     return [DocumentRow(d, {person.id: matrix.state(person, d) for person in people}) for d in documents]
 
 
-def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
-    """Assemble the Chair's record of a meeting for this viewer."""
+def meeting_record(meeting: Meeting, viewer: User, portfolio_id: int | None = None,
+                   documents: bool = True) -> MeetingRecord:
+    """Assemble the Chair's record of a meeting for this viewer: of one sampled portfolio if given, and without
+    the documents read (the readiness tables) unless `documents`."""
     everyone = all_seats(meeting.id)
     seats = _on_the_panel(everyone)
     member_ids = [seat.user_id for seat in seats]
-    portfolios = sampled_portfolios(meeting.id)
+    portfolios = [p for p in sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id]
     records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
-    for row in _documents(list(records), seats):
+    for row in _documents(list(records), seats) if documents else []:
         records[row.document.portfolio_id].documents.append(row)
     assessments = db.session.scalars(
         select(Assessment).where(Assessment.meeting_id == meeting.id).order_by(Assessment.id))
@@ -134,7 +192,10 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
     for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
         if view.portfolio_id in records:
             records[view.portfolio_id].panel_view = view
-    if viewer.id in seated:
-        for record in records.values():
-            record.visible = record.status[viewer.id] == SUBMITTED
+    viewer_seat = next((seat for seat in everyone if seat.user_id == viewer.id), None)
+    today = clock.today()
+    for record in records.values():
+        record.sight = sight(viewer, meeting, viewer_seat, record.status.get(viewer.id) == SUBMITTED, today)
+        if not record.sight.shown:
+            record.submitted, record.summary = [], counts.Summary()
     return MeetingRecord(meeting, seats, list(records.values()), everyone)

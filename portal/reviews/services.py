@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from portal import access, audit, clock, mail
+from portal.documents.services import documents_of
 from portal.extensions import db
 from portal.meetings.services import lock_meeting
 from portal.models import (
@@ -22,10 +23,10 @@ from portal.models import (
     AssessmentStatus,
     AssessmentTemplate,
     Attendance,
+    Document,
     FeedbackRelease,
     Meeting,
     MeetingMember,
-    PanelRole,
     PanelView,
     Portfolio,
     Role,
@@ -33,6 +34,7 @@ from portal.models import (
     User,
 )
 from portal.reviews import counts, form_schema, record
+from portal.reviews.record import keeps_record
 from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
 
 PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_confirmed", "feedback_assessor",
@@ -45,6 +47,10 @@ class Locked(Exception):
 
 class RecordClosed(Exception):
     """The minutes are published (or feedback released), so what they fix can no longer change; the message says why."""
+
+
+class NotYetHeld(RecordClosed):
+    """The meeting's date has not come (in London), so what happens at the meeting cannot be recorded yet."""
 
 
 class NoLongerAssessable(Exception):
@@ -90,11 +96,6 @@ def seat(user: User, meeting_id: int) -> tuple[Meeting, MeetingMember] | None:
     if row is None or not access.panel_access_open(row[0]):
         return None
     return row[0], row[1]
-
-
-def keeps_record(user: User, member: MeetingMember | None) -> bool:
-    """True for the Lead, and for the Chair given their seat: they keep the meeting record."""
-    return user.role == Role.ADMIN or (member is not None and member.panel_role == PanelRole.CHAIR.value)
 
 
 def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
@@ -160,6 +161,15 @@ def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
     return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
              else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
             for p in record.sampled_portfolios(meeting.id)]
+
+
+def evidence_of(portfolio: Portfolio) -> dict[str, list[Document]]:
+    """The portfolio's documents by evidence type, for the links beside the Part 1 checklist (one query)."""
+    grouped: dict[str, list[Document]] = {}
+    for document in documents_of([portfolio.id]):
+        if document.current_version is not None:
+            grouped.setdefault(document.evidence_type, []).append(document)
+    return grouped
 
 
 def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:
@@ -266,18 +276,44 @@ def why_closed(meeting: Meeting, what: str, released_too: bool = False) -> str |
     return None
 
 
-def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False) -> None:
+def why_not_yet(meeting: Meeting) -> str | None:
+    """Why the meeting cannot be recorded yet (its date, in London, has not come), or None from that day on.
+
+    Attendance, apologies recorded by the Chair, the panel's view, approving and publishing the minutes and
+    releasing feedback all wait for the meeting; members' own assessments and apologies do not.
+    """
+    if clock.today() >= meeting.held_on:
+        return None
+    return (f"This meeting is on {clock.format_date(meeting.held_on)}: you can record it from that day. If the "
+            "meeting was brought forward, the ASYE Lead changes its date first (Change the meeting, on the "
+            "meeting's page). Nothing has been saved.")
+
+
+def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False, on_the_day: bool = False) -> None:
     """Raise RecordClosed (see why_closed), holding the meeting's lock so publication and release wait for us.
 
     publish() and release() take the same lock, so a change either commits before them (and is part of what
     they fix) or sees them and is refused. Recipients read the released feedback and key messages live, which
-    is why those stay as they were once released.
+    is why those stay as they were once released. With `on_the_day`, also raise NotYetHeld before the
+    meeting's date (see why_not_yet), read under the same lock so a change of date is seen.
     """
     lock_meeting(meeting)
-    db.session.refresh(meeting, ["minutes_published_at"])
+    db.session.refresh(meeting, ["minutes_published_at", "held_on"])
     reason = why_closed(meeting, what, released_too)
     if reason is not None:
         raise RecordClosed(reason)
+    if on_the_day:
+        refuse_before_the_day(meeting, locked=True)
+
+
+def refuse_before_the_day(meeting: Meeting, locked: bool = False) -> None:
+    """Raise NotYetHeld before the meeting's date, holding the meeting's lock (a date change waits for us)."""
+    if not locked:
+        lock_meeting(meeting)
+        db.session.refresh(meeting, ["held_on"])
+    reason = why_not_yet(meeting)
+    if reason is not None:
+        raise NotYetHeld(reason)
 
 
 def _for_update(meeting: Meeting, portfolio: Portfolio, user: User) -> Assessment | None:
@@ -383,9 +419,10 @@ def send_apologies(actor: User, meeting: Meeting, member: MeetingMember) -> None
 def record_attendance(actor: User, meeting: Meeting, choices: dict[int, str]) -> int:
     """Record attended / apologies / expected for the seats given (by seat id); returns how many changed.
 
-    Refused (RecordClosed) once the minutes are published: the attendance is part of the published record.
+    Refused (RecordClosed) once the minutes are published: the attendance is part of the published record;
+    and (NotYetHeld) before the meeting's date.
     """
-    refuse_if_closed(meeting, CLOSED_ATTENDANCE)
+    refuse_if_closed(meeting, CLOSED_ATTENDANCE, on_the_day=True)
     changed = {}
     for member in meeting_seats(meeting):
         value = choices.get(member.id)
@@ -403,9 +440,10 @@ def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values:
     """Record the panel's view on the decision and support, confirmed exemplars and feedback.
 
     Refused (RecordClosed) once the minutes are published, since the published record is read-only, and once
-    feedback is released, since its recipients have been sent what it says.
+    feedback is released, since its recipients have been sent what it says; and (NotYetHeld) before the
+    meeting's date.
     """
-    refuse_if_closed(meeting, CLOSED_PANEL_VIEW, released_too=True)
+    refuse_if_closed(meeting, CLOSED_PANEL_VIEW, released_too=True, on_the_day=True)
     view = panel_view_of(meeting, portfolio)
     if view is None:
         view = PanelView(meeting_id=meeting.id, portfolio_id=portfolio.id)

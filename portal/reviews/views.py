@@ -8,9 +8,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access
+from portal.documents.services import kind_of
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
-from portal.reviews import form_schema, forms, record, services
-from portal.reviews.template_default import CRITERIA, EVIDENCE_ITEMS, SUPPORT
+from portal.reviews import counts, form_schema, forms, record, services
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 # Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
@@ -118,6 +118,7 @@ def task_list(meeting_id: int, portfolio_id: int) -> str:
     statuses = [(s, form_schema.section_status(s, answers)) for s in template.sections]
     return render_template("reviews/task_list.html", meeting=meeting, portfolio=portfolio, seat=seat,
                            assessment=assessment, statuses=statuses, user=user,
+                           evidence=services.evidence_of(portfolio),
                            complete=all(status == form_schema.COMPLETED for _s, status in statuses))
 
 
@@ -147,8 +148,8 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
         flash(f"Your answers to \u201c{part['title']}\u201d have been saved as a draft.")
         return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
     return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
-                           user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]]
-                           ), 400 if form.errors else 200
+                           user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]],
+                           evidence=services.evidence_of(portfolio), kind_of=kind_of), 400 if form.errors else 200
 
 
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/check", methods=["GET", "POST"])
@@ -173,6 +174,7 @@ def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int
     return render_template("reviews/check.html", meeting=meeting, portfolio=portfolio, seat=seat, user=user,
                            sections=template.sections, assessment=assessment, confirm=confirm, missing=missing,
                            answers=assessment.answer_map if assessment else {},
+                           evidence=services.evidence_of(portfolio), kind_of=kind_of,
                            change=lambda key: url_for("reviews.section", meeting_id=meeting.id,
                                                       portfolio_id=portfolio.id, section_key=key)), status
 
@@ -192,11 +194,14 @@ def submitted(meeting_id: int, portfolio_id: int) -> str:
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/others")
 @panel
 def others(meeting_id: int, portfolio_id: int) -> str:
-    """The other members' submitted assessments, only once the person has submitted their own."""
-    user, meeting, _seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
+    """The other members' submitted assessments, once the person may see them (record.sight: after submitting
+    their own and the reading deadline, or from the meeting's date for the Chair)."""
+    user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
-    if assessment is None or not assessment.submitted:
-        return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user)
+    seen = record.sight(user, meeting, seat, assessment is not None and assessment.submitted)
+    if not seen.shown:
+        return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user,
+                               sight=seen)
     return render_template("reviews/others.html", meeting=meeting, portfolio=portfolio, user=user,
                            sections=template.sections, others=services.others(meeting, portfolio, user))
 
@@ -210,8 +215,8 @@ def meeting_record(meeting_id: int) -> str:
     """Readiness, attendance, and each portfolio's assessments side by side with counts and the panel's view."""
     user, meeting = _chaired_or_404(meeting_id)
     return render_template("reviews/record.html", record=record.meeting_record(meeting, user), user=user,
-                           reminder=forms.ReminderForm(), criteria=CRITERIA, support=SUPPORT, evidence=EVIDENCE_ITEMS,
-                           agreement_labels={a.value: a.label for a in Agreement})
+                           reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
+                           agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
 
 
 @bp.route("/meetings/<int:meeting_id>/record/reminders", methods=["POST"])
@@ -232,7 +237,7 @@ def reminders(meeting_id: int) -> Response:
 def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
     """Record who attended and who sent apologies."""
     user, meeting = _chaired_or_404(meeting_id)
-    if closed := services.why_closed(meeting, services.CLOSED_ATTENDANCE):
+    if closed := services.why_closed(meeting, services.CLOSED_ATTENDANCE) or services.why_not_yet(meeting):
         return _refused(closed)
     seats = services.meeting_seats(meeting)
     form = forms.attendance_form(seats)
@@ -253,7 +258,8 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
     """The Chair records the panel's view, confirmed exemplars and feedback for one portfolio."""
     user, meeting = _chaired_or_404(meeting_id)
     portfolio = _portfolio_or_404(meeting, portfolio_id)
-    if closed := services.why_closed(meeting, services.CLOSED_PANEL_VIEW, released_too=True):
+    if closed := (services.why_closed(meeting, services.CLOSED_PANEL_VIEW, released_too=True)
+                  or services.why_not_yet(meeting)):
         return _refused(closed)
     form = forms.PanelViewForm(obj=services.panel_view_of(meeting, portfolio))
     if form.validate_on_submit():
@@ -264,8 +270,9 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
             return _refused(str(closed))
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
-    return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form,
-                           user=user), 400 if form.errors else 200
+    said = record.meeting_record(meeting, user, portfolio_id=portfolio.id, documents=False)
+    return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form, user=user,
+                           said=said.portfolios[0], names=said.names, **counts.TABLES), 400 if form.errors else 200
 
 
 # Assessment templates (the Lead) ---------------------------------------------------------------------------

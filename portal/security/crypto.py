@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 KEY_BYTES = 32
 # Format 1 ("f1.<kid>.<b64>"): AES-GCM bound to a label only ("table.column", or a caller's own binding). Database
-# columns used it until migration 0004; it remains for values that live outside a table row (the sealed cohort
+# columns used it until migration 0006; it remains for values that live outside a table row (the sealed cohort
 # import, a pending authenticator change), which carry their own binding.
 _FIELD_PREFIX = "f1"
 _FIELD_PURPOSE = "portal field encryption v1"
@@ -199,7 +199,7 @@ class Keyring:
         except ValueError:
             raise FieldIntegrityError(column, str(row), "not a stored field value") from None
         if prefix != ROW_FIELD_PREFIX:
-            reason = "in the format before migration 0004, not bound to its row" if prefix == _FIELD_PREFIX else (
+            reason = "in the format before migration 0006, not bound to its row" if prefix == _FIELD_PREFIX else (
                 "not a stored field value")
             raise FieldIntegrityError(column, str(row), reason)
         _, key = self.derive(_ROW_FIELD_PURPOSE, kid)

@@ -23,6 +23,7 @@ HEADER_BYTES = 56
 CHUNK_BYTES = 16_384
 TAG_BYTES = 16
 _CONTEXT_PREFIX = b"portal document blob v1"
+_PANEL_COPY_PREFIX = b"portal document panel copy v1"
 
 
 def content_digest() -> "blake3.blake3":
@@ -42,6 +43,16 @@ def new_data_key() -> bytes:
 def blob_context(document_id: int, version_id: int, blob_id: str) -> bytes:
     """Return the context that binds a blob to its document, version and blob ids."""
     return b"|".join((_CONTEXT_PREFIX, str(int(document_id)).encode(), str(int(version_id)).encode(),
+                      blob_id.encode("ascii")))
+
+
+def panel_copy_context(document_id: int, version_id: int, blob_id: str) -> bytes:
+    """Return the context that binds a version's panel copy to its document, version and blob ids.
+
+    Its own prefix means a version's original blob never decrypts as its panel copy (nor the reverse), even if
+    the rows' blob ids and keys were swapped.
+    """
+    return b"|".join((_PANEL_COPY_PREFIX, str(int(document_id)).encode(), str(int(version_id)).encode(),
                       blob_id.encode("ascii")))
 
 

@@ -22,18 +22,21 @@ def normalise_code(raw: str) -> str | None:
     return code if _CODE.fullmatch(code) else None
 
 
-def accepted_step(secret: str, raw_code: str, last_step: int | None, at: datetime) -> int | None:
-    """Return the time step the code belongs to if it is valid now and newer than last_step, else None."""
+def matching_step(secret: str, raw_code: str, at: datetime) -> int | None:
+    """Return the time step the code belongs to if it is one of the steps accepted now, else None."""
     code = normalise_code(raw_code)
     if code is None:
         return None
     try:
-        step = pyotp.TOTP(secret, interval=STEP_SECONDS).verify_and_get_timecode(
-            code, for_time=at, valid_window=1
-        )
+        return pyotp.TOTP(secret, interval=STEP_SECONDS).verify_and_get_timecode(code, for_time=at, valid_window=1)
     except pyotp.exceptions.OTPVerificationError:
         return None
-    if last_step is not None and step <= last_step:
+
+
+def accepted_step(secret: str, raw_code: str, last_step: int | None, at: datetime) -> int | None:
+    """Return the time step the code belongs to if it is valid now and newer than last_step, else None."""
+    step = matching_step(secret, raw_code, at)
+    if step is None or (last_step is not None and step <= last_step):
         return None
     return step
 

@@ -31,11 +31,16 @@ if (form && window.FormData && window.XMLHttpRequest) {
     let offset = 0;
     const bars = chosen.map((input) => {
       const bar = input.parentElement.querySelector("[data-upload-progress]");
+      // The bar's own text is only a fallback browsers do not show, so the percentage is written beside it
+      // (hidden from screen readers, which read the bar's value).
+      const shown = input.parentElement.querySelector("[data-upload-percent]");
       const size = input.files[0].size;
-      const entry = { bar, start: offset, size, name: input.files[0].name };
+      const entry = { bar, shown, start: offset, size, name: input.files[0].name };
       offset += size;
       bar.hidden = false;
       bar.value = 0;
+      shown.hidden = false;
+      shown.textContent = "0%";
       bar.setAttribute("aria-label", `Upload progress for ${entry.name}`);
       return entry;
     });
@@ -48,6 +53,7 @@ if (form && window.FormData && window.XMLHttpRequest) {
       for (const entry of bars) {
         entry.bar.value = percent(loaded, entry.start, entry.size);
         entry.bar.textContent = `${entry.bar.value}%`;
+        entry.shown.textContent = `${entry.bar.value}%`;
       }
     });
     xhr.addEventListener("load", () => showPage(xhr));

@@ -41,7 +41,8 @@ def test_account_pages(app: Flask, live_url: str, signed_in_page: SignedInPage) 
     assert_accessible(page)
     assert press(page, "Create new recovery codes").status == 400
     assert_accessible(page)
-    page.get_by_label("Security code").fill(fresh_code(app, person))
+    page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_label("Security code or recovery code").fill(fresh_code(app, person))
     assert press(page, "Create new recovery codes").status == 200
     assert page.locator(".portal-recovery-codes li").count() == 10
     assert_accessible(page)

@@ -1,8 +1,9 @@
-"""axe-core on the lost-phone pages: a new authenticator, new codes with the password, other sessions, the code box."""
+"""axe-core on the lost-phone pages: a new authenticator, new codes with the password and a code, other sessions,
+the code box."""
 
 from collections.abc import Callable
 
-from conftest import Person, sign_in
+from conftest import Person, fresh_code, sign_in
 from flask import Flask
 from helpers_auth import new_recovery_codes
 from playwright.sync_api import Page
@@ -32,6 +33,12 @@ def test_sign_out_other_sessions_and_set_up_a_new_authenticator(app: Flask, live
     assert page.locator(".govuk-error-summary").is_visible()
     assert_accessible(page)
     page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_label("Security code or recovery code").fill("000000")
+    assert press(page, "Continue").status == 400
+    assert page.get_by_text("That security code is not right or has expired").first.is_visible()
+    assert_accessible(page)
+    page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_label("Security code or recovery code").fill(fresh_code(app, person))
     assert press(page, "Continue").status == 200
     assert page.locator("svg.portal-qr").is_visible()
     assert_accessible(page)
@@ -46,7 +53,7 @@ def test_sign_out_other_sessions_and_set_up_a_new_authenticator(app: Flask, live
     assert_accessible(page)
 
 
-def test_a_recovery_code_in_the_code_box_then_new_codes_with_the_password(app: Flask, live_url: str, page: Page,
+def test_a_recovery_code_in_the_code_box_then_new_codes_with_another(app: Flask, live_url: str, page: Page,
                                                                           make_user: Callable[..., Person]) -> None:
     person = make_user(Role.MEMBER)
     setup = app.test_client()
@@ -71,6 +78,12 @@ def test_a_recovery_code_in_the_code_box_then_new_codes_with_the_password(app: F
     assert page.locator(".govuk-error-summary").is_visible()
     assert_accessible(page)
     page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_label("Security code or recovery code").fill(codes[0])
+    assert press(page, "Create new recovery codes").status == 400
+    assert page.get_by_text("That recovery code has already been used").first.is_visible()
+    assert_accessible(page)
+    page.get_by_label("Password", exact=True).fill(person.password)
+    page.get_by_label("Security code or recovery code").fill(codes[1])
     assert press(page, "Create new recovery codes").status == 200
     assert page.locator(".portal-recovery-codes li").count() == 10
     assert_accessible(page)

@@ -34,6 +34,7 @@ def test_emails_not_delivered(app: Flask, live_url: str, signed_in_page: SignedI
         page.get_by_role("link", name="See emails not delivered").click()
     page.get_by_role("table").wait_for()
     assert_accessible(page)
-    assert press(page, "Try again").status == 200  # redirected back to the list, still failing
+    assert press(page, "Try again").status == 200  # redirected back to the list, where it waits for the worker
     assert page.get_by_text("will be sent again now").is_visible()
+    assert page.get_by_role("cell", name="Being sent again").is_visible()
     assert_accessible(page)

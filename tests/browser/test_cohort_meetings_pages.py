@@ -65,7 +65,7 @@ def test_csv_import_preview_and_confirm(app: Flask, live_url: str, signed_in_pag
     assert press(page, "Check the file").status == 200
     assert_accessible(page)
     press(page, "Import these rows")
-    assert "Imported 1 NQSWs" in page.content()
+    assert "Imported 1 NQSW and their portfolio" in page.content()
 
 
 def test_a_member_sees_labels_only(app: Flask, live_url: str, signed_in_page: SignedInPage) -> None:

@@ -11,11 +11,12 @@ Only the starting people are made directly in the database; which NQSW was sampl
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from conftest import Person, link_in_last_email
 from flask import Flask
 from helpers_documents import PDF
+from helpers_pages import ESCAPED_TAG
 from helpers_reviews import answers_for
 from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from browser.test_accessibility_public import code_from_typed_key
 from browser.test_cohort_meetings_pages import draw_two_after_refusing_one
 from portal import clock
 from portal.extensions import db
-from portal.models import Portfolio, Role, SampledPortfolio
+from portal.models import Meeting, Portfolio, Role, SampledPortfolio
 from portal.reviews.template_default import DEFAULT_SCHEMA
 
 HEADER = b"nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,outcome,outcome_date\n"
@@ -58,10 +59,12 @@ class Cycle:
     sampled_ids: list[int] = field(default_factory=list)
 
     def go(self, page: Page, path: str, status: int = 200) -> None:
-        """Open a page, check its status and that axe-core finds nothing wrong with it."""
+        """Open a page, check its status, that axe-core finds nothing wrong with it and that no markup shows
+        as text (escaped twice)."""
         response = page.goto(self.live_url + path)
         assert response is not None and response.status == status, f"{path}: {response and response.status}"
         assert_accessible(page)
+        assert not ESCAPED_TAG.search(page.content()), f"{path} shows markup as text"
 
 
 def _upload_csv(page: Page, rows: list[bytes]) -> int:
@@ -230,6 +233,8 @@ def member_reads_and_submits(c: Cycle) -> None:
     _submit(c, page, written=False)
     page.get_by_role("link", name="See the other members' assessments of this portfolio").click()
     page.wait_for_url("**/others")
+    # Before the reading deadline no one sees the others' judgements, even after submitting their own.
+    assert page.get_by_role("heading", level=1).inner_text() == "The other members' assessments are not shown yet"
     assert_accessible(page)
     c.go(page, f"/reviews/meetings/{c.meeting_id}/portfolios/{pid}")
     assert "It can no longer be changed" in page.content()
@@ -250,22 +255,31 @@ def absent_member_writes(c: Cycle) -> None:
     _submit(c, page, written=True)
 
 
-def chair_closes_the_meeting(c: Cycle) -> None:
-    """The Chair records attendance and the panel's view, writes, approves and publishes the minutes, releases."""
+def chair_closes_the_meeting(c: Cycle, app: Flask, chair: Person, lead: Person) -> None:
+    """Before the day the Chair sees neither the assessments nor a way to record; on the meeting's date the Chair,
+    who has not assessed, sees every submitted assessment and records attendance and the panel's view, writes,
+    approves and publishes the minutes and releases feedback."""
     page, pid = c.chair, c.sampled_ids[0]
     c.go(page, f"/meetings/{c.meeting_id}")
     page.get_by_role("link", name="Meeting record").click()
     page.wait_for_url("**/record")
     assert "Sent apologies" in page.content()
-    assert "Submit your own assessment of this portfolio to see the others'" in page.content()
+    main = page.locator("main").inner_text()
+    assert "you can record attendance and the panel's views from that day" in main
+    assert "Record attendance and apologies" not in main and "Mina Reader" in main
+    assert "Assessments side by side" not in main and "Go to your assessment" in main
     assert_accessible(page)
-    page.get_by_role("link", name="Go to your assessment").first.click()
-    page.wait_for_url(f"**/portfolios/{pid}")
-    assert_accessible(page)
-    _complete_sections(c, page)
-    _submit(c, page, written=False)
+    c.go(page, f"/reviews/meetings/{c.meeting_id}/record/attendance", status=409)
+
+    with app.app_context():
+        held_on = db.session.get(Meeting, c.meeting_id).held_on
+    clock.travel_to(datetime.combine(held_on, time(9, 30), tzinfo=clock.LONDON))
+    browser_sign_in(page, c.live_url, chair, app)  # sessions end while the clock moves on: everyone signs in again
+    browser_sign_in(c.lead, c.live_url, lead, app)
+    c.go(page, "/dashboard")
+    c.go(c.lead, "/dashboard")
     c.go(page, f"/reviews/meetings/{c.meeting_id}/record")
-    assert "3 assessments submitted, 1 in writing" in page.content()
+    assert "2 assessments submitted, 1 in writing" in page.content()
     assert "Abe Absent (written assessment)" in page.content()
     page.get_by_role("link", name="Record attendance and apologies").click()
     page.wait_for_url("**/attendance")
@@ -275,6 +289,7 @@ def chair_closes_the_meeting(c: Cycle) -> None:
     c.go(page, f"/reviews/meetings/{c.meeting_id}/record")
     page.locator(f"a[href$='/record/portfolios/{pid}']").click()
     page.wait_for_url(f"**/record/portfolios/{pid}")
+    assert "Abe Absent (written assessment)" in page.content()  # beside the form for the panel's view
     assert_accessible(page)
     page.locator("input[name='agreement']").first.check()
     page.get_by_label("Feedback to the NQSW").fill(FEEDBACK)
@@ -362,5 +377,5 @@ def test_the_moderation_cycle(app: Flask, live_url: str, new_context: Callable[.
     draw_sample(c, app)
     member_reads_and_submits(c)
     absent_member_writes(c)
-    chair_closes_the_meeting(c)
+    chair_closes_the_meeting(c, app, people["chair"], people["lead"])
     nqsw_reads_feedback(c, app, new_context().new_page())

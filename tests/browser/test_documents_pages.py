@@ -105,3 +105,60 @@ def test_delete_confirmation_is_accessible_in_its_normal_and_error_states(
     assert press(page, "Delete document").url == f"{live_url}/portfolios/{pid}/documents"
     assert "has been deleted" in page.content() and "This portfolio has no documents yet." in page.content()
     assert_accessible(page)
+
+
+def test_the_upload_progress_bar_shows_a_percentage(app: Flask, live_url: str,
+                                                    signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    """With the upload slowed to a crawl (Chromium's network throttling), the percentage shows as it climbs."""
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    shown = page.locator("#file-0 ~ [data-upload-percent]")
+    assert shown.is_hidden()  # nothing to show before an upload (and nothing at all without JavaScript)
+    big_pdf = PDF[:-6] + b" " * 300_000 + PDF[-6:]
+    _choose(page, 0, "Final report.pdf", big_pdf, "final_report")
+    throttle = page.context.new_cdp_session(page)
+    throttle.send("Network.enable")
+    throttle.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                        "uploadThroughput": 100_000})
+    page.get_by_role("button", name="Upload", exact=True).click()
+    shown.wait_for(state="visible")
+    read = "() => { const e = document.querySelector('#file-0 ~ [data-upload-percent]'); " \
+           "return e && !e.hidden && e.offsetParent !== null ? e.textContent : null; }"
+    seen = set()
+    for _ in range(400):
+        text = page.evaluate(read)
+        if text is None:
+            break  # the page was replaced by the list the server answered with
+        seen.add(text)
+        page.wait_for_timeout(25)
+    assert seen and all(text.endswith("%") and 0 <= int(text[:-1]) <= 100 for text in seen), seen
+    assert any(0 < int(text[:-1]) < 100 for text in seen), f"no percentage on the way: {seen}"
+    page.get_by_text("1 document uploaded").wait_for()
+
+
+def test_the_leads_notice_of_files_the_panel_sees_as_uploaded_is_accessible(
+        app: Flask, live_url: str, signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
+    from helpers_documents import DOC
+    from helpers_metadata import pdf
+
+    page, _ = signed_in_page(Role.ADMIN)
+    pid = make_portfolio(app)
+    page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
+    _choose(page, 0, "Old review.doc", DOC, "review_3_month")
+    _choose(page, 1, "Reflection.pdf", pdf(), "critical_reflection")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_text("2 documents uploaded").wait_for()
+    banner = page.get_by_role("region", name="Check before the panel reads")
+    assert "The panel will see this file as uploaded" in banner.inner_text()
+    assert "3-month review: The file as uploaded" in banner.inner_text()
+    assert_accessible(page)
+    page.get_by_role("link", name="3-month review", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert "What the panel gets" in page.content() and "cannot be cleaned" in page.content()
+    assert_accessible(page)
+    page.goto(f"{live_url}/portfolios/{pid}/documents")
+    page.get_by_role("link", name="Critical reflections", exact=True).click()
+    page.wait_for_url("**/documents/*")
+    assert "A copy without the names hidden in the file" in page.content()
+    assert_accessible(page)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from conftest import Person, sign_in, submit
 from flask import Flask
 from helpers_reports import build_meeting
+from helpers_reviews import london_morning
 from playwright.sync_api import Page
 
 from browser.conftest import assert_accessible, browser_sign_in, press
@@ -50,6 +51,13 @@ def test_chair_writes_publishes_and_releases(app: Flask, live_url: str, signed_i
     assert_accessible(page)
     page.goto(f"{live_url}/meetings/{m}/feedback-release")
     assert_accessible(page)
+    page.goto(f"{live_url}/meetings/{m}/minutes")
+    assert "can be approved and published from that day" in page.content()  # the meeting is in 3 days
+    assert_accessible(page)
+    with app.app_context():
+        held_on = db.session.get(Meeting, m).held_on
+    clock.travel_to(london_morning(held_on))
+    browser_sign_in(page, live_url, chair, app)  # the session ended while the clock moved on
     page.goto(f"{live_url}/meetings/{m}/minutes")
     press(page, "Approve the minutes")
     press(page, "Publish the minutes")

@@ -2,15 +2,17 @@
 assessment."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from conftest import Person, sign_in
 from flask import Flask
-from helpers_reviews import answers_for, base, complete, make_meeting
+from helpers_reviews import answers_for, base, complete, london_morning, make_meeting
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
+from browser.conftest import assert_accessible, browser_sign_in, press
+from portal import clock
 from portal.extensions import db
-from portal.models import MeetingMember, Role
+from portal.models import Meeting, MeetingMember, Role
 
 SignedInPage = Callable[..., tuple[Page, Person]]
 
@@ -83,6 +85,15 @@ def test_submitted_and_others(app: Flask, live_url: str, signed_in_page: SignedI
     for path in ("", "/check", "/others", "/sections/part1"):
         page.goto(url + path)
         assert_accessible(page)
+    page.goto(url + "/others")
+    assert page.get_by_role("heading", level=1).inner_text() == "The other members' assessments are not shown yet"
+    with app.app_context():
+        deadline = db.session.get(Meeting, panel.meeting_id).reading_deadline
+    clock.travel_to(london_morning(deadline + timedelta(days=1)))
+    browser_sign_in(page, live_url, member, app)
+    page.goto(url + "/others")
+    assert page.get_by_role("heading", level=1).inner_text() == "Other members' assessments"
+    assert_accessible(page)
 
 
 def test_chair_and_lead_pages(app: Flask, live_url: str, signed_in_page: SignedInPage, make_user) -> None:
@@ -100,9 +111,19 @@ def test_chair_and_lead_pages(app: Flask, live_url: str, signed_in_page: SignedI
     complete(client, panel, panel.portfolio_ids[0])
     complete(client, panel, panel.portfolio_ids[1], submit_it=False)
     page.goto(record)
+    assert "you can record attendance and the panel's views from that day" in page.locator("main").inner_text()
     assert_accessible(page)
     assert press(page, "Send a reminder").status == 200
     assert_accessible(page)
+    assert page.goto(record + "/attendance").status == 409  # before the meeting's date
+    assert_accessible(page)
+    with app.app_context():
+        held_on = db.session.get(Meeting, panel.meeting_id).held_on
+    clock.travel_to(london_morning(held_on))
+    browser_sign_in(page, live_url, chair, app)  # the session ended while the clock moved on
+    page.goto(record)
+    assert "Member One" in page.content() and "Assessments side by side" in page.content()
+    assert_accessible(page)  # on the day: every submitted assessment, though the Chair has not assessed
     page.goto(record + "/attendance")
     assert_accessible(page)
     assert press(page, "Save attendance").status == 200

@@ -1,7 +1,7 @@
 """encrypted fields bound to their rows; the deployment's records of its SECRET_KEY and keys
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-27 16:00:00.000000
 
 Until this revision each encrypted field (format "f1") was bound only to its table and column, so a ciphertext
@@ -26,8 +26,8 @@ from flask import current_app
 from portal.keys import FieldTable, bind_fields_to_rows
 
 # revision identifiers, used by Alembic.
-revision = '0004'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
@@ -40,6 +40,7 @@ TABLES = [
     FieldTable("meeting_templates", "id", ("text",)),
     FieldTable("documents", "id", ("title",)),
     FieldTable("document_versions", "id", ("filename", "digest")),
+    FieldTable("panel_copies", "id", ("digest",)),
     FieldTable("outbox", "id", ("body",)),
     FieldTable("assessments", "id", ("answers",)),
     FieldTable("panel_views", "id", ("decision_view", "support_view", "exemplars_confirmed", "feedback_assessor",

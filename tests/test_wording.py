@@ -1,0 +1,33 @@
+"""Numbers in words as a person writes them: plurals and file sizes (portal/wording.py), on the pages too."""
+
+import pytest
+from helpers_documents import make_portfolio
+
+from portal.wording import count_of, file_size
+
+
+@pytest.mark.parametrize(("number", "expected"), [
+    (0, "0 new cohorts"), (1, "1 new cohort"), (2, "2 new cohorts"), (1200, "1,200 new cohorts"),
+])
+def test_count_of_agrees_with_the_number(number, expected):
+    assert count_of(number, "new cohort", "new cohorts") == expected
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    (0, "0 bytes"), (1, "1 byte"), (12, "12 bytes"), (1023, "1,023 bytes"),
+    (1024, "1 KB"), (1536, "1.5 KB"), (30 * 1024, "30 KB"), (100 * 1024, "100 KB"), (999 * 1024, "999 KB"),
+    (1024 * 1024, "1 MB"), (int(1.25 * 1024 * 1024), "1.2 MB"), (200 * 1024 * 1024, "200 MB"),
+    (int(200.4 * 1024 * 1024), "200 MB"), (1024 ** 3, "1 GB"), (int(2.5 * 1024 ** 3), "2.5 GB"),
+    (3 * 1024 ** 4, "3 TB"), (2048 * 1024 ** 4, "2,048 TB"),
+])
+def test_file_size_has_no_empty_decimals_and_the_right_unit(size, expected):
+    assert file_size(size) == expected
+
+
+def test_the_upload_limit_and_the_dashboard_read_as_a_person_writes(app, admin_client):
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    page = client.get(f"/portfolios/{pid}/documents/upload").get_data(as_text=True)
+    assert "can be up\n  to 200 MB:" in page and "200.0 MB" not in page
+    app.config["MAX_UPLOAD_BYTES"] = 1024 * 1024 + 512 * 1024
+    assert "to 1.5 MB:" in client.get(f"/portfolios/{pid}/documents/upload").get_data(as_text=True)
