@@ -33,7 +33,7 @@ static/dist/portal.css: node_modules/.installed scripts/build_assets.py $(wildca
 	$(BIN)/python scripts/build_assets.py
 
 instance: $(VENV)/.installed
-	PORTAL_DEVELOPMENT=1 $(BIN)/python -m portal.instance
+	PORTAL_DEVELOPMENT=1 $(BIN)/python -m portal.ops.instance
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check portal tests scripts bench

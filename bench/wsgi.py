@@ -16,8 +16,8 @@ from flask import Flask, abort, request, send_file
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal import create_app
+from portal.documents.storage import BlobStore
 from portal.documents.uploads import FilePart, MultipartReader
-from portal.storage import BlobStore
 
 if os.environ.get("PORTAL_BENCH") != "1":
     raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")

@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from portal import access, config, deployment, errors, headers, integrity, templating
+from portal import access, config, errors, headers, integrity, templating
 from portal.extensions import csrf, db, migrate
+from portal.ops import deployment
 from portal.security import crypto, passwords
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     deployment.install(app)  # refuses to start with a wrong keyring
-    from portal.pages import refuse_when_not_ready
+    from portal.reports.pages import refuse_when_not_ready
 
     app.before_request(refuse_when_not_ready)  # before CSRF and the gate: a host that may not serve answers nothing
     csrf.init_app(app)
@@ -53,8 +54,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
     from portal.meetings.views import bp as meetings_bp
-    from portal.pages import bp as pages_bp
     from portal.portfolios.views import bp as portfolios_bp
+    from portal.reports.pages import bp as pages_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
 
@@ -80,7 +81,7 @@ def _configure_sqlite(app: Flask) -> None:
     """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from portal.instance import secure_sqlite_file
+    from portal.ops.instance import secure_sqlite_file
 
     # Before the first connection, so the file never exists readable by other local users.
     secure_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])

@@ -1,12 +1,13 @@
-"""Flask commands: first-run-link, audit verify, mail deliver (the operator's commands are in maintenance_cli)."""
+"""Flask commands: first-run-link, audit verify, mail deliver (operators' commands: portal/ops/commands.py)."""
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import audit, mail, maintenance_cli
+from portal import audit, mail
 from portal.auth import services as auth_services
-from portal.demo import demo_command
+from portal.ops import commands
+from portal.ops.demo import demo_command
 
 
 @click.command("first-run-link")
@@ -69,5 +70,5 @@ def mail_deliver_command() -> None:
 
 def install(app: Flask) -> None:
     """Register the commands."""
-    for command in (first_run_link_command, audit_group, mail_group, demo_command, *maintenance_cli.COMMANDS):
+    for command in (first_run_link_command, audit_group, mail_group, demo_command, *commands.COMMANDS):
         app.cli.add_command(command)

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "JOB_RETRY_MINUTES": 15,
     "JOB_HISTORY_DAYS": 90,
     "DEVELOPMENT": False,
-    # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/deployment.py).
+    # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/ops/deployment.py).
     "DEPLOYMENT_CHECK_SECONDS": 30,
     "SECRET_KEY_FILE": None,  # a file holding the SECRET_KEY (a mounted secret), instead of SECRET_KEY itself
     "TRUST_PROXY": False,
@@ -107,7 +107,7 @@ def _load_secret_key(app: Flask) -> None:
 
     Every host of a deployment needs the same SECRET_KEY, so the portal never makes one up: it comes from
     PORTAL_SECRET_KEY, a file named by PORTAL_SECRET_KEY_FILE (a mounted secret) or instance/config.py, which
-    `python -m portal.instance` writes only in development.
+    `python -m portal.ops.instance` writes only in development.
     """
     path = app.config.get("SECRET_KEY_FILE")
     if path:
@@ -118,7 +118,7 @@ def _load_secret_key(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         raise ConfigurationError(
             "SECRET_KEY is not set. Give every host of the deployment the same one, in PORTAL_SECRET_KEY, in a file "
-            "named by PORTAL_SECRET_KEY_FILE, or in instance/config.py. `python -m portal.instance --new-secrets` "
+            "named by PORTAL_SECRET_KEY_FILE, or in instance/config.py. `python -m portal.ops.instance --new-secrets` "
             "prints a new one; in development `make run` creates it.")
 
 

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 DEJAVU = ROOT / "node_modules" / "dejavu-fonts-ttf"
 DIST = ROOT / "static" / "dist"
-# The fonts the PDFs embed (portal/pdf_fonts.py), with the licence that must travel with copies of them.
+# The fonts the PDFs embed (portal/reports/pdf_fonts.py), with the licence that must travel with copies of them.
 FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 
 

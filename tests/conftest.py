@@ -110,7 +110,7 @@ def app(app_config: dict, pg_engine: Engine | None) -> Iterator[Flask]:
     clock.travel_to(TEST_START)
     Path(app_config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     # The tables exist, empty, before the app starts, as after `flask db upgrade`: starting compares the host's
-    # keyring and SECRET_KEY with the database and records them there (portal/deployment.py).
+    # keyring and SECRET_KEY with the database and records them there (portal/ops/deployment.py).
     if pg_engine is None:
         engine = create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
         Base.metadata.create_all(engine)

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal import clock
+from portal.documents.storage import BlobStore
 from portal.extensions import db
 from portal.models import (
     Document,
@@ -23,7 +24,6 @@ from portal.models import (
     SampledPortfolio,
     SampleDraw,
 )
-from portal.storage import BlobStore
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

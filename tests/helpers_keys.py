@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from portal import clock
+from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
     Document,
@@ -25,7 +26,6 @@ from portal.models import (
 )
 from portal.security import crypto, streams
 from portal.security.crypto import Keyring
-from portal.storage import current_store
 
 
 def file_keyring_config(app_config: dict, tmp_path: Path) -> dict:

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from portal import audit, create_app
+from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Base, Deployment, Document, Role, UserSession
 from portal.security import crypto
-from portal.storage import current_store
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_dump_values_round_trip_through_json():
     from datetime import UTC, date, datetime
     from decimal import Decimal
 
-    from portal.backup import _decode, _encode
+    from portal.ops.backup import _decode, _encode
 
     values = [None, True, 7, "text", b"\x00\xffbytes", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
               date(2026, 1, 2), Decimal("1.50"), {"$b": "not a tag"}, ["a", 1]]

@@ -20,12 +20,13 @@ from helpers_keys import cli_runner
 from helpers_queries import counting_statements
 from sqlalchemy import select
 
-from portal import create_app, deployment, keys
+from portal import create_app
 from portal.config import ConfigurationError
-from portal.deployment import DeploymentMismatch
 from portal.extensions import db
-from portal.instance import InstanceError, create_instance, new_secrets
 from portal.models import AuditEvent, Deployment, Document, KeyCheck, Role
+from portal.ops import deployment, keys
+from portal.ops.deployment import DeploymentMismatch
+from portal.ops.instance import InstanceError, create_instance, new_secrets
 from portal.security import crypto
 from portal.security.crypto import Keyring
 

@@ -17,11 +17,11 @@ from helpers_keys import (
 )
 from sqlalchemy import select, text
 
-from portal import keys
+from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Document, DocumentVersion, PanelCopy, Role, SampleDraw, User
+from portal.ops import keys
 from portal.security.crypto import Keyring
-from portal.storage import current_store
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import Boolean, Date, DateTime, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
-from portal import audit, clock, create_app, keys
+from portal import audit, clock, create_app
 from portal.extensions import db
 from portal.models import (
     Assessment,
@@ -31,6 +31,7 @@ from portal.models import (
     SampleDraw,
     User,
 )
+from portal.ops import keys
 from portal.security import crypto
 
 

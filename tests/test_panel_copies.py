@@ -11,9 +11,9 @@ from helpers_documents import DOC, make_portfolio, seat, upload
 from helpers_keys import cli_runner
 from helpers_metadata import NAME, docx, entries, identifying, jpeg, odt, pdf, png, xlsx
 
+from portal.documents.storage import BlobStore
 from portal.extensions import db
 from portal.models import AuditEvent, DocumentVersion, PanelCopy, Portfolio, Role
-from portal.storage import BlobStore
 
 BUILDERS = {"pdf": pdf, "docx": docx, "xlsx": xlsx, "odt": odt, "jpeg": jpeg, "png": png}
 EXTENSIONS = {"pdf": "pdf", "docx": "docx", "xlsx": "xlsx", "odt": "odt", "jpeg": "jpg", "png": "png"}

@@ -17,8 +17,8 @@ from fpdf import FPDF
 from helpers_documents import make_portfolio, only_document, upload
 from helpers_reports import build_meeting
 
-from portal import pdf_fonts
 from portal.models import Role
+from portal.reports import pdf_fonts
 from portal.reports.render import Heading, Paragraph, Report, Table, to_pdf
 
 CHAIR, MEMBER, OWNER, NAMED = "Łukasz Wójcik", "Siân Llŷr", "Ştefan Ţurcanu", "Иван Петров"
@@ -110,7 +110,7 @@ def test_without_the_font_files_pdfs_fall_back_to_helvetica_after_one_warning(
         pdf_stamp, app, signed_in, monkeypatch, tmp_path: Path, caplog):
     monkeypatch.setattr(pdf_fonts, "FONT_FOLDER", tmp_path)  # an empty folder: the assets were not built
     chair, observer, meeting_id = _meeting(app, signed_in)
-    caplog.set_level(logging.WARNING, logger="portal.pdf_fonts")
+    caplog.set_level(logging.WARNING, logger="portal.reports.pdf_fonts")
     minutes = chair.get(f"/meetings/{meeting_id}/minutes.pdf")
     report = observer.get(f"/meetings/{meeting_id}/report.pdf")
     assert minutes.status_code == report.status_code == 200
@@ -134,7 +134,7 @@ def test_without_the_font_files_pdfs_fall_back_to_helvetica_after_one_warning(
     assert stamped.status_code == 200
     assert "Confidential - viewed by ?ukasz Wójcik on " in _text(pypdf.PdfReader(io.BytesIO(stamped.data)))
 
-    warnings = [record for record in caplog.records if record.name == "portal.pdf_fonts"]
+    warnings = [record for record in caplog.records if record.name == "portal.reports.pdf_fonts"]
     assert len(warnings) == 1  # one warning, not one per PDF
     assert warnings[0].levelno == logging.WARNING
     assert "DejaVuSans.ttf" in warnings[0].getMessage() and "make setup" in warnings[0].getMessage()

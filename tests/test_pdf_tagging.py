@@ -19,9 +19,9 @@ from conftest import submit
 from helpers_reports import build_meeting
 from pypdf.generic import ContentStream, DictionaryObject, IndirectObject, TextStringObject
 
-from portal import pdf_fonts
 from portal.models import Role
-from portal.pdf_tags import TaggedPdf, UnsupportedTagging
+from portal.reports import pdf_fonts
+from portal.reports.pdf_tags import TaggedPdf, UnsupportedTagging
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table, to_pdf
 
 FOOTER = re.compile(r"Page \d+ of \d+")

@@ -9,7 +9,7 @@ from helpers_cohort import add_document, make_meeting, make_portfolio
 from helpers_documents import seat
 from helpers_queries import count_queries
 
-from portal import clock, retention
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -21,6 +21,7 @@ from portal.models import (
     SampledPortfolio,
     SampleDraw,
 )
+from portal.ops import retention
 
 
 def test_cohort_and_registry_forms_with_clear_errors(app, admin_client):

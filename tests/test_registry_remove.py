@@ -6,7 +6,7 @@ from conftest import csrf_from, submit
 from helpers_cohort import HEADER, add_document, make_meeting, make_portfolio, sealed_from, upload
 from helpers_keys import add_document as add_stored_document
 
-from portal import clock, retention
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     Assessment,
@@ -23,6 +23,7 @@ from portal.models import (
     SampleDraw,
     User,
 )
+from portal.ops import retention
 from portal.portfolios import removal
 from portal.reviews import services as review_services
 

@@ -7,10 +7,10 @@ import pytest
 from helpers_keys import add_document, add_panel_copy, blob_path, cli_runner, make_portfolio
 from sqlalchemy import select
 
-from portal import retention
+from portal.documents.storage import BlobStore, current_store
 from portal.extensions import db
 from portal.models import AuditEvent, Document, DocumentVersion, PanelCopy, Portfolio, Role, User
-from portal.storage import BlobStore, current_store
+from portal.ops import retention
 
 
 @pytest.fixture

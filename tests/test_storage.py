@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.storage import BlobStore
+from portal.documents.storage import BlobStore
 
 
 @pytest.fixture

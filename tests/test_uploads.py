@@ -29,9 +29,9 @@ from helpers_documents import (
 )
 from sqlalchemy import text
 
+from portal.documents.storage import BlobStore
 from portal.extensions import db
 from portal.models import Document, DocumentVersion
-from portal.storage import BlobStore
 
 MB = 1024 * 1024
 

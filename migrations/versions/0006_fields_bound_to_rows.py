@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 
-from portal.keys import FieldTable, bind_fields_to_rows
+from portal.ops.keys import FieldTable, bind_fields_to_rows
 
 # revision identifiers, used by Alembic.
 revision = '0006'

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal import access, audit, clock
 from portal.documents import antivirus, archives, cleaning, readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
+from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
     LEGACY_CLEANING_LABEL,
@@ -32,7 +33,6 @@ from portal.models import (
     User,
 )
 from portal.security import crypto, streams
-from portal.storage import current_store
 
 READ_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200

@@ -9,8 +9,8 @@ is off by default.
 
 import io
 
-from portal import pdf_fonts
 from portal.models import User
+from portal.reports import pdf_fonts
 
 _RED = (160, 0, 0)
 
@@ -28,7 +28,7 @@ def stamp(pdf: bytes, text: str) -> bytes:
     """Return the PDF with the text along the foot of every page."""
     from pypdf import PdfReader, PdfWriter
 
-    from portal.pdf_tags import TaggedPdf
+    from portal.reports.pdf_tags import TaggedPdf
 
     try:
         writer = PdfWriter(clone_from=io.BytesIO(pdf))

@@ -16,12 +16,13 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access, retention, wording
+from portal import access, wording
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
+from portal.ops import retention
 from portal.spreadsheet import csv_lines
 
 bp = Blueprint("documents", __name__)

@@ -38,10 +38,11 @@ from flask import current_app
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from portal import access, audit, clock, mail, retention
+from portal import access, audit, clock, mail
 from portal.auth import throttle
 from portal.extensions import db
 from portal.models import JobRun
+from portal.ops import retention
 
 log = logging.getLogger(__name__)
 

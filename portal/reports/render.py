@@ -1,7 +1,7 @@
 """The minutes and the summary report as a simple block structure, written out as PDF or DOCX.
 
 Accessibility of the downloads (documented in docs/reports.md):
-- PDF (fpdf2, pure Python, no system libraries): a tagged PDF (the tagging is in portal/pdf_tags.py). The structure
+- PDF (fpdf2, pure Python, no system libraries): a tagged PDF (tagging: reports/pdf_tags.py). The structure
   tree has /Document at its root; headings are H1-H3 in order, paragraphs P, lists L/LI with Lbl and LBody,
   tables Table with a Caption, THead/TBody, TR, TH (scope Column) and TD. All text is marked content of its
   element, in reading order, including text that runs on to the next page; page numbers, table rules and the
@@ -9,7 +9,7 @@ Accessibility of the downloads (documented in docs/reports.md):
   DisplayDocTitle (the title bar shows the document title); every heading is also a bookmark.
 - DOCX (python-docx): true Heading 1-3 styles, real tables with a repeated header row, core properties
   title and language en-GB.
-The PDF embeds DejaVu Sans (portal/pdf_fonts.py), so names outside Latin-1 are drawn and extracted exactly, and
+The PDF embeds DejaVu Sans (portal/reports/pdf_fonts.py), so names outside Latin-1 are drawn and extracted exactly, and
 declares PDF/UA-1 in its XMP metadata (with dc:title): it is tagged, has its language and DisplayDocTitle, embeds
 every font and draws nothing outside marked content or artifacts. Without the font files it falls back to the
 built-in Helvetica (not embedded, Latin-1 only) and then makes no PDF/UA claim.
@@ -30,8 +30,8 @@ from docx.table import _Row
 from fpdf import ViewerPreferences
 from fpdf.enums import Align
 
-from portal import pdf_fonts
-from portal.pdf_tags import Element, TaggedPdf
+from portal.reports import pdf_fonts
+from portal.reports.pdf_tags import Element, TaggedPdf
 
 LANGUAGE = "en-GB"
 

@@ -13,9 +13,9 @@ from helpers_keys import swap
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 from browser.conftest import TIMEOUT_MS, assert_accessible
-from portal import deployment
 from portal.extensions import db
 from portal.models import Deployment, Role
+from portal.ops import deployment
 
 EXPECTED = "Failed to load resource: the server responded with a status of "
 

@@ -3,7 +3,8 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import access, clock, deployment, wording
+from portal import access, clock, wording
+from portal.ops import deployment
 from portal.reports import dashboard as dashboards
 
 bp = Blueprint("pages", __name__)
@@ -38,7 +39,7 @@ HEALTH_ENDPOINTS = frozenset({"pages.health", "pages.health_live", "pages.health
 def refuse_when_not_ready() -> tuple[str, int, dict[str, str]] | None:
     """Before every request, first of all (create_app registers it before CSRF and the gate): a host that must not
     serve answers 503 to everything but the health checks, until its keyring and SECRET_KEY are the deployment's
-    (portal/deployment.py)."""
+    (portal/ops/deployment.py)."""
     if request.endpoint in HEALTH_ENDPOINTS:
         return None
     findings = deployment.current(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ def health_live() -> tuple[dict[str, str], int]:
 @bp.route("/health/ready")
 @access.public
 def health_ready() -> tuple[dict[str, object], int]:
-    """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/deployment.py)."""
+    """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/ops/deployment.py)."""
     findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
     keyring = current_app.extensions["keyring"]
     answer: dict[str, object] = {"keys": sorted(keyring.keys), "active_key": keyring.active_id}

@@ -36,12 +36,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from portal import audit, clock, deployment
+from portal import audit, clock
+from portal.documents.storage import current_store
 from portal.extensions import db
-from portal.keys import current_keyring
 from portal.models import Base
+from portal.ops import deployment
+from portal.ops.keys import current_keyring
 from portal.security import tokens
-from portal.storage import current_store
 
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite3"
@@ -50,7 +51,7 @@ BLOB_DIR = "blobs"
 FORMAT = 1
 _SEAL_PURPOSE = "portal backup manifest v1"
 _SKIPPED_ON_RESTORE = {"user_sessions"}  # nobody stays signed in across a restore
-# Written by the restoring host when it starts (portal/deployment.py); the backup's records replace them, so the
+# Written by the restoring host when it starts (portal/ops/deployment.py); the backup's records replace them, so the
 # restored portal keeps its deployment's SECRET_KEY and key checks.
 _REPLACED_ON_RESTORE = {"deployment", "key_checks"}
 _READ_BYTES = 1 << 20

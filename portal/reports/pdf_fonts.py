@@ -19,7 +19,7 @@ from fpdf import FPDF
 
 log = logging.getLogger(__name__)
 
-FONT_FOLDER = Path(__file__).resolve().parent.parent / "static" / "dist" / "fonts"
+FONT_FOLDER = Path(__file__).resolve().parents[2] / "static" / "dist" / "fonts"
 FAMILY = "DejaVuSans"
 FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}  # style -> file; the PDFs use no italics
 FALLBACK = "helvetica"

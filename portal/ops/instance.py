@@ -1,10 +1,10 @@
 """Create the instance folder on first run in development: a SECRET_KEY, the keyring (0600) and a migrated database.
 
-Run as `python -m portal.instance`; it is safe to run again and only adds what is missing.
+Run as `python -m portal.ops.instance`; it is safe to run again and only adds what is missing.
 
-Every host of a deployment must share one SECRET_KEY and one keyring (portal/deployment.py checks it), so outside
+Every host of a deployment must share one SECRET_KEY and one keyring (portal/ops/deployment.py checks it), so outside
 development (PORTAL_DEVELOPMENT=1, which `make run` sets) nothing secret is ever made up here: the command
-refuses, and says how to give them, until they are provided. `python -m portal.instance --new-secrets` prints a
+refuses, and says how to give them, until they are provided. `python -m portal.ops.instance --new-secrets` prints a
 new SECRET_KEY and keyring, once, for the deployment's secret store; it writes nothing.
 """
 
@@ -30,7 +30,7 @@ outside development. Give them from the deployment's secret store, the same on e
   keyring:    PORTAL_KEYRING_JSON, or PORTAL_KEYRING_FILE naming the keyring file (a mounted secret),
               or instance/keyring.json (mode 0600)
 
-For a new deployment, `python -m portal.instance --new-secrets` prints a new SECRET_KEY and keyring to store
+For a new deployment, `python -m portal.ops.instance --new-secrets` prints a new SECRET_KEY and keyring to store
 there; it writes nothing. In development, set PORTAL_DEVELOPMENT=1 (as `make run` does) to have them created in
 instance/."""
 
@@ -120,12 +120,12 @@ def main(argv: list[str]) -> int:
         print(new_secrets(), end="")
         return 0
     if argv[1:]:
-        print("usage: python -m portal.instance [--new-secrets]", file=sys.stderr)
+        print("usage: python -m portal.ops.instance [--new-secrets]", file=sys.stderr)
         return 2
     try:
         created = create_instance(ROOT / "instance", development())
     except InstanceError as exc:
-        print(f"python -m portal.instance: {exc}", file=sys.stderr)
+        print(f"python -m portal.ops.instance: {exc}", file=sys.stderr)
         return 1
     for item in created:
         print(f"created instance/{item}")

@@ -38,7 +38,7 @@ from portal.models import Deployment, KeyCheck, User
 from portal.security import crypto, tokens
 from portal.security.crypto import Keyring, KeyringError
 
-log = logging.getLogger("portal.deployment")
+log = logging.getLogger("portal.ops.deployment")
 
 DEPLOYMENT = Deployment.__table__
 KEY_CHECKS = KeyCheck.__table__

@@ -13,8 +13,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import access, backup, clock, deployment, keys, retention
-from portal.ops import jobs
+from portal import access, clock
+from portal.ops import backup, deployment, jobs, keys, retention
 from portal.ops.worker import Worker
 from portal.security.crypto import KeyringError
 

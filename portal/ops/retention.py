@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import audit, clock
+from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
     Document,
@@ -27,7 +28,6 @@ from portal.models import (
     SampleDraw,
     User,
 )
-from portal.storage import current_store
 
 log = logging.getLogger(__name__)
 

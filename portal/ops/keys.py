@@ -1,6 +1,6 @@
 """Keys: adding, activating and retiring them, re-wrapping under the active key, and blob verification (DESIGN 5).
 
-A new key reaches every host before anything is encrypted under it (portal/deployment.py keeps the deployment's
+A new key reaches every host before anything is encrypted under it (portal/ops/deployment.py keeps the deployment's
 records): `add_key` adds it, not active, and records its check value; `activate` makes it the deployment's active
 key, which every host follows within DEPLOYMENT_CHECK_SECONDS; `rewrap` then re-wraps every document data key and
 re-encrypts every EncryptedText value (found from the models' metadata, so the audit trail's details, meeting
@@ -39,15 +39,16 @@ from sqlalchemy import (
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
-from portal import audit, clock, deployment
+from portal import audit, clock
+from portal.documents.storage import BlobStore, current_store
 from portal.extensions import db
 from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, PanelCopy, RecoveryCode, User
 from portal.models.base import EncryptedText
+from portal.ops import deployment
 from portal.security import crypto, streams
 from portal.security.crypto import Keyring, KeyringError
-from portal.storage import BlobStore, current_store
 
-log = logging.getLogger("portal.keys")
+log = logging.getLogger("portal.ops.keys")
 
 BATCH_SIZE = 200
 # Rows holding a wrapped data key: each document version's blob and its panel copy's.
