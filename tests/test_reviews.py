@@ -427,7 +427,7 @@ def test_a_first_save_waits_for_the_meeting_lock_and_then_sees_the_new_sample(ap
     On PostgreSQL the waiting statement must be the meeting row's SELECT ... FOR UPDATE; on SQLite the save
     must be inside the lock helper when it waits. Either way, once the redraw commits the save is refused.
     """
-    from portal.reviews import services
+    from portal import visibility
 
     panel = setting["panel"]
     client, person = setting["one"]
@@ -435,13 +435,13 @@ def test_a_first_save_waits_for_the_meeting_lock_and_then_sees_the_new_sample(ap
     path = f"{base(panel, pid)}/sections/part1"
     token = csrf_from(client.get(path).get_data(as_text=True))
     entered = threading.Event()
-    real_lock = services.lock_meeting
+    real_lock = visibility.lock_meeting
 
     def watched_lock(meeting):
         entered.set()
         real_lock(meeting)
 
-    monkeypatch.setattr(services, "lock_meeting", watched_lock)
+    monkeypatch.setattr(visibility, "lock_meeting", watched_lock)
     outcome = {}
 
     def post():

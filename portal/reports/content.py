@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from portal import visibility
 from portal.clock import format_date
 from portal.models import Action
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
@@ -16,7 +17,7 @@ ATTENDANCE_LABELS = {"attended": "Attended", "expected": "Not recorded yet",
 
 
 def _attendance(record: MeetingRecord) -> list:
-    rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
+    rows = [[m.user.name, employer_of(m), "Chair" if visibility.is_chair(m) else "Member",
              ATTENDANCE_LABELS.get(m.attendance, m.attendance)] for m in record.attended + record.apologies]
     return [Heading(2, "Attendance and apologies"),
             Table("Panel members at the meeting", ["Name", "Organisation", "Role", "Attendance"], rows)

@@ -1,17 +1,15 @@
-"""Reading the meeting record: who may see a meeting's minutes and report, and the data that fills them.
+"""Reading the meeting record: the data that fills a meeting's minutes and its summary report.
 
 Every section except the Chair's free text comes from the data (attendance, sample, panel views,
 assessments), so the minutes, the summary report and their downloads never disagree with the portal.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import abort
 from sqlalchemy import select
 
-from portal import clock
+from portal import clock, visibility
 from portal.extensions import db
 from portal.models import (
     Action,
@@ -29,7 +27,6 @@ from portal.models import (
     MinutesRevision,
     MinutesStatus,
     Nqsw,
-    PanelRole,
     PanelView,
     Portfolio,
     Role,
@@ -39,23 +36,11 @@ from portal.models import (
 )
 from portal.reviews.counts import Summary
 from portal.reviews.record import Sight, sight
-from portal.reviews.services import MeetingCounts, chaired_meeting, meeting_counts
+from portal.reviews.services import MeetingCounts, meeting_counts
 from portal.reviews.template_default import SUPPORT
 
 CRITERIA_LABELS = {"accurate": "Accurate", "valid": "Valid", "robust": "Robust", "sufficient": "Sufficient"}
 SUPPORT_LABELS = {key: label for key, label, _hint in SUPPORT}
-
-
-def seat(user: User, meeting: Meeting) -> MeetingMember | None:
-    """The person's seat at the meeting, if any."""
-    return db.session.scalar(
-        select(MeetingMember).where(MeetingMember.meeting_id == meeting.id, MeetingMember.user_id == user.id)
-    )
-
-
-def chairs(user: User, meeting: Meeting) -> bool:
-    """True for the Lead, and for the meeting's Chair while the access window is open: they write the record."""
-    return chaired_meeting(user, meeting.id) is not None
 
 
 def minutes_for(meeting: Meeting) -> Minutes | None:
@@ -66,80 +51,6 @@ def minutes_for(meeting: Meeting) -> Minutes | None:
 def is_published(meeting: Meeting) -> bool:
     """True once the meeting's minutes are published."""
     return meeting.minutes_published_at is not None
-
-
-# The reading rules work on plain values so that readable_meetings applies them to every meeting without a
-# query per meeting, and can_read_* to one meeting with a single seat lookup.
-def _observes(role: str, panel_role: str | None) -> bool:
-    return role == Role.OBSERVER or panel_role == PanelRole.OBSERVER.value
-
-
-def _may_read_minutes(role: str, panel_role: str | None, published: bool) -> bool:
-    # Draft minutes count each portfolio's "yes" answers and show the Chair's view, so a member who had not yet
-    # submitted would see how the others judged: members read them only once published, with the Steering Group.
-    if role == Role.ADMIN or panel_role == PanelRole.CHAIR.value:
-        return True
-    return (panel_role == PanelRole.MEMBER.value or _observes(role, panel_role)) and published
-
-
-def _may_read_report(role: str, panel_role: str | None, published: bool) -> bool:
-    if role == Role.ADMIN or panel_role == PanelRole.CHAIR.value:
-        return True
-    return _observes(role, panel_role) and published
-
-
-def _panel_role(user: User, meeting: Meeting) -> str | None:
-    place = seat(user, meeting)
-    return place.panel_role if place is not None else None
-
-
-def can_read_minutes(user: User, meeting: Meeting) -> bool:
-    """The Lead and the Chair read drafts; the meeting's members and Steering Group observers, published minutes."""
-    if user.role == Role.ADMIN:
-        return True
-    return _may_read_minutes(user.role, _panel_role(user, meeting), is_published(meeting))
-
-
-def can_read_report(user: User, meeting: Meeting) -> bool:
-    """The summary report: the Lead and the Chair at any time; observers once the minutes are published."""
-    if user.role == Role.ADMIN:
-        return True
-    return _may_read_report(user.role, _panel_role(user, meeting), is_published(meeting))
-
-
-def meeting_or_404(meeting_id: int) -> Meeting:
-    """Load a meeting or answer 404."""
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
-def _allowed_or_404(user: User, meeting_id: int, allowed: Callable[[User, Meeting], bool]) -> Meeting:
-    meeting = meeting_or_404(meeting_id)
-    if not allowed(user, meeting):
-        abort(404)
-    return meeting
-
-
-def readable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
-    """A meeting whose minutes the person may read, or 404."""
-    return _allowed_or_404(user, meeting_id, can_read_minutes)
-
-
-def chaired_meeting_or_404(user: User, meeting_id: int) -> Meeting:
-    """A meeting whose record the person writes (the Lead, or its Chair while the access window is open), or 404."""
-    # The reviews loader, so the Chair's pages here and the meeting record close together when the window does;
-    # reading the minutes and the report does not go through it (see readable_meeting_or_404).
-    meeting = chaired_meeting(user, meeting_id)
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
-def reportable_meeting_or_404(user: User, meeting_id: int) -> Meeting:
-    """A meeting whose summary report the person may read, or 404."""
-    return _allowed_or_404(user, meeting_id, can_read_report)
 
 
 @dataclass
@@ -237,7 +148,7 @@ def _sights(meeting: Meeting, viewer: User, portfolio_ids: list[int]) -> dict[in
     """What the reader sees of each portfolio's counts (two queries): everything once the minutes are published."""
     if is_published(meeting):
         return {}
-    place = seat(viewer, meeting)
+    place = visibility.seat_at(viewer, meeting)
     own = set(db.session.scalars(select(Assessment.portfolio_id).where(
         Assessment.meeting_id == meeting.id, Assessment.user_id == viewer.id,
         Assessment.status == AssessmentStatus.SUBMITTED.value)))
@@ -293,7 +204,7 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
         meeting=meeting,
         minutes=minutes_for(meeting),
         attended=[m for m in members if m.attendance != Attendance.APOLOGIES.value
-                  and m.panel_role != PanelRole.OBSERVER.value],
+                  and visibility.on_the_panel(m)],
         apologies=[m for m in members if m.attendance == Attendance.APOLOGIES.value],
         portfolios=portfolio_records(meeting, viewer, counted),
         counts=counted,
@@ -326,23 +237,17 @@ class MeetingRow:
     can_report: bool
 
 
-def _seats_of(user: User) -> dict[int, str]:
-    """Meeting id -> the person's panel role there, in one query."""
-    return dict(db.session.execute(select(MeetingMember.meeting_id, MeetingMember.panel_role)
-                                   .where(MeetingMember.user_id == user.id)).all())
-
-
 def readable_meetings(user: User) -> list[MeetingRow]:
     """Meetings whose minutes the person may read, newest first, in three queries."""
     meetings = db.session.scalars(select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
     statuses = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status)).all())
-    seats = _seats_of(user)
+    seats = visibility.panel_roles_of(user)
     rows = []
     for meeting in meetings:
         role, published = seats.get(meeting.id), meeting.minutes_published_at is not None
-        if _may_read_minutes(user.role, role, published):
+        if visibility.may_read_minutes_as(user.role, role, published):
             status = MinutesStatus(statuses[meeting.id]).label if meeting.id in statuses else "Not started"
-            rows.append(MeetingRow(meeting, status, _may_read_report(user.role, role, published)))
+            rows.append(MeetingRow(meeting, status, visibility.may_read_report_as(user.role, role, published)))
     return rows
 
 
@@ -362,7 +267,7 @@ def theme_history(user: User) -> list[ThemeHistory]:
     seats: dict[int, str] = {}
     if user.role != Role.ADMIN:
         query = query.where(Meeting.minutes_published_at.is_not(None))
-        seats = _seats_of(user)
+        seats = visibility.panel_roles_of(user)
     cohorts: dict[int, set[str]] = {}
     for meeting_id, name in db.session.execute(
         select(SampledPortfolio.meeting_id, Cohort.name).join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
@@ -371,7 +276,7 @@ def theme_history(user: User) -> list[ThemeHistory]:
         cohorts.setdefault(meeting_id, set()).add(name)
     found: dict[int, ThemeHistory] = {}
     for item, meeting in db.session.execute(query):
-        if user.role != Role.ADMIN and not _may_read_minutes(user.role, seats.get(meeting.id), True):
+        if user.role != Role.ADMIN and not visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True):
             continue
         history = found.setdefault(item.theme_id, ThemeHistory(item.theme, []))
         history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ()))))

@@ -6,7 +6,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
-from portal import access
+from portal import access, visibility
+from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
 from portal.reports import content, forms, record, release, services
 from portal.reports.render import Report, to_docx, to_pdf
@@ -44,12 +45,12 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     if user is None:
         return []
     links = []
-    if record.can_read_minutes(user, meeting):
+    if visibility.may_read_minutes(user, meeting):
         links.append((url_for("reports.minutes", meeting_id=meeting.id),
                       "Read the minutes" if meeting.minutes_published_at else "Minutes (draft)"))
-    if record.can_read_report(user, meeting):
+    if visibility.may_read_report(user, meeting):
         links.append((url_for("reports.summary", meeting_id=meeting.id), "Partnership summary report"))
-    if record.chairs(user, meeting):
+    if visibility.chairs(user, meeting):
         links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
                       "Release feedback to Assessors and NQSWs"))
     return links
@@ -72,10 +73,10 @@ def not_sampled_text(user: User) -> str:
 def minutes(meeting_id: int) -> str:
     """Read the minutes: drafts for the panel, published minutes for the Steering Group."""
     user = access.require_user()
-    meeting = record.readable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.readable_meeting(user, meeting_id))
     data = record.meeting_record(meeting, user)
     return render_template("reports/minutes.html", meeting=meeting, data=data, document=content.minutes_report(data),
-                           revisions=data.revisions, can_write=record.chairs(user, meeting),
+                           revisions=data.revisions, can_write=visibility.chairs(user, meeting),
                            confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
@@ -104,14 +105,14 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
 def edit_minutes(meeting_id: int) -> tuple[str, int]:
     """The Chair's page for writing the minutes, themes, actions and key messages."""
     user = access.require_user()
-    return _edit_page(user, record.chaired_meeting_or_404(user, meeting_id))
+    return _edit_page(user, or_404(visibility.chaired_meeting(user, meeting_id)))
 
 
 def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, Any], None],
             done: str) -> Response | tuple[str, int]:
     """Validate a form on the edit page and apply one service call; errors re-show the page with 400."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     if not form.validate_on_submit():
         return _edit_page(user, meeting, form, 400)
     try:
@@ -184,7 +185,7 @@ def remove_key_message(meeting_id: int, message_id: int) -> Response | tuple[str
 
 def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> Response | tuple[str, int]:
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     if not forms.ConfirmForm().validate_on_submit():
         return _refused("The form had expired. Go back, refresh the page and try again.")
     try:
@@ -214,7 +215,7 @@ def publish_minutes(meeting_id: int) -> Response | tuple[str, int]:
 def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
     """Correct published minutes with a new revision and its reason."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     minutes = record.minutes_for(meeting)
     if minutes is None or not minutes.published:
         return _refused("Only published minutes are corrected. Edit the draft instead.")
@@ -231,7 +232,7 @@ def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
 def download_minutes(meeting_id: int, kind: str) -> Response:
     """Download the minutes as PDF or DOCX."""
     user = access.require_user()
-    meeting = record.readable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.readable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
     document = content.minutes_report(record.meeting_record(meeting, user))
@@ -247,7 +248,7 @@ def download_minutes(meeting_id: int, kind: str) -> Response:
 def summary(meeting_id: int) -> str:
     """The partnership summary report for the Steering Group."""
     user = access.require_user()
-    meeting = record.reportable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     document = content.summary_report(record.meeting_record(meeting, user))
     return render_template("reports/summary.html", meeting=meeting, document=document)
 
@@ -257,7 +258,7 @@ def summary(meeting_id: int) -> str:
 def download_summary(meeting_id: int, kind: str) -> Response:
     """Download the summary report as PDF or DOCX."""
     user = access.require_user()
-    meeting = record.reportable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
     document = content.summary_report(record.meeting_record(meeting, user))
@@ -288,7 +289,7 @@ def themes() -> str:
 def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     """The Chair's release page: the target, then who received feedback and who has acknowledged it."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     form = forms.ConfirmForm()
     problem = ""
     if form.validate_on_submit():
@@ -318,7 +319,7 @@ def my_feedback_list() -> str:
 @access.signed_in
 def my_feedback(meeting_id: int) -> str:
     """The person's own feedback from one meeting and the key messages; anyone else's is a 404."""
-    recipient = release.recipient_or_404(access.require_user(), meeting_id)
+    recipient = or_404(release.recipient_of(access.require_user(), meeting_id))
     return render_template("reports/my_feedback.html", recipient=recipient, meeting=recipient.release.meeting,
                            feedback=release.personal_feedback(recipient),
                            key_messages=record.key_messages(meeting_id), confirm=forms.ConfirmForm())
@@ -329,7 +330,7 @@ def my_feedback(meeting_id: int) -> str:
 def acknowledge(meeting_id: int) -> Response:
     """"I have read this feedback"."""
     user = access.require_user()
-    recipient = release.recipient_or_404(user, meeting_id)
+    recipient = or_404(release.recipient_of(user, meeting_id))
     if forms.ConfirmForm().validate_on_submit():
         release.acknowledge(user, recipient)
         flash("Thank you. The panel can see that you have read your feedback.")

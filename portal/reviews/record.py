@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from portal import clock
+from portal import clock, visibility
 from portal.documents.services import READ, documents_of, readiness_matrix
 from portal.extensions import db
 from portal.models import (
@@ -18,22 +18,13 @@ from portal.models import (
     Document,
     Meeting,
     MeetingMember,
-    PanelRole,
     PanelView,
     Portfolio,
-    Role,
-    SampledPortfolio,
     User,
 )
 from portal.reviews import counts
 
 SUBMITTED, DRAFT, NOT_STARTED = "submitted", "draft", "not_started"
-PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
-
-
-def keeps_record(user: User, member: MeetingMember | None) -> bool:
-    """True for the Lead, and for the Chair given their seat: they keep the meeting record."""
-    return user.role == Role.ADMIN or (member is not None and member.panel_role == PanelRole.CHAIR.value)
 
 
 def opens_to_the_panel(meeting: Meeting) -> date:
@@ -72,10 +63,10 @@ def sight(viewer: User, meeting: Meeting, seat: MeetingMember | None, own_submit
     Assessors, NQSWs and observers never reach the pages that call this.
     """
     today = today or clock.today()
-    keeps = keeps_record(viewer, seat)
+    keeps = visibility.keeps_record(viewer, seat)
     if keeps and today >= meeting.held_on:
         return Sight(True)
-    own_first = seat is not None and seat.panel_role in PANEL_ROLES and not own_submitted
+    own_first = visibility.on_the_panel(seat) and not own_submitted
     opens = opens_to_the_panel(meeting)
     if not own_first and today >= opens:
         return Sight(True)
@@ -135,31 +126,6 @@ class MeetingRecord:
         ]
 
 
-def all_seats(meeting_id: int) -> list[MeetingMember]:
-    """Everyone seated at a meeting (Chair, members, observers), by name."""
-    return list(db.session.scalars(
-        select(MeetingMember).join(User, User.id == MeetingMember.user_id)
-        .where(MeetingMember.meeting_id == meeting_id).order_by(User.name, User.id)).unique())
-
-
-def _on_the_panel(seats: list[MeetingMember]) -> list[MeetingMember]:
-    return [seat for seat in seats if seat.panel_role in PANEL_ROLES]
-
-
-def panel_seats(meeting_id: int) -> list[MeetingMember]:
-    """The Chair and members of a meeting (not observers), by name."""
-    return _on_the_panel(all_seats(meeting_id))
-
-
-def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
-    """The meeting's sampled portfolios still held, in draw order."""
-    return list(db.session.scalars(
-        select(Portfolio).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
-        .where(SampledPortfolio.meeting_id == meeting_id, Portfolio.purged_at.is_(None))
-        .order_by(SampledPortfolio.position, Portfolio.id)
-    ).unique())
-
-
 def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[DocumentRow]:
     documents = [d for d in documents_of(portfolio_ids) if d.current_version_id is not None]
     people = [seat.user for seat in seats]
@@ -171,10 +137,10 @@ def meeting_record(meeting: Meeting, viewer: User, portfolio_id: int | None = No
                    documents: bool = True) -> MeetingRecord:
     """Assemble the Chair's record of a meeting for this viewer: of one sampled portfolio if given, and without
     the documents read (the readiness tables) unless `documents`."""
-    everyone = all_seats(meeting.id)
-    seats = _on_the_panel(everyone)
+    everyone = visibility.seats(meeting.id)
+    seats = visibility.panel_of(everyone)
     member_ids = [seat.user_id for seat in seats]
-    portfolios = [p for p in sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id]
+    portfolios = [p for p in visibility.sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id]
     records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
     for row in _documents(list(records), seats) if documents else []:
         records[row.document.portfolio_id].documents.append(row)

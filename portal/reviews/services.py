@@ -13,10 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from portal import access, audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.documents.services import documents_of
 from portal.extensions import db
-from portal.meetings.services import lock_meeting
 from portal.models import (
     Agreement,
     Assessment,
@@ -29,12 +28,10 @@ from portal.models import (
     MeetingMember,
     PanelView,
     Portfolio,
-    Role,
     SampledPortfolio,
     User,
 )
 from portal.reviews import counts, form_schema, record
-from portal.reviews.record import keeps_record
 from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
 
 PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_confirmed", "feedback_assessor",
@@ -83,36 +80,7 @@ class Incomplete(Exception):
         self.missing = missing
 
 
-# Loaders: None when the person may not see the thing (the view answers 404) ---------------------------------
-
-
-def seat(user: User, meeting_id: int) -> tuple[Meeting, MeetingMember] | None:
-    """The meeting and the person's seat on its panel (Chair or member) while the access window is open."""
-    row = db.session.execute(
-        select(Meeting, MeetingMember).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
-        .where(Meeting.id == meeting_id, MeetingMember.user_id == user.id,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))
-    ).first()
-    if row is None or not access.panel_access_open(row[0]):
-        return None
-    return row[0], row[1]
-
-
-def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
-    """A meeting the person chairs (access window open) or, for the Lead, any meeting."""
-    if user.role == Role.ADMIN:
-        return db.session.get(Meeting, meeting_id)
-    found = seat(user, meeting_id)
-    return found[0] if found and keeps_record(user, found[1]) else None
-
-
-def sampled_portfolio(meeting: Meeting, portfolio_id: int) -> Portfolio | None:
-    """A portfolio in the meeting's current sample that has not been purged."""
-    return db.session.scalar(
-        select(Portfolio).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
-        .where(SampledPortfolio.meeting_id == meeting.id, Portfolio.id == portfolio_id,
-               Portfolio.purged_at.is_(None))
-    )
+# Loaders ---------------------------------------------------------------------------------------------------
 
 
 def current_template() -> AssessmentTemplate:
@@ -147,7 +115,7 @@ def others(meeting: Meeting, portfolio: Portfolio, viewer: User) -> list[tuple[s
         .join(MeetingMember, (MeetingMember.user_id == User.id) & (MeetingMember.meeting_id == meeting.id))
         .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
                Assessment.user_id != viewer.id, Assessment.status == AssessmentStatus.SUBMITTED.value,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))
+               visibility.seated_on_panel())
         .order_by(Assessment.id)
     ).all()
     return [(name, assessment) for name, assessment in rows]
@@ -160,7 +128,7 @@ def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
         .where(Assessment.meeting_id == meeting.id, Assessment.user_id == user.id)).all())
     return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
              else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
-            for p in record.sampled_portfolios(meeting.id)]
+            for p in visibility.sampled_portfolios(meeting.id)]
 
 
 def evidence_of(portfolio: Portfolio) -> dict[str, list[Document]]:
@@ -180,18 +148,18 @@ def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:
 
 def meeting_seats(meeting: Meeting) -> list[MeetingMember]:
     """Everyone seated at a meeting (Chair, members, observers), by name."""
-    return record.all_seats(meeting.id)
+    return visibility.seats(meeting.id)
 
 
 def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
     """Links to the person's assessments (and each task list) and, for the Chair and the Lead, the meeting record."""
     links = []
-    found = seat(user, meeting.id)
+    found = visibility.panel_seat(user, meeting.id)
     if found:
         links.append((url_for("reviews.overview", meeting_id=meeting.id), "Your assessments for this meeting"))
         links += [(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=p.id),
-                   f"Assess {p.label_for(user)}") for p in record.sampled_portfolios(meeting.id)]
-    if keeps_record(user, found[1] if found else None):
+                   f"Assess {p.label_for(user)}") for p in visibility.sampled_portfolios(meeting.id)]
+    if visibility.keeps_record(user, found[1] if found else None):
         links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
     return links
 
@@ -212,7 +180,7 @@ def portfolio_summary(meeting: Meeting, portfolio: Portfolio) -> counts.Summary:
         select(Assessment).join(MeetingMember, (MeetingMember.user_id == Assessment.user_id)
                                 & (MeetingMember.meeting_id == Assessment.meeting_id))
         .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))))
+               visibility.seated_on_panel())))
 
 
 @dataclass
@@ -236,7 +204,7 @@ def meeting_counts(meeting: Meeting) -> MeetingCounts:
     .attendance counts the Chair and members by "expected" / "attended" / "apologies".
     """
     result = MeetingCounts()
-    seats = record.panel_seats(meeting.id)
+    seats = visibility.panel_seats(meeting.id)
     seated = {s.user_id for s in seats}
     for s in seats:
         result.attendance[s.attendance] = result.attendance.get(s.attendance, 0) + 1
@@ -297,7 +265,7 @@ def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False, on
     is why those stay as they were once released. With `on_the_day`, also raise NotYetHeld before the
     meeting's date (see why_not_yet), read under the same lock so a change of date is seen.
     """
-    lock_meeting(meeting)
+    visibility.lock_meeting(meeting)
     db.session.refresh(meeting, ["minutes_published_at", "held_on"])
     reason = why_closed(meeting, what, released_too)
     if reason is not None:
@@ -309,7 +277,7 @@ def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False, on
 def refuse_before_the_day(meeting: Meeting, locked: bool = False) -> None:
     """Raise NotYetHeld before the meeting's date, holding the meeting's lock (a date change waits for us)."""
     if not locked:
-        lock_meeting(meeting)
+        visibility.lock_meeting(meeting)
         db.session.refresh(meeting, ["held_on"])
     reason = why_not_yet(meeting)
     if reason is not None:
@@ -331,10 +299,10 @@ def _new_assessment(actor: User, meeting: Meeting, portfolio: Portfolio) -> Asse
     """
     # The lock draw_sample takes: a redraw either finished first, and the checks below see its new sample, or
     # it waits for this save and then finds an assessment started, so it is refused.
-    lock_meeting(meeting)
-    if seat(actor, meeting.id) is None:
+    visibility.lock_meeting(meeting)
+    if visibility.panel_seat(actor, meeting.id) is None:
         raise NoLongerAssessable(NOT_SEATED)
-    if sampled_portfolio(meeting, portfolio.id) is None:
+    if visibility.sampled_portfolio(meeting, portfolio.id) is None:
         raise NoLongerAssessable(NOT_SAMPLED)
     template = current_template()
     if template.id is None:
