@@ -9,9 +9,12 @@ the loaders return None for anything the person may not see, and views turn that
 - The Lead (admin) and the meeting's Chair keep the record; the Chair only while the access window is open.
 - Minutes: the Lead and the Chair read drafts; members and Steering Group observers read published minutes.
 - The summary report: the Lead and the Chair at any time; observers once the minutes are published.
+- The members' submitted assessments of a portfolio, and their counts: see `sight`.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.orm import selectinload
@@ -147,6 +150,60 @@ def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
 def chairs(user: User, meeting: Meeting) -> bool:
     """True for the Lead, and for the meeting's Chair while the access window is open: they write the record."""
     return chaired_meeting(user, meeting.id) is not None
+
+
+# The members' assessments --------------------------------------------------------------------------------
+
+
+def opens_to_the_panel(meeting: Meeting) -> date:
+    """The first day anyone may see the members' assessments: the day after the reading deadline, or the
+    meeting's date if that comes first (or there is no deadline)."""
+    if meeting.reading_deadline is None:
+        return meeting.held_on
+    return min(meeting.reading_deadline + timedelta(days=1), meeting.held_on)
+
+
+@dataclass(frozen=True)
+class Sight:
+    """Whether a person sees the members' submitted assessments of a portfolio (and their counts), and if not,
+    what they wait for: their own submission (`own_first`), the day the reading is over (`opens_on`, if still
+    ahead) and, for whoever keeps the record, the meeting's date (`record_day`), from which they see them all."""
+
+    shown: bool
+    own_first: bool = False
+    opens_on: date | None = None
+    record_day: date | None = None
+
+    @property
+    def from_day(self) -> date | None:
+        """The day from which they will see them without doing anything more, if there is one."""
+        return self.record_day if self.own_first else self.opens_on
+
+
+SEEN = Sight(True)
+
+
+def sight(viewer: User, meeting: Meeting, seat: MeetingMember | None, own_submitted: bool,
+          today: date | None = None) -> Sight:
+    """The rule for seeing the panel's assessments of one portfolio, for every page that shows them.
+
+    - From the meeting's date, whoever keeps the record (the Chair, the Lead) sees every submitted assessment:
+      they record the panel's view, feedback, exemplars and themes from them.
+    - Otherwise judgements stay independent: a person on the panel sees the others' only after submitting
+      their own, and nobody sees any before the reading deadline has passed (see opens_to_the_panel).
+    Published minutes are the exception for counts: whoever may read them sees every count in them
+    (reviews.meeting_data.build). Assessors, NQSWs and observers never reach the pages that show assessments themselves.
+    """
+    today = today or clock.today()
+    keeps = keeps_record(viewer, seat)
+    if keeps and today >= meeting.held_on:
+        return SEEN
+    own_first = on_the_panel(seat) and not own_submitted
+    opens = opens_to_the_panel(meeting)
+    if not own_first and today >= opens:
+        return SEEN
+    return Sight(False, own_first=own_first, opens_on=opens if today < opens else None,
+                 record_day=meeting.held_on if keeps else None)
 
 
 # Minutes and the summary report --------------------------------------------------------------------------

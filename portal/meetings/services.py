@@ -263,22 +263,22 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
         previous.current = False
         db.session.execute(delete(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id))
         db.session.expire(meeting, ["sampled"])
-    record = SampleDraw(meeting_id=meeting.id, seed=seed, population=json.dumps([p.id for p in population]),
+    sample_draw = SampleDraw(meeting_id=meeting.id, seed=seed, population=json.dumps([p.id for p in population]),
                         parameters=json.dumps(parameters, sort_keys=True), picks=json.dumps(picks),
                         reason=request.reason.strip(), drawn_by_id=actor.id, drawn_at=clock.now(), current=True)
-    db.session.add(record)
+    db.session.add(sample_draw)
     db.session.flush()
     by_id = {p.id: p for p in population}
     for position, portfolio_id in enumerate(picks, start=1):
-        db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=record.id,
+        db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=sample_draw.id,
                                         position=position))
     give_pseudonyms(by_id[pid] for pid in picks)
     _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before], sorted(before - set(picks)))
-    audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=record.id,
+    audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=sample_draw.id,
                  seed=seed, size=size, population=len(population), picks=picks, strata=strata,
-                 reason=record.reason, superseded=previous.id if previous else None)
+                 reason=sample_draw.reason, superseded=previous.id if previous else None)
     db.session.commit()
-    return record
+    return sample_draw
 
 
 def _recipients(portfolios: list[Portfolio]) -> list[str]:
@@ -322,25 +322,25 @@ class Verification:
         return not self.problem and self.rerun == self.recorded
 
 
-def verify(record: SampleDraw) -> Verification:
+def verify(sample_draw: SampleDraw) -> Verification:
     """Re-run a draw from its stored seed, population and parameters and compare with the stored picks."""
-    parameters = json.loads(record.parameters)
-    population = [int(i) for i in json.loads(record.population)]
-    recorded = [int(i) for i in json.loads(record.picks)]
+    parameters = json.loads(sample_draw.parameters)
+    population = [int(i) for i in json.loads(sample_draw.population)]
+    recorded = [int(i) for i in json.loads(sample_draw.picks)]
     stratum_of = parameters.get("stratum_of", {})
     units = [sampling.Unit(pid, stratum_of.get(str(pid), "")) for pid in population]
     try:
         size = sampling.sample_size(len(population), parameters.get("number"), parameters.get("percentage"))
-        rerun = sampling.draw(record.seed, units, size)
+        rerun = sampling.draw(sample_draw.seed, units, size)
     except sampling.SamplingError as exc:
-        return Verification(record, parameters, population, recorded, [], str(exc))
-    return Verification(record, parameters, population, recorded, rerun)
+        return Verification(sample_draw, parameters, population, recorded, [], str(exc))
+    return Verification(sample_draw, parameters, population, recorded, rerun)
 
 
 def draw_of(meeting: Meeting, draw_id: int) -> SampleDraw | None:
     """One of the meeting's draws."""
-    record = db.session.get(SampleDraw, draw_id)
-    return record if record is not None and record.meeting_id == meeting.id else None
+    sample_draw = db.session.get(SampleDraw, draw_id)
+    return sample_draw if sample_draw is not None and sample_draw.meeting_id == meeting.id else None
 
 
 def labels_for(user: User, portfolio_ids: list[int]) -> dict[int, str]:

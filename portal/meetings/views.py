@@ -168,7 +168,7 @@ def draw(meeting_id: int) -> str | Response:
             percentage=form.percentage.data if form.size_kind.data == "percentage" else None,
             strata=list(form.strata.data or []), reason=form.reason.data or "")
         try:
-            record = services.draw_sample(user, found, wanted)
+            sample_draw = services.draw_sample(user, found, wanted)
         except services.RedrawBlocked as exc:
             refusal, started = str(exc), exc.started
         except sampling.SamplingError as exc:
@@ -178,7 +178,7 @@ def draw(meeting_id: int) -> str | Response:
         else:
             flash(f"The sample has been drawn: {len(services.sample(found))} portfolios. "
                   "Their NQSWs and Assessors have been told.")
-            return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=record.id))
+            return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=sample_draw.id))
     return render_template("meetings/draw.html", meeting=found, form=form, previous=previous,
                            eligible=eligible, previous_meeting=services.previous_meeting(found),
                            started=started, refusal=refusal), 400 if refusal else _status(form)
@@ -189,7 +189,7 @@ def draw(meeting_id: int) -> str | Response:
 def verify(meeting_id: int, draw_id: int) -> str:
     """Re-run a recorded draw from its seed, population and parameters and compare the picks."""
     user, found = _meeting_or_404(meeting_id)
-    record = or_404(services.draw_of(found, draw_id))
-    result = services.verify(record)
+    sample_draw = or_404(services.draw_of(found, draw_id))
+    result = services.verify(sample_draw)
     return render_template("meetings/verify.html", meeting=found, result=result, user=user,
                            draws=services.draws(found), labels=services.labels_for(user, result.recorded))

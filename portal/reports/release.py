@@ -38,7 +38,7 @@ from portal.models import (
     SampledPortfolio,
     User,
 )
-from portal.reports import record
+from portal.reports import minutes_data
 from portal.reviews.services import why_not_yet
 
 DEFAULT_TARGET_WORKING_DAYS = 5
@@ -168,7 +168,7 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     db.session.refresh(meeting, ["held_on"])
     if (not_yet := why_not_yet(meeting)) is not None:
         raise ReleaseRefused(not_yet)
-    minutes = record.minutes_for(meeting)
+    minutes = minutes_data.minutes_for(meeting)
     if minutes is None or minutes.status not in (MinutesStatus.APPROVED.value, MinutesStatus.PUBLISHED.value):
         raise ReleaseRefused("Approve the minutes before releasing feedback.")
     if release_for(meeting) is not None:

@@ -9,10 +9,9 @@ from flask_wtf import FlaskForm
 from portal import access, visibility
 from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, forms, record, release, services
+from portal.reports import content, forms, minutes_data, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
-from portal.reviews import record as assessments
 from portal.reviews.services import RecordClosed, why_not_yet
 
 bp = Blueprint("reports", __name__)
@@ -74,24 +73,23 @@ def minutes(meeting_id: int) -> str:
     """Read the minutes: drafts for the panel, published minutes for the Steering Group."""
     user = access.require_user()
     meeting = or_404(visibility.readable_meeting(user, meeting_id))
-    data = record.meeting_record(meeting, user)
+    data = minutes_data.build(meeting, user)
     return render_template("reports/minutes.html", meeting=meeting, data=data, document=content.minutes_report(data),
                            revisions=data.revisions, can_write=visibility.chairs(user, meeting),
                            confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
 def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
-    data = record.meeting_record(meeting, user)
+    data = minutes_data.build(meeting, user)
     if data.minutes and data.minutes.published:
         return _refused("These minutes are published and read-only. Use a correction to change them.")
     given = {type(failed).__name__: failed} if failed else {}
     action_forms = {a.id: forms.ActionStatusForm(prefix=f"action{a.id}", status=a.status)
                     for a in data.actions + data.carried_forward}
     # Themes and key messages are drawn from what the members wrote, so the editor shows it (as sight allows).
-    said = assessments.meeting_record(meeting, user, documents=False)
     return render_template(
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
-        said=said, names=said.names, user=user, **counts.TABLES,
+        said=data.panel, names=data.panel.names, user=user, **counts.TABLES,
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
         theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
         action_form=given.get("ActionForm") or forms.ActionForm(),
@@ -216,7 +214,7 @@ def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
     """Correct published minutes with a new revision and its reason."""
     user = access.require_user()
     meeting = or_404(visibility.chaired_meeting(user, meeting_id))
-    minutes = record.minutes_for(meeting)
+    minutes = minutes_data.minutes_for(meeting)
     if minutes is None or not minutes.published:
         return _refused("Only published minutes are corrected. Edit the draft instead.")
     form = forms.CorrectionForm(notes=minutes.notes)
@@ -235,7 +233,7 @@ def download_minutes(meeting_id: int, kind: str) -> Response:
     meeting = or_404(visibility.readable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
-    document = content.minutes_report(record.meeting_record(meeting, user))
+    document = content.minutes_report(minutes_data.build(meeting, user))
     services.record_download(user, meeting, "minutes", kind)
     return _download(document, kind, f"minutes-{meeting.held_on.isoformat()}-{meeting.id}")
 
@@ -249,7 +247,7 @@ def summary(meeting_id: int) -> str:
     """The partnership summary report for the Steering Group."""
     user = access.require_user()
     meeting = or_404(visibility.reportable_meeting(user, meeting_id))
-    document = content.summary_report(record.meeting_record(meeting, user))
+    document = content.summary_report(minutes_data.build(meeting, user))
     return render_template("reports/summary.html", meeting=meeting, document=document)
 
 
@@ -261,7 +259,7 @@ def download_summary(meeting_id: int, kind: str) -> Response:
     meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
-    document = content.summary_report(record.meeting_record(meeting, user))
+    document = content.summary_report(minutes_data.build(meeting, user))
     services.record_download(user, meeting, "report", kind)
     return _download(document, kind, f"summary-report-{meeting.held_on.isoformat()}-{meeting.id}")
 
@@ -271,14 +269,14 @@ def download_summary(meeting_id: int, kind: str) -> Response:
 def index() -> str:
     """Every meeting whose minutes or report the person may read."""
     user = access.require_user()
-    return render_template("reports/index.html", rows=record.readable_meetings(user))
+    return render_template("reports/index.html", rows=minutes_data.readable_meetings(user))
 
 
 @bp.route("/themes")
 @access.roles(*PANEL)
 def themes() -> str:
     """Themes for the programme and the meetings at which each was raised."""
-    return render_template("reports/themes.html", themes=record.theme_history(access.require_user()))
+    return render_template("reports/themes.html", themes=minutes_data.theme_history(access.require_user()))
 
 
 # Feedback release ---------------------------------------------------------------------------------------
@@ -303,7 +301,8 @@ def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     item = release.release_for(meeting)
     return render_template(
         "reports/release.html", meeting=meeting, item=item, problem=problem, confirm=form,
-        minutes=record.minutes_for(meeting), state=release.target_state(meeting, item), not_yet=why_not_yet(meeting),
+        minutes=minutes_data.minutes_for(meeting), state=release.target_state(meeting, item),
+        not_yet=why_not_yet(meeting),
         recipients=release.recipients(item) if item else [],
     ), 409 if problem else 200
 
@@ -322,7 +321,7 @@ def my_feedback(meeting_id: int) -> str:
     recipient = or_404(release.recipient_of(access.require_user(), meeting_id))
     return render_template("reports/my_feedback.html", recipient=recipient, meeting=recipient.release.meeting,
                            feedback=release.personal_feedback(recipient),
-                           key_messages=record.key_messages(meeting_id), confirm=forms.ConfirmForm())
+                           key_messages=minutes_data.key_messages(meeting_id), confirm=forms.ConfirmForm())
 
 
 @bp.route("/feedback/<int:meeting_id>/acknowledge", methods=["POST"])

@@ -1,11 +1,10 @@
 """Structured assessments: drafts, submission, apologies, reminders, attendance, the panel's view, templates.
 
-Each verb takes the acting user, writes its audit record and commits once. portfolio_summary and meeting_counts
-give the counts the minutes and the partnership summary report reuse.
+Each verb takes the acting user, writes its audit record and commits once. The data of a whole meeting (the
+Chair's meeting record, the counts the minutes reuse) is built in reviews.meeting_data.
 """
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
@@ -17,7 +16,6 @@ from portal import audit, clock, mail, visibility
 from portal.documents.services import documents_of
 from portal.extensions import db
 from portal.models import (
-    Agreement,
     Assessment,
     AssessmentStatus,
     AssessmentTemplate,
@@ -28,10 +26,9 @@ from portal.models import (
     MeetingMember,
     PanelView,
     Portfolio,
-    SampledPortfolio,
     User,
 )
-from portal.reviews import counts, form_schema, record
+from portal.reviews import form_schema, meeting_data
 from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
 
 PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_confirmed", "feedback_assessor",
@@ -126,8 +123,8 @@ def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
     statuses = dict(db.session.execute(
         select(Assessment.portfolio_id, Assessment.status)
         .where(Assessment.meeting_id == meeting.id, Assessment.user_id == user.id)).all())
-    return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
-             else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
+    return [(p, meeting_data.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
+             else meeting_data.SUBMITTED if p.id in statuses else meeting_data.NOT_STARTED)
             for p in visibility.sampled_portfolios(meeting.id)]
 
 
@@ -162,68 +159,6 @@ def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
     if visibility.keeps_record(user, found[1] if found else None):
         links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
     return links
-
-
-# Counts for the minutes and reports -----------------------------------------------------------------------
-
-
-def portfolio_summary(meeting: Meeting, portfolio: Portfolio) -> counts.Summary:
-    """Counts over the panel's submitted assessments of one portfolio at one meeting.
-
-    Returns a counts.Summary: .submitted and .written (assessments), .evidence[item]["yes"|"no"],
-    .criteria["accurate"|"valid"|"robust"|"sufficient"]["yes"|"no"],
-    .agreement["agree"|"agree_with_reservations"|"disagree"] and
-    .support["supervision_frequency"|"protected_time"|"reduced_workload"|"reviews_3_and_6_months"]
-    ["yes"|"no"|"unclear"]. Only assessments by the meeting's Chair and members count. One query.
-    """
-    return counts.summarise(db.session.scalars(
-        select(Assessment).join(MeetingMember, (MeetingMember.user_id == Assessment.user_id)
-                                & (MeetingMember.meeting_id == Assessment.meeting_id))
-        .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
-               visibility.seated_on_panel())))
-
-
-@dataclass
-class MeetingCounts:
-    """Counts for a whole meeting (see meeting_counts)."""
-
-    portfolios: dict[int, counts.Summary] = field(default_factory=dict)
-    total: counts.Summary = field(default_factory=counts.Summary)
-    moderated: int = 0
-    confirmed: int = 0
-    panel_agreement: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Agreement})
-    attendance: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Attendance})
-
-
-def meeting_counts(meeting: Meeting) -> MeetingCounts:
-    """Counts for a meeting, in a fixed number of queries.
-
-    .portfolios maps each sampled portfolio id to its counts.Summary (as portfolio_summary) and .total adds
-    them up; .moderated is the number of sampled portfolios; .panel_agreement counts the Chair's recorded
-    panel views by agreement, and .confirmed those that agree (with or without reservations);
-    .attendance counts the Chair and members by "expected" / "attended" / "apologies".
-    """
-    result = MeetingCounts()
-    seats = visibility.panel_seats(meeting.id)
-    seated = {s.user_id for s in seats}
-    for s in seats:
-        result.attendance[s.attendance] = result.attendance.get(s.attendance, 0) + 1
-    portfolio_ids = db.session.scalars(select(SampledPortfolio.portfolio_id).join(Portfolio)
-                                       .where(SampledPortfolio.meeting_id == meeting.id,
-                                              Portfolio.purged_at.is_(None))).all()
-    result.portfolios = {pid: counts.Summary() for pid in portfolio_ids}
-    result.moderated = len(portfolio_ids)
-    for assessment in db.session.scalars(select(Assessment).where(
-            Assessment.meeting_id == meeting.id, Assessment.status == AssessmentStatus.SUBMITTED.value)):
-        if assessment.portfolio_id in result.portfolios and assessment.user_id in seated:
-            result.portfolios[assessment.portfolio_id].add(assessment)
-            result.total.add(assessment)
-    for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
-        if view.portfolio_id in result.portfolios and view.agreement in result.panel_agreement:
-            result.panel_agreement[view.agreement] += 1
-    result.confirmed = (result.panel_agreement[Agreement.AGREE.value]
-                        + result.panel_agreement[Agreement.AGREE_WITH_RESERVATIONS.value])
-    return result
 
 
 # Verbs -------------------------------------------------------------------------------------------------
@@ -429,7 +364,7 @@ def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values:
 
 def send_reminders(actor: User, meeting: Meeting) -> int:
     """Email a link to each member with a document unread or an assessment not submitted; returns how many."""
-    recipients = record.meeting_record(meeting, actor).needs_reminder()
+    recipients = meeting_data.build(meeting, actor, documents=True).needs_reminder()
     link = mail.external_url("reviews.overview", meeting_id=meeting.id)
     for user in recipients:
         mail.queue(user.email, "Reminder: reading and assessments for the moderation panel",

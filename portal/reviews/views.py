@@ -11,7 +11,7 @@ from portal import access, visibility
 from portal.documents.services import kind_of
 from portal.errors import or_404
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
-from portal.reviews import counts, form_schema, forms, record, services
+from portal.reviews import counts, form_schema, forms, meeting_data, services
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 # Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
@@ -180,11 +180,11 @@ def submitted(meeting_id: int, portfolio_id: int) -> str:
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/others")
 @panel
 def others(meeting_id: int, portfolio_id: int) -> str:
-    """The other members' submitted assessments, once the person may see them (record.sight: after submitting
+    """The other members' submitted assessments, once the person may see them (visibility.sight: after submitting
     their own and the reading deadline, or from the meeting's date for the Chair)."""
     user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
-    seen = record.sight(user, meeting, seat, assessment is not None and assessment.submitted)
+    seen = visibility.sight(user, meeting, seat, assessment is not None and assessment.submitted)
     if not seen.shown:
         return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user,
                                sight=seen)
@@ -200,7 +200,7 @@ def others(meeting_id: int, portfolio_id: int) -> str:
 def meeting_record(meeting_id: int) -> str:
     """Readiness, attendance, and each portfolio's assessments side by side with counts and the panel's view."""
     user, meeting = _chaired_or_404(meeting_id)
-    return render_template("reviews/record.html", record=record.meeting_record(meeting, user), user=user,
+    return render_template("reviews/record.html", data=meeting_data.build(meeting, user, documents=True), user=user,
                            reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
                            agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
 
@@ -256,7 +256,7 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
             return _refused(str(closed))
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
-    said = record.meeting_record(meeting, user, portfolio_id=portfolio.id, documents=False)
+    said = meeting_data.build(meeting, user, portfolio_id=portfolio.id)
     return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form, user=user,
                            said=said.portfolios[0], names=said.names, **counts.TABLES), 400 if form.errors else 200
 
