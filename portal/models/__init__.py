@@ -28,7 +28,7 @@ from portal.models.meetings import (
 )
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
 from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
-from portal.models.records import (
+from portal.models.reports import (
     Action,
     ActionStatus,
     FeedbackRecipient,

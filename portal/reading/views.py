@@ -2,11 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, visibility
 from portal.documents import services as documents
+from portal.errors import or_404
 from portal.models import Document, DocumentVersion, Portfolio, ReadingNote, User
 from portal.reading import forms, services
 
@@ -22,20 +23,14 @@ def readable(version: DocumentVersion) -> bool:
 
 
 def _document_or_404(user: User, portfolio_id: int, document_id: int) -> tuple[Portfolio, Document]:
-    portfolio = access.portfolio_or_404(user, portfolio_id)
-    document = documents.document_in(portfolio, document_id)
-    if document is None:
-        abort(404)
-    return portfolio, document
+    portfolio = or_404(visibility.visible_portfolio(user, portfolio_id))
+    return portfolio, or_404(documents.document_in(portfolio, document_id))
 
 
 def _note_or_404(user: User, portfolio_id: int, document_id: int, note_id: int) -> tuple[Portfolio, Document,
                                                                                           ReadingNote]:
     portfolio, document = _document_or_404(user, portfolio_id, document_id)
-    note = services.own_note(user, document, note_id)
-    if note is None:
-        abort(404)
-    return portfolio, document, note
+    return portfolio, document, or_404(services.own_note(user, document, note_id))
 
 
 def _page_number() -> int:
@@ -54,10 +49,7 @@ def _no_store(page: str | tuple[str, int]) -> Response:
 def read(portfolio_id: int, document_id: int, version_id: int) -> Response:
     """A version as text: one page of a PDF (?page=N), a whole Word or text file; recorded like opening it."""
     user = access.require_user()
-    found = documents.readable_version(user, portfolio_id, document_id, version_id)
-    if found is None:
-        abort(404)
-    version, portfolio = found
+    version, portfolio = or_404(documents.readable_version(user, portfolio_id, document_id, version_id))
     document = version.document
     context = {"portfolio": portfolio, "label": portfolio.label_for(user), "document": document,
                "version": version, "kind": documents.kind_of(version), "user": user,
