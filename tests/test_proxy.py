@@ -399,7 +399,9 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pg_engine: Engine | None) 
         _stop(gunicorn)
 
 
-def _sign_in_lead(proxied: Proxied) -> Browser:
+@pytest.fixture(scope="module")
+def lead(proxied: Proxied) -> Browser:
+    """The ASYE Lead, signed in once (a security code is good once) from 127.0.0.4."""
     browser = proxied.browser("127.0.0.4")
     answer = browser.form("/sign-in", {"email": proxied.admin_email, "password": PASSWORD})
     assert answer.status == 302 and answer.headers["Location"].startswith("/sign-in/code"), answer.text[:2000]
@@ -456,8 +458,9 @@ def _upload_body(browser: Browser, proxied: Proxied, size: int, marker: bytes) -
                         "big.pdf", head, size, b"0123456789abcdef\n", marker, tail=tail)
 
 
-def test_a_200_mb_upload_and_its_download_stream_through_nginx_without_touching_its_disk(proxied: Proxied) -> None:
-    browser = _sign_in_lead(proxied)
+def test_a_200_mb_upload_and_its_download_stream_through_nginx_without_touching_its_disk(proxied: Proxied,
+                                                                                         lead: Browser) -> None:
+    browser = lead
     marker = b"MARKER-" + secrets.token_hex(16).encode()
     body = _upload_body(browser, proxied, 200 * MB, marker)
     path = f"/portfolios/{proxied.portfolio}/documents/upload"
@@ -672,3 +675,27 @@ def test_the_site_file_limits_match_the_portals() -> None:
     assert f"Each file can be up to {per_file // MB} MB" in page
     assert f"up to {document_forms.UPLOAD_ROWS} files at a time" in page
     assert text.count(f'Strict-Transport-Security "{headers.HSTS}" always') == 2
+
+
+def test_an_upload_over_http2_streams_too(proxied: Proxied, lead: Browser) -> None:
+    # Browsers speak HTTP/2 to this site: the body arrives in HTTP/2 frames, and still goes straight through.
+    browser = lead
+    marker = b"MARKER-" + secrets.token_hex(16).encode()
+    body = _upload_body(browser, proxied, 32 * MB, marker)
+    command = ["curl", "--silent", "--show-error", "--http2", "--cacert", str(proxied.folder / "cert.pem"),
+               "--resolve", f"{NAME}:{proxied.https}:127.0.0.1", "--interface", "127.0.0.4", "-X", "POST",
+               "-T", "-", "--write-out", "%{http_version} %{http_code}", "--output", "/dev/null"]
+    for name, value in {**browser.headers(), "Content-Type": body.content_type,
+                        "Content-Length": str(body.length)}.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(f"https://{NAME}:{proxied.https}/portfolios/{proxied.portfolio}/documents/upload")
+    with Watch(proxied, marker) as watch:
+        curl = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=unshifted_environment())
+        while block := body.read(256 * 1024):
+            curl.stdin.write(block)
+        out, err = curl.communicate()
+    assert out.decode() == "2 302", err.decode()
+    assert watch.scans >= 2 and watch.found == [] and watch.spooled == set()
+    assert [list(folder.iterdir()) for folder in proxied.temp_folders()] == [[], []]
+    assert SPOOL_WARNING not in proxied.error_log()
