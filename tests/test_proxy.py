@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -61,14 +62,16 @@ def _free_port() -> int:
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for portal.test and 127.0.0.1, valid around this process's idea of now."""
+    """A self-signed certificate for portal.test and 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)])
     now = datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        # Valid for years either side, so it is valid both on this process's clock (moved ahead in the date-shifted
+        # leg) and on the real one that curl sees.
+        .not_valid_before(now - timedelta(days=3 * 365)).not_valid_after(now + timedelta(days=3 * 365))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME),
                                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -355,7 +358,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pg_engine: Engine | None) 
         db.engine.dispose()
 
     environment = {
-        **os.environ,  # the same clock as this process (also under faketime), so security codes agree
+        **unshifted_environment(),  # gunicorn waits with time.sleep, which fails under faketime
         "DATABASE_URL": database_url,
         "PORTAL_SECRET_KEY": secret_key,
         "PORTAL_KEYRING_FILE": str(keyring_file),
@@ -405,7 +408,11 @@ def lead(proxied: Proxied) -> Browser:
     browser = proxied.browser("127.0.0.4")
     answer = browser.form("/sign-in", {"email": proxied.admin_email, "password": PASSWORD})
     assert answer.status == 302 and answer.headers["Location"].startswith("/sign-in/code"), answer.text[:2000]
-    answer = browser.form("/sign-in/code", {"code": totp.code_at(proxied.admin_secret, datetime.now(UTC))})
+    # The code for the server's own time (its Date header): gunicorn runs without faketime's shifted date.
+    page = browser.request("GET", "/sign-in/code")
+    server_time = parsedate_to_datetime(page.headers["Date"])
+    answer = browser.post("/sign-in/code", {"code": totp.code_at(proxied.admin_secret, server_time),
+                                            "csrf_token": csrf_from(page.text)})
     assert answer.status == 302, answer.text[:2000]
     return browser
 
