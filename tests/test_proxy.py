@@ -706,3 +706,17 @@ def test_an_upload_over_http2_streams_too(proxied: Proxied, lead: Browser) -> No
     assert watch.scans >= 2 and watch.found == [] and watch.spooled == set()
     assert [list(folder.iterdir()) for folder in proxied.temp_folders()] == [[], []]
     assert SPOOL_WARNING not in proxied.error_log()
+
+
+def test_the_access_log_never_holds_an_emailed_links_token(proxied: Proxied) -> None:
+    token = secrets.token_urlsafe(32)
+    browser = proxied.browser("127.0.0.8")
+    for path in (f"/invite/{token}", f"/invite/{token}/authenticator", f"/password-help/{token}",
+                 f"/sign-in?next=/invite/{token}"):
+        browser.request("GET", path)
+    log = (proxied.folder / "portal.access.log").read_text()
+    lines = [line for line in log.splitlines() if line.startswith("127.0.0.8 ")]
+    assert len(lines) == 4 and token not in log
+    assert sum('"GET /invite/[token] HTTP/1.1"' in line for line in lines) == 2
+    assert any('"GET /password-help/[token] HTTP/1.1"' in line for line in lines)
+    assert any('"GET /sign-in HTTP/1.1"' in line for line in lines)  # no query string
