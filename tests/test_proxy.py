@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -254,6 +255,7 @@ class Proxied:
     member_email: str
     portfolio: int
     blob_dir: Path
+    environment: dict[str, str]
 
     def browser(self, source: str = "127.0.0.2") -> Browser:
         """A browser at this loopback address."""
@@ -390,7 +392,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pg_engine: Engine | None) 
                                  env=unshifted_environment(), stdout=log, stderr=log)
     context = ssl.create_default_context(cafile=str(cert))
     proxied = Proxied(folder, https, plain, control, context, database_url, nginx, gunicorn,
-                      "lead@example.org", people[Role.ADMIN], "member@example.org", portfolio, blob_dir)
+                      "lead@example.org", people[Role.ADMIN], "member@example.org", portfolio, blob_dir,
+                      environment)
     try:
         _wait_for(socket_path.exists, "gunicorn", gunicorn_log, gunicorn)
         _wait_for(lambda: _answers(https), "nginx", folder / "main.error.log", nginx)
@@ -720,3 +723,36 @@ def test_the_access_log_never_holds_an_emailed_links_token(proxied: Proxied) -> 
     assert sum('"GET /invite/[token] HTTP/1.1"' in line for line in lines) == 2
     assert any('"GET /password-help/[token] HTTP/1.1"' in line for line in lines)
     assert any('"GET /sign-in HTTP/1.1"' in line for line in lines)  # no query string
+
+
+def test_the_systemd_units_are_valid_and_agree_with_the_site_file() -> None:
+    # systemd's own check of the units, with the portal where this checkout is (so the programs they start exist);
+    # any unknown or misspelt setting is reported, and fails the test.
+    units = ROOT / "deploy" / "systemd"
+    with tempfile.TemporaryDirectory() as folder:
+        for unit in units.iterdir():
+            (Path(folder) / unit.name).write_text(unit.read_text().replace("/srv/portal/app", str(ROOT)))
+        names = sorted(str(Path(folder) / unit.name) for unit in units.iterdir())
+        check = subprocess.run(["systemd-analyze", "verify", *names], capture_output=True, text=True, timeout=120,
+                               env=unshifted_environment())
+    assert check.returncode == 0 and check.stderr.strip() == "" and len(names) == 5, check.stderr
+    socket_unit = (units / "portal-web.socket").read_text()
+    assert "ListenStream=/run/portal/web.sock" in socket_unit and "SocketUser=www-data" in socket_unit
+    assert "server unix:/run/portal/web.sock " in SITE.read_text()
+    assert "--config /srv/portal/app/deploy/gunicorn.conf.py" in (units / "portal-web.service").read_text()
+
+
+def test_the_nightly_backup_writes_a_verified_backup_and_removes_old_ones(proxied: Proxied) -> None:
+    backups = proxied.folder / "backups"
+    old = backups / "2020-01-01T0230Z"
+    old.mkdir(parents=True)
+    os.utime(old, (0, 0))
+    environment = {**proxied.environment, "PORTAL_BACKUP_DIR": str(backups), "PORTAL_BACKUP_KEEP_DAYS": "35"}
+    run = subprocess.run([str(ROOT / "deploy" / "portal-backup")], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT, env=environment)
+    assert run.returncode == 0, run.stdout + run.stderr
+    made = [folder for folder in backups.iterdir()]
+    assert len(made) == 1 and made[0] != old and (made[0] / "manifest.json").is_file(), run.stdout
+    assert "backup written and verified" in run.stdout
+    assert oct(made[0].stat().st_mode & 0o777) == "0o700"
+    assert not any("keyring" in path.name for path in made[0].rglob("*"))
