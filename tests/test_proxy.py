@@ -36,6 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from flask import Flask
 from helpers_disk import files_with, open_files, open_files_with
 from helpers_documents import StreamedBody, make_portfolio, pdf_around
 from sqlalchemy import create_engine, select
@@ -756,3 +757,41 @@ def test_the_nightly_backup_writes_a_verified_backup_and_removes_old_ones(proxie
     assert "backup written and verified" in run.stdout
     assert oct(made[0].stat().st_mode & 0o777) == "0o700"
     assert not any("keyring" in path.name for path in made[0].rglob("*"))
+
+
+@pytest.mark.parametrize(("trusted", "recorded"), [(0, "127.0.0.1"), (1, "10.0.0.5"), (2, "198.51.100.7"),
+                                                   ("true", "10.0.0.5")])
+def test_trust_proxy_counts_proxies_from_the_end_of_x_forwarded_for(app_config: dict, pg_engine: Engine | None,
+                                                                    trusted: object, recorded: str) -> None:
+    # A client claimed 6.6.6.6; a load balancer added the client (198.51.100.7), nginx added the balancer (10.0.0.5).
+    app_config["TRUST_PROXY"] = trusted
+    application = _app_for(app_config, pg_engine)
+    client = application.test_client()
+    chain = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"}
+    token = csrf_from(client.get("/sign-in", headers=chain).get_data(as_text=True))
+    client.post("/sign-in", data={"email": "x@example.org", "password": "wrong", "csrf_token": token},
+                headers={**chain, "Referer": "https://localhost/sign-in"})
+    with application.app_context():
+        assert db.session.scalars(select(SignInAttempt.ip)).all() == [recorded]
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["abc", 9, -1, "1.5"])
+def test_trust_proxy_must_be_a_small_count(app_config: dict, value: object) -> None:
+    from portal.config import ConfigurationError
+
+    app_config["TRUST_PROXY"] = value
+    with pytest.raises(ConfigurationError, match="TRUST_PROXY must be the number of reverse proxies"):
+        create_app(app_config)
+
+
+def _app_for(app_config: dict, pg_engine: Engine | None) -> Flask:
+    """An app on empty tables, as the `app` fixture makes (which is built before a test can set TRUST_PROXY)."""
+    if pg_engine is None:
+        engine = create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
+        Base.metadata.create_all(engine)
+        engine.dispose()
+    else:
+        _empty_tables(pg_engine)
+    return create_app(app_config)
