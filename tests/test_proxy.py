@@ -743,12 +743,17 @@ def test_the_systemd_units_are_valid_and_agree_with_the_site_file() -> None:
     assert "--config /srv/portal/app/deploy/gunicorn.conf.py" in (units / "portal-web.service").read_text()
 
 
-def test_the_nightly_backup_writes_a_verified_backup_and_removes_old_ones(proxied: Proxied) -> None:
-    backups = proxied.folder / "backups"
+def test_the_nightly_backup_writes_a_verified_backup_and_removes_old_ones(app: Flask, app_config: dict,
+                                                                          tmp_path: Path) -> None:
+    make_portfolio(app)
+    backups = tmp_path / "backups"
     old = backups / "2020-01-01T0230Z"
     old.mkdir(parents=True)
     os.utime(old, (0, 0))
-    environment = {**proxied.environment, "PORTAL_BACKUP_DIR": str(backups), "PORTAL_BACKUP_KEEP_DAYS": "35"}
+    environment = {**unshifted_environment(), "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+                   "PORTAL_SECRET_KEY": app_config["SECRET_KEY"], "PORTAL_KEYRING_JSON": KEYRING.to_json(),
+                   "PORTAL_BLOB_DIR": app_config["BLOB_DIR"], "PORTAL_DEVELOPMENT": "false",
+                   "PORTAL_BACKUP_DIR": str(backups), "PORTAL_BACKUP_KEEP_DAYS": "35"}
     run = subprocess.run([str(ROOT / "deploy" / "portal-backup")], capture_output=True, text=True, timeout=300,
                          cwd=ROOT, env=environment)
     assert run.returncode == 0, run.stdout + run.stderr
