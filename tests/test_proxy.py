@@ -800,3 +800,18 @@ def _app_for(app_config: dict, pg_engine: Engine | None) -> Flask:
     else:
         _empty_tables(pg_engine)
     return create_app(app_config)
+
+
+def test_when_the_portal_does_not_answer_people_see_a_plain_page(proxied: Proxied) -> None:
+    # As while gunicorn restarts or is stopped: nginx finds no socket, and shows its "unavailable" page.
+    socket_path = proxied.folder / "web.sock"
+    socket_path.rename(proxied.folder / "web.sock.away")
+    try:
+        threading.Event().wait(7)  # gunicorn closes nginx's idle connections after its keepalive (5 s)
+        answer = proxied.browser("127.0.0.9").request("GET", "/dashboard")
+    finally:
+        (proxied.folder / "web.sock.away").rename(socket_path)
+    assert answer.status == 502
+    assert "<h1>Sorry, the service is unavailable</h1>" in answer.text and "nginx" not in answer.text
+    assert answer.headers.get_all("Strict-Transport-Security") == [headers.HSTS]
+    assert proxied.browser("127.0.0.9").request("GET", "/health/live").status == 200
