@@ -45,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     templating.configure(app)
     _configure_logging(app)
-    proxies = config.trusted_proxies(app)
+    proxies = app.config["TRUST_PROXY"]  # a count, checked by config.load
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -83,6 +83,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     else:
         app.config.from_mapping(test_config)
     _load_secret_key(app)
+    app.config["TRUST_PROXY"] = trusted_proxies(app)
     instance = Path(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'portal.sqlite3'}")
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))

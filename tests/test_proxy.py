@@ -3,7 +3,8 @@
 Debian's nginx runs as the test's own user on loopback (a temporary prefix, its temporary folders where the test
 watches them) with a certificate the test makes; the portal runs under gunicorn on a Unix socket, as under systemd.
 The tests talk to nginx over real TLS from chosen loopback addresses (127.0.0.2, 127.0.0.3, ...), so the address the
-portal records can be told apart from nginx's own.
+portal records can be told apart from nginx's own. No test here uses the `app` fixture, which would empty the
+PostgreSQL tables under the running gunicorn: those are in tests/test_deploy.py.
 """
 
 import grp
@@ -11,7 +12,6 @@ import http.client
 import ipaddress
 import os
 import pwd
-import re
 import secrets
 import shutil
 import signal
@@ -19,7 +19,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -36,7 +35,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flask import Flask
 from helpers_disk import files_with, open_files, open_files_with
 from helpers_documents import StreamedBody, make_portfolio, pdf_around
 from sqlalchemy import create_engine, select
@@ -46,7 +44,6 @@ from portal import clock, create_app, headers
 from portal.documents import forms as document_forms
 from portal.extensions import db
 from portal.models import Base, Document, DocumentVersion, Role, SignInAttempt, User
-from portal.portfolios import importer
 from portal.security import passwords, totp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,7 +253,6 @@ class Proxied:
     member_email: str
     portfolio: int
     blob_dir: Path
-    environment: dict[str, str]
 
     def browser(self, source: str = "127.0.0.2") -> Browser:
         """A browser at this loopback address."""
@@ -340,7 +336,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pg_engine: Engine | None) 
     else:
         _empty_tables(pg_engine)
 
-    # The people and the portfolio, written as the portal writes them, on the clock gunicorn also uses.
+    # The people and the portfolio, written as the portal writes them.
     clock.reset()
     setup = create_app({"SECRET_KEY": secret_key, "INSTANCE_PATH": str(folder / "instance"), "KEYRING": KEYRING,
                         "SQLALCHEMY_DATABASE_URI": database_url, "BLOB_DIR": str(blob_dir),
@@ -393,8 +389,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pg_engine: Engine | None) 
                                  env=unshifted_environment(), stdout=log, stderr=log)
     context = ssl.create_default_context(cafile=str(cert))
     proxied = Proxied(folder, https, plain, control, context, database_url, nginx, gunicorn,
-                      "lead@example.org", people[Role.ADMIN], "member@example.org", portfolio, blob_dir,
-                      environment)
+                      "lead@example.org", people[Role.ADMIN], "member@example.org", portfolio, blob_dir)
     try:
         _wait_for(socket_path.exists, "gunicorn", gunicorn_log, gunicorn)
         _wait_for(lambda: _answers(https), "nginx", folder / "main.error.log", nginx)
@@ -665,27 +660,6 @@ def test_a_body_over_the_limit_gets_a_clear_413_page(proxied: Proxied) -> None:
     assert answer.status == 302 and answer.headers["Location"].startswith("/sign-in")
 
 
-def test_the_site_file_limits_match_the_portals() -> None:
-    # The limits in deploy/nginx/portal.conf and its 413 page follow the portal's own (portal/config.py,
-    # portal/documents/views.py, portal/portfolios/importer.py): changing one without the other fails here.
-    from portal.config import DEFAULTS
-
-    text = SITE.read_text()
-    per_file = DEFAULTS["MAX_UPLOAD_BYTES"]
-
-    def limit_of(location: str) -> int:
-        block = text.split(location, 1)[1].split("}", 1)[0]
-        return int(re.search(r"client_max_body_size (\d+)m;", block).group(1)) * MB
-
-    form_fields = 64 * 1024
-    for location, body in (("documents/upload$", document_forms.UPLOAD_ROWS * per_file + form_fields),
-                           ("documents/[0-9]+/replace$", per_file + form_fields),
-                           ("location = /cohort/import", importer.MAX_BYTES + form_fields)):
-        assert body <= limit_of(location) < body + MB, location
-    page = (ROOT / "deploy" / "nginx" / "errors" / "413.html").read_text()
-    assert f"Each file can be up to {per_file // MB} MB" in page
-    assert f"up to {document_forms.UPLOAD_ROWS} files at a time" in page
-    assert text.count(f'Strict-Transport-Security "{headers.HSTS}" always') == 2
 
 
 def test_an_upload_over_http2_streams_too(proxied: Proxied, lead: Browser) -> None:
@@ -726,80 +700,10 @@ def test_the_access_log_never_holds_an_emailed_links_token(proxied: Proxied) -> 
     assert any('"GET /sign-in HTTP/1.1"' in line for line in lines)  # no query string
 
 
-def test_the_systemd_units_are_valid_and_agree_with_the_site_file() -> None:
-    # systemd's own check of the units, with the portal where this checkout is (so the programs they start exist);
-    # any unknown or misspelt setting is reported, and fails the test.
-    units = ROOT / "deploy" / "systemd"
-    with tempfile.TemporaryDirectory() as folder:
-        for unit in units.iterdir():
-            (Path(folder) / unit.name).write_text(unit.read_text().replace("/srv/portal/app", str(ROOT)))
-        names = sorted(str(Path(folder) / unit.name) for unit in units.iterdir())
-        check = subprocess.run(["systemd-analyze", "verify", *names], capture_output=True, text=True, timeout=120,
-                               env=unshifted_environment())
-    assert check.returncode == 0 and check.stderr.strip() == "" and len(names) == 5, check.stderr
-    socket_unit = (units / "portal-web.socket").read_text()
-    assert "ListenStream=/run/portal/web.sock" in socket_unit and "SocketUser=www-data" in socket_unit
-    assert "server unix:/run/portal/web.sock " in SITE.read_text()
-    assert "--config /srv/portal/app/deploy/gunicorn.conf.py" in (units / "portal-web.service").read_text()
 
 
-def test_the_nightly_backup_writes_a_verified_backup_and_removes_old_ones(app: Flask, app_config: dict,
-                                                                          tmp_path: Path) -> None:
-    make_portfolio(app)
-    backups = tmp_path / "backups"
-    old = backups / "2020-01-01T0230Z"
-    old.mkdir(parents=True)
-    os.utime(old, (0, 0))
-    environment = {**unshifted_environment(), "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
-                   "PORTAL_SECRET_KEY": app_config["SECRET_KEY"], "PORTAL_KEYRING_JSON": KEYRING.to_json(),
-                   "PORTAL_BLOB_DIR": app_config["BLOB_DIR"], "PORTAL_DEVELOPMENT": "false",
-                   "PORTAL_BACKUP_DIR": str(backups), "PORTAL_BACKUP_KEEP_DAYS": "35"}
-    run = subprocess.run([str(ROOT / "deploy" / "portal-backup")], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT, env=environment)
-    assert run.returncode == 0, run.stdout + run.stderr
-    made = [folder for folder in backups.iterdir()]
-    assert len(made) == 1 and made[0] != old and (made[0] / "manifest.json").is_file(), run.stdout
-    assert "backup written and verified" in run.stdout
-    assert oct(made[0].stat().st_mode & 0o777) == "0o700"
-    assert not any("keyring" in path.name for path in made[0].rglob("*"))
 
 
-@pytest.mark.parametrize(("trusted", "recorded"), [(0, "127.0.0.1"), (1, "10.0.0.5"), (2, "198.51.100.7"),
-                                                   ("true", "10.0.0.5")])
-def test_trust_proxy_counts_proxies_from_the_end_of_x_forwarded_for(app_config: dict, pg_engine: Engine | None,
-                                                                    trusted: object, recorded: str) -> None:
-    # A client claimed 6.6.6.6; a load balancer added the client (198.51.100.7), nginx added the balancer (10.0.0.5).
-    app_config["TRUST_PROXY"] = trusted
-    application = _app_for(app_config, pg_engine)
-    client = application.test_client()
-    chain = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7, 10.0.0.5", "X-Forwarded-Proto": "https"}
-    token = csrf_from(client.get("/sign-in", headers=chain).get_data(as_text=True))
-    client.post("/sign-in", data={"email": "x@example.org", "password": "wrong", "csrf_token": token},
-                headers={**chain, "Referer": "https://localhost/sign-in"})
-    with application.app_context():
-        assert db.session.scalars(select(SignInAttempt.ip)).all() == [recorded]
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.mark.parametrize("value", ["abc", 9, -1, "1.5"])
-def test_trust_proxy_must_be_a_small_count(app_config: dict, value: object) -> None:
-    from portal.config import ConfigurationError
-
-    app_config["TRUST_PROXY"] = value
-    with pytest.raises(ConfigurationError, match="TRUST_PROXY must be the number of reverse proxies"):
-        create_app(app_config)
-
-
-def _app_for(app_config: dict, pg_engine: Engine | None) -> Flask:
-    """An app on empty tables, as the `app` fixture makes (which is built before a test can set TRUST_PROXY)."""
-    if pg_engine is None:
-        engine = create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
-        Base.metadata.create_all(engine)
-        engine.dispose()
-    else:
-        _empty_tables(pg_engine)
-    return create_app(app_config)
 
 
 def test_when_the_portal_does_not_answer_people_see_a_plain_page(proxied: Proxied) -> None:
