@@ -39,5 +39,3 @@ control_socket_disable = True
 accesslog = None
 errorlog = "-"
 loglevel = "info"
-# Temporary files of the worker heartbeat only, in memory (systemd gives the service a private /tmp as well).
-worker_tmp_dir = "/dev/shm"

@@ -107,3 +107,10 @@ def test_trust_proxy_must_be_a_small_count(app_config: dict, value: object) -> N
     app_config["TRUST_PROXY"] = value
     with pytest.raises(ConfigurationError, match="TRUST_PROXY must be the number of reverse proxies"):
         create_app(app_config)
+
+
+def test_portal_cli_runs_only_as_the_portal_account() -> None:
+    # So that what a command writes (the keyring, backups) always belongs to the account the portal runs as.
+    run = subprocess.run([str(ROOT / "deploy" / "portal-cli"), "keys", "status"], capture_output=True, text=True,
+                         timeout=60, env={**unshifted_environment(), "PORTAL_ENV_FILE": "/nonexistent"})
+    assert run.returncode == 2 and "Run it as the portal's account: sudo -u portal" in run.stderr
