@@ -59,6 +59,10 @@ def test_the_site_file_limits_match_the_portals() -> None:
                            ("documents/[0-9]+/replace$", per_file + form_fields),
                            ("location = /cohort/import", importer.MAX_BYTES + form_fields)):
         assert body <= limit_of(location) < body + MB, location
+    # Other forms get 1 MB. The largest is the cohort import's confirmation, which carries the previewed file sealed
+    # in URL-safe characters (sent as they are), at most MAX_SEALED_CHARS of them.
+    assert re.search(r"\n    client_max_body_size 1m;", text)
+    assert importer.MAX_SEALED_CHARS + form_fields <= MB
     page = (ROOT / "deploy" / "nginx" / "errors" / "413.html").read_text()
     assert f"Each file can be up to {per_file // MB} MB" in page
     assert f"up to {document_forms.UPLOAD_ROWS} files at a time" in page
