@@ -45,10 +45,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     templating.configure(app)
     _configure_logging(app)
-    if app.config["TRUST_PROXY"]:
+    proxies = app.config["TRUST_PROXY"]  # a count, checked by config.load
+    if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # X-Forwarded-For gains an address at each proxy, so the client's is the one `proxies` from its end;
+        # the scheme and host are set (not appended to) by the proxy next to the portal (deploy/nginx/portal.conf).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp

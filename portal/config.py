@@ -64,7 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/ops/deployment.py).
     "DEPLOYMENT_CHECK_SECONDS": 30,
     "SECRET_KEY_FILE": None,  # a file holding the SECRET_KEY (a mounted secret), instead of SECRET_KEY itself
-    "TRUST_PROXY": False,
+    # How many reverse proxies in front of the portal add to X-Forwarded-For (nginx alone: 1; a load balancer that
+    # sets X-Forwarded-For, then nginx: 2); 0 (or false) trusts no forwarded header. `true` counts as 1.
+    "TRUST_PROXY": 0,
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
 }
@@ -81,6 +83,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     else:
         app.config.from_mapping(test_config)
     _load_secret_key(app)
+    app.config["TRUST_PROXY"] = trusted_proxies(app)
     instance = Path(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'portal.sqlite3'}")
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
@@ -101,6 +104,21 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         SESSION_COOKIE_SECURE=not development,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
+
+
+def trusted_proxies(app: Flask) -> int:
+    """TRUST_PROXY as a number of proxies; refuse a value that is not a whole number from 0 to 5."""
+    value = app.config["TRUST_PROXY"]
+    if isinstance(value, str):
+        value = {"true": 1, "yes": 1, "false": 0, "no": 0, "": 0}.get(value.strip().lower(), value.strip())
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 5:
+        raise ConfigurationError(f"TRUST_PROXY must be the number of reverse proxies in front of the portal "
+                                 f"(0 to 5; 1 for nginx alone), not {app.config['TRUST_PROXY']!r}.")
+    return count
 
 
 class ConfigurationError(Exception):

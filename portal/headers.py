@@ -6,6 +6,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+# One year, subdomains included; deploy/nginx/portal.conf sends the same on every answer over HTTPS (its own pages too).
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def add_security_headers(response: Response) -> Response:
@@ -18,7 +20,7 @@ def add_security_headers(response: Response) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     if request.is_secure:
-        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        headers["Strict-Transport-Security"] = HSTS
     static = request.endpoint == "static"
     if not static or g.get("user") is not None:
         # Authenticated pages, downloads and every form page: never kept by the browser or a proxy, and never

@@ -1,7 +1,6 @@
 """Uploads: encrypted while streaming (no plaintext on disk), size limit, type by content, names, atomicity."""
 
 import io
-import os
 import secrets
 import tempfile
 import threading
@@ -13,6 +12,8 @@ import pytest
 from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_disk import files_with as _files_with
+from helpers_disk import open_files_with as _open_files_with
 from helpers_documents import (
     DOC,
     HTML,
@@ -34,49 +35,6 @@ from portal.extensions import db
 from portal.models import Document, DocumentVersion
 
 MB = 1024 * 1024
-
-
-def _files_with(roots: list[Path], marker: bytes, since: float = 0.0) -> list[str]:
-    """Every file under these folders (changed since a moment) whose bytes contain the marker."""
-    hits = []
-    for root in roots:
-        for folder, _, names in os.walk(root):
-            for name in names:
-                path = Path(folder) / name
-                try:
-                    if not path.is_file() or path.stat().st_mtime < since:
-                        continue
-                    with open(path, "rb") as handle:
-                        previous = b""
-                        while block := handle.read(4 * MB):
-                            if marker in previous[-len(marker):] + block:
-                                hits.append(str(path))
-                                break
-                            previous = block
-                except OSError:
-                    continue  # removed while we looked (a temporary file renamed into place)
-    return hits
-
-
-def _open_files_with(marker: bytes) -> list[str]:
-    """Files this process holds open (unnamed temporary files included) whose bytes contain the marker."""
-    hits = []
-    for fd in os.listdir("/proc/self/fd"):
-        path = f"/proc/self/fd/{fd}"
-        try:
-            target = os.readlink(path)
-            if not target.startswith("/") or target.startswith(("/dev/", "/proc/")):
-                continue  # sockets, pipes, terminals
-            with open(path, "rb") as handle:
-                previous = b""
-                while block := handle.read(4 * MB):
-                    if marker in previous[-len(marker):] + block:
-                        hits.append(target)
-                        break
-                    previous = block
-        except OSError:
-            continue
-    return hits
 
 
 @pytest.fixture
