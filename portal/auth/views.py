@@ -63,7 +63,7 @@ def security_code() -> str | Response:
 @access.pending_code
 def sign_out() -> Response:
     """End the session: the record is deleted, so the old cookie is worthless."""
-    services.sign_out(g.auth_session, g.user or g.pending_user)
+    services.sign_out(g.auth_session, access.current_user() or g.pending_user)
     login.clear_cookie()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
