@@ -110,9 +110,10 @@ def gate() -> Response | None:
     if rule == PENDING:
         return None
     if user is None:
+        kept = login.keep_unsaved_form()  # a form sent after the session ended: what was typed is not lost
         if g.pending_user is not None:
-            return redirect(url_for("auth.security_code"))
-        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.security_code", next=kept) if kept else url_for("auth.security_code"))
+        return redirect(url_for("auth.sign_in", next=kept or request.full_path.rstrip("?")))
     if rule == SIGNED_IN or user.role in rule:
         return None
     abort(404)

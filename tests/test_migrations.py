@@ -233,10 +233,14 @@ def _as_before_0006(engine) -> None:
     keys.bind_fields_to_rows(engine, crypto.installed(), present, unbind=True)
 
 
+# Encrypted tables created after 0006: their own migrations make them, and the models bind them to rows from the start.
+CREATED_AFTER_0006 = {"kept_forms"}
+
+
 def test_0006_covers_every_encrypted_column_of_the_models() -> None:
     tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0006().TABLES}
     assert tables == {(item.table.name, item.identity.name, frozenset(c.name for c in item.columns))
-                      for item in keys.encrypted_tables()}
+                      for item in keys.encrypted_tables() if item.table.name not in CREATED_AFTER_0006}
 
 
 SECRETS = {"lead@example.org": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",

@@ -15,11 +15,13 @@ marked (`g.bad_session_cookie`) for the gate to log, count and throttle. After e
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Flask, Request, current_app, g, request
+from flask import Flask, Request, current_app, flash, g, request, url_for
 from flask_login import AnonymousUserMixin, LoginManager, current_user, user_accessed
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from portal.auth import cookies, sessions
+from portal import clock
+from portal.auth import cookies, keeping, sessions
 from portal.models import SessionStage, User
 
 
@@ -64,7 +66,8 @@ def load_from_session_cookie(req: Request) -> User | None:
     token = req.cookies.get(cookies.name(cookies.SESSION))
     if not token:
         return None
-    loaded = sessions.load(token)
+    # Asking how long is left must not itself keep the session alive.
+    loaded = sessions.load(token, touch=req.endpoint != "auth.session_time_left")
     if loaded.session is None:
         g.clear_session_cookie = True
         g.bad_session_cookie = not loaded.known
@@ -80,6 +83,59 @@ def signed_in_user() -> User | None:
     """The person with a full two-factor session (Flask-Login's `current_user`), or None."""
     user: Any = current_user._get_current_object()
     return user if isinstance(user, User) else None
+
+
+def seconds_left() -> int:
+    """How many seconds the current session has before it ends, if no further request comes (0 without one)."""
+    record = g.get("auth_session")
+    if record is None:
+        return 0
+    return max(0, int((sessions.ends_at(record) - clock.now()).total_seconds()))
+
+
+def keep_unsaved_form() -> str | None:
+    """A form sent after the session ended: keep what was typed if the form allows it; return where to go next.
+
+    Called by the gate before it sends someone to sign in. Returns the *Unsaved work* page for after signing
+    in when the form was kept, otherwise None (and nothing is stored).
+    """
+    sealed = request.form.get(keeping.KEEP_FIELD) if request.method == "POST" else None
+    if not sealed:
+        return None
+    kept = keeping.keep(sealed, request.path, list(request.form.items(multi=True)))
+    if kept is None:
+        return None
+    flash("You were signed out, so what you typed has not been saved yet. It has been kept: sign in again to "
+          "save it.", "important")
+    return url_for("auth.unsaved_work")
+
+
+def forget_saved_form(response: Response) -> Response:
+    """After a kept form is sent again and accepted (a redirect, not an error page), delete the kept copy."""
+    kept_id = request.form.get(keeping.KEPT_FIELD, "") if request.method == "POST" else ""
+    user = signed_in_user() if kept_id.isdigit() else None
+    if user is not None and response.status_code < 400:
+        keeping.saved(user, int(kept_id))
+    return response
+
+
+def keep_typing(action: str, title: str) -> Markup:
+    """For templates: the sealed hidden field that keeps this form's typing if it is sent after the session ended.
+
+    `action` is where the form is sent, `title` what the person would call it ("Your answers to Part 1").
+    """
+    user = signed_in_user()
+    if user is None:
+        return Markup("")
+    sealed = keeping.seal(user, action, request.path, title)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(keeping.KEEP_FIELD, sealed)
+
+
+def timeout_warning() -> dict[str, int] | None:
+    """For the page template: when the timeout warning should appear, or None when no one is signed in."""
+    if signed_in_user() is None:
+        return None
+    return {"seconds_left": seconds_left(), "warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])}
 
 
 def set_cookie(token: str) -> None:
@@ -129,3 +185,6 @@ def install(app: Flask) -> None:
     # lazily and keeps the answer in `g`, which a request can share with an unfinished stream before it).
     app.before_request(login_manager.load_for_request)
     app.after_request(apply_cookie)
+    app.after_request(forget_saved_form)
+    app.add_template_global(keep_typing)
+    app.add_template_global(timeout_warning)
