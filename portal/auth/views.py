@@ -321,3 +321,10 @@ def discard_unsaved_work(kept_id: int) -> Response:
         abort(404)
     flash("What you typed has been discarded.")
     return redirect(url_for("auth.unsaved_work"))
+
+
+@bp.route("/sign-in/help")
+@access.public
+def cannot_sign_in() -> str:
+    """What to do when signing in does not work, in plain words: lost password, new phone, lost every factor."""
+    return render_template("auth/cannot_sign_in.html")
