@@ -9,16 +9,14 @@ sends too many is refused with 429.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
-from sqlalchemy import Select, select
 
-from portal import clock
 from portal.auth import cookies, login, throttle
 from portal.extensions import db
-from portal.models import Meeting, MeetingMember, PanelRole, Portfolio, Role, SampledPortfolio, User
+from portal.models import Role, User
 
 PUBLIC = "public"
 PENDING = "pending"  # reachable with a password-only session as well as signed-out
@@ -127,43 +125,3 @@ def install(app: Flask) -> None:
         public(app.view_functions["static"])
 
 
-# Object visibility (DESIGN section 3) -----------------------------------------------------------------
-
-
-def panel_access_open(meeting: Meeting) -> bool:
-    """A meeting's panel may read its sample from the draw until the access window after publication closes."""
-    return meeting.access_closes_at is None or clock.now() <= meeting.access_closes_at
-
-
-def visible_portfolio_ids(user: User) -> Select[tuple[int]]:
-    """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
-    if user.role == Role.ADMIN:
-        return select(Portfolio.id).where(Portfolio.purged_at.is_(None))
-    now = clock.now()
-    return (
-        select(SampledPortfolio.portfolio_id)
-        .join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
-        .join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
-        .join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
-        .where(MeetingMember.user_id == user.id)
-        .where(MeetingMember.panel_role.in_((PanelRole.CHAIR.value, PanelRole.MEMBER.value)))
-        .where(Portfolio.purged_at.is_(None))
-        .where(Meeting.access_closes_at.is_(None) | (Meeting.access_closes_at >= now))
-    )
-
-
-def visible_among(user: User, portfolio_ids: Iterable[int]) -> set[int]:
-    """Which of these portfolios the person may see now, in one query however many are asked about."""
-    ids = list(portfolio_ids)
-    if not ids:
-        return set()
-    return set(db.session.scalars(visible_portfolio_ids(user).where(Portfolio.id.in_(ids))))
-
-
-def portfolio_or_404(user: User, portfolio_id: int) -> Portfolio:
-    """Load a portfolio the person may see, or answer 404 (existence is not revealed)."""
-    portfolio = db.session.scalar(select(Portfolio).where(Portfolio.id == portfolio_id,
-                                                          Portfolio.id.in_(visible_portfolio_ids(user))))
-    if portfolio is None:
-        abort(404)
-    return portfolio

@@ -479,17 +479,16 @@ def test_session_rows_are_written_only_by_the_sessions_module():
     assert set(writers) == {"auth/sessions.py"}, writers
 
 
-# Who may see which portfolio still lives beside the gate until it moves to its own module (issue 12 item 1).
-NOT_THE_GATE = {"panel_access_open", "visible_portfolio_ids", "visible_among", "portfolio_or_404"}
-
-
-def test_no_service_uses_the_gate():
-    uses = []
+def test_no_service_imports_the_gate():
+    importers = []
     for path in PORTAL.rglob("services.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module == "portal.access":
-                uses += [f"{path.relative_to(PORTAL)}: {alias.name}" for alias in node.names]
-            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "access"
-                  and node.attr not in NOT_THE_GATE):
-                uses.append(f"{path.relative_to(PORTAL)}: access.{node.attr}")
-    assert uses == []
+            if isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            else:
+                continue
+            if "portal.access" in names:
+                importers.append(str(path.relative_to(PORTAL)))
+    assert importers == []

@@ -11,12 +11,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from portal import audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.extensions import db
-from portal.models import AuditEvent, Meeting, PanelRole, RecoveryCode, User
+from portal.models import AuditEvent, Meeting, RecoveryCode, User
 
 SIGNED_IN = "sign_in.succeeded"
-PANEL_SEATS = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,8 @@ def second_factors(user: User, recovery_codes: int) -> list[str]:
 
 
 def check(meeting: Meeting) -> list[MemberSignIn]:
-    """The Chair's and members' sign-in check, in the meeting's seat order."""
-    seats = [seat for seat in meeting.members if seat.panel_role in PANEL_SEATS]
+    """The Chair's and members' sign-in check (observers do not sign in to read), by name."""
+    seats = visibility.panel_seats(meeting.id)
     ids = [seat.user_id for seat in seats]
     if not ids:
         return []
