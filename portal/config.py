@@ -11,6 +11,8 @@ DEFAULTS: dict[str, Any] = {
     "ORGANISATION_NAME": "Moderation portal",
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
+    "SESSION_WARNING_SECONDS": 120,  # the timeout warning appears this long before an idle session ends
+    "KEPT_FORM_DAYS": 7,  # how long typing sent after a session ended waits for its person to sign in again
     "INVITATION_HOURS": 72,
     "PASSWORD_RESET_MINUTES": 60,
     "THROTTLE_ACCOUNT_FAILURES": 5,

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
-from flask import g, render_template
+from flask import render_template
+from flask_login import login_user
 from helpers_cohort import make_portfolio
 from helpers_queries import count_queries
 from helpers_reviews import SECTIONS, answers_for, base, complete, make_meeting
@@ -317,7 +318,7 @@ def test_meeting_links_partial(app, setting, make_user):
     cases = [(setting["one"][1].id, True, False), (setting["chair"][1].id, True, True), (admin.id, False, True)]
     for user_id, assessments, record in cases:
         with app.test_request_context():
-            g.user = db.session.get(User, user_id)
+            login_user(db.session.get(User, user_id))
             html = render_template("reviews/_meeting_links.html", meeting=db.session.get(Meeting, panel.meeting_id))
         assert ("Your assessments for this meeting" in html) is assessments
         assert (f"{base(panel, panel.portfolio_ids[1])}\">Assess Portfolio B" in html) is assessments

@@ -163,3 +163,13 @@ class NewAuthenticatorForm(FlaskForm):
     code = StringField("Security code", description="Enter the 6-digit code your new app shows now.",
                        widget=GovTextInput(), validators=[InputRequired("Enter the security code"), Length(max=20)])
     submit = SubmitField("Confirm and continue", widget=GovSubmitInput())
+
+
+class KeepAliveForm(FlaskForm):
+    """The timeout warning's *Stay signed in* button (and where to go back to without a script)."""
+
+    next = HiddenField()
+
+
+class DiscardKeptForm(FlaskForm):
+    """Discard a kept form (a button: no fields)."""

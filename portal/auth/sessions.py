@@ -78,8 +78,8 @@ def begin(user: User, stage: SessionStage, replacing: UserSession | None, ip: st
     return token
 
 
-def load(token: str) -> Loaded:
-    """The live session a cookie's token names, noting the request (at most once a minute).
+def load(token: str, touch: bool = True) -> Loaded:
+    """The live session a cookie's token names, noting the request (at most once a minute) unless `touch` is off.
 
     A session that has expired, or whose person may no longer sign in, is deleted (and committed) and reported
     as known but gone, so its cookie is cleared without counting it as forged.
@@ -94,10 +94,16 @@ def load(token: str) -> Loaded:
         db.session.delete(record)
         db.session.commit()
         return Loaded(None, known=True)
-    if now - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
+    if touch and now - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
         record.last_seen_at = now
         db.session.commit()
     return Loaded(record, known=True)
+
+
+def keep_alive(record: UserSession) -> None:
+    """The person asked to stay signed in: the idle timeout starts again now (the absolute limit stays)."""
+    record.last_seen_at = clock.now()
+    db.session.commit()
 
 
 def end(record: UserSession) -> None:

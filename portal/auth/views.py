@@ -1,10 +1,10 @@
 """Sign-in, sign-out, emailed links, enrolment, password help and the account page."""
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.auth import forms, login, services, sessions
+from portal.auth import forms, keeping, login, services, sessions
 from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("auth", __name__)
@@ -63,7 +63,7 @@ def security_code() -> str | Response:
 @access.pending_code
 def sign_out() -> Response:
     """End the session: the record is deleted, so the old cookie is worthless."""
-    services.sign_out(g.auth_session, g.user or g.pending_user)
+    services.sign_out(g.auth_session, access.current_user() or g.pending_user)
     login.clear_cookie()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
@@ -268,3 +268,63 @@ def sign_out_other_sessions() -> Response:
     ended = services.sign_out_other_sessions(access.require_user(), g.auth_session)
     flash("You have signed out everywhere else." if ended else "You were not signed in anywhere else.")
     return redirect(url_for("auth.account"))
+
+
+# The timeout warning and kept forms ---------------------------------------------------------------------------
+
+
+@bp.route("/session/time-left")
+@access.signed_in
+def session_time_left() -> Response:
+    """How long the session has left, for the timeout warning; asking does not keep the session alive."""
+    return jsonify(seconds_left=login.seconds_left())
+
+
+@bp.route("/session/keep-alive", methods=["POST"])
+@access.signed_in
+def session_keep_alive() -> Response:
+    """The warning's *Stay signed in*: the idle timeout starts again (a script gets JSON, a plain form a redirect)."""
+    form = forms.KeepAliveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    sessions.keep_alive(g.auth_session)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(seconds_left=login.seconds_left())
+    return redirect(login.local_redirect_target(form.next.data) or url_for("pages.dashboard"))
+
+
+@bp.route("/signed-out")
+@access.public
+def signed_out() -> str | Response:
+    """Where the timeout warning goes when time has run out: signed out, and how to carry on."""
+    next_path = login.local_redirect_target(request.args.get("next"))
+    if access.current_user() is not None:
+        return redirect(next_path or url_for("pages.dashboard"))
+    return render_template("auth/signed_out.html", next_path=next_path)
+
+
+@bp.route("/unsaved-work")
+@access.signed_in
+def unsaved_work() -> str:
+    """Forms sent after the session ended, kept for the person to save (or discard) now they are back."""
+    user = access.require_user()
+    return render_template("auth/unsaved_work.html", kept=keeping.kept_for(user), kept_field=keeping.KEPT_FIELD,
+                           days=keeping.keep_days(), discard_form=forms.DiscardKeptForm())
+
+
+@bp.route("/unsaved-work/<int:kept_id>/discard", methods=["POST"])
+@access.signed_in
+def discard_unsaved_work(kept_id: int) -> Response:
+    """Throw away one kept form, at the person's request."""
+    form = forms.DiscardKeptForm()
+    if not form.validate_on_submit() or not keeping.discard(access.require_user(), kept_id):
+        abort(404)
+    flash("What you typed has been discarded.")
+    return redirect(url_for("auth.unsaved_work"))
+
+
+@bp.route("/sign-in/help")
+@access.public
+def cannot_sign_in() -> str:
+    """What to do when signing in does not work, in plain words: lost password, new phone, lost every factor."""
+    return render_template("auth/cannot_sign_in.html")

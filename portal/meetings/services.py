@@ -122,13 +122,14 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
                 audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
                              role=PanelRole.MEMBER.value)
     if found is None:
-        found = MeetingMember(meeting=meeting, user=person, panel_role=role.value)
+        found = MeetingMember(meeting=meeting, user=person, panel_role=role.value, added_at=clock.now())
         db.session.add(found)
         # Dates and a link only: the meeting's title is free text that may name people (DESIGN: email
         # carries links, never personal data), so the template is not given the meeting.
         mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
                    "meeting_invitation", held_on=meeting.held_on, reading_deadline=meeting.reading_deadline,
-                   role=role.label, link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
+                   role=role.label, link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id),
+                   help_url=mail.external_url("auth.cannot_sign_in"))
         audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
     elif found.panel_role != role.value:
         found.panel_role = role.value

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models, one module per area. Importing this package registers every table."""
 
 from portal.models.audit import AuditEvent, AuditHead
-from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAttempt, UserSession
+from portal.models.auth import AccountLink, KeptForm, LinkPurpose, SessionStage, SignInAttempt, UserSession
 from portal.models.base import Base
 from portal.models.deployment import Deployment, KeyCheck
 from portal.models.documents import (
@@ -75,6 +75,7 @@ __all__ = [
     "FeedbackRecipient",
     "FeedbackRelease",
     "JobRun",
+    "KeptForm",
     "KeyCheck",
     "KeyMessage",
     "LinkPurpose",

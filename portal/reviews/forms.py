@@ -75,6 +75,12 @@ class ReminderForm(FlaskForm):
     submit = SubmitField("Send a reminder", widget=GovSubmitInput())
 
 
+class SignInReminderForm(FlaskForm):
+    """Remind the members who have not signed in since being added to sign in once before the meeting."""
+
+    submit = SubmitField("Remind them to sign in", widget=GovSubmitInput())
+
+
 def attendance_form(seats: list[MeetingMember]) -> FlaskForm:
     """Attended or apologies for each person seated at the meeting."""
 

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access, visibility
+from portal.auth import sign_in_check
 from portal.documents.services import kind_of
 from portal.errors import or_404
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
@@ -205,6 +206,7 @@ def meeting_record(meeting_id: int) -> str:
     user, meeting = _chaired_or_404(meeting_id)
     return render_template("reviews/record.html", data=meeting_data.build(meeting, user, documents=True), user=user,
                            reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
+                           sign_ins=sign_in_check.check(meeting), sign_in_reminder=forms.SignInReminderForm(),
                            agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
 
 
@@ -219,6 +221,19 @@ def reminders(meeting_id: int) -> Response:
     flash(f"Reminder sent to {sent} {'member' if sent == 1 else 'members'}." if sent
           else "Everyone has read the documents and submitted: no reminder was needed.")
     return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id))
+
+
+@bp.route("/meetings/<int:meeting_id>/record/sign-in-reminders", methods=["POST"])
+@panel
+def sign_in_reminders(meeting_id: int) -> Response:
+    """Email a link to panel members who have not signed in since being added to the meeting."""
+    user, meeting = _chaired_or_404(meeting_id)
+    if not forms.SignInReminderForm().validate_on_submit():
+        abort(400)
+    sent = sign_in_check.remind(user, meeting)
+    flash(f"Sign-in reminder sent to {sent} {'member' if sent == 1 else 'members'}." if sent
+          else "Everyone has signed in since being added: no reminder was needed.")
+    return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + "#signing-in")
 
 
 @bp.route("/meetings/<int:meeting_id>/record/attendance", methods=["GET", "POST"])
