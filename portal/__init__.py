@@ -26,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.jinja_environment = templating.PortalEnvironment  # type: ignore[misc]
+    app.jinja_environment = templating.PortalEnvironment
     from portal.documents.uploads import MemoryOnlyRequest
 
     app.request_class = MemoryOnlyRequest  # form file parts are never spooled to disk in plaintext
