@@ -148,9 +148,9 @@ def dependents(entry: Nqsw | Assessor) -> Dependents:
 
 def _sampled_on(portfolio_ids: list[int]) -> list[tuple[int, date]]:
     """(portfolio id, meeting date) for every sample these portfolios are in or were drawn into, by date."""
-    found = [row._tuple() for row in db.session.execute(
+    found: list[tuple[int, date]] = list(db.session.execute(
         select(SampledPortfolio.portfolio_id, Meeting.held_on).join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
-        .where(SampledPortfolio.portfolio_id.in_(portfolio_ids)))]
+        .where(SampledPortfolio.portfolio_id.in_(portfolio_ids))))
     # A redraw drops the earlier picks from the sample, but the superseded draw still names them (and its
     # verification page labels them), so having been picked once counts as having been sampled.
     wanted = set(portfolio_ids)
