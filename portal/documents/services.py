@@ -483,7 +483,7 @@ def _verified_pieces(blob: StoredBlob) -> Generator[bytes, None, None]:
         yield pending
 
 
-def _blocks_of(handle: BinaryIO) -> Iterator[memoryview]:
+def _blocks_of(handle: io.BufferedIOBase) -> Iterator[memoryview]:
     """The file in READ_BYTES blocks, read into one reused buffer (each block is consumed before the next)."""
     buffer = bytearray(READ_BYTES)
     view = memoryview(buffer)
