@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
 
 from portal import clock
 from portal.auth import cookies, throttle
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import (
     Meeting,
     MeetingMember,
@@ -82,12 +83,13 @@ def declared_rule(view: Callable[..., Any]) -> str | frozenset[str] | None:
 
 def current_user() -> User | None:
     """The person with a full two-factor session, or None."""
-    return g.get("user")
+    user: User | None = g.get("user")
+    return user
 
 
 def require_user() -> User:
     """The signed-in person; only called from views the gate has already let through."""
-    user = g.get("user")
+    user: User | None = g.get("user")
     if user is None:
         abort(404)
     return user
@@ -211,7 +213,7 @@ def end_other_sessions(user: User, keep: UserSession | None = None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    return rows_affected(db.session.execute(statement))
 
 
 def active_sessions(user: User) -> list[UserSession]:
@@ -263,7 +265,7 @@ def panel_access_open(meeting: Meeting) -> bool:
     return meeting.access_closes_at is None or clock.now() <= meeting.access_closes_at
 
 
-def visible_portfolio_ids(user: User) -> Select[tuple[int]]:
+def visible_portfolio_ids(user: User) -> Select[int]:
     """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
     if user.role == Role.ADMIN:
         return select(Portfolio.id).where(Portfolio.purged_at.is_(None))

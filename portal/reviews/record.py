@@ -175,8 +175,10 @@ def meeting_record(meeting: Meeting, viewer: User, portfolio_id: int | None = No
     seats = _on_the_panel(everyone)
     member_ids = [seat.user_id for seat in seats]
     portfolios = [p for p in sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id]
-    records = {p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
-    for row in _documents(list(records), seats) if documents else []:
+    # By portfolio id, which is how documents and assessments name their portfolio (a column that may be NULL).
+    records: dict[int | None, PortfolioRecord] = {
+        p.id: PortfolioRecord(p, status=dict.fromkeys(member_ids, NOT_STARTED)) for p in portfolios}
+    for row in _documents([p.id for p in portfolios], seats) if documents else []:
         records[row.document.portfolio_id].documents.append(row)
     assessments = db.session.scalars(
         select(Assessment).where(Assessment.meeting_id == meeting.id).order_by(Assessment.id))
