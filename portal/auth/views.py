@@ -4,7 +4,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.auth import forms, services
+from portal.auth import forms, login, services, sessions
 from portal.models import AccountLink, LinkPurpose
 from portal.web import Page, add_error, filled
 
@@ -30,12 +30,12 @@ def sign_in() -> Page:
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
     form = forms.SignInForm()
-    next_path = access.local_redirect_target(request.args.get("next"))
+    next_path = login.local_redirect_target(request.args.get("next"))
     if form.validate_on_submit():
         outcome = services.sign_in_password(filled(form.email.data), filled(form.password.data), *_client(),
                                             g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return redirect(url_for("auth.security_code", next=next_path) if next_path
                             else url_for("auth.security_code"))
         add_error(form.email, outcome.message)
@@ -54,8 +54,8 @@ def security_code() -> Page:
     if form.validate_on_submit():
         outcome = services.sign_in_code(g.auth_session, filled(form.code.data), *_client())
         if outcome.ok:
-            access.begin_session(outcome.token)
-            target = access.local_redirect_target(request.args.get("next"))
+            login.set_cookie(outcome.token)
+            target = login.local_redirect_target(request.args.get("next"))
             return redirect(target or url_for("pages.dashboard"))
         add_error(form.code, outcome.message)
     return render_template("auth/security_code.html", form=form), 200 if not form.errors else 400
@@ -66,7 +66,7 @@ def security_code() -> Page:
 def sign_out() -> Response:
     """End the session: the record is deleted, so the old cookie is worthless."""
     services.sign_out(g.auth_session, g.user or g.pending_user)
-    access.end_session()
+    login.clear_cookie()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
 
@@ -103,7 +103,7 @@ def enrol(token: str) -> Page:
     if form.validate_on_submit():
         outcome = services.confirm_enrolment(link, filled(form.code.data), *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
         add_error(form.code, outcome.message)
     return render_template("auth/enrol.html", form=form, **services.enrolment_details(link)), (
@@ -145,7 +145,7 @@ def reset_authenticator(token: str) -> Page:
         outcome = services.confirm_reset_setup(link, filled(form.pending.data), filled(form.code.data), *_client(),
                                                g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
                                    new_authenticator=True)
         add_error(form.code, outcome.message)
@@ -172,7 +172,7 @@ def password_reset(token: str) -> Page:
     if form.validate_on_submit():
         outcome = services.reset_password(link, filled(form.code.data), filled(form.password.data), _client()[0])
         if outcome.ok:
-            access.end_session()
+            login.clear_cookie()
             flash("Your password has been changed. Sign in with your new password.")
             return redirect(url_for("auth.sign_in"))
         add_error(form.code, outcome.message)
@@ -188,7 +188,7 @@ def account() -> str:
         "auth/account.html",
         user=user,
         sign_ins=services.recent_sign_ins(user),
-        sessions=access.active_sessions(user),
+        sessions=sessions.active(user),
         current_session=g.auth_session,
         codes_left=services.unused_recovery_codes(user),
     )
