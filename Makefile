@@ -37,6 +37,7 @@ instance: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check portal tests scripts bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -58,10 +58,10 @@ def hello_index() -> str:
 class WorkerHeader:
     """Adds X-Bench-Worker: the pid of the worker that served the request."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: Callable[..., Callable]) -> Iterable[bytes]:
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
             return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid()))], exc_info)
 

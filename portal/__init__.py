@@ -26,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.jinja_environment = templating.PortalEnvironment  # type: ignore[misc]
+    app.jinja_environment = templating.PortalEnvironment
     from portal.documents.uploads import MemoryOnlyRequest
 
     app.request_class = MemoryOnlyRequest  # form file parts are never spooled to disk in plaintext
@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         # X-Forwarded-For gains an address at each proxy, so the client's is the one `proxies` from its end;
         # the scheme and host are set (not appended to) by the proxy next to the portal (deploy/nginx/portal.conf).
+        # Wrapping wsgi_app is how Flask's documentation applies middleware; mypy refuses assigning to a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     from portal.admin.views import bp as admin_bp

@@ -14,7 +14,7 @@ ciphertext, or one copied from another event, fails to decrypt and is reported a
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ _log = logging.getLogger("portal.audit")
 
 def _digest(key: bytes, event: AuditEvent | dict[str, Any]) -> str:
     """The event's HMAC over its fields in the chain format above (details as plaintext JSON)."""
-    get = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
+    get: Callable[[str], Any] = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
     at = get("at")
     fields = [
         get("seq"),
@@ -100,7 +100,7 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
     keyring = crypto.installed()
     kid, key = keyring.derive(_PURPOSE)
     seq, prev_hash = _advance_head()
-    row = {
+    row: dict[str, Any] = {
         "seq": seq,
         "at": clock.now(),
         "actor_id": actor.id if actor is not None else None,

@@ -1,6 +1,7 @@
 """Pseudonyms hold inside the files: everyone but the Lead receives a copy without identifying metadata."""
 
 import io
+import zipfile
 from collections.abc import Callable
 
 import pytest
@@ -128,6 +129,31 @@ def test_a_word_97_file_reaches_the_panel_as_uploaded_and_the_lead_is_told(
     member_listing = member.get(f"/portfolios/{pid}/documents").get_data(as_text=True)
     assert "The panel will see" not in member_listing
     assert "What the panel gets" not in member.get(_paths(pid, doc, version)["document"]).get_data(as_text=True)
+
+
+def test_a_comment_among_the_properties_goes_with_them(app: Flask,
+                                                      panel: tuple[FlaskClient, FlaskClient, int]) -> None:
+    """An XML comment beside the document properties has no element name: it is dropped like them."""
+    lead, member, pid = panel
+    parts = entries(docx())
+    parts["docProps/core.xml"] = parts["docProps/core.xml"].replace(
+        b"<dc:title>", f"<!-- written by {NAME} --><dc:title>".encode(), 1)
+    original = _zipped(parts)
+    assert upload(lead, pid, [("review.docx", original, "review_6_month")]).status_code == 302
+    doc, version = _newest(app)
+    received = member.get(_paths(pid, doc, version)["download"])
+    assert received.status_code == 200 and identifying(received.data) == []
+    assert b"<!--" not in entries(received.data)["docProps/core.xml"]
+    with app.app_context():
+        assert db.session.get(DocumentVersion, version).cleaning == "cleaned"
+
+
+def _zipped(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
 
 
 def test_text_files_have_nothing_hidden_and_a_damaged_pdf_is_flagged(

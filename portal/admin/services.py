@@ -46,7 +46,7 @@ def people(query: str = "", role: str = "", status: str = "") -> list[User]:
     return list(db.session.scalars(statement.limit(500)))
 
 
-def _unused_links() -> Select[tuple[AccountLink]]:
+def _unused_links() -> Select[AccountLink]:
     """The query behind the pending-link lookups: unused, unreplaced invitation and reset links, newest first."""
     return (select(AccountLink)
             .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value,
@@ -195,7 +195,7 @@ class AuditFilter:
     date_to: date | None = None
 
 
-def _audit_query(criteria: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _audit_query(criteria: AuditFilter) -> Select[AuditEvent]:
     statement = select(AuditEvent).options(joinedload(AuditEvent.actor)).order_by(AuditEvent.seq.desc())
     if criteria.person_id:
         statement = statement.where(

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from portal import clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import SessionStage, User, UserSession
 from portal.security import tokens
 
@@ -116,7 +116,7 @@ def end_others(user: User, keep: UserSession | None = None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    return rows_affected(db.session.execute(statement))
 
 
 def active(user: User) -> list[UserSession]:

@@ -73,7 +73,7 @@ class IntegrityFailure(Exception):
 
 def _chunks_of(stream: Iterable[bytes] | BinaryIO) -> Iterable[bytes]:
     read = getattr(stream, "read", None)
-    return iter(lambda: read(READ_BYTES), b"") if read else stream  # type: ignore[misc]
+    return iter(lambda: read(READ_BYTES), b"") if read else stream
 
 
 def _limit_mb() -> str:
@@ -344,7 +344,8 @@ def make_missing_panel_copies() -> Counter[str]:
             .order_by(DocumentVersion.id).limit(1))
         if version is None:
             break
-        last, written = version.id, []
+        last = version.id
+        written: list[str] = []  # blob ids, removed again if the copy is not committed
         try:
             try:
                 _make_panel_copy(version, kind_of(version), written)
@@ -482,7 +483,7 @@ def _verified_pieces(blob: StoredBlob) -> Generator[bytes, None, None]:
         yield pending
 
 
-def _blocks_of(handle: BinaryIO) -> Iterator[memoryview]:
+def _blocks_of(handle: io.BufferedIOBase) -> Iterator[memoryview]:
     """The file in READ_BYTES blocks, read into one reused buffer (each block is consumed before the next)."""
     buffer = bytearray(READ_BYTES)
     view = memoryview(buffer)

@@ -5,6 +5,7 @@ complete or absent; the database row that names it is committed only after the r
 the two leaves an orphan (a blob or temporary file no row names), which remove_orphans() deletes.
 """
 
+import io
 import os
 import re
 import secrets
@@ -63,8 +64,8 @@ class BlobStore:
             temp.unlink(missing_ok=True)
             raise
 
-    def open(self, blob_id: str) -> BinaryIO:
-        """Open a blob for reading (binary)."""
+    def open(self, blob_id: str) -> io.BufferedIOBase:
+        """Open a blob for reading (binary, with readinto)."""
         return open(self.path(blob_id), "rb")
 
     def delete(self, blob_id: str) -> None:

@@ -2,8 +2,10 @@
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
@@ -255,8 +257,8 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     seed = secrets.token_hex(16)
     units = [sampling.Unit(p.id, _stratum(p, strata)) for p in population]
     picks = sampling.draw(seed, units, size)
-    parameters = {"algorithm": sampling.ALGORITHM, "number": request.number, "percentage": request.percentage,
-                  "size": size, "strata": strata}
+    parameters: dict[str, Any] = {"algorithm": sampling.ALGORITHM, "number": request.number,
+                                  "percentage": request.percentage, "size": size, "strata": strata}
     if strata:
         parameters["stratum_of"] = {str(u.id): u.stratum for u in units}
     before = {s.portfolio_id for s in meeting.sampled}
@@ -346,5 +348,6 @@ def draw_of(meeting: Meeting, draw_id: int) -> SampleDraw | None:
 
 def labels_for(user: User, portfolio_ids: list[int]) -> dict[int, str]:
     """How each portfolio is named to this person: its panel label, or the NQSW's name for the Lead."""
-    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(portfolio_ids))) if portfolio_ids else []
+    portfolios: Iterable[Portfolio] = (db.session.scalars(select(Portfolio).where(Portfolio.id.in_(portfolio_ids)))
+                                       if portfolio_ids else [])
     return {p.id: p.label_for(user) for p in portfolios}

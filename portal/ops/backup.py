@@ -13,14 +13,13 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
     Column,
     Connection,
@@ -38,7 +37,7 @@ from sqlalchemy.types import TypeDecorator
 
 from portal import audit, clock
 from portal.documents.storage import current_store
-from portal.extensions import db
+from portal.extensions import current_flask_app, db
 from portal.models import Base
 from portal.ops import deployment
 from portal.ops.keys import current_keyring
@@ -114,8 +113,10 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         (tag, body), = value.items()
-        return {"$b": base64.b64decode, "$dt": datetime.fromisoformat, "$d": date.fromisoformat,
-                "$n": Decimal, "$j": lambda v: v}[tag](body)
+        decoders: dict[str, Callable[[Any], Any]] = {
+            "$b": base64.b64decode, "$dt": datetime.fromisoformat, "$d": date.fromisoformat, "$n": Decimal,
+            "$j": lambda v: v}
+        return decoders[tag](body)
     return value
 
 
@@ -162,9 +163,12 @@ def _snapshot_sqlite(target: Path, summary: Summary) -> tuple[str | None, set[st
     """Copy the live database with SQLite's online backup API (a consistent copy even while in use)."""
     raw = db.engine.raw_connection()
     try:
+        source = raw.driver_connection
+        if source is None:  # only once the pool has invalidated the connection
+            raise BackupError("the database connection was lost before the snapshot began")
         destination = sqlite3.connect(target)
         try:
-            raw.driver_connection.backup(destination)
+            source.backup(destination)
         finally:
             destination.close()
     finally:
@@ -241,9 +245,10 @@ def _write_manifest(directory: Path, revision: str | None, summary: Summary) -> 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """Return the manifest of a backup, refusing a missing or unreadable one."""
     try:
-        return json.loads((Path(directory) / MANIFEST).read_text("utf-8"))
+        manifest: dict[str, Any] = json.loads((Path(directory) / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"no readable {MANIFEST} in {directory}: {exc}") from exc
+    return manifest
 
 
 def verify(directory: Path) -> list[str]:
@@ -292,7 +297,7 @@ def restore(directory: Path) -> Summary:
     summary = Summary(database=manifest["database"])
     engine = db.engine
     with engine.connect() as connection, connection.begin():
-        later = []
+        later: list[Deferred] = []
         for table in stored_tables():
             if table.name in _REPLACED_ON_RESTORE:
                 connection.execute(table.delete())
@@ -308,7 +313,7 @@ def restore(directory: Path) -> Summary:
                 shutil.copyfileobj(source, copy, _READ_BYTES)
         summary.blobs = len(blobs)
     db.session.remove()
-    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    findings = deployment.check(current_flask_app())
     summary.warnings.extend(f"this host cannot serve the restored portal: {p}" for p in findings.problems)
     audit.record(None, "backup.restored", "", rows=summary.rows, blobs=summary.blobs,
                  created_at=manifest["created_at"])
@@ -351,7 +356,11 @@ def _source_rows(directory: Path, manifest: dict[str, Any]) -> Iterator[tuple[Ta
                 yield table, ({k: _decode(v) for k, v in json.loads(line).items()} for line in handle)
 
 
-def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: list) -> int:
+# A row's use_alter columns set after every table is in: (table, the row's key, {column: value}).
+Deferred = tuple[Table, Any, dict[str, Any]]
+
+
+def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: list[Deferred]) -> int:
     """Insert rows in batches; use_alter columns go to `later`, to be set once every table is in."""
     deferred = _deferred_columns().get(table.name, [])
     aware = [c.name for c in table.columns if isinstance(c.type, DateTime) and c.type.timezone]

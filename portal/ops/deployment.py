@@ -33,7 +33,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, clock
-from portal.extensions import db
+from portal.extensions import current_flask_app, db
 from portal.models import Deployment, KeyCheck, User
 from portal.security import crypto, tokens
 from portal.security.crypto import Keyring, KeyringError
@@ -62,6 +62,11 @@ class Findings:
     def ready(self) -> bool:
         """True when the host may serve: compared, and nothing wrong."""
         return self.unchecked is None and not self.problems
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the host may not serve: the problems found, or else why the database could not be compared."""
+        return self.problems or ([self.unchecked] if self.unchecked is not None else [])
 
 
 @dataclass
@@ -272,7 +277,7 @@ def mark_active(connection: Connection, kid: str) -> None:
 
 def record_secret_key(actor: User | None) -> None:
     """Record this host's SECRET_KEY as the deployment's (after giving every host a new one); audited."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     check(app, bootstrap=True)
     db.session.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1)
                        .values(secret_check=crypto.secret_check(app.config["SECRET_KEY"])))

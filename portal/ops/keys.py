@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Integer,
+    Label,
     Table,
     Text,
     delete,
@@ -41,7 +42,7 @@ from sqlalchemy import table as sql_table
 
 from portal import audit, clock
 from portal.documents.storage import BlobStore, current_store
-from portal.extensions import db
+from portal.extensions import current_flask_app, db
 from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, PanelCopy, RecoveryCode, User
 from portal.models.base import EncryptedText
 from portal.ops import deployment
@@ -77,12 +78,13 @@ class KeyringNotWritable(Exception):
 
 def current_keyring() -> Keyring:
     """Return the keyring the application is using."""
-    return current_app.extensions["keyring"]
+    keyring: Keyring = current_app.extensions["keyring"]
+    return keyring
 
 
 def save_keyring(keyring: Keyring) -> None:
     """Write the keyring file (0600, atomically) and start using it; refuse when it is not file-backed."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     path = deployment.keyring_file(app)
     if path is None:
         raise KeyringNotWritable(keyring)
@@ -117,18 +119,25 @@ class EncryptedTable:
         return [column == value for column, value in zip(self.key, key, strict=True)]
 
 
+def encryption_of(column: Column) -> EncryptedText:
+    """The EncryptedText type of one of an EncryptedTable's columns."""
+    kind = column.type
+    assert isinstance(kind, EncryptedText)  # EncryptedTable.columns holds only these
+    return kind
+
+
 def encrypted_tables() -> list[EncryptedTable]:
     """Every table holding EncryptedText columns, found by walking the models' metadata."""
     found = []
     for table in Base.metadata.sorted_tables:
         columns = tuple(c for c in table.columns if isinstance(c.type, EncryptedText))
         if columns:
-            (identity,) = {table.c[c.type.row] for c in columns}
+            (identity,) = {table.c[encryption_of(c).row] for c in columns}
             found.append(EncryptedTable(table, tuple(table.primary_key.columns), columns, identity))
     return found
 
 
-def _raw(column: Column) -> object:
+def _raw(column: Column) -> Label[str]:
     """The column as stored (ciphertext), without EncryptedText's decryption."""
     return type_coerce(column, Text).label(column.name)
 
@@ -235,7 +244,7 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                 break
             for row_id, kid, wrapped in rows:
                 try:
-                    data_key = keyring.unwrap(kid, wrapped)
+                    data_key = keyring.unwrap(kid or "", wrapped or b"")  # the query left out shredded rows
                 except crypto.DecryptionError:
                     what = "document version" if model is DocumentVersion else "panel copy"
                     raise RotationBlocked(f"the data key of {what} {row_id} does not unwrap under {kid}: it was "
@@ -255,7 +264,7 @@ def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, identity: obje
               stored: str) -> str:
     """The plaintext of a stored value, or RotationBlocked naming the row when it does not decrypt."""
     try:
-        return keyring.decrypt_row_field(column.type.column, identity, stored)
+        return keyring.decrypt_row_field(encryption_of(column).column, identity, stored)
     except crypto.DecryptionError:
         row = ", ".join(f"{k.name} {v}" for k, v in zip(item.key, key, strict=True))
         hint = " (run `audit verify`: the trail was tampered with)" if item.table.name == "audit_events" else ""
@@ -276,7 +285,7 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                 if not stale:
                     continue
                 fresh = {c.name: type_coerce(keyring.encrypt_row_field(
-                    c.type.column, identity, _readable(keyring, item, key, identity, c, v)), Text)
+                    encryption_of(c).column, identity, _readable(keyring, item, key, identity, c, v)), Text)
                     for c, v in stale.items()}
                 # Only if unchanged since read: a value a worker rewrote meanwhile is left for the next run.
                 db.session.execute(update(item.table).where(
@@ -287,10 +296,6 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                 done += changed
                 budget.committed(changed)
     return done
-
-
-def _app():  # type: ignore[no-untyped-def]
-    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def recorded_keys() -> dict[str, KeyCheck]:
@@ -323,7 +328,7 @@ def activate(actor: User | None, kid: str, added: bool = False) -> datetime:
     Refuses a key this host's keyring lacks. Returns when it was activated. `added`: the key was added by the
     same command (`rotate`), which is recorded now, under the new key, rather than under the old one.
     """
-    app = _app()
+    app = current_flask_app()
     keyring = current_keyring()
     if kid not in keyring.keys:
         raise KeyringError(f"key {kid!r} is not in this host's keyring: give every host the keyring holding it first")
@@ -353,9 +358,9 @@ def rewrap(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None =
     behind the re-wrap. Commits once per batch by design, so that a killed run keeps its progress. `limit` stops
     after that many batches.
     """
-    findings = deployment.check(_app())
+    findings = deployment.check(current_flask_app())
     if not findings.ready:
-        raise KeyringError("this host cannot re-wrap: " + "; ".join(findings.problems or [findings.unchecked or ""]))
+        raise KeyringError("this host cannot re-wrap: " + "; ".join(findings.reasons))
     if wait and findings.activated_at is not None:
         deployment.wait_for_hosts(findings.activated_at, say=say)
     keyring = current_keyring()
@@ -520,7 +525,7 @@ def _check_blob(keyring: Keyring, store: BlobStore, row: DocumentVersion | Panel
     if not store.exists(row.blob_id):
         return "blob is missing"
     try:
-        data_key = keyring.unwrap(row.kek_id, row.wrapped_key)
+        data_key = keyring.unwrap(row.kek_id or "", row.wrapped_key or b"")
         digest = streams.content_digest()
         with store.open(row.blob_id) as handle:
             for chunk in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(1 << 20), b"")):

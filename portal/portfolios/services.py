@@ -163,13 +163,15 @@ def _new_pseudonym(taken: set[str]) -> str:
 
 def give_pseudonyms(portfolios: Iterable[Portfolio], replace: bool = False) -> list[Portfolio]:
     """Give each portfolio without a label (or every one, if replace) a new unique label; the caller commits."""
-    taken = set(db.session.scalars(select(Portfolio.pseudonym).where(Portfolio.pseudonym.is_not(None))))
+    taken = {label for label in db.session.scalars(select(Portfolio.pseudonym).where(Portfolio.pseudonym.is_not(None)))
+             if label is not None}
     changed = []
     for portfolio in portfolios:
         if portfolio.pseudonym and not replace:
             continue
-        portfolio.pseudonym = _new_pseudonym(taken)
-        taken.add(portfolio.pseudonym)
+        label = _new_pseudonym(taken)
+        portfolio.pseudonym = label
+        taken.add(label)
         changed.append(portfolio)
     return changed
 
@@ -234,7 +236,7 @@ def _live_documents() -> list:
 
 def completeness(portfolio_ids: list[int]) -> dict[int, Completeness]:
     """The completeness check of many portfolios in one query."""
-    counts: dict[int, dict[str, int]] = {pid: {} for pid in portfolio_ids}
+    counts: dict[int | None, dict[str, int]] = {pid: {} for pid in portfolio_ids}  # by Document.portfolio_id
     if portfolio_ids:
         rows = db.session.execute(
             select(Document.portfolio_id, Document.evidence_type, func.count(Document.id))

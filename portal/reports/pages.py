@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response
 
 from portal import access, clock, wording
+from portal.extensions import current_flask_app
 from portal.ops import deployment
 from portal.reports import dashboard as dashboards
 
@@ -42,7 +43,7 @@ def refuse_when_not_ready() -> tuple[str, int, dict[str, str]] | None:
     (portal/ops/deployment.py)."""
     if request.endpoint in HEALTH_ENDPOINTS:
         return None
-    findings = deployment.current(current_app._get_current_object())  # type: ignore[attr-defined]
+    findings = deployment.current(current_flask_app())
     if not findings.problems:
         return None
     return render_template("errors/unavailable.html"), 503, {"Retry-After": "60"}
@@ -59,11 +60,11 @@ def health_live() -> tuple[dict[str, str], int]:
 @access.public
 def health_ready() -> tuple[dict[str, object], int]:
     """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/ops/deployment.py)."""
-    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    findings = deployment.check(current_flask_app())
     keyring = current_app.extensions["keyring"]
     answer: dict[str, object] = {"keys": sorted(keyring.keys), "active_key": keyring.active_id}
     if not findings.ready:
-        problems = findings.problems or [findings.unchecked]
+        problems = findings.reasons
         return {"status": "unavailable", "problems": problems, **answer}, 503
     return {"status": "ok", **answer}, 200
 
