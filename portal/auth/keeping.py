@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from portal import audit, clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import KeptForm, User
 from portal.security import crypto
 
@@ -136,6 +136,6 @@ def saved(user: User, kept_id: int) -> None:
 def prune() -> int:
     """Delete kept forms older than KEPT_FORM_DAYS; return how many."""
     since = clock.now() - timedelta(days=keep_days())
-    gone = db.session.execute(delete(KeptForm).where(KeptForm.created_at <= since)).rowcount
+    gone = rows_affected(db.session.execute(delete(KeptForm).where(KeptForm.created_at <= since)))
     db.session.commit()
     return gone

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from portal import clock
 from portal.auth import cookies, keeping, sessions
+from portal.extensions import current_flask_app
 from portal.models import SessionStage, User
 
 
@@ -35,7 +36,7 @@ class SessionLoginManager(LoginManager):
 
     def load_for_request(self) -> None:
         """Before each request: ask the request loader, and only it, who is signed in."""
-        user_accessed.send(current_app._get_current_object())
+        user_accessed.send(current_flask_app())
         self._update_request_context_with_user(self._load_user_from_request(request))
 
     def _load_user(self) -> None:
