@@ -9,6 +9,7 @@ import pytest
 from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_blobs import entries
 from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
 from helpers_queries import count_queries, counting_statements
 
@@ -25,6 +26,8 @@ from portal.models import (
     Role,
 )
 from portal.security import streams
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 KB = 1024
 
@@ -140,7 +143,7 @@ def test_replacement_is_checked_like_an_upload(app: Flask, stored: tuple) -> Non
     assert empty.status_code == 400 and "Select the new version" in empty.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(DocumentVersion)) == 1
-    assert len(list(Path(app.config["BLOB_DIR"]).iterdir())) == 1
+    assert len(entries(app)) == 1
 
 
 # Integrity ---------------------------------------------------------------------------------------

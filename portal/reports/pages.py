@@ -59,7 +59,7 @@ def health_live() -> tuple[dict[str, str], int]:
 @access.public
 def health_ready() -> tuple[dict[str, object], int]:
     """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/ops/deployment.py)."""
-    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    findings = deployment.check(current_app._get_current_object(), store=True)  # type: ignore[attr-defined]
     keyring = current_app.extensions["keyring"]
     answer: dict[str, object] = {"keys": sorted(keyring.keys), "active_key": keyring.active_id}
     if not findings.ready:
