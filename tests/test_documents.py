@@ -585,7 +585,7 @@ def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(
             assert response.data == PDF and "Portfolio C2 - " in response.headers["Content-Disposition"]
         form = count_queries(app, client, _paths(pid, doc, version)["upload"])  # the helper first GETs the form
         counts.append((len(uploading) - form, len(downloading), len(panel_downloading)))
-    # session, portfolio, 2 inserts (each sealing its encrypted fields to its new id with an update), 2 updates,
-    # 3 for the audit chain | session, version with its document and portfolio, receipt read and update, 3 for the
-    # audit chain (the same for the Lead and the panel)
+    # session, portfolio, 2 ids reserved before the file streams, 2 inserts (their encrypted fields sealed to those
+    # ids), 2 updates, 3 for the audit chain | session, version with its document and portfolio, receipt read and
+    # update, 3 for the audit chain (the same for the Lead and the panel)
     assert counts == [(11, 7, 7), (11, 7, 7)], counts

@@ -11,6 +11,7 @@ from portal.models.documents import (
     Document,
     DocumentVersion,
     EvidenceType,
+    IdSequence,
     PanelCopy,
     ReadReceipt,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "IdSequence",
     "JobRun",
     "KeyCheck",
     "KeyMessage",
