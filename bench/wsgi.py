@@ -2,7 +2,7 @@
 
 The product has no plaintext route: this module refuses to load unless PORTAL_BENCH=1, and it is not part of
 the portal package. /bench-plain parses the upload with the portal's own streaming multipart reader and
-stores the same bytes unencrypted in a BlobStore (temporary file, fsync, rename), and serves them with a
+stores the same bytes unencrypted in a LocalBlobStore (temporary file, fsync, rename), and serves them with a
 plain send_file; /bench-hello is a bare Flask "hello". Every response names the worker process that served
 it, so the benchmark can read that worker's memory.
 """
@@ -16,14 +16,14 @@ from flask import Flask, abort, request, send_file
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal import create_app
-from portal.documents.storage import BlobStore
+from portal.documents.storage import LocalBlobStore
 from portal.documents.uploads import FilePart, MultipartReader
 
 if os.environ.get("PORTAL_BENCH") != "1":
     raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")
 
 plain = Flask("bench_plain")
-plain_store = BlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
+plain_store = LocalBlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
 
 
 @plain.post("/upload")

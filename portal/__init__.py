@@ -82,8 +82,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _configure_sqlite(app: Flask) -> None:
     """On SQLite, let readers work during a write (WAL) and let writers queue instead of failing at once.
 
-    An upload holds SQLite's write lock while its file streams in (its row is written first so the blob can
-    be bound to it); a long busy timeout makes sign-ins and saves wait for it rather than fail.
+    Writes are short (an upload writes its rows only after its file has streamed in), but a long busy timeout
+    still makes a write wait for another rather than fail.
     """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return

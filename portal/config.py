@@ -32,6 +32,17 @@ DEFAULTS: dict[str, Any] = {
     "CLAMD": "",  # virus scanning: clamd's Unix socket path or HOST:PORT; empty for none
     "CLAMD_TIMEOUT_SECONDS": 60,
     "CLAMD_MAX_BYTES": 25 * 1024 * 1024,  # clamd's StreamMaxLength (25 MB in Debian's clamd.conf)
+    # Where the encrypted blobs are (portal/documents/storage.py): "local" (BLOB_DIR) or "s3" (an S3-compatible bucket).
+    "BLOB_STORE": "local",
+    "S3_BUCKET": "",
+    "S3_PREFIX": "blobs/",
+    "S3_ENDPOINT_URL": "",  # empty: Amazon S3; otherwise the service's URL, for example https://s3.example.org
+    "S3_REGION": "",  # empty: the client's default (AWS_DEFAULT_REGION)
+    "S3_ACCESS_KEY_ID": "",  # empty: the client's own sources (AWS_ACCESS_KEY_ID, a credentials file, a role)
+    "S3_SECRET_ACCESS_KEY": "",
+    "S3_SECRET_ACCESS_KEY_FILE": None,  # a file holding S3_SECRET_ACCESS_KEY (a mounted secret)
+    "S3_PART_BYTES": 8 * 1024 * 1024,  # each multipart upload part (at least 5 MiB): the memory an upload holds
+    "S3_ADDRESSING_STYLE": "auto",  # "path" for services that need https://host/bucket/key (MinIO, Ceph)
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
     "BANK_HOLIDAY_REGION": "ENG",  # the UK bank holidays the feedback target skips: ENG, WLS, SCT or NIR
@@ -91,6 +102,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
     app.config.setdefault("BLOB_DIR", str(instance / "blobs"))
     app.config.setdefault("KEYRING_FILE", str(instance / "keyring.json"))
+    _check_blob_store(app)
     if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
         # A pooled server connection can die between requests; a SQLite file cannot, so it skips the ping.
         sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
@@ -145,6 +157,22 @@ def _load_secret_key(app: Flask) -> None:
             "SECRET_KEY is not set. Give every host of the deployment the same one, in PORTAL_SECRET_KEY, in a file "
             "named by PORTAL_SECRET_KEY_FILE, or in instance/config.py. `python -m portal.ops.instance --new-secrets` "
             "prints a new one; in development `make run` creates it.")
+
+
+def _check_blob_store(app: Flask) -> None:
+    """Read S3_SECRET_ACCESS_KEY_FILE when given, and refuse a blob store setting that cannot work."""
+    from portal.documents.storage import store_for
+
+    path = app.config.get("S3_SECRET_ACCESS_KEY_FILE")
+    if path:
+        try:
+            app.config["S3_SECRET_ACCESS_KEY"] = Path(path).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"S3_SECRET_ACCESS_KEY_FILE {path} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        store_for(app.config)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"The blob store is not configured correctly: {exc}") from exc
 
 
 def _normalise_database_url(url: str) -> str:

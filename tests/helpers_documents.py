@@ -9,9 +9,9 @@ from pathlib import Path
 from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_blobs import BucketObject, blob_file
 
 from portal import clock
-from portal.documents.storage import BlobStore
 from portal.extensions import db
 from portal.models import (
     Document,
@@ -112,10 +112,10 @@ def version(app: Flask, version_id: int) -> DocumentVersion:
         return row
 
 
-def blob_path(app: Flask, version_id: int) -> Path:
-    """The file holding a version's encrypted blob."""
+def blob_path(app: Flask, version_id: int) -> Path | BucketObject:
+    """The file (or bucket object) holding a version's encrypted blob."""
     with app.app_context():
-        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
+        return blob_file(app, db.session.get(DocumentVersion, version_id).blob_id)
 
 
 def pdf_around(size: int) -> tuple[bytes, bytes]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import blake3
 from flask import Flask
+from helpers_blobs import BucketObject, blob_file, blob_states
 from sqlalchemy import select, text
 
 from portal import clock
@@ -85,17 +86,16 @@ def add_panel_copy(app: Flask, version_id: int, content: bytes) -> str:
         return blob_id
 
 
-def blob_files(app: Flask) -> dict[str, tuple[int, bytes]]:
-    """Every blob file's (mtime in ns, bytes) by name."""
-    root = Path(app.config["BLOB_DIR"])
-    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in root.iterdir() if p.is_file()}
+def blob_files(app: Flask) -> dict[str, tuple[object, bytes]]:
+    """Every blob's (when last written, bytes) by name."""
+    return blob_states(app)
 
 
-def blob_path(app: Flask, version_id: int) -> Path:
-    """The file holding a version's blob."""
+def blob_path(app: Flask, version_id: int) -> Path | BucketObject:
+    """The file (or bucket object) holding a version's blob."""
     with app.app_context():
         version = db.session.get(DocumentVersion, version_id)
-        return current_store().path(version.blob_id)
+        return blob_file(app, version.blob_id)
 
 
 def owner_id(app: Flask) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Browser, sign_in
+from helpers_blobs import entries
 from helpers_keys import add_document, add_panel_copy, cli_runner, make_portfolio, owner_id
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -15,6 +16,8 @@ from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Base, Deployment, Document, Role, UserSession
 from portal.security import crypto
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 
 @pytest.fixture
@@ -58,7 +61,8 @@ def fresh_app(app_config, tmp_path):
     folder = tmp_path / "fresh"
     (folder / "instance").mkdir(parents=True)
     config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
-              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+              "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
+              "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
     application = create_app(config)
     application.test_client_class = Browser
     yield application
@@ -78,7 +82,7 @@ def test_backup_holds_database_blobs_and_manifest_but_never_the_keyring(app, cli
     assert result.exit_code == 0, result.output
     manifest = json.loads((target / "manifest.json").read_text())
     names = set(manifest["files"])
-    assert {f"blobs/{p.name}" for p in Path(app.config["BLOB_DIR"]).iterdir()} <= names
+    assert {f"blobs/{name}" for name in entries(app)} <= names
     assert len([n for n in names if n.startswith("blobs/")]) == 4
     assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.jsonl" in names)
     assert not any("keyring" in n for n in names)
@@ -160,7 +164,8 @@ def test_restore_into_a_migrated_database_takes_the_deployments_records(app, cli
     folder = tmp_path / "new-server"
     (folder / "instance").mkdir(parents=True)
     config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
-              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+              "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
+              "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
     engine = create_engine(config["SQLALCHEMY_DATABASE_URI"])
     Base.metadata.create_all(engine)
     engine.dispose()
@@ -198,7 +203,7 @@ def test_restore_refuses_a_damaged_backup(app, cli, stocked, tmp_path, fresh_app
     result = cli_runner(fresh_app)("backup", "restore", str(target))
     assert result.exit_code == 1 and "does not verify" in result.output
     with fresh_app.app_context():
-        assert not list(Path(fresh_app.config["BLOB_DIR"]).glob("*"))
+        assert entries(fresh_app) == []
 
 
 def test_dump_values_round_trip_through_json():

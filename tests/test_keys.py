@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import sign_in, submit
+from helpers_blobs import blob_file
 from helpers_keys import (
     add_document,
     add_panel_copy,
@@ -17,11 +18,12 @@ from helpers_keys import (
 )
 from sqlalchemy import select, text
 
-from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Document, DocumentVersion, PanelCopy, Role, SampleDraw, User
 from portal.ops import keys
 from portal.security.crypto import Keyring
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 
 @pytest.fixture
@@ -366,7 +368,7 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     other_copy = add_panel_copy(app, v3, b"observation notes without their author")
     with app.app_context():
         assert keys.usage().data_keys == {"k1": 7}  # five versions and two panel copies
-        copy_file = current_store().path(copy_blob)
+        copy_file = blob_file(app, copy_blob)
         before = copy_file.read_bytes()
 
     result = cli("keys", "rotate", "--batch-size", "2")
@@ -375,7 +377,7 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     with app.app_context():
         assert keys.usage().data_keys == {"k2": 7}
         assert {c.kek_id for c in db.session.scalars(select(PanelCopy))} == {"k2"}
-        other_file = current_store().path(other_copy)
+        other_file = blob_file(app, other_copy)
     assert copy_file.read_bytes() == before  # blobs untouched
     assert "verified 7 of 7 blobs; 0 failed" in cli("keys", "verify").output
     tampered = bytearray(before)

@@ -12,7 +12,7 @@ from helpers_documents import DOC, make_portfolio, seat, upload
 from helpers_keys import cli_runner
 from helpers_metadata import NAME, docx, entries, identifying, jpeg, odt, pdf, png, xlsx
 
-from portal.documents.storage import BlobStore
+from portal.documents.storage import app_store
 from portal.extensions import db
 from portal.models import AuditEvent, DocumentVersion, PanelCopy, Portfolio, Role
 
@@ -195,7 +195,7 @@ def test_a_lost_panel_copy_is_never_replaced_by_the_original(
     with app.app_context():
         copy = db.session.scalars(db.select(PanelCopy)).one()
         original = db.session.get(DocumentVersion, version)
-        store = BlobStore.from_app(app)
+        store = app_store(app)
         store.path(copy.blob_id).write_bytes(store.path(original.blob_id).read_bytes())  # the original in its place
     response = member.get(_paths(pid, doc, version)["download"])
     assert response.status_code == 500 and b"This document cannot be opened" in response.data
@@ -232,7 +232,7 @@ def test_versions_stored_before_panel_copies_get_them_from_the_command(
     upload(lead, pid, [("review.docx", docx(), "pdp"), ("old.doc", DOC, "pdp")])
     with app.app_context():  # as if stored before this version of the portal
         for copy in db.session.scalars(db.select(PanelCopy)):
-            BlobStore.from_app(app).delete(copy.blob_id)
+            app_store(app).delete(copy.blob_id)
             db.session.delete(copy)
         for row in db.session.scalars(db.select(DocumentVersion)):
             row.cleaning = None

@@ -12,6 +12,7 @@ import pytest
 from conftest import Person, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_blobs import entries, leave_unfinished
 from helpers_disk import files_with as _files_with
 from helpers_disk import open_files_with as _open_files_with
 from helpers_documents import (
@@ -30,9 +31,11 @@ from helpers_documents import (
 )
 from sqlalchemy import text
 
-from portal.documents.storage import BlobStore
+from portal.documents.storage import app_store
 from portal.extensions import db
 from portal.models import Document, DocumentVersion
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 MB = 1024 * 1024
 
@@ -63,8 +66,7 @@ def _counts(app: Flask) -> tuple[int, int]:
 
 
 def _blob_files(app: Flask) -> list[str]:
-    root = Path(app.config["BLOB_DIR"])
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return entries(app)
 
 
 def test_marker_scans_find_plaintext(tmp_path: Path, temp_files: list[str]) -> None:
@@ -126,7 +128,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Fl
     head, tail = pdf_around(50 * MB)
     body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Big")],
                         "big.pdf", head, 50 * MB, b"0123456789abcdef\n", marker, tail=tail)
-    roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"]), spool]
+    roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"]), spool]  # (with S3, the folder stays empty)
     started, found, scans, done = time.time() - 1, [], [0], threading.Event()
 
     def watch() -> None:
@@ -151,7 +153,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Fl
     with app.app_context():
         version = db.session.get(DocumentVersion, version_id)
         assert version.size == 50 * MB
-        blob = BlobStore.from_app(app).size(version.blob_id)
+        blob = app_store(app).size(version.blob_id)
         assert blob > 50 * MB  # the whole file, encrypted
     downloaded = client.get(f"/portfolios/{pid}/documents/{only_document(app)[0]}/versions/{version_id}/download")
     assert downloaded.status_code == 200 and len(downloaded.data) == 50 * MB
@@ -317,13 +319,13 @@ def test_a_crash_before_commit_leaves_no_document_and_gc_removes_the_blob(
         upload(client, pid, [("a.pdf", PDF, "pdp")])
     monkeypatch.setattr(db.session, "commit", original)
     assert _counts(app) == (0, 0)
-    store = BlobStore.from_app(app)
+    store = app_store(app)
     # The failed request cleaned up after itself; a real kill would not, which is what gc is for.
     assert list(store.ids()) == []
     orphan = store.new_blob_id()
     with store.write(orphan) as handle:
         handle.write(b"ciphertext of a killed upload")
-    (store.root / f".tmp-{store.new_blob_id()}-x").write_bytes(b"half")
+    leave_unfinished(app, store.new_blob_id(), b"half")
     assert len(store.remove_orphans(set())) == 2 and _blob_files(app) == []
 
 

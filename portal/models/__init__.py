@@ -11,6 +11,7 @@ from portal.models.documents import (
     Document,
     DocumentVersion,
     EvidenceType,
+    IdSequence,
     PanelCopy,
     ReadReceipt,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "IdSequence",
     "JobRun",
     "KeptForm",
     "KeyCheck",

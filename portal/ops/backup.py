@@ -292,7 +292,7 @@ def restore(directory: Path) -> Summary:
     manifest = read_manifest(directory)
     store = current_store()
     if any(True for _ in store.ids()):
-        raise BackupError(f"the blob store {store.root} is not empty")
+        raise BackupError(f"{store.describe()} is not empty")
     _prepare_schema(manifest.get("alembic_revision"))
     summary = Summary(database=manifest["database"])
     engine = db.engine

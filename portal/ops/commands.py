@@ -304,10 +304,10 @@ def deployment_group() -> None:
 @deployment_group.command("check")
 def deployment_check_command() -> None:
     """Say whether this host may serve (as /health/ready does), and why not; exits non-zero when it may not."""
-    findings = deployment.check(current_app)
+    findings = deployment.check(current_app, store=True)
     if findings.ready:
         click.echo(f"this host may serve: its SECRET_KEY and keyring match the deployment's (active key "
-                   f"{keys.current_keyring().active_id})")
+                   f"{keys.current_keyring().active_id}) and it sees the deployment's blob store")
         return
     for problem in findings.reasons:
         click.echo(f"this host may not serve: {problem}", err=True)

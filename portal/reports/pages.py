@@ -60,7 +60,7 @@ def health_live() -> tuple[dict[str, str], int]:
 @access.public
 def health_ready() -> tuple[dict[str, object], int]:
     """For load balancers: 200 when this host may serve; otherwise 503 and why (see portal/ops/deployment.py)."""
-    findings = deployment.check(current_flask_app())
+    findings = deployment.check(current_flask_app(), store=True)
     keyring = current_app.extensions["keyring"]
     answer: dict[str, object] = {"keys": sorted(keyring.keys), "active_key": keyring.active_id}
     if not findings.ready:
