@@ -180,7 +180,7 @@ def test_upgrade_replaces_titles_copied_from_file_names_and_keeps_typed_ones(emp
         titles = {"Jane Smith 6-month review": ("review_6_month", "Jane Smith 6-month review.docx"),
                   "Six-month review, second draft": ("review_6_month", "Jane Smith review v2.pdf")}
         for number, (title, (evidence, filename)) in enumerate(titles.items(), start=1):
-            # Ids given, as the code of that time had no id_sequences table (0008) to take them from.
+            # Ids given, as the code of that time had no id_sequences table (0011) to take them from.
             document = Document(id=number, portfolio_id=portfolio.id, evidence_type=evidence, title=title,
                                 created_by_id=lead.id, created_at=now)
             db.session.add(document)
