@@ -386,3 +386,22 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     assert failed.exit_code == 1 and "verified 5 of 7 blobs; 2 failed" in failed.output
     assert f"FAILED document {first} version 1: panel copy does not decrypt" in failed.output
     assert f"FAILED document {second} version 1: panel copy does not decrypt" in failed.output
+
+
+def test_rotation_rewrites_each_batch_in_one_statement(app, cli, stocked, with_free_text):
+    """Set-based batches: one UPDATE per batch (a VALUES list of the new ciphertexts), not one per row."""
+    from helpers_queries import counting_statements
+
+    with app.app_context():
+        tables = len(keys.encrypted_tables())
+    with counting_statements(app) as statements:
+        result = cli("keys", "rotate", "--batch-size", "1000")
+
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 5 data keys" in result.output
+    batches = [s for s in statements if s.lstrip().startswith("WITH fresh")]
+    assert len([s for s in batches if "UPDATE document_versions SET kek_id" in s]) == 1  # five keys, one statement
+    assert len([s for s in batches if "UPDATE document_versions SET filename" in s]) == 1  # and their fields
+    assert len(batches) <= len(keys.DATA_KEY_MODELS) + tables
+    assert not [s for s in statements if s.lstrip().startswith("UPDATE document_versions")]
+    assert cli("keys", "verify").exit_code == 0 and cli("audit", "verify").exit_code == 0
