@@ -4,7 +4,8 @@ The product has no plaintext route: this module refuses to load unless PORTAL_BE
 the portal package. /bench-plain parses the upload with the portal's own streaming multipart reader and
 stores the same bytes unencrypted in a BlobStore (temporary file, fsync, rename), and serves them with a
 plain send_file; /bench-hello is a bare Flask "hello". Every response names the worker process that served
-it, so the benchmark can read that worker's memory.
+it, so the benchmark can read that worker's memory. With BENCH_AUDIT=off (bench/downloads.py's comparison run)
+audit.record does nothing, to measure what the audit write costs; the product has no such switch.
 """
 
 import os
@@ -21,6 +22,14 @@ from portal.documents.uploads import FilePart, MultipartReader
 
 if os.environ.get("PORTAL_BENCH") != "1":
     raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")
+
+if os.environ.get("BENCH_AUDIT") == "off":
+    from portal import audit
+
+    def _no_audit(*_args: Any, **_kwargs: Any) -> None:
+        """The comparison run's audit write: nothing."""
+
+    audit.record = _no_audit
 
 plain = Flask("bench_plain")
 plain_store = BlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
