@@ -9,16 +9,19 @@ audit.record does nothing, to measure what the audit write costs; the product ha
 """
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, request, send_file
+from sqlalchemy import event
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal import create_app
 from portal.documents.storage import BlobStore
 from portal.documents.uploads import FilePart, MultipartReader
+from portal.extensions import db
 
 if os.environ.get("PORTAL_BENCH") != "1":
     raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")
@@ -64,17 +67,31 @@ def hello_index() -> str:
     return "hello"
 
 
+_statements = threading.local()
+
+
+def _count_statement(*_args: Any) -> None:
+    _statements.count = getattr(_statements, "count", 0) + 1
+
+
 class WorkerHeader:
-    """Adds X-Bench-Worker: the pid of the worker that served the request."""
+    """Adds X-Bench-Worker (the pid of the worker that served the request) and X-Bench-Statements (the SQL
+    statements the request ran before its response started, for bench/scale.py)."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        _statements.count = 0
+
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
-            return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid()))], exc_info)
+            return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid())),
+                                           ("X-Bench-Statements", str(_statements.count))], exc_info)
 
         return self.app(environ, start)
 
 
-application = WorkerHeader(DispatcherMiddleware(create_app(), {"/bench-plain": plain, "/bench-hello": hello}))
+portal = create_app()
+with portal.app_context():
+    event.listen(db.engine, "before_cursor_execute", _count_statement)
+application = WorkerHeader(DispatcherMiddleware(portal, {"/bench-plain": plain, "/bench-hello": hello}))

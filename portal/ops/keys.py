@@ -23,15 +23,15 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import (
+    ARRAY,
     Column,
     ColumnElement,
     Engine,
     Integer,
-    LargeBinary,
-    String,
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
-from sqlalchemy import values as sql_values
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from portal import audit, clock
 from portal.documents.storage import BlobStore, current_store
@@ -262,14 +262,11 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                     what = "document version" if model is DocumentVersion else "panel copy"
                     raise RotationBlocked(f"the data key of {what} {row_id} does not unwrap under {kid}: it was "
                                           "altered; run `keys verify` to see which blobs it affects") from None
-                fresh.append((row_id, wrapped, *keyring.wrap(data_key)))
-            # One statement for the batch. Matching the old wrapped key means a row shredded meanwhile is never
-            # given its key back.
-            batch = sql_values(sql_column("id", Integer), sql_column("old", LargeBinary), sql_column("kek", String),
-                               sql_column("new", LargeBinary), name="fresh").data(fresh).cte()
-            db.session.execute(update(table).add_cte(batch)
-                               .where(table.c.id == batch.c.id, table.c.wrapped_key == batch.c.old)
-                               .values(kek_id=batch.c.kek, wrapped_key=batch.c.new))
+                new_kid, new_wrapped = keyring.wrap(data_key)
+                fresh.append({"key": row_id, "old_wrapped_key": wrapped, "new_wrapped_key": new_wrapped,
+                              "new_kek_id": new_kid})
+            # Matching the old wrapped key means a row shredded meanwhile is never given its key back.
+            _write_batch(table, table.c.id, [table.c.wrapped_key], [table.c.kek_id], fresh)
             db.session.commit()
             done += len(rows)
             budget.committed(len(rows))
@@ -288,6 +285,35 @@ def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, identity: obje
                               f"altered or copied from elsewhere{hint}") from None
 
 
+def _stored_type(column: Column) -> TypeEngine:
+    """The column's type as stored (an EncryptedText column holds its ciphertext as text)."""
+    return column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+
+
+def _write_batch(table: Table, key: Column, compared: list[Column], assigned: list[Column], rows: list[dict]) -> None:
+    """Set each row's new values where the row still holds every compared column's old value.
+
+    `rows` hold "key", "old_<column>" for each compared column and "new_<column>" for each compared or assigned
+    one. On PostgreSQL one statement writes the batch (UPDATE ... FROM unnest of one array per column, compiled
+    once); elsewhere (SQLite, in process) one executemany of a statement compiled once.
+    """
+    targets = [*compared, *assigned]
+    if db.engine.dialect.name == "postgresql":
+        arrays = [("key", key.type), *((f"old_{c.name}", _stored_type(c)) for c in compared),
+                  *((f"new_{c.name}", _stored_type(c)) for c in targets)]
+        fresh = func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays)).table_valued(
+            *(name for name, _ in arrays)).render_derived(name="fresh")
+        db.session.execute(update(table).where(key == fresh.c.key, *(
+            type_coerce(c, _stored_type(c)).is_not_distinct_from(fresh.c[f"old_{c.name}"]) for c in compared))
+            .values({c.name: fresh.c[f"new_{c.name}"] for c in targets}),
+            {name: [row[name] for row in rows] for name, _ in arrays})
+        return
+    db.session.execute(update(table).where(key == bindparam("key"), *(
+        type_coerce(c, _stored_type(c)).is_not_distinct_from(bindparam(f"old_{c.name}", type_=_stored_type(c)))
+        for c in compared)).values({c.name: bindparam(f"new_{c.name}", type_=_stored_type(c)) for c in targets}),
+        rows)
+
+
 def _stale(item: EncryptedTable, active: str) -> ColumnElement[bool]:
     """Rows with a value not under the active key: the only ones a rotation reads."""
     prefix = f"{crypto.ROW_FIELD_PREFIX}.{active}."
@@ -296,7 +322,7 @@ def _stale(item: EncryptedTable, active: str) -> ColumnElement[bool]:
 
 
 def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int:
-    """Re-encrypt each batch of stale rows in one statement (UPDATE ... FROM a VALUES list), committed on its own.
+    """Re-encrypt each batch of stale rows in one statement (_write_batch), committed on its own.
 
     Every encrypted column of a row is written back (unchanged where it is already under the active key), and
     only where the row still holds every value that was read: a value a worker rewrote meanwhile is left for
@@ -309,21 +335,15 @@ def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                 return done
             fresh = []
             for key, identity, values in rows:
-                row = list(key)
+                row = {"key": key[0]}
                 for column, old in zip(item.columns, values, strict=True):
                     new = old
                     if old is not None and Keyring.field_key_id(old) != keyring.active_id:
                         plaintext = _readable(keyring, item, key, identity, column, old)
                         new = keyring.encrypt_row_field(column.type.column, identity, plaintext)
-                    row += [old, new]
-                fresh.append(tuple(row))
-            batch = sql_values(*(sql_column(f"key_{n}", k.type) for n, k in enumerate(item.key)),
-                               *(sql_column(f"{kind}_{c.name}", Text) for c in item.columns
-                                 for kind in ("old", "new")), name="fresh").data(fresh).cte()
-            db.session.execute(update(item.table).add_cte(batch).where(
-                *(k == batch.c[f"key_{n}"] for n, k in enumerate(item.key)),
-                *(type_coerce(c, Text).is_not_distinct_from(batch.c[f"old_{c.name}"]) for c in item.columns),
-            ).values({c.name: batch.c[f"new_{c.name}"] for c in item.columns}))
+                    row[f"old_{column.name}"], row[f"new_{column.name}"] = old, new
+                fresh.append(row)
+            _write_batch(item.table, item.key[0], list(item.columns), [], fresh)
             db.session.commit()
             done += len(rows)
             budget.committed(len(rows))
