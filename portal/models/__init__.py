@@ -27,7 +27,8 @@ from portal.models.meetings import (
     TemplateKind,
 )
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
-from portal.models.records import (
+from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
+from portal.models.reports import (
     Action,
     ActionStatus,
     FeedbackRecipient,
@@ -89,11 +90,14 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PageRead",
     "PanelCopy",
     "PanelRole",
     "PanelView",
     "Portfolio",
     "ReadReceipt",
+    "ReadingNote",
+    "ReadingPreferences",
     "RecoveryCode",
     "ReminderSent",
     "Role",
