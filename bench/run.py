@@ -399,12 +399,18 @@ def _client_process(port: int, path: str, cookies: list[dict], start: float, war
             time.sleep(0.001)
         while (now := time.time()) < end:
             began = time.perf_counter()
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:  # a time-out or a dropped connection counts as an error, and the client reconnects
+                status = 0
+                connection.close()
+                connection = HTTPConnection("127.0.0.1", port, timeout=30)
             took = time.perf_counter() - began
             if now >= warm and time.time() <= end:
-                mine.append((took, response.status))
+                mine.append((took, status))
         with lock:
             results.extend(mine)
 

@@ -84,7 +84,7 @@ def test_backup_holds_database_blobs_and_manifest_but_never_the_keyring(app, cli
     names = set(manifest["files"])
     assert {f"blobs/{name}" for name in entries(app)} <= names
     assert len([n for n in names if n.startswith("blobs/")]) == 4
-    assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.jsonl" in names)
+    assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.copy" in names)
     assert not any("keyring" in n for n in names)
     everything = backup_bytes(target)
     for key in KEYRING.keys.values():
@@ -156,6 +156,37 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
     assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
 
 
+def test_restore_into_sqlite_reads_either_databases_backup(app, cli, stocked, tmp_path, app_config):
+    """A PostgreSQL backup (COPY text files, parsed here) restores into SQLite as a SQLite backup does."""
+    lead, documents, portfolio = stocked
+    target = tmp_path / "backup"
+    assert cli("backup", "create", str(target)).exit_code == 0
+    with app.app_context():
+        expected = sorted((d.id, d.title, d.current_version_id) for d in db.session.scalars(select(Document)))
+    folder = tmp_path / "sqlite-server"
+    (folder / "instance").mkdir(parents=True)
+    sqlite_app = create_app({**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
+                             "OUTBOX_DIR": str(folder / "outbox"),
+                             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'restored.sqlite3'}"})
+    sqlite_app.test_client_class = Browser
+
+    restored = cli_runner(sqlite_app)("backup", "restore", str(target))
+
+    assert restored.exit_code == 0, restored.output
+    with sqlite_app.app_context():
+        assert audit.verify()[1] is None
+        assert sorted((d.id, d.title, d.current_version_id) for d in db.session.scalars(select(Document))) == expected
+    browser = sqlite_app.test_client()
+    sign_in(sqlite_app, browser, lead)
+    (first, (_, second_version)), (big, (big_version,)) = documents[0], documents[1]
+    base = f"/portfolios/{portfolio}/documents"
+    assert browser.get(f"{base}/{first}/versions/{second_version}/download").data == b"agreement v2"
+    assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
+    with sqlite_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_restore_into_a_migrated_database_takes_the_deployments_records(app, cli, stocked, tmp_path, app_config):
     """As on a new server: the database is migrated and the portal has started on it (recording this host's
     SECRET_KEY and keys) before the backup is restored; the backup's records replace them."""
@@ -215,6 +246,30 @@ def test_dump_values_round_trip_through_json():
     values = [None, True, 7, "text", b"\x00\xffbytes", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
               date(2026, 1, 2), Decimal("1.50"), {"$b": "not a tag"}, ["a", 1]]
     assert [_decode(json.loads(json.dumps(_encode(v)))) for v in values] == values
+
+
+def test_copy_text_format_parses_back_to_the_values_postgresql_wrote(tmp_path):
+    """The COPY text format, as PostgreSQL writes it (UTC, ISO dates, hex bytea), read back for a restore into a
+    database other than PostgreSQL: escapes, NULLs, bytes, booleans, dates and times."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import Boolean, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text
+
+    from portal.ops.backup import _copy_rows
+
+    table = Table("sample", MetaData(), Column("id", Integer), Column("note", Text), Column("raw", LargeBinary),
+                  Column("flag", Boolean), Column("on", Date), Column("at", DateTime(timezone=True)))
+    (tmp_path / "sample.copy").write_bytes(
+        b"1\ttab\\there\\nnew line \\\\ backslash \\\\N not null\t\\\\x00ff41\tt\t2026-01-02\t"
+        b"2026-01-02 03:04:05.000006+00\n"
+        b"2\t\\N\t\\N\tf\t\\N\t2026-01-02 03:04:05+00\n")
+    rows = list(_copy_rows(tmp_path / "sample.copy", list(table.columns)))
+    assert rows == [
+        {"id": 1, "note": "tab\there\nnew line \\ backslash \\N not null", "raw": b"\x00\xffA", "flag": True,
+         "on": date(2026, 1, 2), "at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)},
+        {"id": 2, "note": None, "raw": None, "flag": False, "on": None,
+         "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+    ]
 
 
 def test_panel_copies_are_backed_up_and_a_missing_one_is_reported(app, cli, stocked, tmp_path):

@@ -388,3 +388,23 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     assert failed.exit_code == 1 and "verified 5 of 7 blobs; 2 failed" in failed.output
     assert f"FAILED document {first} version 1: panel copy does not decrypt" in failed.output
     assert f"FAILED document {second} version 1: panel copy does not decrypt" in failed.output
+
+
+def test_rotation_rewrites_each_batch_in_one_statement(app, cli, stocked, with_free_text):
+    """Set-based batches: one statement per batch (PostgreSQL: an UPDATE from arrays of the new values; SQLite:
+    one executemany), not one per row."""
+    from helpers_queries import counting_statements
+
+    with app.app_context():
+        tables = len(keys.encrypted_tables())
+    with counting_statements(app) as statements:
+        result = cli("keys", "rotate", "--batch-size", "1000")
+
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 5 data keys" in result.output
+    assert len([s for s in statements if s.startswith("UPDATE document_versions SET kek_id")]) == 1  # 5 keys
+    assert len([s for s in statements if s.startswith("UPDATE document_versions SET filename")]) == 1  # and fields
+    writes = [s for s in statements if s.startswith("UPDATE") and " SET " in s and "audit_head" not in s
+              and "deployment" not in s and "key_checks" not in s]
+    assert len(writes) <= len(keys.DATA_KEY_MODELS) + tables, writes
+    assert cli("keys", "verify").exit_code == 0 and cli("audit", "verify").exit_code == 0
