@@ -234,9 +234,8 @@ def grow(app: Any, scale: float, say: Callable[[str], None]) -> dict[str, int]:
             data_key = streams.new_data_key()
             encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document_id, version_id, blob_id))
             blob = encryptor.update(plaintext) + encryptor.finalize()
-            path = store.path(blob_id)
-            path.write_bytes(blob)
-            path.chmod(0o600)
+            with store.write(blob_id) as handle:
+                handle.write(blob)
             digest = streams.content_digest()
             digest.update(plaintext)
             kek_id, wrapped = keyring.wrap(data_key)

@@ -24,13 +24,13 @@ SEQUENCES = IdSequence.__table__
 def next_id(connection: Connection, table: Table) -> int:
     """A new id for a row of `table`, one statement on `connection`."""
     if connection.dialect.name == "postgresql":
-        return connection.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
-                                  {"table": table.name}).scalar_one()
+        return int(connection.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
+                                      {"table": table.name}).scalar_one())
     largest = select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
     statement = sqlite_insert(SEQUENCES).values(name=table.name, last_id=largest + 1)
     statement = statement.on_conflict_do_update(
         index_elements=[SEQUENCES.c.name], set_={"last_id": func.max(SEQUENCES.c.last_id, largest) + 1})
-    return connection.execute(statement.returning(SEQUENCES.c.last_id)).scalar_one()
+    return int(connection.execute(statement.returning(SEQUENCES.c.last_id)).scalar_one())
 
 
 def reserve(*tables: Table) -> list[int]:

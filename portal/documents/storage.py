@@ -68,7 +68,7 @@ class BlobStore(ABC):
         """Give a writable file; on success the blob appears complete under its id, on error nothing does."""
 
     @abstractmethod
-    def open(self, blob_id: str) -> BinaryIO:
+    def open(self, blob_id: str) -> io.BufferedIOBase:
         """Open a blob for reading (binary, with read and readinto); FileNotFoundError if it is absent."""
 
     @abstractmethod
@@ -275,12 +275,12 @@ class S3BlobStore(BlobStore):
             writer.abort()
             raise
 
-    def open(self, blob_id: str) -> BinaryIO:
+    def open(self, blob_id: str) -> io.BufferedIOBase:
         """Start reading the object; its body streams as it is read."""
         key = self.key(blob_id)
         with _errors(f"read blob {blob_id}"):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
-        return io.BufferedReader(_ObjectReader(response["Body"], blob_id), 256 * 1024)  # type: ignore[return-value]
+        return io.BufferedReader(_ObjectReader(response["Body"], blob_id), 256 * 1024)
 
     def delete(self, blob_id: str) -> None:
         """Remove the object (deleting an absent one is not an error in S3)."""
@@ -342,7 +342,7 @@ class S3BlobStore(BlobStore):
     def _last_activity(self, upload: dict[str, Any]) -> datetime:
         """When an unfinished upload last received a part (a slow upload of a large file started long ago is still
         alive), or when it started if it has none."""
-        latest = upload["Initiated"]
+        latest: datetime = upload["Initiated"]
         for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload["Key"],
                                                                       UploadId=upload["UploadId"]):
             for part in page.get("Parts", []):
@@ -462,7 +462,7 @@ class _ObjectReader(io.RawIOBase):
         super().close()
 
 
-def _md5(data: bytes) -> str:
+def _md5(data: bytes | bytearray) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
@@ -518,4 +518,4 @@ def app_store(app: Flask) -> BlobStore:
 
 def current_store() -> BlobStore:
     """The blob store of the running app."""
-    return app_store(current_app)  # type: ignore[arg-type]
+    return app_store(current_app)

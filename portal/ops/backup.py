@@ -215,7 +215,9 @@ def _dump_tables(target: Path, summary: Summary) -> tuple[str | None, set[str]]:
     with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
         for setting in ("TimeZone = 'UTC'", "DateStyle = 'ISO, YMD'", "bytea_output = 'hex'"):
             connection.execute(text(f"SET LOCAL {setting}"))
-        cursor = connection.connection.driver_connection.cursor()
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a connection checked out of the pool has its driver's connection
+        cursor = driver.cursor()
         try:
             for table in stored_tables():
                 later = deferred.get(table.name, [])
@@ -494,19 +496,21 @@ def _restore_copies(connection: Connection, folder: Path, later: list[tuple[Tabl
         path = folder / f"{table.name}{COPY_SUFFIX}"
         if postgres:
             names = ", ".join(quote(c.name) for c in table.columns)
-            cursor = connection.connection.driver_connection.cursor()
+            driver = connection.connection.driver_connection
+            assert driver is not None  # as above
+            cursor = driver.cursor()
             try:
                 with path.open("rb") as handle, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                    for block in iter(lambda handle=handle: handle.read(_READ_BYTES), b""):
+                    for block in iter(functools.partial(handle.read, _READ_BYTES), b""):
                         copy.write(block)
                         count += block.count(b"\n")
             finally:
                 cursor.close()
         else:
             count += _insert(connection, table, _copy_rows(path, list(table.columns)), [])
-        names = deferred.get(table.name, [])
-        if names:
-            columns = [table.c[_key(table)], *(table.c[n] for n in names)]
+        later_names = deferred.get(table.name, [])
+        if later_names:
+            columns = [table.c[_key(table)], *(table.c[n] for n in later_names)]
             for row in _copy_rows(folder / f"{table.name}{LATER_SUFFIX}", columns):
                 later.append((table, {_LATER_KEY: row.pop(_key(table)), **row}))
     return count
