@@ -26,6 +26,9 @@ from portal.extensions import current_flask_app
 from portal.models import SessionStage, User
 
 
+FORM_MIMETYPE = "application/x-www-form-urlencoded"  # what the kept forms (assessments, minutes) send
+
+
 class SessionLoginManager(LoginManager):
     """Flask-Login that knows only the server-side session.
 
@@ -113,9 +116,13 @@ def keep_unsaved_form() -> str | None:
 
 def forget_saved_form(response: Response) -> Response:
     """After a kept form is sent again and accepted (a redirect, not an error page), delete the kept copy."""
-    kept_id = request.form.get(keeping.KEPT_FIELD, "") if request.method == "POST" else ""
+    # Only an ordinary form that was accepted: an upload's body has been streamed away (and must never be parsed
+    # here), and parsing a refused body could only raise again.
+    if request.method != "POST" or response.status_code >= 400 or request.mimetype != FORM_MIMETYPE:
+        return response
+    kept_id = request.form.get(keeping.KEPT_FIELD, "")
     user = signed_in_user() if kept_id.isdigit() else None
-    if user is not None and response.status_code < 400:
+    if user is not None:
         keeping.saved(user, int(kept_id))
     return response
 
