@@ -166,7 +166,7 @@ def test_restore_into_sqlite_reads_either_databases_backup(app, cli, stocked, tm
     folder = tmp_path / "sqlite-server"
     (folder / "instance").mkdir(parents=True)
     sqlite_app = create_app({**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
-                             "OUTBOX_DIR": str(folder / "outbox"),
+                             "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
                              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'restored.sqlite3'}"})
     sqlite_app.test_client_class = Browser
 

@@ -103,7 +103,9 @@ def keep_unsaved_form() -> str | None:
     Called by the gate before it sends someone to sign in. Returns the *Unsaved work* page for after signing
     in when the form was kept, otherwise None (and nothing is stored).
     """
-    sealed = request.form.get(keeping.KEEP_FIELD) if request.method == "POST" else None
+    # Only ordinary forms are kept: an upload's multipart body is never parsed here (it may be a gigabyte).
+    ordinary = request.method == "POST" and request.mimetype == FORM_MIMETYPE
+    sealed = request.form.get(keeping.KEEP_FIELD) if ordinary else None
     if not sealed:
         return None
     kept = keeping.keep(sealed, request.path, list(request.form.items(multi=True)))
