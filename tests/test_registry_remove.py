@@ -7,6 +7,7 @@ from helpers_cohort import HEADER, add_document, make_meeting, make_portfolio, s
 from helpers_keys import add_document as add_stored_document
 
 from portal import clock
+from portal.documents import shredding
 from portal.extensions import db
 from portal.models import (
     Assessment,
@@ -347,7 +348,7 @@ def _purge(pid: int, meeting_id: int, user_id: int) -> None:
 
 def _deleted_document(pid: int, meeting_id: int, user_id: int) -> None:
     document = db.session.scalar(db.select(Document).where(Document.portfolio_id == pid))
-    retention.delete_document(db.session.get(User, user_id), document, "uploaded to the wrong portfolio")
+    shredding.delete_document(db.session.get(User, user_id), document, "uploaded to the wrong portfolio")
 
 
 # Each thing that keeps a portfolio (and so its NQSW), made on its own, and how the page says it.

@@ -7,10 +7,10 @@ import pytest
 from helpers_keys import add_document, add_panel_copy, blob_path, cli_runner, make_portfolio
 from sqlalchemy import select
 
+from portal.documents import shredding
 from portal.documents.storage import BlobStore, current_store
 from portal.extensions import db
 from portal.models import AuditEvent, Document, DocumentVersion, PanelCopy, Portfolio, Role, User
-from portal.ops import retention
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def paths(portfolio_id: int, document_id: int, version_id: int) -> list[str]:
 
 def delete(app, person_id: int, document_id: int) -> None:
     with app.app_context():
-        retention.delete_document(db.session.get(User, person_id), db.session.get(Document, document_id))
+        shredding.delete_document(db.session.get(User, person_id), db.session.get(Document, document_id))
 
 
 def test_delete_shreds_keys_then_blobs_and_leaves_a_tombstone(app, admin_client):
