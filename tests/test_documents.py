@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Person, csrf_from
+from factories import blob_path, make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
+from helpers_documents import PDF, office_zip, only_document, replace, upload
 from helpers_queries import count_queries, counting_statements
 
 from portal import clock

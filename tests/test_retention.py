@@ -4,7 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers_keys import add_document, add_panel_copy, blob_path, cli_runner, make_portfolio
+from factories import add_panel_copy, blob_path, make_moderated_portfolio, store_document
+from helpers_keys import cli_runner
 from sqlalchemy import select
 
 from portal.documents import shredding
@@ -37,9 +38,9 @@ def delete(app, person_id: int, document_id: int) -> None:
 
 def test_delete_shreds_keys_then_blobs_and_leaves_a_tombstone(app, admin_client):
     browser, lead = admin_client
-    portfolio = make_portfolio(app, lead.id, [])
-    document_id, versions = add_document(app, lead.id, [b"old version", b"new version"], portfolio_id=portfolio)
-    kept_id, (kept_version,) = add_document(app, lead.id, [b"another document"], portfolio_id=portfolio)
+    portfolio = make_moderated_portfolio(app, lead.id, [])
+    document_id, versions = store_document(app, lead.id, [b"old version", b"new version"], portfolio_id=portfolio)
+    kept_id, (kept_version,) = store_document(app, lead.id, [b"another document"], portfolio_id=portfolio)
     files = [blob_path(app, v) for v in versions]
     download = paths(portfolio, document_id, versions[1])[3]
     assert browser.get(download).status_code == 200
@@ -66,7 +67,7 @@ def test_delete_shreds_keys_then_blobs_and_leaves_a_tombstone(app, admin_client)
 
 def test_keys_are_destroyed_even_if_deleting_the_blobs_fails(app, make_user, cli, monkeypatch):
     lead = make_user(Role.ADMIN)
-    document_id, (version_id,) = add_document(app, lead.id, [b"content"])
+    document_id, (version_id,) = store_document(app, lead.id, [b"content"])
     file = blob_path(app, version_id)
 
     def broken_delete(self, blob_id):
@@ -88,18 +89,18 @@ def test_keys_are_destroyed_even_if_deleting_the_blobs_fails(app, make_user, cli
 
 def test_purge_respects_retention_consent_and_unpublished_meetings(app, make_user, cli):
     lead = make_user(Role.ADMIN)
-    due = make_portfolio(app, lead.id, [400])
-    drawn_not_sampled = make_portfolio(app, lead.id, [400], sampled=False)  # eligible, not picked: purged too
-    consent_only = make_portfolio(app, lead.id, [400], consent=True)  # consent, but no exemplar was confirmed
-    exemplar = make_portfolio(app, lead.id, [400], consent=True, exemplar="Reflection on a home visit")
-    exemplar_without_consent = make_portfolio(app, lead.id, [400], exemplar="Reflection on a home visit")
-    recent = make_portfolio(app, lead.id, [100])
-    drawn_recently = make_portfolio(app, lead.id, [100], sampled=False)
-    still_needed = make_portfolio(app, lead.id, [400, None])
-    never_moderated = make_portfolio(app, lead.id, [])
+    due = make_moderated_portfolio(app, lead.id, [400])
+    drawn_not_sampled = make_moderated_portfolio(app, lead.id, [400], sampled=False)  # eligible, not picked: purged too
+    consent_only = make_moderated_portfolio(app, lead.id, [400], consent=True)  # consent, but no exemplar was confirmed
+    exemplar = make_moderated_portfolio(app, lead.id, [400], consent=True, exemplar="Reflection on a home visit")
+    exemplar_without_consent = make_moderated_portfolio(app, lead.id, [400], exemplar="Reflection on a home visit")
+    recent = make_moderated_portfolio(app, lead.id, [100])
+    drawn_recently = make_moderated_portfolio(app, lead.id, [100], sampled=False)
+    still_needed = make_moderated_portfolio(app, lead.id, [400, None])
+    never_moderated = make_moderated_portfolio(app, lead.id, [])
     purged = (due, drawn_not_sampled, consent_only, exemplar_without_consent)
     kept = (exemplar, recent, drawn_recently, still_needed, never_moderated)
-    documents = {p: add_document(app, lead.id, [b"evidence", b"evidence v2"], portfolio_id=p) for p in purged + kept}
+    documents = {p: store_document(app, lead.id, [b"evidence", b"evidence v2"], portfolio_id=p) for p in purged + kept}
     files = {p: [blob_path(app, v) for v in versions] for p, (_, versions) in documents.items()}
 
     dry = cli("retention", "purge", "--dry-run")
@@ -130,7 +131,7 @@ def test_purge_respects_retention_consent_and_unpublished_meetings(app, make_use
 
 def test_purge_honours_the_retention_days_setting(app, make_user, cli):
     lead = make_user(Role.ADMIN)
-    portfolio = make_portfolio(app, lead.id, [100])
+    portfolio = make_moderated_portfolio(app, lead.id, [100])
     assert "nothing is due" in cli("retention", "purge", "--dry-run").output
     app.config["RETENTION_DAYS"] = 90
     assert f"would purge portfolio {portfolio} " in cli("retention", "purge", "--dry-run").output
@@ -138,7 +139,7 @@ def test_purge_honours_the_retention_days_setting(app, make_user, cli):
 
 def test_storage_gc_removes_orphans_and_temporary_files_but_not_live_or_recent_ones(app, make_user, cli):
     lead = make_user(Role.ADMIN)
-    _, (live_version,) = add_document(app, lead.id, [b"live"])
+    _, (live_version,) = store_document(app, lead.id, [b"live"])
     live = blob_path(app, live_version)
     root = Path(app.config["BLOB_DIR"])
     old_orphan, new_orphan, temp = root / ("a" * 32), root / ("b" * 32), root / ".tmp-cccc-1234"
@@ -159,10 +160,10 @@ def test_storage_gc_removes_orphans_and_temporary_files_but_not_live_or_recent_o
 
 def test_deleting_and_purging_shred_panel_copies_and_gc_keeps_live_ones(app, make_user, cli):
     lead = make_user(Role.ADMIN)
-    portfolio = make_portfolio(app, lead.id, [400])
-    document_id, (version_id,) = add_document(app, lead.id, [b"named"], portfolio_id=portfolio)
-    _, (purged_version,) = add_document(app, lead.id, [b"named too"], portfolio_id=portfolio)
-    _, (live_version,) = add_document(app, lead.id, [b"kept"])
+    portfolio = make_moderated_portfolio(app, lead.id, [400])
+    document_id, (version_id,) = store_document(app, lead.id, [b"named"], portfolio_id=portfolio)
+    _, (purged_version,) = store_document(app, lead.id, [b"named too"], portfolio_id=portfolio)
+    _, (live_version,) = store_document(app, lead.id, [b"kept"])
     copies = {v: add_panel_copy(app, v, b"cleaned") for v in (version_id, purged_version, live_version)}
     with app.app_context():
         files = {v: current_store().path(blob_id) for v, blob_id in copies.items()}
