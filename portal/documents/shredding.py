@@ -12,6 +12,7 @@ from portal import audit, clock
 from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Document, User
+from portal.reading import services as reading
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def shred(document: Document) -> list[str]:
             blob_ids.append(copy.blob_id)
     document.deleted_at = document.deleted_at or now
     document.title = DELETED_TITLE
+    reading.forget_documents([document.id])  # the panel's private notes and page records go with it
     return blob_ids
 
 

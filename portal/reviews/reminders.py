@@ -84,8 +84,8 @@ def send_due(today: date | None = None) -> Sent:
         stage = _stage(days_left, stages)
         if stage is None and days_left >= 0:
             continue
-        chair = visibility.chair_of(meeting)
-        viewer = chair or (leads[0] if leads else None)  # the record is read as the Chair reads it
+        # The meeting's data is read as its Chair (or else a Lead) reads it: who is behind does not depend on it.
+        viewer = visibility.chair_of(meeting) or (leads[0] if leads else None)
         if viewer is None:
             continue
         behind = meeting_data.build(meeting, viewer, documents=True).needs_reminder()
