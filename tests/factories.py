@@ -161,7 +161,7 @@ def make_panel(app: Flask, seats: list[tuple[int, str]], portfolios: int = 2, ti
             nqsw = Nqsw(name=f"Nqsw Person {meeting.id}-{number}", email=f"nqsw{meeting.id}-{number}@example.org")
             db.session.add(nqsw)
             db.session.flush()
-            portfolio = Portfolio(nqsw_id=nqsw.id, outcome="pass", pseudonym=f"B{meeting.id}{number}",
+            portfolio = Portfolio(nqsw_id=nqsw.id, outcome="pass", pseudonym=f"B{meeting.id}-{number}",
                                   created_at=clock.now())
             db.session.add(portfolio)
             db.session.flush()
