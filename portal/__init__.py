@@ -39,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     deployment.install(app)  # refuses to start with a wrong keyring
-    from portal.reports.pages import refuse_when_not_ready
+    from portal.ops.health import refuse_when_not_ready
 
     app.before_request(refuse_when_not_ready)  # before CSRF and the gate: a host that may not serve answers nothing
     csrf.init_app(app)
@@ -58,13 +58,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
     from portal.meetings.views import bp as meetings_bp
+    from portal.ops.health import bp as health_bp
     from portal.portfolios.views import bp as portfolios_bp
     from portal.reading.views import bp as reading_bp
     from portal.reports.pages import bp as pages_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
 
-    for blueprint in (pages_bp, auth_bp, admin_bp, portfolios_bp, documents_bp, reading_bp, meetings_bp, reviews_bp,
+    for blueprint in (health_bp, pages_bp, auth_bp, admin_bp, portfolios_bp, documents_bp, reading_bp, meetings_bp,
+                      reviews_bp,
                       reports_bp):
         app.register_blueprint(blueprint)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Browser, sign_in
+from factories import add_panel_copy, make_moderated_portfolio, owner_id, store_document
 from helpers_blobs import entries
-from helpers_keys import add_document, add_panel_copy, cli_runner, make_portfolio, owner_id
+from helpers_keys import cli_runner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -30,10 +31,10 @@ def stocked(app, make_user, client):
     """A Lead (signed in once, so there are sessions and audit events) and three documents."""
     lead = make_user(Role.ADMIN)
     sign_in(app, client, lead)
-    portfolio = make_portfolio(app, lead.id, [])
-    documents = [add_document(app, lead.id, [b"agreement v1", b"agreement v2"], portfolio_id=portfolio),
-                 add_document(app, lead.id, [bytes(range(256)) * 300], portfolio_id=portfolio),
-                 add_document(app, lead.id, [b"supervision notes naming a family"], portfolio_id=portfolio)]
+    portfolio = make_moderated_portfolio(app, lead.id, [])
+    documents = [store_document(app, lead.id, [b"agreement v1", b"agreement v2"], portfolio_id=portfolio),
+                 store_document(app, lead.id, [bytes(range(256)) * 300], portfolio_id=portfolio),
+                 store_document(app, lead.id, [b"supervision notes naming a family"], portfolio_id=portfolio)]
     return lead, documents, portfolio
 
 
@@ -144,7 +145,7 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
             == documents[0][1][1]
         assert db.session.scalars(select(UserSession)).all() == []  # everyone signs in again
     # New rows get fresh ids after the restored ones (PostgreSQL sequences moved on).
-    added = add_document(fresh_app, owner_id(fresh_app), [b"after the restore"])
+    added = store_document(fresh_app, owner_id(fresh_app), [b"after the restore"])
     assert added[0] > max(d for d, _ in documents)
     assert added[1][0] > max(v for _, versions in documents for v in versions)
     browser = fresh_app.test_client()

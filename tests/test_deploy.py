@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, csrf_from, unshifted_environment
+from factories import make_portfolio
 from flask import Flask
-from helpers_documents import make_portfolio
 from sqlalchemy import select
 
 from portal import create_app, headers

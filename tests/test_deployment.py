@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, Browser, Person, sign_in
+from factories import make_portfolio
 from flask import Flask
-from helpers_documents import make_portfolio, upload
+from helpers_documents import upload
 from helpers_keys import cli_runner
 from helpers_queries import counting_statements
 from sqlalchemy import select

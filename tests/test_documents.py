@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Person, csrf_from
+from factories import blob_path, make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_blobs import entries
-from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
+from helpers_documents import PDF, office_zip, only_document, replace, upload
 from helpers_queries import count_queries, counting_statements
 
 from portal import clock

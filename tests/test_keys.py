@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 from conftest import sign_in, submit
+from factories import add_panel_copy, blob_path, make_moderated_portfolio, store_document
 from helpers_blobs import blob_file
-from helpers_keys import (
-    add_document,
-    add_panel_copy,
-    blob_files,
-    blob_path,
-    cli_runner,
-    file_keyring_config,
-    make_portfolio,
-)
+from helpers_keys import blob_files, cli_runner, file_keyring_config
 from sqlalchemy import select, text
 
 from portal.extensions import db
@@ -40,10 +33,10 @@ def cli(app):
 def stocked(app, make_user):
     """Three people and four documents (one with two versions) under the first key."""
     people = [make_user(Role.ADMIN), make_user(Role.MEMBER), make_user(Role.MEMBER)]
-    documents = [add_document(app, people[0].id, [b"first draft", b"second draft"]),
-                 add_document(app, people[0].id, [b"observation notes " * 3000]),
-                 add_document(app, people[0].id, [b""]),
-                 add_document(app, people[0].id, [b"x" * 40_000], title="Jo's final report")]
+    documents = [store_document(app, people[0].id, [b"first draft", b"second draft"]),
+                 store_document(app, people[0].id, [b"observation notes " * 3000]),
+                 store_document(app, people[0].id, [b""]),
+                 store_document(app, people[0].id, [b"x" * 40_000], title="Jo's final report")]
     return people, documents
 
 
@@ -257,7 +250,7 @@ def with_free_text(app, client, stocked):
     assert submit(client, "/meetings/new", MEETING).status_code == 302
     assert submit(client, "/meetings/templates", {"agenda": "1. Apologies from Jo Bloggs",
                                                   "terms_of_reference": "Our terms"}).status_code == 302
-    make_portfolio(app, people[0].id, [None])
+    make_moderated_portfolio(app, people[0].id, [None])
     with app.app_context():
         db.session.scalar(select(SampleDraw)).reason = "Jo Bloggs's Assessor sits on the panel"
         db.session.commit()

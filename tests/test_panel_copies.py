@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import DOC, make_portfolio, seat, upload
+from helpers_documents import DOC, upload
 from helpers_keys import cli_runner
 from helpers_metadata import NAME, docx, entries, identifying, jpeg, odt, pdf, png, xlsx
 

@@ -35,8 +35,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from factories import make_portfolio
 from helpers_disk import files_with, open_files, open_files_with
-from helpers_documents import StreamedBody, make_portfolio, pdf_around
+from helpers_documents import StreamedBody, pdf_around
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 

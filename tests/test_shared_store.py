@@ -5,9 +5,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import Browser
+from factories import owner_id
+from factories import store_document as add_document
 from flask import Flask
 from helpers_blobs import is_s3, remove_raw
-from helpers_keys import add_document, cli_runner, owner_id
+from helpers_keys import cli_runner
 
 from portal import create_app
 from portal.extensions import db

@@ -4,7 +4,7 @@ remind the rest; a member who has lost every factor is told how to get help."""
 from datetime import date, timedelta
 
 from conftest import csrf_from, outbox, sign_in, submit
-from helpers_reviews import make_meeting
+from factories import make_panel
 from sqlalchemy import delete, select
 
 from portal import clock
@@ -25,7 +25,7 @@ def test_the_meeting_invitation_asks_members_to_sign_in_once_before_the_reading_
                                                                                           make_user):
     client, _ = admin_client
     member = make_user(Role.MEMBER)
-    panel = make_meeting(app, [(admin_client[1].id, "chair")], title="Review of Jane Smith's portfolio")
+    panel = make_panel(app, [(admin_client[1].id, "chair")], title="Review of Jane Smith's portfolio")
     with app.app_context():
         db.session.get(Meeting, panel.meeting_id).reading_deadline = date(2026, 12, 3)
         db.session.commit()
@@ -44,7 +44,7 @@ def test_the_chair_sees_who_has_signed_in_since_being_added_and_with_which_facto
     _, early_person = signed_in(Role.MEMBER, name="Early Bird")  # signed in before being added
     late = make_user(Role.MEMBER, name="Lost Phone")
     clock.advance(timedelta(minutes=5))
-    panel = make_meeting(app, [(chair_person.id, "chair"), (early_person.id, "member"), (late.id, "member")])
+    panel = make_panel(app, [(chair_person.id, "chair"), (early_person.id, "member"), (late.id, "member")])
     with app.app_context():  # the Lead reset Lost Phone's sign-in: no authenticator, no recovery codes
         user = db.session.get(User, late.id)
         user.enrolled_at = None
@@ -69,7 +69,7 @@ def test_the_chair_reminds_only_those_who_have_not_signed_in(app, signed_in, mak
     chair_person = make_user(Role.MEMBER, name="Chair Fictional")
     waiting = make_user(Role.MEMBER, name="Not Yet Signed")
     ready = make_user(Role.MEMBER, name="Already Signed")
-    panel = make_meeting(app, [(chair_person.id, "chair"), (waiting.id, "member"), (ready.id, "member")],
+    panel = make_panel(app, [(chair_person.id, "chair"), (waiting.id, "member"), (ready.id, "member")],
                          title="Panel for Jo Bloggs")
     clock.advance(timedelta(minutes=1))
     chair, ready_client = app.test_client(), app.test_client()

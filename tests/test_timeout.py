@@ -5,9 +5,10 @@ import re
 from datetime import timedelta
 
 from conftest import csrf_from, fresh_code, sign_in
+from factories import make_panel
 from helpers_auth import code_step, password_step
 from helpers_reports import build_meeting
-from helpers_reviews import answers_for, base, make_meeting
+from helpers_reviews import answers_for, base
 from sqlalchemy import func, select, update
 from werkzeug.datastructures import MultiDict
 
@@ -114,7 +115,7 @@ def test_the_signed_out_page(app, client, signed_in):
 
 def test_an_assessment_sent_after_the_session_ended_is_kept_and_saved_after_signing_in(app, signed_in):
     browser, person = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(person.id, "member")])
+    panel = make_panel(app, [(person.id, "member")])
     pid = panel.portfolio_ids[0]
     path = f"{base(panel, pid)}/sections/part1"
     answers = {name: (TYPED if value == "x" else value) for name, value in answers_for("part1", text="x").items()}
@@ -165,7 +166,7 @@ def test_the_minutes_sent_after_the_session_ended_are_kept_and_saved(app, signed
 
 def test_kept_work_is_shown_only_to_the_person_who_typed_it(app, signed_in, make_user):
     browser, person = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(person.id, "member")])
+    panel = make_panel(app, [(person.id, "member")])
     path = f"{base(panel, panel.portfolio_ids[0])}/sections/part1"
     _after_session_ended(browser, path, path, answers_for("part1", text=TYPED))
     other = make_user(Role.MEMBER)
@@ -189,7 +190,7 @@ def test_kept_work_is_shown_only_to_the_person_who_typed_it(app, signed_in, make
 
 def test_only_a_genuine_seal_for_that_very_form_keeps_anything(app, signed_in, make_user):
     browser, person = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(person.id, "member")])
+    panel = make_panel(app, [(person.id, "member")])
     part1 = f"{base(panel, panel.portfolio_ids[0])}/sections/part1"
     part2 = f"{base(panel, panel.portfolio_ids[0])}/sections/part2"
     text = browser.get(part1).get_data(as_text=True)
@@ -209,7 +210,7 @@ def test_only_a_genuine_seal_for_that_very_form_keeps_anything(app, signed_in, m
 
 def test_kept_forms_are_pruned_after_their_days(app, signed_in):
     browser, person = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(person.id, "member")])
+    panel = make_panel(app, [(person.id, "member")])
     path = f"{base(panel, panel.portfolio_ids[0])}/sections/part1"
     _after_session_ended(browser, path, path, answers_for("part1", text=TYPED))
     clock.advance(timedelta(days=6))

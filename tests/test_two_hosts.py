@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Person, csrf_from, fresh_code, submit
+from factories import make_panel
 from flask import Flask
 from helpers_auth import GOOD_PASSWORD, enrol, invite
 from helpers_reports import build_meeting
-from helpers_reviews import complete, make_meeting
+from helpers_reviews import complete
 from helpers_servers import ROOT, Alternating, Server, server_environment, start_gunicorn
 from sqlalchemy import func, select
 
@@ -107,7 +108,7 @@ if PG_URL:
 
             # A meeting samples a portfolio; the Lead uploads to it and the member reads it from either host.
             today = clock.today()
-            panel = make_meeting(app, [(chair.id, "chair"), (member.id, "member")], portfolios=1, start=5,
+            panel = make_panel(app, [(chair.id, "chair"), (member.id, "member")], portfolios=1, start=5,
                                  held_on=today + timedelta(days=7), reading_deadline=today + timedelta(days=5))
             portfolio = panel.portfolio_ids[0]
             notes = b"Supervision notes, version one.\n" * 20_000  # 640 KB of text

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Person, csrf_from
+from factories import make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_blobs import entries, is_s3
-from helpers_documents import StreamedBody, make_portfolio, only_document, pdf_around, upload_path
+from helpers_documents import StreamedBody, only_document, pdf_around, upload_path
 from helpers_keys import cli_runner
 from helpers_servers import Visitor, code_for, server_environment, start_gunicorn
 from sqlalchemy import create_engine, func, select, text
@@ -110,7 +111,8 @@ def test_nothing_is_written_and_no_transaction_is_held_while_a_file_streams(
 
 
 def test_reserved_ids_are_never_handed_out_twice_nor_taken_by_other_rows(app: Flask, make_user) -> None:
-    from helpers_keys import add_document, owner_id
+    from factories import owner_id
+    from factories import store_document as add_document
 
     make_user()
     with app.app_context():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Person, csrf_from
+from factories import make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_blobs import entries, leave_unfinished
@@ -22,7 +23,6 @@ from helpers_documents import (
     PDF,
     PNG,
     StreamedBody,
-    make_portfolio,
     office_zip,
     only_document,
     pdf_around,
@@ -355,7 +355,7 @@ def test_plain_form_works_without_javascript_and_script_only_on_upload_page(
 
 
 def test_only_the_admin_uploads(app: Flask, signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
-    from helpers_documents import seat
+    from factories import seat
 
     from portal.models import Role
 

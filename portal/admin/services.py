@@ -55,6 +55,11 @@ def _unused_links() -> Select[AccountLink]:
             .order_by(AccountLink.created_at.desc()))
 
 
+def person(user_id: int) -> User | None:
+    """One person's account by id, whatever its state."""
+    return db.session.get(User, user_id)
+
+
 def pending_links() -> list[AccountLink]:
     """Invitations and reset links sent but not yet used, newest first."""
     return list(db.session.scalars(_unused_links()))

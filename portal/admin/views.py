@@ -7,7 +7,6 @@ from portal import access, clock
 from portal.admin import forms, services
 from portal.auth import services as auth_services
 from portal.errors import or_404
-from portal.extensions import db
 from portal.models import AccountLink, Role, User
 from portal.web import Page, add_error, filled
 
@@ -55,7 +54,7 @@ def invite() -> Page:
 @admin_only
 def person(user_id: int) -> str:
     """One person: their details and the actions the administrator can take."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     return _person_page(user, forms.RoleForm(role=user.role))
 
 
@@ -68,7 +67,7 @@ def _person_page(user: User, role_form: forms.RoleForm) -> str:
 
 def _confirmed_action(user_id: int, template: str, action: str) -> Page:
     """Show a confirmation page on GET; do the action on a confirmed POST."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     form = forms.ResetForm() if action == "reset" else forms.ConfirmForm()
     if form.validate_on_submit():
         actor = access.require_user()
@@ -120,7 +119,7 @@ def reset_two_factor(user_id: int) -> Page:
 @admin_only
 def change_role(user_id: int) -> Page:
     """Change a person's role."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     form = forms.RoleForm()
     actor = access.require_user()
     if form.validate_on_submit() and user.id != actor.id:

@@ -25,7 +25,6 @@ from portal.auth import cookies, keeping, sessions
 from portal.extensions import current_flask_app
 from portal.models import SessionStage, User
 
-
 FORM_MIMETYPE = "application/x-www-form-urlencoded"  # what the kept forms (assessments, minutes) send
 
 

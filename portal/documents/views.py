@@ -17,13 +17,12 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from portal import access, visibility, wording
-from portal.documents import forms, services, uploads
+from portal.documents import forms, services, shredding, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.errors import or_404
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role, User
-from portal.ops import retention
 from portal.spreadsheet import csv_lines
 from portal.web import Page, filled
 
@@ -142,7 +141,7 @@ def delete(portfolio_id: int, document_id: int) -> Page:
     form = forms.DeleteForm()
     if form.validate_on_submit():
         title = doc.title  # the tombstone keeps no title, so name it in the notice now
-        retention.delete_document(user, doc, filled(form.reason.data))
+        shredding.delete_document(user, doc, filled(form.reason.data))
         flash(f"\u201c{title}\u201d has been deleted. Every version is destroyed; the audit trail records "
               "who deleted it and why.")
         return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio.id))

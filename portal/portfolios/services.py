@@ -69,6 +69,16 @@ def assessors() -> list[Assessor]:
                                    .order_by(Assessor.name)))
 
 
+def nqsw(nqsw_id: int) -> Nqsw | None:
+    """One NQSW of the registry by id."""
+    return db.session.get(Nqsw, nqsw_id)
+
+
+def assessor(assessor_id: int) -> Assessor | None:
+    """One Assessor of the registry by id."""
+    return db.session.get(Assessor, assessor_id)
+
+
 def email_taken(model: type[Nqsw] | type[Assessor], email: str, except_id: int | None = None) -> bool:
     """True if another NQSW (or Assessor) already has this email address."""
     statement = select(model.id).where(func.lower(model.email) == email.strip().lower())
@@ -291,6 +301,60 @@ class ImportResult:
 class RegistryChanged(Exception):
     """An import clashed with a change someone made to the registry meanwhile; nothing was written."""
 
+    def __init__(self, plan: importer.Plan) -> None:
+        super().__init__("the registry changed during the import")
+        self.plan = plan
+
+
+class ImportExpired(Exception):
+    """The sealed file of a preview is not this person's, is over an hour old, or was tampered with."""
+
+
+class ImportRefused(Exception):
+    """A confirmed file no longer passes the checks (the registry changed since the preview); see `preview`."""
+
+    def __init__(self, preview: "ImportPreview") -> None:
+        super().__init__("; ".join(preview.plan.problems))
+        self.preview = preview
+
+
+@dataclass
+class ImportPreview:
+    """An uploaded CSV checked row by row, and the file sealed for the confirmation form ("" when refused)."""
+
+    plan: importer.Plan
+    sealed: str
+
+
+TOO_LARGE_TO_SEAL = "The file is too large to import in one go: split it into smaller files"
+
+
+def preview_import(actor: User, data: bytes) -> ImportPreview:
+    """Check an uploaded CSV and seal it (encrypted, for this person, for an hour) for confirmation.
+
+    Nothing is written: the person confirms the preview, and confirm_import checks the file again.
+    """
+    plan = importer.read(data)
+    sealed = importer.seal(actor, data) if plan.ok else None
+    if plan.ok and sealed is None:
+        plan.problems.append(TOO_LARGE_TO_SEAL)
+    return ImportPreview(plan, sealed or "")
+
+
+def confirm_import(actor: User, sealed: str) -> ImportResult:
+    """Write a previewed file, checking it again first; all rows or none.
+
+    Raises ImportExpired when the sealed file cannot be used, ImportRefused (with a fresh preview) when the file
+    no longer passes the checks, and RegistryChanged when writing clashed with a change made meanwhile.
+    """
+    data = importer.unseal(actor, sealed)
+    if data is None:
+        raise ImportExpired
+    preview = preview_import(actor, data)
+    if not preview.plan.ok:
+        raise ImportRefused(preview)
+    return import_cohort(actor, preview.plan)
+
 
 def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
     """Write a checked plan in one transaction, all rows or none; RegistryChanged if it clashed with the registry."""
@@ -333,5 +397,5 @@ def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise RegistryChanged from None
+        raise RegistryChanged(plan) from None
     return created

@@ -7,7 +7,7 @@ from portal import access, visibility
 from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.errors import or_404
-from portal.extensions import csrf, db
+from portal.extensions import csrf
 from portal.models import Assessor, Nqsw, Outcome, Role, Service
 from portal.portfolios import forms, importer, removal, services
 from portal.web import Page, add_error, filled
@@ -83,7 +83,7 @@ def add_nqsw() -> Page:
 @admin_only
 def edit_nqsw(nqsw_id: int) -> Page:
     """Change an NQSW's details."""
-    return _edit_nqsw(db.get_or_404(Nqsw, nqsw_id))
+    return _edit_nqsw(or_404(services.nqsw(nqsw_id)))
 
 
 @bp.route("/cohort/assessors")
@@ -121,7 +121,7 @@ def add_assessor() -> Page:
 @admin_only
 def edit_assessor(assessor_id: int) -> Page:
     """Change an Assessor's details."""
-    return _edit_assessor(db.get_or_404(Assessor, assessor_id))
+    return _edit_assessor(or_404(services.assessor(assessor_id)))
 
 
 def _remove(entry: Nqsw | Assessor, listing: str) -> Page:
@@ -152,14 +152,14 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> Page:
 @admin_only
 def remove_nqsw(nqsw_id: int) -> Page:
     """Remove an NQSW from the registry (with their portfolio while it is empty), after confirmation."""
-    return _remove(db.get_or_404(Nqsw, nqsw_id), "portfolios.nqsws")
+    return _remove(or_404(services.nqsw(nqsw_id)), "portfolios.nqsws")
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/remove", methods=["GET", "POST"])
 @admin_only
 def remove_assessor(assessor_id: int) -> Page:
     """Remove an Assessor named on no portfolio from the registry, after confirmation."""
-    return _remove(db.get_or_404(Assessor, assessor_id), "portfolios.assessors")
+    return _remove(or_404(services.assessor(assessor_id)), "portfolios.assessors")
 
 
 def _edit_portfolio(portfolio_id: int | None) -> Page:
@@ -220,7 +220,7 @@ def import_csv() -> Page:
     if request.method == "POST":
         data = _uploaded_csv()
         if data is not None:
-            return _preview(data)
+            return _preview(services.preview_import(access.require_user(), data))
         form.file.errors = ["Choose a CSV file"]
     return render_template("portfolios/import.html", form=form, columns=importer.COLUMNS,
                            required=importer.REQUIRED), _status(form)
@@ -237,35 +237,31 @@ def _uploaded_csv() -> bytes | None:
     return None
 
 
-def _preview(data: bytes) -> tuple[str, int]:
-    plan = importer.read(data)
+def _preview(preview: services.ImportPreview) -> tuple[str, int]:
     confirm = forms.ConfirmImportForm()
-    sealed = importer.seal(access.require_user(), data) if plan.ok else None
-    if plan.ok and sealed is None:
-        plan.problems.append("The file is too large to import in one go: split it into smaller files")
-    confirm.sealed.data = sealed or ""
-    return render_template("portfolios/import_preview.html", plan=plan, confirm=confirm), 200 if plan.ok else 400
+    confirm.sealed.data = preview.sealed
+    return (render_template("portfolios/import_preview.html", plan=preview.plan, confirm=confirm),
+            200 if preview.plan.ok else 400)
 
 
 @bp.route("/cohort/import/confirm", methods=["POST"])
 @admin_only
 def confirm_import() -> Page:
     """Write a previewed file, checking it again first; all rows or none."""
-    user = access.require_user()
     form = forms.ConfirmImportForm()
-    data = importer.unseal(user, form.sealed.data or "") if form.validate_on_submit() else None
-    if data is None:
+    try:
+        if not form.validate_on_submit():
+            raise services.ImportExpired
+        result = services.confirm_import(access.require_user(), form.sealed.data or "")
+    except services.ImportExpired:
         flash("The preview expired. Upload the file again.")
         return redirect(url_for("portfolios.import_csv"))
-    plan = importer.read(data)
-    if not plan.ok:
-        return _preview(data)
-    try:
-        result = services.import_cohort(user, plan)
-    except services.RegistryChanged:
-        plan.problems.append("Someone changed the registry while you were importing. Nothing was imported. "
-                             "Upload the file again.")
-        return render_template("portfolios/import_preview.html", plan=plan, confirm=None), 409
+    except services.ImportRefused as refused:
+        return _preview(refused.preview)
+    except services.RegistryChanged as changed:
+        changed.plan.problems.append("Someone changed the registry while you were importing. Nothing was "
+                                     "imported. Upload the file again.")
+        return render_template("portfolios/import_preview.html", plan=changed.plan, confirm=None), 409
     flash(f"Imported {count_of(result.nqsws, 'NQSW and their portfolio', 'NQSWs and their portfolios')}, "
           f"{count_of(result.assessors, 'new Assessor', 'new Assessors')}, "
           f"{count_of(result.organisations, 'new organisation', 'new organisations')} and "

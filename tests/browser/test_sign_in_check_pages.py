@@ -4,11 +4,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from conftest import Person
+from factories import make_panel
 from flask import Flask
-from helpers_reviews import make_meeting
 from playwright.sync_api import BrowserContext, Page, expect
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal import clock
 from portal.models import Role
 
@@ -18,7 +18,7 @@ def test_the_chairs_sign_in_check_and_reminder(app: Flask, live_url: str,
                                                make_user: Callable[..., Person]) -> None:
     chair = make_user(Role.MEMBER, name="Chair Fictional")
     waiting = make_user(Role.MEMBER, name="Not Yet Signed")
-    panel = make_meeting(app, [(chair.id, "chair"), (waiting.id, "member")])
+    panel = make_panel(app, [(chair.id, "chair"), (waiting.id, "member")])
     clock.advance(timedelta(minutes=1))
     page = new_context(viewport={"width": 320, "height": 640}).new_page()
     browser_sign_in(page, live_url, chair, app)

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from conftest import Person
+from factories import make_panel
 from flask import Flask
-from helpers_reviews import base, make_meeting
+from helpers_reviews import base
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal import clock
 from portal.extensions import db
 from portal.models import Assessment, Role
@@ -110,7 +111,7 @@ def test_an_assessment_typed_as_the_session_ended_is_saved_after_signing_in_agai
         app: Flask, live_url: str, new_context: Callable[..., BrowserContext],
         make_user: Callable[..., Person]) -> None:
     person = make_user(Role.MEMBER)
-    panel = make_meeting(app, [(person.id, "member")])
+    panel = make_panel(app, [(person.id, "member")])
     page = new_context().new_page()
     browser_sign_in(page, live_url, person, app)
     section = f"{base(panel, panel.portfolio_ids[0])}/sections/part1"
