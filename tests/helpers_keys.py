@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from helpers_blobs import blob_states
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -18,10 +19,9 @@ def file_keyring_config(app_config: dict, tmp_path: Path) -> dict:
     return {**app_config, "KEYRING": None, "KEYRING_FILE": str(path), "DEPLOYMENT_CHECK_SECONDS": 0}
 
 
-def blob_files(app: Flask) -> dict[str, tuple[int, bytes]]:
-    """Every blob file's (mtime in ns, bytes) by name."""
-    root = Path(app.config["BLOB_DIR"])
-    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in root.iterdir() if p.is_file()}
+def blob_files(app: Flask) -> dict[str, tuple[object, bytes]]:
+    """Every blob's (when last written, bytes) by name, in the local folder or the S3 bucket."""
+    return blob_states(app)
 
 
 def cli_runner(app: Flask):
