@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.models import (
     Meeting,
     MeetingMember,
+    Nqsw,
     PanelRole,
     Portfolio,
     Role,
@@ -264,9 +265,12 @@ def panel_access_open(meeting: Meeting) -> bool:
 
 
 def visible_portfolio_ids(user: User) -> Select[tuple[int]]:
-    """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
-    if user.role == Role.ADMIN:
-        return select(Portfolio.id).where(Portfolio.purged_at.is_(None))
+    """A query of the ids of portfolios the person may see (for use in loaders and listings): those of the
+    employers they manage (User.employer_scope: every employer's for the administrator, their own for an employer
+    Lead), and for the panel those sampled for a meeting they sit on while its access window is open."""
+    if user.is_lead:
+        return (select(Portfolio.id).join(Nqsw, Nqsw.id == Portfolio.nqsw_id)
+                .where(Portfolio.purged_at.is_(None), user.employer_scope(Nqsw.employer_id)))
     now = clock.now()
     return (
         select(SampledPortfolio.portfolio_id)
