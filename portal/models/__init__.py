@@ -14,7 +14,7 @@ from portal.models.documents import (
     PanelCopy,
     ReadReceipt,
 )
-from portal.models.jobs import JobRun
+from portal.models.jobs import JobRun, ReminderSent
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import (
     Attendance,
@@ -99,6 +99,7 @@ __all__ = [
     "Portfolio",
     "ReadReceipt",
     "RecoveryCode",
+    "ReminderSent",
     "Role",
     "SampleDraw",
     "SampledPortfolio",
