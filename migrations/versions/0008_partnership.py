@@ -1,7 +1,7 @@
 """the partnership and its member employers: employer codes, the partnership's name, cohorts owned by an employer
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05 10:00:00.000000
 
 The portal hosts one partnership of employers (a single council is a partnership of one). Every organisation of
@@ -31,8 +31,8 @@ from alembic import context, op
 from flask import current_app
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
