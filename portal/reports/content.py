@@ -1,5 +1,7 @@
 """What the minutes and the partnership summary report say, built once from the record for page, PDF and DOCX."""
 
+import hashlib
+import json
 from datetime import date
 
 from portal.clock import format_date
@@ -73,6 +75,39 @@ def _portfolio(item: PortfolioRecord) -> list:
     ]
 
 
+def population_digest(population: str) -> str:
+    """SHA-256 of the eligible portfolio ids exactly as recorded (a JSON list such as [3, 7, 12])."""
+    return hashlib.sha256(population.encode("utf-8")).hexdigest()
+
+
+def _draw(record: MeetingRecord) -> list:
+    """The draw, so the Steering Group can re-run it: seed, population digest, choices, picks (employer codes)."""
+    blocks: list = [Heading(2, "The sample and how to re-run it")]
+    draw = record.draw
+    if draw is None:
+        return [*blocks, Paragraph("No sample was drawn.")]
+    parameters = json.loads(draw.parameters or "{}")
+    population = [int(i) for i in json.loads(draw.population or "[]")]
+    employer_of = parameters.get("employer_of", {})
+    labels = {item.portfolio.id: item.label for item in record.portfolios}
+    size = (count_of(parameters["number"], "portfolio", "portfolios") if parameters.get("number")
+            else f"{parameters.get('percentage')}% of those eligible, rounded up (at least 2)")
+    rows = [["Seed", draw.seed], ["Method", parameters.get("algorithm", "")],
+            ["Eligible portfolios", f"{len(population)}: ids {', '.join(map(str, population)) or 'none'}"],
+            ["SHA-256 of the eligible ids as recorded", population_digest(draw.population or "[]")],
+            ["Size asked for", size],
+            ["Spread across", ", ".join(parameters.get("strata") or []) or "No strata"],
+            ["At least from each employer", str(parameters.get("employer_minimum") or "No minimum")],
+            ["Outcomes drawn from", ", ".join(parameters.get("outcomes") or []) or "Any outcome"]]
+    picks = [[str(position), labels.get(pid, f"Portfolio id {pid}"), str(pid),
+              f"Employer {employer_of[str(pid)]}" if str(pid) in employer_of else "Not recorded"]
+             for position, pid in enumerate(json.loads(draw.picks or "[]"), start=1)]
+    return [*blocks, Paragraph(f"Drawn on {format_date(draw.drawn_at)}. The picks are the first eligible ids in "
+                               "order of HMAC-SHA256(seed, id), shared across the strata as recorded."),
+            Table("How the sample was drawn", ["Item", "Recorded"], rows),
+            Table("Portfolios drawn", ["Order", "Portfolio", "Id", "Employer"], picks)]
+
+
 def minutes_report(record: MeetingRecord) -> Report:
     """The minutes: filled from the data, with the Chair's notes."""
     meeting, revisions = record.meeting, record.revisions
@@ -88,6 +123,7 @@ def minutes_report(record: MeetingRecord) -> Report:
                             "submitted." if record.counts_shown else _not_yet(record.counts_from))))
     for item in record.portfolios:
         report.add(*_portfolio(item))
+    report.add(*_draw(record))
     report.add(Heading(2, "Discussion and decisions"), Paragraph(notes or NONE_RECORDED))
     report.add(*_themes(record), *_actions(record), *_key_messages(record))
     if len(revisions) > 1:

@@ -34,6 +34,7 @@ from portal.models import (
     Portfolio,
     Role,
     SampledPortfolio,
+    SampleDraw,
     Theme,
     User,
 )
@@ -183,6 +184,7 @@ class MeetingRecord:
     previous_actions: list[Action]
     previous_meeting: Meeting | None
     key_messages: list[KeyMessage]
+    draw: SampleDraw | None = None  # the current draw, which the minutes carry so anyone can re-run it
 
     @property
     def counts_shown(self) -> bool:
@@ -304,6 +306,7 @@ def meeting_record(meeting: Meeting, viewer: User) -> MeetingRecord:
         previous_actions=_actions_of(previous.id) if previous else [],
         previous_meeting=previous,
         key_messages=key_messages(meeting.id),
+        draw=db.session.scalar(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id, SampleDraw.current)),
     )
 
 
