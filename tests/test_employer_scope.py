@@ -117,7 +117,8 @@ def test_every_endpoint_hides_another_employers_things_from_an_employer_lead(app
     assert submit(lead, "/cohort/portfolios/new", {"nqsw": ria, "assessor": 0, "outcome": ""}).status_code == 302
 
     secrets = _secrets(app, own)
-    assert "Nqsw Fictional 1-0" in secrets and "Pat Pending" in secrets and journey.lead.name in secrets
+    assert any(s.startswith("Nqsw Fictional") for s in secrets) and "Pat Pending" in secrets
+    assert journey.lead.name in secrets
     # The walk can see a leak: the administrator's pages show these names.
     assert "Nqsw Fictional" in admin.get("/cohort/nqsws").get_data(as_text=True)
     assert "Pat Pending" in admin.get("/admin/people").get_data(as_text=True)

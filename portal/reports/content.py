@@ -181,3 +181,25 @@ def summary_report(record: MeetingRecord) -> Report:
         report.add(Paragraph("The last report agreed no actions."))
     report.add(*_key_messages(record))
     return report
+
+
+def employer_report(record: MeetingRecord, own: list[PortfolioRecord], employer: str) -> Report:
+    """An employer's own report of a meeting: the panel's views and feedback on its portfolios, the meeting's
+    themes and key messages. Nothing about another employer's portfolios."""
+    meeting = record.meeting
+    report = Report(f"Report for {employer}: {meeting.title}, {format_date(meeting.held_on)}")
+    report.add(Heading(1, report.title),
+               Paragraph(f"Meeting date: {format_date(meeting.held_on)}. "
+                         f"{count_of(len(own), 'portfolio', 'portfolios')} of {employer} "
+                         f"{'was' if len(own) == 1 else 'were'} moderated, of {len(record.portfolios)} in the "
+                         "partnership's sample."))
+    report.add(Table("Your portfolios moderated", ["Portfolio", "Panel's agreement with the Internal Panel"],
+                     [[item.label, item.agreement_label] for item in own]))
+    for item in own:
+        view = item.view
+        report.add(*_portfolio(item),
+                   Paragraph("Feedback to the Assessor: " + ((view.feedback_assessor if view else None)
+                                                              or NONE_RECORDED)),
+                   Paragraph("Feedback to the NQSW: " + ((view.feedback_nqsw if view else None) or NONE_RECORDED)))
+    report.add(*_themes(record), *_key_messages(record))
+    return report

@@ -83,6 +83,7 @@ NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
     ("portfolios.cohort", "Cohort", frozenset({"admin", "lead"})),
     ("reports.index", "Minutes and reports", frozenset({"admin", "member", "observer"})),
     ("reports.my_feedback_list", "Your feedback", frozenset({"assessor", "nqsw"})),
+    ("reports.employer_feedback", "Feedback and reports", frozenset({"lead"})),
     ("admin.people", "People", frozenset({"admin", "lead"})),
     ("admin.partnership", "Partnership", frozenset({"admin"})),
     ("admin.organisations", "Organisations", frozenset({"admin"})),

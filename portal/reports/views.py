@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 
 from portal import access
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, forms, record, release, services
+from portal.reports import content, employer, forms, record, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
 from portal.reviews import record as assessments
@@ -334,3 +334,46 @@ def acknowledge(meeting_id: int) -> Response:
         release.acknowledge(user, recipient)
         flash("Thank you. The panel can see that you have read your feedback.")
     return redirect(url_for("reports.my_feedback", meeting_id=meeting_id))
+
+
+# An employer's own: the release ledger for their people and the report on their portfolios ------------------
+
+LEADS = (Role.ADMIN, Role.LEAD)
+
+
+@bp.route("/employer/feedback")
+@access.roles(*LEADS)
+def employer_feedback() -> str:
+    """The Lead's own people in each release (released, acknowledged, overdue) and their employer's reports."""
+    user = access.require_user()
+    return render_template("reports/employer_feedback.html", ledgers=employer.ledger(user),
+                           meetings=employer.reported_meetings(user), user=user)
+
+
+def _employer_report(meeting_id: int) -> tuple[User, Meeting, Report]:
+    user = access.require_user()
+    meeting = employer.reported_meeting(user, meeting_id)
+    if meeting is None:
+        abort(404)
+    found, own = employer.own_record(user, meeting)
+    name = user.organisation.name if user.own_employer_id is not None and user.organisation else "your employer"
+    return user, meeting, content.employer_report(found, own, name)
+
+
+@bp.route("/employer/reports/<int:meeting_id>")
+@access.roles(Role.LEAD)
+def employer_report(meeting_id: int) -> str:
+    """The report on the Lead's own employer's portfolios at one meeting."""
+    _, meeting, document = _employer_report(meeting_id)
+    return render_template("reports/employer_report.html", meeting=meeting, document=document)
+
+
+@bp.route("/employer/reports/<int:meeting_id>.<kind>")
+@access.roles(Role.LEAD)
+def download_employer_report(meeting_id: int, kind: str) -> Response:
+    """Download the employer's report as PDF or DOCX."""
+    user, meeting, document = _employer_report(meeting_id)
+    if kind not in DOWNLOAD_TYPES:
+        abort(404)
+    services.record_download(user, meeting, "employer_report", kind)
+    return _download(document, kind, f"employer-report-{meeting.held_on.isoformat()}-{meeting.id}")
