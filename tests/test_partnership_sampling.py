@@ -94,6 +94,12 @@ def test_the_chair_draws_across_employers_with_the_guidance_preset(app, signed_i
     from portal.reports.content import population_digest
     assert population_digest(record.population) in minutes
     assert all(f"Employer {code}" in minutes for code in ("E1", "E2", "E3"))
+    # The summary report breaks the sample down by employer, by code.
+    admin, _ = signed_in(Role.ADMIN)
+    report = admin.get(f"/meetings/{mid}/report").get_data(as_text=True)
+    assert "Portfolios moderated and confirmed, by employer" in report
+    assert all(f"Employer {code}" in report for code in ("E1", "E2", "E3"))
+    assert not any(name in report for name in EMPLOYERS)
     # Emails to the sampled people name no employer.
     for message in outbox(app):
         assert not any(name in message.body for name in EMPLOYERS)

@@ -5,7 +5,7 @@ import json
 from datetime import date
 
 from portal.clock import format_date
-from portal.models import Action
+from portal.models import Action, Agreement
 from portal.reports.record import MeetingRecord, PortfolioRecord, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
 from portal.wording import count_of
@@ -134,6 +134,25 @@ def minutes_report(record: MeetingRecord) -> Report:
     return report
 
 
+def _by_employer(record: MeetingRecord) -> list:
+    """Portfolios moderated and confirmed by each employer of the partnership, by its partnership code."""
+    parameters = json.loads(record.draw.parameters or "{}") if record.draw is not None else {}
+    employer_of = parameters.get("employer_of", {})
+    rows: dict[str, list[int]] = {}
+    for item in record.portfolios:
+        code = employer_of.get(str(item.portfolio.id)) or "not recorded"
+        counts = rows.setdefault(code, [0, 0])
+        counts[0] += 1
+        if item.view is not None and item.view.agreement in (Agreement.AGREE, Agreement.AGREE_WITH_RESERVATIONS):
+            counts[1] += 1
+    if not rows:
+        return []
+    ordered = sorted(rows, key=lambda code: (len(code), code))
+    return [Table("Portfolios moderated and confirmed, by employer", ["Employer", "Moderated", "Confirmed"],
+                  [[f"Employer {code}" if code != "not recorded" else "Employer not recorded",
+                    str(rows[code][0]), str(rows[code][1])] for code in ordered])]
+
+
 def summary_report(record: MeetingRecord) -> Report:
     """The partnership summary report for the ASYE Steering Group."""
     meeting = record.meeting
@@ -164,6 +183,7 @@ def summary_report(record: MeetingRecord) -> Report:
     else:
         report.add(Table("Portfolios moderated and confirmed", ["Measure", "Number"], measures),
                    Paragraph(_not_yet(record.counts_from)))
+    report.add(*_by_employer(record))
     report.add(Heading(2, "Exemplars"))
     exemplars = [f"{p.label}: {p.view.exemplars_confirmed}" for p in record.portfolios
                  if p.view and p.view.exemplars_confirmed]
