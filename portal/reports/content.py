@@ -17,12 +17,26 @@ ATTENDANCE_LABELS = {"attended": "Attended", "expected": "Not recorded yet",
                      "apologies": "Apologies (written assessment)"}
 
 
-def _attendance(record: MeetingRecord) -> list:
-    rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
-             ATTENDANCE_LABELS.get(m.attendance, m.attendance)] for m in record.attended + record.apologies]
+def _attendance(record: MeetingRecord, pseudonymised: bool = False) -> list:
+    if pseudonymised:  # for the national panel: members by number, their organisations by kind or employer code
+        rows = [[f"Member {n}", _organisation_kind(m), "Chair" if m.panel_role == "chair" else "Member",
+                 ATTENDANCE_LABELS.get(m.attendance, m.attendance)]
+                for n, m in enumerate(record.attended + record.apologies, start=1)]
+    else:
+        rows = [[m.user.name, employer_of(m), "Chair" if m.panel_role == "chair" else "Member",
+                 ATTENDANCE_LABELS.get(m.attendance, m.attendance)] for m in record.attended + record.apologies]
     return [Heading(2, "Attendance and apologies"),
             Table("Panel members at the meeting", ["Name", "Organisation", "Role", "Attendance"], rows)
             if rows else Paragraph(NONE_RECORDED)]
+
+
+def _organisation_kind(member: object) -> str:
+    organisation = getattr(getattr(member, "user", None), "organisation", None)
+    if organisation is None:
+        return "Not recorded"
+    if organisation.is_employer:
+        return organisation.code_label
+    return "University" if organisation.kind == "university" else "Community group"
 
 
 def _action_rows(actions: list[Action]) -> list[list[str]]:
@@ -153,13 +167,13 @@ def _by_employer(record: MeetingRecord) -> list:
                     str(rows[code][0]), str(rows[code][1])] for code in ordered])]
 
 
-def summary_report(record: MeetingRecord) -> Report:
-    """The partnership summary report for the ASYE Steering Group."""
+def summary_report(record: MeetingRecord, pseudonymised: bool = False) -> Report:
+    """The partnership summary report for the ASYE Steering Group (pseudonymised: for the national panel)."""
     meeting = record.meeting
     yes, no = record.evidence_totals
     report = Report(f"Partnership summary report: {meeting.title}, {format_date(meeting.held_on)}")
     report.add(Heading(1, report.title), Paragraph(f"Meeting date: {format_date(meeting.held_on)}."))
-    report.add(*_attendance(record))
+    report.add(*_attendance(record, pseudonymised))
     measures = [
         ["Portfolios moderated", str(len(record.portfolios))],
         ["Decisions confirmed by the panel", str(record.counts.confirmed)],

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 
 from portal import access
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, employer, forms, record, release, services
+from portal.reports import content, employer, forms, national, record, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
 from portal.reviews import record as assessments
@@ -52,6 +52,9 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     if record.chairs(user, meeting):
         links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
                       "Release feedback to Assessors and NQSWs"))
+    if user.is_admin and meeting.minutes_published_at is not None:
+        links.append((url_for("reports.national_export", meeting_id=meeting.id),
+                      "Export for the national moderation panel"))
     return links
 
 
@@ -377,3 +380,27 @@ def download_employer_report(meeting_id: int, kind: str) -> Response:
         abort(404)
     services.record_download(user, meeting, "employer_report", kind)
     return _download(document, kind, f"employer-report-{meeting.held_on.isoformat()}-{meeting.id}")
+
+
+# The submission to the national moderation panel -------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/national-export", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def national_export(meeting_id: int) -> Response | tuple[str, int]:
+    """Explain the export; on a confirmed POST, build and send the ZIP (a new random sample each time, audited)."""
+    user = access.require_user()
+    meeting = record.meeting_or_404(meeting_id)
+    form = forms.ConfirmForm()
+    if not national.exportable(meeting):
+        return render_template("reports/national_export.html", meeting=meeting, form=None,
+                               population=0), 409 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        name, data = national.build(user, meeting)
+        response = Response(data, mimetype="application/zip")
+        response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return render_template("reports/national_export.html", meeting=meeting, form=form,
+                           population=len(national.assessments_of(meeting)),
+                           share=national.SHARE_PERCENT), 400 if form.errors else 200
