@@ -1,6 +1,6 @@
 """Partnership journeys in Chromium, each page checked by axe-core (WCAG 2.2 AA): a provider's Lead imports and
 uploads and cannot reach the council's portfolio; the Chair draws across employers; a member sees codes only;
-the administrator's partnership page."""
+the administrator's partnership page; after release each Lead's own ledger and report, and the national export."""
 
 import re
 from collections.abc import Callable
@@ -10,10 +10,11 @@ from conftest import Person
 from flask import Flask
 from helpers_cohort import HEADER, make_meeting, make_portfolio
 from helpers_documents import PDF
-from playwright.sync_api import Page
+from helpers_pages import build_journey
+from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
 
-from browser.conftest import assert_accessible, press
+from browser.conftest import assert_accessible, browser_sign_in, press
 from portal.admin import partnership
 from portal.extensions import db
 from portal.models import Nqsw, Portfolio, Role
@@ -135,3 +136,44 @@ def test_the_partnership_page_and_a_leads_people_pages(app: Flask, live_url: str
     for path in ("/admin/people", "/admin/people/invite", "/cohort", "/cohort/nqsws", "/portfolios"):
         lead.goto(live_url + path)
         assert_accessible(lead)
+
+
+def test_after_release_each_lead_sees_their_own_ledger_and_downloads_their_own_report(
+        app: Flask, live_url: str, new_context: Callable[..., BrowserContext],
+        make_user: Callable[..., Person]) -> None:
+    journey = build_journey(app, make_user)
+    assert journey.employer_lead is not None
+    with app.app_context():
+        nqsw_name = db.session.get(Nqsw, journey.nqsw_record_id).name
+        other_employer = db.session.scalar(select(Nqsw.employer_id).join(Portfolio, Portfolio.nqsw_id == Nqsw.id)
+                                           .where(Portfolio.id == journey.portfolio_ids[0]))
+    page = new_context().new_page()
+    browser_sign_in(page, live_url, journey.employer_lead, app)
+    with page.expect_navigation():
+        page.get_by_role("link", name="Feedback and reports").first.click()
+    assert nqsw_name in page.content() and "Overdue" in page.content()
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile(r"^Report of Summer panel")).click()
+    assert "Your employer" in page.content() and "Feedback to the NQSW" in page.content()
+    assert_accessible(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="report as PDF").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+
+    other_lead = make_user(Role.LEAD, name="Omar Other", organisation_id=other_employer)
+    other = new_context().new_page()
+    browser_sign_in(other, live_url, other_lead, app)
+    other.goto(live_url + "/employer/feedback")
+    assert nqsw_name not in other.content() and "No feedback has been released to your people yet" in other.content()
+    assert_accessible(other)
+    response = other.goto(f"{live_url}/employer/reports/{journey.earlier_id}")
+    assert response is not None and response.status == 404
+
+    admin = new_context().new_page()
+    browser_sign_in(admin, live_url, journey.lead, app)
+    admin.goto(f"{live_url}/meetings/{journey.earlier_id}/national-export")
+    assert_accessible(admin)
+    with admin.expect_download() as download:
+        admin.get_by_role("button", name="Download the export").click()
+    assert download.value.suggested_filename.endswith(".zip")
