@@ -7,6 +7,7 @@ from portal import access, clock
 from portal.admin import forms, services
 from portal.admin import partnership as partnership_services
 from portal.auth import services as auth_services
+from portal.errors import or_404
 from portal.models import AccountLink, Role, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -17,17 +18,11 @@ leads = access.roles(Role.ADMIN, Role.LEAD)
 
 
 def _link_or_404(link_id: int) -> AccountLink:
-    link = services.pending_link(access.require_user(), link_id)
-    if link is None:
-        abort(404)
-    return link
+    return or_404(services.pending_link(access.require_user(), link_id))
 
 
 def _person_or_404(user_id: int) -> User:
-    person = services.person_for(access.require_user(), user_id)
-    if person is None:
-        abort(404)
-    return person
+    return or_404(services.person_for(access.require_user(), user_id))
 
 
 @bp.route("/people")
@@ -218,9 +213,7 @@ def emails() -> str:
 @admin_only
 def retry_email(message_id: int) -> Response:
     """Try one undelivered email again now."""
-    message = services.undelivered_message(message_id)
-    if message is None:
-        abort(404)
+    message = or_404(services.undelivered_message(message_id))
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     services.retry_mail(access.require_user(), message)

@@ -14,7 +14,9 @@ from sqlalchemy.orm import joinedload
 from portal import clock
 from portal.extensions import db
 from portal.models import FeedbackRecipient, FeedbackRelease, Meeting, Nqsw, Portfolio, SampledPortfolio, User
-from portal.reports.record import MeetingRecord, PortfolioRecord, meeting_record
+from portal.reports import minutes_data
+from portal.reports.minutes_data import MinutesData
+from portal.reviews.meeting_data import PortfolioData
 
 
 @dataclass
@@ -80,7 +82,7 @@ def reported_meeting(user: User, meeting_id: int) -> Meeting | None:
     return meeting
 
 
-def own_record(user: User, meeting: Meeting) -> tuple[MeetingRecord, list[PortfolioRecord]]:
-    """The meeting's record and, of its portfolios, those of the person's own employer."""
-    found = meeting_record(meeting, user)
-    return found, [item for item in found.portfolios if user.manages(item.portfolio.employer_id)]
+def own_record(user: User, meeting: Meeting) -> tuple[MinutesData, list[PortfolioData]]:
+    """The meeting's minutes data and, of its portfolios, those of the person's own employer."""
+    found = minutes_data.build(meeting, user)
+    return found, [item for item in found.panel.portfolios if user.manages(item.portfolio.employer_id)]

@@ -22,13 +22,17 @@ from portal import audit, clock
 from portal.extensions import db
 from portal.meetings.sampling import draw_key
 from portal.models import Assessment, AssessmentStatus, Meeting, SampledPortfolio, User
-from portal.reports import content
-from portal.reports.record import meeting_record
+from portal.reports import content, minutes_data
 from portal.reports.render import Heading, Paragraph, Report, Table, to_docx, to_pdf
 from portal.reviews import form_schema
 
 SHARE_PERCENT = 5
 METHOD = "hmac-sha256-order, first ceil(5% of n), at least 1"
+
+
+def meeting(meeting_id: int) -> Meeting | None:
+    """The meeting to export (the administrator, the only one who may, sees every meeting)."""
+    return db.session.get(Meeting, meeting_id)
 
 
 def exportable(meeting: Meeting) -> bool:
@@ -75,18 +79,19 @@ def _assessment_report(number: int, assessment: Assessment, label: str, code: st
 
 def build(actor: User, meeting: Meeting) -> tuple[str, bytes]:
     """The ZIP for this meeting and its file name; audited with the seed, population, picks and digests."""
-    record = meeting_record(meeting, actor)
+    data = minutes_data.build(meeting, actor)
     # Pseudonymised: the panel's labels, never the NQSW's name the administrator would otherwise see.
-    record.portfolios = [replace(item, label=f"Portfolio {item.portfolio.pseudonym}" if item.portfolio.pseudonym
-                                 else f"Portfolio {index}") for index, item in enumerate(record.portfolios, start=1)]
-    labels = {item.portfolio.id: item.label for item in record.portfolios}
+    data.panel.portfolios = [replace(item, label=f"Portfolio {item.portfolio.pseudonym}" if item.portfolio.pseudonym
+                                     else f"Portfolio {index}")
+                             for index, item in enumerate(data.panel.portfolios, start=1)]
+    labels = {item.portfolio.id: item.label for item in data.panel.portfolios}
     codes = _codes(meeting)
     population = assessments_of(meeting)
     seed = secrets.token_hex(16)
     picks = pick(seed, [a.id for a in population])
     by_id = {a.id: a for a in population}
     files: dict[str, bytes] = {}
-    summary = content.summary_report(record, pseudonymised=True)
+    summary = content.summary_report(data, pseudonymised=True)
     files["partnership-summary-report.pdf"] = to_pdf(summary)
     files["partnership-summary-report.docx"] = to_docx(summary)
     for number, assessment_id in enumerate(picks, start=1):
