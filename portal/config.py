@@ -65,8 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "DEPLOYMENT_CHECK_SECONDS": 30,
     "SECRET_KEY_FILE": None,  # a file holding the SECRET_KEY (a mounted secret), instead of SECRET_KEY itself
     "TRUST_PROXY": False,
-    "FIRST_EMPLOYER": None,  # upgrade to 0008 only: the employer existing data moves into (migrations/versions)
-    "PARTNERSHIP_NAME": None,  # upgrade to 0008 only: the partnership's name (changed later on its page)
+    "FIRST_EMPLOYER": None,  # upgrade to 0009 only: the employer existing data moves into (migrations/versions)
+    "PARTNERSHIP_NAME": None,  # upgrade to 0009 only: the partnership's name (changed later on its page)
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
 }

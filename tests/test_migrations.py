@@ -233,10 +233,14 @@ def _as_before_0006(engine) -> None:
     keys.bind_fields_to_rows(engine, crypto.installed(), present, unbind=True)
 
 
+# Tables made by later migrations, whose values were bound to their rows from the first.
+CREATED_AFTER_0006 = {"reading_notes"}
+
+
 def test_0006_covers_every_encrypted_column_of_the_models() -> None:
     tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0006().TABLES}
     assert tables == {(item.table.name, item.identity.name, frozenset(c.name for c in item.columns))
-                      for item in keys.encrypted_tables()}
+                      for item in keys.encrypted_tables() if item.table.name not in CREATED_AFTER_0006}
 
 
 SECRETS = {"lead@example.org": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
@@ -351,16 +355,16 @@ def test_0006_binds_every_field_to_its_row_resumably_and_downgrades(empty_databa
 
 
 
-# 0008: the partnership; existing data moves into a first employer named at upgrade ----------------------------
+# 0009: the partnership; existing data moves into a first employer named at upgrade ----------------------------
 
 
-def test_0008_moves_existing_data_into_the_first_employer_named_at_upgrade(empty_database: str,
+def test_0009_moves_existing_data_into_the_first_employer_named_at_upgrade(empty_database: str,
                                                                           tmp_path: Path) -> None:
     app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "INSTANCE_PATH": str(tmp_path),
                       "SQLALCHEMY_DATABASE_URI": empty_database, "KEYRING": KEYRING,
                       "FIRST_EMPLOYER": "Northshire Council"})
     with app.app_context():
-        upgrade(revision="0007")
+        upgrade(revision="0008")
         now = clock.now()
 
         def add(table_name: str, /, **values: object) -> int:  # no explicit ids: PostgreSQL's sequences stay right
@@ -400,7 +404,7 @@ def test_0008_moves_existing_data_into_the_first_employer_named_at_upgrade(empty
         assert db.session.scalar(text("SELECT name FROM partnership")) == "Northshire Council moderation partnership"
         db.session.remove()
 
-        downgrade(revision="0007")
+        downgrade(revision="0008")
         assert "code" not in {c["name"] for c in inspect(db.engine).get_columns("organisations")}
         upgrade()  # and up again: the named employer is found, not made twice
         assert db.session.scalar(text("SELECT count(*) FROM organisations WHERE name = 'Northshire Council'")) == 1
@@ -408,10 +412,10 @@ def test_0008_moves_existing_data_into_the_first_employer_named_at_upgrade(empty
         db.engine.dispose()
 
 
-def test_0008_without_a_name_picks_the_employer_of_most_nqsws(empty_database: str, tmp_path: Path) -> None:
+def test_0009_without_a_name_picks_the_employer_of_most_nqsws(empty_database: str, tmp_path: Path) -> None:
     app = _app_for(empty_database, tmp_path)
     with app.app_context():
-        upgrade(revision="0007")
+        upgrade(revision="0008")
         organisations = table("organisations", column("id"), column("name"), column("kind"))
         small, big = (db.session.execute(insert(organisations).values(name=name, kind="employer")
                                          .returning(organisations.c.id)).scalar_one() for name in ("Small", "Big"))
@@ -428,7 +432,7 @@ def test_0008_without_a_name_picks_the_employer_of_most_nqsws(empty_database: st
         db.engine.dispose()
 
 
-def test_0008_on_an_empty_portal_makes_no_employer(empty_database: str, tmp_path: Path) -> None:
+def test_0009_on_an_empty_portal_makes_no_employer(empty_database: str, tmp_path: Path) -> None:
     app = _app_for(empty_database, tmp_path)
     with app.app_context():
         upgrade()

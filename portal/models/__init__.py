@@ -27,6 +27,7 @@ from portal.models.meetings import (
     TemplateKind,
 )
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
+from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
 from portal.models.reports import (
     Action,
     ActionStatus,
@@ -92,12 +93,15 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PageRead",
     "PanelCopy",
     "PanelRole",
     "PanelView",
     "Partnership",
     "Portfolio",
     "ReadReceipt",
+    "ReadingNote",
+    "ReadingPreferences",
     "RecoveryCode",
     "ReminderSent",
     "Role",

@@ -1,7 +1,7 @@
 """the partnership and its member employers: employer codes, the partnership's name, cohorts owned by an employer
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 10:00:00.000000
 
 The portal hosts one partnership of employers (a single council is a partnership of one). Every organisation of
@@ -31,8 +31,8 @@ from alembic import context, op
 from flask import current_app
 
 # revision identifiers, used by Alembic.
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
