@@ -17,6 +17,7 @@ from helpers_pages import build_journey
 from sqlalchemy import func, select
 from test_partnership import lead_of, make_employer
 
+from portal import clock
 from portal.extensions import db
 from portal.models import (
     AccountLink,
@@ -30,6 +31,7 @@ from portal.models import (
     Organisation,
     OutboxMessage,
     Portfolio,
+    ReadingNote,
     User,
 )
 
@@ -60,6 +62,7 @@ def _candidates(app: Flask, journey) -> dict[str, list]:
             "member_id": ids(select(MeetingMember.id)),
             "action_id": ids(select(Action.id)),
             "item_id": ids(select(MeetingTheme.id)),
+            "note_id": ids(select(ReadingNote.id)),
             "kind": ["pdf", "docx"],
             "section_key": ["part1"],
             "name": ["evidence_comment"],
@@ -108,6 +111,11 @@ def test_every_endpoint_hides_another_employers_things_from_an_employer_lead(app
         other_employer = db.session.scalar(select(Nqsw.employer_id).where(Nqsw.id == journey.nqsw_record_id))
     assert submit(admin, "/admin/people/invite", {"name": "Pat Pending", "email": "pat@example.org", "role": "nqsw",
                                                   "organisation": other_employer}).status_code == 302
+    with app.app_context():  # a private reading note of the Chair's, for the notes' routes
+        db.session.add(ReadingNote(user_id=journey.chair.id, document_id=journey.document_ids[0], page=None,
+                                   body="Checked the supervision dates", created_at=clock.now(),
+                                   updated_at=clock.now()))
+        db.session.commit()
     own = make_employer(app, "Riverside Care")
     lead, _ = lead_of(app, make_user, own, name="Rita Riverside")
     assert submit(lead, "/cohort/nqsws/new", {"name": "Ria Own", "email": "ria@example.org", "employer": own,
