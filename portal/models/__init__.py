@@ -1,7 +1,15 @@
 """Typed SQLAlchemy models, one module per area. Importing this package registers every table."""
 
 from portal.models.audit import AuditEvent, AuditHead
-from portal.models.auth import AccountLink, LinkPurpose, SessionStage, SignInAttempt, UserSession
+from portal.models.auth import (
+    AccountLink,
+    LinkPurpose,
+    Passkey,
+    PasskeyChallenge,
+    SessionStage,
+    SignInAttempt,
+    UserSession,
+)
 from portal.models.base import Base
 from portal.models.deployment import Deployment, KeyCheck
 from portal.models.documents import (
@@ -92,6 +100,8 @@ __all__ = [
     "PanelCopy",
     "PanelRole",
     "PanelView",
+    "Passkey",
+    "PasskeyChallenge",
     "Portfolio",
     "ReadReceipt",
     "RecoveryCode",
