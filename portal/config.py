@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "JOB_SIGN_IN_ATTEMPTS_PRUNE_MINUTES": 24 * 60,
     "JOB_OUTBOX_PRUNE_MINUTES": 24 * 60,
     "JOB_AUDIT_ANCHOR_MINUTES": 24 * 60,
+    "JOB_REMINDERS_MINUTES": 60,
+    # Automatic reminders (portal/reviews/reminders.py): days before a meeting's reading deadline, and before the
+    # panel's access window closes.
+    "REMINDER_DAYS_BEFORE_DEADLINE": (7, 3, 1),
+    "ACCESS_CLOSING_NOTICE_DAYS": 3,
     "JOB_RETRY_MINUTES": 15,
     "JOB_HISTORY_DAYS": 90,
     "DEVELOPMENT": False,

@@ -22,7 +22,7 @@ from portal.models.documents import (
     PanelCopy,
     ReadReceipt,
 )
-from portal.models.jobs import JobRun
+from portal.models.jobs import JobRun, ReminderSent
 from portal.models.mail import OutboxMessage
 from portal.models.meetings import (
     Attendance,
@@ -105,6 +105,7 @@ __all__ = [
     "Portfolio",
     "ReadReceipt",
     "RecoveryCode",
+    "ReminderSent",
     "Role",
     "SampleDraw",
     "SampledPortfolio",

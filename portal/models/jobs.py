@@ -26,3 +26,17 @@ class JobRun(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="running")
     summary: Mapped[str] = mapped_column(Text, default="")
     checkpoint: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReminderSent(Base):
+    """That one automatic reminder went out, so the reminders job never sends it twice.
+
+    key names the reminder without any personal data, for example "reading:12:34:3" (meeting 12, person 34,
+    the reminder 3 days before the reading deadline) or "digest:5:2026-12-11" (Lead 5's digest of that day).
+    """
+
+    __tablename__ = "reminders_sent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,8 +20,8 @@ at the same time; APScheduler 4, which can, is still a pre-release; `schedule` k
 reads the wall clock, not the portal's. Each would need this module's lock and record around it all the same, and
 what is left, "is the interval up?", is one comparison.
 
-Reminders: the portal sends none on its own yet (the Chair sends reading reminders from the meeting record). The
-automatic reminders will be one more entry in JOBS, with its own JOB_..._MINUTES setting; nothing else changes.
+Reminders: the reminders job sends the reading reminders, access-closing notices and the Leads' digest that fall
+due (portal/reviews/reminders.py); each is recorded before it is queued, so none goes twice.
 """
 
 import fcntl
@@ -43,6 +43,7 @@ from portal.auth import throttle
 from portal.extensions import db
 from portal.models import JobRun
 from portal.ops import retention
+from portal.reviews import reminders
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ def _outbox_prune(_checkpoint: str) -> Outcome:
     return Outcome(f"removed {mail.prune_sent(days)} emails sent more than {days} days ago")
 
 
+def _reminders(_checkpoint: str) -> Outcome:
+    return Outcome(reminders.send_due().summary())
+
+
 def _audit_anchor(checkpoint: str) -> Outcome:
     """Verify the audit trail against the anchor the previous run recorded, then record and log the new anchor.
 
@@ -140,6 +145,8 @@ JOBS: tuple[Job, ...] = (
     Job("outbox-prune", "delete emails sent more than MAIL_KEEP_SENT_DAYS ago", "JOB_OUTBOX_PRUNE_MINUTES",
         _outbox_prune),
     Job("audit-anchor", "verify the audit trail and record a new anchor", "JOB_AUDIT_ANCHOR_MINUTES", _audit_anchor),
+    Job("reminders", "email the reading reminders, access-closing notices and Lead digests that are due",
+        "JOB_REMINDERS_MINUTES", _reminders),
 )
 
 
