@@ -368,3 +368,36 @@ def test_the_leads_reset_removes_passkeys(app, admin_client, make_user, client):
     assert _passkeys(app, person.id) == []
     assert passkey_step(client, key, path="/sign-in/passkey").status_code == 400
     assert client.get("/account").status_code == 302
+
+
+def test_after_the_leads_reset_a_person_can_set_up_a_passkey_instead_of_an_app(app, admin_client, make_user,
+                                                                                   client):
+    from conftest import link_in_last_email
+    from helpers_auth import PENDING
+
+    person = make_user()
+    admin, _ = admin_client
+    submit(admin, f"/admin/people/{person.id}/reset-2fa", {})
+    link = link_in_last_email(app, person.email)
+    scan = submit(client, link, {"password": person.password})
+    html = scan.get_data(as_text=True)
+    assert "Set up a passkey or security key instead" in html
+    pending = PENDING.search(html).group(1)
+    # A forged set-up (the password step skipped) goes back to the password step.
+    forged = client.post(f"{link}/reset-passkey", data={"csrf_token": csrf_from(html), "pending": "forged",
+                                                        "start": "1"})
+    assert forged.status_code == 302 and forged.headers["Location"] == link
+    page = client.post(f"{link}/reset-passkey", data={"csrf_token": csrf_from(html), "pending": pending,
+                                                      "start": "1"})
+    assert page.status_code == 200 and "govuk-error-summary" not in page.get_data(as_text=True)
+    page_html = page.get_data(as_text=True)
+    answer = SoftAuthenticator().create(options_in(page_html))
+    done = client.post(f"{link}/reset-passkey", data={"csrf_token": csrf_from(page_html), "pending": pending,
+                                                      "name": "New key", "credential": answer})
+    assert done.status_code == 200 and "Save your recovery codes" in done.get_data(as_text=True)
+    assert client.get("/account").status_code == 200
+    assert [p.name for p in _passkeys(app, person.id)] == ["New key"]
+    with app.app_context():
+        assert db.session.get(User, person.id).totp_secret is None
+    assert client.post(f"{link}/reset-passkey", data={"csrf_token": csrf_from(page_html), "pending": pending,
+                                                      "start": "1"}).status_code == 404  # the link is used

@@ -28,6 +28,12 @@ class NewPasskeyForm(PasskeyForm):
                                          Length(max=passkeys.MAX_RESPONSE_CHARS)])
 
 
+class ResetPasskeyForm(NewPasskeyForm):
+    """The Lead's reset with a passkey: the sealed set-up from the password step travels in the form."""
+
+    pending = HiddenField(validators=[InputRequired(), Length(max=500)])
+
+
 class AddPasskeyForm(NewPasskeyForm):
     """Step 2 from the account page: the sealed permission from step 1 travels in the form."""
 

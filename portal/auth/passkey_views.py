@@ -12,7 +12,7 @@ from portal import access
 from portal.auth import passkey_forms as forms
 from portal.auth import passkeys, services
 from portal.auth.views import ENROLMENT_LINKS
-from portal.models import AccountLink
+from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("passkeys", __name__)
 
@@ -109,6 +109,29 @@ def enrol(token: str) -> str | Response | tuple[str, int]:
         form.credential.errors.append(outcome.message)
     options = _start(passkeys.Purpose.REGISTER, link.user)
     return render_template("auth/passkey_enrol.html", form=form, options=options, token=token), _status(form)
+
+
+@bp.route("/invite/<token>/reset-passkey", methods=["POST"])
+@access.public
+def reset_enrol(token: str) -> str | Response | tuple[str, int]:
+    """The Lead's reset, after the password: a passkey or security key instead of a new authenticator app."""
+    link = services.find_link(token, (LinkPurpose.RESET,))
+    if not services.keeps_password(link):
+        return redirect(url_for("auth.accept_link", token=token))
+    starting = bool(request.form.get("start"))  # arrived from the QR code page: nothing to check yet
+    form = forms.ResetPasskeyForm(formdata=None, pending=request.form.get("pending", "")) if starting \
+        else forms.ResetPasskeyForm()
+    if not passkeys.reset_setup_open(link, form.pending.data or ""):
+        return redirect(url_for("auth.accept_link", token=token))
+    if not starting and form.validate_on_submit():
+        outcome = passkeys.reset_with_passkey(link, form.pending.data, _handle(), form.credential.data,
+                                              form.name.data, *_client(), g.auth_session)
+        if outcome.ok:
+            access.begin_session(outcome.token)
+            return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
+        form.credential.errors.append(outcome.message)
+    options = _start(passkeys.Purpose.REGISTER, link.user)
+    return render_template("auth/passkey_reset.html", form=form, options=options, token=token), _status(form)
 
 
 # The account page ------------------------------------------------------------------------------------------

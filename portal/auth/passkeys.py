@@ -132,9 +132,16 @@ def _take_challenge(handle: str, purpose: Purpose, user: User | None, session: U
 
 
 def _user_handle(user: User) -> str:
-    """The person's user id for authenticators: the one their first passkey was given, or a new random one."""
+    """The person's user id for authenticators: the one their passkeys already have, or one derived from theirs.
+
+    Stable, so a passkey set up again on the same device replaces the old one there instead of sitting beside it;
+    a keyed hash (under SECRET_KEY), so it says nothing about the person to anyone else.
+    """
     existing = db.session.scalar(select(Passkey.user_handle).where(Passkey.user_id == user.id).limit(1))
-    return existing or webauthn.new_user_handle()
+    if existing:
+        return existing
+    digest = tokens.keyed_hash(current_app.config["SECRET_KEY"].encode(), f"passkey user handle:{user.id}")
+    return webauthn.user_handle_from(bytes.fromhex(digest))
 
 
 def _clean_name(name: str) -> str:
@@ -199,6 +206,40 @@ def enrol_with_passkey(link: AccountLink, handle: str, response_json: str, name:
     audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="enrolment")
+    _notify(user, "A passkey was added to your moderation portal account", "added")
+    db.session.commit()
+    return Outcome(True, token=token, user=user, recovery_codes=codes)
+
+
+def reset_setup_open(link: AccountLink, sealed: str) -> bool:
+    """True while the Lead's reset link's set-up (started with the person's password) is this link's and fresh."""
+    return services._open_sealed(services._reset_binding(link), sealed) is not None
+
+
+def reset_with_passkey(link: AccountLink, sealed: str, handle: str, response_json: str, name: str, ip: str,
+                       agent: str, current: UserSession | None) -> Outcome:
+    """The Lead's reset, with a passkey or security key instead of a new app (the password was given at step 1).
+
+    The sealed set-up from step 1 proves the password was given on this link within 15 minutes.
+    """
+    user = link.user
+    assert user is not None
+    if not reset_setup_open(link, sealed):
+        return Outcome(False, services.RESET_SETUP_EXPIRED, field="password")
+    added = _register(user, _take_challenge(handle, Purpose.REGISTER, user, None), response_json, name)
+    if isinstance(added, str):
+        audit.record(user, "passkey.add_failed", f"user:{user.id}", reason=added, at="reset")
+        db.session.commit()
+        return Outcome(False, _registration_refusal(added), field="credential")
+    now = clock.now()
+    user.totp_secret, user.totp_last_step, user.enrolled_at = None, None, now
+    link.used_at = now
+    access.end_other_sessions(user)
+    codes = services._new_recovery_codes(user)
+    token = services._start_session(user, SessionStage.FULL, current, ip, agent)
+    audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
+    audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="reset")
     _notify(user, "A passkey was added to your moderation portal account", "added")
     db.session.commit()
     return Outcome(True, token=token, user=user, recovery_codes=codes)

@@ -69,9 +69,9 @@ def new_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
 
 
-def new_user_handle() -> str:
-    """A random, meaningless user id for authenticators (never the email or the database id), base64url."""
-    return bytes_to_base64url(secrets.token_bytes(32))
+def user_handle_from(digest: bytes) -> str:
+    """A user id for authenticators (never the email or the database id) from a keyed digest, base64url."""
+    return bytes_to_base64url(digest[:32])
 
 
 def _descriptors(credentials: list[tuple[str, str]]) -> list[PublicKeyCredentialDescriptor]:

@@ -80,6 +80,12 @@ for (const block of document.querySelectorAll("[data-passkey]")) {
     button.addEventListener("click", async () => {
       const options = JSON.parse(block.dataset.passkeyOptions);
       const create = block.dataset.passkeyCeremony === "create";
+      const name = form.querySelector("input[name=name]");
+      if (create && name && !name.value.trim()) {
+        // Let the server say what is missing before a key is made that would then not be added.
+        form.submit();
+        return;
+      }
       button.disabled = true;
       status.textContent = "Follow your browser's instructions to use your passkey or security key.";
       try {
