@@ -14,6 +14,8 @@ from playwright.sync_api import BrowserContext, Page
 
 from browser.conftest import assert_accessible, press
 from browser.test_accessibility_public import invite
+from browser.test_journeys import press_enter, tab_to
+from browser.test_reflow import SMALL, _widths
 from browser.test_sign_in_messages_and_reset import _reset_link
 from portal.models import Role
 
@@ -101,11 +103,12 @@ def test_enrol_with_a_passkey_sign_out_and_sign_in_with_it(app: Flask, site: str
     assert_accessible(page)
     sign_out(page)
 
-    # "Sign in with a passkey": no email, no password.
+    # "Sign in with a passkey": no email, no password; with the keyboard alone.
     page.get_by_role("link", name="sign in with a passkey").click()
     page.wait_for_url("**/sign-in/passkey")
     assert_accessible(page)
-    use_passkey(page, "Sign in with a passkey")
+    tab_to(page, "[data-passkey-start]")
+    press_enter(page)
     page.wait_for_url(lambda url: "/sign-in" not in url)
     page.goto(site + "/account")
     assert page.get_by_role("heading", name="Your account").is_visible()
@@ -151,6 +154,11 @@ def test_add_a_passkey_from_the_account_page_and_remove_it(app: Flask, site: str
     page.wait_for_url("**/account")
     assert page.get_by_text("Your passkey or security key has been added").is_visible()
     assert page.get_by_role("cell", name="Work laptop", exact=True).is_visible()
+    assert_accessible(page)
+    page.set_viewport_size(SMALL)  # reflow: the list of passkeys never makes the page scroll sideways
+    page.reload()
+    document, viewport = _widths(page)
+    assert document <= viewport, f"the account page is {document} px wide at {viewport} px"
     assert_accessible(page)
 
     # Removing it: the password, and the passkey itself as the second factor.
