@@ -401,3 +401,12 @@ def test_after_the_leads_reset_a_person_can_set_up_a_passkey_instead_of_an_app(a
         assert db.session.get(User, person.id).totp_secret is None
     assert client.post(f"{link}/reset-passkey", data={"csrf_token": csrf_from(page_html), "pending": pending,
                                                       "start": "1"}).status_code == 404  # the link is used
+
+
+def test_a_passkey_name_is_shown_as_text_never_as_markup(app, make_user, client):
+    person = make_user()
+    sign_in(app, client, person)
+    name = '<img src=x onerror="alert(1)">'
+    assert add_passkey(app, client, person, SoftAuthenticator(), name=name).status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=" in page
