@@ -5,12 +5,15 @@ same reference, so a person can report it and an administrator can find the trac
 """
 
 import secrets
+from typing import TypeVar
 
-from flask import Flask, current_app, render_template
+from flask import Flask, abort, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
+
+Found = TypeVar("Found")
 
 TITLES = {
     400: "There was a problem with your request",
@@ -25,6 +28,14 @@ TITLES = {
 
 # No 0/O, 1/I/L or U: a reference read out over the phone should not be misheard.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def or_404(found: Found | None) -> Found:
+    """What a loader found, or a 404 when it found nothing: loaders return None for anything the person may not
+    see (portal.visibility), and every view answers the same 404, so existence is never revealed."""
+    if found is None:
+        abort(404)
+    return found
 
 
 def incident_reference() -> str:

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from helpers_security import build_path, half_signed_in
 
 from portal import access, create_app
+from portal.auth import login
 from portal.models import Role
 
 ROLES = list(Role)
@@ -186,9 +187,9 @@ def test_a_half_signed_in_person_reaches_only_the_code_page(app: Flask, make_use
     "/%2F%2Fevil.example", "/%5Cevil.example", "http:/evil.example", " //evil.example", "/\tevil.example",
 ])
 def test_local_redirect_target_refuses_other_sites(target: str) -> None:
-    assert access.local_redirect_target(target) is None
+    assert login.local_redirect_target(target) is None
 
 
 @pytest.mark.parametrize("target", ["/account", "/admin/people?q=a%20b", "/dashboard#top"])
 def test_local_redirect_target_keeps_local_paths(target: str) -> None:
-    assert access.local_redirect_target(target) == target
+    assert login.local_redirect_target(target) == target

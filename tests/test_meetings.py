@@ -9,9 +9,8 @@ from helpers_cohort import make_meeting, make_portfolio
 from helpers_queries import count_queries
 from helpers_reviews import answers_for
 
-from portal import clock
+from portal import clock, visibility
 from portal.extensions import db
-from portal.meetings import services as meeting_services
 from portal.meetings.texts import DEFAULT_AGENDA
 from portal.models import (
     Assessment,
@@ -95,13 +94,13 @@ def test_members_are_invited_and_there_is_one_chair(app, admin_client, make_user
     with app.app_context():
         member_id = db.session.scalar(db.select(MeetingMember.id).where(MeetingMember.user_id == first.id))
     locked = []  # the removal takes the meeting lock a first assessment save takes, while the seat still exists
-    real_lock = meeting_services.lock_meeting
+    real_lock = visibility.lock_meeting
 
     def watched_lock(meeting: Meeting) -> None:
         locked.append((meeting.id, db.session.get(MeetingMember, member_id) is not None))
         real_lock(meeting)
 
-    monkeypatch.setattr(meeting_services, "lock_meeting", watched_lock)
+    monkeypatch.setattr(visibility, "lock_meeting", watched_lock)
     removed = submit(client, f"/meetings/{mid}/members/{member_id}/remove", {}, page=f"/meetings/{mid}/members")
     assert removed.status_code == 302
     assert locked == [(mid, True)]

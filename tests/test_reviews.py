@@ -427,7 +427,7 @@ def test_a_first_save_waits_for_the_meeting_lock_and_then_sees_the_new_sample(ap
     On PostgreSQL the waiting statement must be the meeting row's SELECT ... FOR UPDATE; on SQLite the save
     must be inside the lock helper when it waits. Either way, once the redraw commits the save is refused.
     """
-    from portal.reviews import services
+    from portal import visibility
 
     panel = setting["panel"]
     client, person = setting["one"]
@@ -435,13 +435,13 @@ def test_a_first_save_waits_for_the_meeting_lock_and_then_sees_the_new_sample(ap
     path = f"{base(panel, pid)}/sections/part1"
     token = csrf_from(client.get(path).get_data(as_text=True))
     entered = threading.Event()
-    real_lock = services.lock_meeting
+    real_lock = visibility.lock_meeting
 
     def watched_lock(meeting):
         entered.set()
         real_lock(meeting)
 
-    monkeypatch.setattr(services, "lock_meeting", watched_lock)
+    monkeypatch.setattr(visibility, "lock_meeting", watched_lock)
     outcome = {}
 
     def post():
@@ -534,13 +534,13 @@ def _publish_minutes(client, meeting_id):
 
 def test_published_minutes_freeze_assessments_apologies_and_attendance(app, setting):
     """After publication nothing the minutes count changes: a late save, submission or apology is refused."""
-    from portal.reviews import services
+    from portal.reviews import meeting_data
 
     panel = setting["panel"]
     m, pid = panel.meeting_id, panel.portfolio_ids[0]
     one_client, one = setting["one"]
     two_client, _two = setting["two"]
-    chair_client, _chair = setting["chair"]
+    chair_client, chair = setting["chair"]
     complete(two_client, panel, pid)
     complete(one_client, panel, pid, submit_it=False)
     # Pages loaded before publication, as a member with the form open would have them.
@@ -576,7 +576,7 @@ def test_published_minutes_freeze_assessments_apologies_and_attendance(app, sett
     assert _assessment(app, one.id, pid).status == "draft" and _assessment(app, one.id, pid).answers == before
     with app.app_context():
         assert {s.user_id: (s.id, s.attendance) for s in db.session.scalars(select(MeetingMember))} == seats
-        counted = services.meeting_counts(db.session.get(Meeting, m))
+        counted = meeting_data.build(db.session.get(Meeting, m), db.session.get(User, chair.id))
     assert counted.total.submitted == 1 and counted.total.written == 0
     assert len(_actions(app, "assessment.submitted")) == 1
     assert _actions(app, "meeting.apologies_sent") == [] and _actions(app, "meeting.attendance_recorded") == []

@@ -1,9 +1,11 @@
 """Server-side sessions: cookie flags, 256-bit rotated ids, sign-out, timeouts and revocation."""
 
+import ast
 import hashlib
 import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from conftest import csrf_from, fresh_code, sign_in, submit
@@ -375,3 +377,47 @@ def test_sessions_prune_removes_only_expired_records(app, make_user, client):
     assert _session_ids(app, idle) == set() and len(_session_ids(app, busy)) == 1
     assert other.get("/dashboard").status_code == 200
     assert "removed 0 expired sessions" in app.test_cli_runner().invoke(args=["sessions", "prune"]).output
+
+
+# One home for session records ----------------------------------------------------------------------------
+
+PORTAL = Path(__file__).resolve().parent.parent / "portal"
+SESSIONS_MODULE = PORTAL / "auth" / "sessions.py"
+
+
+def _session_row_writes(tree: ast.AST) -> list[int]:
+    """Lines that make a UserSession or run an insert, update or delete against its table."""
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        names_table = any(isinstance(arg, ast.Name) and arg.id == "UserSession" for arg in node.args)
+        if called == "UserSession" or (called in {"insert", "update", "delete"} and names_table):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_session_rows_are_written_only_by_the_sessions_module():
+    writers = {}
+    for path in PORTAL.rglob("*.py"):
+        lines = _session_row_writes(ast.parse(path.read_text(encoding="utf-8")))
+        if lines:
+            writers[str(path.relative_to(PORTAL))] = lines
+    assert set(writers) == {"auth/sessions.py"}, writers
+
+
+# Who may see which portfolio still lives beside the gate until it moves to its own module (issue 12 item 1).
+NOT_THE_GATE = {"panel_access_open", "visible_portfolio_ids", "visible_among", "portfolio_or_404"}
+
+
+def test_no_service_uses_the_gate():
+    uses = []
+    for path in PORTAL.rglob("services.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "portal.access":
+                uses += [f"{path.relative_to(PORTAL)}: {alias.name}" for alias in node.names]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "access"
+                  and node.attr not in NOT_THE_GATE):
+                uses.append(f"{path.relative_to(PORTAL)}: access.{node.attr}")
+    assert uses == []

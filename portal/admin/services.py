@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from portal import access, audit, clock, mail
-from portal.auth import passkeys
+from portal import audit, clock, mail
+from portal.auth import passkeys, sessions
 from portal.auth.services import invitation_hours, new_link
 from portal.extensions import db
 from portal.models import (
@@ -103,7 +103,7 @@ def _revoke_links(user: User) -> None:
 def deactivate(actor: User, user: User) -> None:
     """Stop a person signing in; their sessions and any unused links end at once."""
     user.active = False
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     _revoke_links(user)
     audit.record(actor, "person.deactivated", f"user:{user.id}")
     db.session.commit()
@@ -120,7 +120,7 @@ def change_role(actor: User, user: User, role: Role) -> None:
     """Change what a person may do; their sessions end so the change takes effect at once."""
     before = user.role
     user.role = role.value
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     audit.record(actor, "permission.role_changed", f"user:{user.id}", before=before, after=role.value)
     db.session.commit()
 
@@ -137,7 +137,7 @@ def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> 
     user.enrolled_at = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     removed_passkeys = passkeys.remove_all(user)
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     _revoke_links(user)
     hours = invitation_hours()
     purpose = LinkPurpose.FULL_RESET if forgot_password else LinkPurpose.RESET

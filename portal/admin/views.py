@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 from portal import access, clock
 from portal.admin import forms, services
 from portal.auth import services as auth_services
+from portal.errors import or_404
 from portal.extensions import db
 from portal.models import AccountLink, Role, User
 
@@ -14,10 +15,7 @@ admin_only = access.roles(Role.ADMIN)
 
 
 def _link_or_404(link_id: int) -> AccountLink:
-    link = services.pending_link(link_id)
-    if link is None:
-        abort(404)
-    return link
+    return or_404(services.pending_link(link_id))
 
 
 @bp.route("/people")
@@ -179,9 +177,7 @@ def emails() -> str:
 @admin_only
 def retry_email(message_id: int) -> Response:
     """Try one undelivered email again now."""
-    message = services.undelivered_message(message_id)
-    if message is None:
-        abort(404)
+    message = or_404(services.undelivered_message(message_id))
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     services.retry_mail(access.require_user(), message)

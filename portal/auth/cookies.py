@@ -1,6 +1,6 @@
 """The portal's two cookies: their names, the signed state cookie, and what a forged or tampered one costs.
 
-- the session cookie holds the 256-bit token of a server-side session (portal/access.py sets and reads it);
+- the session cookie holds the 256-bit token of a server-side session (portal/auth/login.py sets and reads it);
 - the state cookie is Flask's signed cookie, holding only the CSRF token and one-off notices.
 
 Wherever cookies are `Secure` (everywhere but local http development) both names carry the `__Host-` prefix:

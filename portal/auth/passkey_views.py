@@ -9,8 +9,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from portal import access
+from portal.auth import login, passkeys, services
 from portal.auth import passkey_forms as forms
-from portal.auth import passkeys, services
 from portal.auth.views import ENROLMENT_LINKS
 from portal.models import AccountLink, LinkPurpose
 
@@ -58,8 +58,8 @@ def sign_in() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         outcome = passkeys.sign_in_passwordless(_handle(), form.credential.data, *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
-            return redirect(access.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
+            login.set_cookie(outcome.token)
+            return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
         form.credential.errors.append(outcome.message)
     options = _start(passkeys.Purpose.PASSWORDLESS)
     return render_template("auth/passkey_sign_in.html", form=form, options=options), _status(form)
@@ -77,8 +77,8 @@ def second_factor() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         outcome = passkeys.sign_in_second_factor(g.auth_session, _handle(), form.credential.data, *_client())
         if outcome.ok:
-            access.begin_session(outcome.token)
-            return redirect(access.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
+            login.set_cookie(outcome.token)
+            return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
         form.credential.errors.append(outcome.message)
     options = _start(passkeys.Purpose.SECOND_FACTOR, g.pending_user, g.auth_session)
     return render_template("auth/passkey_second_factor.html", form=form, options=options,
@@ -104,7 +104,7 @@ def enrol(token: str) -> str | Response | tuple[str, int]:
         outcome = passkeys.enrol_with_passkey(link, _handle(), form.credential.data, form.name.data, *_client(),
                                               g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
         form.credential.errors.append(outcome.message)
     options = _start(passkeys.Purpose.REGISTER, link.user)
@@ -127,7 +127,7 @@ def reset_enrol(token: str) -> str | Response | tuple[str, int]:
         outcome = passkeys.reset_with_passkey(link, form.pending.data, _handle(), form.credential.data,
                                               form.name.data, *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
         form.credential.errors.append(outcome.message)
     options = _start(passkeys.Purpose.REGISTER, link.user)

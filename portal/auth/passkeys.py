@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from portal import access, audit, clock, mail
-from portal.auth import services, throttle
+from portal import audit, clock, mail
+from portal.auth import services, sessions, throttle
 from portal.auth.services import Outcome
 from portal.extensions import db
 from portal.models import AccountLink, AuditEvent, Passkey, PasskeyChallenge, SessionStage, User, UserSession
@@ -200,9 +200,9 @@ def enrol_with_passkey(link: AccountLink, handle: str, response_json: str, name:
     user.enrolled_at = now
     user.active = True
     link.used_at = now
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     codes = services._new_recovery_codes(user)
-    token = services._start_session(user, SessionStage.FULL, current, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
     audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="enrolment")
@@ -234,9 +234,9 @@ def reset_with_passkey(link: AccountLink, sealed: str, handle: str, response_jso
     now = clock.now()
     user.totp_secret, user.totp_last_step, user.enrolled_at = None, None, now
     link.used_at = now
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     codes = services._new_recovery_codes(user)
-    token = services._start_session(user, SessionStage.FULL, current, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
     audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="reset")
@@ -342,7 +342,7 @@ def remove_passkey(user: User, session: UserSession, passkey: Passkey, password:
         return refusal
     name = passkey.name
     db.session.execute(delete(Passkey).where(Passkey.id == passkey.id, Passkey.user_id == user.id))
-    access.end_other_sessions(user, keep=session)
+    sessions.end_others(user, keep=session)
     audit.record(user, "passkey.removed", f"passkey:{passkey.id}", name=name)
     _notify(user, "A passkey was removed from your moderation portal account", "removed")
     db.session.commit()
@@ -478,7 +478,7 @@ def sign_in_passwordless(handle: str, response_json: str, ip: str, agent: str, c
 def _signed_in(user: User, passkey: Passkey, key: str, ip: str, agent: str, replacing: UserSession | None,
                method: str) -> Outcome:
     throttle.note_attempt(key, ip, succeeded=True)
-    token = services._start_session(user, SessionStage.FULL, replacing, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, replacing, ip, agent)
     audit.record(user, "passkey.used", f"passkey:{passkey.id}", name=passkey.name, counter=passkey.sign_count)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=method)
     _notify(user, "Your passkey was used to sign in to the moderation portal", "used")

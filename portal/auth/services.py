@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from portal import access, audit, clock, mail
-from portal.auth import throttle
+from portal import audit, clock, mail
+from portal.auth import sessions, throttle
 from portal.extensions import db
 from portal.models import (
     AccountLink,
@@ -113,24 +113,11 @@ def _failed_attempt(user: User | None, key: str, ip: str, action: str, message: 
 # Sessions ---------------------------------------------------------------------------------------------
 
 
-def _start_session(user: User, stage: SessionStage, replacing: UserSession | None, ip: str, agent: str) -> str:
-    """Create a session with a new token (rotation), deleting the one it replaces."""
-    if replacing is not None:
-        db.session.execute(delete(UserSession).where(UserSession.id == replacing.id))
-    token = tokens.new_token()
-    now = clock.now()
-    db.session.add(
-        UserSession(id=tokens.hash_token(token), user_id=user.id, stage=stage.value, created_at=now,
-                    last_seen_at=now, ip=ip, user_agent=agent[:200])
-    )
-    return token
-
-
 def sign_out(session: UserSession | None, user: User | None) -> None:
     """Delete the session record so its cookie is worthless."""
     if session is None:
         return
-    db.session.execute(delete(UserSession).where(UserSession.id == session.id))
+    sessions.end(session)
     if user is not None:
         audit.record(user, "sign_out")
     db.session.commit()
@@ -138,7 +125,7 @@ def sign_out(session: UserSession | None, user: User | None) -> None:
 
 def sign_out_other_sessions(user: User, session: UserSession) -> int:
     """End every session of the person but this one; return how many ended (0 changes nothing)."""
-    others = access.end_other_sessions(user, keep=session)
+    others = sessions.end_others(user, keep=session)
     if others == 0:
         return 0
     audit.record(user, "session.others_signed_out", f"user:{user.id}", sessions=others)
@@ -162,7 +149,7 @@ def sign_in_password(email: str, password: str, ip: str, agent: str, current: Us
         return _failed_attempt(user, key, ip, "sign_in.failed", FAILED, step="password")
     if needs_rehash:
         user.password_hash = passwords.hash_password(password)
-    token = _start_session(user, SessionStage.PASSWORD, current, ip, agent)
+    token = sessions.begin(user, SessionStage.PASSWORD, current, ip, agent)
     audit.record(user, "sign_in.password_accepted", f"user:{user.id}")
     db.session.commit()
     return Outcome(True, token=token, user=user)
@@ -246,7 +233,7 @@ def sign_in_code(pending: UserSession, raw_code: str, ip: str, agent: str) -> Ou
     if not used.ok:
         return _failed_attempt(user, key, ip, "sign_in.failed", CODE_MESSAGES[used], step="code", reason=used.value)
     throttle.note_attempt(key, ip, succeeded=True)
-    token = _start_session(user, SessionStage.FULL, pending, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, pending, ip, agent)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=used.value)
     if used == CodeCheck.RECOVERY:
         remaining = unused_recovery_codes(user)
@@ -311,7 +298,7 @@ def regenerate_recovery_codes(user: User, session: UserSession, password: str, r
         return refusal
     codes = _new_recovery_codes(user)
     # Whoever held the old codes may have signed in with one: their sessions must not outlive the codes.
-    access.end_other_sessions(user, keep=session)
+    sessions.end_others(user, keep=session)
     audit.record(user, "2fa.recovery_codes_regenerated", f"user:{user.id}")
     mail.queue(user.email, "New recovery codes were created for your account", "recovery_codes_changed",
                account_url=mail.external_url("auth.account"))
@@ -384,7 +371,7 @@ def confirm_authenticator_change(user: User, session: UserSession, sealed: str, 
     user.totp_last_step = step
     user.enrolled_at = clock.now()
     codes = _new_recovery_codes(user)
-    access.end_other_sessions(user, keep=session)
+    sessions.end_others(user, keep=session)
     audit.record(user, "2fa.changed", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal authenticator app was changed", "authenticator_changed",
                account_url=mail.external_url("auth.account"))
@@ -555,9 +542,9 @@ def confirm_enrolment(link: AccountLink, raw_code: str, ip: str, agent: str, cur
     user.enrolled_at = clock.now()
     user.active = True
     link.used_at = clock.now()
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     codes = _new_recovery_codes(user)
-    token = _start_session(user, SessionStage.FULL, current, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="enrolment")
     db.session.commit()
@@ -623,9 +610,9 @@ def confirm_reset_setup(link: AccountLink, sealed: str, raw_code: str, ip: str, 
     now = clock.now()
     user.totp_secret, user.totp_last_step, user.enrolled_at = secret, step, now
     link.used_at = now
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     codes = _new_recovery_codes(user)
-    token = _start_session(user, SessionStage.FULL, current, ip, agent)
+    token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose)
     audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="reset")
     mail.queue(user.email, "Your moderation portal authenticator app was changed", "authenticator_changed",
@@ -713,7 +700,7 @@ def reset_password(link: AccountLink, raw_code: str, new_password: str, ip: str)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = clock.now()
     link.used_at = clock.now()
-    access.end_other_sessions(user)
+    sessions.end_others(user)
     audit.record(user, "password.reset", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
                account_url=mail.external_url("auth.sign_in"))
@@ -733,7 +720,7 @@ def change_password(user: User, session: UserSession, current_password: str, raw
                                "Your current password or security code is not right.")
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = clock.now()
-    access.end_other_sessions(user, keep=session)
+    sessions.end_others(user, keep=session)
     audit.record(user, "password.changed", f"user:{user.id}")
     mail.queue(user.email, "Your moderation portal password was changed", "password_changed",
                account_url=mail.external_url("auth.account"))

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.auth import forms, passkeys, services
+from portal.auth import forms, login, passkeys, services, sessions
 from portal.models import AccountLink, LinkPurpose
 
 bp = Blueprint("auth", __name__)
@@ -29,11 +29,11 @@ def sign_in() -> str | Response:
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
     form = forms.SignInForm()
-    next_path = access.local_redirect_target(request.args.get("next"))
+    next_path = login.local_redirect_target(request.args.get("next"))
     if form.validate_on_submit():
         outcome = services.sign_in_password(form.email.data, form.password.data, *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return redirect(url_for("auth.security_code", next=next_path) if next_path
                             else url_for("auth.security_code"))
         form.email.errors.append(outcome.message)
@@ -55,8 +55,8 @@ def security_code() -> str | Response:
     if form.validate_on_submit():
         outcome = services.sign_in_code(g.auth_session, form.code.data, *_client())
         if outcome.ok:
-            access.begin_session(outcome.token)
-            target = access.local_redirect_target(request.args.get("next"))
+            login.set_cookie(outcome.token)
+            target = login.local_redirect_target(request.args.get("next"))
             return redirect(target or url_for("pages.dashboard"))
         form.code.errors.append(outcome.message)
     return render_template("auth/security_code.html", form=form, has_passkeys=has_passkeys,
@@ -68,7 +68,7 @@ def security_code() -> str | Response:
 def sign_out() -> Response:
     """End the session: the record is deleted, so the old cookie is worthless."""
     services.sign_out(g.auth_session, g.user or g.pending_user)
-    access.end_session()
+    login.clear_cookie()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
 
@@ -105,7 +105,7 @@ def enrol(token: str) -> str | Response:
     if form.validate_on_submit():
         outcome = services.confirm_enrolment(link, form.code.data, *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
         form.code.errors.append(outcome.message)
     return render_template("auth/enrol.html", form=form, token=token, **services.enrolment_details(link)), (
@@ -146,7 +146,7 @@ def reset_authenticator(token: str) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         outcome = services.confirm_reset_setup(link, form.pending.data, form.code.data, *_client(), g.auth_session)
         if outcome.ok:
-            access.begin_session(outcome.token)
+            login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
                                    new_authenticator=True)
         form.code.errors.append(outcome.message)
@@ -173,7 +173,7 @@ def password_reset(token: str) -> str | Response:
     if form.validate_on_submit():
         outcome = services.reset_password(link, form.code.data, form.password.data, _client()[0])
         if outcome.ok:
-            access.end_session()
+            login.clear_cookie()
             flash("Your password has been changed. Sign in with your new password.")
             return redirect(url_for("auth.sign_in"))
         form.code.errors.append(outcome.message)
@@ -189,7 +189,7 @@ def account() -> str:
         "auth/account.html",
         user=user,
         sign_ins=services.recent_sign_ins(user),
-        sessions=access.active_sessions(user),
+        sessions=sessions.active(user),
         current_session=g.auth_session,
         codes_left=services.unused_recovery_codes(user),
         passkeys=passkeys.passkeys_of(user),

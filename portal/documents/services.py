@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import access, audit, clock
+from portal import audit, clock, visibility
 from portal.documents import antivirus, archives, cleaning, readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.documents.storage import current_store
@@ -26,7 +26,6 @@ from portal.models import (
     EvidenceType,
     MeetingMember,
     PanelCopy,
-    PanelRole,
     Portfolio,
     ReadReceipt,
     SampledPortfolio,
@@ -389,7 +388,7 @@ def readable_version(user: User, portfolio_id: int, document_id: int,
         .options(contains_eager(DocumentVersion.document), contains_eager(DocumentVersion.panel_copy))
         .where(DocumentVersion.id == version_id, DocumentVersion.wrapped_key.is_not(None),
                *_live_document(portfolio_id, document_id),
-               Document.portfolio_id.in_(access.visible_portfolio_ids(user)))).first()
+               Document.portfolio_id.in_(visibility.visible_portfolio_ids(user)))).first()
     return (row[0], row[1]) if row else None
 
 
@@ -637,7 +636,7 @@ def panel_for(portfolio_ids: Iterable[int]) -> list[User]:
         select(User).join(MeetingMember, MeetingMember.user_id == User.id)
         .join(SampledPortfolio, SampledPortfolio.meeting_id == MeetingMember.meeting_id)
         .where(SampledPortfolio.portfolio_id.in_(ids),
-               MeetingMember.panel_role.in_((PanelRole.CHAIR.value, PanelRole.MEMBER.value)))
+               visibility.seated_on_panel())
         .distinct()
     ).unique()
     return sorted(people, key=lambda u: (u.name.lower(), u.id))
@@ -692,5 +691,5 @@ def my_read_states(user: User, documents: list[Document]) -> dict[int, str]:
 
 def visible_portfolios(user: User) -> list[Portfolio]:
     """The portfolios this person may see, in id order."""
-    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(visibility.visible_portfolio_ids(user)))
                                    .order_by(Portfolio.id)))

@@ -16,10 +16,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access, wording
+from portal import access, visibility, wording
 from portal.documents import forms, services, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
+from portal.errors import or_404
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
 from portal.ops import retention
@@ -37,18 +38,12 @@ def document_size(size: int) -> str:
 
 
 def _document_or_404(portfolio_id: int, document_id: int) -> tuple[Portfolio, Document]:
-    portfolio = access.portfolio_or_404(access.require_user(), portfolio_id)
-    document = services.document_in(portfolio, document_id)
-    if document is None:
-        abort(404)
-    return portfolio, document
+    portfolio = or_404(visibility.visible_portfolio(access.require_user(), portfolio_id))
+    return portfolio, or_404(services.document_in(portfolio, document_id))
 
 
 def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> tuple[DocumentVersion, Portfolio]:
-    found = services.readable_version(access.require_user(), portfolio_id, document_id, version_id)
-    if found is None:
-        abort(404)
-    return found
+    return or_404(services.readable_version(access.require_user(), portfolio_id, document_id, version_id))
 
 
 @bp.route(PREFIX)
@@ -56,7 +51,7 @@ def _version_or_404(portfolio_id: int, document_id: int, version_id: int) -> tup
 def portfolio_documents(portfolio_id: int) -> str:
     """A portfolio's documents grouped by evidence type, with who has read each."""
     user = access.require_user()
-    portfolio = access.portfolio_or_404(user, portfolio_id)
+    portfolio = or_404(visibility.visible_portfolio(user, portfolio_id))
     documents = services.documents_of([portfolio.id])
     groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
     not_cleaned = services.not_cleaned(d.current_version for d in documents if d.current_version) \
@@ -82,7 +77,7 @@ def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: 
 def upload(portfolio_id: int) -> tuple[str, int] | Response:
     """Upload one or more files, each with its evidence type, encrypted as they stream in."""
     user = access.require_user()
-    portfolio = access.portfolio_or_404(user, portfolio_id)
+    portfolio = or_404(visibility.visible_portfolio(user, portfolio_id))
     if request.method == "GET":
         return _upload_page(portfolio, [], 200)
     try:
@@ -202,7 +197,7 @@ def download(portfolio_id: int, document_id: int, version_id: int) -> Response |
 def _matrix_portfolios() -> list[Portfolio]:
     ids = list(dict.fromkeys(int(v) for v in request.args.getlist("portfolio") if v.isdigit()))[:500]
     user = access.require_user()
-    return [access.portfolio_or_404(user, pid) for pid in ids] if ids else []
+    return [or_404(visibility.visible_portfolio(user, pid)) for pid in ids] if ids else []
 
 
 def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[str]:
@@ -218,7 +213,7 @@ def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[s
 def readiness(portfolio_id: int | None = None) -> str | Response:
     """Who has read what: people x documents for one portfolio or several (?portfolio=1&portfolio=2)."""
     user = access.require_user()
-    portfolios = [access.portfolio_or_404(user, portfolio_id)] if portfolio_id else _matrix_portfolios()
+    portfolios = [or_404(visibility.visible_portfolio(user, portfolio_id))] if portfolio_id else _matrix_portfolios()
     if not portfolios:
         choices = [(p.id, p.label_for(user)) for p in services.visible_portfolios(user)]
         return render_template("documents/readiness_choose.html", choices=choices)

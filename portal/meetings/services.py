@@ -5,10 +5,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.extensions import db
 from portal.meetings import sampling
 from portal.meetings.texts import DEFAULT_AGENDA, DEFAULT_TERMS_OF_REFERENCE
@@ -99,44 +99,6 @@ def save_meeting(actor: User, meeting: Meeting | None, details: MeetingDetails) 
     return meeting
 
 
-def meetings_for(user: User) -> list[Meeting]:
-    """Every meeting for the Lead; the meetings a person sits on otherwise; newest first."""
-    statement = (select(Meeting).options(selectinload(Meeting.members), selectinload(Meeting.sampled))
-                 .order_by(Meeting.held_on.desc(), Meeting.id.desc()))
-    if not user.is_admin:
-        statement = statement.join(MeetingMember).where(MeetingMember.user_id == user.id)
-    return list(db.session.scalars(statement))
-
-
-def meeting_for(user: User, meeting_id: int) -> Meeting | None:
-    """A meeting the person may see (the Lead, or anyone who sits on it), else None."""
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None or user.is_admin or seat(user, meeting) is not None:
-        return meeting
-    return None
-
-
-def seat(user: User, meeting: Meeting) -> MeetingMember | None:
-    """The person's seat at the meeting, if they have one."""
-    return next((m for m in meeting.members if m.user_id == user.id), None)
-
-
-def chair_of(meeting: Meeting) -> User | None:
-    """The meeting's Chair, if one has been chosen."""
-    return next((m.user for m in meeting.members if m.panel_role == PanelRole.CHAIR), None)
-
-
-def lock_meeting(meeting: Meeting) -> None:
-    """Hold the meeting row's lock until commit: a redraw and a first assessment save then run one at a time."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        # SQLite drops FOR UPDATE and begins a transaction only at the first write, so checks made after a plain
-        # SELECT could still race; a no-op write takes SQLite's (database-wide) write lock before them instead.
-        db.session.execute(update(Meeting).where(Meeting.id == meeting.id).values(id=Meeting.id)
-                           .execution_options(synchronize_session=False))
-    else:
-        db.session.execute(select(Meeting.id).where(Meeting.id == meeting.id).with_for_update())
-
-
 # Members ------------------------------------------------------------------------------------------------
 
 
@@ -152,10 +114,10 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
 
     A meeting has one Chair: choosing a new Chair makes the previous one a member.
     """
-    found = seat(person, meeting)
+    found = visibility.seat_at(person, meeting)
     if role == PanelRole.CHAIR:
         for other in meeting.members:
-            if other.panel_role == PanelRole.CHAIR and other.user_id != person.id:
+            if visibility.is_chair(other) and other.user_id != person.id:
                 other.panel_role = PanelRole.MEMBER.value
                 audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
                              role=PanelRole.MEMBER.value)
@@ -187,7 +149,7 @@ def remove_member(actor: User, meeting: Meeting, member: MeetingMember) -> None:
     Under the meeting's lock, like a first assessment save, so a save either lands before the removal or waits
     for it and is refused (reviews.services re-checks the seat under the same lock).
     """
-    lock_meeting(meeting)
+    visibility.lock_meeting(meeting)
     meeting.members.remove(member)
     audit.record(actor, "meeting.member_removed", f"meeting:{meeting.id}", user=member.user_id)
     db.session.commit()
@@ -276,7 +238,7 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     """
     # Lock the meeting so two people drawing at once cannot both make a "current" draw, and a first assessment
     # save (which takes the same lock) either comes first and blocks the redraw or waits and sees the new sample.
-    lock_meeting(meeting)
+    visibility.lock_meeting(meeting)
     if meeting.minutes_published_at is not None:
         raise sampling.SamplingError("The minutes are published, so the sample can no longer change")
     previous = current_draw(meeting)
@@ -301,22 +263,22 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
         previous.current = False
         db.session.execute(delete(SampledPortfolio).where(SampledPortfolio.meeting_id == meeting.id))
         db.session.expire(meeting, ["sampled"])
-    record = SampleDraw(meeting_id=meeting.id, seed=seed, population=json.dumps([p.id for p in population]),
+    sample_draw = SampleDraw(meeting_id=meeting.id, seed=seed, population=json.dumps([p.id for p in population]),
                         parameters=json.dumps(parameters, sort_keys=True), picks=json.dumps(picks),
                         reason=request.reason.strip(), drawn_by_id=actor.id, drawn_at=clock.now(), current=True)
-    db.session.add(record)
+    db.session.add(sample_draw)
     db.session.flush()
     by_id = {p.id: p for p in population}
     for position, portfolio_id in enumerate(picks, start=1):
-        db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=record.id,
+        db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio_id, draw_id=sample_draw.id,
                                         position=position))
     give_pseudonyms(by_id[pid] for pid in picks)
     _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before], sorted(before - set(picks)))
-    audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=record.id,
+    audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=sample_draw.id,
                  seed=seed, size=size, population=len(population), picks=picks, strata=strata,
-                 reason=record.reason, superseded=previous.id if previous else None)
+                 reason=sample_draw.reason, superseded=previous.id if previous else None)
     db.session.commit()
-    return record
+    return sample_draw
 
 
 def _recipients(portfolios: list[Portfolio]) -> list[str]:
@@ -360,25 +322,25 @@ class Verification:
         return not self.problem and self.rerun == self.recorded
 
 
-def verify(record: SampleDraw) -> Verification:
+def verify(sample_draw: SampleDraw) -> Verification:
     """Re-run a draw from its stored seed, population and parameters and compare with the stored picks."""
-    parameters = json.loads(record.parameters)
-    population = [int(i) for i in json.loads(record.population)]
-    recorded = [int(i) for i in json.loads(record.picks)]
+    parameters = json.loads(sample_draw.parameters)
+    population = [int(i) for i in json.loads(sample_draw.population)]
+    recorded = [int(i) for i in json.loads(sample_draw.picks)]
     stratum_of = parameters.get("stratum_of", {})
     units = [sampling.Unit(pid, stratum_of.get(str(pid), "")) for pid in population]
     try:
         size = sampling.sample_size(len(population), parameters.get("number"), parameters.get("percentage"))
-        rerun = sampling.draw(record.seed, units, size)
+        rerun = sampling.draw(sample_draw.seed, units, size)
     except sampling.SamplingError as exc:
-        return Verification(record, parameters, population, recorded, [], str(exc))
-    return Verification(record, parameters, population, recorded, rerun)
+        return Verification(sample_draw, parameters, population, recorded, [], str(exc))
+    return Verification(sample_draw, parameters, population, recorded, rerun)
 
 
 def draw_of(meeting: Meeting, draw_id: int) -> SampleDraw | None:
     """One of the meeting's draws."""
-    record = db.session.get(SampleDraw, draw_id)
-    return record if record is not None and record.meeting_id == meeting.id else None
+    sample_draw = db.session.get(SampleDraw, draw_id)
+    return sample_draw if sample_draw is not None and sample_draw.meeting_id == meeting.id else None
 
 
 def labels_for(user: User, portfolio_ids: list[int]) -> dict[int, str]:

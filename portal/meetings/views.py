@@ -4,10 +4,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, visibility
+from portal.errors import or_404
 from portal.meetings import forms, sampling, services
 from portal.models import Meeting, PanelRole, Role, TemplateKind, User
-from portal.reviews.services import chaired_meeting
 
 bp = Blueprint("meetings", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -15,10 +15,7 @@ admin_only = access.roles(Role.ADMIN)
 
 def _meeting_or_404(meeting_id: int) -> tuple[User, Meeting]:
     user = access.require_user()
-    meeting = services.meeting_for(user, meeting_id)
-    if meeting is None:
-        abort(404)
-    return user, meeting
+    return user, or_404(visibility.visible_meeting(user, meeting_id))
 
 
 def _status(form: FlaskForm) -> int:
@@ -30,8 +27,8 @@ def _status(form: FlaskForm) -> int:
 def meetings() -> str:
     """The meetings this person may see."""
     user = access.require_user()
-    return render_template("meetings/list.html", meetings=services.meetings_for(user), user=user,
-                           chair_of=services.chair_of)
+    return render_template("meetings/list.html", meetings=visibility.visible_meetings(user), user=user,
+                           chair_of=visibility.chair_of)
 
 
 def _details(form: forms.MeetingForm) -> services.MeetingDetails:
@@ -91,14 +88,14 @@ def meeting(meeting_id: int) -> str:
     """A meeting: details, agenda, Terms of Reference, members, the sample and links to the other areas."""
     user, found = _meeting_or_404(meeting_id)
     sampled = services.sample(found)
-    readable = access.visible_among(user, (p.id for p in sampled))
+    readable = visibility.visible_among(user, (p.id for p in sampled))
     draw = services.current_draw(found)
     # Once assessing has begun the sample is fixed, so the page stops offering a redraw.
-    can_draw = chaired_meeting(user, found.id) is not None and not (draw and services.started_assessments(found))
-    return render_template("meetings/meeting.html", meeting=found, user=user, seat=services.seat(user, found),
-                           chair=services.chair_of(found), sampled=sampled, readable=readable,
+    can_draw = visibility.chairs(user, found) and not (draw and services.started_assessments(found))
+    return render_template("meetings/meeting.html", meeting=found, user=user, seat=visibility.seat_at(user, found),
+                           chair=visibility.chair_of(found), sampled=sampled, readable=readable,
                            draw=draw, can_draw=can_draw,
-                           window_open=access.panel_access_open(found))
+                           window_open=visibility.access_open(found))
 
 
 def _member_form() -> tuple[forms.MemberForm, dict[int, User]]:
@@ -120,7 +117,7 @@ def members(meeting_id: int) -> str | Response:
         if person.role == Role.OBSERVER and role != PanelRole.OBSERVER:
             form.panel_role.errors.append("A Steering Group observer can only observe a meeting")
         else:
-            was_seated = services.seat(person, found) is not None
+            was_seated = visibility.seat_at(person, found) is not None
             services.set_member(access.require_user(), found, person, role)
             flash(f"{person.name} is now {role.label.lower()} of this meeting."
                   + ("" if was_seated else " They have been emailed a link to the meeting."))
@@ -134,9 +131,7 @@ def members(meeting_id: int) -> str | Response:
 def remove_member(meeting_id: int, member_id: int) -> Response:
     """Take a person off the meeting."""
     _, found = _meeting_or_404(meeting_id)
-    member = services.member_of(found, member_id)
-    if member is None:
-        abort(404)
+    member = or_404(services.member_of(found, member_id))
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     name = member.user.name
@@ -151,10 +146,7 @@ def remove_member(meeting_id: int, member_id: int) -> Response:
 def _drawer_or_404(meeting_id: int) -> tuple[User, Meeting]:
     # The Lead, or the Chair while the access window is open: the same loader as the meeting record.
     user = access.require_user()
-    found = chaired_meeting(user, meeting_id)
-    if found is None:
-        abort(404)
-    return user, found
+    return user, or_404(visibility.chaired_meeting(user, meeting_id))
 
 
 @bp.route("/meetings/<int:meeting_id>/sample", methods=["GET", "POST"])
@@ -176,7 +168,7 @@ def draw(meeting_id: int) -> str | Response:
             percentage=form.percentage.data if form.size_kind.data == "percentage" else None,
             strata=list(form.strata.data or []), reason=form.reason.data or "")
         try:
-            record = services.draw_sample(user, found, wanted)
+            sample_draw = services.draw_sample(user, found, wanted)
         except services.RedrawBlocked as exc:
             refusal, started = str(exc), exc.started
         except sampling.SamplingError as exc:
@@ -186,7 +178,7 @@ def draw(meeting_id: int) -> str | Response:
         else:
             flash(f"The sample has been drawn: {len(services.sample(found))} portfolios. "
                   "Their NQSWs and Assessors have been told.")
-            return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=record.id))
+            return redirect(url_for("meetings.verify", meeting_id=found.id, draw_id=sample_draw.id))
     return render_template("meetings/draw.html", meeting=found, form=form, previous=previous,
                            eligible=eligible, previous_meeting=services.previous_meeting(found),
                            started=started, refusal=refusal), 400 if refusal else _status(form)
@@ -197,9 +189,7 @@ def draw(meeting_id: int) -> str | Response:
 def verify(meeting_id: int, draw_id: int) -> str:
     """Re-run a recorded draw from its seed, population and parameters and compare the picks."""
     user, found = _meeting_or_404(meeting_id)
-    record = services.draw_of(found, draw_id)
-    if record is None:
-        abort(404)
-    result = services.verify(record)
+    sample_draw = or_404(services.draw_of(found, draw_id))
+    result = services.verify(sample_draw)
     return render_template("meetings/verify.html", meeting=found, result=result, user=user,
                            draws=services.draws(found), labels=services.labels_for(user, result.recorded))

@@ -35,7 +35,7 @@ from portal.models.meetings import (
     TemplateKind,
 )
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
-from portal.models.records import (
+from portal.models.reports import (
     Action,
     ActionStatus,
     FeedbackRecipient,

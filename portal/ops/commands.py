@@ -13,7 +13,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import access, clock
+from portal import clock
+from portal.auth import sessions
 from portal.ops import backup, deployment, jobs, keys, retention
 from portal.ops.worker import Worker
 from portal.security.crypto import KeyringError
@@ -288,7 +289,7 @@ def sessions_group() -> None:
 def sessions_prune_command() -> None:
     """Delete the records of sessions that have expired (a session ends at its time limits in any case)."""
     with _not_while_a_worker_runs("sessions-prune"):
-        click.echo(f"removed {access.prune_expired_sessions()} expired sessions")
+        click.echo(f"removed {sessions.prune()} expired sessions")
 
 
 # The deployment -------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from portal.models import (
 )
 from portal.portfolios import services as portfolios
 from portal.reports import release
-from portal.reports import services as records
+from portal.reports import services as minutes
 from portal.reviews import services as reviews
 from portal.security import passwords, totp
 
@@ -173,18 +173,18 @@ def _past_meeting(lead: User, panel: list[tuple[DemoPerson, PanelRole]], held_on
             "feedback_assessor": "Your final report links evidence to the PCF clearly. Date each observation.",
             "feedback_nqsw": "Your reflections show growing confidence. Say more about the voice of the child.",
         })
-    records.save_notes(lead, meeting, "The panel scrutinised two portfolios, starting with the key documents. "
+    minutes.save_notes(lead, meeting, "The panel scrutinised two portfolios, starting with the key documents. "
                                       "Members who sent apologies submitted written assessments.")
-    records.add_theme(lead, meeting, "Recording protected time", "Not consistently recorded across employers.")
-    records.add_theme(lead, meeting, "Voice of people who use services", "Feedback from people is thin.")
-    records.add_action(lead, meeting, "Add a protected-time log to the portfolio template", "ASYE Lead",
+    minutes.add_theme(lead, meeting, "Recording protected time", "Not consistently recorded across employers.")
+    minutes.add_theme(lead, meeting, "Voice of people who use services", "Feedback from people is thin.")
+    minutes.add_action(lead, meeting, "Add a protected-time log to the portfolio template", "ASYE Lead",
                        held_on + timedelta(days=60))
-    records.add_action(lead, meeting, "Offer Assessor refresher training on direct observations",
+    minutes.add_action(lead, meeting, "Offer Assessor refresher training on direct observations",
                        "Principal Social Worker", held_on + timedelta(days=90))
-    records.add_key_message(lead, meeting, "Date and sign every direct observation and supervision record.")
-    records.add_key_message(lead, meeting, "Show how feedback from people who use services shaped your practice.")
-    records.approve(lead, meeting)
-    records.publish(lead, meeting)
+    minutes.add_key_message(lead, meeting, "Date and sign every direct observation and supervision record.")
+    minutes.add_key_message(lead, meeting, "Show how feedback from people who use services shaped your practice.")
+    minutes.approve(lead, meeting)
+    minutes.publish(lead, meeting)
     return meeting
 
 

@@ -38,8 +38,8 @@ from flask import current_app
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from portal import access, audit, clock, mail
-from portal.auth import throttle
+from portal import audit, clock, mail
+from portal.auth import sessions, throttle
 from portal.extensions import db
 from portal.models import JobRun
 from portal.ops import retention
@@ -99,7 +99,7 @@ def _storage_gc(_checkpoint: str) -> Outcome:
 
 
 def _sessions_prune(_checkpoint: str) -> Outcome:
-    return Outcome(f"removed {access.prune_expired_sessions()} expired sessions")
+    return Outcome(f"removed {sessions.prune()} expired sessions")
 
 
 def _sign_in_attempts_prune(_checkpoint: str) -> Outcome:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal import access, audit, clock
+from portal import audit, clock, visibility
 from portal.extensions import db
 from portal.models import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
@@ -267,7 +267,7 @@ def documents_by_type(portfolio: Portfolio) -> list[tuple[EvidenceType, list[Doc
 
 def visible_portfolios(user: User) -> list[Portfolio]:
     """The portfolios this person may see now: all for the Lead, the open samples of their meetings otherwise."""
-    statement = (select(Portfolio).where(Portfolio.id.in_(access.visible_portfolio_ids(user)))
+    statement = (select(Portfolio).where(Portfolio.id.in_(visibility.visible_portfolio_ids(user)))
                  .options(joinedload(Portfolio.nqsw).joinedload(Nqsw.cohort)))
     portfolios = list(db.session.scalars(statement))
     return sorted(portfolios, key=lambda p: p.label_for(user).lower())

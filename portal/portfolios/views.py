@@ -3,9 +3,10 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, visibility
 from portal.admin import services as admin_services
 from portal.documents import uploads
+from portal.errors import or_404
 from portal.extensions import csrf, db
 from portal.models import Assessor, Nqsw, Outcome, Role, Service
 from portal.portfolios import forms, importer, removal, services
@@ -159,7 +160,8 @@ def remove_assessor(assessor_id: int) -> str | Response | tuple[str, int]:
 
 def _edit_portfolio(portfolio_id: int | None) -> str | Response:
     # The one portfolio loader: a purged portfolio (a retention tombstone) is a 404 here as on every page.
-    portfolio = access.portfolio_or_404(access.require_user(), portfolio_id) if portfolio_id is not None else None
+    user = access.require_user()
+    portfolio = or_404(visibility.visible_portfolio(user, portfolio_id)) if portfolio_id is not None else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
     form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws()]
     form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors()]
@@ -167,7 +169,7 @@ def _edit_portfolio(portfolio_id: int | None) -> str | Response:
         form.nqsw.data, form.assessor.data = portfolio.nqsw_id, portfolio.assessor_id or 0
         form.outcome.data = portfolio.outcome or ""
     if form.validate_on_submit():
-        saved = services.save_portfolio(access.require_user(), portfolio, services.PortfolioDetails(
+        saved = services.save_portfolio(user, portfolio, services.PortfolioDetails(
             form.nqsw.data, form.assessor.data or None, form.outcome.data or None, form.outcome_date.data,
             bool(form.exemplar_consent.data)))
         flash("The portfolio has been saved.")
@@ -194,7 +196,7 @@ def edit_portfolio(portfolio_id: int) -> str | Response:
 def pseudonymise(portfolio_id: int) -> Response:
     """Give a portfolio a new panel label (the Lead keeps the key)."""
     user = access.require_user()
-    portfolio = access.portfolio_or_404(user, portfolio_id)
+    portfolio = or_404(visibility.visible_portfolio(user, portfolio_id))
     if not forms.PseudonymForm().validate_on_submit():
         abort(400)
     label = services.assign_pseudonym(user, portfolio)
@@ -285,7 +287,7 @@ def portfolios() -> str:
 def portfolio(portfolio_id: int) -> str:
     """One portfolio: its summary, its documents by evidence type and what it lacks."""
     user = access.require_user()
-    shown = access.portfolio_or_404(user, portfolio_id)
+    shown = or_404(visibility.visible_portfolio(user, portfolio_id))
     return render_template("portfolios/portfolio.html", portfolio=shown, user=user,
                            check=services.completeness([shown.id])[shown.id],
                            groups=services.documents_by_type(shown), pseudonym_form=forms.PseudonymForm())

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 
-from portal import clock
+from portal import clock, visibility
 from portal.extensions import db
 from portal.models import (
     Action,
@@ -22,15 +22,12 @@ from portal.models import (
     MeetingMember,
     Minutes,
     MinutesStatus,
-    PanelRole,
     Role,
     SampledPortfolio,
     SampleDraw,
     User,
 )
 from portal.reports import release
-
-PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
 
 # The Lead's dashboard is the busiest page, so its two statements are built once, not per request.
 _NEXT_MEETING = (select(Meeting.id).where(Meeting.held_on >= bindparam("today"))
@@ -92,7 +89,7 @@ def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:
     sampled = _grouped(select(SampledPortfolio.meeting_id, func.count()).where(SampledPortfolio.meeting_id.in_(ids))
                        .group_by(SampledPortfolio.meeting_id))
     seats = _grouped(select(MeetingMember.meeting_id, func.count())
-                     .where(MeetingMember.meeting_id.in_(ids), MeetingMember.panel_role.in_(PANEL_ROLES))
+                     .where(MeetingMember.meeting_id.in_(ids), visibility.seated_on_panel())
                      .group_by(MeetingMember.meeting_id))
     submitted_rows = db.session.execute(
         select(Assessment.meeting_id, Assessment.user_id, func.count()).where(
@@ -104,7 +101,7 @@ def _states(meetings: list[Meeting], user: User) -> list[MeetingState]:
                                                             .where(FeedbackRelease.meeting_id.in_(ids)))}
     chaired = set(db.session.scalars(select(MeetingMember.meeting_id).where(
         MeetingMember.meeting_id.in_(ids), MeetingMember.user_id == user.id,
-        MeetingMember.panel_role == PanelRole.CHAIR.value)))
+        visibility.seated_as_chair())))
     states = []
     for m in meetings:
         item = releases.get(m.id)
@@ -139,11 +136,11 @@ def _admin(board: Dashboard, user: User) -> None:
 def _member(board: Dashboard, user: User) -> None:
     # A meeting stays until its minutes are published; for its Chair, until feedback is released too, so the
     # release target (due / overdue) does not vanish when the Chair publishes first.
-    awaiting_release = and_(MeetingMember.panel_role == PanelRole.CHAIR.value,
+    awaiting_release = and_(visibility.seated_as_chair(),
                             ~exists().where(FeedbackRelease.meeting_id == Meeting.id))
     meetings = list(db.session.scalars(
         select(Meeting).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
-        .where(MeetingMember.user_id == user.id, MeetingMember.panel_role.in_(PANEL_ROLES),
+        .where(MeetingMember.user_id == user.id, visibility.seated_on_panel(),
                or_(Meeting.minutes_published_at.is_(None), awaiting_release))
         .order_by(Meeting.held_on)))
     board.states = _states(meetings, user)

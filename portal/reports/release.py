@@ -17,14 +17,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import holidays
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.auth import services as auth_services
 from portal.extensions import db
-from portal.meetings.services import lock_meeting
 from portal.models import (
     Assessor,
     FeedbackRecipient,
@@ -39,7 +38,7 @@ from portal.models import (
     SampledPortfolio,
     User,
 )
-from portal.reports import record
+from portal.reports import minutes_data
 from portal.reviews.services import why_not_yet
 
 DEFAULT_TARGET_WORKING_DAYS = 5
@@ -165,11 +164,11 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     What is released is read live, so from here on the panel's views and the key messages are refused any
     change (reviews.services.refuse_if_closed); the lock makes an edit in flight finish first or be refused.
     """
-    lock_meeting(meeting)
+    visibility.lock_meeting(meeting)
     db.session.refresh(meeting, ["held_on"])
     if (not_yet := why_not_yet(meeting)) is not None:
         raise ReleaseRefused(not_yet)
-    minutes = record.minutes_for(meeting)
+    minutes = minutes_data.minutes_for(meeting)
     if minutes is None or minutes.status not in (MinutesStatus.APPROVED.value, MinutesStatus.PUBLISHED.value):
         raise ReleaseRefused("Approve the minutes before releasing feedback.")
     if release_for(meeting) is not None:
@@ -204,15 +203,12 @@ def release(actor: User, meeting: Meeting) -> FeedbackRelease:
     return item
 
 
-def recipient_or_404(user: User, meeting_id: int) -> FeedbackRecipient:
-    """The person's own place in a meeting's release, or 404 (no one sees another person's feedback)."""
-    found = db.session.scalar(
+def recipient_of(user: User, meeting_id: int) -> FeedbackRecipient | None:
+    """The person's own place in a meeting's release, else None (no one sees another person's feedback)."""
+    return db.session.scalar(
         select(FeedbackRecipient).join(FeedbackRelease, FeedbackRelease.id == FeedbackRecipient.release_id)
         .where(FeedbackRelease.meeting_id == meeting_id, FeedbackRecipient.user_id == user.id)
     )
-    if found is None:
-        abort(404)
-    return found
 
 
 @dataclass

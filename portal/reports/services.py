@@ -24,7 +24,7 @@ from portal.models import (
     Theme,
     User,
 )
-from portal.reports import record
+from portal.reports import minutes_data
 from portal.reviews.services import refuse_before_the_day, refuse_if_closed
 
 Row = TypeVar("Row", MeetingTheme, KeyMessage)
@@ -38,7 +38,7 @@ KEY_MESSAGES_CLOSED = "the key messages can no longer be changed"
 
 
 def _minutes(meeting: Meeting, actor: User) -> Minutes:
-    minutes = record.minutes_for(meeting)
+    minutes = minutes_data.minutes_for(meeting)
     if minutes is None:
         minutes = Minutes(meeting_id=meeting.id, status=MinutesStatus.DRAFT.value, notes="",
                           updated_at=clock.now(), updated_by_id=actor.id)
@@ -131,7 +131,7 @@ def set_action_status(actor: User, meeting: Meeting, action_id: int, status: Act
     _editable(meeting, actor)
     action = db.session.get(Action, action_id)
     if action is None or (action.meeting_id != meeting.id
-                          and action.id not in {a.id for a in record.carried_forward(meeting)}):
+                          and action.id not in {a.id for a in minutes_data.carried_forward(meeting)}):
         raise LookupError(action_id)
     now = clock.now()
     action.status, action.updated_at = status.value, now

@@ -6,12 +6,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
-from portal import access
+from portal import access, visibility
+from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, forms, record, release, services
+from portal.reports import content, forms, minutes_data, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
-from portal.reviews import record as assessments
 from portal.reviews.services import RecordClosed, why_not_yet
 
 bp = Blueprint("reports", __name__)
@@ -44,12 +44,12 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     if user is None:
         return []
     links = []
-    if record.can_read_minutes(user, meeting):
+    if visibility.may_read_minutes(user, meeting):
         links.append((url_for("reports.minutes", meeting_id=meeting.id),
                       "Read the minutes" if meeting.minutes_published_at else "Minutes (draft)"))
-    if record.can_read_report(user, meeting):
+    if visibility.may_read_report(user, meeting):
         links.append((url_for("reports.summary", meeting_id=meeting.id), "Partnership summary report"))
-    if record.chairs(user, meeting):
+    if visibility.chairs(user, meeting):
         links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
                       "Release feedback to Assessors and NQSWs"))
     return links
@@ -72,25 +72,24 @@ def not_sampled_text(user: User) -> str:
 def minutes(meeting_id: int) -> str:
     """Read the minutes: drafts for the panel, published minutes for the Steering Group."""
     user = access.require_user()
-    meeting = record.readable_meeting_or_404(user, meeting_id)
-    data = record.meeting_record(meeting, user)
+    meeting = or_404(visibility.readable_meeting(user, meeting_id))
+    data = minutes_data.build(meeting, user)
     return render_template("reports/minutes.html", meeting=meeting, data=data, document=content.minutes_report(data),
-                           revisions=data.revisions, can_write=record.chairs(user, meeting),
+                           revisions=data.revisions, can_write=visibility.chairs(user, meeting),
                            confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
 def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
-    data = record.meeting_record(meeting, user)
+    data = minutes_data.build(meeting, user)
     if data.minutes and data.minutes.published:
         return _refused("These minutes are published and read-only. Use a correction to change them.")
     given = {type(failed).__name__: failed} if failed else {}
     action_forms = {a.id: forms.ActionStatusForm(prefix=f"action{a.id}", status=a.status)
                     for a in data.actions + data.carried_forward}
     # Themes and key messages are drawn from what the members wrote, so the editor shows it (as sight allows).
-    said = assessments.meeting_record(meeting, user, documents=False)
     return render_template(
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
-        said=said, names=said.names, user=user, **counts.TABLES,
+        said=data.panel, names=data.panel.names, user=user, **counts.TABLES,
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
         theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
         action_form=given.get("ActionForm") or forms.ActionForm(),
@@ -104,14 +103,14 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
 def edit_minutes(meeting_id: int) -> tuple[str, int]:
     """The Chair's page for writing the minutes, themes, actions and key messages."""
     user = access.require_user()
-    return _edit_page(user, record.chaired_meeting_or_404(user, meeting_id))
+    return _edit_page(user, or_404(visibility.chaired_meeting(user, meeting_id)))
 
 
 def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, Any], None],
             done: str) -> Response | tuple[str, int]:
     """Validate a form on the edit page and apply one service call; errors re-show the page with 400."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     if not form.validate_on_submit():
         return _edit_page(user, meeting, form, 400)
     try:
@@ -184,7 +183,7 @@ def remove_key_message(meeting_id: int, message_id: int) -> Response | tuple[str
 
 def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> Response | tuple[str, int]:
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     if not forms.ConfirmForm().validate_on_submit():
         return _refused("The form had expired. Go back, refresh the page and try again.")
     try:
@@ -214,8 +213,8 @@ def publish_minutes(meeting_id: int) -> Response | tuple[str, int]:
 def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
     """Correct published minutes with a new revision and its reason."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
-    minutes = record.minutes_for(meeting)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
+    minutes = minutes_data.minutes_for(meeting)
     if minutes is None or not minutes.published:
         return _refused("Only published minutes are corrected. Edit the draft instead.")
     form = forms.CorrectionForm(notes=minutes.notes)
@@ -231,10 +230,10 @@ def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
 def download_minutes(meeting_id: int, kind: str) -> Response:
     """Download the minutes as PDF or DOCX."""
     user = access.require_user()
-    meeting = record.readable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.readable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
-    document = content.minutes_report(record.meeting_record(meeting, user))
+    document = content.minutes_report(minutes_data.build(meeting, user))
     services.record_download(user, meeting, "minutes", kind)
     return _download(document, kind, f"minutes-{meeting.held_on.isoformat()}-{meeting.id}")
 
@@ -247,8 +246,8 @@ def download_minutes(meeting_id: int, kind: str) -> Response:
 def summary(meeting_id: int) -> str:
     """The partnership summary report for the Steering Group."""
     user = access.require_user()
-    meeting = record.reportable_meeting_or_404(user, meeting_id)
-    document = content.summary_report(record.meeting_record(meeting, user))
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
+    document = content.summary_report(minutes_data.build(meeting, user))
     return render_template("reports/summary.html", meeting=meeting, document=document)
 
 
@@ -257,10 +256,10 @@ def summary(meeting_id: int) -> str:
 def download_summary(meeting_id: int, kind: str) -> Response:
     """Download the summary report as PDF or DOCX."""
     user = access.require_user()
-    meeting = record.reportable_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     if kind not in DOWNLOAD_TYPES:
         abort(404)
-    document = content.summary_report(record.meeting_record(meeting, user))
+    document = content.summary_report(minutes_data.build(meeting, user))
     services.record_download(user, meeting, "report", kind)
     return _download(document, kind, f"summary-report-{meeting.held_on.isoformat()}-{meeting.id}")
 
@@ -270,14 +269,14 @@ def download_summary(meeting_id: int, kind: str) -> Response:
 def index() -> str:
     """Every meeting whose minutes or report the person may read."""
     user = access.require_user()
-    return render_template("reports/index.html", rows=record.readable_meetings(user))
+    return render_template("reports/index.html", rows=minutes_data.readable_meetings(user))
 
 
 @bp.route("/themes")
 @access.roles(*PANEL)
 def themes() -> str:
     """Themes for the programme and the meetings at which each was raised."""
-    return render_template("reports/themes.html", themes=record.theme_history(access.require_user()))
+    return render_template("reports/themes.html", themes=minutes_data.theme_history(access.require_user()))
 
 
 # Feedback release ---------------------------------------------------------------------------------------
@@ -288,7 +287,7 @@ def themes() -> str:
 def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     """The Chair's release page: the target, then who received feedback and who has acknowledged it."""
     user = access.require_user()
-    meeting = record.chaired_meeting_or_404(user, meeting_id)
+    meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     form = forms.ConfirmForm()
     problem = ""
     if form.validate_on_submit():
@@ -302,7 +301,8 @@ def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
     item = release.release_for(meeting)
     return render_template(
         "reports/release.html", meeting=meeting, item=item, problem=problem, confirm=form,
-        minutes=record.minutes_for(meeting), state=release.target_state(meeting, item), not_yet=why_not_yet(meeting),
+        minutes=minutes_data.minutes_for(meeting), state=release.target_state(meeting, item),
+        not_yet=why_not_yet(meeting),
         recipients=release.recipients(item) if item else [],
     ), 409 if problem else 200
 
@@ -318,10 +318,10 @@ def my_feedback_list() -> str:
 @access.signed_in
 def my_feedback(meeting_id: int) -> str:
     """The person's own feedback from one meeting and the key messages; anyone else's is a 404."""
-    recipient = release.recipient_or_404(access.require_user(), meeting_id)
+    recipient = or_404(release.recipient_of(access.require_user(), meeting_id))
     return render_template("reports/my_feedback.html", recipient=recipient, meeting=recipient.release.meeting,
                            feedback=release.personal_feedback(recipient),
-                           key_messages=record.key_messages(meeting_id), confirm=forms.ConfirmForm())
+                           key_messages=minutes_data.key_messages(meeting_id), confirm=forms.ConfirmForm())
 
 
 @bp.route("/feedback/<int:meeting_id>/acknowledge", methods=["POST"])
@@ -329,7 +329,7 @@ def my_feedback(meeting_id: int) -> str:
 def acknowledge(meeting_id: int) -> Response:
     """"I have read this feedback"."""
     user = access.require_user()
-    recipient = release.recipient_or_404(user, meeting_id)
+    recipient = or_404(release.recipient_of(user, meeting_id))
     if forms.ConfirmForm().validate_on_submit():
         release.acknowledge(user, recipient)
         flash("Thank you. The panel can see that you have read your feedback.")

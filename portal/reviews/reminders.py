@@ -21,10 +21,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.extensions import db
-from portal.models import Meeting, PanelRole, ReminderSent, Role, User
-from portal.reviews import record
+from portal.models import Meeting, ReminderSent, Role, User
+from portal.reviews import meeting_data
 
 
 @dataclass
@@ -84,11 +84,11 @@ def send_due(today: date | None = None) -> Sent:
         stage = _stage(days_left, stages)
         if stage is None and days_left >= 0:
             continue
-        chair = [seat.user for seat in meeting.members if seat.panel_role == PanelRole.CHAIR.value]
-        viewer = chair[0] if chair else (leads[0] if leads else None)  # the record is read as the Chair reads it
+        # The meeting's data is read as its Chair (or else a Lead) reads it: who is behind does not depend on it.
+        viewer = visibility.chair_of(meeting) or (leads[0] if leads else None)
         if viewer is None:
             continue
-        behind = record.meeting_record(meeting, viewer).needs_reminder()
+        behind = meeting_data.build(meeting, viewer, documents=True).needs_reminder()
         if days_left < 0:
             if behind:
                 overdue.append((meeting, len(behind)))
@@ -129,7 +129,7 @@ def _closing_notices(today: date, notice_days: int) -> int:
             continue
         link = mail.external_url("meetings.meeting", meeting_id=meeting.id)
         for seat in meeting.members:
-            if seat.panel_role not in record.PANEL_ROLES or not seat.user.active:
+            if not visibility.on_the_panel(seat) or not seat.user.active:
                 continue
             if _claim(f"closing:{meeting.id}:{seat.user_id}"):
                 mail.queue(seat.user.email, "The moderation panel's documents close soon", "access_closing",

@@ -1,11 +1,10 @@
 """Structured assessments: drafts, submission, apologies, reminders, attendance, the panel's view, templates.
 
-Each verb takes the acting user, writes its audit record and commits once. portfolio_summary and meeting_counts
-give the counts the minutes and the partnership summary report reuse.
+Each verb takes the acting user, writes its audit record and commits once. The data of a whole meeting (the
+Chair's meeting record, the counts the minutes reuse) is built in reviews.meeting_data.
 """
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
@@ -13,12 +12,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from portal import access, audit, clock, mail
+from portal import audit, clock, mail, visibility
 from portal.documents.services import documents_of
 from portal.extensions import db
-from portal.meetings.services import lock_meeting
 from portal.models import (
-    Agreement,
     Assessment,
     AssessmentStatus,
     AssessmentTemplate,
@@ -29,12 +26,9 @@ from portal.models import (
     MeetingMember,
     PanelView,
     Portfolio,
-    Role,
-    SampledPortfolio,
     User,
 )
-from portal.reviews import counts, form_schema, record
-from portal.reviews.record import keeps_record
+from portal.reviews import form_schema, meeting_data
 from portal.reviews.template_default import DEFAULT_NAME, DEFAULT_SCHEMA
 
 PANEL_VIEW_FIELDS = ("decision_view", "support_view", "agreement", "exemplars_confirmed", "feedback_assessor",
@@ -83,36 +77,7 @@ class Incomplete(Exception):
         self.missing = missing
 
 
-# Loaders: None when the person may not see the thing (the view answers 404) ---------------------------------
-
-
-def seat(user: User, meeting_id: int) -> tuple[Meeting, MeetingMember] | None:
-    """The meeting and the person's seat on its panel (Chair or member) while the access window is open."""
-    row = db.session.execute(
-        select(Meeting, MeetingMember).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
-        .where(Meeting.id == meeting_id, MeetingMember.user_id == user.id,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))
-    ).first()
-    if row is None or not access.panel_access_open(row[0]):
-        return None
-    return row[0], row[1]
-
-
-def chaired_meeting(user: User, meeting_id: int) -> Meeting | None:
-    """A meeting the person chairs (access window open) or, for the Lead, any meeting."""
-    if user.role == Role.ADMIN:
-        return db.session.get(Meeting, meeting_id)
-    found = seat(user, meeting_id)
-    return found[0] if found and keeps_record(user, found[1]) else None
-
-
-def sampled_portfolio(meeting: Meeting, portfolio_id: int) -> Portfolio | None:
-    """A portfolio in the meeting's current sample that has not been purged."""
-    return db.session.scalar(
-        select(Portfolio).join(SampledPortfolio, SampledPortfolio.portfolio_id == Portfolio.id)
-        .where(SampledPortfolio.meeting_id == meeting.id, Portfolio.id == portfolio_id,
-               Portfolio.purged_at.is_(None))
-    )
+# Loaders ---------------------------------------------------------------------------------------------------
 
 
 def current_template() -> AssessmentTemplate:
@@ -147,7 +112,7 @@ def others(meeting: Meeting, portfolio: Portfolio, viewer: User) -> list[tuple[s
         .join(MeetingMember, (MeetingMember.user_id == User.id) & (MeetingMember.meeting_id == meeting.id))
         .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
                Assessment.user_id != viewer.id, Assessment.status == AssessmentStatus.SUBMITTED.value,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))
+               visibility.seated_on_panel())
         .order_by(Assessment.id)
     ).all()
     return [(name, assessment) for name, assessment in rows]
@@ -158,9 +123,9 @@ def my_portfolios(meeting: Meeting, user: User) -> list[tuple[Portfolio, str]]:
     statuses = dict(db.session.execute(
         select(Assessment.portfolio_id, Assessment.status)
         .where(Assessment.meeting_id == meeting.id, Assessment.user_id == user.id)).all())
-    return [(p, record.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
-             else record.SUBMITTED if p.id in statuses else record.NOT_STARTED)
-            for p in record.sampled_portfolios(meeting.id)]
+    return [(p, meeting_data.DRAFT if statuses.get(p.id) == AssessmentStatus.DRAFT.value
+             else meeting_data.SUBMITTED if p.id in statuses else meeting_data.NOT_STARTED)
+            for p in visibility.sampled_portfolios(meeting.id)]
 
 
 def evidence_of(portfolio: Portfolio) -> dict[str, list[Document]]:
@@ -180,82 +145,20 @@ def panel_view_of(meeting: Meeting, portfolio: Portfolio) -> PanelView | None:
 
 def meeting_seats(meeting: Meeting) -> list[MeetingMember]:
     """Everyone seated at a meeting (Chair, members, observers), by name."""
-    return record.all_seats(meeting.id)
+    return visibility.seats(meeting.id)
 
 
 def links_for(user: User, meeting: Meeting) -> list[tuple[str, str]]:
     """Links to the person's assessments (and each task list) and, for the Chair and the Lead, the meeting record."""
     links = []
-    found = seat(user, meeting.id)
+    found = visibility.panel_seat(user, meeting.id)
     if found:
         links.append((url_for("reviews.overview", meeting_id=meeting.id), "Your assessments for this meeting"))
         links += [(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=p.id),
-                   f"Assess {p.label_for(user)}") for p in record.sampled_portfolios(meeting.id)]
-    if keeps_record(user, found[1] if found else None):
+                   f"Assess {p.label_for(user)}") for p in visibility.sampled_portfolios(meeting.id)]
+    if visibility.keeps_record(user, found[1] if found else None):
         links.append((url_for("reviews.meeting_record", meeting_id=meeting.id), "Meeting record"))
     return links
-
-
-# Counts for the minutes and reports -----------------------------------------------------------------------
-
-
-def portfolio_summary(meeting: Meeting, portfolio: Portfolio) -> counts.Summary:
-    """Counts over the panel's submitted assessments of one portfolio at one meeting.
-
-    Returns a counts.Summary: .submitted and .written (assessments), .evidence[item]["yes"|"no"],
-    .criteria["accurate"|"valid"|"robust"|"sufficient"]["yes"|"no"],
-    .agreement["agree"|"agree_with_reservations"|"disagree"] and
-    .support["supervision_frequency"|"protected_time"|"reduced_workload"|"reviews_3_and_6_months"]
-    ["yes"|"no"|"unclear"]. Only assessments by the meeting's Chair and members count. One query.
-    """
-    return counts.summarise(db.session.scalars(
-        select(Assessment).join(MeetingMember, (MeetingMember.user_id == Assessment.user_id)
-                                & (MeetingMember.meeting_id == Assessment.meeting_id))
-        .where(Assessment.meeting_id == meeting.id, Assessment.portfolio_id == portfolio.id,
-               MeetingMember.panel_role.in_(record.PANEL_ROLES))))
-
-
-@dataclass
-class MeetingCounts:
-    """Counts for a whole meeting (see meeting_counts)."""
-
-    portfolios: dict[int, counts.Summary] = field(default_factory=dict)
-    total: counts.Summary = field(default_factory=counts.Summary)
-    moderated: int = 0
-    confirmed: int = 0
-    panel_agreement: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Agreement})
-    attendance: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Attendance})
-
-
-def meeting_counts(meeting: Meeting) -> MeetingCounts:
-    """Counts for a meeting, in a fixed number of queries.
-
-    .portfolios maps each sampled portfolio id to its counts.Summary (as portfolio_summary) and .total adds
-    them up; .moderated is the number of sampled portfolios; .panel_agreement counts the Chair's recorded
-    panel views by agreement, and .confirmed those that agree (with or without reservations);
-    .attendance counts the Chair and members by "expected" / "attended" / "apologies".
-    """
-    result = MeetingCounts()
-    seats = record.panel_seats(meeting.id)
-    seated = {s.user_id for s in seats}
-    for s in seats:
-        result.attendance[s.attendance] = result.attendance.get(s.attendance, 0) + 1
-    portfolio_ids = db.session.scalars(select(SampledPortfolio.portfolio_id).join(Portfolio)
-                                       .where(SampledPortfolio.meeting_id == meeting.id,
-                                              Portfolio.purged_at.is_(None))).all()
-    result.portfolios = {pid: counts.Summary() for pid in portfolio_ids}
-    result.moderated = len(portfolio_ids)
-    for assessment in db.session.scalars(select(Assessment).where(
-            Assessment.meeting_id == meeting.id, Assessment.status == AssessmentStatus.SUBMITTED.value)):
-        if assessment.portfolio_id in result.portfolios and assessment.user_id in seated:
-            result.portfolios[assessment.portfolio_id].add(assessment)
-            result.total.add(assessment)
-    for view in db.session.scalars(select(PanelView).where(PanelView.meeting_id == meeting.id)):
-        if view.portfolio_id in result.portfolios and view.agreement in result.panel_agreement:
-            result.panel_agreement[view.agreement] += 1
-    result.confirmed = (result.panel_agreement[Agreement.AGREE.value]
-                        + result.panel_agreement[Agreement.AGREE_WITH_RESERVATIONS.value])
-    return result
 
 
 # Verbs -------------------------------------------------------------------------------------------------
@@ -297,7 +200,7 @@ def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False, on
     is why those stay as they were once released. With `on_the_day`, also raise NotYetHeld before the
     meeting's date (see why_not_yet), read under the same lock so a change of date is seen.
     """
-    lock_meeting(meeting)
+    visibility.lock_meeting(meeting)
     db.session.refresh(meeting, ["minutes_published_at", "held_on"])
     reason = why_closed(meeting, what, released_too)
     if reason is not None:
@@ -309,7 +212,7 @@ def refuse_if_closed(meeting: Meeting, what: str, released_too: bool = False, on
 def refuse_before_the_day(meeting: Meeting, locked: bool = False) -> None:
     """Raise NotYetHeld before the meeting's date, holding the meeting's lock (a date change waits for us)."""
     if not locked:
-        lock_meeting(meeting)
+        visibility.lock_meeting(meeting)
         db.session.refresh(meeting, ["held_on"])
     reason = why_not_yet(meeting)
     if reason is not None:
@@ -331,10 +234,10 @@ def _new_assessment(actor: User, meeting: Meeting, portfolio: Portfolio) -> Asse
     """
     # The lock draw_sample takes: a redraw either finished first, and the checks below see its new sample, or
     # it waits for this save and then finds an assessment started, so it is refused.
-    lock_meeting(meeting)
-    if seat(actor, meeting.id) is None:
+    visibility.lock_meeting(meeting)
+    if visibility.panel_seat(actor, meeting.id) is None:
         raise NoLongerAssessable(NOT_SEATED)
-    if sampled_portfolio(meeting, portfolio.id) is None:
+    if visibility.sampled_portfolio(meeting, portfolio.id) is None:
         raise NoLongerAssessable(NOT_SAMPLED)
     template = current_template()
     if template.id is None:
@@ -461,7 +364,7 @@ def save_panel_view(actor: User, meeting: Meeting, portfolio: Portfolio, values:
 
 def send_reminders(actor: User, meeting: Meeting) -> int:
     """Email a link to each member with a document unread or an assessment not submitted; returns how many."""
-    recipients = record.meeting_record(meeting, actor).needs_reminder()
+    recipients = meeting_data.build(meeting, actor, documents=True).needs_reminder()
     link = mail.external_url("reviews.overview", meeting_id=meeting.id)
     for user in recipients:
         mail.queue(user.email, "Reminder: reading and assessments for the moderation panel",

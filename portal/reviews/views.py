@@ -7,10 +7,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal import access
+from portal import access, visibility
 from portal.documents.services import kind_of
+from portal.errors import or_404
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
-from portal.reviews import counts, form_schema, forms, record, services
+from portal.reviews import counts, form_schema, forms, meeting_data, services
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 # Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
@@ -19,22 +20,13 @@ panel = access.roles(Role.MEMBER, Role.ADMIN)
 
 def _seat_or_404(meeting_id: int) -> tuple[User, Meeting, MeetingMember]:
     user = access.require_user()
-    found = services.seat(user, meeting_id)
-    if found is None:
-        abort(404)
-    return user, found[0], found[1]
-
-
-def _portfolio_or_404(meeting: Meeting, portfolio_id: int) -> Portfolio:
-    portfolio = services.sampled_portfolio(meeting, portfolio_id)
-    if portfolio is None:
-        abort(404)
-    return portfolio
+    meeting, seat = or_404(visibility.panel_seat(user, meeting_id))
+    return user, meeting, seat
 
 
 def _assessing_or_404(meeting_id: int, portfolio_id: int) -> tuple[User, Meeting, MeetingMember, Portfolio]:
     user, meeting, seat = _seat_or_404(meeting_id)
-    return user, meeting, seat, _portfolio_or_404(meeting, portfolio_id)
+    return user, meeting, seat, or_404(visibility.sampled_portfolio(meeting, portfolio_id))
 
 
 def _locked(meeting: Meeting, portfolio: Portfolio, user: User) -> tuple[str, int]:
@@ -47,17 +39,11 @@ def _refused(message: str) -> tuple[str, int]:
 
 def _chaired_or_404(meeting_id: int) -> tuple[User, Meeting]:
     user = access.require_user()
-    meeting = services.chaired_meeting(user, meeting_id)
-    if meeting is None:
-        abort(404)
-    return user, meeting
+    return user, or_404(visibility.chaired_meeting(user, meeting_id))
 
 
 def _section_or_404(sections: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    for section in sections:
-        if section["key"] == key:
-            return section
-    abort(404)
+    return or_404(next((section for section in sections if section["key"] == key), None))
 
 
 @bp.app_template_global()
@@ -87,7 +73,7 @@ def overview(meeting_id: int) -> str:
     user, meeting, seat = _seat_or_404(meeting_id)
     return render_template("reviews/overview.html", meeting=meeting, seat=seat,
                            portfolios=services.my_portfolios(meeting, user), user=user,
-                           keeps_record=services.keeps_record(user, seat))
+                           keeps_record=visibility.keeps_record(user, seat))
 
 
 @bp.route("/meetings/<int:meeting_id>/apologies", methods=["GET", "POST"])
@@ -194,11 +180,11 @@ def submitted(meeting_id: int, portfolio_id: int) -> str:
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/others")
 @panel
 def others(meeting_id: int, portfolio_id: int) -> str:
-    """The other members' submitted assessments, once the person may see them (record.sight: after submitting
+    """The other members' submitted assessments, once the person may see them (visibility.sight: after submitting
     their own and the reading deadline, or from the meeting's date for the Chair)."""
     user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
-    seen = record.sight(user, meeting, seat, assessment is not None and assessment.submitted)
+    seen = visibility.sight(user, meeting, seat, assessment is not None and assessment.submitted)
     if not seen.shown:
         return render_template("reviews/submit_first.html", meeting=meeting, portfolio=portfolio, user=user,
                                sight=seen)
@@ -214,7 +200,7 @@ def others(meeting_id: int, portfolio_id: int) -> str:
 def meeting_record(meeting_id: int) -> str:
     """Readiness, attendance, and each portfolio's assessments side by side with counts and the panel's view."""
     user, meeting = _chaired_or_404(meeting_id)
-    return render_template("reviews/record.html", record=record.meeting_record(meeting, user), user=user,
+    return render_template("reviews/record.html", data=meeting_data.build(meeting, user, documents=True), user=user,
                            reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
                            agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
 
@@ -257,7 +243,7 @@ def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
 def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
     """The Chair records the panel's view, confirmed exemplars and feedback for one portfolio."""
     user, meeting = _chaired_or_404(meeting_id)
-    portfolio = _portfolio_or_404(meeting, portfolio_id)
+    portfolio = or_404(visibility.sampled_portfolio(meeting, portfolio_id))
     if closed := (services.why_closed(meeting, services.CLOSED_PANEL_VIEW, released_too=True)
                   or services.why_not_yet(meeting)):
         return _refused(closed)
@@ -270,7 +256,7 @@ def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str
             return _refused(str(closed))
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
         return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
-    said = record.meeting_record(meeting, user, portfolio_id=portfolio.id, documents=False)
+    said = meeting_data.build(meeting, user, portfolio_id=portfolio.id)
     return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form, user=user,
                            said=said.portfolios[0], names=said.names, **counts.TABLES), 400 if form.errors else 200
 
@@ -341,10 +327,7 @@ def template_remove_question(name: str) -> str | Response | tuple[str, int]:
     """Confirm, then remove a question the reports do not count and publish the result as the next version."""
     current = services.current_template()
     schema = json.loads(current.schema)
-    found = form_schema.find_question(schema, name)
-    if found is None:
-        abort(404)
-    part, question = found
+    part, question = or_404(form_schema.find_question(schema, name))
     if form_schema.is_counted(question):
         return _refused(f"\u201c{question['label']}\u201d cannot be removed: the reports count its answers, so "
                         "every version of the template must ask it. Nothing was published.")

@@ -1,4 +1,4 @@
-"""The meeting record: minutes and their revisions, themes, actions, key messages and the feedback release."""
+"""The reports area's tables: minutes and their revisions, themes, actions, key messages and the feedback release."""
 
 import enum
 from datetime import date, datetime
