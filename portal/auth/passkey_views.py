@@ -6,13 +6,14 @@ answer with the form. Without JavaScript or WebAuthn the page says plainly what 
 """
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access
 from portal.auth import login, passkeys, services
 from portal.auth import passkey_forms as forms
 from portal.auth.views import ENROLMENT_LINKS
-from portal.models import AccountLink, LinkPurpose
+from portal.models import AccountLink, LinkPurpose, User, UserSession
 
 bp = Blueprint("passkeys", __name__)
 
@@ -29,9 +30,9 @@ def _client() -> tuple[str, str]:
     return request.remote_addr or "", request.headers.get("User-Agent", "")
 
 
-def _start(purpose: passkeys.Purpose, user: object = None, auth_session: object = None) -> str:
+def _start(purpose: passkeys.Purpose, user: User | None = None, auth_session: UserSession | None = None) -> str:
     """Start a ceremony; keep its handle in the state cookie; return the options for the page's script."""
-    handle, options = passkeys.begin(purpose, user, auth_session)  # type: ignore[arg-type]
+    handle, options = passkeys.begin(purpose, user, auth_session)
     session[HANDLE] = handle
     return options
 
@@ -41,8 +42,8 @@ def _handle() -> str:
     return session.pop(HANDLE, "")
 
 
-def _status(form: object) -> int:
-    return 400 if getattr(form, "errors", None) else 200
+def _status(form: FlaskForm) -> int:
+    return 400 if form.errors else 200
 
 
 # Signing in ----------------------------------------------------------------------------------------------
