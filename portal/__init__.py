@@ -56,12 +56,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.documents.views import bp as documents_bp
     from portal.meetings.views import bp as meetings_bp
     from portal.portfolios.views import bp as portfolios_bp
+    from portal.reading.views import bp as reading_bp
     from portal.reports.pages import bp as pages_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
 
-    for blueprint in (pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, meetings_bp, reviews_bp,
-                      reports_bp):
+    for blueprint in (pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, reading_bp, meetings_bp,
+                      reviews_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     access.install(app)

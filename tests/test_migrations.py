@@ -233,10 +233,14 @@ def _as_before_0006(engine) -> None:
     keys.bind_fields_to_rows(engine, crypto.installed(), present, unbind=True)
 
 
+# Tables made by later migrations, whose values were bound to their rows from the first.
+CREATED_AFTER_0006 = {"reading_notes"}
+
+
 def test_0006_covers_every_encrypted_column_of_the_models() -> None:
     tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0006().TABLES}
     assert tables == {(item.table.name, item.identity.name, frozenset(c.name for c in item.columns))
-                      for item in keys.encrypted_tables()}
+                      for item in keys.encrypted_tables() if item.table.name not in CREATED_AFTER_0006}
 
 
 SECRETS = {"lead@example.org": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",

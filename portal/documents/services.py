@@ -25,6 +25,7 @@ from portal.models import (
     DocumentVersion,
     EvidenceType,
     MeetingMember,
+    PageRead,
     PanelCopy,
     Portfolio,
     ReadReceipt,
@@ -35,7 +36,7 @@ from portal.security import crypto, streams
 
 READ_BYTES = 256 * 1024
 MAX_TITLE_CHARS = 200
-VIEW, DOWNLOAD = "view", "download"
+VIEW, DOWNLOAD, READ = "view", "download", "read"  # READ: the reading view (portal/reading/)
 log = logging.getLogger(__name__)
 
 
@@ -498,7 +499,8 @@ def _integrity_failure(actor_id: int, document_id: int, version_id: int, stage: 
     db.session.commit()
 
 
-def _record_read(actor: User, version: DocumentVersion, disposition: str, panel_copy: bool) -> None:
+def _record_read(actor: User, version: DocumentVersion, disposition: str, panel_copy: bool,
+                 **details: object) -> None:
     receipt = db.session.scalar(select(ReadReceipt).where(ReadReceipt.user_id == actor.id,
                                                           ReadReceipt.version_id == version.id))
     now = clock.now()
@@ -507,13 +509,14 @@ def _record_read(actor: User, version: DocumentVersion, disposition: str, panel_
                               first_at=now, last_at=now, views=0, downloads=0)
         db.session.add(receipt)
     receipt.last_at = now
-    if disposition == VIEW:
-        receipt.views += 1
-    else:
+    if disposition == DOWNLOAD:
         receipt.downloads += 1
+    else:
+        receipt.views += 1
     copy = {"copy": "panel"} if panel_copy else {}
-    audit.record(actor, "document.viewed" if disposition == VIEW else "document.downloaded",
-                 f"document:{version.document_id}", version=version.id, number=version.number, **copy)
+    action = {VIEW: "document.viewed", READ: "document.read"}.get(disposition, "document.downloaded")
+    audit.record(actor, action, f"document:{version.document_id}", version=version.id, number=version.number,
+                 **copy, **details)
 
 
 def _authenticate_whole(blob: StoredBlob) -> None:
@@ -561,6 +564,27 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
     _record_read(actor, version, disposition, blob.panel_copy)
     db.session.commit()
     return _rest(ids, first, rest)
+
+
+def read_in_memory(actor: User, version: DocumentVersion) -> tuple[bytes, bool]:
+    """What this person receives of a version, decrypted and authenticated whole into memory (never to disk), for
+    the reading view, and whether it is the panel's copy. The caller records the reading (record_reading).
+
+    Raises IntegrityFailure, audited, if the blob fails to authenticate. The caller keeps to files of up to
+    verify_whole_limit() bytes, so memory stays bounded.
+    """
+    try:
+        blob = blob_for(actor, version)
+        return b"".join(_verified_pieces(blob)), blob.panel_copy
+    except crypto.DecryptionError as exc:
+        _integrity_failure(actor.id, version.document_id, version.id, "before reading", exc)
+        raise IntegrityFailure(str(exc)) from exc
+
+
+def record_reading(actor: User, version: DocumentVersion, panel_copy: bool, **details: object) -> None:
+    """Record a reading of a version as opening it: the receipt, and the audit event "document.read" with
+    `details` (the page); the caller commits."""
+    _record_read(actor, version, READ, panel_copy, **details)
 
 
 def _rest(ids: tuple[int, int, int], first: bytes, pieces: Iterable[bytes]) -> Iterator[bytes]:
@@ -653,10 +677,19 @@ class ReadinessMatrix:
     people: list[User]
     documents: list[Document]
     cells: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Of the current version: (pages opened in the reading view, pages it has), where both are known.
+    pages: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     def state(self, person: User, document: Document) -> str:
         """read, older or unread."""
         return self.cells.get((person.id, document.id), UNREAD)
+
+    def pages_read(self, person: User, document: Document) -> str:
+        """'read 9 of 12 pages' when the person has read the current version page by page, else ''."""
+        read, count = self.pages.get((person.id, document.id), (0, 0))
+        if not read or count <= 1:
+            return ""
+        return f"read {min(read, count)} of {count} pages"
 
     def read_count(self, person: User) -> int:
         """How many documents this person has read in their current version."""
@@ -669,15 +702,23 @@ def readiness_matrix(people: list[User], documents: list[Document]) -> Readiness
     if not matrix.people or not matrix.documents:
         return matrix
     current = {d.id: d.current_version_id for d in matrix.documents}
+    # Pages opened in the reading view come with each receipt (a page opened always leaves one), in the same query.
+    pages = (select(func.count(PageRead.id)).where(PageRead.user_id == ReadReceipt.user_id,
+                                                   PageRead.version_id == ReadReceipt.version_id)
+             .correlate(ReadReceipt).scalar_subquery())
     rows = db.session.execute(
-        select(ReadReceipt.user_id, ReadReceipt.document_id, ReadReceipt.version_id)
+        select(ReadReceipt.user_id, ReadReceipt.document_id, ReadReceipt.version_id, DocumentVersion.page_count,
+               pages)
+        .join(DocumentVersion, DocumentVersion.id == ReadReceipt.version_id)
         .where(ReadReceipt.user_id.in_([p.id for p in matrix.people]),
                ReadReceipt.document_id.in_(list(current)))
     )
-    for user_id, document_id, version_id in rows:
+    for user_id, document_id, version_id, page_count, pages_read in rows:
         key = (user_id, document_id)
         if version_id == current[document_id]:
             matrix.cells[key] = READ
+            if page_count and pages_read:
+                matrix.pages[key] = (int(pages_read), int(page_count))
         elif matrix.cells.get(key) != READ:
             matrix.cells[key] = OLDER
     return matrix

@@ -22,7 +22,7 @@ from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.errors import or_404
 from portal.extensions import csrf
-from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role
+from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role, User
 from portal.ops import retention
 from portal.spreadsheet import csv_lines
 
@@ -200,10 +200,15 @@ def _matrix_portfolios() -> list[Portfolio]:
     return [or_404(visibility.visible_portfolio(user, pid)) for pid in ids] if ids else []
 
 
+def _csv_cell(matrix: services.ReadinessMatrix, person: User, doc: Document) -> str:
+    pages = matrix.pages_read(person, doc)
+    return services.STATE_LABELS[matrix.state(person, doc)] + (f" ({pages})" if pages else "")
+
+
 def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[str]:
     yield from csv_lines([["Portfolio", "Evidence type", "Document", *[p.name for p in matrix.people]]])
     yield from csv_lines([labels[doc.portfolio_id], EvidenceType(doc.evidence_type).label, doc.title,
-                          *[services.STATE_LABELS[matrix.state(p, doc)] for p in matrix.people]]
+                          *[_csv_cell(matrix, p, doc) for p in matrix.people]]
                          for doc in matrix.documents)
 
 

@@ -35,6 +35,7 @@ from portal.models.meetings import (
     TemplateKind,
 )
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
+from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
 from portal.models.reports import (
     Action,
     ActionStatus,
@@ -97,6 +98,7 @@ __all__ = [
     "OrganisationKind",
     "OutboxMessage",
     "Outcome",
+    "PageRead",
     "PanelCopy",
     "PanelRole",
     "PanelView",
@@ -104,6 +106,8 @@ __all__ = [
     "PasskeyChallenge",
     "Portfolio",
     "ReadReceipt",
+    "ReadingNote",
+    "ReadingPreferences",
     "RecoveryCode",
     "ReminderSent",
     "Role",

@@ -141,6 +141,7 @@ class DocumentVersion(Base):
     shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the panel receives (a Cleaning value); None for versions stored before panel copies existed.
     cleaning: Mapped[str | None] = mapped_column(String(20))
+    page_count: Mapped[int | None] = mapped_column(Integer)  # of a PDF, once the reading view has counted them
 
     document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
     uploaded_by: Mapped[User] = relationship()

@@ -28,6 +28,7 @@ from portal.models import (
     SampleDraw,
     User,
 )
+from portal.reading import services as reading
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def _shred(document: Document) -> list[str]:
             blob_ids.append(copy.blob_id)
     document.deleted_at = document.deleted_at or now
     document.title = _DELETED_TITLE
+    reading.forget_documents([document.id])  # the panel's private notes and page records go with it
     return blob_ids
 
 

@@ -38,10 +38,12 @@ SUPPORT_LABELS = {key: label for key, label, _hint in SUPPORT}
 
 @dataclass
 class DocumentRow:
-    """One document of a sampled portfolio and, per member id, read / older / unread."""
+    """One document of a sampled portfolio and, per member id, read / older / unread, and how many of its pages
+    they opened in the reading view ("read 9 of 12 pages", or "")."""
 
     document: Document
     cells: dict[int, str]
+    pages: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,7 +177,8 @@ def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[Doc
     documents = [d for d in documents_of(portfolio_ids) if d.current_version_id is not None]
     people = [seat.user for seat in seats]
     matrix = readiness_matrix(people, documents)
-    return [DocumentRow(d, {person.id: matrix.state(person, d) for person in people}) for d in documents]
+    return [DocumentRow(d, {person.id: matrix.state(person, d) for person in people},
+                        {person.id: matrix.pages_read(person, d) for person in people}) for d in documents]
 
 
 def build(meeting: Meeting, viewer: User, portfolio_id: int | None = None, documents: bool = False) -> MeetingData:

@@ -11,6 +11,7 @@ from portal import access, visibility
 from portal.documents.services import kind_of
 from portal.errors import or_404
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
+from portal.reading import services as reading
 from portal.reviews import counts, form_schema, forms, meeting_data, services
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
@@ -105,6 +106,7 @@ def task_list(meeting_id: int, portfolio_id: int) -> str:
     return render_template("reviews/task_list.html", meeting=meeting, portfolio=portfolio, seat=seat,
                            assessment=assessment, statuses=statuses, user=user,
                            evidence=services.evidence_of(portfolio),
+                           notes=reading.notes_on_portfolio(user, portfolio.id),
                            complete=all(status == form_schema.COMPLETED for _s, status in statuses))
 
 
@@ -135,7 +137,8 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
         return redirect(url_for("reviews.task_list", meeting_id=meeting.id, portfolio_id=portfolio.id))
     return render_template("reviews/section.html", meeting=meeting, portfolio=portfolio, section=part, form=form,
                            user=user, fields=[(q, form[form_schema.field_name(q)]) for q in part["questions"]],
-                           evidence=services.evidence_of(portfolio), kind_of=kind_of), 400 if form.errors else 200
+                           evidence=services.evidence_of(portfolio), kind_of=kind_of,
+                           notes=reading.notes_on_portfolio(user, portfolio.id)), 400 if form.errors else 200
 
 
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/check", methods=["GET", "POST"])

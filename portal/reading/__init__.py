@@ -1,0 +1,1 @@
+"""The reading view: documents as accessible HTML, page-by-page progress, reading preferences, private notes."""
