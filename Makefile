@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres test-browser setup assets instance lint bench clean-assets
+.PHONY: run test test-sqlite test-postgres test-browser setup assets instance lint bench bench-scale clean-assets
 
 run: setup instance
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal first-run-link --base-url http://$(HOST):$(PORT)
@@ -37,9 +37,14 @@ instance: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check portal tests scripts bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Pages and maintenance at demo and national size, side by side; ARGS="--database-url URL" for PostgreSQL.
+bench-scale: setup
+	$(BIN)/python bench/scale.py $(ARGS)
 
 clean-assets:
 	rm -rf static/dist node_modules/.installed

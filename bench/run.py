@@ -17,6 +17,7 @@ it. The client signs in through the real forms (password, then a TOTP code) and 
 """
 
 import argparse
+import functools
 import multiprocessing
 import os
 import re
@@ -139,7 +140,8 @@ def free_port() -> int:
     """A loopback port nothing is listening on."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def worker_pids(master: int) -> list[int]:
@@ -187,7 +189,8 @@ class Browser:
             name, _, value = header.split(";", 1)[0].partition("=")
             self.cookies[name.strip()] = value.strip()
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None) -> tuple[HTTPResponse, bytes]:
         self.connection.request(method, path, body, self.headers(headers))
         response = self.connection.getresponse()
         data = response.read()
@@ -196,7 +199,7 @@ class Browser:
 
     def submit(self, path: str, fields: dict) -> HTTPResponse:
         _, page = self.request("GET", path)
-        token = CSRF.search(page.decode()).group(1)
+        token = _csrf_token_in(page)
         response, _ = self.request("POST", path, urlencode({"csrf_token": token, **fields}).encode(),
                                    {"Content-Type": "application/x-www-form-urlencoded"})
         return response
@@ -212,7 +215,14 @@ class Browser:
 
     def csrf_token(self, path: str) -> str:
         _, page = self.request("GET", path)
-        return CSRF.search(page.decode()).group(1)
+        return _csrf_token_in(page)
+
+
+def _csrf_token_in(page: bytes) -> str:
+    found = CSRF.search(page.decode())
+    if found is None:
+        raise AssertionError("the page has no form with a CSRF token")
+    return found.group(1)
 
 
 def _now() -> datetime:
@@ -354,7 +364,7 @@ def transfers(browser: Browser, pids: list[int], portfolio: int, size: int, repe
         encrypted_path = f"/portfolios/{portfolio}/documents/{document_id}/versions/{version_id}/download"
         plain_path = f"/bench-plain/files/{box['plain']}"
         for name, path in (("download", encrypted_path), ("plain download", plain_path)):
-            seconds, growth = measure(pids, lambda path=path: download(browser, path, size))
+            seconds, growth = measure(pids, functools.partial(download, browser, path, size))
             results[name].seconds.append(seconds)
             results[name].growth_kb.append(growth)
         Path(os.environ["BENCH_PLAIN_DIR"], box["plain"]).unlink()
@@ -389,12 +399,18 @@ def _client_process(port: int, path: str, cookies: list[dict], start: float, war
             time.sleep(0.001)
         while (now := time.time()) < end:
             began = time.perf_counter()
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:  # a time-out or a dropped connection counts as an error, and the client reconnects
+                status = 0
+                connection.close()
+                connection = HTTPConnection("127.0.0.1", port, timeout=30)
             took = time.perf_counter() - began
             if now >= warm and time.time() <= end:
-                mine.append((took, response.status))
+                mine.append((took, status))
         with lock:
             results.extend(mine)
 
@@ -480,7 +496,10 @@ def download_ceiling(decrypt_mb_s: float, plain_mb_s: float) -> str:
 
 
 def parse_size(text: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)([KMG]?)B?", text.strip().upper()).groups()
+    found = re.fullmatch(r"(\d+)([KMG]?)B?", text.strip().upper())
+    if found is None:
+        raise ValueError(f"{text!r} is not a size like 256K, 10M or 1G")
+    number, unit = found.groups()
     return int(number) * {"": 1, "K": 1024, "M": MB, "G": 1024 * MB}[unit]
 
 
@@ -522,7 +541,7 @@ def main() -> int:
               f"{sys.version.split()[0]}\n", flush=True)
         speeds = component_speeds()
         print(describe_speeds(speeds) + "\n", flush=True)
-        from bench import verify_whole
+        import verify_whole  # beside this script, which is first on sys.path
 
         print("authenticating a file whole before sending it (VERIFY_WHOLE_MAX_BYTES, 64 MB by default): "
               "in-process, one core, from a file on disk; the portal uses two passes\n", flush=True)

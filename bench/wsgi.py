@@ -2,28 +2,40 @@
 
 The product has no plaintext route: this module refuses to load unless PORTAL_BENCH=1, and it is not part of
 the portal package. /bench-plain parses the upload with the portal's own streaming multipart reader and
-stores the same bytes unencrypted in a BlobStore (temporary file, fsync, rename), and serves them with a
+stores the same bytes unencrypted in a LocalBlobStore (temporary file, fsync, rename), and serves them with a
 plain send_file; /bench-hello is a bare Flask "hello". Every response names the worker process that served
-it, so the benchmark can read that worker's memory.
+it, so the benchmark can read that worker's memory. With BENCH_AUDIT=off (bench/downloads.py's comparison run)
+audit.record does nothing, to measure what the audit write costs; the product has no such switch.
 """
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, request, send_file
+from sqlalchemy import event
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal import create_app
-from portal.documents.storage import BlobStore
+from portal.documents.storage import LocalBlobStore
 from portal.documents.uploads import FilePart, MultipartReader
+from portal.extensions import db
 
 if os.environ.get("PORTAL_BENCH") != "1":
     raise RuntimeError("bench/wsgi.py is for benchmarks only (set PORTAL_BENCH=1)")
 
+if os.environ.get("BENCH_AUDIT") == "off":
+    from portal import audit
+
+    def _no_audit(*_args: Any, **_kwargs: Any) -> None:
+        """The comparison run's audit write: nothing."""
+
+    audit.record = _no_audit
+
 plain = Flask("bench_plain")
-plain_store = BlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
+plain_store = LocalBlobStore(Path(os.environ["BENCH_PLAIN_DIR"]))
 
 
 @plain.post("/upload")
@@ -55,17 +67,31 @@ def hello_index() -> str:
     return "hello"
 
 
-class WorkerHeader:
-    """Adds X-Bench-Worker: the pid of the worker that served the request."""
+_statements = threading.local()
 
-    def __init__(self, app: Callable) -> None:
+
+def _count_statement(*_args: Any) -> None:
+    _statements.count = getattr(_statements, "count", 0) + 1
+
+
+class WorkerHeader:
+    """Adds X-Bench-Worker (the pid of the worker that served the request) and X-Bench-Statements (the SQL
+    statements the request ran before its response started, for bench/scale.py)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict, start_response: Callable[..., Callable]) -> Iterable[bytes]:
+        _statements.count = 0
+
         def start(status: str, headers: list, exc_info: Any = None) -> Callable:
-            return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid()))], exc_info)
+            return start_response(status, [*headers, ("X-Bench-Worker", str(os.getpid())),
+                                           ("X-Bench-Statements", str(_statements.count))], exc_info)
 
         return self.app(environ, start)
 
 
-application = WorkerHeader(DispatcherMiddleware(create_app(), {"/bench-plain": plain, "/bench-hello": hello}))
+portal = create_app()
+with portal.app_context():
+    event.listen(db.engine, "before_cursor_execute", _count_statement)
+application = WorkerHeader(DispatcherMiddleware(portal, {"/bench-plain": plain, "/bench-hello": hello}))

@@ -26,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    app.jinja_environment = templating.PortalEnvironment  # type: ignore[misc]
+    app.jinja_environment = templating.PortalEnvironment
     from portal.documents.uploads import MemoryOnlyRequest
 
     app.request_class = MemoryOnlyRequest  # form file parts are never spooled to disk in plaintext
@@ -39,30 +39,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_sqlite(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     deployment.install(app)  # refuses to start with a wrong keyring
-    from portal.reports.pages import refuse_when_not_ready
+    from portal.ops.health import refuse_when_not_ready
 
     app.before_request(refuse_when_not_ready)  # before CSRF and the gate: a host that may not serve answers nothing
     csrf.init_app(app)
     templating.configure(app)
     _configure_logging(app)
-    if app.config["TRUST_PROXY"]:
+    proxies = app.config["TRUST_PROXY"]  # a count, checked by config.load
+    if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # X-Forwarded-For gains an address at each proxy, so the client's is the one `proxies` from its end;
+        # the scheme and host are set (not appended to) by the proxy next to the portal (deploy/nginx/portal.conf).
+        # Wrapping wsgi_app is how Flask's documentation applies middleware; mypy refuses assigning to a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     from portal.admin.views import bp as admin_bp
     from portal.auth.passkey_views import bp as passkeys_bp
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
     from portal.meetings.views import bp as meetings_bp
+    from portal.ops.health import bp as health_bp
     from portal.portfolios.views import bp as portfolios_bp
     from portal.reading.views import bp as reading_bp
     from portal.reports.pages import bp as pages_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
 
-    for blueprint in (pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, reading_bp, meetings_bp,
-                      reviews_bp, reports_bp):
+    for blueprint in (health_bp, pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, reading_bp,
+                      meetings_bp, reviews_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     access.install(app)
@@ -79,8 +84,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _configure_sqlite(app: Flask) -> None:
     """On SQLite, let readers work during a write (WAL) and let writers queue instead of failing at once.
 
-    An upload holds SQLite's write lock while its file streams in (its row is written first so the blob can
-    be bound to it); a long busy timeout makes sign-ins and saves wait for it rather than fail.
+    Writes are short (an upload writes its rows only after its file has streamed in), but a long busy timeout
+    still makes a write wait for another rather than fail.
     """
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return

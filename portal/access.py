@@ -1,17 +1,19 @@
 """The deny-by-default gate: who may use each endpoint.
 
-Every view declares its audience with one of the decorators below. The gate runs before every request, after
-the session cookie has been read (portal/auth/login.py): an endpoint that declares nothing is a 404 for
-everyone, a half-signed-in session (password only) reaches nothing but the security-code page, and a role
-mismatch is a 404 so existence is not revealed. Forged session cookies and tampered state cookies are logged
-(never their values), counted against the address, and an address that sends too many is refused with 429.
+Every view declares its audience with one of the decorators below. The gate runs before every request and
+asks Flask-Login who is signed in (which reads the session cookie: portal/auth/login.py). An endpoint that
+declares nothing is a 404 for everyone, a half-signed-in session (password only) reaches nothing but the
+security-code page, and a role mismatch is a 404 so existence is not revealed. Forged session cookies and
+tampered state cookies are logged (never their values), counted against the address, and an address that
+sends too many is refused with 429.
 """
 
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from werkzeug.wrappers import Response
 
 from portal.auth import cookies, login, throttle
 from portal.extensions import db
@@ -61,13 +63,13 @@ def declared_rule(view: Callable[..., Any]) -> str | frozenset[str] | None:
 
 
 def current_user() -> User | None:
-    """The person with a full two-factor session, or None."""
-    return g.get("user")
+    """The person with a full two-factor session (Flask-Login's `current_user`), or None."""
+    return login.signed_in_user()
 
 
 def require_user() -> User:
     """The signed-in person; only called from views the gate has already let through."""
-    user = g.get("user")
+    user = login.signed_in_user()
     if user is None:
         abort(404)
     return user
@@ -90,6 +92,7 @@ def _count_bad_cookies(kinds: list[str]) -> None:
 
 def gate() -> Response | None:
     """Before each request: refuse bad cookies, then allow it, redirect to the right sign-in step, or 404."""
+    user = login.signed_in_user()
     bad = ["state"] if request.environ.get(cookies.TAMPERED_STATE) else []
     if g.get("bad_session_cookie"):
         bad.append("session")
@@ -105,18 +108,18 @@ def gate() -> Response | None:
         return None
     if rule == PENDING:
         return None
-    user = g.user
     if user is None:
+        kept = login.keep_unsaved_form()  # a form sent after the session ended: what was typed is not lost
         if g.pending_user is not None:
-            return redirect(url_for("auth.security_code"))
-        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.security_code", next=kept) if kept else url_for("auth.security_code"))
+        return redirect(url_for("auth.sign_in", next=kept or request.full_path.rstrip("?")))
     if rule == SIGNED_IN or user.role in rule:
         return None
     abort(404)
 
 
 def install(app: Flask) -> None:
-    """Read the session before each request, then run the gate; mark Flask's own static endpoint as public."""
+    """Load sessions with Flask-Login, run the gate before each request; mark Flask's static files public."""
     login.install(app)
     app.before_request(gate)
     if "static" in app.view_functions:

@@ -14,6 +14,8 @@ DEFAULTS: dict[str, Any] = {
     "PASSKEY_ORIGIN": None,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
+    "SESSION_WARNING_SECONDS": 120,  # the timeout warning appears this long before an idle session ends
+    "KEPT_FORM_DAYS": 7,  # how long typing sent after a session ended waits for its person to sign in again
     "INVITATION_HOURS": 72,
     "PASSWORD_RESET_MINUTES": 60,
     "THROTTLE_ACCOUNT_FAILURES": 5,
@@ -33,6 +35,17 @@ DEFAULTS: dict[str, Any] = {
     "CLAMD": "",  # virus scanning: clamd's Unix socket path or HOST:PORT; empty for none
     "CLAMD_TIMEOUT_SECONDS": 60,
     "CLAMD_MAX_BYTES": 25 * 1024 * 1024,  # clamd's StreamMaxLength (25 MB in Debian's clamd.conf)
+    # Where the encrypted blobs are (portal/documents/storage.py): "local" (BLOB_DIR) or "s3" (an S3-compatible bucket).
+    "BLOB_STORE": "local",
+    "S3_BUCKET": "",
+    "S3_PREFIX": "blobs/",
+    "S3_ENDPOINT_URL": "",  # empty: Amazon S3; otherwise the service's URL, for example https://s3.example.org
+    "S3_REGION": "",  # empty: the client's default (AWS_DEFAULT_REGION)
+    "S3_ACCESS_KEY_ID": "",  # empty: the client's own sources (AWS_ACCESS_KEY_ID, a credentials file, a role)
+    "S3_SECRET_ACCESS_KEY": "",
+    "S3_SECRET_ACCESS_KEY_FILE": None,  # a file holding S3_SECRET_ACCESS_KEY (a mounted secret)
+    "S3_PART_BYTES": 8 * 1024 * 1024,  # each multipart upload part (at least 5 MiB): the memory an upload holds
+    "S3_ADDRESSING_STYLE": "auto",  # "path" for services that need https://host/bucket/key (MinIO, Ceph)
     "RETENTION_DAYS": 365,
     "FEEDBACK_TARGET_WORKING_DAYS": 5,
     "BANK_HOLIDAY_REGION": "ENG",  # the UK bank holidays the feedback target skips: ENG, WLS, SCT or NIR
@@ -67,7 +80,9 @@ DEFAULTS: dict[str, Any] = {
     # How often each host compares its keyring and SECRET_KEY with the deployment's records (portal/ops/deployment.py).
     "DEPLOYMENT_CHECK_SECONDS": 30,
     "SECRET_KEY_FILE": None,  # a file holding the SECRET_KEY (a mounted secret), instead of SECRET_KEY itself
-    "TRUST_PROXY": False,
+    # How many reverse proxies in front of the portal add to X-Forwarded-For (nginx alone: 1; a load balancer that
+    # sets X-Forwarded-For, then nginx: 2); 0 (or false) trusts no forwarded header. `true` counts as 1.
+    "TRUST_PROXY": 0,
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
 }
@@ -84,11 +99,13 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     else:
         app.config.from_mapping(test_config)
     _load_secret_key(app)
+    app.config["TRUST_PROXY"] = trusted_proxies(app)
     instance = Path(app.instance_path)
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'portal.sqlite3'}")
     app.config.setdefault("OUTBOX_DIR", str(instance / "outbox"))
     app.config.setdefault("BLOB_DIR", str(instance / "blobs"))
     app.config.setdefault("KEYRING_FILE", str(instance / "keyring.json"))
+    _check_blob_store(app)
     if app.config["SQLALCHEMY_ENGINE_OPTIONS"] is None:
         # A pooled server connection can die between requests; a SQLite file cannot, so it skips the ping.
         sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
@@ -104,6 +121,21 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         SESSION_COOKIE_SECURE=not development,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
+
+
+def trusted_proxies(app: Flask) -> int:
+    """TRUST_PROXY as a number of proxies; refuse a value that is not a whole number from 0 to 5."""
+    value = app.config["TRUST_PROXY"]
+    if isinstance(value, str):
+        value = {"true": 1, "yes": 1, "false": 0, "no": 0, "": 0}.get(value.strip().lower(), value.strip())
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 5:
+        raise ConfigurationError(f"TRUST_PROXY must be the number of reverse proxies in front of the portal "
+                                 f"(0 to 5; 1 for nginx alone), not {app.config['TRUST_PROXY']!r}.")
+    return count
 
 
 class ConfigurationError(Exception):
@@ -128,6 +160,22 @@ def _load_secret_key(app: Flask) -> None:
             "SECRET_KEY is not set. Give every host of the deployment the same one, in PORTAL_SECRET_KEY, in a file "
             "named by PORTAL_SECRET_KEY_FILE, or in instance/config.py. `python -m portal.ops.instance --new-secrets` "
             "prints a new one; in development `make run` creates it.")
+
+
+def _check_blob_store(app: Flask) -> None:
+    """Read S3_SECRET_ACCESS_KEY_FILE when given, and refuse a blob store setting that cannot work."""
+    from portal.documents.storage import store_for
+
+    path = app.config.get("S3_SECRET_ACCESS_KEY_FILE")
+    if path:
+        try:
+            app.config["S3_SECRET_ACCESS_KEY"] = Path(path).read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(f"S3_SECRET_ACCESS_KEY_FILE {path} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        store_for(app.config)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"The blob store is not configured correctly: {exc}") from exc
 
 
 def _normalise_database_url(url: str) -> str:

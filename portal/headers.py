@@ -1,11 +1,14 @@
 """Security headers on every response (DESIGN section 4)."""
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
+from flask_login import current_user
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+# One year, subdomains included; deploy/nginx/portal.conf sends the same on every answer over HTTPS (its own pages too).
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def add_security_headers(response: Response) -> Response:
@@ -18,9 +21,9 @@ def add_security_headers(response: Response) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     if request.is_secure:
-        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        headers["Strict-Transport-Security"] = HSTS
     static = request.endpoint == "static"
-    if not static or g.get("user") is not None:
+    if not static or current_user.is_authenticated:
         # Authenticated pages, downloads and every form page: never kept by the browser or a proxy, and never
         # served to one person from a cache filled for another (Vary: Cookie, on streamed downloads too, which
         # never touch Flask's session and so never got it from Flask).

@@ -23,12 +23,13 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, has_request_context, render_template, url_for
 from sqlalchemy import delete, select, update
 
 from portal import clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import OutboxMessage
 
 # A claimed message is not due again for this long: far longer than a delivery can take (every SMTP step times
@@ -54,12 +55,12 @@ def queue(recipient: str, subject: str, template: str, after_response: bool = Fa
     )
 
 
-def external_url(endpoint: str, **values: object) -> str:
+def external_url(endpoint: str, **values: Any) -> str:
     """The full address of a page, for links in emails (the BASE_URL setting, not the request's host).
 
     Works outside a request too (a scheduled job in the worker), where only the path is built from the URL map.
     """
-    base = current_app.config["BASE_URL"].rstrip("/")
+    base: str = current_app.config["BASE_URL"].rstrip("/")
     if has_request_context():
         return base + url_for(endpoint, **values)
     return base + current_app.url_map.bind("localhost").build(endpoint, values)
@@ -178,10 +179,10 @@ def deliver_due(limit: int = 100, stop_on_failure: bool = False) -> tuple[int, i
 
 def prune_sent(keep_days: int) -> int:
     """Delete messages sent more than keep_days ago (their links have long expired); return how many."""
-    removed = db.session.execute(
+    removed = rows_affected(db.session.execute(
         delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None),
                                     OutboxMessage.sent_at < clock.now() - timedelta(days=keep_days))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     db.session.commit()
     return removed

@@ -25,9 +25,10 @@ class PortalEnvironment(Environment):
 
 def configure(app: Flask) -> None:
     """Find the GOV.UK macros and widgets beside our own templates."""
+    assert app.jinja_loader is not None  # create_app gives the app its template folder
     app.jinja_loader = ChoiceLoader(
         [
-            app.jinja_loader,  # type: ignore[list-item]
+            app.jinja_loader,
             PrefixLoader(
                 {
                     "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),

@@ -264,7 +264,7 @@ def reportable_meeting(user: User, meeting_id: int) -> Meeting | None:
 # Portfolios -------------------------------------------------------------------------------------------
 
 
-def visible_portfolio_ids(user: User) -> Select[tuple[int]]:
+def visible_portfolio_ids(user: User) -> Select[int]:
     """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
     if user.role == Role.ADMIN:
         return select(Portfolio.id).where(Portfolio.purged_at.is_(None))

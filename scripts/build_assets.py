@@ -21,6 +21,9 @@ def main() -> int:
             return 1
     DIST.mkdir(parents=True, exist_ok=True)
     node = shutil.which("node", path=str(ROOT / ".venv" / "bin")) or shutil.which("node")
+    if node is None:
+        print("node is not installed: run `make setup` first", file=sys.stderr)
+        return 1
     sass = ROOT / "node_modules" / "sass" / "sass.js"
     subprocess.run(  # noqa: S603 - fixed arguments, no user input
         [

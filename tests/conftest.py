@@ -79,10 +79,23 @@ def _empty_tables(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `both_blob_stores` runs each test that uses the app or a store against each backend."""
+    if metafunc.definition.get_closest_marker("both_blob_stores") and "blob_backend" in metafunc.fixturenames:
+        metafunc.parametrize("blob_backend", ["local", "s3"], indirect=True)
+
+
 @pytest.fixture
-def app_config(tmp_path: Path) -> dict:
+def blob_backend(request: pytest.FixtureRequest) -> str:
+    """The blob store the test's app uses: "local" unless the module is marked both_blob_stores."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, blob_backend: str, request: pytest.FixtureRequest) -> dict:
     """The test configuration; tests may change it before the app fixture is used."""
-    return {
+    blob_store = request.getfixturevalue("s3_bucket").config if blob_backend == "s3" else {}
+    return {**blob_store,
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -302,3 +315,98 @@ def start_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
         process.terminate()
         process.wait()  # without a timeout: Popen.wait(timeout) sleeps, and time.sleep fails under faketime
         shutil.rmtree(server.scratch, ignore_errors=True)
+
+
+# An S3-compatible server (moto's standalone server), started by the tests themselves ---------------------------
+
+
+@dataclass
+class S3Server:
+    """moto's server on a loopback port; any access key is accepted."""
+
+    endpoint: str
+
+    def config(self, bucket: str) -> dict:
+        """The portal's settings for a bucket on this server."""
+        return {"BLOB_STORE": "s3", "S3_BUCKET": bucket, "S3_PREFIX": "blobs/", "S3_ENDPOINT_URL": self.endpoint,
+                "S3_REGION": "eu-west-2", "S3_ACCESS_KEY_ID": "portal-test", "S3_SECRET_ACCESS_KEY": "portal-test",
+                "S3_ADDRESSING_STYLE": "path", "S3_PART_BYTES": 5 * 1024 * 1024}
+
+    def client(self):
+        """A plain boto3 client for looking at (and tampering with) what the portal stored."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="eu-west-2",
+                            aws_access_key_id="portal-test", aws_secret_access_key="portal-test",
+                            config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                                          response_checksum_validation="when_required"))
+
+
+@dataclass
+class S3Bucket:
+    """One test's own bucket."""
+
+    server: S3Server
+    name: str
+
+    @property
+    def config(self) -> dict:
+        """The portal's settings for this bucket."""
+        return self.server.config(self.name)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """Start moto's S3-compatible server (`moto[server]`) in its own process on a loopback port."""
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    port = free_port()
+    with log.open("wb") as output:
+        # Without faketime: the server stamps objects with its own (real) clock, as a real service would.
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=output, stderr=subprocess.STDOUT, env=unshifted_environment())
+    server = S3Server(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=2):
+                break
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "moto's server did not answer within 60 s"
+            threading.Event().wait(0.05)  # not time.sleep, which fails under faketime (the shifted leg)
+    yield server
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[S3Bucket]:
+    """A new, empty bucket for one test, emptied and removed after it."""
+    import secrets
+
+    client = s3_server.client()
+    name = f"portal-test-{secrets.token_hex(6)}"
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    yield S3Bucket(s3_server, name)
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=name):
+        for upload in page.get("Uploads", []):
+            client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=name, Key=item["Key"])
+    client.delete_bucket(Bucket=name)

@@ -1,28 +1,17 @@
-"""Helpers for the documents tests: portfolios, panel seats, multipart bodies and small valid files."""
+"""Helpers for the documents tests: uploads through the real forms, multipart bodies, small valid files."""
 
 import io
 import zipfile
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 
 from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import clock
-from portal.documents.storage import BlobStore
 from portal.extensions import db
 from portal.models import (
     Document,
     DocumentVersion,
-    Meeting,
-    MeetingMember,
-    Nqsw,
-    PanelRole,
-    Portfolio,
-    SampledPortfolio,
-    SampleDraw,
 )
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -43,34 +32,6 @@ def office_zip(kind: str) -> bytes:
             archive.writestr("[Content_Types].xml", "<Types/>")
             archive.writestr("word/document.xml" if kind == "docx" else "xl/workbook.xml", "<x/>")
     return buffer.getvalue()
-
-
-def make_portfolio(app: Flask, name: str = "Alex Example") -> int:
-    """A portfolio for a new NQSW; returns its id."""
-    with app.app_context():
-        nqsw = Nqsw(name=name, email=f"{name.replace(' ', '.').lower()}.{clock.now().timestamp()}@example.org")
-        portfolio = Portfolio(nqsw=nqsw, created_at=clock.now())
-        db.session.add(portfolio)
-        db.session.commit()
-        return portfolio.id
-
-
-def seat(app: Flask, user_id: int, portfolio_ids: list[int], role: PanelRole = PanelRole.MEMBER) -> int:
-    """Put a person on a new meeting that has sampled these portfolios; returns the meeting id."""
-    with app.app_context():
-        meeting = Meeting(title="Panel", held_on=date(2026, 12, 1), created_at=clock.now())
-        db.session.add(meeting)
-        db.session.flush()
-        draw = SampleDraw(meeting_id=meeting.id, seed="0" * 64, population="[]", parameters="{}", picks="[]",
-                          drawn_by_id=user_id, drawn_at=clock.now())
-        db.session.add(draw)
-        db.session.flush()
-        db.session.add(MeetingMember(meeting_id=meeting.id, user_id=user_id, panel_role=role.value))
-        for position, pid in enumerate(portfolio_ids):
-            db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=pid, draw_id=draw.id,
-                                            position=position))
-        db.session.commit()
-        return meeting.id
 
 
 def upload_path(portfolio_id: int) -> str:
@@ -110,12 +71,6 @@ def version(app: Flask, version_id: int) -> DocumentVersion:
         row = db.session.get(DocumentVersion, version_id)
         db.session.expunge(row)
         return row
-
-
-def blob_path(app: Flask, version_id: int) -> Path:
-    """The file holding a version's encrypted blob."""
-    with app.app_context():
-        return BlobStore.from_app(app).path(db.session.get(DocumentVersion, version_id).blob_id)
 
 
 def pdf_around(size: int) -> tuple[bytes, bytes]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from conftest import PASSWORD, Person, sign_in, submit
+from factories import make_panel
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_documents import PDF, upload
 from helpers_reports import build_meeting
-from helpers_reviews import make_meeting
 from sqlalchemy import select, update
 
 from portal import clock
@@ -117,7 +117,7 @@ def build_journey(app: Flask, make_user: Callable[..., Person]) -> Journey:
                             held_on=today - timedelta(days=120), title="Summer panel")
     current = build_meeting(app, chair.id, member_ids=(member.id,), observer_ids=(observer.id,),
                             held_on=today - timedelta(days=1), title="Winter panel")
-    upcoming = make_meeting(app, [(chair.id, "chair"), (member.id, "member"), (observer.id, "observer")],
+    upcoming = make_panel(app, [(chair.id, "chair"), (member.id, "member"), (observer.id, "observer")],
                             title="Spring panel", held_on=today + timedelta(days=14),
                             reading_deadline=today + timedelta(days=7), start=50)
     _default_template(app, [earlier.meeting_id, current.meeting_id])

@@ -1,68 +1,16 @@
-"""Shared set-up for the reviews tests: a meeting with a panel and a sample, and form-filling helpers."""
+"""Helpers for the reviews tests: filling in assessments (the meeting, panel and sample: factories.make_panel)."""
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from conftest import submit
-from flask import Flask
+from factories import Panel
 from flask.testing import FlaskClient
 
 from portal import clock
-from portal.extensions import db
-from portal.models import (
-    Meeting,
-    MeetingMember,
-    Nqsw,
-    Portfolio,
-    SampledPortfolio,
-    SampleDraw,
-)
 from portal.reviews.form_schema import field_name
 from portal.reviews.template_default import DEFAULT_SCHEMA
 
 SECTIONS = [s["key"] for s in DEFAULT_SCHEMA["sections"]]
-
-
-@dataclass
-class Panel:
-    """Ids of a meeting, its sampled portfolios and its seats."""
-
-    meeting_id: int
-    portfolio_ids: list[int] = field(default_factory=list)
-
-
-def make_meeting(app: Flask, seats: list[tuple[int, str]], portfolios: int = 2, title: str = "Panel meeting",
-                 start: int = 0, held_on: date | None = None, reading_deadline: date | None = None) -> Panel:
-    """A meeting with these (user id, panel role) seats and this many sampled portfolios.
-
-    By default it is held on 10 December 2026 with a reading deadline of 3 December (after TEST_START).
-    """
-    with app.app_context():
-        meeting = Meeting(title=title, held_on=held_on or date(2026, 12, 10),
-                          reading_deadline=reading_deadline or (None if held_on else date(2026, 12, 3)),
-                          created_at=clock.now())
-        db.session.add(meeting)
-        db.session.flush()
-        for user_id, role in seats:
-            db.session.add(MeetingMember(meeting_id=meeting.id, user_id=user_id, panel_role=role))
-        draw = SampleDraw(meeting_id=meeting.id, seed="0" * 64, population="[]", parameters="{}", picks="[]",
-                          drawn_by_id=seats[0][0], drawn_at=clock.now())
-        db.session.add(draw)
-        db.session.flush()
-        panel = Panel(meeting.id)
-        for number in range(start, start + portfolios):
-            nqsw = Nqsw(name=f"Nqsw Person {meeting.id}-{number}", email=f"nqsw{meeting.id}-{number}@example.org")
-            db.session.add(nqsw)
-            db.session.flush()
-            portfolio = Portfolio(nqsw_id=nqsw.id, outcome="pass", pseudonym=f"B{meeting.id}{number}",
-                                  created_at=clock.now())
-            db.session.add(portfolio)
-            db.session.flush()
-            db.session.add(SampledPortfolio(meeting_id=meeting.id, portfolio_id=portfolio.id, draw_id=draw.id,
-                                            position=number))
-            panel.portfolio_ids.append(portfolio.id)
-        db.session.commit()
-        return panel
 
 
 def base(panel: Panel, portfolio_id: int) -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Clamd, Person, eicar
+from factories import make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, make_portfolio, replace, upload
+from helpers_documents import PDF, replace, upload
 
 from portal.extensions import db
 from portal.models import AuditEvent, Document, DocumentVersion

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Person
+from factories import make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import make_portfolio, office_zip, upload
+from helpers_documents import office_zip, upload
 
 from portal.extensions import db
 from portal.models import Document, DocumentVersion

@@ -6,7 +6,8 @@ from html import unescape
 
 import pytest
 from conftest import submit
-from helpers_reviews import answers_for, base, make_meeting
+from factories import make_panel
+from helpers_reviews import answers_for, base
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -33,7 +34,7 @@ def test_default_template_is_valid_and_keeps_the_counted_keys():
 
 def test_the_default_is_seeded_on_first_use_not_on_viewing(app, signed_in):
     client, member = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(member.id, "member")], portfolios=1)
+    panel = make_panel(app, [(member.id, "member")], portfolios=1)
     client.get(base(panel, panel.portfolio_ids[0]))
     assert _template_count(app) == 0  # a GET changes nothing
     submit(client, f"{base(panel, panel.portfolio_ids[0])}/sections/part1", answers_for("part1"))
@@ -46,7 +47,7 @@ def test_the_default_is_seeded_on_first_use_not_on_viewing(app, signed_in):
 def test_publishing_a_new_version_keeps_existing_assessments_on_theirs(app, signed_in, admin_client):
     early_client, early = signed_in(Role.MEMBER)
     late_client, late = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(early.id, "member"), (late.id, "member")], portfolios=1)
+    panel = make_panel(app, [(early.id, "member"), (late.id, "member")], portfolios=1)
     pid = panel.portfolio_ids[0]
     submit(early_client, f"{base(panel, pid)}/sections/part2", answers_for("part2"))
     client, _admin = admin_client
@@ -145,7 +146,7 @@ def test_changing_the_wording_publishes_the_next_version_and_old_assessments_kee
                                                                                           admin_client):
     early_client, early = signed_in(Role.MEMBER)
     late_client, late = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(early.id, "member"), (late.id, "member")], portfolios=1)
+    panel = make_panel(app, [(early.id, "member"), (late.id, "member")], portfolios=1)
     pid = panel.portfolio_ids[0]
     submit(early_client, f"{base(panel, pid)}/sections/part2", answers_for("part2"))  # begun on version 1
     client, _admin = admin_client
@@ -220,7 +221,7 @@ def test_an_added_choice_question_is_asked_and_its_answer_stored(app, signed_in,
                      "options": [["yes", "Yes"], ["no", "No"], ["partly", "Partly"]]}
     assert form_schema.KEY.match(key)
     member_client, member = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(member.id, "member")], portfolios=1)
+    panel = make_panel(app, [(member.id, "member")], portfolios=1)
     section = f"{base(panel, panel.portfolio_ids[0])}/sections/part3"
     assert "Was the portfolio easy to find your way around?" in member_client.get(section).get_data(as_text=True)
     assert submit(member_client, section, {**answers_for("part3"), key: "partly"}).status_code == 302

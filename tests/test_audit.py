@@ -145,6 +145,64 @@ def test_concurrent_writers_keep_one_unbroken_chain(app: Flask, monkeypatch: pyt
     assert code == 0, output
 
 
+def test_a_transaction_still_open_after_recording_holds_up_no_other_writer(app: Flask) -> None:
+    """The head row is taken only at commit: a request that records an event and then keeps working (as a
+    download does while it reads) does not make every other audited request wait for it."""
+    recorded, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_writer() -> None:
+        try:
+            with app.app_context():
+                audit.record(None, "test.slow", "thing:slow")
+                db.session.execute(select(func.count()).select_from(User))  # more of the request's work
+                recorded.set()
+                release.wait(30)
+                db.session.commit()
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+            recorded.set()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    assert recorded.wait(30)
+    quick = threading.Thread(target=_record_events, args=(app, 3))
+    quick.start()
+    quick.join(10)  # with the head locked at record time this waits until the slow writer commits
+    finished_first = not quick.is_alive()
+    release.set()
+    slow.join(30)
+    quick.join(30)
+    assert finished_first and not errors
+    assert _actions(app) == ["test.event"] * 3 + ["test.slow"]  # chained in commit order
+    code, output = _verify(app)
+    assert code == 0, output
+
+
+def test_events_join_the_chain_only_with_their_transaction_in_the_order_recorded(app: Flask) -> None:
+    with app.app_context():
+        audit.record(None, "test.rolled_back", "thing:0")
+        db.session.rollback()
+        for number in range(3):
+            audit.record(None, f"test.step{number}", f"thing:{number}")
+        db.session.commit()
+        audit.record(None, "test.failed", "thing:9")
+        db.session.execute(text("SELECT 1"))
+        db.session.close()  # a request that ends without committing
+    assert _actions(app) == ["test.step0", "test.step1", "test.step2"]
+    code, output = _verify(app)
+    assert code == 0 and "3 events" in output, output
+
+
+def test_verify_reports_two_events_swapped(app: Flask) -> None:
+    _record_events(app, 5)
+    with app.app_context():
+        for old, new in ((2, -1), (3, 2), (-1, 3)):
+            db.session.execute(text("UPDATE audit_events SET seq = :new WHERE seq = :old"), {"old": old, "new": new})
+        db.session.commit()
+    code, output = _verify(app)
+    assert code != 0 and "event 2" in output and "does not follow the previous event" in output
+
+
 # The administrator's audit page -------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, PG_URL, Browser, sign_in
-from helpers_keys import add_document, add_panel_copy, cli_runner, make_portfolio, owner_id
+from factories import add_panel_copy, make_moderated_portfolio, owner_id, store_document
+from helpers_blobs import entries
+from helpers_keys import cli_runner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -15,6 +17,8 @@ from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Base, Deployment, Document, Role, UserSession
 from portal.security import crypto
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 
 @pytest.fixture
@@ -27,10 +31,10 @@ def stocked(app, make_user, client):
     """A Lead (signed in once, so there are sessions and audit events) and three documents."""
     lead = make_user(Role.ADMIN)
     sign_in(app, client, lead)
-    portfolio = make_portfolio(app, lead.id, [])
-    documents = [add_document(app, lead.id, [b"agreement v1", b"agreement v2"], portfolio_id=portfolio),
-                 add_document(app, lead.id, [bytes(range(256)) * 300], portfolio_id=portfolio),
-                 add_document(app, lead.id, [b"supervision notes naming a family"], portfolio_id=portfolio)]
+    portfolio = make_moderated_portfolio(app, lead.id, [])
+    documents = [store_document(app, lead.id, [b"agreement v1", b"agreement v2"], portfolio_id=portfolio),
+                 store_document(app, lead.id, [bytes(range(256)) * 300], portfolio_id=portfolio),
+                 store_document(app, lead.id, [b"supervision notes naming a family"], portfolio_id=portfolio)]
     return lead, documents, portfolio
 
 
@@ -58,7 +62,8 @@ def fresh_app(app_config, tmp_path):
     folder = tmp_path / "fresh"
     (folder / "instance").mkdir(parents=True)
     config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
-              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+              "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
+              "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
     application = create_app(config)
     application.test_client_class = Browser
     yield application
@@ -78,9 +83,9 @@ def test_backup_holds_database_blobs_and_manifest_but_never_the_keyring(app, cli
     assert result.exit_code == 0, result.output
     manifest = json.loads((target / "manifest.json").read_text())
     names = set(manifest["files"])
-    assert {f"blobs/{p.name}" for p in Path(app.config["BLOB_DIR"]).iterdir()} <= names
+    assert {f"blobs/{name}" for name in entries(app)} <= names
     assert len([n for n in names if n.startswith("blobs/")]) == 4
-    assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.jsonl" in names)
+    assert ("database.sqlite3" in names) if not PG_URL else ("database/document_versions.copy" in names)
     assert not any("keyring" in n for n in names)
     everything = backup_bytes(target)
     for key in KEYRING.keys.values():
@@ -140,7 +145,7 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
             == documents[0][1][1]
         assert db.session.scalars(select(UserSession)).all() == []  # everyone signs in again
     # New rows get fresh ids after the restored ones (PostgreSQL sequences moved on).
-    added = add_document(fresh_app, owner_id(fresh_app), [b"after the restore"])
+    added = store_document(fresh_app, owner_id(fresh_app), [b"after the restore"])
     assert added[0] > max(d for d, _ in documents)
     assert added[1][0] > max(v for _, versions in documents for v in versions)
     browser = fresh_app.test_client()
@@ -152,6 +157,37 @@ def test_restore_into_an_empty_instance_gives_a_working_portal(app, cli, stocked
     assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
 
 
+def test_restore_into_sqlite_reads_either_databases_backup(app, cli, stocked, tmp_path, app_config):
+    """A PostgreSQL backup (COPY text files, parsed here) restores into SQLite as a SQLite backup does."""
+    lead, documents, portfolio = stocked
+    target = tmp_path / "backup"
+    assert cli("backup", "create", str(target)).exit_code == 0
+    with app.app_context():
+        expected = sorted((d.id, d.title, d.current_version_id) for d in db.session.scalars(select(Document)))
+    folder = tmp_path / "sqlite-server"
+    (folder / "instance").mkdir(parents=True)
+    sqlite_app = create_app({**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
+                             "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
+                             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'restored.sqlite3'}"})
+    sqlite_app.test_client_class = Browser
+
+    restored = cli_runner(sqlite_app)("backup", "restore", str(target))
+
+    assert restored.exit_code == 0, restored.output
+    with sqlite_app.app_context():
+        assert audit.verify()[1] is None
+        assert sorted((d.id, d.title, d.current_version_id) for d in db.session.scalars(select(Document))) == expected
+    browser = sqlite_app.test_client()
+    sign_in(sqlite_app, browser, lead)
+    (first, (_, second_version)), (big, (big_version,)) = documents[0], documents[1]
+    base = f"/portfolios/{portfolio}/documents"
+    assert browser.get(f"{base}/{first}/versions/{second_version}/download").data == b"agreement v2"
+    assert browser.get(f"{base}/{big}/versions/{big_version}/download").data == bytes(range(256)) * 300
+    with sqlite_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_restore_into_a_migrated_database_takes_the_deployments_records(app, cli, stocked, tmp_path, app_config):
     """As on a new server: the database is migrated and the portal has started on it (recording this host's
     SECRET_KEY and keys) before the backup is restored; the backup's records replace them."""
@@ -160,7 +196,8 @@ def test_restore_into_a_migrated_database_takes_the_deployments_records(app, cli
     folder = tmp_path / "new-server"
     (folder / "instance").mkdir(parents=True)
     config = {**app_config, "INSTANCE_PATH": str(folder / "instance"), "BLOB_DIR": str(folder / "blobs"),
-              "OUTBOX_DIR": str(folder / "outbox"), "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
+              "S3_PREFIX": f"{folder.name}/", "OUTBOX_DIR": str(folder / "outbox"),
+              "SQLALCHEMY_DATABASE_URI": restore_database_url(tmp_path)}
     engine = create_engine(config["SQLALCHEMY_DATABASE_URI"])
     Base.metadata.create_all(engine)
     engine.dispose()
@@ -198,7 +235,7 @@ def test_restore_refuses_a_damaged_backup(app, cli, stocked, tmp_path, fresh_app
     result = cli_runner(fresh_app)("backup", "restore", str(target))
     assert result.exit_code == 1 and "does not verify" in result.output
     with fresh_app.app_context():
-        assert not list(Path(fresh_app.config["BLOB_DIR"]).glob("*"))
+        assert entries(fresh_app) == []
 
 
 def test_dump_values_round_trip_through_json():
@@ -210,6 +247,30 @@ def test_dump_values_round_trip_through_json():
     values = [None, True, 7, "text", b"\x00\xffbytes", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
               date(2026, 1, 2), Decimal("1.50"), {"$b": "not a tag"}, ["a", 1]]
     assert [_decode(json.loads(json.dumps(_encode(v)))) for v in values] == values
+
+
+def test_copy_text_format_parses_back_to_the_values_postgresql_wrote(tmp_path):
+    """The COPY text format, as PostgreSQL writes it (UTC, ISO dates, hex bytea), read back for a restore into a
+    database other than PostgreSQL: escapes, NULLs, bytes, booleans, dates and times."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import Boolean, Column, Date, DateTime, Integer, LargeBinary, MetaData, Table, Text
+
+    from portal.ops.backup import _copy_rows
+
+    table = Table("sample", MetaData(), Column("id", Integer), Column("note", Text), Column("raw", LargeBinary),
+                  Column("flag", Boolean), Column("on", Date), Column("at", DateTime(timezone=True)))
+    (tmp_path / "sample.copy").write_bytes(
+        b"1\ttab\\there\\nnew line \\\\ backslash \\\\N not null\t\\\\x00ff41\tt\t2026-01-02\t"
+        b"2026-01-02 03:04:05.000006+00\n"
+        b"2\t\\N\t\\N\tf\t\\N\t2026-01-02 03:04:05+00\n")
+    rows = list(_copy_rows(tmp_path / "sample.copy", list(table.columns)))
+    assert rows == [
+        {"id": 1, "note": "tab\there\nnew line \\ backslash \\N not null", "raw": b"\x00\xffA", "flag": True,
+         "on": date(2026, 1, 2), "at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)},
+        {"id": 2, "note": None, "raw": None, "flag": False, "on": None,
+         "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+    ]
 
 
 def test_panel_copies_are_backed_up_and_a_missing_one_is_reported(app, cli, stocked, tmp_path):

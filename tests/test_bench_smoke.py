@@ -38,3 +38,31 @@ def test_download_ceiling_is_one_cores_decryption_over_plain_send_file():
         bench.download_ceiling(1000, 4000)
     assert "75% of" in bench.download_ceiling(3000, 4000) and "within one core's reach" in \
         bench.download_ceiling(3000, 4000)
+
+
+@pytest.mark.slow
+def test_scale_bench_runs_at_a_tiny_size():
+    """bench/scale.py end to end at 2% of national size: the demo, bulk growth, every page, every maintenance
+    command, and the side-by-side report."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--scale", "0.02", "--requests", "1"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT, env=unshifted_environment())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert re.search(r"\| national \| [\d,]+ \| 80 \| 400 \| [\d,]+ \| 4,000 \|", out), out  # grown as asked
+    pages = [line for line in out.splitlines() if line.startswith(("| Lead:", "| Chair:", "| Member:", "| Observer:",
+                                                                   "| NQSW:", "| Assessor:"))]
+    assert len(pages) >= 30 and not [line for line in pages if "(HTTP" in line], pages  # every page answered 200
+    for command in ("keys rotate", "keys verify", "backup create", "audit verify", "retention purge --dry-run"):
+        assert re.search(rf"\| {re.escape(command)} \| [\d.]+ \| [\d.]+ \| \d+x \|", out), command
+    assert re.search(r"bare Flask hello: [\d.]+ ms CPU", out) and re.search(r"\d+ of \d+ pages are not bounded", out)
+
+
+@pytest.mark.slow
+def test_download_bench_compares_the_audited_run_with_a_no_op_audit():
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "downloads.py"), "--clients", "2", "--seconds", "1",
+                             "--warmup", "0", "--workers", "1", "--threads", "2", "--size", "64K"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT, env=unshifted_environment())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert re.search(r"\| audited \(the product\) \| \d+ \| 0 \|", result.stdout), result.stdout
+    assert re.search(r"\| audit write a no-op \(bench only\) \| \d+ \| 0 \|", result.stdout), result.stdout
+    assert re.search(r"audited throughput is \d+% of the no-op run's", result.stdout)

@@ -3,7 +3,7 @@
 import io
 
 from conftest import csrf_from, submit
-from helpers_cohort import HEADER, sealed_from, upload
+from helpers_cohort import HEADER, sealed_from, upload_csv
 
 from portal.extensions import db
 from portal.models import Assessor, AuditEvent, Cohort, Nqsw, Organisation, Portfolio, Role, User
@@ -26,7 +26,7 @@ def counts(app) -> tuple[int, int, int, int, int, int]:
 def test_preview_lists_every_row_writes_nothing_then_confirm_writes_all(app, admin_client):
     client, _ = admin_client
     before = counts(app)
-    page = upload(client, GOOD)
+    page = upload_csv(client, GOOD)
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
     for name in ("Ada Example", "Ben Example", "Cal Example"):
@@ -68,7 +68,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(app, adm
         ",missing@example.org,,Academy 2026,adults,,,,,,\n"  # line 9: name and employer missing
         "No Email,not-an-email,Northshire Council,Academy 2026,adults,,,,,,\n"  # line 10
     )
-    page = upload(client, text)
+    page = upload_csv(client, text)
     html = page.get_data(as_text=True)
     assert page.status_code == 400
     assert "Nothing has been imported" in html
@@ -86,14 +86,15 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(app, adm
 
 def test_file_level_problems(app, admin_client):
     client, _ = admin_client
-    page = upload(client, "nqsw_name,email\nAda,ada@example.org\n")
+    page = upload_csv(client, "nqsw_name,email\nAda,ada@example.org\n")
     html = page.get_data(as_text=True)
     assert page.status_code == 400
     assert "lacks the column(s): nqsw_email, employer, cohort, service" in html
     assert "unknown column(s): email" in html
-    assert "The file is empty" in upload(client, b"").get_data(as_text=True)
-    assert "not a CSV saved as UTF-8" in upload(client, HEADER.encode() + b"\xff\xfe\x00bad\n").get_data(as_text=True)
-    too_big = upload(client, HEADER + "x" * (2 * 1024 * 1024 + 10))
+    assert "The file is empty" in upload_csv(client, b"").get_data(as_text=True)
+    not_utf8 = upload_csv(client, HEADER.encode() + b"\xff\xfe\x00bad\n")
+    assert "not a CSV saved as UTF-8" in not_utf8.get_data(as_text=True)
+    too_big = upload_csv(client, HEADER + "x" * (2 * 1024 * 1024 + 10))
     assert too_big.status_code == 400 and "larger than 2 MB" in too_big.get_data(as_text=True)
     assert counts(app)[0] == 0
 
@@ -117,7 +118,7 @@ def test_upload_needs_the_csrf_token(app, admin_client):
 
 def test_confirm_rechecks_and_refuses_tampering_and_other_people(app, admin_client, signed_in):
     client, _ = admin_client
-    html = upload(client, GOOD).get_data(as_text=True)
+    html = upload_csv(client, GOOD).get_data(as_text=True)
     sealed = sealed_from(html)
     # Tampered: nothing written, back to the upload page.
     tampered = sealed[:-4] + "AAAA"
@@ -149,7 +150,7 @@ def test_one_of_each_reads_in_the_singular_and_the_service_error_names_the_accep
     client, _ = admin_client
     one = HEADER + ("Ada Example,ada@example.org,Northshire Council,Academy 2026,children,Sam Assessor,"
                     "sam@example.org,,pass,2026-06-30,yes\n")
-    html = upload(client, one).get_data(as_text=True)
+    html = upload_csv(client, one).get_data(as_text=True)
     for expected in ("1 row is ready", "1 NQSW and their portfolio will be added", "1 new Assessor will be added",
                      "A new organisation will be created: Northshire Council",
                      "A new cohort will be created: Academy 2026"):
@@ -163,9 +164,9 @@ def test_one_of_each_reads_in_the_singular_and_the_service_error_names_the_accep
     two = HEADER + (
         "Bo Example,bo@example.org,Northshire Council,Academy 2026,kids,,,,,,\n"
         "Cy Example,cy@example.org,Southvale Trust,Grow your own,adults,,,,,,\n")
-    html = upload(client, two).get_data(as_text=True)
+    html = upload_csv(client, two).get_data(as_text=True)
     assert "1 of 2 rows has problems" in html
     assert "Line 2: service “kids” is not one the portal knows: write children or adults" in html
-    html = upload(client, two.replace("kids", "children")).get_data(as_text=True)
+    html = upload_csv(client, two.replace("kids", "children")).get_data(as_text=True)
     assert "2 rows are ready" in html and "2 NQSWs and their portfolios will be added" in html
     assert "0 new Assessors will be added" in html and "A new organisation will be created: Southvale Trust" in html

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import KEYRING, Browser, Person, sign_in
+from factories import make_portfolio
 from flask import Flask
-from helpers_documents import make_portfolio, upload
+from helpers_documents import upload
 from helpers_keys import cli_runner
 from helpers_queries import counting_statements
 from sqlalchemy import select
@@ -138,7 +139,7 @@ def test_live_touches_nothing_and_ready_reads_only_the_records(app: Flask) -> No
         assert client.get("/health/live").get_json() == {"status": "live"}
     with counting_statements(app) as readiness:
         assert client.get("/health/ready").status_code == 200
-    assert live == [] and len(readiness) == 2
+    assert live == [] and len(readiness) == 3  # the two records, and the newest blobs' names (the store's check)
 
 
 def test_a_database_that_is_not_migrated_is_not_ready(app_config: dict, tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from conftest import PG_URL, Person, csrf_from
+from factories import blob_path, make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, blob_path, make_portfolio, only_document, replace, seat, upload
+from helpers_documents import PDF, only_document, replace, upload
 from helpers_keys import cli_runner
 
 from portal.extensions import db

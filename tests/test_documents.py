@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Person, csrf_from
+from factories import blob_path, make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, blob_path, make_portfolio, office_zip, only_document, replace, seat, upload
+from helpers_blobs import entries
+from helpers_documents import PDF, office_zip, only_document, replace, upload
 from helpers_queries import count_queries, counting_statements
 
 from portal import clock
@@ -25,6 +27,8 @@ from portal.models import (
     Role,
 )
 from portal.security import streams
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 KB = 1024
 
@@ -140,7 +144,7 @@ def test_replacement_is_checked_like_an_upload(app: Flask, stored: tuple) -> Non
     assert empty.status_code == 400 and "Select the new version" in empty.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(DocumentVersion)) == 1
-    assert len(list(Path(app.config["BLOB_DIR"]).iterdir())) == 1
+    assert len(entries(app)) == 1
 
 
 # Integrity ---------------------------------------------------------------------------------------
@@ -582,7 +586,7 @@ def test_an_upload_and_a_download_run_a_fixed_handful_of_statements(
             assert response.data == PDF and "Portfolio C2 - " in response.headers["Content-Disposition"]
         form = count_queries(app, client, _paths(pid, doc, version)["upload"])  # the helper first GETs the form
         counts.append((len(uploading) - form, len(downloading), len(panel_downloading)))
-    # session, portfolio, 2 inserts (each sealing its encrypted fields to its new id with an update), 2 updates,
-    # 3 for the audit chain | session, version with its document and portfolio, receipt read and update, 3 for the
-    # audit chain (the same for the Lead and the panel)
+    # session, portfolio, 2 ids reserved before the file streams, 2 inserts (their encrypted fields sealed to those
+    # ids), 2 updates, 3 for the audit chain | session, version with its document and portfolio, receipt read and
+    # update, 3 for the audit chain (the same for the Lead and the panel)
     assert counts == [(11, 7, 7), (11, 7, 7)], counts

@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import pytest
 from conftest import Person, fresh_code, sign_in, submit
+from factories import make_panel, make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import make_portfolio, upload
+from helpers_documents import upload
 from helpers_keys import swap
-from helpers_reviews import base, complete, make_meeting
+from helpers_reviews import base, complete
 from sqlalchemy import select, text
 
 from portal.extensions import db
@@ -130,7 +131,7 @@ def test_swapped_assessment_answers_are_refused(app: Flask,
                                                 signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
     one_client, one = signed_in(Role.MEMBER)
     two_client, two = signed_in(Role.MEMBER)
-    panel = make_meeting(app, [(one.id, "chair"), (two.id, "member")])
+    panel = make_panel(app, [(one.id, "chair"), (two.id, "member")])
     portfolio = panel.portfolio_ids[0]
     complete(one_client, panel, portfolio, submit_it=False, text="One's own view")
     complete(two_client, panel, portfolio, submit_it=False, text="Two's own view")

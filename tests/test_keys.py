@@ -6,22 +6,17 @@ from pathlib import Path
 
 import pytest
 from conftest import sign_in, submit
-from helpers_keys import (
-    add_document,
-    add_panel_copy,
-    blob_files,
-    blob_path,
-    cli_runner,
-    file_keyring_config,
-    make_portfolio,
-)
+from factories import add_panel_copy, blob_path, make_moderated_portfolio, store_document
+from helpers_blobs import blob_file
+from helpers_keys import blob_files, cli_runner, file_keyring_config
 from sqlalchemy import select, text
 
-from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import Document, DocumentVersion, PanelCopy, Role, SampleDraw, User
 from portal.ops import keys
 from portal.security.crypto import Keyring
+
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
 
 
 @pytest.fixture
@@ -38,10 +33,10 @@ def cli(app):
 def stocked(app, make_user):
     """Three people and four documents (one with two versions) under the first key."""
     people = [make_user(Role.ADMIN), make_user(Role.MEMBER), make_user(Role.MEMBER)]
-    documents = [add_document(app, people[0].id, [b"first draft", b"second draft"]),
-                 add_document(app, people[0].id, [b"observation notes " * 3000]),
-                 add_document(app, people[0].id, [b""]),
-                 add_document(app, people[0].id, [b"x" * 40_000], title="Jo's final report")]
+    documents = [store_document(app, people[0].id, [b"first draft", b"second draft"]),
+                 store_document(app, people[0].id, [b"observation notes " * 3000]),
+                 store_document(app, people[0].id, [b""]),
+                 store_document(app, people[0].id, [b"x" * 40_000], title="Jo's final report")]
     return people, documents
 
 
@@ -255,7 +250,7 @@ def with_free_text(app, client, stocked):
     assert submit(client, "/meetings/new", MEETING).status_code == 302
     assert submit(client, "/meetings/templates", {"agenda": "1. Apologies from Jo Bloggs",
                                                   "terms_of_reference": "Our terms"}).status_code == 302
-    make_portfolio(app, people[0].id, [None])
+    make_moderated_portfolio(app, people[0].id, [None])
     with app.app_context():
         db.session.scalar(select(SampleDraw)).reason = "Jo Bloggs's Assessor sits on the panel"
         db.session.commit()
@@ -366,7 +361,7 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     other_copy = add_panel_copy(app, v3, b"observation notes without their author")
     with app.app_context():
         assert keys.usage().data_keys == {"k1": 7}  # five versions and two panel copies
-        copy_file = current_store().path(copy_blob)
+        copy_file = blob_file(app, copy_blob)
         before = copy_file.read_bytes()
 
     result = cli("keys", "rotate", "--batch-size", "2")
@@ -375,7 +370,7 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     with app.app_context():
         assert keys.usage().data_keys == {"k2": 7}
         assert {c.kek_id for c in db.session.scalars(select(PanelCopy))} == {"k2"}
-        other_file = current_store().path(other_copy)
+        other_file = blob_file(app, other_copy)
     assert copy_file.read_bytes() == before  # blobs untouched
     assert "verified 7 of 7 blobs; 0 failed" in cli("keys", "verify").output
     tampered = bytearray(before)
@@ -386,3 +381,23 @@ def test_panel_copies_are_rewrapped_by_rotation_and_checked_by_verify(app, cli, 
     assert failed.exit_code == 1 and "verified 5 of 7 blobs; 2 failed" in failed.output
     assert f"FAILED document {first} version 1: panel copy does not decrypt" in failed.output
     assert f"FAILED document {second} version 1: panel copy does not decrypt" in failed.output
+
+
+def test_rotation_rewrites_each_batch_in_one_statement(app, cli, stocked, with_free_text):
+    """Set-based batches: one statement per batch (PostgreSQL: an UPDATE from arrays of the new values; SQLite:
+    one executemany), not one per row."""
+    from helpers_queries import counting_statements
+
+    with app.app_context():
+        tables = len(keys.encrypted_tables())
+    with counting_statements(app) as statements:
+        result = cli("keys", "rotate", "--batch-size", "1000")
+
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 5 data keys" in result.output
+    assert len([s for s in statements if s.startswith("UPDATE document_versions SET kek_id")]) == 1  # 5 keys
+    assert len([s for s in statements if s.startswith("UPDATE document_versions SET filename")]) == 1  # and fields
+    writes = [s for s in statements if s.startswith("UPDATE") and " SET " in s and "audit_head" not in s
+              and "deployment" not in s and "key_checks" not in s]
+    assert len(writes) <= len(keys.DATA_KEY_MODELS) + tables, writes
+    assert cli("keys", "verify").exit_code == 0 and cli("audit", "verify").exit_code == 0

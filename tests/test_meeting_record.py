@@ -5,16 +5,15 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from conftest import outbox, sign_in, submit
+from factories import add_document_row, make_panel
 from helpers_queries import count_queries
-from helpers_reviews import base, complete, london_morning, make_meeting
+from helpers_reviews import base, complete, london_morning
 from sqlalchemy import select, text
 
 from portal import clock
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
-    Document,
-    DocumentVersion,
     Meeting,
     MeetingMember,
     PanelView,
@@ -30,7 +29,7 @@ def _panel(app, signed_in, held_in_days: int = 0, deadline_in_days: int = -7) ->
     one_client, one = signed_in(Role.MEMBER, name="Member One")
     two_client, two = signed_in(Role.MEMBER, name="Member Two")
     today = clock.today()
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")],
+    panel = make_panel(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")],
                          held_on=today + timedelta(days=held_in_days),
                          reading_deadline=today + timedelta(days=deadline_in_days))
     return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
@@ -53,26 +52,6 @@ def record_path(panel) -> str:
     return f"/reviews/meetings/{panel.meeting_id}/record"
 
 
-def add_document(app, portfolio_id: int, uploader_id: int, title: str, versions: int = 1) -> tuple[int, list[int]]:
-    """A document with some versions (no blobs: the record reads only the rows)."""
-    with app.app_context():
-        document = Document(portfolio_id=portfolio_id, evidence_type="final_report", title=title,
-                            created_by_id=uploader_id, created_at=clock.now())
-        db.session.add(document)
-        db.session.flush()
-        ids = []
-        for number in range(1, versions + 1):
-            version = DocumentVersion(document_id=document.id, number=number, blob_id=f"blob-{document.id}-{number}",
-                                      filename="report.pdf", content_type="application/pdf", size=10,
-                                      digest="0" * 64, uploaded_by_id=uploader_id, uploaded_at=clock.now())
-            db.session.add(version)
-            db.session.flush()
-            ids.append(version.id)
-        document.current_version_id = ids[-1]
-        db.session.commit()
-        return document.id, ids
-
-
 def read(app, user_id: int, document_id: int, version_id: int) -> None:
     """Record that a person opened a version."""
     with app.app_context():
@@ -89,7 +68,8 @@ def _events(app, action):
 def test_readiness_matrix_shows_read_older_and_not_read(app, setting):
     panel = setting["panel"]
     chair = setting["chair"][1]
-    document_id, (old, new) = add_document(app, panel.portfolio_ids[0], chair.id, "Final assessment report", 2)
+    document_id, (old, new) = add_document_row(app, panel.portfolio_ids[0], chair.id, title="Final assessment report",
+                                               versions=2)
     read(app, setting["one"][1].id, document_id, new)
     read(app, setting["two"][1].id, document_id, old)
     complete(setting["one"][0], panel, panel.portfolio_ids[0])
@@ -106,7 +86,7 @@ def test_readiness_matrix_shows_read_older_and_not_read(app, setting):
 def test_reminder_emails_a_link_to_those_behind(app, setting):
     panel = setting["panel"]
     chair_client, chair = setting["chair"]
-    document_id, (version,) = add_document(app, panel.portfolio_ids[0], chair.id, "Report")
+    document_id, (version,) = add_document_row(app, panel.portfolio_ids[0], chair.id, title="Report")
     one_client, one = setting["one"]
     read(app, one.id, document_id, version)
     complete(one_client, panel, panel.portfolio_ids[0])
@@ -368,7 +348,7 @@ def test_members_cannot_use_the_chairs_pages(app, setting):
 def _grow(app, panel, make_user, members: int, portfolios: int) -> None:
     """Seat more members, sample more portfolios, and give each documents, reads and assessments."""
     with app.app_context():
-        extra = make_meeting(app, [(1, "chair")], portfolios=portfolios, start=100 + members)
+        extra = make_panel(app, [(1, "chair")], portfolios=portfolios, start=100 + members)
         db.session.execute(text("UPDATE sampled_portfolios SET meeting_id = :m WHERE meeting_id = :e"),
                            {"m": panel.meeting_id, "e": extra.meeting_id})
         db.session.commit()
@@ -379,7 +359,7 @@ def _grow(app, panel, make_user, members: int, portfolios: int) -> None:
             db.session.add(MeetingMember(meeting_id=panel.meeting_id, user_id=person.id, panel_role="member"))
         db.session.commit()
     for pid in extra.portfolio_ids:
-        document_id, versions = add_document(app, pid, 1, "Evidence", 2)
+        document_id, versions = add_document_row(app, pid, 1, title="Evidence", versions=2)
         for person in people:
             read(app, person.id, document_id, versions[person.id % 2])
 

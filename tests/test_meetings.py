@@ -5,7 +5,7 @@ import re
 from datetime import date, timedelta
 
 from conftest import csrf_from, outbox, sign_in, submit
-from helpers_cohort import make_meeting, make_portfolio
+from factories import make_meeting, make_registered_portfolio
 from helpers_queries import count_queries
 from helpers_reviews import answers_for
 
@@ -122,7 +122,7 @@ def test_meeting_pages_are_for_its_members_and_the_lead(app, admin_client, signe
 
 def test_chair_draws_a_recorded_verifiable_sample_and_the_sampled_are_told(app, admin_client, signed_in):
     chair, person = signed_in(Role.MEMBER)
-    pids = [make_portfolio(app, n) for n in range(1, 7)]
+    pids = [make_registered_portfolio(app, n) for n in range(1, 7)]
     mid = make_meeting(app, seats={person.id: "chair"})
     page = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
     assert "6 portfolios eligible" in page
@@ -158,7 +158,7 @@ def test_chair_draws_a_recorded_verifiable_sample_and_the_sampled_are_told(app, 
 def test_verification_reports_a_tampered_draw(app, admin_client):
     client, _ = admin_client
     for n in range(1, 6):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app)
     draw(client, mid, number="2")
     record = current(app, mid)
@@ -176,7 +176,7 @@ def test_verification_reports_a_tampered_draw(app, admin_client):
 def test_redraw_needs_a_reason_and_supersedes_the_previous_draw(app, admin_client, signed_in):
     chair, person = signed_in(Role.MEMBER)
     for n in range(1, 11):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app, seats={person.id: "chair"})
     draw(chair, mid, number="3")
     first = current(app, mid)
@@ -206,10 +206,10 @@ def test_redraw_needs_a_reason_and_supersedes_the_previous_draw(app, admin_clien
 
 def test_eligibility_since_the_previous_meeting_and_never_sampled_twice(app, admin_client):
     client, admin = admin_client
-    old = make_portfolio(app, 1, outcome_date=date(2026, 4, 1))  # before the previous meeting
-    fresh = [make_portfolio(app, n, outcome_date=date(2026, 7, 1)) for n in range(2, 6)]
-    undecided = make_portfolio(app, 6, outcome=None, outcome_date=None)
-    purged = make_portfolio(app, 7)
+    old = make_registered_portfolio(app, 1, outcome_date=date(2026, 4, 1))  # before the previous meeting
+    fresh = [make_registered_portfolio(app, n, outcome_date=date(2026, 7, 1)) for n in range(2, 6)]
+    undecided = make_registered_portfolio(app, 6, outcome=None, outcome_date=None)
+    purged = make_registered_portfolio(app, 7)
     previous = make_meeting(app, held_on=date(2026, 5, 1), title="Previous")
     mid = make_meeting(app, held_on=date(2026, 11, 30))
     with app.app_context():
@@ -233,7 +233,7 @@ def test_eligibility_since_the_previous_meeting_and_never_sampled_twice(app, adm
 def test_percentage_and_strata(app, admin_client):
     client, _ = admin_client
     for n in range(1, 21):
-        make_portfolio(app, n, service="adults" if n <= 2 else "children")
+        make_registered_portfolio(app, n, service="adults" if n <= 2 else "children")
     mid = make_meeting(app)
     response = submit(client, f"/meetings/{mid}/sample", {"size_kind": "percentage", "percentage": "11",
                                                           "strata": ["service"]})
@@ -253,7 +253,7 @@ def test_percentage_and_strata(app, admin_client):
 def test_sample_access_for_members_opens_with_the_draw_and_closes_with_the_window(app, admin_client, signed_in):
     chair, person = signed_in(Role.MEMBER)
     reader, member = signed_in(Role.MEMBER)
-    pids = [make_portfolio(app, n) for n in range(1, 5)]
+    pids = [make_registered_portfolio(app, n) for n in range(1, 5)]
     mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
     assert all(reader.get(f"/portfolios/{pid}").status_code == 404 for pid in pids)
     draw(chair, mid, number="2")
@@ -278,7 +278,7 @@ def test_meeting_page_queries_do_not_grow_with_the_sample(app, admin_client, sig
     chair, person = signed_in(Role.MEMBER)
     reader, member = signed_in(Role.MEMBER)
     for n in range(1, 13):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
     counts = []
     for size, reason in (("2", ""), ("12", "A bigger sample")):
@@ -305,7 +305,7 @@ def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
     chair, person = signed_in(Role.MEMBER)
     reader, member = signed_in(Role.MEMBER)
     for n in range(1, 11):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app, seats={person.id: "chair", member.id: "member"})
     page = chair.get(f"/meetings/{mid}/sample").get_data(as_text=True)
     assert "no longer be drawn again" not in page  # a first draw is unaffected
@@ -371,7 +371,7 @@ def test_a_started_assessment_blocks_a_redraw(app, admin_client, signed_in):
 def test_draw_check_page_queries_do_not_grow_with_the_draws(app, signed_in):
     chair, person = signed_in(Role.MEMBER)
     for n in range(1, 11):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app, seats={person.id: "chair"})
 
     def redraw_by_new_leads(count: int) -> int:
@@ -404,7 +404,7 @@ def test_members_and_sample_pages_queries_do_not_grow(app, admin_client, signed_
                 db.session.get(User, person.id).organisation_id = org.id
                 db.session.add(MeetingMember(meeting_id=mid, user_id=person.id, panel_role="member"))
                 db.session.commit()
-            make_portfolio(app, n, employer=f"Employer {n}")
+            make_registered_portfolio(app, n, employer=f"Employer {n}")
 
     paths = (f"/meetings/{mid}/members", f"/meetings/{mid}/sample")
     grow(1, 3)

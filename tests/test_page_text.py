@@ -15,7 +15,7 @@ from helpers_pages import ESCAPED_TAG, Journey, build_journey
 
 # The pages of the cycle (DESIGN capabilities 4 to 10): each must be shown, as a page or a download, to someone.
 CYCLE_AREAS = ("pages.", "portfolios.", "meetings.", "reviews.", "reports.")
-NOT_PAGES = {"pages.health", "pages.index"}  # JSON, and a redirect to the dashboard
+NOT_PAGES = {"pages.index"}  # a redirect to the dashboard (the health checks, JSON, are not in a cycle area)
 
 
 def _arguments(names: frozenset[str], journey: Journey) -> Iterator[dict]:

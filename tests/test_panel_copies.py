@@ -1,17 +1,19 @@
 """Pseudonyms hold inside the files: everyone but the Lead receives a copy without identifying metadata."""
 
 import io
+import zipfile
 from collections.abc import Callable
 
 import pytest
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import DOC, make_portfolio, seat, upload
+from helpers_documents import DOC, upload
 from helpers_keys import cli_runner
 from helpers_metadata import NAME, docx, entries, identifying, jpeg, odt, pdf, png, xlsx
 
-from portal.documents.storage import BlobStore
+from portal.documents.storage import app_store
 from portal.extensions import db
 from portal.models import AuditEvent, DocumentVersion, PanelCopy, Portfolio, Role
 
@@ -130,6 +132,31 @@ def test_a_word_97_file_reaches_the_panel_as_uploaded_and_the_lead_is_told(
     assert "What the panel gets" not in member.get(_paths(pid, doc, version)["document"]).get_data(as_text=True)
 
 
+def test_a_comment_among_the_properties_goes_with_them(app: Flask,
+                                                      panel: tuple[FlaskClient, FlaskClient, int]) -> None:
+    """An XML comment beside the document properties has no element name: it is dropped like them."""
+    lead, member, pid = panel
+    parts = entries(docx())
+    parts["docProps/core.xml"] = parts["docProps/core.xml"].replace(
+        b"<dc:title>", f"<!-- written by {NAME} --><dc:title>".encode(), 1)
+    original = _zipped(parts)
+    assert upload(lead, pid, [("review.docx", original, "review_6_month")]).status_code == 302
+    doc, version = _newest(app)
+    received = member.get(_paths(pid, doc, version)["download"])
+    assert received.status_code == 200 and identifying(received.data) == []
+    assert b"<!--" not in entries(received.data)["docProps/core.xml"]
+    with app.app_context():
+        assert db.session.get(DocumentVersion, version).cleaning == "cleaned"
+
+
+def _zipped(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
 def test_text_files_have_nothing_hidden_and_a_damaged_pdf_is_flagged(
         app: Flask, panel: tuple[FlaskClient, FlaskClient, int]) -> None:
     lead, _, pid = panel
@@ -169,7 +196,7 @@ def test_a_lost_panel_copy_is_never_replaced_by_the_original(
     with app.app_context():
         copy = db.session.scalars(db.select(PanelCopy)).one()
         original = db.session.get(DocumentVersion, version)
-        store = BlobStore.from_app(app)
+        store = app_store(app)
         store.path(copy.blob_id).write_bytes(store.path(original.blob_id).read_bytes())  # the original in its place
     response = member.get(_paths(pid, doc, version)["download"])
     assert response.status_code == 500 and b"This document cannot be opened" in response.data
@@ -206,7 +233,7 @@ def test_versions_stored_before_panel_copies_get_them_from_the_command(
     upload(lead, pid, [("review.docx", docx(), "pdp"), ("old.doc", DOC, "pdp")])
     with app.app_context():  # as if stored before this version of the portal
         for copy in db.session.scalars(db.select(PanelCopy)):
-            BlobStore.from_app(app).delete(copy.blob_id)
+            app_store(app).delete(copy.blob_id)
             db.session.delete(copy)
         for row in db.session.scalars(db.select(DocumentVersion)):
             row.cleaning = None

@@ -13,8 +13,9 @@ from pathlib import Path
 import pypdf
 import pytest
 from conftest import submit
+from factories import make_portfolio
 from fpdf import FPDF
-from helpers_documents import make_portfolio, only_document, upload
+from helpers_documents import only_document, upload
 from helpers_reports import build_meeting
 
 from portal.models import Role

@@ -5,8 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
-from helpers_cohort import add_document, make_meeting, make_portfolio
-from helpers_documents import seat
+from factories import add_document_row, make_meeting, make_registered_portfolio, seat
 from helpers_queries import count_queries
 
 from portal import clock
@@ -68,10 +67,10 @@ def test_cohort_and_registry_forms_with_clear_errors(app, admin_client):
 
 def test_portfolio_page_groups_documents_and_shows_what_is_missing(app, admin_client):
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     for n in range(2):
-        add_document(app, pid, "direct_observation", admin.id, title=f"Observation {n + 1}")
-    add_document(app, pid, "final_report", admin.id, title="Final report")
+        add_document_row(app, pid, admin.id, "direct_observation", title=f"Observation {n + 1}")
+    add_document_row(app, pid, admin.id, "final_report", title="Final report")
     html = client.get(f"/portfolios/{pid}").get_data(as_text=True)
     assert "Nqsw Person 1" in html and "Assessor Person 1" in html  # the Lead sees names
     assert "Direct observations" in html and "2 of 3" in html and "Missing 1" in html
@@ -93,8 +92,8 @@ def lenient(app_config):
 
 def test_the_evidence_requirements_are_configurable(lenient, app, admin_client):
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
-    add_document(app, pid, "direct_observation", admin.id)
+    pid = make_registered_portfolio(app, 1)
+    add_document_row(app, pid, admin.id, "direct_observation")
     html = client.get(f"/portfolios/{pid}").get_data(as_text=True)
     assert "1 of 1" in html and "Supervision records" not in html
     assert "Complete" in client.get("/portfolios").get_data(as_text=True)
@@ -104,7 +103,7 @@ def test_the_evidence_requirements_are_configurable(lenient, app, admin_client):
 def test_pseudonyms_are_unique_and_hide_names_from_the_panel(app, admin_client, signed_in):
     client, admin = admin_client
     member, person = signed_in(Role.MEMBER)
-    pids = [make_portfolio(app, n) for n in range(1, 4)]
+    pids = [make_registered_portfolio(app, n) for n in range(1, 4)]
     for pid in pids:
         response = submit(client, f"/cohort/portfolios/{pid}/pseudonym", {}, page=f"/portfolios/{pid}")
         assert response.status_code == 302
@@ -137,7 +136,7 @@ def test_panel_access_opens_with_the_draw_and_closes_with_the_window(app, admin_
     member, person = signed_in(Role.MEMBER)
     outsider, other = signed_in(Role.MEMBER)
     observer, watcher = signed_in(Role.OBSERVER)
-    sampled, unsampled, elsewhere = (make_portfolio(app, n) for n in range(1, 4))
+    sampled, unsampled, elsewhere = (make_registered_portfolio(app, n) for n in range(1, 4))
     mid = make_meeting(app, seats={person.id: "chair", watcher.id: "observer"})
     other_mid = make_meeting(app, seats={other.id: "member"}, title="Other panel")
     assert member.get(f"/portfolios/{sampled}").status_code == 404  # before the draw
@@ -171,7 +170,7 @@ def test_panel_access_opens_with_the_draw_and_closes_with_the_window(app, admin_
 
 
 def test_assessors_and_nqsws_reach_nothing_here(app, signed_in):
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     for role in (Role.ASSESSOR, Role.NQSW):
         browser, _ = signed_in(role)
         for path in (f"/portfolios/{pid}", "/cohort", "/cohort/nqsws", f"/cohort/portfolios/{pid}/edit"):
@@ -183,7 +182,7 @@ def test_a_purged_portfolio_cannot_be_seen_or_changed_by_anyone(app, admin_clien
     """A retention tombstone is gone from every portfolio page, the Lead's Change page included."""
     client, admin = admin_client
     member, person = signed_in(Role.MEMBER)
-    purged, kept = make_portfolio(app, 1, outcome="extension"), make_portfolio(app, 2)
+    purged, kept = make_registered_portfolio(app, 1, outcome="extension"), make_registered_portfolio(app, 2)
     mid = make_meeting(app, seats={person.id: "member"})
     with app.app_context():
         draw = SampleDraw(meeting_id=mid, seed="0" * 32, population="[]", parameters="{}", picks=f"[{purged}]",
@@ -228,8 +227,8 @@ def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
 
     def add(first: int, last: int) -> None:
         for n in range(first, last):
-            pid = make_portfolio(app, n, employer=f"Employer {n}")
-            add_document(app, pid, "pdp", admin.id)
+            pid = make_registered_portfolio(app, n, employer=f"Employer {n}")
+            add_document_row(app, pid, admin.id, "pdp")
             make_meeting(app, seats={admin.id: "chair"}, title=f"Panel {n}")
 
     add(1, 3)
@@ -241,14 +240,14 @@ def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
 def test_portfolio_page_queries_do_not_grow_with_its_documents(app, admin_client, signed_in, make_user):
     lead, admin = admin_client
     reader, member = signed_in(Role.MEMBER)
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     seat(app, member.id, [pid])
     kinds = list(EvidenceType)
-    add_document(app, pid, kinds[0].value, admin.id, title="Document 0")
+    add_document_row(app, pid, admin.id, kinds[0].value, title="Document 0")
     clients = (lead, reader)
     small = [count_queries(app, client, f"/portfolios/{pid}") for client in clients]
     uploaders = [make_user(Role.ADMIN).id for _ in range(3)]
     for n in range(1, 15):
-        add_document(app, pid, kinds[n % len(kinds)].value, uploaders[n % 3], title=f"Document {n}")
+        add_document_row(app, pid, uploaders[n % 3], kinds[n % len(kinds)].value, title=f"Document {n}")
     assert "Document 14" in reader.get(f"/portfolios/{pid}").get_data(as_text=True)
     assert [count_queries(app, client, f"/portfolios/{pid}") for client in clients] == small

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import PDF, make_portfolio, only_document, replace, seat, upload
+from helpers_documents import PDF, only_document, replace, upload
 from helpers_queries import counting_statements
 
 from portal import clock

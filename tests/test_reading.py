@@ -7,11 +7,13 @@ import re
 
 import pytest
 from conftest import csrf_from, submit
+from factories import make_portfolio, seat
 from flask import Flask
 from fpdf import FPDF
-from helpers_documents import make_portfolio, only_document, seat, upload
+from helpers_documents import only_document, upload
 from sqlalchemy import select, text
 
+from portal.documents import shredding
 from portal.extensions import db
 from portal.models import AuditEvent, Document, PageRead, Portfolio, ReadingNote, Role, User
 from portal.ops import retention
@@ -245,7 +247,7 @@ def test_notes_and_page_records_go_with_the_document_and_the_portfolio(app, sett
     assert _add_note_txt.status_code == 302
     with app.app_context():
         lead = db.session.get(User, setting["lead"][1].id)
-        retention.delete_document(lead, db.session.get(Document, setting["pdf"][0]), "wrong portfolio")
+        shredding.delete_document(lead, db.session.get(Document, setting["pdf"][0]), "wrong portfolio")
         assert [n.body for n in db.session.scalars(select(ReadingNote))] == ["On the text file"]
         assert not db.session.scalars(select(PageRead).where(PageRead.document_id == setting["pdf"][0])).all()
         retention.purge_portfolio(None, db.session.get(Portfolio, setting["portfolio"]))

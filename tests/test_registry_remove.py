@@ -3,10 +3,11 @@ them, an NQSW only with portfolios that are still empty (which go too)."""
 
 import pytest
 from conftest import csrf_from, submit
-from helpers_cohort import HEADER, add_document, make_meeting, make_portfolio, sealed_from, upload
-from helpers_keys import add_document as add_stored_document
+from factories import add_document_row, make_meeting, make_registered_portfolio, store_document
+from helpers_cohort import HEADER, sealed_from, upload_csv
 
 from portal import clock
+from portal.documents import shredding
 from portal.extensions import db
 from portal.models import (
     Assessment,
@@ -91,9 +92,9 @@ def test_an_nqsw_without_a_portfolio_is_removed_after_confirmation(app, admin_cl
 
 def test_an_nqsw_with_a_portfolio_cannot_be_removed_even_by_a_forced_post(app, admin_client):
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     for title in ("One", "Two", "Three"):
-        add_document(app, pid, "direct_observation", admin.id, title=title)
+        add_document_row(app, pid, admin.id, "direct_observation", title=title)
     with app.app_context():
         nqsw_id = db.session.get(Portfolio, pid).nqsw_id
         events_before = db.session.scalar(db.select(db.func.count(AuditEvent.id)))
@@ -121,8 +122,8 @@ def test_an_nqsw_with_a_portfolio_cannot_be_removed_even_by_a_forced_post(app, a
 
 def test_an_assessor_is_removable_once_no_portfolio_names_them(app, admin_client):
     client, _ = admin_client
-    first = make_portfolio(app, 1, assessor_email="shared@example.org")
-    second = make_portfolio(app, 2, assessor_email="shared@example.org")
+    first = make_registered_portfolio(app, 1, assessor_email="shared@example.org")
+    second = make_registered_portfolio(app, 2, assessor_email="shared@example.org")
     with app.app_context():
         assessor_id = db.session.get(Portfolio, first).assessor_id
         name = db.session.get(Assessor, assessor_id).name
@@ -194,7 +195,7 @@ def _stale_first_look(monkeypatch, hide=lambda use: False, blank: bool = False) 
 def test_a_portfolio_added_after_the_check_still_keeps_the_entry(app, admin_client, monkeypatch):
     """The delete re-checks in the same statement, so a stale "nothing refers to it" cannot remove a used entry."""
     client, _ = admin_client
-    first = make_portfolio(app, 1)
+    first = make_registered_portfolio(app, 1)
     with app.app_context():
         nqsw_id = db.session.get(Portfolio, first).nqsw_id
     page = client.get(f"/cohort/nqsws/{nqsw_id}/remove").get_data(as_text=True)
@@ -265,7 +266,7 @@ LATER_USES = {
 def test_anything_added_to_the_portfolio_after_the_check_keeps_both(app, admin_client, monkeypatch, use):
     """Each statement re-checks what it deletes: a stale "the portfolio is empty" removes nothing."""
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     mid = make_meeting(app)
     with app.app_context():
         nqsw_id = db.session.get(Portfolio, pid).nqsw_id
@@ -288,7 +289,7 @@ def test_anything_added_to_the_portfolio_after_the_check_keeps_both(app, admin_c
 
 def test_an_imported_nqsw_is_removed_with_their_empty_portfolio(app, admin_client):
     client, admin = admin_client
-    preview = upload(client, HEADER + (
+    preview = upload_csv(client, HEADER + (
         "Ada Example,ada@example.org,Northshire Council,Academy 2026,children,Sam Assessor,sam@example.org,,"
         "pass,2026-06-30,yes\n"
         "Ben Example,ben@example.org,Northshire Council,Academy 2026,adults,Sam Assessor,sam@example.org,,,,\n"))
@@ -347,7 +348,7 @@ def _purge(pid: int, meeting_id: int, user_id: int) -> None:
 
 def _deleted_document(pid: int, meeting_id: int, user_id: int) -> None:
     document = db.session.scalar(db.select(Document).where(Document.portfolio_id == pid))
-    retention.delete_document(db.session.get(User, user_id), document, "uploaded to the wrong portfolio")
+    shredding.delete_document(db.session.get(User, user_id), document, "uploaded to the wrong portfolio")
 
 
 # Each thing that keeps a portfolio (and so its NQSW), made on its own, and how the page says it.
@@ -364,10 +365,10 @@ KEEPS = {
 @pytest.mark.parametrize("use", list(KEEPS))
 def test_an_nqsw_whose_portfolio_is_not_empty_stays_and_the_page_says_why(app, admin_client, use):
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     mid = make_meeting(app)
     if use == "deleted document":
-        add_stored_document(app, admin.id, [b"the wrong evidence"], portfolio_id=pid)
+        store_document(app, admin.id, [b"the wrong evidence"], portfolio_id=pid)
     reason, add = KEEPS[use]
     with app.app_context():
         add(pid, mid, admin.id)
@@ -396,8 +397,8 @@ def test_an_nqsw_whose_portfolio_is_not_empty_stays_and_the_page_says_why(app, a
 
 def test_an_nqsw_with_an_empty_and_a_used_portfolio_stays(app, admin_client):
     client, admin = admin_client
-    used = make_portfolio(app, 1)
-    add_document(app, used, "pdp", admin.id)
+    used = make_registered_portfolio(app, 1)
+    add_document_row(app, used, admin.id, "pdp")
     with app.app_context():
         nqsw_id = db.session.get(Portfolio, used).nqsw_id
         db.session.add(Portfolio(nqsw_id=nqsw_id, created_at=clock.now()))
@@ -415,7 +416,7 @@ def test_an_nqsw_with_an_empty_and_a_used_portfolio_stays(app, admin_client):
 
 def test_an_assessor_named_on_a_purged_portfolio_stays_without_a_dead_link(app, admin_client):
     client, admin = admin_client
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     mid = make_meeting(app)
     with app.app_context():
         _purge(pid, mid, admin.id)
@@ -429,7 +430,7 @@ def test_an_assessor_named_on_a_purged_portfolio_stays_without_a_dead_link(app, 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.OBSERVER, Role.ASSESSOR, Role.NQSW])
 def test_only_the_lead_may_remove_entries(app, signed_in, role):
-    pid = make_portfolio(app, 1)
+    pid = make_registered_portfolio(app, 1)
     with app.app_context():
         db.session.add(Nqsw(name="Lone Person", email="lone@example.org", service="children"))
         db.session.add(Assessor(name="Lone Assessor", email="lone.assessor@example.org"))

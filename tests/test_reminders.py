@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 from conftest import outbox
+from factories import make_panel
 from flask import Flask
-from helpers_reviews import complete, make_meeting
+from helpers_reviews import complete
 from sqlalchemy import select
 
 from portal import clock
@@ -29,7 +30,7 @@ def _panel(app: Flask, signed_in, deadline_in_days: int, held_in_days: int) -> d
     _two_client, two = signed_in(Role.MEMBER, name="Member Two")
     _lead_client, lead = signed_in(Role.ADMIN, name="Lead Person")
     today = clock.today()
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")],
+    panel = make_panel(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")],
                          held_on=today + timedelta(days=held_in_days),
                          reading_deadline=today + timedelta(days=deadline_in_days))
     return {"panel": panel, "chair": chair, "one": (one_client, one), "two": two, "lead": lead,

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
-from flask import g, render_template
-from helpers_cohort import make_portfolio
+from factories import make_panel, make_registered_portfolio
+from flask import render_template
+from flask_login import login_user
 from helpers_queries import count_queries
-from helpers_reviews import SECTIONS, answers_for, base, complete, make_meeting
+from helpers_reviews import SECTIONS, answers_for, base, complete
 from sqlalchemy import delete, func, select, text, update
 
 from portal import clock
@@ -41,7 +42,7 @@ def setting(app, signed_in, make_user):
     one_client, one = signed_in(Role.MEMBER, name="Member One")
     two_client, two = signed_in(Role.MEMBER, name="Member Two")
     today = clock.today()
-    panel = make_meeting(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")], held_on=today,
+    panel = make_panel(app, [(chair.id, "chair"), (one.id, "member"), (two.id, "member")], held_on=today,
                          reading_deadline=today - timedelta(days=7))
     return {"panel": panel, "chair": (chair_client, chair), "one": (one_client, one), "two": (two_client, two)}
 
@@ -270,7 +271,7 @@ def test_observer_seat_and_non_members_get_404(app, setting, signed_in):
 def test_portfolio_outside_the_sample_is_404(app, setting, signed_in):
     panel = setting["panel"]
     client, _one = setting["one"]
-    other = make_meeting(app, [(setting["two"][1].id, "chair")], portfolios=1, start=50)
+    other = make_panel(app, [(setting["two"][1].id, "chair")], portfolios=1, start=50)
     assert client.get(base(panel, other.portfolio_ids[0])).status_code == 404
     assert client.get(f"{base(panel, panel.portfolio_ids[0])}/sections/nope").status_code == 404
 
@@ -317,7 +318,7 @@ def test_meeting_links_partial(app, setting, make_user):
     cases = [(setting["one"][1].id, True, False), (setting["chair"][1].id, True, True), (admin.id, False, True)]
     for user_id, assessments, record in cases:
         with app.test_request_context():
-            g.user = db.session.get(User, user_id)
+            login_user(db.session.get(User, user_id))
             html = render_template("reviews/_meeting_links.html", meeting=db.session.get(Meeting, panel.meeting_id))
         assert ("Your assessments for this meeting" in html) is assessments
         assert (f"{base(panel, panel.portfolio_ids[1])}\">Assess Portfolio B" in html) is assessments
@@ -371,7 +372,7 @@ def test_a_redraw_landing_between_the_form_and_the_first_save_is_refused(app, se
     panel = setting["panel"]
     client, person = setting["one"]
     pid = panel.portfolio_ids[0]
-    fresh = [make_portfolio(app, n) for n in (101, 102)]
+    fresh = [make_registered_portfolio(app, n) for n in (101, 102)]
     path = f"{base(panel, pid)}/sections/part1"
     token = csrf_from(client.get(path).get_data(as_text=True))  # the member opens the form
     real = services.save_section
@@ -509,7 +510,7 @@ def test_assessment_pages_use_a_bounded_number_of_queries(app, setting, signed_i
              f"/reviews/meetings/{panel.meeting_id}/record/attendance")
     small = [count_queries(app, chair, path) for path in paths]
     # Six more portfolios in the sample, and five more members who each submit on the first portfolio.
-    extra = make_meeting(app, [(setting["chair"][1].id, "chair")], portfolios=6, start=100)
+    extra = make_panel(app, [(setting["chair"][1].id, "chair")], portfolios=6, start=100)
     with app.app_context():
         db.session.execute(update(SampledPortfolio).where(SampledPortfolio.meeting_id == extra.meeting_id)
                            .values(meeting_id=panel.meeting_id))

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import csrf_from, fresh_code, sign_in, submit
+from flask_login import LoginManager
 from helpers_auth import SIGN_IN_FAILED, code_step, password_step, session_token, set_cookie, sign_out
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from portal import clock
 from portal.extensions import db
@@ -379,6 +380,77 @@ def test_sessions_prune_removes_only_expired_records(app, make_user, client):
     assert "removed 0 expired sessions" in app.test_cli_runner().invoke(args=["sessions", "prune"]).output
 
 
+# Flask-Login over the server-side session -----------------------------------------------------------------
+
+
+def _state_cookie(client) -> dict:
+    """What the client's signed state cookie (Flask's session) holds."""
+    app = client.application
+    name = "__Host-portal_state" if app.config["SESSION_COOKIE_SECURE"] else "portal_state"
+    cookie = client.get_cookie(name)
+    return {} if cookie is None else app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_flask_login_knows_the_person_only_from_a_full_server_side_session(app, make_user, client):
+    from flask import g
+    from flask_login import current_user
+
+    person = make_user()
+    assert isinstance(app.login_manager, LoginManager)
+    with client:
+        client.get("/sign-in")
+        assert current_user.is_anonymous and not current_user.is_authenticated
+    password_step(client, person.email, person.password)
+    with client:
+        client.get("/sign-in/code")
+        assert current_user.is_anonymous, "a password-only session is not signed in"
+        assert g.pending_user.id == person.id and g.auth_session is not None
+    code_step(client, fresh_code(app, person))
+    with client:
+        assert client.get("/account").status_code == 200
+        assert current_user.is_authenticated and current_user.id == person.id
+        assert current_user.get_id() == str(person.id) and current_user.is_active
+        assert g.auth_session.id == tokens_hash(session_token(client))
+    # Ending the session's row (as revocation does) signs the person out on their next request.
+    with app.app_context():
+        db.session.execute(delete(UserSession).where(UserSession.user_id == person.id))
+        db.session.commit()
+    with client:
+        assert _signed_out(client) and current_user.is_anonymous
+
+
+def test_no_remember_me_cookie_is_ever_written_or_read(app, make_user, signed_in):
+    from flask_login.utils import encode_cookie
+
+    browser, person = signed_in()
+    headers = [browser.post("/sign-out", data={"csrf_token": csrf_from(browser.get("/account").get_data(
+        as_text=True))})]
+    stranger = app.test_client()
+    with app.test_request_context():
+        remembered = encode_cookie(str(person.id))  # a well-signed Flask-Login remember-me cookie for them
+    stranger.set_cookie("remember_token", remembered, domain="localhost")
+    assert _signed_out(stranger), "a remember-me cookie signs no one in"
+    # Nor does it hide a real session from Flask-Login (stock Flask-Login reads it instead of the request loader).
+    member, _ = signed_in()
+    member.set_cookie("remember_token", remembered, domain="localhost")
+    headers.append(member.get("/dashboard"))
+    assert headers[-1].status_code == 200
+    for response in headers:
+        assert not any(h.startswith("remember_token=") for h in response.headers.getlist("Set-Cookie"))
+    assert not {"_user_id", "_fresh", "_id", "_remember"} & set(_state_cookie(member))
+
+
+def test_a_user_id_in_flasks_state_cookie_signs_no_one_in(app, make_user):
+    person = make_user()
+    browser = app.test_client()
+    browser.get("/sign-in")
+    state = {**_state_cookie(browser), "_user_id": str(person.id), "_fresh": True}
+    with app.app_context():
+        forged = app.session_interface.get_signing_serializer(app).dumps(state)  # signed with the real key
+    browser.set_cookie("__Host-portal_state", forged, domain="localhost")
+    assert _signed_out(browser)
+
+
 # One home for session records ----------------------------------------------------------------------------
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
@@ -407,17 +479,16 @@ def test_session_rows_are_written_only_by_the_sessions_module():
     assert set(writers) == {"auth/sessions.py"}, writers
 
 
-# Who may see which portfolio still lives beside the gate until it moves to its own module (issue 12 item 1).
-NOT_THE_GATE = {"panel_access_open", "visible_portfolio_ids", "visible_among", "portfolio_or_404"}
-
-
-def test_no_service_uses_the_gate():
-    uses = []
+def test_no_service_imports_the_gate():
+    importers = []
     for path in PORTAL.rglob("services.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module == "portal.access":
-                uses += [f"{path.relative_to(PORTAL)}: {alias.name}" for alias in node.names]
-            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "access"
-                  and node.attr not in NOT_THE_GATE):
-                uses.append(f"{path.relative_to(PORTAL)}: access.{node.attr}")
-    assert uses == []
+            if isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            else:
+                continue
+            if "portal.access" in names:
+                importers.append(str(path.relative_to(PORTAL)))
+    assert importers == []

@@ -1,7 +1,6 @@
 """Uploads: encrypted while streaming (no plaintext on disk), size limit, type by content, names, atomicity."""
 
 import io
-import os
 import secrets
 import tempfile
 import threading
@@ -11,8 +10,12 @@ from pathlib import Path
 
 import pytest
 from conftest import Person, csrf_from
+from factories import make_portfolio
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_blobs import entries, leave_unfinished
+from helpers_disk import files_with as _files_with
+from helpers_disk import open_files_with as _open_files_with
 from helpers_documents import (
     DOC,
     HTML,
@@ -20,7 +23,6 @@ from helpers_documents import (
     PDF,
     PNG,
     StreamedBody,
-    make_portfolio,
     office_zip,
     only_document,
     pdf_around,
@@ -29,54 +31,13 @@ from helpers_documents import (
 )
 from sqlalchemy import text
 
-from portal.documents.storage import BlobStore
+from portal.documents.storage import app_store
 from portal.extensions import db
 from portal.models import Document, DocumentVersion
 
+pytestmark = pytest.mark.both_blob_stores  # every test against the local folder and an S3 bucket
+
 MB = 1024 * 1024
-
-
-def _files_with(roots: list[Path], marker: bytes, since: float = 0.0) -> list[str]:
-    """Every file under these folders (changed since a moment) whose bytes contain the marker."""
-    hits = []
-    for root in roots:
-        for folder, _, names in os.walk(root):
-            for name in names:
-                path = Path(folder) / name
-                try:
-                    if not path.is_file() or path.stat().st_mtime < since:
-                        continue
-                    with open(path, "rb") as handle:
-                        previous = b""
-                        while block := handle.read(4 * MB):
-                            if marker in previous[-len(marker):] + block:
-                                hits.append(str(path))
-                                break
-                            previous = block
-                except OSError:
-                    continue  # removed while we looked (a temporary file renamed into place)
-    return hits
-
-
-def _open_files_with(marker: bytes) -> list[str]:
-    """Files this process holds open (unnamed temporary files included) whose bytes contain the marker."""
-    hits = []
-    for fd in os.listdir("/proc/self/fd"):
-        path = f"/proc/self/fd/{fd}"
-        try:
-            target = os.readlink(path)
-            if not target.startswith("/") or target.startswith(("/dev/", "/proc/")):
-                continue  # sockets, pipes, terminals
-            with open(path, "rb") as handle:
-                previous = b""
-                while block := handle.read(4 * MB):
-                    if marker in previous[-len(marker):] + block:
-                        hits.append(target)
-                        break
-                    previous = block
-        except OSError:
-            continue
-    return hits
 
 
 @pytest.fixture
@@ -105,8 +66,7 @@ def _counts(app: Flask) -> tuple[int, int]:
 
 
 def _blob_files(app: Flask) -> list[str]:
-    root = Path(app.config["BLOB_DIR"])
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return entries(app)
 
 
 def test_marker_scans_find_plaintext(tmp_path: Path, temp_files: list[str]) -> None:
@@ -168,7 +128,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Fl
     head, tail = pdf_around(50 * MB)
     body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Big")],
                         "big.pdf", head, 50 * MB, b"0123456789abcdef\n", marker, tail=tail)
-    roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"]), spool]
+    roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"]), spool]  # (with S3, the folder stays empty)
     started, found, scans, done = time.time() - 1, [], [0], threading.Event()
 
     def watch() -> None:
@@ -193,7 +153,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Fl
     with app.app_context():
         version = db.session.get(DocumentVersion, version_id)
         assert version.size == 50 * MB
-        blob = BlobStore.from_app(app).size(version.blob_id)
+        blob = app_store(app).size(version.blob_id)
         assert blob > 50 * MB  # the whole file, encrypted
     downloaded = client.get(f"/portfolios/{pid}/documents/{only_document(app)[0]}/versions/{version_id}/download")
     assert downloaded.status_code == 200 and len(downloaded.data) == 50 * MB
@@ -359,13 +319,13 @@ def test_a_crash_before_commit_leaves_no_document_and_gc_removes_the_blob(
         upload(client, pid, [("a.pdf", PDF, "pdp")])
     monkeypatch.setattr(db.session, "commit", original)
     assert _counts(app) == (0, 0)
-    store = BlobStore.from_app(app)
+    store = app_store(app)
     # The failed request cleaned up after itself; a real kill would not, which is what gc is for.
     assert list(store.ids()) == []
     orphan = store.new_blob_id()
     with store.write(orphan) as handle:
         handle.write(b"ciphertext of a killed upload")
-    (store.root / f".tmp-{store.new_blob_id()}-x").write_bytes(b"half")
+    leave_unfinished(app, store.new_blob_id(), b"half")
     assert len(store.remove_orphans(set())) == 2 and _blob_files(app) == []
 
 
@@ -395,7 +355,7 @@ def test_plain_form_works_without_javascript_and_script_only_on_upload_page(
 
 
 def test_only_the_admin_uploads(app: Flask, signed_in: Callable[..., tuple[FlaskClient, Person]]) -> None:
-    from helpers_documents import seat
+    from factories import seat
 
     from portal.models import Role
 

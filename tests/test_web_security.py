@@ -177,7 +177,8 @@ def test_headers_on_every_kind_of_response(app: Flask, admin_client: tuple[Flask
 
 
 def test_every_authenticated_response_varies_by_cookie(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
-    from helpers_documents import PDF, make_portfolio, only_document, upload
+    from factories import make_portfolio
+    from helpers_documents import PDF, only_document, upload
 
     browser, _ = admin_client
     portfolio = make_portfolio(app)

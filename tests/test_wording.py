@@ -1,7 +1,7 @@
 """Numbers in words as a person writes them: plurals and file sizes (portal/wording.py), on the pages too."""
 
 import pytest
-from helpers_documents import make_portfolio
+from factories import make_portfolio
 
 from portal.wording import count_of, file_size
 

@@ -27,9 +27,10 @@ class DateInput(GovDateInput):
             # The widget unpacks exactly three values; a hand-edited or empty query string has none or some.
             field.raw_data = [*raw, "", "", ""][:3] if raw else None
         try:
-            return super().map_gov_params(field, **kwargs)
+            params: dict[str, Any] = super().map_gov_params(field, **kwargs)
         finally:
             field.raw_data = raw
+        return params
 
 
 class InviteForm(FlaskForm):

@@ -46,13 +46,18 @@ def people(query: str = "", role: str = "", status: str = "") -> list[User]:
     return list(db.session.scalars(statement.limit(500)))
 
 
-def _unused_links() -> Select[tuple[AccountLink]]:
+def _unused_links() -> Select[AccountLink]:
     """The query behind the pending-link lookups: unused, unreplaced invitation and reset links, newest first."""
     return (select(AccountLink)
             .where(AccountLink.purpose.in_((LinkPurpose.INVITATION.value, LinkPurpose.RESET.value,
                                             LinkPurpose.FULL_RESET.value)))
             .where(AccountLink.used_at.is_(None), AccountLink.revoked_at.is_(None))
             .order_by(AccountLink.created_at.desc()))
+
+
+def person(user_id: int) -> User | None:
+    """One person's account by id, whatever its state."""
+    return db.session.get(User, user_id)
 
 
 def pending_links() -> list[AccountLink]:
@@ -197,7 +202,7 @@ class AuditFilter:
     date_to: date | None = None
 
 
-def _audit_query(criteria: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _audit_query(criteria: AuditFilter) -> Select[AuditEvent]:
     statement = select(AuditEvent).options(joinedload(AuditEvent.actor)).order_by(AuditEvent.seq.desc())
     if criteria.person_id:
         statement = statement.where(

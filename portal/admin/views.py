@@ -7,8 +7,8 @@ from portal import access, clock
 from portal.admin import forms, services
 from portal.auth import services as auth_services
 from portal.errors import or_404
-from portal.extensions import db
 from portal.models import AccountLink, Role, User
+from portal.web import Page, add_error, filled
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = access.roles(Role.ADMIN)
@@ -32,16 +32,17 @@ def people() -> str:
 
 @bp.route("/people/invite", methods=["GET", "POST"])
 @admin_only
-def invite() -> str | Response:
+def invite() -> Page:
     """Invite a person by email."""
     form = forms.InviteForm()
     form.organisation.choices = [(0, "None")] + [(o.id, o.name) for o in services.organisations()]
     if form.validate_on_submit():
-        if auth_services.email_taken(form.email.data):
-            form.email.errors.append("An account with this email address already exists")
+        email = filled(form.email.data)
+        if auth_services.email_taken(email):
+            add_error(form.email, "An account with this email address already exists")
         else:
             actor = access.require_user()
-            link = auth_services.invite(actor, form.name.data, form.email.data, Role(form.role.data),
+            link = auth_services.invite(actor, filled(form.name.data), email, Role(form.role.data),
                                         form.organisation.data or None)
             flash(f"Invitation sent to {link.email}. The link works once and expires in "
                   f"{int(link.expires_at.timestamp() - link.created_at.timestamp()) // 3600} hours.")
@@ -53,7 +54,7 @@ def invite() -> str | Response:
 @admin_only
 def person(user_id: int) -> str:
     """One person: their details and the actions the administrator can take."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     return _person_page(user, forms.RoleForm(role=user.role))
 
 
@@ -64,9 +65,9 @@ def _person_page(user: User, role_form: forms.RoleForm) -> str:
                            events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10])
 
 
-def _confirmed_action(user_id: int, template: str, action: str) -> str | Response:
+def _confirmed_action(user_id: int, template: str, action: str) -> Page:
     """Show a confirmation page on GET; do the action on a confirmed POST."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     form = forms.ResetForm() if action == "reset" else forms.ConfirmForm()
     if form.validate_on_submit():
         actor = access.require_user()
@@ -95,30 +96,30 @@ def _confirmed_action(user_id: int, template: str, action: str) -> str | Respons
 
 @bp.route("/people/<int:user_id>/deactivate", methods=["GET", "POST"])
 @admin_only
-def deactivate(user_id: int) -> str | Response:
+def deactivate(user_id: int) -> Page:
     """Deactivate a person after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_deactivate.html", "deactivate")
 
 
 @bp.route("/people/<int:user_id>/reactivate", methods=["GET", "POST"])
 @admin_only
-def reactivate(user_id: int) -> str | Response:
+def reactivate(user_id: int) -> Page:
     """Reactivate a person after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_reactivate.html", "reactivate")
 
 
 @bp.route("/people/<int:user_id>/reset-2fa", methods=["GET", "POST"])
 @admin_only
-def reset_two_factor(user_id: int) -> str | Response:
+def reset_two_factor(user_id: int) -> Page:
     """Reset a person's two-factor sign-in after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_reset.html", "reset")
 
 
 @bp.route("/people/<int:user_id>/role", methods=["POST"])
 @admin_only
-def change_role(user_id: int) -> str | Response:
+def change_role(user_id: int) -> Page:
     """Change a person's role."""
-    user = db.get_or_404(User, user_id)
+    user = or_404(services.person(user_id))
     form = forms.RoleForm()
     actor = access.require_user()
     if form.validate_on_submit() and user.id != actor.id:
@@ -126,7 +127,7 @@ def change_role(user_id: int) -> str | Response:
         flash(f"{user.name} is now: {Role(form.role.data).label}.")
         return redirect(url_for("admin.person", user_id=user.id))
     if user.id == actor.id:
-        form.role.errors.append("You cannot change your own role")
+        add_error(form.role, "You cannot change your own role")
     return _person_page(user, form), 400
 
 
@@ -150,15 +151,16 @@ def resend(link_id: int) -> Response:
 
 @bp.route("/organisations", methods=["GET", "POST"])
 @admin_only
-def organisations() -> str | Response:
+def organisations() -> Page:
     """List organisations and add one."""
     form = forms.OrganisationForm()
     if form.validate_on_submit():
-        if services.organisation_name_taken(form.name.data):
-            form.name.errors.append("An organisation with this name already exists")
+        name = filled(form.name.data)
+        if services.organisation_name_taken(name):
+            add_error(form.name, "An organisation with this name already exists")
         else:
-            services.add_organisation(access.require_user(), form.name.data, form.kind.data)
-            flash(f"{form.name.data.strip()} has been added.")
+            services.add_organisation(access.require_user(), name, form.kind.data)
+            flash(f"{name.strip()} has been added.")
             return redirect(url_for("admin.organisations"))
     return render_template("admin/organisations.html", form=form, organisations=services.organisations()), (
         400 if form.errors else 200

@@ -38,6 +38,8 @@ class CodeForm(FlaskForm):
 class NewPasswordMixin:
     """Validation shared by every form that sets a password; email is the account's, which it must not contain."""
 
+    password: PasswordField  # each form that mixes this in has one
+
     def __init__(self, *args: object, email: str = "", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._email = email
@@ -54,7 +56,7 @@ class NewPasswordMixin:
 
     def validate_confirm(self, field: PasswordField) -> None:
         """The two passwords must match."""
-        if field.data != self.password.data:  # type: ignore[attr-defined]
+        if field.data != self.password.data:
             raise ValidationError("The passwords do not match")
 
 
@@ -163,3 +165,13 @@ class NewAuthenticatorForm(FlaskForm):
     code = StringField("Security code", description="Enter the 6-digit code your new app shows now.",
                        widget=GovTextInput(), validators=[InputRequired("Enter the security code"), Length(max=20)])
     submit = SubmitField("Confirm and continue", widget=GovSubmitInput())
+
+
+class KeepAliveForm(FlaskForm):
+    """The timeout warning's *Stay signed in* button (and where to go back to without a script)."""
+
+    next = HiddenField()
+
+
+class DiscardKeptForm(FlaskForm):
+    """Discard a kept form (a button: no fields)."""

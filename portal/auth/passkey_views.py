@@ -7,13 +7,13 @@ answer with the form. Without JavaScript or WebAuthn the page says plainly what 
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from werkzeug.wrappers import Response
 
 from portal import access
 from portal.auth import login, passkeys, services
 from portal.auth import passkey_forms as forms
 from portal.auth.views import ENROLMENT_LINKS
 from portal.models import AccountLink, LinkPurpose, User, UserSession
+from portal.web import Page, add_error
 
 bp = Blueprint("passkeys", __name__)
 
@@ -51,7 +51,7 @@ def _status(form: FlaskForm) -> int:
 
 @bp.route("/sign-in/passkey", methods=["GET", "POST"])
 @access.public
-def sign_in() -> str | Response | tuple[str, int]:
+def sign_in() -> Page:
     """"Sign in with a passkey": a passkey that checks a PIN, fingerprint or face is both factors at once."""
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
@@ -61,14 +61,14 @@ def sign_in() -> str | Response | tuple[str, int]:
         if outcome.ok:
             login.set_cookie(outcome.token)
             return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
-        form.credential.errors.append(outcome.message)
+        add_error(form.credential, outcome.message)
     options = _start(passkeys.Purpose.PASSWORDLESS)
     return render_template("auth/passkey_sign_in.html", form=form, options=options), _status(form)
 
 
 @bp.route("/sign-in/passkey/key", methods=["GET", "POST"])
 @access.pending_code
-def second_factor() -> str | Response | tuple[str, int]:
+def second_factor() -> Page:
     """After the password: a passkey or security key instead of a security code."""
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
@@ -80,7 +80,7 @@ def second_factor() -> str | Response | tuple[str, int]:
         if outcome.ok:
             login.set_cookie(outcome.token)
             return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
-        form.credential.errors.append(outcome.message)
+        add_error(form.credential, outcome.message)
     options = _start(passkeys.Purpose.SECOND_FACTOR, g.pending_user, g.auth_session)
     return render_template("auth/passkey_second_factor.html", form=form, options=options,
                            has_app=passkeys.has_authenticator_app(g.pending_user)), _status(form)
@@ -95,7 +95,7 @@ def _enrolment_link(token: str) -> AccountLink:
 
 @bp.route("/invite/<token>/passkey", methods=["GET", "POST"])
 @access.public
-def enrol(token: str) -> str | Response | tuple[str, int]:
+def enrol(token: str) -> Page:
     """Set up a passkey or security key; the recovery codes are shown once and the person is signed in."""
     link = _enrolment_link(token)
     if not services.password_chosen(link):
@@ -107,14 +107,14 @@ def enrol(token: str) -> str | Response | tuple[str, int]:
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
-        form.credential.errors.append(outcome.message)
+        add_error(form.credential, outcome.message)
     options = _start(passkeys.Purpose.REGISTER, link.user)
     return render_template("auth/passkey_enrol.html", form=form, options=options, token=token), _status(form)
 
 
 @bp.route("/invite/<token>/reset-passkey", methods=["POST"])
 @access.public
-def reset_enrol(token: str) -> str | Response | tuple[str, int]:
+def reset_enrol(token: str) -> Page:
     """The Lead's reset, after the password: a passkey or security key instead of a new authenticator app."""
     link = services.find_link(token, (LinkPurpose.RESET,))
     if not services.keeps_password(link):
@@ -130,7 +130,7 @@ def reset_enrol(token: str) -> str | Response | tuple[str, int]:
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
-        form.credential.errors.append(outcome.message)
+        add_error(form.credential, outcome.message)
     options = _start(passkeys.Purpose.REGISTER, link.user)
     return render_template("auth/passkey_reset.html", form=form, options=options, token=token), _status(form)
 
@@ -149,7 +149,7 @@ def _confirm_page(template: str, form: forms.ConfirmItIsYouForm, status: int, **
 
 @bp.route("/account/passkeys/add", methods=["GET", "POST"])
 @access.signed_in
-def add() -> str | Response | tuple[str, int]:
+def add() -> Page:
     """Add a passkey, step 1: confirm it is you (the password and a second factor)."""
     user = access.require_user()
     form = forms.ConfirmItIsYouForm()
@@ -158,7 +158,7 @@ def add() -> str | Response | tuple[str, int]:
                                         form.credential.data)
         if outcome.ok:
             return _new_passkey_page(forms.AddPasskeyForm(formdata=None, pending=outcome.pending), 200)
-        form[outcome.field if outcome.field != "credential" else "code"].errors.append(outcome.message)
+        add_error(form[outcome.field if outcome.field != "credential" else "code"], outcome.message)
     return _confirm_page("auth/passkey_add.html", form, _status(form))
 
 
@@ -169,7 +169,7 @@ def _new_passkey_page(form: forms.AddPasskeyForm, status: int) -> tuple[str, int
 
 @bp.route("/account/passkeys/add/new", methods=["POST"])
 @access.signed_in
-def add_new() -> str | Response | tuple[str, int]:
+def add_new() -> Page:
     """Step 2: name the new passkey and use it once; it is added."""
     user = access.require_user()
     form = forms.AddPasskeyForm()
@@ -183,7 +183,7 @@ def add_new() -> str | Response | tuple[str, int]:
             start = forms.ConfirmItIsYouForm(formdata=None)
             start.password.errors = [services.SETUP_EXPIRED]
             return _confirm_page("auth/passkey_add.html", start, 400)
-        form.credential.errors.append(outcome.message)
+        add_error(form.credential, outcome.message)
     elif not passkeys.may_add(user, g.auth_session, form.pending.data or ""):
         return redirect(url_for("passkeys.add"))
     return _new_passkey_page(form, 400)
@@ -191,7 +191,7 @@ def add_new() -> str | Response | tuple[str, int]:
 
 @bp.route("/account/passkeys/<int:passkey_id>/remove", methods=["GET", "POST"])
 @access.signed_in
-def remove(passkey_id: int) -> str | Response | tuple[str, int]:
+def remove(passkey_id: int) -> Page:
     """Remove a passkey, with the password and a second factor; never the last way to sign in."""
     user = access.require_user()
     passkey = passkeys.passkey_or_404(user, passkey_id)
@@ -204,6 +204,6 @@ def remove(passkey_id: int) -> str | Response | tuple[str, int]:
         if outcome.ok:
             flash("The passkey or security key has been removed. Any other sessions have been signed out.")
             return redirect(url_for("auth.account"))
-        form[outcome.field if outcome.field != "credential" else "code"].errors.append(outcome.message)
+        add_error(form[outcome.field if outcome.field != "credential" else "code"], outcome.message)
     last = passkeys.count_of(user) <= 1 and not passkeys.has_authenticator_app(user)
     return _confirm_page("auth/passkey_remove.html", form, _status(form), passkey=passkey, last=last)

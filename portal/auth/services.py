@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from portal import audit, clock, mail
 from portal.auth import sessions, throttle
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import (
     AccountLink,
     AuditEvent,
@@ -176,7 +176,7 @@ def _consume_code(user: User, raw_code: str) -> CodeCheck:
             .values(totp_last_step=step)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount == 1:
+        if rows_affected(moved) == 1:
             return CodeCheck.CODE
         _report_replay(user, "security code")
         return CodeCheck.REPLAYED
@@ -195,12 +195,12 @@ def _consume_code(user: User, raw_code: str) -> CodeCheck:
     )
     if match is None:
         return CodeCheck.NOT_RECOVERY
-    used = match.used_at is None and db.session.execute(
+    used = match.used_at is None and rows_affected(db.session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.id == match.id, RecoveryCode.used_at.is_(None))
         .values(used_at=clock.now())
         .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )) == 1
     if used:
         return CodeCheck.RECOVERY
     _report_replay(user, "recovery code")

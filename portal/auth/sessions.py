@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from portal import clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import SessionStage, User, UserSession
 from portal.security import tokens
 
@@ -78,8 +78,8 @@ def begin(user: User, stage: SessionStage, replacing: UserSession | None, ip: st
     return token
 
 
-def load(token: str) -> Loaded:
-    """The live session a cookie's token names, noting the request (at most once a minute).
+def load(token: str, touch: bool = True) -> Loaded:
+    """The live session a cookie's token names, noting the request (at most once a minute) unless `touch` is off.
 
     A session that has expired, or whose person may no longer sign in, is deleted (and committed) and reported
     as known but gone, so its cookie is cleared without counting it as forged.
@@ -94,10 +94,16 @@ def load(token: str) -> Loaded:
         db.session.delete(record)
         db.session.commit()
         return Loaded(None, known=True)
-    if now - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
+    if touch and now - record.last_seen_at > LAST_SEEN_WRITE_INTERVAL:
         record.last_seen_at = now
         db.session.commit()
     return Loaded(record, known=True)
+
+
+def keep_alive(record: UserSession) -> None:
+    """The person asked to stay signed in: the idle timeout starts again now (the absolute limit stays)."""
+    record.last_seen_at = clock.now()
+    db.session.commit()
 
 
 def end(record: UserSession) -> None:
@@ -110,7 +116,7 @@ def end_others(user: User, keep: UserSession | None = None) -> int:
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    return db.session.execute(statement).rowcount
+    return rows_affected(db.session.execute(statement))
 
 
 def active(user: User) -> list[UserSession]:

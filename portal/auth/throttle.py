@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from portal import clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import SignInAttempt
 
 
@@ -55,7 +55,7 @@ def _account_lock(key: str, now: datetime, config: dict) -> datetime | None:
     if len(failures) >= burst and failures[0] - failures[burst - 1] <= window:
         in_last_hour = sum(1 for at in failures if at > now - timedelta(hours=1))
         # Each failure beyond the burst doubles the wait, up to the configured ceiling.
-        delay = window * 2 ** max(0, in_last_hour - burst)
+        delay: timedelta = window * 2 ** max(0, in_last_hour - burst)
         ceiling = timedelta(seconds=int(config["THROTTLE_MAX_DELAY_SECONDS"]))
         return failures[0] + min(delay, ceiling)
     return None
@@ -114,9 +114,9 @@ LONGEST_WINDOW = timedelta(days=1)
 
 def prune_attempts() -> int:
     """Delete attempts older than any throttling window reads (they hold IP addresses); return how many."""
-    removed = db.session.execute(
+    removed = rows_affected(db.session.execute(
         delete(SignInAttempt).where(SignInAttempt.at < clock.now() - LONGEST_WINDOW)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     db.session.commit()
     return removed

@@ -1,11 +1,12 @@
 """Sign-in, sign-out, emailed links, enrolment, password help and the account page."""
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.auth import forms, login, passkeys, services, sessions
+from portal.auth import forms, keeping, login, passkeys, services, sessions
 from portal.models import AccountLink, LinkPurpose
+from portal.web import Page, add_error, filled
 
 bp = Blueprint("auth", __name__)
 
@@ -24,25 +25,26 @@ def _link_problem(problem: services.LinkProblem) -> tuple[str, int]:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @access.public
-def sign_in() -> str | Response:
+def sign_in() -> Page:
     """Step 1: email and password."""
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
     form = forms.SignInForm()
     next_path = login.local_redirect_target(request.args.get("next"))
     if form.validate_on_submit():
-        outcome = services.sign_in_password(form.email.data, form.password.data, *_client(), g.auth_session)
+        outcome = services.sign_in_password(filled(form.email.data), filled(form.password.data), *_client(),
+                                            g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return redirect(url_for("auth.security_code", next=next_path) if next_path
                             else url_for("auth.security_code"))
-        form.email.errors.append(outcome.message)
+        add_error(form.email, outcome.message)
     return render_template("auth/sign_in.html", form=form), 200 if not form.errors else 400
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @access.pending_code
-def security_code() -> str | Response:
+def security_code() -> Page:
     """Step 2: the security code (or a recovery code)."""
     if access.current_user() is not None:
         return redirect(url_for("pages.dashboard"))
@@ -53,12 +55,12 @@ def security_code() -> str | Response:
         return redirect(url_for("passkeys.second_factor", **request.args))  # their passkey first; codes a link away
     form = forms.CodeForm()
     if form.validate_on_submit():
-        outcome = services.sign_in_code(g.auth_session, form.code.data, *_client())
+        outcome = services.sign_in_code(g.auth_session, filled(form.code.data), *_client())
         if outcome.ok:
             login.set_cookie(outcome.token)
             target = login.local_redirect_target(request.args.get("next"))
             return redirect(target or url_for("pages.dashboard"))
-        form.code.errors.append(outcome.message)
+        add_error(form.code, outcome.message)
     return render_template("auth/security_code.html", form=form, has_passkeys=has_passkeys,
                            has_app=passkeys.has_authenticator_app(g.pending_user)), 200 if not form.errors else 400
 
@@ -67,7 +69,7 @@ def security_code() -> str | Response:
 @access.pending_code
 def sign_out() -> Response:
     """End the session: the record is deleted, so the old cookie is worthless."""
-    services.sign_out(g.auth_session, g.user or g.pending_user)
+    services.sign_out(g.auth_session, access.current_user() or g.pending_user)
     login.clear_cookie()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
@@ -75,7 +77,7 @@ def sign_out() -> Response:
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @access.public
-def accept_link(token: str) -> str | Response:
+def accept_link(token: str) -> Page:
     """Step 1 of an invitation or first-run link: choose a password; of the Lead's reset: the password again."""
     link = services.find_link(token, ENROLMENT_LINKS)
     if services.keeps_password(link):
@@ -85,10 +87,10 @@ def accept_link(token: str) -> str | Response:
     if form.validate_on_submit():
         email = form.email.data if first_admin else link.email
         name = form.name.data if first_admin else link.name
-        outcome = services.set_password_from_link(link, name, email, form.password.data)
+        outcome = services.set_password_from_link(link, name, email, filled(form.password.data))
         if outcome.ok:
             return redirect(url_for("auth.enrol", token=token))
-        (form.email if first_admin else form.password).errors.append(outcome.message)
+        add_error(form.email if first_admin else form.password, outcome.message)
     return render_template("auth/choose_password.html", form=form, link=link, first_admin=first_admin), (
         400 if form.errors else 200
     )
@@ -96,18 +98,18 @@ def accept_link(token: str) -> str | Response:
 
 @bp.route("/invite/<token>/authenticator", methods=["GET", "POST"])
 @access.public
-def enrol(token: str) -> str | Response:
+def enrol(token: str) -> Page:
     """Step 2: set up the authenticator app, confirm a code, then see the recovery codes once."""
     link = services.find_link(token, ENROLMENT_LINKS)
     if not services.password_chosen(link):
         return redirect(url_for("auth.accept_link", token=token))
     form = forms.EnrolForm()
     if form.validate_on_submit():
-        outcome = services.confirm_enrolment(link, form.code.data, *_client(), g.auth_session)
+        outcome = services.confirm_enrolment(link, filled(form.code.data), *_client(), g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
-        form.code.errors.append(outcome.message)
+        add_error(form.code, outcome.message)
     return render_template("auth/enrol.html", form=form, token=token, **services.enrolment_details(link)), (
         400 if form.errors else 200
     )
@@ -117,11 +119,11 @@ def _reset_start(link: AccountLink, token: str) -> tuple[str, int]:
     """The Lead reset this person's sign-in: they confirm their password, then scan a new QR code."""
     form = forms.ResetSignInForm()
     if form.validate_on_submit():
-        outcome = services.start_reset_setup(link, form.password.data, _client()[0])
+        outcome = services.start_reset_setup(link, filled(form.password.data), _client()[0])
         if outcome.ok:
             return _reset_scan_page(link, token, forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending),
                                     outcome.pending)
-        form.password.errors.append(outcome.message)
+        add_error(form.password, outcome.message)
     return render_template("auth/reset_sign_in.html", form=form, link=link), 400 if form.errors else 200
 
 
@@ -137,46 +139,47 @@ def _reset_scan_page(link: AccountLink, token: str, form: forms.NewAuthenticator
 
 @bp.route("/invite/<token>/new-authenticator", methods=["POST"])
 @access.public
-def reset_authenticator(token: str) -> str | Response | tuple[str, int]:
+def reset_authenticator(token: str) -> Page:
     """Step 2 of the Lead's reset: a code from the new app sets it up; the recovery codes are shown once."""
     link = services.find_link(token, (LinkPurpose.RESET,))
     if not services.keeps_password(link):
         return redirect(url_for("auth.accept_link", token=token))
     form = forms.NewAuthenticatorForm()
     if form.validate_on_submit():
-        outcome = services.confirm_reset_setup(link, form.pending.data, form.code.data, *_client(), g.auth_session)
+        outcome = services.confirm_reset_setup(link, filled(form.pending.data), filled(form.code.data), *_client(),
+                                               g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
                                    new_authenticator=True)
-        form.code.errors.append(outcome.message)
+        add_error(form.code, outcome.message)
     return _reset_scan_page(link, token, form, form.pending.data or "", 400)
 
 
 @bp.route("/password-help", methods=["GET", "POST"])
 @access.public
-def password_help() -> str | Response:
+def password_help() -> Page:
     """Ask for a link to choose a new password."""
     form = forms.PasswordHelpForm()
     if form.validate_on_submit():
-        services.request_password_help(form.email.data, _client()[0])
+        services.request_password_help(filled(form.email.data), _client()[0])
         return render_template("auth/password_help_sent.html")
     return render_template("auth/password_help.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/password-help/<token>", methods=["GET", "POST"])
 @access.public
-def password_reset(token: str) -> str | Response:
+def password_reset(token: str) -> Page:
     """Choose a new password, confirmed with a security or recovery code."""
     link = services.find_link(token, (LinkPurpose.PASSWORD,))
     form = forms.ResetPasswordForm(email=link.email)
     if form.validate_on_submit():
-        outcome = services.reset_password(link, form.code.data, form.password.data, _client()[0])
+        outcome = services.reset_password(link, filled(form.code.data), filled(form.password.data), _client()[0])
         if outcome.ok:
             login.clear_cookie()
             flash("Your password has been changed. Sign in with your new password.")
             return redirect(url_for("auth.sign_in"))
-        form.code.errors.append(outcome.message)
+        add_error(form.code, outcome.message)
     return render_template("auth/password_reset.html", form=form), 400 if form.errors else 200
 
 
@@ -199,61 +202,64 @@ def account() -> str:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @access.signed_in
-def change_password() -> str | Response:
+def change_password() -> Page:
     """Change the password; other sessions end."""
     user = access.require_user()
     form = forms.ChangePasswordForm(email=user.email)
     if form.validate_on_submit():
-        outcome = services.change_password(user, g.auth_session, form.current.data, form.code.data,
-                                           form.password.data)
+        outcome = services.change_password(user, g.auth_session, filled(form.current.data), filled(form.code.data),
+                                           filled(form.password.data))
         if outcome.ok:
             flash("Your password has been changed. Any other sessions have been signed out.")
             return redirect(url_for("auth.account"))
-        form.current.errors.append(outcome.message)
+        add_error(form.current, outcome.message)
     return render_template("auth/change_password.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/account/recovery-codes", methods=["GET", "POST"])
 @access.signed_in
-def recovery_codes() -> str | Response:
+def recovery_codes() -> Page:
     """Replace the recovery codes (shown once); other sessions end."""
     user = access.require_user()
     form = forms.RegenerateCodesForm()
     if form.validate_on_submit():
-        outcome = services.regenerate_recovery_codes(user, g.auth_session, form.password.data, form.code.data)
+        outcome = services.regenerate_recovery_codes(user, g.auth_session, filled(form.password.data),
+                                                     filled(form.code.data))
         if outcome.ok:
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
-        form[outcome.field].errors.append(outcome.message)
+        add_error(form[outcome.field], outcome.message)
     return render_template("auth/regenerate_codes.html", form=form,
                            codes_left=services.unused_recovery_codes(user)), 400 if form.errors else 200
 
 
 @bp.route("/account/authenticator", methods=["GET", "POST"])
 @access.signed_in
-def new_authenticator() -> str | Response:
+def new_authenticator() -> Page:
     """Set up a new authenticator app, step 1: the password and a current or recovery code; step 2 the QR code."""
     user = access.require_user()
     form = forms.ConfirmPasswordForm()
     if form.validate_on_submit():
-        outcome = services.start_authenticator_change(user, g.auth_session, form.password.data, form.code.data)
+        outcome = services.start_authenticator_change(user, g.auth_session, filled(form.password.data),
+                                                      filled(form.code.data))
         if outcome.ok:
             return _scan_page(forms.NewAuthenticatorForm(formdata=None, pending=outcome.pending), outcome.pending)
-        form[outcome.field].errors.append(outcome.message)
+        add_error(form[outcome.field], outcome.message)
     return render_template("auth/new_authenticator.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/account/authenticator/confirm", methods=["POST"])
 @access.signed_in
-def confirm_new_authenticator() -> str | Response:
+def confirm_new_authenticator() -> Page:
     """Step 2: a code from the new app replaces the old one; the new recovery codes are shown once."""
     user = access.require_user()
     form = forms.NewAuthenticatorForm()
     if form.validate_on_submit():
-        outcome = services.confirm_authenticator_change(user, g.auth_session, form.pending.data, form.code.data)
+        outcome = services.confirm_authenticator_change(user, g.auth_session, filled(form.pending.data),
+                                                        filled(form.code.data))
         if outcome.ok:
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False,
                                    new_authenticator=True)
-        form.code.errors.append(outcome.message)
+        add_error(form.code, outcome.message)
     return _scan_page(form, form.pending.data or "", 400)
 
 
@@ -274,3 +280,63 @@ def sign_out_other_sessions() -> Response:
     ended = services.sign_out_other_sessions(access.require_user(), g.auth_session)
     flash("You have signed out everywhere else." if ended else "You were not signed in anywhere else.")
     return redirect(url_for("auth.account"))
+
+
+# The timeout warning and kept forms ---------------------------------------------------------------------------
+
+
+@bp.route("/session/time-left")
+@access.signed_in
+def session_time_left() -> Response:
+    """How long the session has left, for the timeout warning; asking does not keep the session alive."""
+    return jsonify(seconds_left=login.seconds_left())
+
+
+@bp.route("/session/keep-alive", methods=["POST"])
+@access.signed_in
+def session_keep_alive() -> Response:
+    """The warning's *Stay signed in*: the idle timeout starts again (a script gets JSON, a plain form a redirect)."""
+    form = forms.KeepAliveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    sessions.keep_alive(g.auth_session)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(seconds_left=login.seconds_left())
+    return redirect(login.local_redirect_target(form.next.data) or url_for("pages.dashboard"))
+
+
+@bp.route("/signed-out")
+@access.public
+def signed_out() -> str | Response:
+    """Where the timeout warning goes when time has run out: signed out, and how to carry on."""
+    next_path = login.local_redirect_target(request.args.get("next"))
+    if access.current_user() is not None:
+        return redirect(next_path or url_for("pages.dashboard"))
+    return render_template("auth/signed_out.html", next_path=next_path)
+
+
+@bp.route("/unsaved-work")
+@access.signed_in
+def unsaved_work() -> str:
+    """Forms sent after the session ended, kept for the person to save (or discard) now they are back."""
+    user = access.require_user()
+    return render_template("auth/unsaved_work.html", kept=keeping.kept_for(user), kept_field=keeping.KEPT_FIELD,
+                           days=keeping.keep_days(), discard_form=forms.DiscardKeptForm())
+
+
+@bp.route("/unsaved-work/<int:kept_id>/discard", methods=["POST"])
+@access.signed_in
+def discard_unsaved_work(kept_id: int) -> Response:
+    """Throw away one kept form, at the person's request."""
+    form = forms.DiscardKeptForm()
+    if not form.validate_on_submit() or not keeping.discard(access.require_user(), kept_id):
+        abort(404)
+    flash("What you typed has been discarded.")
+    return redirect(url_for("auth.unsaved_work"))
+
+
+@bp.route("/sign-in/help")
+@access.public
+def cannot_sign_in() -> str:
+    """What to do when signing in does not work, in plain words: lost password, new phone, lost every factor."""
+    return render_template("auth/cannot_sign_in.html")

@@ -21,6 +21,10 @@ and its CRC-32 checked, and a file whose entries are not what its directory says
 import io
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MB = 1024 * 1024
 RATIO_FROM_BYTES = MB  # smaller entries may compress as well as they like: they cannot grow far
@@ -65,15 +69,16 @@ class _Window(io.RawIOBase):
         """Where reading would start."""
         return self._position
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: "WriteableBuffer") -> int:
         """Copy kept bytes; refuse bytes that were not kept."""
         if self._position >= self._size:
             return 0
         if self._position < self._start:
             raise OSError("the zip directory starts before the bytes kept from the end of the file")
         start = self._position - self._start
-        piece = self._tail[start:start + len(buffer)]
-        buffer[:len(piece)] = piece
+        view = memoryview(buffer)  # a bytearray from RawIOBase.read, a memoryview from a buffered reader
+        piece = self._tail[start:start + len(view)]
+        view[:len(piece)] = piece
         self._position += len(piece)
         return len(piece)
 

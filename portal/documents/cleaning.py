@@ -33,11 +33,22 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from lxml import etree
 
 from portal.documents.archives import ArchiveRefused
+
+
+class Sink(Protocol):
+    """Where a clean copy is written: a file opened for writing, or an object with these three of its methods."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 NEUTRAL_AUTHOR = "Author"
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -69,7 +80,7 @@ def _blank(value: object) -> None:
         target.clear()
 
 
-def clean_pdf(source: BinaryIO, sink: BinaryIO) -> None:
+def clean_pdf(source: BinaryIO, sink: Sink) -> None:
     """Write the PDF without document information, XMP metadata, comment authors or earlier revisions."""
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import DictionaryObject, NameObject, TextStringObject
@@ -100,7 +111,8 @@ def clean_pdf(source: BinaryIO, sink: BinaryIO) -> None:
                     del target[key]
             if "/T" in target and "/Rect" in target and target.get("/Subtype") not in (None, "/Widget"):
                 target[NameObject("/T")] = TextStringObject(NEUTRAL_AUTHOR)  # a comment's author
-        writer.write(sink)
+        # pypdf annotates the stream as IO[Any], but writes to it with write() and tell() only (and flushes it).
+        writer.write(sink)  # type: ignore[arg-type]
     except CannotClean:
         raise
     except Exception as exc:  # pypdf raises many kinds of error for a malformed PDF
@@ -140,7 +152,8 @@ def _emptied(content: bytes) -> bytes:
     tree = _parse(content)
     root = tree.getroot()
     for child in list(root):
-        if _local(child.tag) == "meta":  # ODT: office:document-meta > office:meta > the properties
+        # ODT: office:document-meta > office:meta > the properties (a comment has no name, so it goes too)
+        if isinstance(child.tag, str) and _local(child.tag) == "meta":
             for grandchild in list(child):
                 child.remove(grandchild)
             child.text = None
@@ -159,8 +172,9 @@ def _without_authors(content: bytes) -> bytes:
         if not isinstance(element.tag, str):
             continue  # comments and processing instructions
         local = _local(element.tag)
-        if local in _DROPPED_ELEMENTS and element.getparent() is not None:
-            element.getparent().remove(element)
+        parent = element.getparent()
+        if local in _DROPPED_ELEMENTS and parent is not None:
+            parent.remove(element)
             continue
         if local in _AUTHOR_ELEMENTS and len(element) == 0 and (element.text or "").strip():
             element.text = NEUTRAL_AUTHOR
@@ -319,24 +333,23 @@ def clean_png(data: bytes) -> bytes:
     raise CannotClean("the PNG has no end")
 
 
-def _office(source: io.BytesIO, sink: BinaryIO) -> None:
+def _office(source: io.BytesIO, sink: Sink) -> None:
     sink.write(clean_office(source))
 
 
-def _image(cleaner: Callable[[bytes], bytes]) -> Callable[[io.BytesIO, BinaryIO], None]:
-    def write(source: io.BytesIO, sink: BinaryIO) -> None:
+def _image(cleaner: Callable[[bytes], bytes]) -> Callable[[io.BytesIO, Sink], None]:
+    def write(source: io.BytesIO, sink: Sink) -> None:
         sink.write(cleaner(source.getvalue()))
 
     return write
 
 
-CLEANERS: dict[str, Callable[[io.BytesIO, BinaryIO], None]] = {
+CLEANERS: dict[str, Callable[[io.BytesIO, Sink], None]] = {
     "pdf": clean_pdf, "docx": _office, "xlsx": _office, "odt": _office,
     "jpeg": _image(clean_jpeg), "png": _image(clean_png),
 }
 
 
-def clean(kind: str, source: io.BytesIO, sink: BinaryIO) -> None:
-    """Write the panel's copy of a file of this kind (a key of CLEANERS), held in `source`, to `sink` (which needs
-    write, tell and flush)."""
+def clean(kind: str, source: io.BytesIO, sink: Sink) -> None:
+    """Write the panel's copy of a file of this kind (a key of CLEANERS), held in `source`, to `sink`."""
     CLEANERS[kind](source, sink)

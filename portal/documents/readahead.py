@@ -16,7 +16,13 @@ from typing import TypeVar
 Piece = TypeVar("Piece")
 
 DEPTH = 4  # pieces waiting at most: with 256 KB pieces, a download holds about a megabyte ahead
-_DONE = object()
+
+
+class _Done:
+    """The source is exhausted."""
+
+
+_DONE = _Done()
 
 
 class _Failed:
@@ -28,7 +34,7 @@ class _Failed:
 
 def read_ahead(source: Generator[Piece, None, None], depth: int = DEPTH) -> Iterator[Piece]:
     """Yield what `source` yields, produced by a background thread up to `depth` pieces ahead."""
-    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    ready: queue.Queue[Piece | _Failed | _Done] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
@@ -47,10 +53,10 @@ def read_ahead(source: Generator[Piece, None, None], depth: int = DEPTH) -> Iter
     producer = threading.Thread(target=produce, name="download-read-ahead", daemon=True)
     producer.start()
     try:
-        while (item := ready.get()) is not _DONE:
+        while not isinstance(item := ready.get(), _Done):
             if isinstance(item, _Failed):
                 raise item.error
-            yield item  # type: ignore[misc]
+            yield item
     finally:
         stop.set()
         while True:  # make room, so a producer waiting to hand over a piece sees the stop at once

@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import audit, clock, visibility
-from portal.documents import antivirus, archives, cleaning, readahead, stamping
+from portal.documents import antivirus, archives, cleaning, identifiers, readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.documents.storage import current_store
 from portal.extensions import db
@@ -73,7 +73,7 @@ class IntegrityFailure(Exception):
 
 def _chunks_of(stream: Iterable[bytes] | BinaryIO) -> Iterable[bytes]:
     read = getattr(stream, "read", None)
-    return iter(lambda: read(READ_BYTES), b"") if read else stream  # type: ignore[misc]
+    return iter(lambda: read(READ_BYTES), b"") if read else stream
 
 
 def _limit_mb() -> str:
@@ -105,19 +105,18 @@ def panel_copy_limit() -> int:
     return int(current_app.config["PANEL_COPY_MAX_BYTES"])
 
 
-def _write_version(actor: User, document: Document, new: NewFile, written: list[str],
-                   number: int = 1) -> DocumentVersion:
-    """Encrypt one file into a new blob (scanned on the way when CLAMD is set), check it, make its panel copy,
-    and add its version row (uncommitted) to the document. Raises one of REFUSALS for a file refused."""
+def _write_version(actor_id: int, document_id: int, version_id: int, new: NewFile,
+                   written: list[str]) -> DocumentVersion:
+    """Encrypt one file into a new blob under ids fixed beforehand (scanned on the way when CLAMD is set), check
+    it and make its panel copy. Returns its version row, not yet in the session: nothing touches the database
+    while the file streams. Raises one of REFUSALS for a file refused."""
     store, limit = current_store(), int(current_app.config["MAX_UPLOAD_BYTES"])
     filename = clean_filename(new.filename)
-    version = DocumentVersion(document=document, number=number, blob_id=store.new_blob_id(), filename=filename,
-                              content_type="application/octet-stream", size=0, digest="",
-                              uploaded_by_id=actor.id, uploaded_at=clock.now())
-    db.session.add(version)
-    db.session.flush()  # the blob's context names the version's id, so the row needs one first
+    version = DocumentVersion(id=version_id, document_id=document_id, number=0, blob_id=store.new_blob_id(),
+                              filename=filename, content_type="application/octet-stream", size=0, digest="",
+                              uploaded_by_id=actor_id, uploaded_at=clock.now())
     data_key = streams.new_data_key()
-    encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document.id, version.id, version.blob_id))
+    encryptor = streams.BlobEncryptor(data_key, streams.blob_context(document_id, version_id, version.blob_id))
     sniffer, digest = ContentSniffer(), streams.content_digest()
     scanner = antivirus.from_config(current_app.config)
 
@@ -131,6 +130,7 @@ def _write_version(actor: User, document: Document, new: NewFile, written: list[
             out.write(encryptor.update(chunk))
             yield chunk
 
+    written.append(version.blob_id)  # before the first byte: whatever reaches the store is removed on failure
     with store.write(version.blob_id) as out:
         if scanner is None:
             for _ in encrypted(out):
@@ -142,7 +142,6 @@ def _write_version(actor: User, document: Document, new: NewFile, written: list[
         directory = sniffer.zip_directory() if kind.is_archive else None
         if directory is not None:
             archives.check(filename, directory, archive_limits())
-    written.append(version.blob_id)
     version.kek_id, version.wrapped_key = crypto.installed().wrap(data_key)
     version.size, version.digest, version.content_type = sniffer.size, digest.hexdigest(), kind.mimetype
     try:
@@ -151,8 +150,13 @@ def _write_version(actor: User, document: Document, new: NewFile, written: list[
         raise archives.ArchiveRefused(f"{filename} is damaged or built to mislead the programs that open it: a "
                                       "file inside it is not what its list of contents says. Save it again from "
                                       "Word, Excel or LibreOffice, or as a PDF") from None
-    document.current_version = version
     return version
+
+
+def _end_read() -> None:
+    """End the transaction the request's reads began, so none is open (nor, on SQLite, any lock held) while a
+    file streams. Everything the upload writes comes later, in one short transaction."""
+    db.session.commit()
 
 
 def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str]) -> None:
@@ -174,6 +178,7 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
     copy = PanelCopy(version_id=version.id, blob_id=store.new_blob_id(), size=0, digest="", created_at=clock.now())
     data_key = streams.new_data_key()
     sink = _EncryptingSink(data_key, streams.panel_copy_context(version.document_id, version.id, copy.blob_id))
+    written.append(copy.blob_id)
     try:
         with store.write(copy.blob_id) as out:
             sink.out = out
@@ -187,7 +192,6 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
         log.warning("document %s version %s: no panel copy: %s", version.document_id, version.id, exc)
         version.cleaning = Cleaning.UNREADABLE
         return
-    written.append(copy.blob_id)
     copy.size, copy.digest = sink.size, sink.digest.hexdigest()
     copy.kek_id, copy.wrapped_key = crypto.installed().wrap(data_key)
     version.panel_copy = copy
@@ -246,12 +250,18 @@ def _refusal(exc: Exception, portfolio_id: int | None, filename: str, evidence_t
 
 
 def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> list[Document]:
-    """Store every file as a new document of the portfolio, all or nothing, and commit once."""
-    documents: list[Document] = []
+    """Store every file as a new document of the portfolio, all or nothing.
+
+    Each file streams into the blob store under ids reserved for its document and version before anything else
+    is written; the rows and their audit events follow in one short transaction, committed once. A crash at any
+    moment leaves no row, and only blobs, temporary files or unfinished uploads that `storage gc` removes.
+    """
     problems: list[tuple[str, str]] = []
     written: list[str] = []
     refused: list[Refused] = []
-    portfolio_id = portfolio.id
+    stored: list[tuple[Document, DocumentVersion, NewFile]] = []
+    actor_id, portfolio_id = actor.id, portfolio.id
+    _end_read()
     try:
         for new in files:
             if new.evidence_type not in EvidenceType.__members__.values():
@@ -260,31 +270,35 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
                 for _ in _chunks_of(new.chunks):  # nothing more will be stored: read past it
                     pass
                 continue
-            # Not the file name: the panel sees titles, and files are often named after the NQSW.
-            title = " ".join(new.title.split())[:MAX_TITLE_CHARS] or EvidenceType(new.evidence_type).label
-            document = Document(portfolio_id=portfolio.id, evidence_type=new.evidence_type, title=title,
-                                created_by_id=actor.id, created_at=clock.now())
-            db.session.add(document)  # inserted by the version's flush, with the version that needs its id
+            document_id, version_id = identifiers.reserve(Document.__table__, DocumentVersion.__table__)
             try:
-                version = _write_version(actor, document, new, written)
+                version = _write_version(actor_id, document_id, version_id, new, written)
             except REFUSALS as exc:
                 problems.append((new.field, str(exc)))
                 refused.extend(r for r in [_refusal(exc, portfolio_id, new.filename, new.evidence_type)] if r)
                 continue
-            documents.append(document)
-            audit.record(actor, "document.uploaded", f"document:{document.id}", portfolio=portfolio.id,
-                         version=version.id, evidence_type=new.evidence_type, size=version.size,
-                         content_type=version.content_type, declared_type=new.declared_type[:120],
-                         cleaning=version.cleaning)
-        if not documents and not problems:
+            # Not the file name: the panel sees titles, and files are often named after the NQSW.
+            title = " ".join(new.title.split())[:MAX_TITLE_CHARS] or EvidenceType(new.evidence_type).label
+            document = Document(id=document_id, portfolio_id=portfolio_id, evidence_type=new.evidence_type,
+                                title=title, created_by_id=actor_id, created_at=clock.now())
+            stored.append((document, version, new))
+        if not stored and not problems:
             problems.append(("file-0", "Select a file to upload"))
         if problems:
             raise UploadProblem(problems)
+        for document, version, new in stored:  # the one short transaction
+            version.number, version.document = 1, document
+            document.current_version = version
+            db.session.add(document)
+            audit.record(actor, "document.uploaded", f"document:{document.id}", portfolio=portfolio_id,
+                         version=version.id, evidence_type=new.evidence_type, size=version.size,
+                         content_type=version.content_type, declared_type=new.declared_type[:120],
+                         cleaning=version.cleaning)
         db.session.commit()
     except BaseException:
         _abandon(actor, written, refused)
         raise
-    return documents
+    return [document for document, _, _ in stored]
 
 
 def upload(actor: User, portfolio: Portfolio, evidence_type: str, title: str, filename: str,
@@ -295,16 +309,25 @@ def upload(actor: User, portfolio: Portfolio, evidence_type: str, title: str, fi
 
 def replace(actor: User, document: Document, filename: str, stream: Iterable[bytes] | BinaryIO,
             declared_type: str = "") -> DocumentVersion:
-    """Add a new version of a document; earlier versions stay in its history."""
+    """Add a new version of a document; earlier versions stay in its history.
+
+    As for an upload: the file streams under a version id reserved first, then the row is written and numbered
+    in one short transaction.
+    """
     written: list[str] = []
     refused: list[Refused] = []
-    portfolio_id, evidence_type = document.portfolio_id, document.evidence_type
+    actor_id, document_id = actor.id, document.id
+    portfolio_id, evidence_type, title = document.portfolio_id, document.evidence_type, document.title
+    _end_read()
     try:
-        number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
-                                        .where(DocumentVersion.document_id == document.id)) or 0)
-        version = _write_version(actor, document, NewFile(document.evidence_type, document.title, filename, stream,
-                                                          declared_type), written, number)
-        audit.record(actor, "document.replaced", f"document:{document.id}", version=version.id,
+        (version_id,) = identifiers.reserve(DocumentVersion.__table__)
+        version = _write_version(actor_id, document_id, version_id,
+                                 NewFile(evidence_type, title, filename, stream, declared_type), written)
+        version.number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
+                                                .where(DocumentVersion.document_id == document_id)) or 0)
+        version.document = document
+        document.current_version = version
+        audit.record(actor, "document.replaced", f"document:{document_id}", version=version.id,
                      number=version.number, size=version.size, content_type=version.content_type,
                      declared_type=declared_type[:120], cleaning=version.cleaning)
         db.session.commit()
@@ -344,7 +367,8 @@ def make_missing_panel_copies() -> Counter[str]:
             .order_by(DocumentVersion.id).limit(1))
         if version is None:
             break
-        last, written = version.id, []
+        last = version.id
+        written: list[str] = []  # blob ids, removed again if the copy is not committed
         try:
             try:
                 _make_panel_copy(version, kind_of(version), written)
@@ -482,7 +506,7 @@ def _verified_pieces(blob: StoredBlob) -> Generator[bytes, None, None]:
         yield pending
 
 
-def _blocks_of(handle: BinaryIO) -> Iterator[memoryview]:
+def _blocks_of(handle: io.BufferedIOBase) -> Iterator[memoryview]:
     """The file in READ_BYTES blocks, read into one reused buffer (each block is consumed before the next)."""
     buffer = bytearray(READ_BYTES)
     view = memoryview(buffer)

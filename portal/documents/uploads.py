@@ -9,12 +9,16 @@ are handed on piece by piece to be encrypted straight into the blob store.
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Request, current_app
 from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from wtforms import ValidationError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 READ_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024
@@ -125,9 +129,9 @@ class _CappedBuffer(io.BytesIO):
         super().__init__()
         self._limit = limit
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
+    def write(self, data: "ReadableBuffer", /) -> int:
         """Append, unless that would pass the limit."""
-        if self.tell() + len(data) > self._limit:
+        if self.tell() + memoryview(data).nbytes > self._limit:
             raise RequestEntityTooLarge("The file is too large for this form.")
         return super().write(data)
 

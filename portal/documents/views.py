@@ -17,14 +17,14 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from portal import access, visibility, wording
-from portal.documents import forms, services, uploads
+from portal.documents import forms, services, shredding, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.errors import or_404
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role, User
-from portal.ops import retention
 from portal.spreadsheet import csv_lines
+from portal.web import Page, filled
 
 bp = Blueprint("documents", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -74,7 +74,7 @@ def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: 
 @bp.route(f"{PREFIX}/upload", methods=["GET", "POST"])
 @admin_only
 @csrf.exempt  # the body is read as a stream by uploads.checked_parts, which checks the token itself
-def upload(portfolio_id: int) -> tuple[str, int] | Response:
+def upload(portfolio_id: int) -> Page:
     """Upload one or more files, each with its evidence type, encrypted as they stream in."""
     user = access.require_user()
     portfolio = or_404(visibility.visible_portfolio(user, portfolio_id))
@@ -116,7 +116,7 @@ def _replace_page(portfolio: Portfolio, doc: Document, problems: list[tuple[str,
 @bp.route(f"{PREFIX}/<int:document_id>/replace", methods=["GET", "POST"])
 @admin_only
 @csrf.exempt  # as for upload: the streamed body's token is checked by uploads.checked_parts
-def replace(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
+def replace(portfolio_id: int, document_id: int) -> Page:
     """Upload a new version of a document, keeping the old ones."""
     portfolio, doc = _document_or_404(portfolio_id, document_id)
     if request.method == "GET":
@@ -134,14 +134,14 @@ def replace(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
 
 @bp.route(f"{PREFIX}/<int:document_id>/delete", methods=["GET", "POST"])
 @admin_only
-def delete(portfolio_id: int, document_id: int) -> tuple[str, int] | Response:
+def delete(portfolio_id: int, document_id: int) -> Page:
     """Confirm with a reason, then destroy every version of a document, leaving a tombstone and an audit record."""
     user = access.require_user()
     portfolio, doc = _document_or_404(portfolio_id, document_id)
     form = forms.DeleteForm()
     if form.validate_on_submit():
         title = doc.title  # the tombstone keeps no title, so name it in the notice now
-        retention.delete_document(user, doc, form.reason.data)
+        shredding.delete_document(user, doc, filled(form.reason.data))
         flash(f"\u201c{title}\u201d has been deleted. Every version is destroyed; the audit trail records "
               "who deleted it and why.")
         return redirect(url_for("documents.portfolio_documents", portfolio_id=portfolio.id))
@@ -155,7 +155,7 @@ def _content_disposition(disposition: str, filename: str) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str) -> Response | tuple[str, int]:
+def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str) -> Page:
     user = access.require_user()
     version, portfolio = _version_or_404(portfolio_id, document_id, version_id)
     kind = services.kind_of(version)
@@ -182,14 +182,14 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
 
 @bp.route(f"{PREFIX}/<int:document_id>/versions/<int:version_id>/view")
 @access.signed_in
-def view(portfolio_id: int, document_id: int, version_id: int) -> Response | tuple[str, int]:
+def view(portfolio_id: int, document_id: int, version_id: int) -> Page:
     """Open a PDF in the browser (streamed, verified as it goes); recorded as a view."""
     return _send(portfolio_id, document_id, version_id, services.VIEW)
 
 
 @bp.route(f"{PREFIX}/<int:document_id>/versions/<int:version_id>/download")
 @access.signed_in
-def download(portfolio_id: int, document_id: int, version_id: int) -> Response | tuple[str, int]:
+def download(portfolio_id: int, document_id: int, version_id: int) -> Page:
     """Download a version (streamed, verified as it goes); recorded as a download."""
     return _send(portfolio_id, document_id, version_id, services.DOWNLOAD)
 
@@ -205,7 +205,7 @@ def _csv_cell(matrix: services.ReadinessMatrix, person: User, doc: Document) -> 
     return services.STATE_LABELS[matrix.state(person, doc)] + (f" ({pages})" if pages else "")
 
 
-def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[str]:
+def _csv(matrix: services.ReadinessMatrix, labels: dict[int | None, str]) -> Iterator[str]:
     yield from csv_lines([["Portfolio", "Evidence type", "Document", *[p.name for p in matrix.people]]])
     yield from csv_lines([labels[doc.portfolio_id], EvidenceType(doc.evidence_type).label, doc.title,
                           *[_csv_cell(matrix, p, doc) for p in matrix.people]]
@@ -215,7 +215,7 @@ def _csv(matrix: services.ReadinessMatrix, labels: dict[int, str]) -> Iterator[s
 @bp.route("/documents/readiness")
 @bp.route(f"{PREFIX}/readiness")
 @admin_only
-def readiness(portfolio_id: int | None = None) -> str | Response:
+def readiness(portfolio_id: int | None = None) -> Page:
     """Who has read what: people x documents for one portfolio or several (?portfolio=1&portfolio=2)."""
     user = access.require_user()
     portfolios = [or_404(visibility.visible_portfolio(user, portfolio_id))] if portfolio_id else _matrix_portfolios()
@@ -224,7 +224,7 @@ def readiness(portfolio_id: int | None = None) -> str | Response:
         return render_template("documents/readiness_choose.html", choices=choices)
     ids = [p.id for p in portfolios]
     matrix = services.readiness_matrix(services.panel_for(ids), services.documents_of(ids))
-    labels = {p.id: p.label_for(user) for p in portfolios}
+    labels: dict[int | None, str] = {p.id: p.label_for(user) for p in portfolios}  # by Document.portfolio_id
     if request.args.get("format") == "csv":
         response = Response(_csv(matrix, labels), content_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = _content_disposition("attachment", "readiness.csv")

@@ -50,9 +50,10 @@ class MeetingForm(FlaskForm):
 
     def validate(self, extra_validators: dict | None = None) -> bool:
         """The reading deadline must fall on or before the meeting."""
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         _friendly_dates(self, "held_on", "reading_deadline")
-        if valid and self.reading_deadline.data and self.reading_deadline.data > self.held_on.data:
+        if valid and self.reading_deadline.data and self.held_on.data and \
+                self.reading_deadline.data > self.held_on.data:
             self.reading_deadline.errors = ["The reading deadline must be on or before the date of the meeting"]
             valid = False
         return valid
@@ -106,7 +107,7 @@ class DrawForm(FlaskForm):
 
     def validate(self, extra_validators: dict | None = None) -> bool:
         """The size asked for must be given."""
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         chosen = self.number if self.size_kind.data == "number" else self.percentage
         if self.size_kind.data in ("number", "percentage") and chosen.data is None and not chosen.errors:
             chosen.errors = [f"Enter the {'number of portfolios' if chosen is self.number else 'percentage'}"]

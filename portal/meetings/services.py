@@ -2,8 +2,10 @@
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import joinedload
@@ -122,13 +124,14 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
                 audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
                              role=PanelRole.MEMBER.value)
     if found is None:
-        found = MeetingMember(meeting=meeting, user=person, panel_role=role.value)
+        found = MeetingMember(meeting=meeting, user=person, panel_role=role.value, added_at=clock.now())
         db.session.add(found)
         # Dates and a link only: the meeting's title is free text that may name people (DESIGN: email
         # carries links, never personal data), so the template is not given the meeting.
         mail.queue(person.email, "You have been invited to an External Moderation Panel meeting",
                    "meeting_invitation", held_on=meeting.held_on, reading_deadline=meeting.reading_deadline,
-                   role=role.label, link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id))
+                   role=role.label, link_url=mail.external_url("meetings.meeting", meeting_id=meeting.id),
+                   help_url=mail.external_url("auth.cannot_sign_in"))
         audit.record(actor, "meeting.member_added", f"meeting:{meeting.id}", user=person.id, role=role.value)
     elif found.panel_role != role.value:
         found.panel_role = role.value
@@ -254,8 +257,8 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     seed = secrets.token_hex(16)
     units = [sampling.Unit(p.id, _stratum(p, strata)) for p in population]
     picks = sampling.draw(seed, units, size)
-    parameters = {"algorithm": sampling.ALGORITHM, "number": request.number, "percentage": request.percentage,
-                  "size": size, "strata": strata}
+    parameters: dict[str, Any] = {"algorithm": sampling.ALGORITHM, "number": request.number,
+                                  "percentage": request.percentage, "size": size, "strata": strata}
     if strata:
         parameters["stratum_of"] = {str(u.id): u.stratum for u in units}
     before = {s.portfolio_id for s in meeting.sampled}
@@ -345,5 +348,6 @@ def draw_of(meeting: Meeting, draw_id: int) -> SampleDraw | None:
 
 def labels_for(user: User, portfolio_ids: list[int]) -> dict[int, str]:
     """How each portfolio is named to this person: its panel label, or the NQSW's name for the Lead."""
-    portfolios = db.session.scalars(select(Portfolio).where(Portfolio.id.in_(portfolio_ids))) if portfolio_ids else []
+    portfolios: Iterable[Portfolio] = (db.session.scalars(select(Portfolio).where(Portfolio.id.in_(portfolio_ids)))
+                                       if portfolio_ids else [])
     return {p.id: p.label_for(user) for p in portfolios}

@@ -8,6 +8,7 @@ from portal import access, visibility
 from portal.errors import or_404
 from portal.meetings import forms, sampling, services
 from portal.models import Meeting, PanelRole, Role, TemplateKind, User
+from portal.web import Page, add_error, filled
 
 bp = Blueprint("meetings", __name__)
 admin_only = access.roles(Role.ADMIN)
@@ -32,8 +33,9 @@ def meetings() -> str:
 
 
 def _details(form: forms.MeetingForm) -> services.MeetingDetails:
-    return services.MeetingDetails(form.title.data, form.held_on.data, form.reading_deadline.data,
-                                   form.access_window_days.data, form.agenda.data, form.terms_of_reference.data)
+    return services.MeetingDetails(filled(form.title.data), filled(form.held_on.data), form.reading_deadline.data,
+                                   filled(form.access_window_days.data), filled(form.agenda.data),
+                                   filled(form.terms_of_reference.data))
 
 
 def _start_from_templates(form: forms.MeetingForm | forms.TemplatesForm) -> None:
@@ -43,7 +45,7 @@ def _start_from_templates(form: forms.MeetingForm | forms.TemplatesForm) -> None
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
 @admin_only
-def new_meeting() -> str | Response:
+def new_meeting() -> Page:
     """Create a meeting; its agenda and Terms of Reference start from the templates."""
     form = forms.MeetingForm()
     if not form.is_submitted():
@@ -57,7 +59,7 @@ def new_meeting() -> str | Response:
 
 @bp.route("/meetings/<int:meeting_id>/edit", methods=["GET", "POST"])
 @admin_only
-def edit_meeting(meeting_id: int) -> str | Response:
+def edit_meeting(meeting_id: int) -> Page:
     """Change a meeting's details, agenda or Terms of Reference."""
     _, meeting = _meeting_or_404(meeting_id)
     form = forms.MeetingForm(obj=meeting)
@@ -70,13 +72,13 @@ def edit_meeting(meeting_id: int) -> str | Response:
 
 @bp.route("/meetings/templates", methods=["GET", "POST"])
 @admin_only
-def templates() -> str | Response:
+def templates() -> Page:
     """Change the agenda and Terms of Reference that new meetings start from."""
     form = forms.TemplatesForm()
     if not form.is_submitted():
         _start_from_templates(form)
     if form.validate_on_submit():
-        services.save_templates(access.require_user(), form.agenda.data, form.terms_of_reference.data)
+        services.save_templates(access.require_user(), filled(form.agenda.data), filled(form.terms_of_reference.data))
         flash("The templates have been saved. New meetings will start from them.")
         return redirect(url_for("meetings.meetings"))
     return render_template("meetings/templates.html", form=form), _status(form)
@@ -107,7 +109,7 @@ def _member_form() -> tuple[forms.MemberForm, dict[int, User]]:
 
 @bp.route("/meetings/<int:meeting_id>/members", methods=["GET", "POST"])
 @admin_only
-def members(meeting_id: int) -> str | Response:
+def members(meeting_id: int) -> Page:
     """Who sits on the meeting; add a person or change their role (one Chair per meeting)."""
     _, found = _meeting_or_404(meeting_id)
     form, candidates = _member_form()
@@ -115,7 +117,7 @@ def members(meeting_id: int) -> str | Response:
         person = candidates[form.person.data]
         role = PanelRole(form.panel_role.data)
         if person.role == Role.OBSERVER and role != PanelRole.OBSERVER:
-            form.panel_role.errors.append("A Steering Group observer can only observe a meeting")
+            add_error(form.panel_role, "A Steering Group observer can only observe a meeting")
         else:
             was_seated = visibility.seat_at(person, found) is not None
             services.set_member(access.require_user(), found, person, role)
@@ -151,7 +153,7 @@ def _drawer_or_404(meeting_id: int) -> tuple[User, Meeting]:
 
 @bp.route("/meetings/<int:meeting_id>/sample", methods=["GET", "POST"])
 @access.roles(Role.ADMIN, Role.MEMBER)
-def draw(meeting_id: int) -> str | Response:
+def draw(meeting_id: int) -> Page:
     """The Chair (or the Lead) draws the sample; drawing again needs a reason and no assessment started yet."""
     user, found = _drawer_or_404(meeting_id)
     previous = services.current_draw(found)

@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEvent, AuditHead
 from portal.models.auth import (
     AccountLink,
+    KeptForm,
     LinkPurpose,
     Passkey,
     PasskeyChallenge,
@@ -19,6 +20,7 @@ from portal.models.documents import (
     Document,
     DocumentVersion,
     EvidenceType,
+    IdSequence,
     PanelCopy,
     ReadReceipt,
 )
@@ -82,7 +84,9 @@ __all__ = [
     "EvidenceType",
     "FeedbackRecipient",
     "FeedbackRelease",
+    "IdSequence",
     "JobRun",
+    "KeptForm",
     "KeyCheck",
     "KeyMessage",
     "LinkPurpose",

@@ -1,4 +1,4 @@
-"""Links sent by email, server-side sessions and sign-in attempts."""
+"""Links sent by email, server-side sessions, sign-in attempts and forms kept when a session had ended."""
 
 import enum
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, UTCDateTime
+from portal.models.base import Base, EncryptedText, UTCDateTime
 from portal.models.users import Organisation, User
 
 
@@ -111,3 +111,21 @@ class PasskeyChallenge(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class KeptForm(Base):
+    """What a person typed into a form they sent after their session had ended, kept until they sign in again.
+
+    The fields are encrypted and bound to this row; the person sees them again after signing in and saves them
+    with one button (portal/auth/keeping.py). Kept for KEPT_FORM_DAYS, then deleted.
+    """
+
+    __tablename__ = "kept_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(300))  # the path the form was sent to
+    return_to: Mapped[str] = mapped_column(String(300))  # the page the form was on
+    # JSON {"title": what the form was, "fields": [[name, value], ...]}: a title can name a meeting or a person.
+    content: Mapped[str] = mapped_column(EncryptedText("kept_forms.content"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,15 +2,17 @@
 
 import functools
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Column,
+    ColumnDefault,
     ColumnElement,
     Connection,
     DateTime,
     MetaData,
     String,
+    Table,
     Text,
     cast,
     event,
@@ -41,6 +43,8 @@ class Base(DeclarativeBase):
     """Base class of every model."""
 
     metadata = MetaData(naming_convention=NAMING)
+    # Every model maps one Table (none maps a join or a query), so its table has Table's API: insert, update.
+    __table__: ClassVar[Table]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,6 +72,7 @@ class RowValue(str):
     """
 
     __slots__ = ("row",)
+    row: object | None
 
     def __new__(cls, text: str, row: object | None) -> "RowValue":
         value = super().__new__(cls, text)
@@ -117,7 +122,7 @@ class EncryptedText(TypeDecorator[str]):
                                f"{self.row}: it is bound to its row")
         return found
 
-    def column_expression(self, colexpr: ColumnElement[str]) -> ColumnElement[str]:  # type: ignore[override]
+    def column_expression(self, colexpr: ColumnElement[str]) -> ColumnElement[str]:
         table = getattr(colexpr, "table", None)
         if table is None:
             raise CompileError(f"{self.column} can only be selected as a column of its table: it is bound to its row")
@@ -178,7 +183,7 @@ def _before_insert(mapper: Mapper[Any], connection: Connection, target: object) 
     values = target.__dict__
     for key, column, kind in _encrypted_attributes(mapper):
         value = values.get(key)
-        if value is None and column.default is not None and column.default.is_scalar:
+        if value is None and isinstance(column.default, ColumnDefault) and column.default.is_scalar:
             value = column.default.arg  # applied here, since a default the INSERT adds would carry no row
         if value is None:
             continue
@@ -197,6 +202,7 @@ def _after_insert(mapper: Mapper[Any], connection: Connection, target: object) -
             values[key] = str(value)
     if sealed:
         table = mapper.local_table
+        assert isinstance(table, Table)  # every model maps one Table (see Base)
         key_columns = list(table.primary_key.columns)
         connection.execute(update(table).where(*[c == values[mapper.get_property_by_column(c).key]
                                                   for c in key_columns]).values(sealed))

@@ -184,3 +184,13 @@ class ReadReceipt(Base):
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
     views: Mapped[int] = mapped_column(Integer, default=0)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdSequence(Base):
+    """On SQLite, which has no sequences: the last id handed out for a table whose ids are fixed before its rows
+    are written (portal/documents/identifiers.py). PostgreSQL uses the tables' own sequences instead."""
+
+    __tablename__ = "id_sequences"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)  # the table
+    last_id: Mapped[int] = mapped_column(BigInteger)

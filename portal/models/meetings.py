@@ -74,6 +74,7 @@ class MeetingMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     panel_role: Mapped[str] = mapped_column(String(20), default=PanelRole.MEMBER.value)
     attendance: Mapped[str] = mapped_column(String(20), default=Attendance.EXPECTED.value)
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None for seats made before it was recorded
 
     meeting: Mapped[Meeting] = relationship(back_populates="members")
     user: Mapped[User] = relationship(lazy="joined")

@@ -80,6 +80,28 @@ class User(Base):
         """True when the account is active and both factors are set up."""
         return self.active and self.enrolled_at is not None and self.password_hash is not None
 
+    # What Flask-Login asks of a signed-in person (its UserMixin, written out so the models import no Flask).
+    # Only a full two-factor session ever yields a User, so one is always authenticated.
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True: Flask-Login's anonymous user stands for everyone not signed in."""
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the person may sign in now (Flask-Login's name for it)."""
+        return self.can_sign_in
+
+    @property
+    def is_anonymous(self) -> bool:
+        """False, as for every signed-in person."""
+        return False
+
+    def get_id(self) -> str:
+        """The id Flask-Login knows the person by (never stored in a cookie)."""
+        return str(self.id)
+
     @property
     def role_label(self) -> str:
         """The role as people say it."""

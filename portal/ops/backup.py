@@ -1,9 +1,13 @@
 """Backups: a consistent database snapshot, the encrypted blobs and a manifest of SHA-256 digests.
 
 SQLite is copied with the sqlite3 online backup API. PostgreSQL is dumped table by table, in dependency
-order, inside one REPEATABLE READ transaction (one snapshot), to JSON lines through SQLAlchemy, so no
-pg_dump is needed. Values are copied as stored: encrypted columns stay ciphertext. The keyring is never
-written: a backup is useless without it, and it must be kept separately.
+order, inside one REPEATABLE READ transaction (one snapshot), with the database's own bulk path: COPY ... TO
+STDOUT in its text format (UTC, ISO dates, hex bytea), so no pg_dump is needed and no row passes through
+Python. Columns whose foreign keys are added after both tables (use_alter) are dumped as NULL, with their values
+in a second file applied after every table is in. Restore reads them back with COPY FROM into PostgreSQL, or
+parses them into any other database; backups of the earlier format (JSON lines, FORMAT 1) still restore.
+Values are copied as stored: encrypted columns stay ciphertext. The keyring is never written: a backup is
+useless without it, and it must be kept separately.
 """
 
 import base64
@@ -11,26 +15,34 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Integer,
+    LargeBinary,
     MetaData,
+    Numeric,
+    Select,
     Table,
+    bindparam,
     create_engine,
     func,
     inspect,
+    null,
+    or_,
     select,
     text,
 )
@@ -38,7 +50,7 @@ from sqlalchemy.types import TypeDecorator
 
 from portal import audit, clock
 from portal.documents.storage import current_store
-from portal.extensions import db
+from portal.extensions import current_flask_app, db
 from portal.models import Base
 from portal.ops import deployment
 from portal.ops.keys import current_keyring
@@ -48,7 +60,9 @@ MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite3"
 DUMP_DIR = "database"
 BLOB_DIR = "blobs"
-FORMAT = 1
+FORMAT = 2  # 1: PostgreSQL dumped as JSON lines (still restored); 2: with COPY
+COPY_SUFFIX = ".copy"  # a table in PostgreSQL's COPY text format
+LATER_SUFFIX = ".later.copy"  # its use_alter columns: the key, then their values
 _SEAL_PURPOSE = "portal backup manifest v1"
 _SKIPPED_ON_RESTORE = {"user_sessions"}  # nobody stays signed in across a restore
 # Written by the restoring host when it starts (portal/ops/deployment.py); the backup's records replace them, so the
@@ -114,8 +128,10 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         (tag, body), = value.items()
-        return {"$b": base64.b64decode, "$dt": datetime.fromisoformat, "$d": date.fromisoformat,
-                "$n": Decimal, "$j": lambda v: v}[tag](body)
+        decoders: dict[str, Callable[[Any], Any]] = {
+            "$b": base64.b64decode, "$dt": datetime.fromisoformat, "$d": date.fromisoformat, "$n": Decimal,
+            "$j": lambda v: v}
+        return decoders[tag](body)
     return value
 
 
@@ -162,9 +178,12 @@ def _snapshot_sqlite(target: Path, summary: Summary) -> tuple[str | None, set[st
     """Copy the live database with SQLite's online backup API (a consistent copy even while in use)."""
     raw = db.engine.raw_connection()
     try:
+        source = raw.driver_connection
+        if source is None:  # only once the pool has invalidated the connection
+            raise BackupError("the database connection was lost before the snapshot began")
         destination = sqlite3.connect(target)
         try:
-            raw.driver_connection.backup(destination)
+            source.backup(destination)
         finally:
             destination.close()
     finally:
@@ -190,16 +209,83 @@ def _referenced_blobs(connection: Connection) -> set[str]:
 
 
 def _dump_tables(target: Path, summary: Summary) -> tuple[str | None, set[str]]:
-    """Dump every table to JSON lines inside one REPEATABLE READ transaction, parents before children."""
+    """COPY every table out inside one REPEATABLE READ transaction, parents before children."""
     target.mkdir(mode=0o700)
+    deferred = _deferred_columns()
     with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
-        for table in stored_tables():
-            with _private_file(target / f"{table.name}.jsonl") as handle:
-                query = select(table).order_by(*table.primary_key.columns)
-                for row in connection.execution_options(yield_per=1000).execute(query).mappings():
-                    handle.write(json.dumps({k: _encode(v) for k, v in row.items()}).encode("utf-8") + b"\n")
-                    summary.rows += 1
+        for setting in ("TimeZone = 'UTC'", "DateStyle = 'ISO, YMD'", "bytea_output = 'hex'"):
+            connection.execute(text(f"SET LOCAL {setting}"))
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a connection checked out of the pool has its driver's connection
+        cursor = driver.cursor()
+        try:
+            for table in stored_tables():
+                later = deferred.get(table.name, [])
+                rows = select(*(null().label(c.name) if c.name in later else c for c in table.columns)).order_by(
+                    *table.primary_key.columns)
+                summary.rows += _copy_out(cursor, connection, rows, target / f"{table.name}{COPY_SUFFIX}")
+                if later:
+                    key = table.c[_key(table)]
+                    rows = select(key, *(table.c[n] for n in later)).where(
+                        or_(*(table.c[n].is_not(None) for n in later))).order_by(key)
+                    _copy_out(cursor, connection, rows, target / f"{table.name}{LATER_SUFFIX}")
+        finally:
+            cursor.close()
         return _alembic_revision(connection), _referenced_blobs(connection)
+
+
+def _copy_out(cursor: Any, connection: Connection, query: Select, path: Path) -> int:
+    """COPY the query's rows out into a new private file; return their number."""
+    rows = 0
+    statement = f"COPY ({query.compile(dialect=connection.dialect)}) TO STDOUT"
+    with _private_file(path) as handle, cursor.copy(statement) as copy:
+        for block in copy:
+            data = bytes(block)
+            handle.write(data)
+            rows += data.count(b"\n")  # newlines inside values are escaped: one per row
+    return rows
+
+
+# PostgreSQL's COPY text format: tab between columns, \N for NULL, backslash escapes inside values.
+_COPY_ESCAPE = re.compile(r"\\(.)")
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _copy_field(value: str) -> str | None:
+    if value == "\\N":
+        return None
+    if "\\" not in value:
+        return value
+    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def _copy_converter(column: Column) -> Any:
+    """How a value of this column, as COPY wrote it, becomes the Python value the column takes."""
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return lambda v: v == "t"
+    if isinstance(kind, Integer):
+        return int
+    if isinstance(kind, DateTime):
+        return datetime.fromisoformat
+    if isinstance(kind, Date):
+        return date.fromisoformat
+    if isinstance(kind, LargeBinary):
+        return lambda v: bytes.fromhex(v[2:])  # hex format: \x then the bytes
+    if isinstance(kind, Numeric):
+        return Decimal
+    return str
+
+
+def _copy_rows(path: Path, columns: list[Column]) -> Iterator[dict]:
+    """Parse a COPY text file into rows of Python values."""
+    names = [c.name for c in columns]
+    converters = [_copy_converter(c) for c in columns]
+    with path.open("r", encoding="utf-8", newline="\n") as handle:
+        for line in handle:
+            fields = [_copy_field(v) for v in line.rstrip("\n").split("\t")]
+            yield {n: None if v is None else convert(v)
+                   for n, convert, v in zip(names, converters, fields, strict=True)}
 
 
 def _copy_blobs(target: Path, referenced: set[str], summary: Summary) -> None:
@@ -241,9 +327,10 @@ def _write_manifest(directory: Path, revision: str | None, summary: Summary) -> 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """Return the manifest of a backup, refusing a missing or unreadable one."""
     try:
-        return json.loads((Path(directory) / MANIFEST).read_text("utf-8"))
+        manifest: dict[str, Any] = json.loads((Path(directory) / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"no readable {MANIFEST} in {directory}: {exc}") from exc
+    return manifest
 
 
 def verify(directory: Path) -> list[str]:
@@ -287,19 +374,21 @@ def restore(directory: Path) -> Summary:
     manifest = read_manifest(directory)
     store = current_store()
     if any(True for _ in store.ids()):
-        raise BackupError(f"the blob store {store.root} is not empty")
+        raise BackupError(f"{store.describe()} is not empty")
     _prepare_schema(manifest.get("alembic_revision"))
     summary = Summary(database=manifest["database"])
     engine = db.engine
     with engine.connect() as connection, connection.begin():
-        later = []
+        later: list[Deferred] = []
         for table in stored_tables():
             if table.name in _REPLACED_ON_RESTORE:
                 connection.execute(table.delete())
-        for table, rows in _source_rows(directory, manifest):
-            summary.rows += _insert(connection, table, rows, later)
-        for table, key, values in later:
-            connection.execute(table.update().where(table.c[_key(table)] == key).values(values))
+        if manifest["database"] != "sqlite" and manifest.get("format", 1) >= 2:
+            summary.rows += _restore_copies(connection, directory / DUMP_DIR, later)
+        else:
+            for table, rows in _source_rows(directory, manifest):
+                summary.rows += _insert(connection, table, rows, later)
+        _set_later(connection, later)
         if engine.dialect.name == "postgresql":
             _reset_sequences(connection)
         blobs = [n.split("/", 1)[1] for n in manifest["files"] if n.startswith(BLOB_DIR + "/")]
@@ -308,7 +397,7 @@ def restore(directory: Path) -> Summary:
                 shutil.copyfileobj(source, copy, _READ_BYTES)
         summary.blobs = len(blobs)
     db.session.remove()
-    findings = deployment.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    findings = deployment.check(current_flask_app())
     summary.warnings.extend(f"this host cannot serve the restored portal: {p}" for p in findings.problems)
     audit.record(None, "backup.restored", "", rows=summary.rows, blobs=summary.blobs,
                  created_at=manifest["created_at"])
@@ -351,7 +440,11 @@ def _source_rows(directory: Path, manifest: dict[str, Any]) -> Iterator[tuple[Ta
                 yield table, ({k: _decode(v) for k, v in json.loads(line).items()} for line in handle)
 
 
-def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: list) -> int:
+# A row's use_alter columns set after every table is in: (table, {the row's key and each column: value}).
+Deferred = tuple[Table, dict[str, Any]]
+
+
+def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: list[Deferred]) -> int:
     """Insert rows in batches; use_alter columns go to `later`, to be set once every table is in."""
     deferred = _deferred_columns().get(table.name, [])
     aware = [c.name for c in table.columns if isinstance(c.type, DateTime) and c.type.timezone]
@@ -361,7 +454,7 @@ def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: l
             if isinstance(row.get(name), datetime):
                 row[name] = row[name].replace(tzinfo=row[name].tzinfo or UTC)
         if deferred and any(row.get(n) is not None for n in deferred):
-            later.append((table, row[_key(table)], {n: row[n] for n in deferred}))
+            later.append((table, {_LATER_KEY: row[_key(table)], **{n: row[n] for n in deferred}}))
             row = {**row, **dict.fromkeys(deferred)}
         batch.append(row)
         if len(batch) >= 500:
@@ -370,6 +463,56 @@ def _insert(connection: Connection, table: Table, rows: Iterable[dict], later: l
     if batch:
         connection.execute(table.insert(), batch)
         count += len(batch)
+    return count
+
+
+_LATER_KEY = "_later_key"
+
+
+def _set_later(connection: Connection, later: list[tuple[Table, dict]]) -> None:
+    """Set the use_alter columns once every table is in: one executemany per table and set of columns."""
+    groups: dict[tuple[str, tuple[str, ...]], list[dict]] = {}
+    tables = {}
+    for table, values in later:
+        names = tuple(n for n in values if n != _LATER_KEY)
+        groups.setdefault((table.name, names), []).append(values)
+        tables[table.name] = table
+    for (name, names), rows in groups.items():
+        table = tables[name]
+        statement = table.update().where(table.c[_key(table)] == bindparam(_LATER_KEY)).values(
+            {n: bindparam(n) for n in names})
+        connection.execute(statement, rows)
+
+
+def _restore_copies(connection: Connection, folder: Path, later: list[tuple[Table, dict]]) -> int:
+    """Load a COPY dump: COPY FROM into PostgreSQL, parsed rows into anything else; return the rows loaded."""
+    count = 0
+    postgres = connection.dialect.name == "postgresql"
+    quote = connection.dialect.identifier_preparer.quote
+    deferred = _deferred_columns()
+    for table in stored_tables():
+        if table.name in _SKIPPED_ON_RESTORE:
+            continue
+        path = folder / f"{table.name}{COPY_SUFFIX}"
+        if postgres:
+            names = ", ".join(quote(c.name) for c in table.columns)
+            driver = connection.connection.driver_connection
+            assert driver is not None  # as above
+            cursor = driver.cursor()
+            try:
+                with path.open("rb") as handle, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                    for block in iter(functools.partial(handle.read, _READ_BYTES), b""):
+                        copy.write(block)
+                        count += block.count(b"\n")
+            finally:
+                cursor.close()
+        else:
+            count += _insert(connection, table, _copy_rows(path, list(table.columns)), [])
+        later_names = deferred.get(table.name, [])
+        if later_names:
+            columns = [table.c[_key(table)], *(table.c[n] for n in later_names)]
+            for row in _copy_rows(folder / f"{table.name}{LATER_SUFFIX}", columns):
+                later.append((table, {_LATER_KEY: row.pop(_key(table)), **row}))
     return count
 
 

@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from portal import clock
 from portal.auth import sessions
+from portal.extensions import current_flask_app
 from portal.ops import backup, deployment, jobs, keys, retention
 from portal.ops.worker import Worker
 from portal.security.crypto import KeyringError
@@ -145,7 +146,7 @@ def keys_status_command() -> None:
                + (": run `keys rewrap` (or `keys rotate`) to finish" if pending else ""))
     findings = deployment.check(current_app)
     if not findings.ready:
-        for problem in findings.problems or [findings.unchecked]:
+        for problem in findings.reasons:
             click.echo(f"this host cannot serve: {problem}")
 
 
@@ -303,12 +304,12 @@ def deployment_group() -> None:
 @deployment_group.command("check")
 def deployment_check_command() -> None:
     """Say whether this host may serve (as /health/ready does), and why not; exits non-zero when it may not."""
-    findings = deployment.check(current_app)
+    findings = deployment.check(current_app, store=True)
     if findings.ready:
         click.echo(f"this host may serve: its SECRET_KEY and keyring match the deployment's (active key "
-                   f"{keys.current_keyring().active_id})")
+                   f"{keys.current_keyring().active_id}) and it sees the deployment's blob store")
         return
-    for problem in findings.problems or [findings.unchecked]:
+    for problem in findings.reasons:
         click.echo(f"this host may not serve: {problem}", err=True)
     raise SystemExit(1)
 
@@ -329,7 +330,7 @@ def deployment_record_secret_key_command() -> None:
 @with_appcontext
 def worker_command(once: bool) -> None:
     """Deliver mail as it is queued and run the scheduled jobs, until stopped (Ctrl-C or SIGTERM)."""
-    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    worker = Worker(current_flask_app())
     if once:
         (sent, failed), results = worker.run_once()
         click.echo(f"mail: sent {sent}, failed {failed}")

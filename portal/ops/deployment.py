@@ -10,7 +10,9 @@ which keys have been active. A host compares itself with them:
   stops it from starting (DeploymentMismatch), since it would write values no other host can read;
 - every DEPLOYMENT_CHECK_SECONDS while it runs (before a request), and whenever `/health/ready` is asked: a key
   the database uses that its keyring lacks, a SECRET_KEY that is not the deployment's, or a wrong key make it
-  refuse to serve (503) and `/health/ready` says why; `/health/live` never touches the database.
+  refuse to serve (503) and `/health/ready` says why; `/health/live` never touches the database;
+- when it starts and whenever `/health/ready` is asked: a blob store it cannot reach, or one that holds none of
+  the newest files the database names (another folder or bucket than the deployment's), make it refuse too.
 
 The same periodic check follows the deployment's active key (`keys activate` on any host switches every host
 within DEPLOYMENT_CHECK_SECONDS) and reloads a keyring file that has changed (`keys add` writes it), so a key can
@@ -33,8 +35,8 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, clock
-from portal.extensions import db
-from portal.models import Deployment, KeyCheck, User
+from portal.extensions import current_flask_app, db
+from portal.models import Deployment, DocumentVersion, KeyCheck, User
 from portal.security import crypto, tokens
 from portal.security.crypto import Keyring, KeyringError
 
@@ -42,6 +44,7 @@ log = logging.getLogger("portal.ops.deployment")
 
 DEPLOYMENT = Deployment.__table__
 KEY_CHECKS = KeyCheck.__table__
+VERSIONS = DocumentVersion.__table__
 
 
 class DeploymentMismatch(Exception):
@@ -63,6 +66,11 @@ class Findings:
         """True when the host may serve: compared, and nothing wrong."""
         return self.unchecked is None and not self.problems
 
+    @property
+    def reasons(self) -> list[str]:
+        """Why the host may not serve: the problems found, or else why the database could not be compared."""
+        return self.problems or ([self.unchecked] if self.unchecked is not None else [])
+
 
 @dataclass
 class HostState:
@@ -71,6 +79,8 @@ class HostState:
     findings: Findings
     checked_at: float  # time.monotonic()
     keyring_mtime: int | None = None
+    store_problem: str | None = None  # why this host cannot see the deployment's blob store (checked at start
+    # and by /health/ready; kept between those checks, so serving does not wait on the store every few seconds)
 
 
 # The keyring this process uses -----------------------------------------------------------------------------
@@ -180,16 +190,45 @@ def compare(app: Flask, keyring: Keyring, deployment: dict | None, checks: dict[
     return found
 
 
-def check(app: Flask, bootstrap: bool = False) -> Findings:
-    """Compare this host with the database now, follow the deployment's active key, and remember the findings.
+def check(app: Flask, bootstrap: bool = False, store: bool = False) -> Findings:
+    """Compare this host with the database now, follow the deployment's active key, and remember the findings;
+    with store, also look at the blob store again (blob_store_problem).
 
     Runs on a connection of its own, so it neither joins nor disturbs the session's transaction.
     """
     with app.app_context():
-        return _check(app, bootstrap)
+        return _check(app, bootstrap, store)
 
 
-def _check(app: Flask, bootstrap: bool) -> Findings:
+def blob_store_problem(app: Flask) -> str | None:
+    """Why this host cannot see the deployment's blob store, or None.
+
+    The store must answer, and hold at least one of the newest blobs the database names: a host given another
+    folder, bucket or prefix than the other hosts would store files they cannot read and read none of theirs.
+    One lost blob does not stop a host (`keys verify` reports it); a store holding none of them does.
+    """
+    from portal.documents.storage import app_store
+
+    store = app_store(app)
+    problem = store.problem()
+    if problem is not None:
+        return problem
+    try:
+        with db.engine.connect() as connection:
+            newest = connection.execute(select(VERSIONS.c.blob_id).where(VERSIONS.c.wrapped_key.is_not(None))
+                                        .order_by(VERSIONS.c.id.desc()).limit(5)).scalars().all()
+    except SQLAlchemyError:
+        return None  # the comparison with the database reports it
+    try:
+        if newest and not any(store.exists(blob_id) for blob_id in newest):
+            return (f"{store.describe()} holds none of the newest files the database names: give this host the "
+                    "deployment's blob store (BLOB_STORE, and BLOB_DIR or S3_BUCKET, S3_PREFIX and S3_ENDPOINT_URL)")
+    except (OSError, ValueError) as exc:
+        return f"{store.describe()} cannot be read: {exc}"
+    return None
+
+
+def _check(app: Flask, bootstrap: bool, store: bool) -> Findings:
     state: HostState | None = app.extensions.get("deployment")
     _reload_changed_file(app, state)
     keyring: Keyring = app.extensions["keyring"]
@@ -207,15 +246,18 @@ def _check(app: Flask, bootstrap: bool) -> Findings:
         if findings.active in keyring.keys and findings.active != keyring.active_id:
             use_keyring(app, keyring.with_active(findings.active))
             log.info("now encrypting under key %s, the deployment's active key", findings.active)
+    store_problem = blob_store_problem(app) if store or state is None else state.store_problem
+    if store_problem is not None:
+        findings.problems.append(store_problem)
     version = state.keyring_mtime if state is not None else _file_version(keyring_file(app))
-    app.extensions["deployment"] = HostState(findings, time.monotonic(), version)
+    app.extensions["deployment"] = HostState(findings, time.monotonic(), version, store_problem)
     return findings
 
 
 def startup(app: Flask) -> None:
     """Compare at start (recording what the database does not know yet); refuse to start with a wrong key."""
     with app.app_context():
-        findings = check(app, bootstrap=True)
+        findings = check(app, bootstrap=True, store=True)
         if ":memory:" not in str(db.engine.url):  # (an in-memory database lives only in its connection)
             db.engine.dispose()  # no connection made before a server forks its workers is shared with them
     if findings.wrong_keys:
@@ -272,7 +314,7 @@ def mark_active(connection: Connection, kid: str) -> None:
 
 def record_secret_key(actor: User | None) -> None:
     """Record this host's SECRET_KEY as the deployment's (after giving every host a new one); audited."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     check(app, bootstrap=True)
     db.session.execute(update(DEPLOYMENT).where(DEPLOYMENT.c.id == 1)
                        .values(secret_check=crypto.secret_check(app.config["SECRET_KEY"])))

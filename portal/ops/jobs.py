@@ -39,7 +39,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from portal import audit, clock, mail
-from portal.auth import sessions, throttle
+from portal.auth import keeping, sessions, throttle
 from portal.extensions import db
 from portal.models import JobRun
 from portal.ops import retention
@@ -99,7 +99,10 @@ def _storage_gc(_checkpoint: str) -> Outcome:
 
 
 def _sessions_prune(_checkpoint: str) -> Outcome:
-    return Outcome(f"removed {sessions.prune()} expired sessions")
+    summary = f"removed {sessions.prune()} expired sessions"
+    if kept := keeping.prune():
+        summary += f" and {kept} kept forms older than {keeping.keep_days()} days"
+    return Outcome(summary)
 
 
 def _sign_in_attempts_prune(_checkpoint: str) -> Outcome:
@@ -138,8 +141,8 @@ JOBS: tuple[Job, ...] = (
     Job("retention-purge", "crypto-shred portfolios past their retention date", "JOB_RETENTION_PURGE_MINUTES",
         _retention_purge),
     Job("storage-gc", "remove blobs and temporary files no document uses", "JOB_STORAGE_GC_MINUTES", _storage_gc),
-    Job("sessions-prune", "delete the records of expired sign-in sessions", "JOB_SESSIONS_PRUNE_MINUTES",
-        _sessions_prune),
+    Job("sessions-prune", "delete the records of expired sign-in sessions and old kept forms",
+        "JOB_SESSIONS_PRUNE_MINUTES", _sessions_prune),
     Job("sign-in-attempts-prune", "delete sign-in attempts too old to count for throttling",
         "JOB_SIGN_IN_ATTEMPTS_PRUNE_MINUTES", _sign_in_attempts_prune),
     Job("outbox-prune", "delete emails sent more than MAIL_KEEP_SENT_DAYS ago", "JOB_OUTBOX_PRUNE_MINUTES",

@@ -23,14 +23,19 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import (
+    ARRAY,
     Column,
     ColumnElement,
     Engine,
     Integer,
+    Label,
     Table,
     Text,
+    and_,
+    bindparam,
     delete,
     func,
+    or_,
     select,
     tuple_,
     type_coerce,
@@ -38,10 +43,11 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from portal import audit, clock
 from portal.documents.storage import BlobStore, current_store
-from portal.extensions import db
+from portal.extensions import current_flask_app, db
 from portal.models import AuditEvent, Base, Document, DocumentVersion, KeyCheck, PanelCopy, RecoveryCode, User
 from portal.models.base import EncryptedText
 from portal.ops import deployment
@@ -50,7 +56,7 @@ from portal.security.crypto import Keyring, KeyringError
 
 log = logging.getLogger("portal.ops.keys")
 
-BATCH_SIZE = 200
+BATCH_SIZE = 1000
 # Rows holding a wrapped data key: each document version's blob and its panel copy's.
 DATA_KEY_MODELS: tuple[type[DocumentVersion] | type[PanelCopy], ...] = (DocumentVersion, PanelCopy)
 
@@ -77,12 +83,13 @@ class KeyringNotWritable(Exception):
 
 def current_keyring() -> Keyring:
     """Return the keyring the application is using."""
-    return current_app.extensions["keyring"]
+    keyring: Keyring = current_app.extensions["keyring"]
+    return keyring
 
 
 def save_keyring(keyring: Keyring) -> None:
     """Write the keyring file (0600, atomically) and start using it; refuse when it is not file-backed."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     path = deployment.keyring_file(app)
     if path is None:
         raise KeyringNotWritable(keyring)
@@ -117,28 +124,39 @@ class EncryptedTable:
         return [column == value for column, value in zip(self.key, key, strict=True)]
 
 
+def encryption_of(column: Column) -> EncryptedText:
+    """The EncryptedText type of one of an EncryptedTable's columns."""
+    kind = column.type
+    assert isinstance(kind, EncryptedText)  # EncryptedTable.columns holds only these
+    return kind
+
+
 def encrypted_tables() -> list[EncryptedTable]:
     """Every table holding EncryptedText columns, found by walking the models' metadata."""
     found = []
     for table in Base.metadata.sorted_tables:
         columns = tuple(c for c in table.columns if isinstance(c.type, EncryptedText))
         if columns:
-            (identity,) = {table.c[c.type.row] for c in columns}
+            (identity,) = {table.c[encryption_of(c).row] for c in columns}
             found.append(EncryptedTable(table, tuple(table.primary_key.columns), columns, identity))
     return found
 
 
-def _raw(column: Column) -> object:
+def _raw(column: Column) -> Label[str]:
     """The column as stored (ciphertext), without EncryptedText's decryption."""
     return type_coerce(column, Text).label(column.name)
 
 
-def _raw_rows(item: EncryptedTable, batch_size: int) -> Iterator[list[tuple[tuple, object, tuple]]]:
-    """Yield the table's rows as (key, identity, stored ciphertexts) in key order, one batch at a time."""
+def _raw_rows(item: EncryptedTable, batch_size: int, where: ColumnElement[bool] | None = None
+              ) -> Iterator[list[tuple[tuple, object, tuple]]]:
+    """Yield the table's rows (those matching `where`) as (key, identity, stored ciphertexts) in key order, one
+    batch at a time."""
     width, last = len(item.key), None
     while True:
         query = (select(*item.key, item.identity.label("_identity"), *(_raw(c) for c in item.columns))
                  .order_by(*item.key).limit(batch_size))
+        if where is not None:
+            query = query.where(where)
         if last is not None:
             query = query.where(item.after(last))
         rows = [(tuple(r[:width]), r[width], tuple(r[width + 1:])) for r in db.session.execute(query).all()]
@@ -171,16 +189,27 @@ class KeyUsage:
             n for k, n in self.fields.items() if k != active)
 
 
+def _field_key_id(column: ColumnElement) -> ColumnElement[str]:
+    """The KEK id of a stored field value ("f2.KID.body"), computed by the database: the text between its first
+    two dots (SQLite has no split_part)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.split_part(column, ".", 2)
+    rest = func.substr(column, func.instr(column, ".") + 1)
+    return func.substr(rest, 1, func.instr(rest, ".") - 1)
+
+
 def usage() -> KeyUsage:
-    """Count data keys, field values, unused recovery codes and audit events under each KEK."""
+    """Count data keys, field values, unused recovery codes and audit events under each KEK (in the database)."""
     result = KeyUsage()
     for model in DATA_KEY_MODELS:
         rows = db.session.execute(select(model.kek_id, func.count()).where(
             model.wrapped_key.is_not(None)).group_by(model.kek_id))
         result.data_keys.update(dict(rows.all()))
     for item in encrypted_tables():
-        for batch in _raw_rows(item, 1000):
-            result.fields.update(Keyring.field_key_id(v) for _, _, values in batch for v in values if v is not None)
+        for column in item.columns:
+            kid = _field_key_id(type_coerce(column, Text)).label("kid")
+            rows = db.session.execute(select(kid, func.count()).where(column.is_not(None)).group_by(kid))
+            result.fields.update(dict(rows.all()))
     rows = db.session.execute(select(RecoveryCode.key_id, func.count()).where(
         RecoveryCode.used_at.is_(None)).group_by(RecoveryCode.key_id))
     result.recovery_codes.update(dict(rows.all()))
@@ -226,6 +255,7 @@ class _Budget:
 def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int:
     done = 0
     for model in DATA_KEY_MODELS:
+        table = model.__table__
         while not budget.spent:
             rows = db.session.execute(
                 select(model.id, model.kek_id, model.wrapped_key)
@@ -233,18 +263,19 @@ def _rewrap_data_keys(keyring: Keyring, batch_size: int, budget: _Budget) -> int
                 .order_by(model.id).limit(batch_size)).all()
             if not rows:
                 break
+            fresh = []
             for row_id, kid, wrapped in rows:
                 try:
-                    data_key = keyring.unwrap(kid, wrapped)
+                    data_key = keyring.unwrap(kid or "", wrapped or b"")  # the query left out shredded rows
                 except crypto.DecryptionError:
                     what = "document version" if model is DocumentVersion else "panel copy"
                     raise RotationBlocked(f"the data key of {what} {row_id} does not unwrap under {kid}: it was "
                                           "altered; run `keys verify` to see which blobs it affects") from None
                 new_kid, new_wrapped = keyring.wrap(data_key)
-                # Matching the old wrapped key means a row shredded meanwhile is never given its key back.
-                db.session.execute(
-                    update(model).where(model.id == row_id, model.wrapped_key == wrapped)
-                    .values(kek_id=new_kid, wrapped_key=new_wrapped))
+                fresh.append({"key": row_id, "old_wrapped_key": wrapped, "new_wrapped_key": new_wrapped,
+                              "new_kek_id": new_kid})
+            # Matching the old wrapped key means a row shredded meanwhile is never given its key back.
+            _write_batch(table, table.c.id, [table.c.wrapped_key], [table.c.kek_id], fresh)
             db.session.commit()
             done += len(rows)
             budget.committed(len(rows))
@@ -255,7 +286,7 @@ def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, identity: obje
               stored: str) -> str:
     """The plaintext of a stored value, or RotationBlocked naming the row when it does not decrypt."""
     try:
-        return keyring.decrypt_row_field(column.type.column, identity, stored)
+        return keyring.decrypt_row_field(encryption_of(column).column, identity, stored)
     except crypto.DecryptionError:
         row = ", ".join(f"{k.name} {v}" for k, v in zip(item.key, key, strict=True))
         hint = " (run `audit verify`: the trail was tampered with)" if item.table.name == "audit_events" else ""
@@ -263,34 +294,69 @@ def _readable(keyring: Keyring, item: EncryptedTable, key: tuple, identity: obje
                               f"altered or copied from elsewhere{hint}") from None
 
 
+def _stored_type(column: Column) -> TypeEngine:
+    """The column's type as stored (an EncryptedText column holds its ciphertext as text)."""
+    return column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+
+
+def _write_batch(table: Table, key: Column, compared: list[Column], assigned: list[Column], rows: list[dict]) -> None:
+    """Set each row's new values where the row still holds every compared column's old value.
+
+    `rows` hold "key", "old_<column>" for each compared column and "new_<column>" for each compared or assigned
+    one. On PostgreSQL one statement writes the batch (UPDATE ... FROM unnest of one array per column, compiled
+    once); elsewhere (SQLite, in process) one executemany of a statement compiled once.
+    """
+    targets = [*compared, *assigned]
+    if db.engine.dialect.name == "postgresql":
+        arrays = [("key", key.type), *((f"old_{c.name}", _stored_type(c)) for c in compared),
+                  *((f"new_{c.name}", _stored_type(c)) for c in targets)]
+        fresh = func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in arrays)).table_valued(
+            *(name for name, _ in arrays)).render_derived(name="fresh")
+        db.session.execute(update(table).where(key == fresh.c.key, *(
+            type_coerce(c, _stored_type(c)).is_not_distinct_from(fresh.c[f"old_{c.name}"]) for c in compared))
+            .values({c.name: fresh.c[f"new_{c.name}"] for c in targets}),
+            {name: [row[name] for row in rows] for name, _ in arrays})
+        return
+    db.session.execute(update(table).where(key == bindparam("key"), *(
+        type_coerce(c, _stored_type(c)).is_not_distinct_from(bindparam(f"old_{c.name}", type_=_stored_type(c)))
+        for c in compared)).values({c.name: bindparam(f"new_{c.name}", type_=_stored_type(c)) for c in targets}),
+        rows)
+
+
+def _stale(item: EncryptedTable, active: str) -> ColumnElement[bool]:
+    """Rows with a value not under the active key: the only ones a rotation reads."""
+    prefix = f"{crypto.ROW_FIELD_PREFIX}.{active}."
+    return or_(*(and_(c.is_not(None), ~type_coerce(c, Text).startswith(prefix, autoescape=True))
+                 for c in item.columns))
+
+
 def _reencrypt_fields(keyring: Keyring, batch_size: int, budget: _Budget) -> int:
+    """Re-encrypt each batch of stale rows in one statement (_write_batch), committed on its own.
+
+    Every encrypted column of a row is written back (unchanged where it is already under the active key), and
+    only where the row still holds every value that was read: a value a worker rewrote meanwhile is left for
+    the next run.
+    """
     done = 0
     for item in encrypted_tables():
-        for rows in _raw_rows(item, batch_size):
+        for rows in _raw_rows(item, batch_size, _stale(item, keyring.active_id)):
             if budget.spent:
                 return done
-            changed = 0
+            fresh = []
             for key, identity, values in rows:
-                stale = {c: v for c, v in zip(item.columns, values, strict=True)
-                         if v is not None and Keyring.field_key_id(v) != keyring.active_id}
-                if not stale:
-                    continue
-                fresh = {c.name: type_coerce(keyring.encrypt_row_field(
-                    c.type.column, identity, _readable(keyring, item, key, identity, c, v)), Text)
-                    for c, v in stale.items()}
-                # Only if unchanged since read: a value a worker rewrote meanwhile is left for the next run.
-                db.session.execute(update(item.table).where(
-                    *item.at(key), *(type_coerce(c, Text) == v for c, v in stale.items())).values(fresh))
-                changed += 1
-            if changed:
-                db.session.commit()
-                done += changed
-                budget.committed(changed)
+                row = {"key": key[0]}
+                for column, old in zip(item.columns, values, strict=True):
+                    new = old
+                    if old is not None and Keyring.field_key_id(old) != keyring.active_id:
+                        plaintext = _readable(keyring, item, key, identity, column, old)
+                        new = keyring.encrypt_row_field(encryption_of(column).column, identity, plaintext)
+                    row[f"old_{column.name}"], row[f"new_{column.name}"] = old, new
+                fresh.append(row)
+            _write_batch(item.table, item.key[0], list(item.columns), [], fresh)
+            db.session.commit()
+            done += len(rows)
+            budget.committed(len(rows))
     return done
-
-
-def _app():  # type: ignore[no-untyped-def]
-    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def recorded_keys() -> dict[str, KeyCheck]:
@@ -323,7 +389,7 @@ def activate(actor: User | None, kid: str, added: bool = False) -> datetime:
     Refuses a key this host's keyring lacks. Returns when it was activated. `added`: the key was added by the
     same command (`rotate`), which is recorded now, under the new key, rather than under the old one.
     """
-    app = _app()
+    app = current_flask_app()
     keyring = current_keyring()
     if kid not in keyring.keys:
         raise KeyringError(f"key {kid!r} is not in this host's keyring: give every host the keyring holding it first")
@@ -353,9 +419,9 @@ def rewrap(actor: User | None, batch_size: int = BATCH_SIZE, limit: int | None =
     behind the re-wrap. Commits once per batch by design, so that a killed run keeps its progress. `limit` stops
     after that many batches.
     """
-    findings = deployment.check(_app())
+    findings = deployment.check(current_flask_app())
     if not findings.ready:
-        raise KeyringError("this host cannot re-wrap: " + "; ".join(findings.problems or [findings.unchecked or ""]))
+        raise KeyringError("this host cannot re-wrap: " + "; ".join(findings.reasons))
     if wait and findings.activated_at is not None:
         deployment.wait_for_hosts(findings.activated_at, say=say)
     keyring = current_keyring()
@@ -520,7 +586,7 @@ def _check_blob(keyring: Keyring, store: BlobStore, row: DocumentVersion | Panel
     if not store.exists(row.blob_id):
         return "blob is missing"
     try:
-        data_key = keyring.unwrap(row.kek_id, row.wrapped_key)
+        data_key = keyring.unwrap(row.kek_id or "", row.wrapped_key or b"")
         digest = streams.content_digest()
         with store.open(row.blob_id) as handle:
             for chunk in streams.decrypt_chunks(data_key, context, iter(lambda: handle.read(1 << 20), b"")):

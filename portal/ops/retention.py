@@ -1,13 +1,10 @@
-"""Deletion by crypto-shredding, the retention purge and blob garbage collection (DESIGN capability 12).
+"""The retention purge and blob garbage collection (DESIGN capability 12).
 
-A document is deleted by destroying the wrapped data key of every version and of its panel copy first
-(committed), then removing the blobs: once the keys are gone the blobs are unreadable, even in old copies of
-the blob store, so a crash between the two steps leaves only orphans for `storage gc`. The Document row stays
-as a tombstone.
+A purged portfolio's documents are deleted as any document is, by crypto-shredding
+(portal/documents/shredding.py); the portfolio row stays, marked purged.
 """
 
 import json
-import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -15,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import audit, clock
+from portal.documents import shredding
 from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
@@ -28,79 +26,9 @@ from portal.models import (
     SampleDraw,
     User,
 )
-from portal.reading import services as reading
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_GC_GRACE_SECONDS = 3600  # an upload's blob is renamed into place just before its row commits
-_DELETED_TITLE = "Deleted document"
-
-
-def _shred(document: Document) -> list[str]:
-    """Destroy the data keys and names of every version and its panel copy; return the blob ids to delete."""
-    now = clock.now()
-    blob_ids = []
-    for version in document.versions:
-        if version.shredded_at is None:
-            version.wrapped_key = None
-            version.kek_id = None
-            version.shredded_at = now
-            # The name and digest could still identify the content: a tombstone keeps neither.
-            version.filename = ""
-            version.digest = ""
-        blob_ids.append(version.blob_id)
-        copy = version.panel_copy
-        if copy is not None:
-            if copy.shredded_at is None:
-                copy.wrapped_key, copy.kek_id, copy.shredded_at, copy.digest = None, None, now, ""
-            blob_ids.append(copy.blob_id)
-    document.deleted_at = document.deleted_at or now
-    document.title = _DELETED_TITLE
-    reading.forget_documents([document.id])  # the panel's private notes and page records go with it
-    return blob_ids
-
-
-def _delete_blobs(blob_ids: list[str]) -> None:
-    store = current_store()
-    for blob_id in blob_ids:
-        store.delete(blob_id)
-    scrub_freed_pages(wait_seconds=2)
-
-
-def scrub_freed_pages(wait_seconds: int = 60) -> bool:
-    """On SQLite, overwrite old copies of changed pages and empty the write-ahead log; True when done.
-
-    Every connection sets secure_delete, so the new copy of a page that held a destroyed key has zeros
-    there; but the old copy stays in the database file, and the log holds it too, until a checkpoint writes
-    the new copies back and the log is truncated. A checkpoint waits for a writer (an upload holds the write
-    lock while it streams), so a deletion waits briefly and otherwise leaves it to `storage gc`.
-    PostgreSQL has no such step here: docs/operations.md says how dead row versions are cleared there.
-    """
-    if db.engine.dialect.name != "sqlite":
-        return True
-    with db.engine.connect() as connection:
-        usual = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
-        try:
-            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
-        finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {usual}")
-    if busy:
-        log.info("the database is busy: destroyed keys are scrubbed from its files at the next storage gc")
-    return not busy
-
-
-def delete_document(actor: User | None, document: Document, reason: str = "") -> None:
-    """Crypto-shred every version of a document, commit, then delete its blobs, leaving a tombstone.
-
-    The reason goes into the audit record with the actor, so the trail says who deleted it and why.
-    """
-    blob_ids = _shred(document)
-    audit.record(actor, "document.deleted", f"document:{document.id}", versions=len(document.versions),
-                 portfolio=document.portfolio_id, reason=reason.strip())
-    db.session.commit()
-    _delete_blobs(blob_ids)
 
 
 def retention_days() -> int:
@@ -166,12 +94,12 @@ def purge_portfolio(actor: User | None, portfolio: Portfolio) -> int:
     """Crypto-shred every document of a portfolio and record the deletion; return how many were deleted."""
     documents = db.session.scalars(select(Document).where(
         Document.portfolio_id == portfolio.id, Document.deleted_at.is_(None))).all()
-    blob_ids = [blob_id for document in documents for blob_id in _shred(document)]
+    blob_ids = [blob_id for document in documents for blob_id in shredding.shred(document)]
     portfolio.purged_at = clock.now()
     audit.record(actor, "portfolio.purged", f"portfolio:{portfolio.id}", documents=len(documents),
                  versions=sum(len(document.versions) for document in documents), retention_days=retention_days())
     db.session.commit()
-    _delete_blobs(blob_ids)
+    shredding.delete_blobs(blob_ids)
     return len(documents)
 
 
@@ -186,5 +114,5 @@ def collect_garbage(grace_seconds: float = DEFAULT_GC_GRACE_SECONDS) -> list[str
     known |= set(db.session.scalars(select(PanelCopy.blob_id).where(PanelCopy.wrapped_key.is_not(None))))
     db.session.rollback()  # end the read, so the scrub's checkpoint does not wait for this session
     removed = current_store().remove_orphans(known, grace_seconds=grace_seconds)
-    scrub_freed_pages()
+    shredding.scrub_freed_pages()
     return removed

@@ -73,7 +73,7 @@ class PortfolioForm(FlaskForm):
 
     def validate(self, extra_validators: dict | None = None) -> bool:
         """An outcome needs its date and a date needs an outcome."""
-        valid = super().validate(extra_validators)
+        valid: bool = super().validate(extra_validators)
         if self.outcome_date.errors:
             self.outcome_date.errors = ["The outcome date must be a real date, like 27 3 2026"]
         if self.outcome.data and not self.outcome_date.data and not self.outcome_date.errors:

@@ -9,7 +9,7 @@ from sqlalchemy import case, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import (
     Assessment,
     Assessor,
@@ -148,7 +148,7 @@ def dependents(entry: Nqsw | Assessor) -> Dependents:
 
 def _sampled_on(portfolio_ids: list[int]) -> list[tuple[int, date]]:
     """(portfolio id, meeting date) for every sample these portfolios are in or were drawn into, by date."""
-    found = list(db.session.execute(
+    found: list[tuple[int, date]] = list(db.session.execute(
         select(SampledPortfolio.portfolio_id, Meeting.held_on).join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
         .where(SampledPortfolio.portfolio_id.in_(portfolio_ids))))
     # A redraw drops the earlier picks from the sample, but the superseded draw still names them (and its
@@ -175,7 +175,8 @@ def remove_entry(actor: User, entry: Nqsw | Assessor) -> int:
     found = dependents(entry)
     if not found.removable:
         raise EntryInUse(found.message, found)
-    model, column = (Nqsw, Portfolio.nqsw_id) if isinstance(entry, Nqsw) else (Assessor, Portfolio.assessor_id)
+    model: type[Nqsw | Assessor] = Nqsw if isinstance(entry, Nqsw) else Assessor
+    column = Portfolio.nqsw_id if isinstance(entry, Nqsw) else Portfolio.assessor_id
     entry_id, name = entry.id, entry.name
     # Only an NQSW's portfolios get here (an Assessor named on any is refused above), all found empty.
     portfolio_ids = [use.portfolio.id for use in found.portfolios]
@@ -183,12 +184,13 @@ def remove_entry(actor: User, entry: Nqsw | Assessor) -> int:
         # Each statement re-checks what it deletes, so a document, sample or assessment added since the check
         # above keeps the portfolio, and a portfolio added since keeps the entry; on PostgreSQL the foreign keys
         # also refuse rows inserted by a concurrent transaction. A past draw's picks cannot change meanwhile.
-        portfolios = db.session.execute(delete(Portfolio).where(Portfolio.id.in_(portfolio_ids),
+        portfolios = rows_affected(db.session.execute(delete(Portfolio).where(Portfolio.id.in_(portfolio_ids),
                                                                 Portfolio.nqsw_id == entry_id, *_empty_portfolio())
-                                        .execution_options(synchronize_session=False)) if portfolio_ids else None
-        deleted = db.session.execute(delete(model).where(model.id == entry_id, ~exists().where(column == entry_id))
-                                     .execution_options(synchronize_session=False))
-        if deleted.rowcount == 1 and (portfolios is None or portfolios.rowcount == len(portfolio_ids)):
+                                        .execution_options(synchronize_session=False))) if portfolio_ids else None
+        deleted = rows_affected(db.session.execute(delete(model).where(model.id == entry_id,
+                                                                       ~exists().where(column == entry_id))
+                                                   .execution_options(synchronize_session=False)))
+        if deleted == 1 and (portfolios is None or portfolios == len(portfolio_ids)):
             for row in [entry, *(use.portfolio for use in found.portfolios)]:
                 db.session.expunge(row)  # the rows are gone: the caller may still read the name it showed
             # Only kinds and ids: the person's name and email must not outlive the row in the audit trail.
@@ -201,7 +203,7 @@ def remove_entry(actor: User, entry: Nqsw | Assessor) -> int:
     except IntegrityError:
         pass
     db.session.rollback()
-    current = db.session.get(model, entry_id)
+    current = db.session.get(Nqsw, entry_id) if model is Nqsw else db.session.get(Assessor, entry_id)
     if current is None:
         raise EntryInUse(f"{name} has already been removed from the registry.")
     now = dependents(current)

@@ -69,6 +69,16 @@ def assessors() -> list[Assessor]:
                                    .order_by(Assessor.name)))
 
 
+def nqsw(nqsw_id: int) -> Nqsw | None:
+    """One NQSW of the registry by id."""
+    return db.session.get(Nqsw, nqsw_id)
+
+
+def assessor(assessor_id: int) -> Assessor | None:
+    """One Assessor of the registry by id."""
+    return db.session.get(Assessor, assessor_id)
+
+
 def email_taken(model: type[Nqsw] | type[Assessor], email: str, except_id: int | None = None) -> bool:
     """True if another NQSW (or Assessor) already has this email address."""
     statement = select(model.id).where(func.lower(model.email) == email.strip().lower())
@@ -163,13 +173,15 @@ def _new_pseudonym(taken: set[str]) -> str:
 
 def give_pseudonyms(portfolios: Iterable[Portfolio], replace: bool = False) -> list[Portfolio]:
     """Give each portfolio without a label (or every one, if replace) a new unique label; the caller commits."""
-    taken = set(db.session.scalars(select(Portfolio.pseudonym).where(Portfolio.pseudonym.is_not(None))))
+    taken = {label for label in db.session.scalars(select(Portfolio.pseudonym).where(Portfolio.pseudonym.is_not(None)))
+             if label is not None}
     changed = []
     for portfolio in portfolios:
         if portfolio.pseudonym and not replace:
             continue
-        portfolio.pseudonym = _new_pseudonym(taken)
-        taken.add(portfolio.pseudonym)
+        label = _new_pseudonym(taken)
+        portfolio.pseudonym = label
+        taken.add(label)
         changed.append(portfolio)
     return changed
 
@@ -234,7 +246,7 @@ def _live_documents() -> list:
 
 def completeness(portfolio_ids: list[int]) -> dict[int, Completeness]:
     """The completeness check of many portfolios in one query."""
-    counts: dict[int, dict[str, int]] = {pid: {} for pid in portfolio_ids}
+    counts: dict[int | None, dict[str, int]] = {pid: {} for pid in portfolio_ids}  # by Document.portfolio_id
     if portfolio_ids:
         rows = db.session.execute(
             select(Document.portfolio_id, Document.evidence_type, func.count(Document.id))
@@ -289,6 +301,60 @@ class ImportResult:
 class RegistryChanged(Exception):
     """An import clashed with a change someone made to the registry meanwhile; nothing was written."""
 
+    def __init__(self, plan: importer.Plan) -> None:
+        super().__init__("the registry changed during the import")
+        self.plan = plan
+
+
+class ImportExpired(Exception):
+    """The sealed file of a preview is not this person's, is over an hour old, or was tampered with."""
+
+
+class ImportRefused(Exception):
+    """A confirmed file no longer passes the checks (the registry changed since the preview); see `preview`."""
+
+    def __init__(self, preview: "ImportPreview") -> None:
+        super().__init__("; ".join(preview.plan.problems))
+        self.preview = preview
+
+
+@dataclass
+class ImportPreview:
+    """An uploaded CSV checked row by row, and the file sealed for the confirmation form ("" when refused)."""
+
+    plan: importer.Plan
+    sealed: str
+
+
+TOO_LARGE_TO_SEAL = "The file is too large to import in one go: split it into smaller files"
+
+
+def preview_import(actor: User, data: bytes) -> ImportPreview:
+    """Check an uploaded CSV and seal it (encrypted, for this person, for an hour) for confirmation.
+
+    Nothing is written: the person confirms the preview, and confirm_import checks the file again.
+    """
+    plan = importer.read(data)
+    sealed = importer.seal(actor, data) if plan.ok else None
+    if plan.ok and sealed is None:
+        plan.problems.append(TOO_LARGE_TO_SEAL)
+    return ImportPreview(plan, sealed or "")
+
+
+def confirm_import(actor: User, sealed: str) -> ImportResult:
+    """Write a previewed file, checking it again first; all rows or none.
+
+    Raises ImportExpired when the sealed file cannot be used, ImportRefused (with a fresh preview) when the file
+    no longer passes the checks, and RegistryChanged when writing clashed with a change made meanwhile.
+    """
+    data = importer.unseal(actor, sealed)
+    if data is None:
+        raise ImportExpired
+    preview = preview_import(actor, data)
+    if not preview.plan.ok:
+        raise ImportRefused(preview)
+    return import_cohort(actor, preview.plan)
+
 
 def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
     """Write a checked plan in one transaction, all rows or none; RegistryChanged if it clashed with the registry."""
@@ -331,5 +397,5 @@ def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise RegistryChanged from None
+        raise RegistryChanged(plan) from None
     return created

@@ -7,9 +7,10 @@ from portal import access, visibility
 from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.errors import or_404
-from portal.extensions import csrf, db
+from portal.extensions import csrf
 from portal.models import Assessor, Nqsw, Outcome, Role, Service
 from portal.portfolios import forms, importer, removal, services
+from portal.web import Page, add_error, filled
 from portal.wording import count_of
 
 bp = Blueprint("portfolios", __name__)
@@ -25,15 +26,16 @@ def _status(form: object) -> int:
 
 @bp.route("/cohort", methods=["GET", "POST"])
 @admin_only
-def cohort() -> str | Response:
+def cohort() -> Page:
     """The registry's front page: cohorts, with links to NQSWs, Assessors and the import."""
     form = forms.CohortForm()
     if form.validate_on_submit():
-        if services.cohort_name_taken(form.name.data):
-            form.name.errors.append("A cohort with this name already exists")
+        name = filled(form.name.data)
+        if services.cohort_name_taken(name):
+            add_error(form.name, "A cohort with this name already exists")
         else:
-            services.add_cohort(access.require_user(), form.name.data)
-            flash(f"The cohort {form.name.data.strip()} has been added.")
+            services.add_cohort(access.require_user(), name)
+            flash(f"The cohort {name.strip()} has been added.")
             return redirect(url_for("portfolios.cohort"))
     return render_template("portfolios/cohort.html", form=form, cohorts=services.cohorts()), _status(form)
 
@@ -55,14 +57,15 @@ def _nqsw_form(nqsw: Nqsw | None) -> forms.NqswForm:
     return form
 
 
-def _edit_nqsw(nqsw: Nqsw | None) -> str | Response:
+def _edit_nqsw(nqsw: Nqsw | None) -> Page:
     form = _nqsw_form(nqsw)
     if form.validate_on_submit():
-        if services.email_taken(Nqsw, form.email.data, nqsw.id if nqsw else None):
-            form.email.errors.append("Another NQSW already has this email address")
+        email = filled(form.email.data)
+        if services.email_taken(Nqsw, email, nqsw.id if nqsw else None):
+            add_error(form.email, "Another NQSW already has this email address")
         else:
             saved = services.save_nqsw(access.require_user(), nqsw, services.NqswDetails(
-                form.name.data, form.email.data, form.employer.data or None, form.cohort.data or None,
+                filled(form.name.data), email, form.employer.data or None, form.cohort.data or None,
                 form.service.data))
             flash(f"{saved.name} has been saved.")
             return redirect(url_for("portfolios.nqsws"))
@@ -71,16 +74,16 @@ def _edit_nqsw(nqsw: Nqsw | None) -> str | Response:
 
 @bp.route("/cohort/nqsws/new", methods=["GET", "POST"])
 @admin_only
-def add_nqsw() -> str | Response:
+def add_nqsw() -> Page:
     """Add an NQSW to the registry."""
     return _edit_nqsw(None)
 
 
 @bp.route("/cohort/nqsws/<int:nqsw_id>/edit", methods=["GET", "POST"])
 @admin_only
-def edit_nqsw(nqsw_id: int) -> str | Response:
+def edit_nqsw(nqsw_id: int) -> Page:
     """Change an NQSW's details."""
-    return _edit_nqsw(db.get_or_404(Nqsw, nqsw_id))
+    return _edit_nqsw(or_404(services.nqsw(nqsw_id)))
 
 
 @bp.route("/cohort/assessors")
@@ -90,16 +93,17 @@ def assessors() -> str:
     return render_template("portfolios/assessors.html", assessors=services.assessors())
 
 
-def _edit_assessor(assessor: Assessor | None) -> str | Response:
+def _edit_assessor(assessor: Assessor | None) -> Page:
     form = forms.AssessorForm(obj=assessor) if assessor else forms.AssessorForm()
     form.organisation.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
     if assessor and not form.is_submitted():
         form.organisation.data = assessor.organisation_id or 0
     if form.validate_on_submit():
-        if services.email_taken(Assessor, form.email.data, assessor.id if assessor else None):
-            form.email.errors.append("Another Assessor already has this email address")
+        email = filled(form.email.data)
+        if services.email_taken(Assessor, email, assessor.id if assessor else None):
+            add_error(form.email, "Another Assessor already has this email address")
         else:
-            saved = services.save_assessor(access.require_user(), assessor, form.name.data, form.email.data,
+            saved = services.save_assessor(access.require_user(), assessor, filled(form.name.data), email,
                                            form.organisation.data or None)
             flash(f"{saved.name} has been saved.")
             return redirect(url_for("portfolios.assessors"))
@@ -108,19 +112,19 @@ def _edit_assessor(assessor: Assessor | None) -> str | Response:
 
 @bp.route("/cohort/assessors/new", methods=["GET", "POST"])
 @admin_only
-def add_assessor() -> str | Response:
+def add_assessor() -> Page:
     """Add an Assessor to the registry."""
     return _edit_assessor(None)
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/edit", methods=["GET", "POST"])
 @admin_only
-def edit_assessor(assessor_id: int) -> str | Response:
+def edit_assessor(assessor_id: int) -> Page:
     """Change an Assessor's details."""
-    return _edit_assessor(db.get_or_404(Assessor, assessor_id))
+    return _edit_assessor(or_404(services.assessor(assessor_id)))
 
 
-def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str, int]:
+def _remove(entry: Nqsw | Assessor, listing: str) -> Page:
     """Name the person and what still refers to them on GET; remove them on a confirmed POST."""
     form = forms.RemoveEntryForm()
     if form.validate_on_submit():
@@ -146,19 +150,19 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> str | Response | tuple[str,
 
 @bp.route("/cohort/nqsws/<int:nqsw_id>/remove", methods=["GET", "POST"])
 @admin_only
-def remove_nqsw(nqsw_id: int) -> str | Response | tuple[str, int]:
+def remove_nqsw(nqsw_id: int) -> Page:
     """Remove an NQSW from the registry (with their portfolio while it is empty), after confirmation."""
-    return _remove(db.get_or_404(Nqsw, nqsw_id), "portfolios.nqsws")
+    return _remove(or_404(services.nqsw(nqsw_id)), "portfolios.nqsws")
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/remove", methods=["GET", "POST"])
 @admin_only
-def remove_assessor(assessor_id: int) -> str | Response | tuple[str, int]:
+def remove_assessor(assessor_id: int) -> Page:
     """Remove an Assessor named on no portfolio from the registry, after confirmation."""
-    return _remove(db.get_or_404(Assessor, assessor_id), "portfolios.assessors")
+    return _remove(or_404(services.assessor(assessor_id)), "portfolios.assessors")
 
 
-def _edit_portfolio(portfolio_id: int | None) -> str | Response:
+def _edit_portfolio(portfolio_id: int | None) -> Page:
     # The one portfolio loader: a purged portfolio (a retention tombstone) is a 404 here as on every page.
     user = access.require_user()
     portfolio = or_404(visibility.visible_portfolio(user, portfolio_id)) if portfolio_id is not None else None
@@ -179,14 +183,14 @@ def _edit_portfolio(portfolio_id: int | None) -> str | Response:
 
 @bp.route("/cohort/portfolios/new", methods=["GET", "POST"])
 @admin_only
-def add_portfolio() -> str | Response:
+def add_portfolio() -> Page:
     """Register a portfolio for an NQSW."""
     return _edit_portfolio(None)
 
 
 @bp.route("/cohort/portfolios/<int:portfolio_id>/edit", methods=["GET", "POST"])
 @admin_only
-def edit_portfolio(portfolio_id: int) -> str | Response:
+def edit_portfolio(portfolio_id: int) -> Page:
     """Change a portfolio's Assessor, outcome or exemplar consent."""
     return _edit_portfolio(portfolio_id)
 
@@ -210,13 +214,13 @@ def pseudonymise(portfolio_id: int) -> Response:
 @bp.route("/cohort/import", methods=["GET", "POST"])
 @csrf.exempt  # checked by uploads.checked_parts, which reads the body without spooling it to disk
 @admin_only
-def import_csv() -> str | Response | tuple[str, int]:
+def import_csv() -> Page:
     """Upload a CSV and preview every row; nothing is written at this step."""
     form = forms.ImportForm(formdata=None)
     if request.method == "POST":
         data = _uploaded_csv()
         if data is not None:
-            return _preview(data)
+            return _preview(services.preview_import(access.require_user(), data))
         form.file.errors = ["Choose a CSV file"]
     return render_template("portfolios/import.html", form=form, columns=importer.COLUMNS,
                            required=importer.REQUIRED), _status(form)
@@ -233,35 +237,31 @@ def _uploaded_csv() -> bytes | None:
     return None
 
 
-def _preview(data: bytes) -> tuple[str, int]:
-    plan = importer.read(data)
+def _preview(preview: services.ImportPreview) -> tuple[str, int]:
     confirm = forms.ConfirmImportForm()
-    sealed = importer.seal(access.require_user(), data) if plan.ok else None
-    if plan.ok and sealed is None:
-        plan.problems.append("The file is too large to import in one go: split it into smaller files")
-    confirm.sealed.data = sealed or ""
-    return render_template("portfolios/import_preview.html", plan=plan, confirm=confirm), 200 if plan.ok else 400
+    confirm.sealed.data = preview.sealed
+    return (render_template("portfolios/import_preview.html", plan=preview.plan, confirm=confirm),
+            200 if preview.plan.ok else 400)
 
 
 @bp.route("/cohort/import/confirm", methods=["POST"])
 @admin_only
-def confirm_import() -> str | Response | tuple[str, int]:
+def confirm_import() -> Page:
     """Write a previewed file, checking it again first; all rows or none."""
-    user = access.require_user()
     form = forms.ConfirmImportForm()
-    data = importer.unseal(user, form.sealed.data or "") if form.validate_on_submit() else None
-    if data is None:
+    try:
+        if not form.validate_on_submit():
+            raise services.ImportExpired
+        result = services.confirm_import(access.require_user(), form.sealed.data or "")
+    except services.ImportExpired:
         flash("The preview expired. Upload the file again.")
         return redirect(url_for("portfolios.import_csv"))
-    plan = importer.read(data)
-    if not plan.ok:
-        return _preview(data)
-    try:
-        result = services.import_cohort(user, plan)
-    except services.RegistryChanged:
-        plan.problems.append("Someone changed the registry while you were importing. Nothing was imported. "
-                             "Upload the file again.")
-        return render_template("portfolios/import_preview.html", plan=plan, confirm=None), 409
+    except services.ImportRefused as refused:
+        return _preview(refused.preview)
+    except services.RegistryChanged as changed:
+        changed.plan.problems.append("Someone changed the registry while you were importing. Nothing was "
+                                     "imported. Upload the file again.")
+        return render_template("portfolios/import_preview.html", plan=changed.plan, confirm=None), 409
     flash(f"Imported {count_of(result.nqsws, 'NQSW and their portfolio', 'NQSWs and their portfolios')}, "
           f"{count_of(result.assessors, 'new Assessor', 'new Assessors')}, "
           f"{count_of(result.organisations, 'new organisation', 'new organisations')} and "

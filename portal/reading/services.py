@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock
 from portal.documents import services as documents
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import Document, DocumentVersion, PageRead, ReadingNote, ReadingPreferences, User
 from portal.reading import extract
 
@@ -277,7 +277,7 @@ def forget_documents(document_ids: list[int]) -> int:
         return 0
     notes = db.session.execute(delete(ReadingNote).where(ReadingNote.document_id.in_(document_ids)))
     db.session.execute(delete(PageRead).where(PageRead.document_id.in_(document_ids)))
-    return int(notes.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(notes)
 
 
 def notes_on_portfolio(actor: User, portfolio_id: int) -> list[tuple[Document, ReadingNote]]:

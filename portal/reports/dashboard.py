@@ -75,7 +75,7 @@ class Dashboard:
     feedback: list = field(default_factory=list)
 
 
-def _grouped(statement: Select[tuple[int, int]]) -> dict[int, int]:
+def _grouped(statement: Select[int, int]) -> dict[int, int]:
     return {key: count for key, count in db.session.execute(statement)}
 
 

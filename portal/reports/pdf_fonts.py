@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def register(pdf: FPDF, styles: str = "", folder: Path | None = None) -> PdfFont
     for style, path in paths.items():
         pdf.add_font(FAMILY, style, path)
         # fpdf2 2.8.9 keeps each font's character map (code point -> glyph) on the font object.
-        cmap = set(pdf.fonts[f"{FAMILY.lower()}{style}"].cmap)
+        font = pdf.fonts[f"{FAMILY.lower()}{style}"]
+        assert isinstance(font, TTFFont)  # added from a file just above, not one of the PDF core fonts
+        cmap = set(font.cmap)
         covered = cmap if covered is None else covered & cmap
     return PdfFonts(FAMILY, embedded=True, covered=frozenset(covered or ()))

@@ -45,7 +45,7 @@ class Element(StructElem):
         super().__init__(struct_type=f"/{role}", parent=parent, kids=[], page_number=page)
         self.a = attributes
 
-    def page_number(self) -> int:
+    def page_number(self) -> int | None:
         # fpdf2 sets /Pg of the document's children from this; it must be the page of the first MCID.
         return self.pg.index() if isinstance(self.pg, PDFPage) else super().page_number()
 
@@ -79,7 +79,8 @@ class _StructureTree(StructureTreeBuilder):
         mcid = len(owners)
         owners.append(element)
         if element.pg is None:
-            element.pg = page
+            # fpdf2 leaves StructElem.pg unannotated and sets it to None, so mypy takes None for its only type.
+            element.pg = page  # type: ignore[assignment]
         element.k.append(mcid if element.pg is page else _MarkedContentRef(page, mcid))
         return mcid
 

@@ -272,7 +272,8 @@ def _repeat_header(row: _Row) -> None:
     properties = row._tr.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
-    properties.append(header)
+    # types-lxml types append() as taking an element of the parent's own class; python-docx's CT_ classes nest.
+    properties.append(header)  # type: ignore[arg-type]
 
 
 def to_docx(report: Report) -> bytes:

@@ -13,6 +13,7 @@ from portal.reports import content, forms, minutes_data, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
 from portal.reviews.services import RecordClosed, why_not_yet
+from portal.web import Page, filled
 
 bp = Blueprint("reports", __name__)
 # A wrong bank-holiday region or closure day stops the portal at start, not at the first release.
@@ -107,7 +108,7 @@ def edit_minutes(meeting_id: int) -> tuple[str, int]:
 
 
 def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, Any], None],
-            done: str) -> Response | tuple[str, int]:
+            done: str) -> Page:
     """Validate a form on the edit page and apply one service call; errors re-show the page with 400."""
     user = access.require_user()
     meeting = or_404(visibility.chaired_meeting(user, meeting_id))
@@ -125,7 +126,7 @@ def _change(meeting_id: int, form: FlaskForm, apply: Callable[[User, Meeting, An
 
 @bp.route("/meetings/<int:meeting_id>/minutes/notes", methods=["POST"])
 @access.roles(*WRITERS)
-def save_notes(meeting_id: int) -> Response | tuple[str, int]:
+def save_notes(meeting_id: int) -> Page:
     """Save the Chair's free text."""
     return _change(meeting_id, forms.NotesForm(), lambda u, m, f: services.save_notes(u, m, f.notes.data or ""),
                    "The minutes have been saved.")
@@ -133,7 +134,7 @@ def save_notes(meeting_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/minutes/themes", methods=["POST"])
 @access.roles(*WRITERS)
-def add_theme(meeting_id: int) -> Response | tuple[str, int]:
+def add_theme(meeting_id: int) -> Page:
     """Add a theme for the programme."""
     return _change(meeting_id, forms.ThemeForm(),
                    lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or ""), "Theme added.")
@@ -141,7 +142,7 @@ def add_theme(meeting_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/minutes/themes/<int:item_id>/remove", methods=["POST"])
 @access.roles(*WRITERS)
-def remove_theme(meeting_id: int, item_id: int) -> Response | tuple[str, int]:
+def remove_theme(meeting_id: int, item_id: int) -> Page:
     """Take a theme off this meeting's record."""
     return _change(meeting_id, forms.ConfirmForm(), lambda u, m, f: services.remove_theme(u, m, item_id),
                    "Theme removed.")
@@ -149,7 +150,7 @@ def remove_theme(meeting_id: int, item_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/minutes/actions", methods=["POST"])
 @access.roles(*WRITERS)
-def add_action(meeting_id: int) -> Response | tuple[str, int]:
+def add_action(meeting_id: int) -> Page:
     """Add an action for the Steering Group."""
     return _change(meeting_id, forms.ActionForm(),
                    lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data),
@@ -158,7 +159,7 @@ def add_action(meeting_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/minutes/actions/<int:action_id>/status", methods=["POST"])
 @access.roles(*WRITERS)
-def action_status(meeting_id: int, action_id: int) -> Response | tuple[str, int]:
+def action_status(meeting_id: int, action_id: int) -> Page:
     """Update an action's status."""
     return _change(meeting_id, forms.ActionStatusForm(prefix=f"action{action_id}"),
                    lambda u, m, f: services.set_action_status(u, m, action_id, ActionStatus(f.status.data)),
@@ -167,7 +168,7 @@ def action_status(meeting_id: int, action_id: int) -> Response | tuple[str, int]
 
 @bp.route("/meetings/<int:meeting_id>/minutes/key-messages", methods=["POST"])
 @access.roles(*WRITERS)
-def add_key_message(meeting_id: int) -> Response | tuple[str, int]:
+def add_key_message(meeting_id: int) -> Page:
     """Add a key message for every NQSW and Assessor."""
     return _change(meeting_id, forms.KeyMessageForm(), lambda u, m, f: services.add_key_message(u, m, f.text.data),
                    "Key message added.")
@@ -175,13 +176,13 @@ def add_key_message(meeting_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/minutes/key-messages/<int:message_id>/remove", methods=["POST"])
 @access.roles(*WRITERS)
-def remove_key_message(meeting_id: int, message_id: int) -> Response | tuple[str, int]:
+def remove_key_message(meeting_id: int, message_id: int) -> Page:
     """Remove a key message."""
     return _change(meeting_id, forms.ConfirmForm(),
                    lambda u, m, f: services.remove_key_message(u, m, message_id), "Key message removed.")
 
 
-def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> Response | tuple[str, int]:
+def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> Page:
     user = access.require_user()
     meeting = or_404(visibility.chaired_meeting(user, meeting_id))
     if not forms.ConfirmForm().validate_on_submit():
@@ -196,21 +197,21 @@ def _step(meeting_id: int, step: Callable[[User, Meeting], None], done: str) -> 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/approve", methods=["POST"])
 @access.roles(*WRITERS)
-def approve_minutes(meeting_id: int) -> Response | tuple[str, int]:
+def approve_minutes(meeting_id: int) -> Page:
     """Approve the draft minutes."""
     return _step(meeting_id, services.approve, "The minutes are approved. You can now publish them.")
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/publish", methods=["POST"])
 @access.roles(*WRITERS)
-def publish_minutes(meeting_id: int) -> Response | tuple[str, int]:
+def publish_minutes(meeting_id: int) -> Page:
     """Publish the approved minutes."""
     return _step(meeting_id, services.publish, "The minutes are published and are now read-only.")
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/correct", methods=["GET", "POST"])
 @access.roles(*WRITERS)
-def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
+def correct_minutes(meeting_id: int) -> Page:
     """Correct published minutes with a new revision and its reason."""
     user = access.require_user()
     meeting = or_404(visibility.chaired_meeting(user, meeting_id))
@@ -219,7 +220,7 @@ def correct_minutes(meeting_id: int) -> Response | tuple[str, int]:
         return _refused("Only published minutes are corrected. Edit the draft instead.")
     form = forms.CorrectionForm(notes=minutes.notes)
     if form.validate_on_submit():
-        services.correct(user, meeting, form.notes.data, form.reason.data)
+        services.correct(user, meeting, filled(form.notes.data), filled(form.reason.data))
         flash("The correction has been published as a new revision.")
         return redirect(url_for("reports.minutes", meeting_id=meeting.id))
     return render_template("reports/correct.html", meeting=meeting, form=form), 400 if form.errors else 200
@@ -284,7 +285,7 @@ def themes() -> str:
 
 @bp.route("/meetings/<int:meeting_id>/feedback-release", methods=["GET", "POST"])
 @access.roles(*WRITERS)
-def feedback_release(meeting_id: int) -> Response | tuple[str, int]:
+def feedback_release(meeting_id: int) -> Page:
     """The Chair's release page: the target, then who received feedback and who has acknowledged it."""
     user = access.require_user()
     meeting = or_404(visibility.chaired_meeting(user, meeting_id))
@@ -326,7 +327,7 @@ def my_feedback(meeting_id: int) -> str:
 
 @bp.route("/feedback/<int:meeting_id>/acknowledge", methods=["POST"])
 @access.signed_in
-def acknowledge(meeting_id: int) -> Response:
+def acknowledge(meeting_id: int) -> Page:
     """"I have read this feedback"."""
     user = access.require_user()
     recipient = or_404(release.recipient_of(user, meeting_id))

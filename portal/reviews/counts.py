@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from portal.models import Agreement, Assessment
 from portal.reviews.template_default import CRITERIA, EVIDENCE_ITEMS, SUPPORT
@@ -42,7 +43,8 @@ class Summary:
         answers = assessment.answer_map
         self.submitted += 1
         self.written += 1 if assessment.written else 0
-        evidence = answers.get("evidence") if isinstance(answers.get("evidence"), dict) else {}
+        found = answers.get("evidence")
+        evidence: dict[str, Any] = found if isinstance(found, dict) else {}
         for key, tally in self.evidence.items():
             if evidence.get(key) in tally:
                 tally[evidence[key]] += 1

@@ -116,7 +116,8 @@ def display(question: dict[str, Any], value: str | None) -> str:
     if value is None:
         return "Not answered"
     if question["type"] == "choice":
-        return dict((v, label) for v, label in question["options"]).get(value, value)
+        labels: dict[str, str] = dict((v, label) for v, label in question["options"])
+        return labels.get(value, value)
     return value
 
 

@@ -36,6 +36,7 @@ def section_form(section: dict[str, Any], answers: dict[str, Any]) -> FlaskForm:
     data = {}
     for question in section["questions"]:
         name = form_schema.field_name(question)
+        field: Field
         if question["type"] == "choice":
             field = RadioField(question["label"], choices=[tuple(o) for o in question["options"]],
                                description=question.get("hint", ""), widget=GovRadioInput(),
@@ -73,6 +74,12 @@ class ReminderForm(FlaskForm):
     """Send a reminder to the members who have not read or not submitted."""
 
     submit = SubmitField("Send a reminder", widget=GovSubmitInput())
+
+
+class SignInReminderForm(FlaskForm):
+    """Remind the members who have not signed in since being added to sign in once before the meeting."""
+
+    submit = SubmitField("Remind them to sign in", widget=GovSubmitInput())
 
 
 def attendance_form(seats: list[MeetingMember]) -> FlaskForm:
@@ -126,7 +133,7 @@ def _quoted(text: str) -> str:
     return f"\u201c{text}\u201d"
 
 
-def _version_fields(form_class: type, name: str, based_on: str) -> dict[str, str]:
+def _version_fields(form_class: type[FlaskForm], name: str, based_on: str) -> dict[str, str]:
     """Give a template-editing form the version's name and the fingerprint of the version it starts from."""
     form_class.name = StringField("Name of the new version", widget=GovTextInput(), filters=[_strip],
                                   description="Shown in the list of versions, for example \u201cReviewer template "
@@ -188,7 +195,8 @@ def wording_form(name: str, schema: dict[str, Any]) -> FlaskForm:
                 validators=[InputRequired(f"Choose whether question {j} in {where} must be answered")]))
             data |= {f"{prefix}-label": question["label"], f"{prefix}-hint": question.get("hint", ""),
                      f"{prefix}-required": "yes" if question.get("required") else "no"}
-            names = WordingForm.option_names[prefix] = []
+            names: list[str] = []
+            WordingForm.option_names[prefix] = names
             for k, (_value, label) in enumerate(question.get("options", []) if question["type"] == "choice" else [],
                                                 start=1):
                 setattr(WordingForm, f"{prefix}-o{k}", _text_field(

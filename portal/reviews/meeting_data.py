@@ -190,10 +190,12 @@ def build(meeting: Meeting, viewer: User, portfolio_id: int | None = None, docum
     data = MeetingData(meeting, everyone, seats, [])
     for seat in seats:
         data.attendance[seat.attendance] = data.attendance.get(seat.attendance, 0) + 1
-    found = {p.id: PortfolioData(p, p.label_for(viewer), status=dict.fromkeys(member_ids, NOT_STARTED))
-             for p in visibility.sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id}
+    # By portfolio id, which is how documents and assessments name their portfolio (a column that may be NULL).
+    found: dict[int | None, PortfolioData] = {
+        p.id: PortfolioData(p, p.label_for(viewer), status=dict.fromkeys(member_ids, NOT_STARTED))
+        for p in visibility.sampled_portfolios(meeting.id) if portfolio_id is None or p.id == portfolio_id}
     data.portfolios = list(found.values())
-    for row in _documents(list(found), seats) if documents else []:
+    for row in _documents([item.portfolio.id for item in data.portfolios], seats) if documents else []:
         found[row.document.portfolio_id].documents.append(row)
     seated = set(member_ids)
     for assessment in db.session.scalars(

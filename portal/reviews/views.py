@@ -8,11 +8,13 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access, visibility
+from portal.auth import sign_in_check
 from portal.documents.services import kind_of
 from portal.errors import or_404
 from portal.models import Agreement, Meeting, MeetingMember, Portfolio, Role, User
 from portal.reading import services as reading
 from portal.reviews import counts, form_schema, forms, meeting_data, services
+from portal.web import Page, filled
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 # Assessors, NQSWs and observers never reach these pages; membership of the meeting is checked by the loaders.
@@ -79,7 +81,7 @@ def overview(meeting_id: int) -> str:
 
 @bp.route("/meetings/<int:meeting_id>/apologies", methods=["GET", "POST"])
 @panel
-def apologies(meeting_id: int) -> str | Response | tuple[str, int]:
+def apologies(meeting_id: int) -> Page:
     """Send apologies for a meeting, after confirmation; assessments then count as written."""
     user, meeting, seat = _seat_or_404(meeting_id)
     if closed := services.why_closed(meeting, services.CLOSED_APOLOGIES):
@@ -113,7 +115,7 @@ def task_list(meeting_id: int, portfolio_id: int) -> str:
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/sections/<section_key>",
           methods=["GET", "POST"])
 @panel
-def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Response | tuple[str, int]:
+def section(meeting_id: int, portfolio_id: int, section_key: str) -> Page:
     """One section of the form: POST saves a draft and returns to the task list."""
     user, meeting, _seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
@@ -143,7 +145,7 @@ def section(meeting_id: int, portfolio_id: int, section_key: str) -> str | Respo
 
 @bp.route("/meetings/<int:meeting_id>/portfolios/<int:portfolio_id>/check", methods=["GET", "POST"])
 @panel
-def check(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
+def check(meeting_id: int, portfolio_id: int) -> Page:
     """Check answers, then submit; a submitted assessment is shown read-only."""
     user, meeting, seat, portfolio = _assessing_or_404(meeting_id, portfolio_id)
     template, assessment = services.form_for(meeting, portfolio, user)
@@ -205,6 +207,7 @@ def meeting_record(meeting_id: int) -> str:
     user, meeting = _chaired_or_404(meeting_id)
     return render_template("reviews/record.html", data=meeting_data.build(meeting, user, documents=True), user=user,
                            reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
+                           sign_ins=sign_in_check.check(meeting), sign_in_reminder=forms.SignInReminderForm(),
                            agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
 
 
@@ -221,9 +224,22 @@ def reminders(meeting_id: int) -> Response:
     return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id))
 
 
+@bp.route("/meetings/<int:meeting_id>/record/sign-in-reminders", methods=["POST"])
+@panel
+def sign_in_reminders(meeting_id: int) -> Response:
+    """Email a link to panel members who have not signed in since being added to the meeting."""
+    user, meeting = _chaired_or_404(meeting_id)
+    if not forms.SignInReminderForm().validate_on_submit():
+        abort(400)
+    sent = sign_in_check.remind(user, meeting)
+    flash(f"Sign-in reminder sent to {sent} {'member' if sent == 1 else 'members'}." if sent
+          else "Everyone has signed in since being added: no reminder was needed.")
+    return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + "#signing-in")
+
+
 @bp.route("/meetings/<int:meeting_id>/record/attendance", methods=["GET", "POST"])
 @panel
-def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
+def attendance(meeting_id: int) -> Page:
     """Record who attended and who sent apologies."""
     user, meeting = _chaired_or_404(meeting_id)
     if closed := services.why_closed(meeting, services.CLOSED_ATTENDANCE) or services.why_not_yet(meeting):
@@ -243,7 +259,7 @@ def attendance(meeting_id: int) -> str | Response | tuple[str, int]:
 
 @bp.route("/meetings/<int:meeting_id>/record/portfolios/<int:portfolio_id>", methods=["GET", "POST"])
 @panel
-def panel_view(meeting_id: int, portfolio_id: int) -> str | Response | tuple[str, int]:
+def panel_view(meeting_id: int, portfolio_id: int) -> Page:
     """The Chair records the panel's view, confirmed exemplars and feedback for one portfolio."""
     user, meeting = _chaired_or_404(meeting_id)
     portfolio = or_404(visibility.sampled_portfolio(meeting, portfolio_id))
@@ -278,10 +294,10 @@ def templates() -> str:
 
 def _changed_meanwhile(form: FlaskForm, schema: dict[str, Any]) -> bool:
     """Whether a POSTed editor started from another version than the current one (someone published meanwhile)."""
-    return form.is_submitted() and form.based_on.data != form_schema.fingerprint(schema)
+    return bool(form.is_submitted() and form.based_on.data != form_schema.fingerprint(schema))
 
 
-def _publish(name: str, schema: dict[str, Any], change: str) -> Response | tuple[str, int]:
+def _publish(name: str, schema: dict[str, Any], change: str) -> Page:
     """Publish the new version an editor made and go back to the list, or say why it was refused."""
     try:
         template = services.publish_template(access.require_user(), name, schema, change)
@@ -294,7 +310,7 @@ def _publish(name: str, schema: dict[str, Any], change: str) -> Response | tuple
 
 @bp.route("/templates/wording", methods=["GET", "POST"])
 @access.roles(Role.ADMIN)
-def template_wording() -> str | Response | tuple[str, int]:
+def template_wording() -> Page:
     """Change the wording of the current version (titles, questions, hints, required, option labels) and publish."""
     current = services.current_template()
     schema = json.loads(current.schema)
@@ -309,7 +325,7 @@ def template_wording() -> str | Response | tuple[str, int]:
 
 @bp.route("/templates/sections/<section_key>/questions/new", methods=["GET", "POST"])
 @access.roles(Role.ADMIN)
-def template_add_question(section_key: str) -> str | Response | tuple[str, int]:
+def template_add_question(section_key: str) -> Page:
     """Add a question to a section of the current version and publish the result as the next version."""
     current = services.current_template()
     schema = json.loads(current.schema)
@@ -326,7 +342,7 @@ def template_add_question(section_key: str) -> str | Response | tuple[str, int]:
 
 @bp.route("/templates/questions/<name>/remove", methods=["GET", "POST"])
 @access.roles(Role.ADMIN)
-def template_remove_question(name: str) -> str | Response | tuple[str, int]:
+def template_remove_question(name: str) -> Page:
     """Confirm, then remove a question the reports do not count and publish the result as the next version."""
     current = services.current_template()
     schema = json.loads(current.schema)
@@ -349,15 +365,15 @@ def template_remove_question(name: str) -> str | Response | tuple[str, int]:
 
 @bp.route("/templates/new", methods=["GET", "POST"])
 @access.roles(Role.ADMIN)
-def new_template() -> str | Response | tuple[str, int]:
+def new_template() -> Page:
     """Advanced: publish a new version from edited JSON; nothing changes if it has a problem."""
     current = services.current_template()
     editor = forms.TemplateForm(name=current.name, schema=current.schema)
     problems: list[str] = []
     if editor.validate_on_submit():
-        schema, problems = form_schema.validate(editor.schema.data)
+        schema, problems = form_schema.validate(filled(editor.schema.data))
         if schema is not None:
-            return _publish(editor.name.data.strip(), schema, "edited as JSON")
+            return _publish(filled(editor.name.data).strip(), schema, "edited as JSON")
     problems = [error for errors in editor.errors.values() for error in errors] + problems
     return render_template("reviews/template_edit.html", editor=editor, problems=problems,
                            current=current), 400 if problems else 200

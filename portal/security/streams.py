@@ -68,7 +68,7 @@ class BlobEncryptor:
     def __init__(self, data_key: bytes, context: bytes) -> None:
         self._encryptor = Cobblestone256Encryptor(data_key, context)
 
-    def update(self, chunk: bytes) -> bytes:
+    def update(self, chunk: bytes | memoryview) -> bytes:
         """Return the ciphertext ready so far (it may be empty)."""
         return self._encryptor.update(chunk)
 
@@ -77,7 +77,7 @@ class BlobEncryptor:
         return self._encryptor.finalize()
 
 
-def decrypt_chunks(data_key: bytes, context: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+def decrypt_chunks(data_key: bytes, context: bytes, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
     """Yield authenticated plaintext only; raise DecryptionError on tampering, truncation or a swap."""
     try:
         decryptor = Cobblestone256Decryptor(data_key, context)

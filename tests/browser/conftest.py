@@ -1,11 +1,11 @@
 """Browser tests: the real app on a live server, driven by Debian's Chromium through Playwright, checked by axe-core.
 
 Every test under tests/browser is marked `browser`. Helpers for other areas' browser tests:
-`live_url`, `page` (a fresh browser context per test), `new_context(**options)`, `signed_in_page(Role.X)` ->
-(page, person), `browser_sign_in(page, live_url, person, app)`, `press(page, "Button text")` -> the response the
-button led to, and `assert_accessible(page)`. Import the plain functions with
-`from browser.conftest import assert_accessible, browser_sign_in` (the package keeps this
-conftest from shadowing tests/conftest.py, which is also imported as `conftest`).
+the fixtures `live_url`, `page` (a fresh browser context per test), `new_context(**options)` and
+`signed_in_page(Role.X)` -> (page, person). The steps a test takes (sign in, press a button, check a page with
+axe-core, set up an authenticator, invite someone, ...) are plain functions in tests/browser/steps.py:
+`from browser.steps import assert_accessible, press` (the package keeps this conftest from shadowing
+tests/conftest.py, which is also imported as `conftest`). No test imports from another test file.
 """
 
 import shutil
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from conftest import Person, fresh_code
+from conftest import Person
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Response, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
 
+from browser.steps import TIMEOUT_MS, browser_sign_in
 from portal.models import Role
 
 HERE = Path(__file__).resolve().parent
@@ -33,9 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-AXE = Axe()
-TIMEOUT_MS = 15_000
 # Error pages answer 400 or 404 on purpose; Chromium logs each such response as a console error.
 EXPECTED_CONSOLE = "Failed to load resource: the server responded with a status of 4"
 
@@ -128,53 +125,3 @@ def signed_in_page(app: Flask, live_url: str, new_context: Callable[..., Browser
         return page, person
 
     return factory
-
-
-def press(page: Page, button: str | Locator) -> Response:
-    """Press a button (by its text, or a locator) with the mouse and return the response of the page it led to."""
-    target = page.get_by_role("button", name=button, exact=True) if isinstance(button, str) else button
-    with page.expect_navigation() as navigation:
-        target.click()
-    response = navigation.value
-    assert response is not None, f"pressing {button!r} on {page.url} loaded no page"
-    return response
-
-
-def browser_sign_in(page: Page, live_url: str, person: Person, app: Flask, path: str = "/sign-in") -> None:
-    """Sign in through the real forms (email and password, then a fresh security code) and wait to leave them."""
-    page.goto(live_url + path)
-    page.get_by_label("Email address").fill(person.email)
-    page.get_by_label("Password", exact=True).fill(person.password)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/sign-in/code**")
-    page.get_by_label("Security code").fill(fresh_code(app, person))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/sign-in" not in url)
-
-
-def assert_accessible(page: Page) -> None:
-    """Run axe-core (WCAG 2.2 AA) on the page as it is now; fail with a readable list of violations.
-
-    Also holds the portal's own page rules: exactly one h1, and a title starting "Error:" when the page
-    shows an error summary.
-    """
-    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]})
-    violations = results.response["violations"]
-    where = f"{page.url} ({page.title()!r})"
-    assert not violations, f"axe-core found {len(violations)} violation(s) on {where}:\n" + "\n".join(
-        _describe(violation) for violation in violations
-    )
-    headings = page.locator("h1").count()
-    assert headings == 1, f"{where} has {headings} h1 elements; a page needs exactly one"
-    if page.locator(".govuk-error-summary").count():
-        assert page.title().startswith("Error: "), f"{where} shows errors but its title does not start 'Error: '"
-
-
-def _describe(violation: dict) -> str:
-    lines = [f"- {violation['id']} ({violation.get('impact')}): {violation['help']} [{violation['helpUrl']}]"]
-    for node in violation["nodes"]:
-        summary = " ".join((node.get("failureSummary") or "").split())
-        lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:200]}")
-        if summary:
-            lines.append(f"      {summary}")
-    return "\n".join(lines)

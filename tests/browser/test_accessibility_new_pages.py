@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from conftest import Person
+from factories import add_document_row, make_panel, make_registered_portfolio
 from flask import Flask
-from helpers_cohort import add_document, make_portfolio
-from helpers_reviews import answers_for, base, make_meeting
+from helpers_reviews import answers_for, base
 from playwright.sync_api import Locator, Page
 from sqlalchemy import delete, select, text
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, press
 from portal import audit
 from portal.extensions import db
 from portal.models import Assessment, Nqsw, Portfolio, Role, SampledPortfolio
@@ -45,8 +45,8 @@ def _tab_to(page: Page, target: Locator, presses: int = 40) -> None:
 def test_nqsw_removal_confirmation_removable_refused_and_refused_after_confirming(
         app: Flask, live_url: str, signed_in_page: SignedInPage) -> None:
     page, admin = signed_in_page(Role.ADMIN)
-    empty, full, changing = (make_portfolio(app, n) for n in (1, 2, 3))
-    add_document(app, full, "pdp", admin.id)
+    empty, full, changing = (make_registered_portfolio(app, n) for n in (1, 2, 3))
+    add_document_row(app, full, admin.id, "pdp")
 
     # Removable: reached from the list, it says the empty portfolio goes too; Tab to the button, Enter removes.
     page.goto(live_url + "/cohort/nqsws")
@@ -74,7 +74,7 @@ def test_nqsw_removal_confirmation_removable_refused_and_refused_after_confirmin
     assert page.get_by_text("Nqsw Person 2 has a portfolio that is not empty: it has 1 document.").is_visible()
     assert page.get_by_role("button", name="Remove", exact=True).count() == 0
     assert_accessible(page)
-    sampled = make_meeting(app, [(admin.id, "chair")], portfolios=1).portfolio_ids[0]  # no documents, but sampled
+    sampled = make_panel(app, [(admin.id, "chair")], portfolios=1).portfolio_ids[0]  # no documents, but sampled
     page.goto(f"{live_url}/cohort/nqsws/{_nqsw_of(app, sampled)}/remove")
     assert page.get_by_role("heading", level=1).inner_text().endswith(" cannot be removed")
     assert page.get_by_text("it was sampled for the meeting on 10 December 2026.").is_visible()
@@ -83,7 +83,7 @@ def test_nqsw_removal_confirmation_removable_refused_and_refused_after_confirmin
     # Refused after confirming: a document arrives while the page is open, so the POST answers 409 with the reason.
     nqsw_id = _nqsw_of(app, changing)
     page.goto(f"{live_url}/cohort/nqsws/{nqsw_id}/remove")
-    add_document(app, changing, "pdp", admin.id)
+    add_document_row(app, changing, admin.id, "pdp")
     assert press(page, "Remove").status == 409
     assert page.get_by_role("heading", level=1).inner_text() == "Nqsw Person 3 cannot be removed"
     assert page.get_by_text("Nqsw Person 3 has a portfolio that is not empty: it has 1 document.").is_visible()
@@ -117,7 +117,7 @@ def test_audit_trail_details_column_with_a_row_that_does_not_decrypt(
 def test_a_first_save_after_the_portfolio_left_the_sample_is_a_409_page(
         app: Flask, live_url: str, signed_in_page: SignedInPage, monkeypatch: pytest.MonkeyPatch) -> None:
     page, member = signed_in_page(Role.MEMBER, name="Member One")
-    panel = make_meeting(app, [(member.id, "member")])
+    panel = make_panel(app, [(member.id, "member")])
     pid = panel.portfolio_ids[0]
     page.goto(f"{live_url}{base(panel, pid)}/sections/part1")  # the page's checks pass: the portfolio is sampled
     for name, value in answers_for("part1").items():

@@ -6,29 +6,10 @@ from conftest import Person, link_in_last_email
 from flask import Flask
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
-from portal import clock
+from browser.steps import assert_accessible, code_from_typed_key, invite, press
 from portal.auth import services as auth_services
 from portal.extensions import db
 from portal.models import Role, User
-from portal.security import totp
-
-
-def code_from_typed_key(page: Page) -> str:
-    """The code an authenticator set up with the key shown on the enrolment page would show now."""
-    secret = page.locator("#typed-key").inner_text().replace(" ", "")
-    return totp.code_at(secret, clock.now())
-
-
-def invite(app: Flask, email: str, role: Role = Role.MEMBER) -> str:
-    """Invite someone (as an administrator made for the purpose) and return the path of the emailed link."""
-    with app.test_request_context():
-        admin = User(email="lead@example.org", name="Lead", role=Role.ADMIN.value, active=True,
-                     created_at=clock.now())
-        db.session.add(admin)
-        db.session.commit()
-        auth_services.invite(admin, "Ada Example", email, role, None)
-    return link_in_last_email(app, email)
 
 
 def test_sign_in_and_security_code_pages(app: Flask, live_url: str, page: Page,

@@ -7,7 +7,7 @@ from conftest import Person, fresh_code
 from flask import Flask
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, press
 from portal.models import Role
 
 SignedInPage = Callable[..., tuple[Page, Person]]

@@ -8,7 +8,7 @@ from flask import Flask
 from helpers_auth import new_recovery_codes
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, press
 from portal import clock
 from portal.models import Role
 from portal.security import totp

@@ -6,7 +6,7 @@ from conftest import Person
 from flask import Flask
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, press
 from portal import mail
 from portal.extensions import db
 from portal.models import Role

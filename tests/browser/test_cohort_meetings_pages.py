@@ -3,26 +3,15 @@
 from collections.abc import Callable
 
 from conftest import Person
+from factories import add_document_row, make_meeting, make_registered_portfolio
 from flask import Flask
-from helpers_cohort import add_document, make_meeting, make_portfolio
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, draw_two_after_refusing_one, press
 from portal.models import Role
 
 SignedInPage = Callable[..., tuple[Page, Person]]
 CSV_HEADER = b"nqsw_name,nqsw_email,employer,cohort,service\n"
-
-
-def draw_two_after_refusing_one(page: Page) -> None:
-    """On the draw page: a sample of 1 is refused with an accessible error, then a sample of 2 is drawn."""
-    page.get_by_label("Number of portfolios (at least 2)").fill("1")
-    assert press(page, "Draw the sample").status == 400
-    assert_accessible(page)
-    page.get_by_label("Number of portfolios (at least 2)").fill("2")
-    press(page, "Draw the sample")
-    assert "Re-running the draw gives the same portfolios" in page.content()
-    assert_accessible(page)
 
 
 def test_registry_and_meeting_pages_for_the_lead(app: Flask, live_url: str, signed_in_page: SignedInPage) -> None:
@@ -30,8 +19,8 @@ def test_registry_and_meeting_pages_for_the_lead(app: Flask, live_url: str, sign
     page.goto(live_url + "/portfolios")  # empty state
     assert_accessible(page)
     for n in range(1, 6):
-        make_portfolio(app, n)
-    add_document(app, 1, "pdp", admin.id)
+        make_registered_portfolio(app, n)
+    add_document_row(app, 1, admin.id, "pdp")
     mid = make_meeting(app, seats={admin.id: "chair"})
     for path in ("/cohort", "/cohort/nqsws", "/cohort/assessors", "/cohort/nqsws/new", "/cohort/portfolios/1/edit",
                  "/cohort/import", "/portfolios", "/portfolios/1", "/meetings", "/meetings/new", "/meetings/templates",
@@ -73,7 +62,7 @@ def test_a_member_sees_labels_only(app: Flask, live_url: str, signed_in_page: Si
     page.goto(live_url + "/meetings")  # empty state
     assert_accessible(page)
     for n in range(1, 4):
-        make_portfolio(app, n)
+        make_registered_portfolio(app, n)
     mid = make_meeting(app, seats={person.id: "chair"})
     page.goto(live_url + f"/meetings/{mid}/sample")
     page.get_by_label("Number of portfolios (at least 2)").fill("2")

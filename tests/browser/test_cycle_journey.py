@@ -21,23 +21,20 @@ from helpers_reviews import answers_for
 from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
 
-from browser.conftest import assert_accessible, browser_sign_in, press
-from browser.test_accessibility_public import code_from_typed_key
-from browser.test_cohort_meetings_pages import draw_two_after_refusing_one
+from browser.steps import (
+    HEADER,
+    ROWS,
+    assert_accessible,
+    browser_sign_in,
+    code_from_typed_key,
+    draw_two_after_refusing_one,
+    press,
+)
 from portal import clock
 from portal.extensions import db
 from portal.models import Meeting, Portfolio, Role, SampledPortfolio
 from portal.reviews.template_default import DEFAULT_SCHEMA
 
-HEADER = b"nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,outcome,outcome_date\n"
-ROWS = [
-    b"Nia Fictional,nia@example.org,Fictional Council,Academy 2026,children,Ash Assessor,ash@example.org,pass,"
-    b"2026-10-01\n",
-    b"Olu Fictional,olu@example.org,Fictional Council,Academy 2026,adults,Ash Assessor,ash@example.org,pass,"
-    b"2026-10-02\n",
-    b"Pat Fictional,pat@example.org,Fictional Trust,Academy 2026,children,Bo Assessor,bo@example.org,extension,"
-    b"2026-10-03\n",
-]
 BAD_ROW = b"Quin Fictional,not-an-email,Fictional Trust,Academy 2026,dentistry,,,,\n"
 PEOPLE_IN_CSV = ("Nia Fictional", "Olu Fictional", "Pat Fictional", "Ash Assessor", "Bo Assessor")
 PASSWORD = "four unrelated words together"

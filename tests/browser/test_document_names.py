@@ -3,11 +3,12 @@
 from collections.abc import Callable
 
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
-from helpers_documents import make_portfolio, office_zip, seat
+from helpers_documents import office_zip
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible
+from browser.steps import assert_accessible
 from portal.extensions import db
 from portal.models import Portfolio, Role
 

@@ -3,11 +3,12 @@
 from collections.abc import Callable
 
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
-from helpers_documents import HTML, PDF, make_portfolio, seat
+from helpers_documents import HTML, PDF
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal.models import Role
 
 

@@ -12,7 +12,7 @@ from flask import Flask
 from helpers_keys import swap
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
-from browser.conftest import TIMEOUT_MS, assert_accessible
+from browser.steps import TIMEOUT_MS, assert_accessible
 from portal.extensions import db
 from portal.models import Deployment, Role
 from portal.ops import deployment

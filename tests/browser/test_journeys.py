@@ -6,8 +6,7 @@ from conftest import Person, fresh_code
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import browser_sign_in, press
-from browser.test_accessibility_public import code_from_typed_key, invite
+from browser.steps import browser_sign_in, code_from_typed_key, invite, press
 from portal.models import Role
 
 # A focus indicator is an outline or a box shadow (GOV.UK's yellow bar); radios and checkboxes draw theirs on the

@@ -13,7 +13,7 @@ from flask import Flask
 from playwright.sync_api import BrowserContext, Page
 
 from browser.conftest import assert_accessible, press
-from browser.test_accessibility_public import invite
+from browser.steps import invite
 from browser.test_journeys import press_enter, tab_to
 from browser.test_reflow import SMALL, _widths
 from browser.test_sign_in_messages_and_reset import _reset_link

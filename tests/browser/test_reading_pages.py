@@ -4,13 +4,14 @@ settings, private notes, and reflow at 320 CSS pixels."""
 from collections.abc import Callable
 
 from conftest import Person
+from factories import make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import make_portfolio, seat, upload
+from helpers_documents import upload
 from playwright.sync_api import Page
 from test_reading import three_page_pdf, word_document
 
-from browser.conftest import assert_accessible, press
+from browser.steps import assert_accessible, press
 from portal.models import Role
 
 

@@ -7,11 +7,12 @@ key-message forms).
 from collections.abc import Callable
 
 from conftest import Person
+from factories import make_panel
 from flask import Flask
-from helpers_reviews import base, make_meeting
+from helpers_reviews import base
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible
+from browser.steps import assert_accessible
 from portal import clock
 from portal.extensions import db
 from portal.models import FeedbackRelease, Meeting, Role
@@ -30,7 +31,7 @@ def test_pages_of_a_published_meeting_say_it_is_closed(app: Flask, live_url: str
                                                         signed_in_page: SignedInPage) -> None:
     chair_page, chair = signed_in_page(Role.MEMBER, name="Chair Person")
     member_page, member = signed_in_page(Role.MEMBER, name="Member One")
-    panel = make_meeting(app, [(chair.id, "chair"), (member.id, "member")])
+    panel = make_panel(app, [(chair.id, "chair"), (member.id, "member")])
     with app.app_context():
         db.session.get_one(Meeting, panel.meeting_id).minutes_published_at = clock.now()
         db.session.commit()
@@ -51,7 +52,7 @@ def test_pages_of_a_published_meeting_say_it_is_closed(app: Flask, live_url: str
 def test_minutes_editor_after_release_offers_no_key_message_changes(app: Flask, live_url: str,
                                                                     signed_in_page: SignedInPage) -> None:
     chair_page, chair = signed_in_page(Role.MEMBER, name="Chair Person")
-    panel = make_meeting(app, [(chair.id, "chair")])
+    panel = make_panel(app, [(chair.id, "chair")])
     with app.app_context():
         db.session.add(FeedbackRelease(meeting_id=panel.meeting_id, target_on=clock.now().date(),
                                        released_at=clock.now(), released_by_id=chair.id))

@@ -13,8 +13,7 @@ from flask import Flask
 from helpers_pages import LONG_WORD, Journey, build_journey
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import assert_accessible, browser_sign_in, press
-from browser.test_cycle_journey import HEADER, ROWS
+from browser.steps import HEADER, ROWS, assert_accessible, browser_sign_in, press
 from portal.models import Role
 
 SMALL = {"width": 320, "height": 640}

@@ -10,7 +10,7 @@ from helpers_reports import build_meeting
 from helpers_reviews import london_morning
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal import clock
 from portal.extensions import db
 from portal.models import Meeting, Role

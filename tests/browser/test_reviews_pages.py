@@ -5,11 +5,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from conftest import Person, sign_in
+from factories import make_panel
 from flask import Flask
-from helpers_reviews import answers_for, base, complete, london_morning, make_meeting
+from helpers_reviews import answers_for, base, complete, london_morning
 from playwright.sync_api import Page
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal import clock
 from portal.extensions import db
 from portal.models import Meeting, MeetingMember, Role
@@ -20,7 +21,7 @@ SignedInPage = Callable[..., tuple[Page, Person]]
 def test_member_pages(app: Flask, live_url: str, signed_in_page: SignedInPage, make_user) -> None:
     page, member = signed_in_page(Role.MEMBER, name="Member One")
     other = make_user(Role.MEMBER, name="Member Two")
-    panel = make_meeting(app, [(member.id, "member"), (other.id, "member")])
+    panel = make_panel(app, [(member.id, "member"), (other.id, "member")])
     pid = panel.portfolio_ids[0]
     url = live_url + base(panel, pid)
     page.goto(f"{live_url}/reviews/meetings/{panel.meeting_id}")
@@ -65,7 +66,7 @@ def test_member_pages(app: Flask, live_url: str, signed_in_page: SignedInPage, m
 
 def test_submitted_and_others(app: Flask, live_url: str, signed_in_page: SignedInPage, make_user) -> None:
     page, member = signed_in_page(Role.MEMBER, name="Member One")
-    panel = make_meeting(app, [(member.id, "member")], portfolios=1)
+    panel = make_panel(app, [(member.id, "member")], portfolios=1)
     pid = panel.portfolio_ids[0]
     url = live_url + base(panel, pid)
     for key in ("part1", "part2", "support", "part3"):
@@ -98,7 +99,7 @@ def test_submitted_and_others(app: Flask, live_url: str, signed_in_page: SignedI
 
 def test_chair_and_lead_pages(app: Flask, live_url: str, signed_in_page: SignedInPage, make_user) -> None:
     page, chair = signed_in_page(Role.MEMBER, name="Chair Person")
-    panel = make_meeting(app, [(chair.id, "chair")])
+    panel = make_panel(app, [(chair.id, "chair")])
     record = f"{live_url}/reviews/meetings/{panel.meeting_id}/record"
     page.goto(record)
     assert_accessible(page)

@@ -8,8 +8,8 @@ from flask import Flask
 from helpers_auth import SIGN_IN_FAILED, new_recovery_codes, wrong_code
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import assert_accessible, press
-from browser.conftest import assert_accessible as check_accessible
+from browser.steps import assert_accessible, press
+from browser.steps import assert_accessible as check_accessible
 from portal import clock
 from portal.admin import services as admin_services
 from portal.extensions import db

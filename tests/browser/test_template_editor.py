@@ -6,7 +6,7 @@ from collections.abc import Callable
 from conftest import Person
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import assert_accessible, browser_sign_in, press
+from browser.steps import assert_accessible, browser_sign_in, press
 from portal.models import Role
 
 SignedInPage = Callable[..., tuple[Page, Person]]

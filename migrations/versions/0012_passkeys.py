@@ -1,7 +1,7 @@
 """passkeys and security keys: each person's WebAuthn credentials, and the challenges waiting for an answer
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 09:36:15.718808
 
 `passkeys` holds each credential's id, public key (COSE), signature counter, name and when it was last used.
@@ -14,8 +14,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

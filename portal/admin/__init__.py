@@ -1,0 +1,1 @@
+"""The admin area: people, invitations, organisations, undelivered email and the audit trail."""
