@@ -12,8 +12,7 @@ from conftest import Person, fresh_code
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page
 
-from browser.conftest import assert_accessible, press
-from browser.steps import invite
+from browser.steps import assert_accessible, invite, press
 from browser.test_journeys import press_enter, tab_to
 from browser.test_reflow import SMALL, _widths
 from browser.test_sign_in_messages_and_reset import _reset_link
@@ -124,8 +123,9 @@ def test_enrol_with_a_passkey_sign_out_and_sign_in_with_it(app: Flask, site: str
 
     # Their only passkey cannot be removed: the page says why and offers the ways to add another.
     page.goto(site + "/account")
-    page.get_by_role("link", name="Remove My laptop").click()
-    assert page.get_by_text("You cannot remove this passkey").is_visible()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Remove My laptop").click()
+    page.get_by_text("You cannot remove this passkey").wait_for()
     assert page.get_by_label("Password").count() == 0
     assert_accessible(page)
 
@@ -162,7 +162,8 @@ def test_add_a_passkey_from_the_account_page_and_remove_it(app: Flask, site: str
     assert_accessible(page)
 
     # Removing it: the password, and the passkey itself as the second factor.
-    page.get_by_role("link", name="Remove Work laptop").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Remove Work laptop").click()
     assert_accessible(page)
     page.get_by_label("Password", exact=True).fill(person.password)
     use_passkey(page, "Continue with a passkey")
