@@ -91,11 +91,14 @@ def _deliver_file(message: EmailMessage, item: Claimed) -> None:
     folder = Path(current_app.config["OUTBOX_DIR"])
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{item.id:08d}.eml"
-    # Created 0600 from the start: the links in these files are as good as passwords until used.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = folder / f".{item.id:08d}.eml.partial"
+    # Created 0600 from the start: the links in these files are as good as passwords until used. Written under a
+    # hidden name and renamed into place, so whoever reads the outbox never sees a half-written message.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(bytes(message))
-    path.chmod(0o600)  # in case the file already existed with wider permissions
+    partial.chmod(0o600)  # in case the file already existed with wider permissions
+    os.replace(partial, path)
 
 
 def _deliver_smtp(message: EmailMessage, item: Claimed) -> None:

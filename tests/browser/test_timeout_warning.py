@@ -27,6 +27,9 @@ def _signed_in(app: Flask, live_url: str, new_context: Callable[..., BrowserCont
     page.clock.install()  # the page's timers run on a clock the test moves, with the portal's clock beside it
     browser_sign_in(page, live_url, person, app)
     page.goto(live_url + "/account")
+    # One round trip to the page before the test moves its clock: moved straight after the navigation, the page's
+    # clock could run on before the new document's timers were set, and the warning never came.
+    page.wait_for_function("() => document.readyState === 'complete'")
     return page
 
 
