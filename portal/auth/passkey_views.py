@@ -5,15 +5,16 @@ cookie) and hands the options to static/src/passkeys.js in a data attribute; the
 answer with the form. Without JavaScript or WebAuthn the page says plainly what to do instead.
 """
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
 from portal import access
 from portal.auth import login, passkeys, services
 from portal.auth import passkey_forms as forms
 from portal.auth.views import ENROLMENT_LINKS
+from portal.errors import or_404
 from portal.models import AccountLink, LinkPurpose, User, UserSession
-from portal.web import Page, add_error
+from portal.web import Page, add_error, filled
 
 bp = Blueprint("passkeys", __name__)
 
@@ -39,7 +40,8 @@ def _start(purpose: passkeys.Purpose, user: User | None = None, auth_session: Us
 
 def _handle() -> str:
     """The handle of the ceremony under way, forgotten now: an answer is accepted once."""
-    return session.pop(HANDLE, "")
+    handle = session.pop(HANDLE, "")
+    return handle if isinstance(handle, str) else ""
 
 
 def _status(form: FlaskForm) -> int:
@@ -57,7 +59,7 @@ def sign_in() -> Page:
         return redirect(url_for("pages.dashboard"))
     form = forms.PasskeyForm()
     if form.validate_on_submit():
-        outcome = passkeys.sign_in_passwordless(_handle(), form.credential.data, *_client(), g.auth_session)
+        outcome = passkeys.sign_in_passwordless(_handle(), filled(form.credential.data), *_client(), g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
@@ -76,7 +78,7 @@ def second_factor() -> Page:
         return redirect(url_for("auth.sign_in"))
     form = forms.PasskeyForm()
     if form.validate_on_submit():
-        outcome = passkeys.sign_in_second_factor(g.auth_session, _handle(), form.credential.data, *_client())
+        outcome = passkeys.sign_in_second_factor(g.auth_session, _handle(), filled(form.credential.data), *_client())
         if outcome.ok:
             login.set_cookie(outcome.token)
             return redirect(login.local_redirect_target(request.args.get("next")) or url_for("pages.dashboard"))
@@ -102,8 +104,8 @@ def enrol(token: str) -> Page:
         return redirect(url_for("auth.accept_link", token=token))
     form = forms.NewPasskeyForm()
     if form.validate_on_submit():
-        outcome = passkeys.enrol_with_passkey(link, _handle(), form.credential.data, form.name.data, *_client(),
-                                              g.auth_session)
+        outcome = passkeys.enrol_with_passkey(link, _handle(), filled(form.credential.data), filled(form.name.data),
+                                              *_client(), g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
@@ -125,8 +127,8 @@ def reset_enrol(token: str) -> Page:
     if not passkeys.reset_setup_open(link, form.pending.data or ""):
         return redirect(url_for("auth.accept_link", token=token))
     if not starting and form.validate_on_submit():
-        outcome = passkeys.reset_with_passkey(link, form.pending.data, _handle(), form.credential.data,
-                                              form.name.data, *_client(), g.auth_session)
+        outcome = passkeys.reset_with_passkey(link, filled(form.pending.data), _handle(), filled(form.credential.data),
+                                              filled(form.name.data), *_client(), g.auth_session)
         if outcome.ok:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=False)
@@ -154,8 +156,8 @@ def add() -> Page:
     user = access.require_user()
     form = forms.ConfirmItIsYouForm()
     if form.validate_on_submit():
-        outcome = passkeys.start_adding(user, g.auth_session, form.password.data, form.code.data, _handle(),
-                                        form.credential.data)
+        outcome = passkeys.start_adding(user, g.auth_session, filled(form.password.data),
+                                        form.code.data or "", _handle(), form.credential.data or "")
         if outcome.ok:
             return _new_passkey_page(forms.AddPasskeyForm(formdata=None, pending=outcome.pending), 200)
         add_error(form[outcome.field if outcome.field != "credential" else "code"], outcome.message)
@@ -174,8 +176,8 @@ def add_new() -> Page:
     user = access.require_user()
     form = forms.AddPasskeyForm()
     if form.validate_on_submit():
-        outcome = passkeys.add_passkey(user, g.auth_session, form.pending.data, _handle(), form.credential.data,
-                                       form.name.data)
+        outcome = passkeys.add_passkey(user, g.auth_session, filled(form.pending.data), _handle(),
+                                       filled(form.credential.data), filled(form.name.data))
         if outcome.ok:
             flash("Your passkey or security key has been added. You can use it the next time you sign in.")
             return redirect(url_for("auth.account"))
@@ -194,13 +196,11 @@ def add_new() -> Page:
 def remove(passkey_id: int) -> Page:
     """Remove a passkey, with the password and a second factor; never the last way to sign in."""
     user = access.require_user()
-    passkey = passkeys.passkey_or_404(user, passkey_id)
-    if passkey is None:
-        abort(404)
+    passkey = or_404(passkeys.passkey_of(user, passkey_id))
     form = forms.ConfirmItIsYouForm()
     if form.validate_on_submit():
-        outcome = passkeys.remove_passkey(user, g.auth_session, passkey, form.password.data, form.code.data,
-                                          _handle(), form.credential.data)
+        outcome = passkeys.remove_passkey(user, g.auth_session, passkey, filled(form.password.data),
+                                          form.code.data or "", _handle(), form.credential.data or "")
         if outcome.ok:
             flash("The passkey or security key has been removed. Any other sessions have been signed out.")
             return redirect(url_for("auth.account"))

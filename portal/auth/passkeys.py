@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from portal import audit, clock, mail
 from portal.auth import services, sessions, throttle
 from portal.auth.services import Outcome
-from portal.extensions import db
+from portal.extensions import db, rows_affected
 from portal.models import AccountLink, AuditEvent, Passkey, PasskeyChallenge, SessionStage, User, UserSession
 from portal.security import crypto, passwords, tokens
 from portal.security import passkeys as webauthn
@@ -72,7 +72,7 @@ def count_of(user: User) -> int:
     return db.session.scalar(select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)) or 0
 
 
-def passkey_or_404(user: User, passkey_id: int) -> Passkey | None:
+def passkey_of(user: User, passkey_id: int) -> Passkey | None:
     """One of the person's own passkeys, or None (the view answers 404: another person's is never revealed)."""
     return db.session.scalar(select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id))
 
@@ -122,8 +122,8 @@ def _take_challenge(handle: str, purpose: Purpose, user: User | None, session: U
     row = db.session.get(PasskeyChallenge, tokens.hash_token(handle))
     if row is None:
         return None
-    taken = db.session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.id == row.id)
-                               .execution_options(synchronize_session=False)).rowcount == 1
+    taken = rows_affected(db.session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.id == row.id)
+                                             .execution_options(synchronize_session=False))) == 1
     db.session.expunge(row)
     fresh = clock.now() - clock.as_utc(row.created_at) <= timedelta(seconds=webauthn.CHALLENGE_SECONDS)
     matches = (row.purpose == purpose.value and row.user_id == (user.id if user else None)
@@ -361,7 +361,7 @@ def has_authenticator_app(user: User) -> bool:
 def remove_all(user: User) -> int:
     """Delete every passkey and pending challenge of the person (the Lead's reset; the caller audits and commits)."""
     db.session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.user_id == user.id))
-    return db.session.execute(delete(Passkey).where(Passkey.user_id == user.id)).rowcount
+    return rows_affected(db.session.execute(delete(Passkey).where(Passkey.user_id == user.id)))
 
 
 # Signing in ------------------------------------------------------------------------------------------------
@@ -395,12 +395,12 @@ def _check_assertion(user: User | None, challenge: bytes | None, response_json: 
     if require_verification and not assertion.user_verified:
         return "no_verification"
     # Compare-and-set: of two answers with the same counter only one moves it forward.
-    moved = db.session.execute(
+    moved = rows_affected(db.session.execute(
         update(Passkey).where(Passkey.id == passkey.id)
         .where((Passkey.sign_count < assertion.sign_count) | ((Passkey.sign_count == 0) & (assertion.sign_count == 0)))
         .values(sign_count=assertion.sign_count, last_used_at=clock.now(), backed_up=assertion.backed_up)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )) == 1
     if not moved:
         return "cloned"
     db.session.refresh(passkey)

@@ -52,7 +52,10 @@ def security_code() -> Page:
         return redirect(url_for("auth.sign_in"))
     has_passkeys = passkeys.count_of(g.pending_user) > 0
     if request.method == "GET" and has_passkeys and request.args.get("use") != "code":
-        return redirect(url_for("passkeys.second_factor", **request.args))  # their passkey first; codes a link away
+        # Their passkey first; codes are a link away. Only the page to return to travels on.
+        next_path = login.local_redirect_target(request.args.get("next"))
+        return redirect(url_for("passkeys.second_factor", next=next_path) if next_path
+                        else url_for("passkeys.second_factor"))
     form = forms.CodeForm()
     if form.validate_on_submit():
         outcome = services.sign_in_code(g.auth_session, filled(form.code.data), *_client())
