@@ -1,4 +1,4 @@
-"""Passkeys and security keys over HTTP, answered by a software authenticator (tests/helpers_passkeys.py):
+"""Passkeys and security keys over HTTP, answered by a software authenticator (tests/soft_authenticator.py):
 enrolment, adding, signing in as the second factor and on its own, removing, and every refusal."""
 
 import json
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from conftest import csrf_from, fresh_code, outbox, sign_in, submit
 from helpers_auth import GOOD_PASSWORD, invite, password_step, sign_out
-from helpers_passkeys import SoftAuthenticator, options_in
+from soft_authenticator import SoftAuthenticator, options_in
 from sqlalchemy import func, select
 
 from portal import clock

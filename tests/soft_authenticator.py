@@ -1,11 +1,15 @@
 """A software authenticator for the HTTP tests: it answers the portal's WebAuthn options as a browser and a passkey
 or security key would (attestation "none", ES256), so the whole server side runs without a browser.
 
+It is a module of its own, not part of tests/factories.py, because it makes no rows: it is a small client-side
+implementation of the WebAuthn ceremonies (CBOR, COSE keys, authenticator data, ECDSA signatures) that the tests
+drive through the real pages. Passkey rows made directly in the database come from factories.add_passkey.
 The browser tests drive Chromium's own virtual authenticator instead (tests/browser/test_passkeys.py).
 """
 
 import base64
 import hashlib
+import html as html_module
 import json
 import re
 import secrets
@@ -30,8 +34,6 @@ def unb64url(text: str) -> bytes:
 
 def options_in(html: str) -> dict:
     """The WebAuthn options a page hands its script (in the data-passkey-options attribute)."""
-    import html as html_module
-
     found = OPTIONS.search(html)
     assert found, "the page offers no passkey ceremony"
     return json.loads(html_module.unescape(found.group(1)))
