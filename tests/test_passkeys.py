@@ -273,7 +273,9 @@ def test_an_invitee_enrols_with_a_passkey_instead_of_an_app(app, admin_client, c
     link = invite(app, admin, "kim@example.org")
     response = submit(client, link, {"password": GOOD_PASSWORD, "confirm": GOOD_PASSWORD})
     assert response.headers["Location"].endswith(link + "/authenticator")
-    assert f'href="{link}/passkey"' in client.get(link + "/authenticator").get_data(as_text=True)
+    choice = client.get(link + "/authenticator").get_data(as_text=True)  # both ways on the one page
+    assert f'href="{link}/passkey"' in choice and 'id="typed-key"' in choice
+    assert ">Or use a passkey or security key</h2>" in choice  # found by moving through the headings
     key = SoftAuthenticator()
     html = client.get(link + "/passkey").get_data(as_text=True)
     response = client.post(link + "/passkey", data={"csrf_token": csrf_from(html), "name": "My laptop",
