@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     from portal.admin.views import bp as admin_bp
+    from portal.auth.passkey_views import bp as passkeys_bp
     from portal.auth.views import bp as auth_bp
     from portal.documents.views import bp as documents_bp
     from portal.meetings.views import bp as meetings_bp
@@ -65,9 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
 
-    for blueprint in (health_bp, pages_bp, auth_bp, admin_bp, portfolios_bp, documents_bp, reading_bp, meetings_bp,
-                      reviews_bp,
-                      reports_bp):
+    for blueprint in (health_bp, pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, reading_bp,
+                      meetings_bp, reviews_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     access.install(app)

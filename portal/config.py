@@ -9,6 +9,9 @@ from flask import Flask
 DEFAULTS: dict[str, Any] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "ORGANISATION_NAME": "Moderation portal",
+    # Passkeys (WebAuthn): the relying-party id (a domain) and the exact origin; None: BASE_URL's host and origin.
+    "PASSKEY_RP_ID": None,
+    "PASSKEY_ORIGIN": None,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
     "SESSION_WARNING_SECONDS": 120,  # the timeout warning appears this long before an idle session ends

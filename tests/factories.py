@@ -9,7 +9,8 @@ HTTP helpers (uploads through the real forms, filling in assessments) stay in th
 - meetings: make_meeting (seats only), make_panel (seats and a sample of new portfolios), seat (a person on a new
   meeting that sampled these portfolios);
 - documents: add_document_row (rows only, no file), store_document (encrypted through the blob store, as an upload
-  is), add_panel_copy, blob_path.
+  is), add_panel_copy, blob_path;
+- sign-in: add_passkey (a passkey or security key row; the ceremonies themselves are tests/soft_authenticator.py).
 """
 
 import json
@@ -38,6 +39,7 @@ from portal.models import (
     PanelCopy,
     PanelRole,
     PanelView,
+    Passkey,
     Portfolio,
     SampledPortfolio,
     SampleDraw,
@@ -275,3 +277,14 @@ def owner_id(app: Flask) -> int:
     """Any user's id (documents need an uploader)."""
     with app.app_context():
         return db.session.scalar(select(User.id).limit(1))
+
+
+def add_passkey(app: Flask, user_id: int, name: str = "Blue security key") -> int:
+    """A passkey or security key row for the person, as if added earlier (its key is random bytes: it is counted
+    and listed, not signed in with; tests that sign in with one use tests/soft_authenticator.py)."""
+    with app.app_context():
+        passkey = Passkey(user_id=user_id, credential_id=secrets.token_urlsafe(16), public_key=secrets.token_bytes(77),
+                          user_handle=secrets.token_urlsafe(32), name=name, transports="usb", created_at=clock.now())
+        db.session.add(passkey)
+        db.session.commit()
+        return passkey.id

@@ -4,7 +4,7 @@ remind the rest; a member who has lost every factor is told how to get help."""
 from datetime import date, timedelta
 
 from conftest import csrf_from, outbox, sign_in, submit
-from factories import make_panel
+from factories import add_passkey, make_panel
 from sqlalchemy import delete, select
 
 from portal import clock
@@ -63,6 +63,25 @@ def test_the_chair_sees_who_has_signed_in_since_being_added_and_with_which_facto
     row = _row(page, "Early Bird")
     assert "Signed in " in row and "Not yet" not in row and "Authenticator app, 1 recovery code" in row
     assert "Remind them to sign in" in page
+
+
+def test_the_chair_sees_passkeys_and_security_keys_among_the_factors(app, signed_in, make_user):
+    chair, chair_person = signed_in(Role.MEMBER, name="Chair Fictional")
+    keys_only = make_user(Role.MEMBER, name="Keys Only")  # enrolled with a security key: no authenticator app
+    both = make_user(Role.MEMBER, name="App And Key")
+    panel = make_panel(app, [(chair_person.id, "chair"), (keys_only.id, "member"), (both.id, "member")])
+    with app.app_context():
+        db.session.get(User, keys_only.id).totp_secret = None
+        db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id.in_([keys_only.id, both.id])))
+        db.session.commit()
+    add_passkey(app, keys_only.id, "Blue security key")
+    add_passkey(app, keys_only.id, "Work laptop")
+    add_passkey(app, both.id)
+    page = _record(chair, panel.meeting_id)
+    keys_row, both_row = _row(page, "Keys Only"), _row(page, "App And Key")
+    assert "2 passkeys or security keys" in keys_row and "Authenticator app" not in keys_row
+    assert "None: needs" not in keys_row
+    assert "Authenticator app, 1 passkey or security key" in both_row
 
 
 def test_the_chair_reminds_only_those_who_have_not_signed_in(app, signed_in, make_user):

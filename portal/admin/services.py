@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, u
 from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail
-from portal.auth import sessions
+from portal.auth import passkeys, sessions
 from portal.auth.services import invitation_hours, new_link
 from portal.extensions import db
 from portal.models import (
@@ -131,7 +131,7 @@ def change_role(actor: User, user: User, role: Role) -> None:
 
 
 def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> AccountLink:
-    """For a lost phone: clear the authenticator and recovery codes, end sessions, email a set-up link.
+    """For a lost phone or key: clear the authenticator, passkeys and recovery codes, end sessions, email a link.
 
     The link asks for the person's password and sets up a new authenticator. Only when the Lead says the person
     has forgotten their password too does it ask them to choose a new one instead; that rests on the email address
@@ -141,6 +141,7 @@ def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> 
     user.totp_last_step = None
     user.enrolled_at = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    removed_passkeys = passkeys.remove_all(user)
     sessions.end_others(user)
     _revoke_links(user)
     hours = invitation_hours()
@@ -151,7 +152,8 @@ def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> 
                link_url=mail.external_url("auth.accept_link", token=token),
                hours=hours, keeps_password=not forgot_password and user.password_hash is not None)
     db.session.flush()
-    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id, new_password=forgot_password)
+    audit.record(actor, "2fa.reset_by_admin", f"user:{user.id}", link=link.id, new_password=forgot_password,
+                 passkeys_removed=removed_passkeys)
     db.session.commit()
     return link
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from portal import audit, clock, mail, visibility
 from portal.extensions import db
-from portal.models import AuditEvent, Meeting, RecoveryCode, User
+from portal.models import AuditEvent, Meeting, Passkey, RecoveryCode, User
 
 SIGNED_IN = "sign_in.succeeded"
 
@@ -34,9 +34,11 @@ class MemberSignIn:
         return self.last_sign_in is not None
 
 
-def second_factors(user: User, recovery_codes: int) -> list[str]:
+def second_factors(authenticator_app: bool, passkeys: int, recovery_codes: int) -> list[str]:
     """The person's second factors in plain words (an empty list: they have lost every one)."""
-    factors = ["Authenticator app"] if user.enrolled_at is not None else []
+    factors = ["Authenticator app"] if authenticator_app else []
+    if passkeys:
+        factors.append(f"{passkeys} {'passkey or security key' if passkeys == 1 else 'passkeys or security keys'}")
     if recovery_codes:
         factors.append(f"{recovery_codes} recovery {'code' if recovery_codes == 1 else 'codes'}")
     return factors
@@ -54,13 +56,19 @@ def check(meeting: Meeting) -> list[MemberSignIn]:
     codes = dict(db.session.execute(
         select(RecoveryCode.user_id, func.count()).where(RecoveryCode.user_id.in_(ids), RecoveryCode.used_at.is_(None))
         .group_by(RecoveryCode.user_id)).all())
+    keys = dict(db.session.execute(
+        select(Passkey.user_id, func.count()).where(Passkey.user_id.in_(ids)).group_by(Passkey.user_id)).all())
+    # An enrolled person with no app secret set up with a passkey instead; the secret itself is never loaded.
+    apps = set(db.session.scalars(
+        select(User.id).where(User.id.in_(ids), User.enrolled_at.is_not(None), User.totp_secret.is_not(None))))
     result = []
     for seat in seats:
         since = seat.added_at or meeting.created_at
         last = latest.get(seat.user_id)
         signed_in = last if last is not None and clock.as_utc(last) >= clock.as_utc(since) else None
         result.append(MemberSignIn(seat.user, seat.role_label, seat.added_at, signed_in,
-                                   second_factors(seat.user, codes.get(seat.user_id, 0))))
+                                   second_factors(seat.user_id in apps, keys.get(seat.user_id, 0),
+                                                  codes.get(seat.user_id, 0))))
     return result
 
 

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from werkzeug.wrappers import Response
 
 from portal import access
-from portal.auth import forms, keeping, login, services, sessions
+from portal.auth import forms, keeping, login, passkeys, services, sessions
 from portal.models import AccountLink, LinkPurpose
 from portal.web import Page, add_error, filled
 
@@ -50,6 +50,12 @@ def security_code() -> Page:
         return redirect(url_for("pages.dashboard"))
     if g.pending_user is None:
         return redirect(url_for("auth.sign_in"))
+    has_passkeys = passkeys.count_of(g.pending_user) > 0
+    if request.method == "GET" and has_passkeys and request.args.get("use") != "code":
+        # Their passkey first; codes are a link away. Only the page to return to travels on.
+        next_path = login.local_redirect_target(request.args.get("next"))
+        return redirect(url_for("passkeys.second_factor", next=next_path) if next_path
+                        else url_for("passkeys.second_factor"))
     form = forms.CodeForm()
     if form.validate_on_submit():
         outcome = services.sign_in_code(g.auth_session, filled(form.code.data), *_client())
@@ -58,7 +64,8 @@ def security_code() -> Page:
             target = login.local_redirect_target(request.args.get("next"))
             return redirect(target or url_for("pages.dashboard"))
         add_error(form.code, outcome.message)
-    return render_template("auth/security_code.html", form=form), 200 if not form.errors else 400
+    return render_template("auth/security_code.html", form=form, has_passkeys=has_passkeys,
+                           has_app=passkeys.has_authenticator_app(g.pending_user)), 200 if not form.errors else 400
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -106,7 +113,7 @@ def enrol(token: str) -> Page:
             login.set_cookie(outcome.token)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, first_time=True)
         add_error(form.code, outcome.message)
-    return render_template("auth/enrol.html", form=form, **services.enrolment_details(link)), (
+    return render_template("auth/enrol.html", form=form, token=token, **services.enrolment_details(link)), (
         400 if form.errors else 200
     )
 
@@ -191,6 +198,8 @@ def account() -> str:
         sessions=sessions.active(user),
         current_session=g.auth_session,
         codes_left=services.unused_recovery_codes(user),
+        passkeys=passkeys.passkeys_of(user),
+        has_app=passkeys.has_authenticator_app(user),
     )
 
 

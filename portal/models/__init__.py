@@ -1,7 +1,16 @@
 """Typed SQLAlchemy models, one module per area. Importing this package registers every table."""
 
 from portal.models.audit import AuditEvent, AuditHead
-from portal.models.auth import AccountLink, KeptForm, LinkPurpose, SessionStage, SignInAttempt, UserSession
+from portal.models.auth import (
+    AccountLink,
+    KeptForm,
+    LinkPurpose,
+    Passkey,
+    PasskeyChallenge,
+    SessionStage,
+    SignInAttempt,
+    UserSession,
+)
 from portal.models.base import Base
 from portal.models.deployment import Deployment, KeyCheck
 from portal.models.documents import (
@@ -97,6 +106,8 @@ __all__ = [
     "PanelCopy",
     "PanelRole",
     "PanelView",
+    "Passkey",
+    "PasskeyChallenge",
     "Portfolio",
     "ReadReceipt",
     "ReadingNote",

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, EncryptedText, UTCDateTime
@@ -76,6 +76,41 @@ class SignInAttempt(Base):
     ip: Mapped[str] = mapped_column(String(45), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Passkey(Base):
+    """A passkey or security key (a WebAuthn credential) a person signs in with; only its public key is stored."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, as the browser sends it
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE-encoded
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)  # the authenticator's counter (uint32)
+    user_handle: Mapped[str] = mapped_column(String(64))  # base64url of the random user id given to authenticators
+    name: Mapped[str] = mapped_column(String(60))
+    transports: Mapped[str] = mapped_column(String(200), default="")  # comma-separated hints for the browser
+    user_verified: Mapped[bool] = mapped_column(Boolean, default=False)  # a PIN or biometric at registration
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)  # a synced passkey, not bound to one device
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge waiting for its answer: single use (deleted when answered), short-lived, and bound to
+    a handle held in the browser's signed state cookie and, when there is one, to the server-side session."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the handle in the state cookie
+    purpose: Mapped[str] = mapped_column(String(20))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class KeptForm(Base):
