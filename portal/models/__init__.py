@@ -12,6 +12,7 @@ from portal.models.documents import (
     DocumentVersion,
     EvidenceType,
     IdSequence,
+    NamesCheck,
     PanelCopy,
     ReadReceipt,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "Minutes",
     "MinutesRevision",
     "MinutesStatus",
+    "NamesCheck",
     "Nqsw",
     "Organisation",
     "OrganisationKind",
