@@ -96,6 +96,12 @@ def findings(version: DocumentVersion) -> list[Finding]:
             for item in json.loads(version.names_found)]
 
 
+def naming(documents: Iterable[Document]) -> list[tuple[Document, list[Finding]]]:
+    """The documents whose current version still names someone, with what was found (no query)."""
+    return [(d, findings(d.current_version)) for d in documents
+            if d.current_version is not None and d.current_version.names_check == NamesCheck.NAMED]
+
+
 CHECK_LABELS = {
     None: "Not checked yet",
     NamesCheck.CLEAR: "No names found",
