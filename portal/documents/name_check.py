@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from portal import clock
 from portal.documents.names import Finder, Found, Name, describe_pages
@@ -37,9 +37,11 @@ def names_for(portfolio: Portfolio) -> list[Name]:
 
 
 def _registry() -> list[Name]:
-    names = [Name(name, OTHER_NQSW) for name in db.session.scalars(select(Nqsw.name).order_by(Nqsw.id))]
-    return names + [Name(name, OTHER_ASSESSOR)
-                    for name in db.session.scalars(select(Assessor.name).order_by(Assessor.id))]
+    """Everyone in the registry, NQSWs first (one query)."""
+    everyone = union_all(select(Nqsw.name, literal(OTHER_NQSW).label("who"), literal(0).label("part"),
+                                Nqsw.id.label("at")),
+                         select(Assessor.name, literal(OTHER_ASSESSOR), literal(1), Assessor.id))
+    return [Name(row.name, row.who) for row in db.session.execute(everyone.order_by("part", "at"))]
 
 
 def finder_for(portfolio: Portfolio | None) -> Finder:
