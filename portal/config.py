@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "JOB_OUTBOX_PRUNE_MINUTES": 24 * 60,
     "JOB_AUDIT_ANCHOR_MINUTES": 24 * 60,
     "JOB_REMINDERS_MINUTES": 60,
+    "JOB_NAME_CHECK_MINUTES": 10,
     # Automatic reminders (portal/reviews/reminders.py): days before a meeting's reading deadline, and before the
     # panel's access window closes.
     "REMINDER_DAYS_BEFORE_DEADLINE": (7, 3, 1),

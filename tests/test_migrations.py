@@ -236,11 +236,14 @@ def _as_before_0006(engine) -> None:
 
 # Encrypted tables created after 0006: their own migrations make them, and the models bind them to rows from the start.
 CREATED_AFTER_0006 = {"kept_forms", "reading_notes"}
+# Encrypted columns added to older tables after 0006 (empty when added, and bound to rows from the start).
+ADDED_AFTER_0006 = {"document_versions": {"names_found"}}
 
 
 def test_0006_covers_every_encrypted_column_of_the_models() -> None:
     tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0006().TABLES}
-    assert tables == {(item.table.name, item.identity.name, frozenset(c.name for c in item.columns))
+    assert tables == {(item.table.name, item.identity.name,
+                       frozenset(c.name for c in item.columns) - ADDED_AFTER_0006.get(item.table.name, set()))
                       for item in keys.encrypted_tables() if item.table.name not in CREATED_AFTER_0006}
 
 

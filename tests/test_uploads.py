@@ -161,6 +161,7 @@ def test_50mb_upload_never_puts_plaintext_on_disk(scanning: Path | None, app: Fl
     with app.app_context():
         version = db.session.get(DocumentVersion, version_id)
         assert version.cleaning == "cleaned" and version.panel_copy.size > 50 * MB - 4096  # the panel's copy
+        assert version.names_check == "clear"  # its text was searched for names, in memory, while watched
     if scanning is not None:  # clamd holds the stream while it scans it: in memory, never on a disk
         assert _on_memory_filesystem(scanning) and _files_with([scanning], marker) == []
 

@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import audit, clock, visibility
-from portal.documents import antivirus, archives, cleaning, identifiers, readahead, stamping
+from portal.documents import antivirus, archives, cleaning, identifiers, name_check, readahead, stamping
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
+from portal.documents.names import Finder
 from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
@@ -24,12 +25,14 @@ from portal.models import (
     Document,
     DocumentVersion,
     EvidenceType,
+    Meeting,
     MeetingMember,
     PageRead,
     PanelCopy,
     Portfolio,
     ReadReceipt,
     SampledPortfolio,
+    SampleDraw,
     User,
 )
 from portal.security import crypto, streams
@@ -105,11 +108,11 @@ def panel_copy_limit() -> int:
     return int(current_app.config["PANEL_COPY_MAX_BYTES"])
 
 
-def _write_version(actor_id: int, document_id: int, version_id: int, new: NewFile,
-                   written: list[str]) -> DocumentVersion:
+def _write_version(actor_id: int, document_id: int, version_id: int, new: NewFile, written: list[str],
+                   finder: Finder) -> DocumentVersion:
     """Encrypt one file into a new blob under ids fixed beforehand (scanned on the way when CLAMD is set), check
-    it and make its panel copy. Returns its version row, not yet in the session: nothing touches the database
-    while the file streams. Raises one of REFUSALS for a file refused."""
+    it, make its panel copy and look for people's names in its text. Returns its version row, not yet in the
+    session: nothing touches the database while the file streams. Raises one of REFUSALS for a file refused."""
     store, limit = current_store(), int(current_app.config["MAX_UPLOAD_BYTES"])
     filename = clean_filename(new.filename)
     version = DocumentVersion(id=version_id, document_id=document_id, number=0, blob_id=store.new_blob_id(),
@@ -144,8 +147,12 @@ def _write_version(actor_id: int, document_id: int, version_id: int, new: NewFil
             archives.check(filename, directory, archive_limits())
     version.kek_id, version.wrapped_key = crypto.installed().wrap(data_key)
     version.size, version.digest, version.content_type = sniffer.size, digest.hexdigest(), kind.mimetype
+    # Read back once (authenticated) into memory for both the panel copy and the names check, if small enough.
+    wanted = kind.key in cleaning.CLEANERS or kind.key in name_check.READABLE
+    plaintext = _plaintext(original_blob(version)) if wanted and version.size <= panel_copy_limit() else None
+    name_check.check(version, kind.key, plaintext, finder)
     try:
-        _make_panel_copy(version, kind, written)
+        _make_panel_copy(version, kind, written, plaintext)
     except cleaning.ArchiveMismatch:
         raise archives.ArchiveRefused(f"{filename} is damaged or built to mislead the programs that open it: a "
                                       "file inside it is not what its list of contents says. Save it again from "
@@ -159,11 +166,20 @@ def _end_read() -> None:
     db.session.commit()
 
 
-def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str]) -> None:
+def _plaintext(blob: "StoredBlob") -> bytes:
+    """A blob's whole plaintext, authenticated, in memory (never on disk): one growing buffer, since joining the
+    pieces would hold them twice."""
+    buffer = io.BytesIO()
+    for piece in _verified_pieces(blob):
+        buffer.write(piece)
+    return buffer.getvalue()
+
+
+def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str], plaintext: bytes | None) -> None:
     """Store the copy everyone but the Lead receives, without identifying metadata, or record why there is none.
 
-    The plaintext is read back from the blob just stored (authenticated) and cleaned in memory, so this is done
-    only for files up to PANEL_COPY_MAX_BYTES. Raises cleaning.ArchiveMismatch for an archive that lies.
+    `plaintext` is the blob just stored, read back (authenticated) into memory, where it is cleaned; it is None
+    for files over PANEL_COPY_MAX_BYTES. Raises cleaning.ArchiveMismatch for an archive that lies.
     """
     if kind.key == "txt":
         version.cleaning = Cleaning.NOTHING_HIDDEN
@@ -171,7 +187,7 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
     if kind.key not in cleaning.CLEANERS:
         version.cleaning = Cleaning.NOT_POSSIBLE
         return
-    if version.size > panel_copy_limit():
+    if plaintext is None or version.size > panel_copy_limit():
         version.cleaning = Cleaning.TOO_LARGE
         return
     store = current_store()
@@ -182,11 +198,7 @@ def _make_panel_copy(version: DocumentVersion, kind: FileKind, written: list[str
     try:
         with store.write(copy.blob_id) as out:
             sink.out = out
-            plaintext = io.BytesIO()  # one growing buffer: joining the pieces would hold them twice
-            for piece in _verified_pieces(original_blob(version)):
-                plaintext.write(piece)
-            cleaning.clean(kind.key, plaintext, sink)
-            del plaintext
+            cleaning.clean(kind.key, io.BytesIO(plaintext), sink)
             out.write(sink.finalize())
     except cleaning.CannotClean as exc:
         log.warning("document %s version %s: no panel copy: %s", version.document_id, version.id, exc)
@@ -261,6 +273,7 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
     refused: list[Refused] = []
     stored: list[tuple[Document, DocumentVersion, NewFile]] = []
     actor_id, portfolio_id = actor.id, portfolio.id
+    finder = name_check.finder_for(portfolio)
     _end_read()
     try:
         for new in files:
@@ -272,7 +285,7 @@ def upload_many(actor: User, portfolio: Portfolio, files: Iterable[NewFile]) -> 
                 continue
             document_id, version_id = identifiers.reserve(Document.__table__, DocumentVersion.__table__)
             try:
-                version = _write_version(actor_id, document_id, version_id, new, written)
+                version = _write_version(actor_id, document_id, version_id, new, written, finder)
             except REFUSALS as exc:
                 problems.append((new.field, str(exc)))
                 refused.extend(r for r in [_refusal(exc, portfolio_id, new.filename, new.evidence_type)] if r)
@@ -318,11 +331,12 @@ def replace(actor: User, document: Document, filename: str, stream: Iterable[byt
     refused: list[Refused] = []
     actor_id, document_id = actor.id, document.id
     portfolio_id, evidence_type, title = document.portfolio_id, document.evidence_type, document.title
+    finder = name_check.finder_for(db.session.get(Portfolio, portfolio_id) if portfolio_id is not None else None)
     _end_read()
     try:
         (version_id,) = identifiers.reserve(DocumentVersion.__table__)
         version = _write_version(actor_id, document_id, version_id,
-                                 NewFile(evidence_type, title, filename, stream, declared_type), written)
+                                 NewFile(evidence_type, title, filename, stream, declared_type), written, finder)
         version.number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
                                                 .where(DocumentVersion.document_id == document_id)) or 0)
         version.document = document
@@ -371,7 +385,9 @@ def make_missing_panel_copies() -> Counter[str]:
         written: list[str] = []  # blob ids, removed again if the copy is not committed
         try:
             try:
-                _make_panel_copy(version, kind_of(version), written)
+                kind = kind_of(version)
+                small = kind.key in cleaning.CLEANERS and version.size <= panel_copy_limit()
+                _make_panel_copy(version, kind, written, _plaintext(original_blob(version)) if small else None)
             except cleaning.ArchiveMismatch:  # already stored, so not refused: the Lead is told instead
                 version.cleaning = Cleaning.UNREADABLE
             db.session.commit()
@@ -390,6 +406,53 @@ def make_missing_panel_copies() -> Counter[str]:
 
 
 # Reading ------------------------------------------------------------------------------------------
+
+
+NAME_CHECK_BATCH = 200  # versions checked again per run of the name-check job
+
+
+def versions_to_check_again() -> list[DocumentVersion]:
+    """The current versions of live documents in a meeting's current sample (minutes not yet published) that
+    have not been checked for names since that sample was drawn; at most NAME_CHECK_BATCH, oldest first."""
+    statement = (
+        select(DocumentVersion)
+        .join(Document, Document.current_version_id == DocumentVersion.id)
+        .join(SampledPortfolio, SampledPortfolio.portfolio_id == Document.portfolio_id)
+        .join(SampleDraw, SampleDraw.id == SampledPortfolio.draw_id)
+        .join(Meeting, Meeting.id == SampledPortfolio.meeting_id)
+        .where(Document.deleted_at.is_(None), DocumentVersion.wrapped_key.is_not(None),
+               Meeting.minutes_published_at.is_(None),
+               or_(DocumentVersion.names_checked_at.is_(None), DocumentVersion.names_checked_at < SampleDraw.drawn_at))
+        .order_by(DocumentVersion.id).distinct().limit(NAME_CHECK_BATCH))
+    return list(db.session.scalars(statement))
+
+
+def check_names_again() -> Counter[str]:
+    """Search the sampled documents due a check (versions_to_check_again) for people's names again, since the
+    registry may have grown since each was uploaded; each version is committed on its own, so a stopped run keeps
+    what it did. Returns how many ended in each NamesCheck state ("failed": the blob did not decrypt)."""
+    counts: Counter[str] = Counter()
+    finders: dict[int | None, Finder] = {}
+    for version in versions_to_check_again():
+        document = version.document
+        if document.portfolio_id not in finders:
+            portfolio = db.session.get(Portfolio, document.portfolio_id) if document.portfolio_id else None
+            finders[document.portfolio_id] = name_check.finder_for(portfolio)
+        kind = kind_of(version)
+        try:
+            readable = kind.key in name_check.READABLE and version.size <= panel_copy_limit()
+            plaintext = _plaintext(original_blob(version)) if readable else None
+        except crypto.DecryptionError as exc:
+            _integrity_failure(0, version.document_id, version.id, "before the names check", exc)
+            counts["failed"] += 1
+            continue
+        name_check.check(version, kind.key, plaintext, finders[document.portfolio_id])
+        counts[version.names_check or ""] += 1
+        db.session.commit()
+    if counts:
+        audit.record(None, "documents.names_checked", "", **dict(counts))
+        db.session.commit()
+    return counts
 
 
 def _live_document(portfolio_id: int, document_id: int) -> tuple[ColumnElement[bool], ...]:

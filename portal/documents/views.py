@@ -17,7 +17,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from portal import access, visibility, wording
-from portal.documents import forms, services, shredding, uploads
+from portal.documents import forms, name_check, services, shredding, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.errors import or_404
@@ -56,7 +56,9 @@ def portfolio_documents(portfolio_id: int) -> str:
     groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
     not_cleaned = services.not_cleaned(d.current_version for d in documents if d.current_version) \
         if user.is_admin else []
+    naming = name_check.naming(documents) if user.is_admin else []  # names are for the Lead's eyes only
     return render_template("documents/list.html", portfolio=portfolio, label=portfolio.label_for(user),
+                           naming=naming,
                            groups=[g for g in groups if g[1]], readers=services.readers_of(documents),
                            mine=services.my_read_states(user, documents), user=user,
                            kind_of=services.kind_of, not_cleaned=not_cleaned,
@@ -104,6 +106,8 @@ def document(portfolio_id: int, document_id: int) -> str:
                            document=doc, versions=versions, kind_of=services.kind_of,
                            panel_receives=services.panel_receives,
                            names=services.file_names(user, portfolio, doc, versions),
+                           findings=name_check.findings if user.is_admin else None,
+                           names_check=name_check.label,
                            state=services.my_read_states(user, [doc])[doc.id], user=user)
 
 

@@ -21,6 +21,7 @@ from portal.models.documents import (
     DocumentVersion,
     EvidenceType,
     IdSequence,
+    NamesCheck,
     PanelCopy,
     ReadReceipt,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "Minutes",
     "MinutesRevision",
     "MinutesStatus",
+    "NamesCheck",
     "Nqsw",
     "Organisation",
     "OrganisationKind",

@@ -81,6 +81,16 @@ class Cleaning(enum.StrEnum):
         return CLEANING_LABELS[self]
 
 
+class NamesCheck(enum.StrEnum):
+    """Whether a version's text was searched for people's names (portal/documents/name_check.py), or why not."""
+
+    CLEAR = "clear"  # searched: no name found
+    NAMED = "named"  # searched: names_found says which names, on which pages
+    NO_TEXT = "no_text"  # an image, spreadsheet or older Word file: the portal cannot read its text
+    TOO_LARGE = "too_large"  # over PANEL_COPY_MAX_BYTES: not read into memory
+    UNREADABLE = "unreadable"  # damaged or password-protected
+
+
 CLEANING_LABELS = {
     Cleaning.CLEANED: "A copy without the names hidden in the file (properties, comment and change authors)",
     Cleaning.NOTHING_HIDDEN: "The file itself: a text file hides no names",
@@ -142,6 +152,11 @@ class DocumentVersion(Base):
     # What the panel receives (a Cleaning value); None for versions stored before panel copies existed.
     cleaning: Mapped[str | None] = mapped_column(String(20))
     page_count: Mapped[int | None] = mapped_column(Integer)  # of a PDF, once the reading view has counted them
+    # The names check (portal/documents/name_check.py): a NamesCheck value, None until first checked; what was found
+    # (JSON: [{"name", "who", "pages"}], encrypted, since it holds names) and when.
+    names_check: Mapped[str | None] = mapped_column(String(20))
+    names_found: Mapped[str | None] = mapped_column(EncryptedText("document_versions.names_found"))
+    names_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
     uploaded_by: Mapped[User] = relationship()

@@ -40,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from portal import audit, clock, mail
 from portal.auth import keeping, sessions, throttle
+from portal.documents import services as documents
 from portal.extensions import db
 from portal.models import JobRun
 from portal.ops import retention
@@ -118,6 +119,17 @@ def _reminders(_checkpoint: str) -> Outcome:
     return Outcome(reminders.send_due().summary())
 
 
+def _name_check(_checkpoint: str) -> Outcome:
+    counts = documents.check_names_again()
+    if not counts:
+        return Outcome("no sampled document is due a names check")
+    named, checked = counts.get("named", 0), sum(counts.values()) - counts.get("failed", 0)
+    summary = f"checked {checked} sampled documents for names: {named} name someone"
+    if counts.get("failed"):
+        summary += f"; {counts['failed']} could not be opened (integrity failure, audited)"
+    return Outcome(summary)
+
+
 def _audit_anchor(checkpoint: str) -> Outcome:
     """Verify the audit trail against the anchor the previous run recorded, then record and log the new anchor.
 
@@ -150,6 +162,8 @@ JOBS: tuple[Job, ...] = (
     Job("audit-anchor", "verify the audit trail and record a new anchor", "JOB_AUDIT_ANCHOR_MINUTES", _audit_anchor),
     Job("reminders", "email the reading reminders, access-closing notices and Lead digests that are due",
         "JOB_REMINDERS_MINUTES", _reminders),
+    Job("name-check", "search newly sampled documents for people's names again (the registry may have grown)",
+        "JOB_NAME_CHECK_MINUTES", _name_check),
 )
 
 

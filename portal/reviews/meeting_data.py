@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal import clock, visibility
+from portal.documents import name_check
 from portal.documents.services import READ, documents_of, readiness_matrix
 from portal.extensions import db
 from portal.models import (
@@ -99,6 +100,11 @@ class MeetingData:
     def portfolio(self, portfolio_id: int) -> PortfolioData | None:
         """One sampled portfolio's data, if it is in the sample."""
         return next((p for p in self.portfolios if p.portfolio.id == portfolio_id), None)
+
+    @property
+    def sample_names(self) -> name_check.SampleNames:
+        """How many sampled documents still name someone in their text (built with documents=True)."""
+        return name_check.sample_names(row.document for p in self.portfolios for row in p.documents)
 
     @property
     def names(self) -> dict[int, str]:
