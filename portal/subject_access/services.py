@@ -5,7 +5,7 @@ it is linked to the account or has the account's email address (the portal treat
 Who may export whom is visibility.may_export_subject; `subject` is the loader and answers None for anyone else.
 
 The ZIP is built in memory and handed to the view as bytes: nothing of it is written to disk. The files people
-uploaded are not in it (their list and versions are, in documents.csv): see docs/security.md#subject-access.
+uploaded are not in it (their list and versions are, in documents.csv): see docs/operations.md#subject-access-requests.
 """
 
 import hashlib
