@@ -155,6 +155,18 @@ def test_an_nqsw_export_holds_their_registry_entries_documents_feedback_and_asse
     assert A_NOTE not in everything(files) and B_NOTE not in everything(files)
     assert listed["their_assessments.csv"]["records"] == 0
     assert "portfolio.outcome_recorded" in text(files, "audit_events.csv")
+    # Named by their account instead, the same person: the account finds the registry entry linked to it.
+    by_account = export(world.admin, f"/admin/people/{world.nqsw_account.id}/subject-access")
+    assert json.loads(by_account["person.json"])["nqsw_entries"] == person["nqsw_entries"]
+
+
+def test_an_account_finds_a_registry_entry_with_its_email_address_not_yet_linked(
+        app: Flask, world: World, make_user: Callable[..., Person]) -> None:
+    account = make_user(Role.ASSESSOR, email="Assessor1@example.org", name="Assessor Person 1")
+    files = export(world.admin, f"/admin/people/{account.id}/subject-access")
+    person = json.loads(files["person.json"])
+    assert [entry["id"] for entry in person["assessor_entries"]] == [world.assessor_id]
+    assert person["nqsw_entries"] == [] and TO_ASSESSOR in text(files, "feedback.csv")
 
 
 def test_an_assessor_export_holds_the_feedback_to_them_and_not_the_nqsws_data(app: Flask, world: World) -> None:

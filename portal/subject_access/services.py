@@ -8,6 +8,7 @@ The ZIP is built in memory and handed to the view as bytes: nothing of it is wri
 uploaded are not in it (their list and versions are, in documents.csv): see docs/operations.md#subject-access-requests.
 """
 
+import enum
 import hashlib
 import io
 import json
@@ -33,6 +34,7 @@ from portal.models import (
     Meeting,
     MeetingMember,
     Nqsw,
+    Organisation,
     OutboxMessage,
     PageRead,
     PanelView,
@@ -50,7 +52,7 @@ from portal.spreadsheet import csv_lines
 FORMAT = "subject-access-export v1"
 
 
-class Kind:
+class Kind(enum.StrEnum):
     """How the Lead named the person: by their account, or by a registry entry."""
 
     PERSON = "person"
@@ -113,7 +115,7 @@ def _account_of(entry: Nqsw | Assessor) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == entry.email.strip().lower()))
 
 
-def _find(kind: str, entry_id: int) -> Subject | None:
+def _find(kind: Kind, entry_id: int) -> Subject | None:
     if kind == Kind.PERSON:
         account = db.session.get(User, entry_id)
         if account is None:
@@ -129,10 +131,8 @@ def _find(kind: str, entry_id: int) -> Subject | None:
     return Subject(None, [entry] if isinstance(entry, Nqsw) else [], [entry] if isinstance(entry, Assessor) else [])
 
 
-def subject(actor: User, kind: str, entry_id: int) -> Subject | None:
+def subject(actor: User, kind: Kind, entry_id: int) -> Subject | None:
     """The person named by an account or a registry entry, if the acting person may export them; else None."""
-    if kind not in (Kind.PERSON, Kind.NQSW, Kind.ASSESSOR):
-        return None
     found = _find(kind, entry_id)
     if found is None or not visibility.may_export_subject(actor, found.account, found.nqsws, found.assessors):
         return None
@@ -178,7 +178,7 @@ def _assessed(person: Subject) -> list[Portfolio]:
     return list(db.session.scalars(select(Portfolio).where(Portfolio.assessor_id.in_(ids)).order_by(Portfolio.id)))
 
 
-def _organisation(organisation: Any) -> dict[str, Any] | None:
+def _organisation(organisation: Organisation | None) -> dict[str, Any] | None:
     return None if organisation is None else {"id": organisation.id, "name": organisation.name,
                                               "kind": organisation.kind}
 

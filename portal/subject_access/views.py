@@ -19,7 +19,7 @@ BACK = {Kind.PERSON: ("admin.person", "user_id"), Kind.NQSW: ("portfolios.edit_n
         Kind.ASSESSOR: ("portfolios.edit_assessor", "assessor_id")}
 
 
-def _export_page(kind: str, entry_id: int) -> Page:
+def _export_page(kind: Kind, entry_id: int) -> Page:
     """Explain the export on GET; on a confirmed POST, answer with the ZIP."""
     actor = access.require_user()
     person = or_404(services.subject(actor, kind, entry_id))
