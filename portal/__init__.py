@@ -65,9 +65,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.reports.pages import bp as pages_bp
     from portal.reports.views import bp as reports_bp
     from portal.reviews.views import bp as reviews_bp
+    from portal.subject_access.views import bp as subject_access_bp
 
     for blueprint in (health_bp, pages_bp, auth_bp, passkeys_bp, admin_bp, portfolios_bp, documents_bp, reading_bp,
-                      meetings_bp, reviews_bp, reports_bp):
+                      meetings_bp, reviews_bp, reports_bp, subject_access_bp):
         app.register_blueprint(blueprint)
 
     access.install(app)

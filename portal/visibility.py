@@ -10,9 +10,10 @@ the loaders return None for anything the person may not see, and views turn that
 - Minutes: the Lead and the Chair read drafts; members and Steering Group observers read published minutes.
 - The summary report: the Lead and the Chair at any time; observers once the minutes are published.
 - The members' submitted assessments of a portfolio, and their counts: see `sight`.
+- Subject access: whose export of everything held about them a person may take: see `may_export_subject`.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,7 +22,17 @@ from sqlalchemy.orm import selectinload
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Meeting, MeetingMember, PanelRole, Portfolio, Role, SampledPortfolio, User
+from portal.models import (
+    Assessor,
+    Meeting,
+    MeetingMember,
+    Nqsw,
+    PanelRole,
+    Portfolio,
+    Role,
+    SampledPortfolio,
+    User,
+)
 
 # The seats whose holders assess the sample and count in the record (not observers).
 PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
@@ -311,3 +322,18 @@ def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
         .where(SampledPortfolio.meeting_id == meeting_id, Portfolio.purged_at.is_(None))
         .order_by(SampledPortfolio.position, Portfolio.id)
     ).unique())
+
+
+# Subject access ---------------------------------------------------------------------------------------
+
+
+def may_export_subject(actor: User, account: User | None, nqsws: Sequence[Nqsw], assessors: Sequence[Assessor]) -> bool:
+    """Whether the acting person may export everything the portal holds about one person (UK GDPR article 15).
+
+    The person is their account (if they have one) and their NQSW and Assessor registry entries. Today the Lead
+    (admin) may export anyone's. This is the rule's one home: where Leads are scoped to an employer, it is the
+    place that says an employer's Lead may export only their own employer's people (the account's organisation,
+    each NQSW entry's employer and each Assessor entry's organisation all theirs), and the export's loader
+    (subject_access.services.subject) answers None, so a 404, for anyone else.
+    """
+    return actor.role == Role.ADMIN
