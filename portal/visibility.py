@@ -10,6 +10,11 @@ the loaders return None for anything the person may not see, and views turn that
 - Minutes: the Lead and the Chair read drafts; members and Steering Group observers read published minutes.
 - The summary report: the Lead and the Chair at any time; observers once the minutes are published.
 - The members' submitted assessments of a portfolio, and their counts: see `sight`.
+- Employers: the partnership administrator sees every employer's portfolios, an employer Lead their own
+  employer's. Which employer's things a person manages is answered in one place, on the User model
+  (`User.manages` and, as a query condition, `User.employer_scope`; `manages_person` / `people_scope` for
+  accounts), so that the models' own labels can ask it too; it is applied here to portfolios and by every
+  registry, people and report query.
 """
 
 from collections.abc import Iterable
@@ -21,7 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Meeting, MeetingMember, PanelRole, Portfolio, Role, SampledPortfolio, User
+from portal.models import Meeting, MeetingMember, Nqsw, PanelRole, Portfolio, Role, SampledPortfolio, User
 
 # The seats whose holders assess the sample and count in the record (not observers).
 PANEL_ROLES = (PanelRole.CHAIR.value, PanelRole.MEMBER.value)
@@ -265,9 +270,12 @@ def reportable_meeting(user: User, meeting_id: int) -> Meeting | None:
 
 
 def visible_portfolio_ids(user: User) -> Select[int]:
-    """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
-    if user.role == Role.ADMIN:
-        return select(Portfolio.id).where(Portfolio.purged_at.is_(None))
+    """A query of the ids of portfolios the person may see (for use in loaders and listings): those of the
+    employers they manage (User.employer_scope: every employer's for the administrator, their own for an employer
+    Lead), and for the panel those sampled for a meeting they sit on while its access window is open."""
+    if user.is_lead:
+        return (select(Portfolio.id).join(Nqsw, Nqsw.id == Portfolio.nqsw_id)
+                .where(Portfolio.purged_at.is_(None), user.employer_scope(Nqsw.employer_id)))
     now = clock.now()
     return (
         select(SampledPortfolio.portfolio_id)

@@ -43,9 +43,11 @@ from portal.models.reports import (
 )
 from portal.models.reviews import Agreement, Assessment, AssessmentStatus, AssessmentTemplate, PanelView
 from portal.models.users import (
+    LEAD_MANAGED_ROLES,
     ROLE_LABELS_FOR_FORMS,
     Organisation,
     OrganisationKind,
+    Partnership,
     RecoveryCode,
     Role,
     User,
@@ -53,6 +55,7 @@ from portal.models.users import (
 
 __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
+    "LEAD_MANAGED_ROLES",
     "LEGACY_CLEANING_LABEL",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
@@ -97,6 +100,7 @@ __all__ = [
     "PanelCopy",
     "PanelRole",
     "PanelView",
+    "Partnership",
     "Portfolio",
     "ReadReceipt",
     "ReadingNote",

@@ -28,6 +28,7 @@ from portal.models import (
     Portfolio,
     Role,
     SampledPortfolio,
+    SampleDraw,
     Theme,
     User,
 )
@@ -54,6 +55,7 @@ class MinutesData:
     previous_actions: list[Action]
     previous_meeting: Meeting | None
     key_messages: list[KeyMessage]
+    draw: SampleDraw | None = None  # the current draw, which the minutes carry so anyone can re-run it
 
     @property
     def status(self) -> str:
@@ -99,6 +101,7 @@ def build(meeting: Meeting, viewer: User) -> MinutesData:
         previous_actions=_actions_of(previous.id) if previous else [],
         previous_meeting=previous,
         key_messages=key_messages(meeting.id),
+        draw=db.session.scalar(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id, SampleDraw.current)),
     )
 
 

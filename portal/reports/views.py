@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from portal import access, visibility
 from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, forms, minutes_data, release, services
+from portal.reports import content, employer, forms, minutes_data, national, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
 from portal.reviews.services import RecordClosed, why_not_yet
@@ -53,6 +53,9 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     if visibility.chairs(user, meeting):
         links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
                       "Release feedback to Assessors and NQSWs"))
+    if user.is_admin and meeting.minutes_published_at is not None:
+        links.append((url_for("reports.national_export", meeting_id=meeting.id),
+                      "Export for the national moderation panel"))
     return links
 
 
@@ -335,3 +338,68 @@ def acknowledge(meeting_id: int) -> Page:
         release.acknowledge(user, recipient)
         flash("Thank you. The panel can see that you have read your feedback.")
     return redirect(url_for("reports.my_feedback", meeting_id=meeting_id))
+
+
+# An employer's own: the release ledger for their people and the report on their portfolios ------------------
+
+LEADS = (Role.ADMIN, Role.LEAD)
+
+
+@bp.route("/employer/feedback")
+@access.roles(*LEADS)
+def employer_feedback() -> str:
+    """The Lead's own people in each release (released, acknowledged, overdue) and their employer's reports."""
+    user = access.require_user()
+    return render_template("reports/employer_feedback.html", ledgers=employer.ledger(user),
+                           meetings=employer.reported_meetings(user), user=user)
+
+
+def _employer_report(meeting_id: int) -> tuple[User, Meeting, Report]:
+    user = access.require_user()
+    meeting = or_404(employer.reported_meeting(user, meeting_id))
+    found, own = employer.own_record(user, meeting)
+    name = user.organisation.name if user.own_employer_id is not None and user.organisation else "your employer"
+    return user, meeting, content.employer_report(found, own, name)
+
+
+@bp.route("/employer/reports/<int:meeting_id>")
+@access.roles(Role.LEAD)
+def employer_report(meeting_id: int) -> str:
+    """The report on the Lead's own employer's portfolios at one meeting."""
+    _, meeting, document = _employer_report(meeting_id)
+    return render_template("reports/employer_report.html", meeting=meeting, document=document)
+
+
+@bp.route("/employer/reports/<int:meeting_id>.<kind>")
+@access.roles(Role.LEAD)
+def download_employer_report(meeting_id: int, kind: str) -> Response:
+    """Download the employer's report as PDF or DOCX."""
+    user, meeting, document = _employer_report(meeting_id)
+    if kind not in DOWNLOAD_TYPES:
+        abort(404)
+    services.record_download(user, meeting, "employer_report", kind)
+    return _download(document, kind, f"employer-report-{meeting.held_on.isoformat()}-{meeting.id}")
+
+
+# The submission to the national moderation panel -------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/national-export", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def national_export(meeting_id: int) -> Response | tuple[str, int]:
+    """Explain the export; on a confirmed POST, build and send the ZIP (a new random sample each time, audited)."""
+    user = access.require_user()
+    meeting = or_404(national.meeting(meeting_id))
+    form = forms.ConfirmForm()
+    if not national.exportable(meeting):
+        return render_template("reports/national_export.html", meeting=meeting, form=None,
+                               population=0), 409 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        name, data = national.build(user, meeting)
+        response = Response(data, mimetype="application/zip")
+        response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return render_template("reports/national_export.html", meeting=meeting, form=form,
+                           population=len(national.assessments_of(meeting)),
+                           share=national.SHARE_PERCENT), 400 if form.errors else 200
