@@ -15,13 +15,15 @@ the loaders return None for anything the person may not see, and views turn that
   (`User.manages` and, as a query condition, `User.employer_scope`; `manages_person` / `people_scope` for
   accounts), so that the models' own labels can ask it too; it is applied here to portfolios and by every
   registry, people and report query.
+- Themes and actions may be owned by an employer: an employer Lead reads their own employer's from published
+  minutes (`employer_items`); everyone else reads them with the minutes they belong to.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, select, update
 from sqlalchemy.orm import selectinload
 
 from portal import clock
@@ -319,3 +321,17 @@ def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
         .where(SampledPortfolio.meeting_id == meeting_id, Portfolio.purged_at.is_(None))
         .order_by(SampledPortfolio.position, Portfolio.id)
     ).unique())
+
+
+# Themes and actions owned by an employer --------------------------------------------------------------
+
+
+def employer_items(user: User, employer_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+    """Which themes and actions an employer Lead reads: those their own employer owns (User.employer_scope), from
+    meetings whose minutes are published. The panel and the administrator read them by the minutes rule above."""
+    return user.employer_scope(employer_column) & Meeting.minutes_published_at.is_not(None)
+
+
+def reads_employer_items_only(user: User) -> bool:
+    """True for an employer Lead, who sees only their own employer's themes and actions (employer_items)."""
+    return user.role == Role.LEAD

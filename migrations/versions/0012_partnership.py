@@ -1,4 +1,5 @@
-"""the partnership and its member employers: employer codes, the partnership's name, cohorts owned by an employer
+"""the partnership and its member employers: employer codes, the partnership's name, cohorts owned by an employer,
+themes and actions owned by an employer, the ASYE Lead's own sections of the summary report
 
 Revision ID: 0012
 Revises: 0011
@@ -65,6 +66,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cohorts_employer_id'), ['employer_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_cohorts_employer_id_organisations'), 'organisations',
                                     ['employer_id'], ['id'])
+    for table_name in ('meeting_themes', 'actions'):
+        with op.batch_alter_table(table_name, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('employer_id', sa.Integer(), nullable=True))
+            batch_op.create_index(batch_op.f(f'ix_{table_name}_employer_id'), ['employer_id'], unique=False)
+            batch_op.create_foreign_key(batch_op.f(f'fk_{table_name}_employer_id_organisations'), 'organisations',
+                                        ['employer_id'], ['id'])
+    op.create_table('report_sections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('withdrawals', sa.Text(), nullable=False),
+    sa.Column('national_feedback', sa.Text(), nullable=False),
+    sa.Column('organisational_issues', sa.Text(), nullable=False),
+    sa.Column('employment_issues', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_report_sections_meeting_id_meetings'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_report_sections_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_sections')),
+    sa.UniqueConstraint('meeting_id', name=op.f('uq_report_sections_meeting_id'))
+    )
     _move_into_first_employer(op.get_bind())
 
 
@@ -127,6 +149,12 @@ def _move_into_first_employer(connection) -> None:
 
 
 def downgrade():
+    op.drop_table('report_sections')
+    for table_name in ('actions', 'meeting_themes'):
+        with op.batch_alter_table(table_name, schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f(f'fk_{table_name}_employer_id_organisations'), type_='foreignkey')
+            batch_op.drop_index(batch_op.f(f'ix_{table_name}_employer_id'))
+            batch_op.drop_column('employer_id')
     with op.batch_alter_table('cohorts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_cohorts_employer_id_organisations'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_cohorts_employer_id'))

@@ -30,6 +30,7 @@ from portal.models.meetings import (
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
 from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
 from portal.models.reports import (
+    REPORT_SECTIONS,
     Action,
     ActionStatus,
     FeedbackRecipient,
@@ -39,6 +40,7 @@ from portal.models.reports import (
     Minutes,
     MinutesRevision,
     MinutesStatus,
+    ReportSections,
     Theme,
 )
 from portal.models.reviews import Agreement, Assessment, AssessmentStatus, AssessmentTemplate, PanelView
@@ -57,6 +59,7 @@ __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
     "LEAD_MANAGED_ROLES",
     "LEGACY_CLEANING_LABEL",
+    "REPORT_SECTIONS",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
     "Action",
@@ -107,6 +110,7 @@ __all__ = [
     "ReadingPreferences",
     "RecoveryCode",
     "ReminderSent",
+    "ReportSections",
     "Role",
     "SampleDraw",
     "SampledPortfolio",

@@ -6,7 +6,7 @@ from datetime import date
 
 from portal import visibility
 from portal.clock import format_date
-from portal.models import Action, Agreement, Organisation
+from portal.models import REPORT_SECTIONS, Action, Agreement, MeetingTheme, Organisation
 from portal.reports.minutes_data import MinutesData, employer_of
 from portal.reports.render import Bullets, Heading, Paragraph, Report, Table
 from portal.reviews.meeting_data import PortfolioData
@@ -41,27 +41,39 @@ def _organisation_kind(member: object) -> str:
     return "University" if organisation.kind == "university" else "Community group"
 
 
-def _action_rows(actions: list[Action]) -> list[list[str]]:
-    return [[a.description, a.owner, format_date(a.due_on) or "No date", a.status_label] for a in actions]
+def _action_rows(data: MinutesData, actions: list[Action]) -> list[list[str]]:
+    return [[a.description, a.owner, data.owner_of(a.employer_id), format_date(a.due_on) or "No date",
+             a.status_label] for a in actions]
 
 
-ACTION_HEAD = ["Action", "Owner", "Due", "Status"]
+ACTION_HEAD = ["Action", "Owner", "For", "Due", "Status"]
 
 
 def _actions(data: MinutesData) -> list:
     blocks: list = [Heading(2, "Actions for the Steering Group")]
-    blocks.append(Table("Actions agreed at this meeting", ACTION_HEAD, _action_rows(data.actions))
+    blocks.append(Table("Actions agreed at this meeting", ACTION_HEAD, _action_rows(data, data.actions))
                   if data.actions else Paragraph("No new actions were agreed."))
     if data.carried_forward:
         blocks.append(Table("Actions carried forward from earlier meetings (not yet done)", ACTION_HEAD,
-                            _action_rows(data.carried_forward)))
+                            _action_rows(data, data.carried_forward)))
     return blocks
 
 
-def _themes(data: MinutesData) -> list:
+def _themes(data: MinutesData, themes: list[MeetingTheme] | None = None) -> list:
+    shown = data.themes if themes is None else themes
     return [Heading(2, "Themes for the programme"),
-            Table("Themes raised", ["Theme", "What the panel said"], [[t.theme.name, t.note] for t in data.themes])
-            if data.themes else Paragraph(NONE_RECORDED)]
+            Table("Themes raised", ["Theme", "For", "What the panel said"],
+                  [[t.theme.name, data.owner_of(t.employer_id), t.note] for t in shown])
+            if shown else Paragraph(NONE_RECORDED)]
+
+
+def _lead_sections(data: MinutesData) -> list:
+    """The ASYE Lead's own sections of the summary report (Skills for Care's template)."""
+    blocks: list = []
+    for name, heading, _ in REPORT_SECTIONS:
+        text = data.sections.text_of(name) if data.sections else ""
+        blocks += [Heading(2, heading), Paragraph(text or NONE_RECORDED)]
+    return blocks
 
 
 def _key_messages(data: MinutesData) -> list:
@@ -107,7 +119,8 @@ def _draw(data: MinutesData) -> list:
     employer_of_pick = parameters.get("employer_of", {})
     labels = {item.portfolio.id: item.label for item in data.panel.portfolios}
     size = (count_of(parameters["number"], "portfolio", "portfolios") if parameters.get("number")
-            else f"{parameters.get('percentage')}% of those eligible, rounded up (at least 2)")
+            else f"{parameters['percentage']}% of those eligible, rounded up (at least 2)"
+            if parameters.get("percentage") else "Not recorded")
     rows = [["Seed", draw.seed], ["Method", parameters.get("algorithm", "")],
             ["Eligible portfolios", f"{len(population)}: ids {', '.join(map(str, population)) or 'none'}"],
             ["SHA-256 of the eligible ids as recorded", population_digest(draw.population or "[]")],
@@ -214,16 +227,18 @@ def summary_report(data: MinutesData, pseudonymised: bool = False) -> Report:
         done = sum(1 for a in data.previous_actions if a.status == "done")
         report.add(Paragraph(f"{done} of {len(data.previous_actions)} actions from "
                              f"{format_date(data.previous_meeting.held_on)} are done."),
-                   Table("Actions from the last report", ACTION_HEAD, _action_rows(data.previous_actions)))
+                   Table("Actions from the last report", ACTION_HEAD, _action_rows(data, data.previous_actions)))
     else:
         report.add(Paragraph("The last report agreed no actions."))
-    report.add(*_key_messages(data))
+    report.add(*_lead_sections(data), *_key_messages(data))
     return report
 
 
-def employer_report(data: MinutesData, own: list[PortfolioData], employer: str) -> Report:
+def employer_report(data: MinutesData, own: list[PortfolioData], employer: str,
+                    employer_id: int | None = None) -> Report:
     """An employer's own report of a meeting: the panel's views and feedback on its portfolios, the meeting's
-    themes and key messages. Nothing about another employer's portfolios."""
+    themes for the whole partnership and its own, its own actions and the key messages. Nothing about another
+    employer's portfolios, themes or actions."""
     meeting = data.meeting
     report = Report(f"Report for {employer}: {meeting.title}, {format_date(meeting.held_on)}")
     report.add(Heading(1, report.title),
@@ -239,5 +254,10 @@ def employer_report(data: MinutesData, own: list[PortfolioData], employer: str) 
                    Paragraph("Feedback to the Assessor: " + ((view.feedback_assessor if view else None)
                                                               or NONE_RECORDED)),
                    Paragraph("Feedback to the NQSW: " + ((view.feedback_nqsw if view else None) or NONE_RECORDED)))
-    report.add(*_themes(data), *_key_messages(data))
+    themes = [t for t in data.themes if t.employer_id is None or t.employer_id == employer_id]
+    actions = [a for a in data.actions if a.employer_id is not None and a.employer_id == employer_id]
+    report.add(*_themes(data, themes), Heading(2, "Your actions"),
+               Table("Actions for your employer agreed at this meeting", ACTION_HEAD, _action_rows(data, actions))
+               if actions else Paragraph("No actions for your employer were agreed at this meeting."),
+               *_key_messages(data))
     return report

@@ -1,9 +1,9 @@
 """Pages of the reports area: minutes, corrections, downloads, the summary report, themes and feedback release."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from portal import access, visibility
@@ -83,6 +83,16 @@ def minutes(meeting_id: int) -> str:
                            confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
+F = TypeVar("F", forms.ThemeForm, forms.ActionForm)
+
+
+def _owned(form: F, user: User) -> F:
+    """A theme or action form offering its owners: the whole partnership or a member employer (by code to the
+    panel, by name to the administrator)."""
+    form.employer.choices = forms.owner_choices(minutes_data.employer_labels(user))
+    return form
+
+
 def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
     data = minutes_data.build(meeting, user)
     if data.minutes and data.minutes.published:
@@ -95,8 +105,8 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
         said=data.panel, names=data.panel.names, user=user, **counts.TABLES,
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
-        theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
-        action_form=given.get("ActionForm") or forms.ActionForm(),
+        theme_form=given.get("ThemeForm") or _owned(forms.ThemeForm(), user), known_themes=services.theme_names(),
+        action_form=given.get("ActionForm") or _owned(forms.ActionForm(), user),
         key_form=given.get("KeyMessageForm") or forms.KeyMessageForm(),
         action_forms=action_forms, confirm=forms.ConfirmForm(),
     ), status
@@ -139,8 +149,9 @@ def save_notes(meeting_id: int) -> Page:
 @access.roles(*WRITERS)
 def add_theme(meeting_id: int) -> Page:
     """Add a theme for the programme."""
-    return _change(meeting_id, forms.ThemeForm(),
-                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or ""), "Theme added.")
+    return _change(meeting_id, _owned(forms.ThemeForm(), access.require_user()),
+                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or "", f.employer.data or None),
+                   "Theme added.")
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/themes/<int:item_id>/remove", methods=["POST"])
@@ -155,8 +166,9 @@ def remove_theme(meeting_id: int, item_id: int) -> Page:
 @access.roles(*WRITERS)
 def add_action(meeting_id: int) -> Page:
     """Add an action for the Steering Group."""
-    return _change(meeting_id, forms.ActionForm(),
-                   lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data),
+    return _change(meeting_id, _owned(forms.ActionForm(), access.require_user()),
+                   lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data,
+                                                       f.employer.data or None),
                    "Action added.")
 
 
@@ -252,7 +264,24 @@ def summary(meeting_id: int) -> str:
     user = access.require_user()
     meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     document = content.summary_report(minutes_data.build(meeting, user))
-    return render_template("reports/summary.html", meeting=meeting, document=document)
+    return render_template("reports/summary.html", meeting=meeting, document=document,
+                           can_edit_sections=user.role == Role.ADMIN)
+
+
+@bp.route("/meetings/<int:meeting_id>/report/sections", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def report_sections(meeting_id: int) -> Page:
+    """The ASYE Lead writes the report's own sections: withdrawals, the national panel's feedback, organisational
+    and support issues, employment or capability issues."""
+    user = access.require_user()
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
+    found = minutes_data.report_sections(meeting)
+    form = forms.ReportSectionsForm(obj=found)
+    if form.validate_on_submit():
+        services.save_report_sections(user, meeting, form.texts())
+        flash("The report's sections have been saved.")
+        return redirect(url_for("reports.summary", meeting_id=meeting.id))
+    return render_template("reports/report_sections.html", meeting=meeting, form=form), 400 if form.errors else 200
 
 
 @bp.route("/meetings/<int:meeting_id>/report.<kind>")
@@ -277,10 +306,17 @@ def index() -> str:
 
 
 @bp.route("/themes")
-@access.roles(*PANEL)
+@access.roles(*PANEL, Role.LEAD)
 def themes() -> str:
-    """Themes for the programme and the meetings at which each was raised."""
-    return render_template("reports/themes.html", themes=minutes_data.theme_history(access.require_user()))
+    """Themes for the programme and the meetings at which each was raised, and the actions agreed, by the employer
+    that owns them (an employer Lead: their own employer's only)."""
+    user = access.require_user()
+    owner = request.args.get("owner", minutes_data.EVERY_OWNER)[:20]
+    return render_template("reports/themes.html", themes=minutes_data.theme_history(user, owner),
+                           actions=minutes_data.action_list(user, owner), owner=owner,
+                           owners=[] if visibility.reads_employer_items_only(user)
+                           else forms.owner_choices(minutes_data.employer_labels(user)),
+                           partnership_only=minutes_data.PARTNERSHIP_ONLY)
 
 
 # Feedback release ---------------------------------------------------------------------------------------
@@ -359,7 +395,7 @@ def _employer_report(meeting_id: int) -> tuple[User, Meeting, Report]:
     meeting = or_404(employer.reported_meeting(user, meeting_id))
     found, own = employer.own_record(user, meeting)
     name = user.organisation.name if user.own_employer_id is not None and user.organisation else "your employer"
-    return user, meeting, content.employer_report(found, own, name)
+    return user, meeting, content.employer_report(found, own, name, user.own_employer_id)
 
 
 @bp.route("/employer/reports/<int:meeting_id>")
