@@ -7,8 +7,9 @@ from helpers_pages import build_journey
 from sqlalchemy import select
 from test_partnership import lead_of
 
+from portal import clock
 from portal.extensions import db
-from portal.models import Nqsw, Portfolio, User
+from portal.models import Action, MeetingTheme, Nqsw, Portfolio, Theme, User
 
 
 def _employer_of_portfolio(app: Flask, portfolio_id: int) -> int:
@@ -63,3 +64,32 @@ def test_each_lead_sees_their_own_ledger_and_report_only(app: Flask, make_user) 
                  f"/employer/reports/{journey.meeting_id}"):  # not theirs; and minutes not published
         assert other.get(path).status_code == 404, path
     assert lead.get(f"/employer/reports/{journey.meeting_id}").status_code == 404  # minutes not yet published
+
+
+def test_an_employers_report_shows_the_partnerships_themes_and_its_own_not_anothers(app: Flask, make_user) -> None:
+    journey = build_journey(app, make_user)
+    with app.app_context():
+        own_pid = db.session.scalar(select(Portfolio.id).where(Portfolio.nqsw_id == journey.nqsw_record_id))
+    own_employer = _employer_of_portfolio(app, own_pid)
+    other_employer = _employer_of_portfolio(app, journey.portfolio_ids[0])
+    lead, _ = lead_of(app, make_user, own_employer, name="Lara Lead")
+    with app.app_context():
+        now = clock.now()
+        for name, employer_id in (("Whole partnership theme", None), ("Own employer theme", own_employer),
+                                  ("Other employer theme", other_employer)):
+            theme = Theme(name=name, created_at=now)
+            db.session.add(theme)
+            db.session.flush()
+            db.session.add(MeetingTheme(meeting_id=journey.earlier_id, theme_id=theme.id, note=f"About {name}",
+                                        employer_id=employer_id))
+        for description, employer_id in (("Partnership action", None), ("Own employer action", own_employer),
+                                         ("Other employer action", other_employer)):
+            db.session.add(Action(meeting_id=journey.earlier_id, description=description, owner="A Lead",
+                                  due_on=None, status="open", created_at=now, updated_at=now,
+                                  employer_id=employer_id))
+        db.session.commit()
+    text = lead.get(f"/employer/reports/{journey.earlier_id}").get_data(as_text=True)
+    assert "Whole partnership theme" in text and "Own employer theme" in text
+    assert "Own employer action" in text
+    assert "Other employer theme" not in text and "Other employer action" not in text
+    assert "Partnership action" not in text  # the partnership's actions are the Steering Group's
