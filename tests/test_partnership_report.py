@@ -107,17 +107,17 @@ def test_themes_and_actions_owned_by_an_employer_are_shown_filtered_and_seen_by_
     oakwood_lead, _ = lead_of(app, make_user, oakwood)
 
     edit = chair.get(f"/meetings/{m}/minutes/edit").get_data(as_text=True)
-    assert "Whose theme is it?" in edit and "The whole partnership" in edit
+    assert "Employer it concerns" in edit and "Employer responsible" in edit and "The whole partnership" in edit
     assert "Riverside Care" not in edit  # the Chair chooses an employer by its code, as the panel knows it
     assert _edit(chair, m, "themes", {"name": "Protected time", "note": "Cut during the restructure",
-                                      "employer": riverside}).status_code == 302
+                                      "theme_employer": riverside}).status_code == 302
     assert _edit(chair, m, "themes", {"name": "Supervision", "note": "Strong everywhere"}).status_code == 302
     assert _edit(chair, m, "actions", {"description": "Restore protected time", "owner": "Riverside's Lead",
-                                       "due_on": ["31", "3", "2027"], "employer": riverside}).status_code == 302
+                                       "due_on": ["31", "3", "2027"], "action_employer": riverside}).status_code == 302
     assert _edit(chair, m, "actions", {"description": "Share supervision templates", "owner": "ASYE Lead",
-                                       "due_on": ["30", "4", "2027"], "employer": 0}).status_code == 302
+                                       "due_on": ["30", "4", "2027"], "action_employer": 0}).status_code == 302
     # Only a member employer can own a theme or action.
-    assert _edit(chair, m, "themes", {"name": "Elsewhere", "employer": 99999}).status_code == 400
+    assert _edit(chair, m, "themes", {"name": "Elsewhere", "theme_employer": 99999}).status_code == 400
     with app.app_context():
         owners = {t.note: t.employer_id for t in db.session.scalars(select(MeetingTheme))}
         assert owners == {"Cut during the restructure": riverside, "Strong everywhere": None}

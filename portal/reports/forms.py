@@ -30,8 +30,10 @@ class ThemeForm(FlaskForm):
     note = TextAreaField("What the panel said about it", widget=GovTextArea(),
                          validators=[Optional(), Length(max=TEXT_LIMIT)])
     # Choices: owner_choices(); 0 is the whole partnership, so a form without the field means the partnership.
-    employer = SelectField("Whose theme is it?", coerce=int, default=0, widget=GovSelect(),
-                           description="An employer's own theme is shown to that employer's Lead.")
+    # Named apart from the action form's, as both are on the minutes editor.
+    theme_employer = SelectField("Employer it concerns", coerce=int, default=0, widget=GovSelect(),
+                                 description="Choose an employer to show this to its Lead, or leave it for the "
+                                             "whole partnership.")
     submit = SubmitField("Add theme", widget=GovSubmitInput())
 
 
@@ -44,8 +46,9 @@ class ActionForm(FlaskForm):
                         validators=[InputRequired("Enter who owns the action"), Length(max=200)])
     due_on = DateField("Due date", format="%d %m %Y", widget=DateInput(), description="For example, 27 3 2027",
                        validators=[InputRequired("Enter the due date as day, month and year")])
-    employer = SelectField("Whose action is it?", coerce=int, default=0, widget=GovSelect(),
-                           description="An employer's own action is shown to that employer's Lead.")
+    action_employer = SelectField("Employer responsible", coerce=int, default=0, widget=GovSelect(),
+                                  description="Choose an employer to show this to its Lead, or leave it for the "
+                                              "whole partnership.")
     submit = SubmitField("Add action", widget=GovSubmitInput())
 
 

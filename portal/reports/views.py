@@ -89,7 +89,11 @@ F = TypeVar("F", forms.ThemeForm, forms.ActionForm)
 def _owned(form: F, user: User) -> F:
     """A theme or action form offering its owners: the whole partnership or a member employer (by code to the
     panel, by name to the administrator)."""
-    form.employer.choices = forms.owner_choices(minutes_data.employer_labels(user))
+    choices = forms.owner_choices(minutes_data.employer_labels(user))
+    if isinstance(form, forms.ThemeForm):
+        form.theme_employer.choices = choices
+    else:
+        form.action_employer.choices = choices
     return form
 
 
@@ -150,7 +154,8 @@ def save_notes(meeting_id: int) -> Page:
 def add_theme(meeting_id: int) -> Page:
     """Add a theme for the programme."""
     return _change(meeting_id, _owned(forms.ThemeForm(), access.require_user()),
-                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or "", f.employer.data or None),
+                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or "",
+                                                      f.theme_employer.data or None),
                    "Theme added.")
 
 
@@ -168,7 +173,7 @@ def add_action(meeting_id: int) -> Page:
     """Add an action for the Steering Group."""
     return _change(meeting_id, _owned(forms.ActionForm(), access.require_user()),
                    lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data,
-                                                       f.employer.data or None),
+                                                       f.action_employer.data or None),
                    "Action added.")
 
 
