@@ -12,13 +12,14 @@ from flask import Flask
 from helpers_cohort import HEADER
 from helpers_documents import PDF
 from helpers_pages import build_journey
+from helpers_reports import build_meeting
 from playwright.sync_api import BrowserContext, Page
 from sqlalchemy import select
 
 from browser.steps import assert_accessible, browser_sign_in, press
 from portal.admin import partnership
 from portal.extensions import db
-from portal.models import Nqsw, Portfolio, Role
+from portal.models import Nqsw, Organisation, Portfolio, Role
 
 SignedInPage = Callable[..., tuple[Page, Person]]
 COUNCIL, PROVIDER, VOLUNTARY = "Northshire Council", "Riverside Care", "Hillside Family Support"
@@ -178,3 +179,46 @@ def test_after_release_each_lead_sees_their_own_ledger_and_downloads_their_own_r
     with admin.expect_download() as download:
         admin.get_by_role("button", name="Download the export").click()
     assert download.value.suggested_filename.endswith(".zip")
+
+
+def test_the_lead_writes_the_reports_sections_and_an_employers_lead_reads_their_themes(
+        app: Flask, live_url: str, signed_in_page: SignedInPage) -> None:
+    """Issue 13 item 4's rest: the report's own sections and themes and actions owned by an employer."""
+    ids = _employers(app)
+    chair, chair_person = signed_in_page(Role.MEMBER, name="Chidi Chair")
+    mid = build_meeting(app, chair_person.id).meeting_id
+    chair.goto(f"{live_url}/meetings/{mid}/minutes/edit")
+    chair.get_by_label("Theme", exact=True).fill("Protected time")
+    chair.get_by_label("Employer it concerns").select_option(label=f"Employer {_code(app, ids[PROVIDER])}")
+    press(chair, "Add theme")
+    assert_accessible(chair)
+    chair.goto(f"{live_url}/meetings/{mid}/minutes")
+    press(chair, "Approve the minutes")
+    press(chair, "Publish the minutes")
+
+    admin, _ = signed_in_page(Role.ADMIN)
+    admin.goto(f"{live_url}/meetings/{mid}/report")
+    admin.get_by_role("link", name="Write the report's own sections").click()
+    assert_accessible(admin)
+    admin.get_by_label("Withdrawals").fill("One NQSW withdrew in month 4; outcome deferred to the next cohort.")
+    press(admin, "Save the report's sections")
+    assert "One NQSW withdrew in month 4" in admin.locator("main").inner_text()
+    admin.goto(f"{live_url}/themes")
+    admin.get_by_label("Show themes and actions for").select_option(label=f"{PROVIDER} ({_code(app, ids[PROVIDER])})")
+    press(admin, "Show")
+    assert "Protected time" in admin.locator("main").inner_text()
+    assert_accessible(admin)
+
+    lead, _ = signed_in_page(Role.LEAD, organisation_id=ids[PROVIDER])
+    lead.goto(f"{live_url}/dashboard")
+    lead.get_by_role("link", name="Your employer's themes and actions").click()
+    assert "Protected time" in lead.locator("main").inner_text()
+    assert_accessible(lead)
+    other, _ = signed_in_page(Role.LEAD, organisation_id=ids[VOLUNTARY])
+    other.goto(f"{live_url}/themes")
+    assert "Protected time" not in other.locator("main").inner_text()
+
+
+def _code(app: Flask, employer_id: int) -> str:
+    with app.app_context():
+        return db.session.scalar(select(Organisation.code).where(Organisation.id == employer_id)) or ""
