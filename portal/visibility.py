@@ -11,13 +11,20 @@ the loaders return None for anything the person may not see, and views turn that
 - The summary report: the Lead and the Chair at any time; observers once the minutes are published.
 - The members' submitted assessments of a portfolio, and their counts: see `sight`.
 - Subject access: whose export of everything held about them a person may take: see `may_export_subject`.
+- Employers: the partnership administrator sees every employer's portfolios, an employer Lead their own
+  employer's. Which employer's things a person manages is answered in one place, on the User model
+  (`User.manages` and, as a query condition, `User.employer_scope`; `manages_person` / `people_scope` for
+  accounts), so that the models' own labels can ask it too; it is applied here to portfolios and by every
+  registry, people and report query.
+- Themes and actions may be owned by an employer: an employer Lead reads their own employer's from published
+  minutes (`employer_items`); everyone else reads them with the minutes they belong to.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, select, update
 from sqlalchemy.orm import selectinload
 
 from portal import clock
@@ -276,9 +283,12 @@ def reportable_meeting(user: User, meeting_id: int) -> Meeting | None:
 
 
 def visible_portfolio_ids(user: User) -> Select[int]:
-    """A query of the ids of portfolios the person may see (for use in loaders and listings)."""
-    if user.role == Role.ADMIN:
-        return select(Portfolio.id).where(Portfolio.purged_at.is_(None))
+    """A query of the ids of portfolios the person may see (for use in loaders and listings): those of the
+    employers they manage (User.employer_scope: every employer's for the administrator, their own for an employer
+    Lead), and for the panel those sampled for a meeting they sit on while its access window is open."""
+    if user.is_lead:
+        return (select(Portfolio.id).join(Nqsw, Nqsw.id == Portfolio.nqsw_id)
+                .where(Portfolio.purged_at.is_(None), user.employer_scope(Nqsw.employer_id)))
     now = clock.now()
     return (
         select(SampledPortfolio.portfolio_id)
@@ -324,16 +334,35 @@ def sampled_portfolios(meeting_id: int) -> list[Portfolio]:
     ).unique())
 
 
+# Themes and actions owned by an employer --------------------------------------------------------------
+
+
+def employer_items(user: User, employer_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+    """Which themes and actions an employer Lead reads: those their own employer owns (User.employer_scope), from
+    meetings whose minutes are published. The panel and the administrator read them by the minutes rule above."""
+    return user.employer_scope(employer_column) & Meeting.minutes_published_at.is_not(None)
+
+
+def reads_employer_items_only(user: User) -> bool:
+    """True for an employer Lead, who sees only their own employer's themes and actions (employer_items)."""
+    return user.role == Role.LEAD
+
+
 # Subject access ---------------------------------------------------------------------------------------
 
 
 def may_export_subject(actor: User, account: User | None, nqsws: Sequence[Nqsw], assessors: Sequence[Assessor]) -> bool:
     """Whether the acting person may export everything the portal holds about one person (UK GDPR article 15).
 
-    The person is their account (if they have one) and their NQSW and Assessor registry entries. Today the Lead
-    (admin) may export anyone's. This is the rule's one home: where Leads are scoped to an employer, it is the
-    place that says an employer's Lead may export only their own employer's people (the account's organisation,
-    each NQSW entry's employer and each Assessor entry's organisation all theirs), and the export's loader
-    (subject_access.services.subject) answers None, so a 404, for anyone else.
+    The person is their account (if they have one) and their NQSW and Assessor registry entries. The partnership
+    administrator may export anyone's; an employer Lead only their own employer's people: the account one they
+    look after (User.manages_person: an Assessor or NQSW of their employer) and every registry entry their
+    employer's. The export's loader (subject_access.services.subject) answers None, so a 404, for anyone else.
     """
-    return actor.role == Role.ADMIN
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role != Role.LEAD:
+        return False
+    return ((account is None or actor.manages_person(account.role, account.organisation_id))
+            and all(actor.manages(entry.employer_id) for entry in nqsws)
+            and all(actor.manages(entry.organisation_id) for entry in assessors))

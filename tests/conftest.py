@@ -163,7 +163,7 @@ def make_user(app: Flask) -> Callable[..., Person]:
     counter = iter(range(1, 10_000))
 
     def factory(role: Role = Role.MEMBER, email: str | None = None, name: str | None = None,
-                password: str = PASSWORD, active: bool = True) -> Person:
+                password: str = PASSWORD, active: bool = True, organisation_id: int | None = None) -> Person:
         number = next(counter)
         email = email or f"{role.value}{number}@example.org"
         secret = totp.new_secret()
@@ -171,7 +171,7 @@ def make_user(app: Flask) -> Callable[..., Person]:
             user = User(email=email, name=name or f"Test {role.value.title()} {number}", role=role.value,
                         password_hash=passwords.hash_password(password), totp_secret=secret,
                         enrolled_at=clock.now(), active=active, created_at=clock.now(),
-                        password_changed_at=clock.now())
+                        password_changed_at=clock.now(), organisation_id=organisation_id)
             db.session.add(user)
             db.session.commit()
             return Person(user.id, email, user.name, role.value, password, secret)

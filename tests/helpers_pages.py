@@ -65,11 +65,13 @@ class Journey:
     draw_ids: list[int] = field(default_factory=list)  # yesterday's meeting: the first draw and the redraw
     nqsw_record_id: int = 0
     assessor_record_id: int = 0
+    employer_lead: Person | None = None  # the Lead of the employer whose portfolio the earlier meeting moderated
 
     @property
     def everyone(self) -> list[Person]:
         """Every person, one per role the portal has."""
-        return [self.lead, self.chair, self.member, self.observer, self.nqsw, self.cohort_nqsw, self.assessor]
+        people = [self.lead, self.chair, self.member, self.observer, self.nqsw, self.cohort_nqsw, self.assessor]
+        return people + ([self.employer_lead] if self.employer_lead else [])
 
 
 def _activate(app: Flask, email: str) -> Person:
@@ -165,4 +167,7 @@ def build_journey(app: Flask, make_user: Callable[..., Person]) -> Journey:
     journey.nqsw = _activate(app, nqsw_email)
     journey.cohort_nqsw = _activate(app, earlier.cohort_nqsw_email)
     journey.assessor = _activate(app, assessor_email)
+    with app.app_context():
+        employer_id = db.session.get(Nqsw, journey.nqsw_record_id).employer_id
+    journey.employer_lead = make_user(Role.LEAD, name="Ebo Employer-Lead", organisation_id=employer_id)
     return journey

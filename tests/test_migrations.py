@@ -235,7 +235,7 @@ def _as_before_0006(engine) -> None:
 
 
 # Encrypted tables created after 0006: their own migrations make them, and the models bind them to rows from the start.
-CREATED_AFTER_0006 = {"kept_forms", "reading_notes"}
+CREATED_AFTER_0006 = {"kept_forms", "reading_notes", "report_sections"}
 # Encrypted columns added to older tables after 0006 (empty when added, and bound to rows from the start).
 ADDED_AFTER_0006 = {"document_versions": {"names_found"}}
 
@@ -357,3 +357,90 @@ def test_0006_binds_every_field_to_its_row_resumably_and_downgrades(empty_databa
         db.session.remove()
         db.engine.dispose()
 
+
+
+# 0014: the partnership; existing data moves into a first employer named at upgrade ----------------------------
+
+
+def test_0014_moves_existing_data_into_the_first_employer_named_at_upgrade(empty_database: str,
+                                                                          tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "INSTANCE_PATH": str(tmp_path),
+                      "SQLALCHEMY_DATABASE_URI": empty_database, "KEYRING": KEYRING,
+                      "FIRST_EMPLOYER": "Northshire Council"})
+    with app.app_context():
+        upgrade(revision="0013")
+        now = clock.now()
+
+        def add(table_name: str, /, **values: object) -> int:  # no explicit ids: PostgreSQL's sequences stay right
+            columns = [column("id"), *(column(key) for key in values)]
+            return db.session.execute(insert(table(table_name, *columns)).values(**values)
+                                      .returning(column("id"))).scalar_one()
+
+        riverside = add("organisations", name="Riverside Care", kind="employer")
+        university = add("organisations", name="Northfield University", kind="university")
+        add("users", email="lead@example.org", name="Lead", role="admin", organisation_id=None, active=True,
+            created_at=now)
+        add("users", email="member@example.org", name="Member", role="member", organisation_id=university,
+            active=True, created_at=now)
+        academy = add("cohorts", name="Academy 2026")
+        shared = add("cohorts", name="Shared")
+        a = add("nqsws", name="A", email="a@example.org", employer_id=None, cohort_id=academy, service="adults")
+        b = add("nqsws", name="B", email="b@example.org", employer_id=None, cohort_id=shared, service="adults")
+        c = add("nqsws", name="C", email="c@example.org", employer_id=riverside, cohort_id=shared, service="adults")
+        add("assessors", name="X", email="x@example.org", organisation_id=None)
+        db.session.commit()
+        db.session.remove()
+
+        upgrade()
+
+        rows = {row.name: row for row in db.session.execute(text("SELECT id, name, kind, code FROM organisations"))}
+        first = rows["Northshire Council"]
+        assert (first.kind, first.code) == ("employer", "E1")
+        assert rows["Riverside Care"].code == "E2"
+        assert rows["Northfield University"].code is None
+        employers = dict(db.session.execute(text("SELECT id, employer_id FROM nqsws")).all())
+        assert employers == {a: first.id, b: first.id, c: riverside}
+        assert db.session.scalar(text("SELECT organisation_id FROM assessors")) == first.id
+        people = dict(db.session.execute(text("SELECT role, organisation_id FROM users")).all())
+        assert people == {"admin": first.id, "member": rows["Northfield University"].id}
+        cohort_owners = dict(db.session.execute(text("SELECT name, employer_id FROM cohorts")).all())
+        assert cohort_owners == {"Academy 2026": first.id, "Shared": None}  # shared with Riverside's NQSW
+        assert db.session.scalar(text("SELECT name FROM partnership")) == "Northshire Council moderation partnership"
+        db.session.remove()
+
+        downgrade(revision="0013")
+        assert "code" not in {c["name"] for c in inspect(db.engine).get_columns("organisations")}
+        upgrade()  # and up again: the named employer is found, not made twice
+        assert db.session.scalar(text("SELECT count(*) FROM organisations WHERE name = 'Northshire Council'")) == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0014_without_a_name_picks_the_employer_of_most_nqsws(empty_database: str, tmp_path: Path) -> None:
+    app = _app_for(empty_database, tmp_path)
+    with app.app_context():
+        upgrade(revision="0013")
+        organisations = table("organisations", column("id"), column("name"), column("kind"))
+        small, big = (db.session.execute(insert(organisations).values(name=name, kind="employer")
+                                         .returning(organisations.c.id)).scalar_one() for name in ("Small", "Big"))
+        nqsws = table("nqsws", column("name"), column("email"), column("employer_id"), column("service"))
+        db.session.execute(insert(nqsws), [
+            {"name": "N", "email": f"n{n}@example.org", "employer_id": big if n > 1 else small, "service": "adults"}
+            for n in range(1, 4)])
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        codes = dict(db.session.execute(text("SELECT name, code FROM organisations")).all())
+        assert codes == {"Big": "E1", "Small": "E2"}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0014_on_an_empty_portal_makes_no_employer(empty_database: str, tmp_path: Path) -> None:
+    app = _app_for(empty_database, tmp_path)
+    with app.app_context():
+        upgrade()
+        assert db.session.scalar(text("SELECT count(*) FROM organisations")) == 0
+        assert db.session.scalar(text("SELECT name FROM partnership")) == "Moderation partnership"
+        db.session.remove()
+        db.engine.dispose()

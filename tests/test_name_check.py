@@ -186,3 +186,17 @@ def test_sampled_documents_are_checked_again_for_names_added_to_the_registry_sin
         assert json.loads(event.details) == {"named": 1}
     assert _version(app, version_id) == ("named", [{"name": "Amir Newcomer", "who": "another NQSW in the registry",
                                                     "pages": [1]}])
+
+
+def test_in_a_partnership_the_employers_names_are_looked_for_too(app: Flask, setting: dict) -> None:
+    from test_partnership import make_employer
+
+    make_employer(app, "Riverside Care")
+    upload(setting["lead"], setting["portfolio"], [("a.pdf", pdf("Working at Riverside Care."), "pdp")])
+    _, alone = _documents(app, setting["portfolio"])["pdp"]
+    assert _version(app, alone) == ("clear", [])  # a partnership of one: its name identifies no one
+    make_employer(app, "Oakwood Family Trust")
+    upload(setting["lead"], setting["portfolio"], [("b.pdf", pdf("Working at Riverside Care."), "supervision")])
+    _, shared = _documents(app, setting["portfolio"])["supervision"]
+    assert _version(app, shared) == ("named", [{"name": "Riverside Care", "who": "an employer in the partnership",
+                                                "pages": [1]}])

@@ -122,7 +122,7 @@ def test_minutes_docx_has_headings_and_tables(app, signed_in):
     assert ("Heading 2", "Actions for the Steering Group") in headings
     tables = [[cell.text for cell in table.rows[0].cells] for table in document.tables]
     assert ["Name", "Organisation", "Role", "Attendance"] in tables
-    assert ["Action", "Owner", "Due", "Status"] in tables
+    assert ["Action", "Owner", "For", "Due", "Status"] in tables
     body = "\n".join(p.text for p in document.paragraphs)
     assert "Reflective writing was strong throughout." in body
 

@@ -292,3 +292,23 @@ def test_the_export_is_dated_by_the_portals_clock(app: Flask, world: World) -> N
     files = export(world.admin, f"/admin/people/{world.member_a.id}/subject-access")
     generated = datetime.fromisoformat(json.loads(files["manifest.json"])["generated_at_utc"])
     assert TEST_START + timedelta(minutes=5) <= generated < TEST_START + timedelta(minutes=10)
+
+
+def test_an_employer_lead_exports_their_own_employers_people_only(app: Flask, world: World,
+                                                                   make_user: Callable[..., Person]) -> None:
+    from test_partnership import lead_of, make_employer
+
+    riverside, oakwood = make_employer(app, "Riverside Care"), make_employer(app, "Oakwood Family Trust")
+    with app.app_context():
+        db.session.get(Nqsw, world.nqsw_id).employer_id = riverside
+        db.session.get(User, world.nqsw_account.id).organisation_id = riverside
+        db.session.commit()
+    own_lead, _ = lead_of(app, make_user, riverside)
+    other_lead, _ = lead_of(app, make_user, oakwood)
+    files = export(own_lead, f"/cohort/nqsws/{world.nqsw_id}/subject-access")
+    assert "Nqsw Person 1" in text(files, "person.json")
+    for path in (f"/cohort/nqsws/{world.nqsw_id}/subject-access",  # another employer's people, and a panel member
+                 f"/admin/people/{world.nqsw_account.id}/subject-access",
+                 f"/admin/people/{world.member_a.id}/subject-access"):
+        assert other_lead.get(path).status_code == 404, path
+    assert own_lead.get(f"/admin/people/{world.member_a.id}/subject-access").status_code == 404

@@ -14,7 +14,8 @@ from helpers_security import VOLATILE_TABLES, build_path, snapshot
 
 from portal import access, create_app
 from portal.admin import services as admin_services
-from portal.models import Role
+from portal.extensions import db
+from portal.models import Role, User
 
 
 def _post_rules(app: Flask) -> list:
@@ -29,7 +30,7 @@ def world(app: Flask, admin_client: tuple[FlaskClient, Person], make_user: Calla
     submit(browser, "/admin/people/invite", {"name": "Ivy Invitee", "email": "ivy@example.org", "role": "member",
                                               "organisation": "0"})
     with app.app_context():
-        link_id = admin_services.pending_links()[0].id
+        link_id = admin_services.pending_links(db.session.get(User, admin.id))[0].id
     return {"browser": browser, "admin": admin, "member": member,
             "known": {"user_id": member.id, "link_id": link_id}}
 

@@ -14,7 +14,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, DateField, Field, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from portal.models import ROLE_LABELS_FOR_FORMS, OrganisationKind
+from portal.models import LEAD_MANAGED_ROLES, ROLE_LABELS_FOR_FORMS, OrganisationKind, Role, User
 
 
 class DateInput(GovDateInput):
@@ -31,6 +31,11 @@ class DateInput(GovDateInput):
         finally:
             field.raw_data = raw
         return params
+
+
+def roles_for(actor: User) -> list[Role]:
+    """The roles a person may give: any for the administrator, Assessor or NQSW for an employer Lead."""
+    return list(Role) if actor.is_admin else list(LEAD_MANAGED_ROLES)
 
 
 class InviteForm(FlaskForm):
@@ -92,3 +97,11 @@ class AuditSearchForm(FlaskForm):
     date_from = DateField("From", format="%d %m %Y", widget=DateInput(), validators=[Optional()])
     date_to = DateField("To", format="%d %m %Y", widget=DateInput(), validators=[Optional()])
     submit = SubmitField("Search", widget=GovSubmitInput())
+
+
+class PartnershipForm(FlaskForm):
+    """Name the partnership."""
+
+    name = StringField("The partnership's name", widget=GovTextInput(),
+                       validators=[InputRequired("Enter the partnership's name"), Length(max=200)])
+    submit = SubmitField("Save the name", widget=GovSubmitInput())

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from portal import audit, clock, mail
+from portal.admin.partnership import new_employer
 from portal.auth import passkeys, sessions
 from portal.auth.services import invitation_hours, new_link
 from portal.extensions import db
@@ -17,6 +18,7 @@ from portal.models import (
     AuditEvent,
     LinkPurpose,
     Organisation,
+    OrganisationKind,
     OutboxMessage,
     RecoveryCode,
     Role,
@@ -27,9 +29,10 @@ from portal.spreadsheet import csv_lines
 PAGE_SIZE = 50
 
 
-def people(query: str = "", role: str = "", status: str = "") -> list[User]:
-    """People matching a search of name and email, optionally by role and status."""
-    statement = select(User).order_by(User.name)
+def people(actor: User, query: str = "", role: str = "", status: str = "") -> list[User]:
+    """The people this person looks after (User.manages_person) matching a search of name and email, optionally
+    by role and status."""
+    statement = select(User).where(actor.people_scope(User.role, User.organisation_id)).order_by(User.name)
     if query.strip():
         # autoescape: a typed % or _ is a character to find, not a wildcard.
         needle = query.strip().lower()
@@ -55,19 +58,22 @@ def _unused_links() -> Select[AccountLink]:
             .order_by(AccountLink.created_at.desc()))
 
 
-def person(user_id: int) -> User | None:
-    """One person's account by id, whatever its state."""
-    return db.session.get(User, user_id)
+def pending_links(actor: User) -> list[AccountLink]:
+    """Invitations and reset links, for people this person looks after, sent but not yet used, newest first."""
+    return list(db.session.scalars(_unused_links().where(actor.people_scope(AccountLink.role,
+                                                                             AccountLink.organisation_id))))
 
 
-def pending_links() -> list[AccountLink]:
-    """Invitations and reset links sent but not yet used, newest first."""
-    return list(db.session.scalars(_unused_links()))
+def pending_link(actor: User, link_id: int) -> AccountLink | None:
+    """An unused invitation or reset link, for someone this person looks after, by id."""
+    return db.session.scalar(_unused_links().where(AccountLink.id == link_id,
+                                                   actor.people_scope(AccountLink.role, AccountLink.organisation_id)))
 
 
-def pending_link(link_id: int) -> AccountLink | None:
-    """An unused invitation or reset link by id."""
-    return db.session.scalar(_unused_links().where(AccountLink.id == link_id))
+def person_for(actor: User, user_id: int) -> User | None:
+    """One person this person looks after, else None."""
+    return db.session.scalar(select(User).where(User.id == user_id,
+                                                actor.people_scope(User.role, User.organisation_id)))
 
 
 def pending_link_for(user: User) -> AccountLink | None:
@@ -77,15 +83,20 @@ def pending_link_for(user: User) -> AccountLink | None:
 
 def organisations() -> list[Organisation]:
     """Every organisation, by name."""
-    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+    return list(db.session.scalars(select(Organisation).options(undefer(Organisation.code))
+                                   .order_by(Organisation.name)))
 
 
 def add_organisation(actor: User, name: str, kind: str) -> Organisation:
-    """Register an employer, university or community group."""
-    organisation = Organisation(name=name.strip(), kind=kind)
-    db.session.add(organisation)
+    """Register an employer (a new member of the partnership, with the next code), university or community group."""
+    if kind == OrganisationKind.EMPLOYER.value:
+        organisation = new_employer(name)
+    else:
+        organisation = Organisation(name=name.strip(), kind=kind)
+        db.session.add(organisation)
     db.session.flush()
-    audit.record(actor, "organisation.added", f"organisation:{organisation.id}", name=organisation.name)
+    audit.record(actor, "organisation.added", f"organisation:{organisation.id}", name=organisation.name,
+                 kind=organisation.kind, code=organisation.code or "")
     db.session.commit()
     return organisation
 
@@ -147,7 +158,8 @@ def reset_two_factor(actor: User, user: User, forgot_password: bool = False) -> 
     hours = invitation_hours()
     purpose = LinkPurpose.FULL_RESET if forgot_password else LinkPurpose.RESET
     link, token = new_link(purpose, timedelta(hours=hours), user_id=user.id, email=user.email,
-                            name=user.name, role=user.role, created_by_id=actor.id)
+                            name=user.name, role=user.role, organisation_id=user.organisation_id,
+                            created_by_id=actor.id)
     mail.queue(user.email, "Set up your moderation portal sign-in again", "reset",
                link_url=mail.external_url("auth.accept_link", token=token),
                hours=hours, keeps_password=not forgot_password and user.password_hash is not None)

@@ -5,6 +5,7 @@ from werkzeug.wrappers import Response
 
 from portal import access, clock
 from portal.admin import forms, services
+from portal.admin import partnership as partnership_services
 from portal.auth import services as auth_services
 from portal.errors import or_404
 from portal.models import AccountLink, Role, User
@@ -12,62 +13,83 @@ from portal.web import Page, add_error, filled
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = access.roles(Role.ADMIN)
+# The partnership administrator, and an employer Lead for their own employer's Assessors and NQSWs
+# (User.manages_person decides whom, in every loader and list below).
+leads = access.roles(Role.ADMIN, Role.LEAD)
 
 
 def _link_or_404(link_id: int) -> AccountLink:
-    return or_404(services.pending_link(link_id))
+    return or_404(services.pending_link(access.require_user(), link_id))
+
+
+def _person_or_404(user_id: int) -> User:
+    return or_404(services.person_for(access.require_user(), user_id))
 
 
 @bp.route("/people")
-@admin_only
+@leads
 def people() -> str:
     """List and search people, with invitations still waiting."""
+    actor = access.require_user()
     query = request.args.get("q", "")[:100]
     role = request.args.get("role", "")
     status = request.args.get("status", "")
-    return render_template("admin/people.html", people=services.people(query, role, status), query=query,
-                           role=role, status=status, roles=list(Role), links=services.pending_links(),
-                           undelivered=services.undelivered_mail_count())
+    return render_template("admin/people.html", people=services.people(actor, query, role, status), query=query,
+                           role=role, status=status, roles=forms.roles_for(actor), links=services.pending_links(actor),
+                           undelivered=services.undelivered_mail_count() if actor.is_admin else 0, user=actor)
 
 
 @bp.route("/people/invite", methods=["GET", "POST"])
-@admin_only
+@leads
 def invite() -> Page:
-    """Invite a person by email."""
+    """Invite a person by email: the administrator anyone, an employer Lead their own Assessors and NQSWs."""
+    actor = access.require_user()
     form = forms.InviteForm()
-    form.organisation.choices = [(0, "None")] + [(o.id, o.name) for o in services.organisations()]
+    form.role.choices = [(r.value, r.label) for r in forms.roles_for(actor)]
+    organisations = {o.id: o for o in services.organisations()} if actor.is_admin else {}
+    if actor.is_admin:
+        form.organisation.choices = [(0, "None")] + [(o.id, o.name) for o in organisations.values()]
+        if not form.is_submitted() and request.args.get("employer", "").isdigit():
+            form.organisation.data = int(request.args["employer"])
+            form.role.data = Role.LEAD.value
+    else:
+        del form.organisation  # an employer Lead's invitations are always for their own employer
     if form.validate_on_submit():
+        chosen = organisations.get(form.organisation.data or 0) if actor.is_admin else None
         email = filled(form.email.data)
         if auth_services.email_taken(email):
             add_error(form.email, "An account with this email address already exists")
+        elif form.role.data == Role.LEAD.value and (chosen is None or not chosen.is_employer):
+            add_error(form.organisation, "Choose the employer this Lead works for")
         else:
-            actor = access.require_user()
             link = auth_services.invite(actor, filled(form.name.data), email, Role(form.role.data),
-                                        form.organisation.data or None)
+                                        actor.acting_employer(chosen.id if chosen else None))
             flash(f"Invitation sent to {link.email}. The link works once and expires in "
                   f"{int(link.expires_at.timestamp() - link.created_at.timestamp()) // 3600} hours.")
             return redirect(url_for("admin.people"))
-    return render_template("admin/invite.html", form=form), 400 if form.errors else 200
+    return render_template("admin/invite.html", form=form, user=actor), 400 if form.errors else 200
 
 
 @bp.route("/people/<int:user_id>")
-@admin_only
+@leads
 def person(user_id: int) -> str:
-    """One person: their details and the actions the administrator can take."""
-    user = or_404(services.person(user_id))
+    """One person: their details and the actions the administrator (or their employer's Lead) can take."""
+    user = _person_or_404(user_id)
     return _person_page(user, forms.RoleForm(role=user.role))
 
 
 def _person_page(user: User, role_form: forms.RoleForm) -> str:
     # form=role_form too, so a refused change shows the error summary (base.html looks for `form`).
+    # Only the administrator, who reads the whole audit trail, sees the person's latest events.
+    actor = access.require_user()
+    events = services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10] if actor.is_admin else []
     return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=role_form,
-                           form=role_form, link=services.pending_link_for(user),
-                           events=services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10])
+                           form=role_form, link=services.pending_link_for(user), events=events, user=actor)
 
 
 def _confirmed_action(user_id: int, template: str, action: str) -> Page:
     """Show a confirmation page on GET; do the action on a confirmed POST."""
-    user = or_404(services.person(user_id))
+    user = _person_or_404(user_id)
     form = forms.ResetForm() if action == "reset" else forms.ConfirmForm()
     if form.validate_on_submit():
         actor = access.require_user()
@@ -95,21 +117,21 @@ def _confirmed_action(user_id: int, template: str, action: str) -> Page:
 
 
 @bp.route("/people/<int:user_id>/deactivate", methods=["GET", "POST"])
-@admin_only
+@leads
 def deactivate(user_id: int) -> Page:
     """Deactivate a person after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_deactivate.html", "deactivate")
 
 
 @bp.route("/people/<int:user_id>/reactivate", methods=["GET", "POST"])
-@admin_only
+@leads
 def reactivate(user_id: int) -> Page:
     """Reactivate a person after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_reactivate.html", "reactivate")
 
 
 @bp.route("/people/<int:user_id>/reset-2fa", methods=["GET", "POST"])
-@admin_only
+@leads
 def reset_two_factor(user_id: int) -> Page:
     """Reset a person's two-factor sign-in after confirmation."""
     return _confirmed_action(user_id, "admin/confirm_reset.html", "reset")
@@ -119,7 +141,7 @@ def reset_two_factor(user_id: int) -> Page:
 @admin_only
 def change_role(user_id: int) -> Page:
     """Change a person's role."""
-    user = or_404(services.person(user_id))
+    user = _person_or_404(user_id)
     form = forms.RoleForm()
     actor = access.require_user()
     if form.validate_on_submit() and user.id != actor.id:
@@ -132,7 +154,7 @@ def change_role(user_id: int) -> Page:
 
 
 @bp.route("/invitations/<int:link_id>/resend", methods=["POST"])
-@admin_only
+@leads
 def resend(link_id: int) -> Response:
     """Send a fresh link in place of an unused one."""
     link = _link_or_404(link_id)
@@ -167,6 +189,21 @@ def organisations() -> Page:
     )
 
 
+@bp.route("/partnership", methods=["GET", "POST"])
+@admin_only
+def partnership() -> Page:
+    """The partnership: its name and its member employers, each with its code, numbers and Leads."""
+    form = forms.PartnershipForm()
+    if not form.is_submitted():
+        form.name.data = partnership_services.partnership_name()
+    if form.validate_on_submit():
+        partnership_services.rename(access.require_user(), filled(form.name.data))
+        flash("The partnership's name has been saved.")
+        return redirect(url_for("admin.partnership"))
+    return render_template("admin/partnership.html", form=form, employers=partnership_services.employers()), (
+        400 if form.errors else 200)
+
+
 @bp.route("/emails")
 @admin_only
 def emails() -> str:
@@ -189,7 +226,8 @@ def retry_email(message_id: int) -> Response:
 
 def _audit_form() -> tuple[forms.AuditSearchForm, services.AuditFilter]:
     form = forms.AuditSearchForm(request.args)
-    form.person.choices = [(0, "Anyone")] + [(u.id, f"{u.name} ({u.email})") for u in services.people()]
+    form.person.choices = [(0, "Anyone")] + [(u.id, f"{u.name} ({u.email})")
+                                             for u in services.people(access.require_user())]
     form.action.choices = [("", "Any action")] + [(a, a) for a in services.audit_actions()]
     criteria = services.AuditFilter()
     if request.args and form.validate():

@@ -18,18 +18,28 @@ from sqlalchemy import literal, select, union_all
 from portal import clock
 from portal.documents.names import Finder, Found, Name, describe_pages
 from portal.extensions import db
-from portal.models import Assessor, Document, DocumentVersion, NamesCheck, Nqsw, Portfolio
+from portal.models import (
+    Assessor,
+    Document,
+    DocumentVersion,
+    NamesCheck,
+    Nqsw,
+    Organisation,
+    OrganisationKind,
+    Portfolio,
+)
 from portal.reading import extract
 
 READABLE = frozenset({"pdf", "docx", "txt"})  # the kinds whose text the portal can read
 
 NQSW, ASSESSOR = "the NQSW", "the Assessor"
 OTHER_NQSW, OTHER_ASSESSOR = "another NQSW in the registry", "an Assessor in the registry"
+EMPLOYER = "an employer in the partnership"
 
 
 def names_for(portfolio: Portfolio) -> list[Name]:
     """The names to look for in a portfolio's documents: its NQSW's and Assessor's first, then everyone else in the
-    registry (two queries, whatever its size)."""
+    registry and the partnership's employers (one query, whatever its size)."""
     names = [Name(portfolio.nqsw.name, NQSW)]
     if portfolio.assessor is not None:
         names.append(Name(portfolio.assessor.name, ASSESSOR))
@@ -37,11 +47,17 @@ def names_for(portfolio: Portfolio) -> list[Name]:
 
 
 def _registry() -> list[Name]:
-    """Everyone in the registry, NQSWs first (one query)."""
+    """Everyone in the registry, NQSWs first, then the partnership's employers when there are several (the panel
+    knows each only by a code, so an employer's name in a document identifies it); one query."""
     everyone = union_all(select(Nqsw.name, literal(OTHER_NQSW).label("who"), literal(0).label("part"),
                                 Nqsw.id.label("at")),
-                         select(Assessor.name, literal(OTHER_ASSESSOR), literal(1), Assessor.id))
-    return [Name(row.name, row.who) for row in db.session.execute(everyone.order_by("part", "at"))]
+                         select(Assessor.name, literal(OTHER_ASSESSOR), literal(1), Assessor.id),
+                         select(Organisation.name, literal(EMPLOYER), literal(2), Organisation.id)
+                         .where(Organisation.kind == OrganisationKind.EMPLOYER.value))
+    rows = db.session.execute(everyone.order_by("part", "at")).all()
+    if sum(1 for row in rows if row.who == EMPLOYER) < 2:
+        rows = [row for row in rows if row.who != EMPLOYER]  # a partnership of one: its name identifies no one
+    return [Name(row.name, row.who) for row in rows]
 
 
 def finder_for(portfolio: Portfolio | None) -> Finder:

@@ -27,6 +27,7 @@ from portal.models import (
     EvidenceType,
     Meeting,
     MeetingMember,
+    Nqsw,
     PageRead,
     PanelCopy,
     Portfolio,
@@ -483,7 +484,7 @@ def readable_version(user: User, portfolio_id: int, document_id: int,
 def file_name(user: User, portfolio: Portfolio, document: Document, version: DocumentVersion) -> str:
     """The name a version's file goes by: as uploaded for the Lead, and for anyone else one that names no one."""
     # Uploaded names often name the NQSW ("Jane Smith 6-month review.docx"), which the panel's label hides.
-    if user.is_admin:
+    if user.manages(portfolio.employer_id):
         return version.filename
     stem, dot, extension = version.filename.rpartition(".")
     suffix = f".{extension}" if dot and stem else ""
@@ -520,6 +521,15 @@ def original_blob(version: DocumentVersion) -> StoredBlob:
                       streams.blob_context(version.document_id, version.id, version.blob_id), version.size)
 
 
+def _receives_originals(user: User, document: Document) -> bool:
+    """The Leads who manage a portfolio's employer receive its files as uploaded (the administrator every file)."""
+    if user.is_admin or not user.is_lead or document.portfolio_id is None:
+        return user.is_admin
+    employer_id = db.session.scalar(select(Nqsw.employer_id).join(Portfolio, Portfolio.nqsw_id == Nqsw.id)
+                                    .where(Portfolio.id == document.portfolio_id))
+    return user.manages(employer_id)
+
+
 def blob_for(user: User, version: DocumentVersion) -> StoredBlob:
     """What this person receives of a version: the Lead the file as uploaded, everyone else its panel copy.
 
@@ -527,7 +537,7 @@ def blob_for(user: User, version: DocumentVersion) -> StoredBlob:
     existed) is the same for everyone. A version that should have a copy but has lost it raises DecryptionError:
     the original is never sent in its place.
     """
-    if user.is_admin or version.cleaning != Cleaning.CLEANED:
+    if version.cleaning != Cleaning.CLEANED or _receives_originals(user, version.document):
         return original_blob(version)
     copy = version.panel_copy
     if copy is None or copy.wrapped_key is None:

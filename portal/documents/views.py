@@ -27,7 +27,8 @@ from portal.spreadsheet import csv_lines
 from portal.web import Page, filled
 
 bp = Blueprint("documents", __name__)
-admin_only = access.roles(Role.ADMIN)
+# The partnership administrator and employer Leads, for the portfolios they manage (visibility.visible_portfolio).
+leads = access.roles(Role.ADMIN, Role.LEAD)
 PREFIX = "/portfolios/<int:portfolio_id>/documents"
 
 
@@ -55,8 +56,9 @@ def portfolio_documents(portfolio_id: int) -> str:
     documents = services.documents_of([portfolio.id])
     groups = [(e, [d for d in documents if d.evidence_type == e.value]) for e in EvidenceType]
     not_cleaned = services.not_cleaned(d.current_version for d in documents if d.current_version) \
-        if user.is_admin else []
-    naming = name_check.naming(documents) if user.is_admin else []  # names are for the Lead's eyes only
+        if user.manages(portfolio.employer_id) else []
+    # names are for the Lead's eyes only (the partnership administrator or the portfolio's employer's Lead)
+    naming = name_check.naming(documents) if user.manages(portfolio.employer_id) else []
     return render_template("documents/list.html", portfolio=portfolio, label=portfolio.label_for(user),
                            naming=naming,
                            groups=[g for g in groups if g[1]], readers=services.readers_of(documents),
@@ -74,7 +76,7 @@ def _upload_page(portfolio: Portfolio, problems: list[tuple[str, str]], status: 
 
 
 @bp.route(f"{PREFIX}/upload", methods=["GET", "POST"])
-@admin_only
+@leads
 @csrf.exempt  # the body is read as a stream by uploads.checked_parts, which checks the token itself
 def upload(portfolio_id: int) -> Page:
     """Upload one or more files, each with its evidence type, encrypted as they stream in."""
@@ -106,7 +108,7 @@ def document(portfolio_id: int, document_id: int) -> str:
                            document=doc, versions=versions, kind_of=services.kind_of,
                            panel_receives=services.panel_receives,
                            names=services.file_names(user, portfolio, doc, versions),
-                           findings=name_check.findings if user.is_admin else None,
+                           findings=name_check.findings if user.manages(portfolio.employer_id) else None,
                            names_check=name_check.label,
                            state=services.my_read_states(user, [doc])[doc.id], user=user)
 
@@ -118,7 +120,7 @@ def _replace_page(portfolio: Portfolio, doc: Document, problems: list[tuple[str,
 
 
 @bp.route(f"{PREFIX}/<int:document_id>/replace", methods=["GET", "POST"])
-@admin_only
+@leads
 @csrf.exempt  # as for upload: the streamed body's token is checked by uploads.checked_parts
 def replace(portfolio_id: int, document_id: int) -> Page:
     """Upload a new version of a document, keeping the old ones."""
@@ -137,7 +139,7 @@ def replace(portfolio_id: int, document_id: int) -> Page:
 
 
 @bp.route(f"{PREFIX}/<int:document_id>/delete", methods=["GET", "POST"])
-@admin_only
+@leads
 def delete(portfolio_id: int, document_id: int) -> Page:
     """Confirm with a reason, then destroy every version of a document, leaving a tombstone and an audit record."""
     user = access.require_user()
@@ -218,7 +220,7 @@ def _csv(matrix: services.ReadinessMatrix, labels: dict[int | None, str]) -> Ite
 
 @bp.route("/documents/readiness")
 @bp.route(f"{PREFIX}/readiness")
-@admin_only
+@leads
 def readiness(portfolio_id: int | None = None) -> Page:
     """Who has read what: people x documents for one portfolio or several (?portfolio=1&portfolio=2)."""
     user = access.require_user()

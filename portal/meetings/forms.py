@@ -3,16 +3,26 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
-    GovDateInput,
+    GovCheckboxInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from portal.admin.forms import DateInput  # tolerates a date sent with fewer than three parts
 from portal.models import PanelRole
 
 TEXT_LIMIT = 20_000
@@ -31,10 +41,10 @@ class MeetingForm(FlaskForm):
 
     title = StringField("Title", widget=GovTextInput(), description="For example, Spring 2027 panel",
                         validators=[InputRequired("Enter a title for the meeting"), Length(max=200)])
-    held_on = DateField("Date of the meeting", format="%d %m %Y", widget=GovDateInput(),
+    held_on = DateField("Date of the meeting", format="%d %m %Y", widget=DateInput(),
                         description="For example, 18 3 2027",
                         validators=[InputRequired("Enter the date of the meeting")])
-    reading_deadline = DateField("Reading deadline", format="%d %m %Y", widget=GovDateInput(),
+    reading_deadline = DateField("Reading deadline", format="%d %m %Y", widget=DateInput(),
                                  description="When members should have read the sample and sent their assessments",
                                  validators=[Optional()])
     access_window_days = IntegerField(
@@ -101,6 +111,13 @@ class DrawForm(FlaskForm):
                               validators=[Optional()])
     strata = SelectMultipleField("Spread the sample across (optional)", widget=GovCheckboxesInput(),
                                  validators=[Optional()])
+    employer_minimum = IntegerField(
+        "At least this many from each employer", widget=GovTextInput(), default=1,
+        description="From every employer in the partnership that has eligible portfolios (0 for no minimum). "
+                    "The sample grows if it must to take them.",
+        validators=[Optional(), NumberRange(0, 20, "Enter a number from 0 to 20")])
+    passed_only = BooleanField("Only portfolios the Internal Panel passed", widget=GovCheckboxInput(),
+                               validators=[Optional()])
     reason = StringField("Why are you drawing the sample again?", widget=GovTextArea(),
                          validators=[Length(max=2000)])
     submit = SubmitField("Draw the sample", widget=GovSubmitInput())
@@ -112,7 +129,7 @@ class DrawForm(FlaskForm):
         if self.size_kind.data in ("number", "percentage") and chosen.data is None and not chosen.errors:
             chosen.errors = [f"Enter the {'number of portfolios' if chosen is self.number else 'percentage'}"]
             valid = False
-        for field in (self.number, self.percentage):
+        for field in (self.number, self.percentage, self.employer_minimum):
             if field.errors and any("valid integer" in str(e) for e in field.errors):
                 field.errors = ["Enter a whole number, like 3"]
         return valid

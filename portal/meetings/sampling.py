@@ -14,6 +14,11 @@ Anyone holding the seed, the population (portfolio ids with their stratum) and t
    (same tie-breaks). Each stratum's places are filled in draw-key order.
 4. The picks are listed in draw-key order.
 
+Across a partnership's employers, a minimum per employer may be asked for (`employer_minimum`, 0 for none):
+before step 2, each employer's first min(minimum, its count) portfolios in draw-key order are taken; the sample
+grows if those alone outnumber the size asked for; the remaining places are then filled from the rest of the
+population as in steps 2 and 3 (strata counted over the rest). A unit's employer is its partnership code.
+
 The size is a number (at least 2) or a percentage of the population rounded up (and at least 2).
 """
 
@@ -37,6 +42,7 @@ class Unit:
 
     id: int
     stratum: str = ""
+    employer: str = ""  # the employer's partnership code ("E2"), for a minimum per employer
 
 
 def draw_key(seed: str, item: int | str) -> str:
@@ -90,8 +96,10 @@ def _tiebreak(seed: str, stratum: str) -> str:
     return draw_key(seed, "stratum:" + stratum)
 
 
-def draw(seed: str, population: Sequence[Unit], size: int) -> list[int]:
-    """Draw `size` portfolio ids from the population, deterministically from the seed."""
+def draw(seed: str, population: Sequence[Unit], size: int, employer_minimum: int = 0) -> list[int]:
+    """Draw `size` portfolio ids from the population, deterministically from the seed (see the module's steps).
+
+    With an employer minimum the sample may be larger than `size`: at least that many from each employer."""
     if len({unit.id for unit in population}) != len(population):
         raise SamplingError("The population lists a portfolio twice")
     if size < MINIMUM_SIZE:
@@ -100,14 +108,25 @@ def draw(seed: str, population: Sequence[Unit], size: int) -> list[int]:
         raise SamplingError(
             f"There are not enough eligible portfolios: {len(population)} eligible, {size} needed"
         )
+    if employer_minimum < 0:
+        raise SamplingError("The minimum from each employer cannot be negative")
     ordered = sorted(population, key=lambda unit: (draw_key(seed, unit.id), unit.id))
-    counts: dict[str, int] = {}
+    guaranteed: set[int] = set()
+    taken: dict[str, int] = {}
     for unit in ordered:
-        counts[unit.stratum] = counts.get(unit.stratum, 0) + 1
-    places = allocate(counts, size, seed)
-    picks: list[int] = []
-    for unit in ordered:
-        if places[unit.stratum] > 0:
-            places[unit.stratum] -= 1
-            picks.append(unit.id)
-    return picks
+        if employer_minimum and taken.get(unit.employer, 0) < employer_minimum:
+            taken[unit.employer] = taken.get(unit.employer, 0) + 1
+            guaranteed.add(unit.id)
+    rest = [unit for unit in ordered if unit.id not in guaranteed]
+    remaining = max(0, size - len(guaranteed))
+    chosen = set(guaranteed)
+    if remaining:
+        counts: dict[str, int] = {}
+        for unit in rest:
+            counts[unit.stratum] = counts.get(unit.stratum, 0) + 1
+        places = allocate(counts, remaining, seed)
+        for unit in rest:
+            if places[unit.stratum] > 0:
+                places[unit.stratum] -= 1
+                chosen.add(unit.id)
+    return [unit.id for unit in ordered if unit.id in chosen]

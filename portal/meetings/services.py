@@ -37,8 +37,29 @@ STRATA = {
     "service": ("Service (children's or adults')", lambda p: p.nqsw.service),
     "outcome": ("Internal Panel outcome", lambda p: p.outcome or ""),
     "assessor": ("Assessor", lambda p: str(p.assessor_id or "none")),
-    "employer": ("Employer", lambda p: str(p.nqsw.employer_id or "none")),
+    "employer": ("Employer", lambda p: employer_code(p)),
 }
+# The Skills for Care guidance's sample: 10% of the average and good outcomes (the portal records passes), from
+# every employer of the partnership, spread across employers and services.
+@dataclass(frozen=True)
+class DrawPreset:
+    """A recommended set of draw settings the Chair can start from."""
+
+    percentage: int
+    outcomes: tuple[str, ...]
+    employer_minimum: int
+    strata: tuple[str, ...]
+
+
+GUIDANCE_PRESET = DrawPreset(percentage=10, outcomes=("pass",), employer_minimum=1, strata=("employer", "service"))
+
+
+def employer_code(portfolio: Portfolio) -> str:
+    """The portfolio's employer as the panel and the draw's record know it: its partnership code ("E2")."""
+    employer = portfolio.nqsw.employer
+    if employer is None:
+        return "none"
+    return employer.code or f"id{employer.id}"
 
 
 # Templates and meetings ---------------------------------------------------------------------------------
@@ -202,6 +223,8 @@ class DrawRequest:
     percentage: int | None = None
     strata: list[str] = field(default_factory=list)
     reason: str = ""
+    employer_minimum: int = 0  # at least this many from each employer with eligible portfolios
+    outcomes: list[str] = field(default_factory=list)  # only portfolios with these outcomes (all when empty)
 
 
 class RedrawBlocked(sampling.SamplingError):
@@ -252,13 +275,16 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     if previous is not None and not request.reason.strip():
         raise sampling.SamplingError("Give the reason for drawing the sample again")
     strata = [name for name in STRATA if name in request.strata]
-    population = eligible_portfolios(meeting)
+    outcomes = sorted({o for o in request.outcomes if o})
+    population = [p for p in eligible_portfolios(meeting) if not outcomes or p.outcome in outcomes]
     size = sampling.sample_size(len(population), request.number, request.percentage)
     seed = secrets.token_hex(16)
-    units = [sampling.Unit(p.id, _stratum(p, strata)) for p in population]
-    picks = sampling.draw(seed, units, size)
-    parameters: dict[str, Any] = {"algorithm": sampling.ALGORITHM, "number": request.number,
-                                  "percentage": request.percentage, "size": size, "strata": strata}
+    units = [sampling.Unit(p.id, _stratum(p, strata), employer_code(p)) for p in population]
+    picks = sampling.draw(seed, units, size, request.employer_minimum)
+    parameters: dict[str, Any] = {
+        "algorithm": sampling.ALGORITHM, "number": request.number, "percentage": request.percentage, "size": size,
+        "strata": strata, "employer_minimum": request.employer_minimum, "outcomes": outcomes,
+        "employer_of": {str(u.id): u.employer for u in units}}
     if strata:
         parameters["stratum_of"] = {str(u.id): u.stratum for u in units}
     before = {s.portfolio_id for s in meeting.sampled}
@@ -279,6 +305,7 @@ def draw_sample(actor: User, meeting: Meeting, request: DrawRequest) -> SampleDr
     _tell_sampled(meeting, [by_id[pid] for pid in picks if pid not in before], sorted(before - set(picks)))
     audit.record(actor, "sample.redrawn" if previous else "sample.drawn", f"meeting:{meeting.id}", draw=sample_draw.id,
                  seed=seed, size=size, population=len(population), picks=picks, strata=strata,
+                 employer_minimum=request.employer_minimum, outcomes=outcomes,
                  reason=sample_draw.reason, superseded=previous.id if previous else None)
     db.session.commit()
     return sample_draw
@@ -331,10 +358,11 @@ def verify(sample_draw: SampleDraw) -> Verification:
     population = [int(i) for i in json.loads(sample_draw.population)]
     recorded = [int(i) for i in json.loads(sample_draw.picks)]
     stratum_of = parameters.get("stratum_of", {})
-    units = [sampling.Unit(pid, stratum_of.get(str(pid), "")) for pid in population]
+    employer_of = parameters.get("employer_of", {})
+    units = [sampling.Unit(pid, stratum_of.get(str(pid), ""), employer_of.get(str(pid), "")) for pid in population]
     try:
         size = sampling.sample_size(len(population), parameters.get("number"), parameters.get("percentage"))
-        rerun = sampling.draw(sample_draw.seed, units, size)
+        rerun = sampling.draw(sample_draw.seed, units, size, int(parameters.get("employer_minimum") or 0))
     except sampling.SamplingError as exc:
         return Verification(sample_draw, parameters, population, recorded, [], str(exc))
     return Verification(sample_draw, parameters, population, recorded, rerun)

@@ -1,13 +1,13 @@
 """Pages of the meetings area: meetings, their members, the templates and the verifiable sample."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import access, visibility
 from portal.errors import or_404
 from portal.meetings import forms, sampling, services
-from portal.models import Meeting, PanelRole, Role, TemplateKind, User
+from portal.models import Meeting, Outcome, PanelRole, Role, TemplateKind, User
 from portal.web import Page, add_error, filled
 
 bp = Blueprint("meetings", __name__)
@@ -162,13 +162,20 @@ def draw(meeting_id: int) -> Page:
     form = forms.DrawForm()
     form.strata.choices = [(name, label) for name, (label, _) in services.STRATA.items()]
     eligible = services.eligible_portfolios(found)
+    if not form.is_submitted() and request.args.get("preset") == "guidance":
+        preset = services.GUIDANCE_PRESET
+        form.size_kind.data, form.percentage.data = "percentage", preset.percentage
+        form.strata.data, form.employer_minimum.data = list(preset.strata), preset.employer_minimum
+        form.passed_only.data = True
     # Once a redraw is blocked the form is not offered, so a form loaded earlier goes straight to the service,
     # which refuses it (under the meeting lock) whatever sizes it carries.
     if form.is_submitted() and (started or form.validate()):
         wanted = services.DrawRequest(
             number=form.number.data if form.size_kind.data == "number" else None,
             percentage=form.percentage.data if form.size_kind.data == "percentage" else None,
-            strata=list(form.strata.data or []), reason=form.reason.data or "")
+            strata=list(form.strata.data or []), reason=form.reason.data or "",
+            employer_minimum=form.employer_minimum.data or 0,
+            outcomes=[Outcome.PASS.value] if form.passed_only.data else [])
         try:
             sample_draw = services.draw_sample(user, found, wanted)
         except services.RedrawBlocked as exc:

@@ -40,6 +40,7 @@ from portal.models.meetings import (
 from portal.models.portfolios import Assessor, Cohort, Nqsw, Outcome, Portfolio, Service
 from portal.models.reading import PageRead, ReadingNote, ReadingPreferences
 from portal.models.reports import (
+    REPORT_SECTIONS,
     Action,
     ActionStatus,
     FeedbackRecipient,
@@ -49,13 +50,16 @@ from portal.models.reports import (
     Minutes,
     MinutesRevision,
     MinutesStatus,
+    ReportSections,
     Theme,
 )
 from portal.models.reviews import Agreement, Assessment, AssessmentStatus, AssessmentTemplate, PanelView
 from portal.models.users import (
+    LEAD_MANAGED_ROLES,
     ROLE_LABELS_FOR_FORMS,
     Organisation,
     OrganisationKind,
+    Partnership,
     RecoveryCode,
     Role,
     User,
@@ -63,7 +67,9 @@ from portal.models.users import (
 
 __all__ = [
     "DEFAULT_EVIDENCE_REQUIREMENTS",
+    "LEAD_MANAGED_ROLES",
     "LEGACY_CLEANING_LABEL",
+    "REPORT_SECTIONS",
     "ROLE_LABELS_FOR_FORMS",
     "AccountLink",
     "Action",
@@ -108,6 +114,7 @@ __all__ = [
     "PanelCopy",
     "PanelRole",
     "PanelView",
+    "Partnership",
     "Passkey",
     "PasskeyChallenge",
     "Portfolio",
@@ -116,6 +123,7 @@ __all__ = [
     "ReadingPreferences",
     "RecoveryCode",
     "ReminderSent",
+    "ReportSections",
     "Role",
     "SampleDraw",
     "SampledPortfolio",

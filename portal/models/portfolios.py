@@ -36,12 +36,17 @@ class Outcome(enum.StrEnum):
 
 
 class Cohort(Base):
-    """A group of NQSWs who started together, e.g. "Academy 2026" or "grow your own"."""
+    """A group of NQSWs who started together, e.g. "Academy 2026" or "grow your own".
+
+    An employer's own cohort belongs to it; a cohort without an employer is the partnership's, shared by every
+    member employer (each employer Lead sees and counts only their own NQSWs in it).
+    """
 
     __tablename__ = "cohorts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
 
 class Assessor(Base):
@@ -96,8 +101,14 @@ class Portfolio(Base):
     nqsw: Mapped[Nqsw] = relationship(lazy="joined")
     assessor: Mapped[Assessor | None] = relationship(lazy="joined")
 
+    @property
+    def employer_id(self) -> int | None:
+        """The member employer the portfolio belongs to: its NQSW's."""
+        return self.nqsw.employer_id
+
     def label_for(self, user: User) -> str:
-        """The name a person sees: the pseudonym for the panel when one is set, the NQSW's name for the Lead."""
-        if self.pseudonym and not user.is_admin:
+        """The name a person sees: the pseudonym for the panel when one is set, the NQSW's name for the Leads who
+        manage the portfolio's employer."""
+        if self.pseudonym and not user.manages(self.employer_id):
             return f"Portfolio {self.pseudonym}"
         return f"{self.nqsw.name}" + (f" ({self.pseudonym})" if self.pseudonym else "")

@@ -90,6 +90,8 @@ class MeetingTheme(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id"), index=True)
     note: Mapped[str] = mapped_column(EncryptedText("meeting_themes.note"), default="")
+    # The member employer the theme concerns; None: the whole partnership. Its Lead sees it (visibility.py).
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     theme: Mapped[Theme] = relationship(lazy="joined")
     meeting: Mapped[Meeting] = relationship()
@@ -122,6 +124,8 @@ class Action(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The member employer that owns the action; None: the whole partnership. Its Lead sees it (visibility.py).
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     meeting: Mapped[Meeting] = relationship(lazy="joined")
 
@@ -175,3 +179,37 @@ class FeedbackRecipient(Base):
 
     release: Mapped[FeedbackRelease] = relationship(back_populates="recipients")
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# The sections of Skills for Care's partnership report template that only the ASYE Lead can write: each is free
+# text on the summary report (column name, heading, what to write).
+REPORT_SECTIONS = (
+    ("withdrawals", "Withdrawals",
+     "NQSWs who withdrew from the programme since the last report: the timescales and the outcome of each."),
+    ("national_feedback", "Feedback from the national moderation panel",
+     "What the national moderation panel said about the partnership since the last report."),
+    ("organisational_issues", "Organisational and support issues",
+     "Issues with the organisations or the support NQSWs received, and what was done about them."),
+    ("employment_issues", "Employment or capability issues",
+     "Employment or capability procedures affecting NQSWs, without naming anyone."),
+)
+
+
+class ReportSections(Base):
+    """The ASYE Lead's own sections of a meeting's partnership summary report (REPORT_SECTIONS)."""
+
+    __tablename__ = "report_sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), unique=True)
+    withdrawals: Mapped[str] = mapped_column(EncryptedText("report_sections.withdrawals"), default="")
+    national_feedback: Mapped[str] = mapped_column(EncryptedText("report_sections.national_feedback"), default="")
+    organisational_issues: Mapped[str] = mapped_column(EncryptedText("report_sections.organisational_issues"),
+                                                       default="")
+    employment_issues: Mapped[str] = mapped_column(EncryptedText("report_sections.employment_issues"), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    def text_of(self, section: str) -> str:
+        """One section's text, by its column name in REPORT_SECTIONS."""
+        return str(getattr(self, section))

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Integer, SQLColumnExpression, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, EncryptedText, UTCDateTime
@@ -12,7 +12,8 @@ from portal.models.base import Base, EncryptedText, UTCDateTime
 class Role(enum.StrEnum):
     """What a person does in the portal. Chairs are chosen per meeting from the panel members."""
 
-    ADMIN = "admin"
+    ADMIN = "admin"  # the partnership administrator: adds employers, invites their Leads, sees everything
+    LEAD = "lead"  # an employer Lead: manages their own employer's cohort, portfolios and people only
     MEMBER = "member"
     OBSERVER = "observer"
     ASSESSOR = "assessor"
@@ -25,7 +26,8 @@ class Role(enum.StrEnum):
 
 
 ROLE_LABELS = {
-    Role.ADMIN: "ASYE Lead (administrator)",
+    Role.ADMIN: "Partnership administrator (ASYE Lead)",
+    Role.LEAD: "Employer Lead",
     Role.MEMBER: "Panel member",
     Role.OBSERVER: "Steering Group observer",
     Role.ASSESSOR: "Assessor",
@@ -34,6 +36,8 @@ ROLE_LABELS = {
 
 
 ROLE_LABELS_FOR_FORMS = [(role.value, label) for role, label in ROLE_LABELS.items()]
+# The accounts an employer Lead invites and looks after for their own employer.
+LEAD_MANAGED_ROLES = (Role.ASSESSOR, Role.NQSW)
 
 
 class OrganisationKind(enum.StrEnum):
@@ -45,13 +49,39 @@ class OrganisationKind(enum.StrEnum):
 
 
 class Organisation(Base):
-    """An employer, university or community group."""
+    """An employer, university or community group.
+
+    Every employer is a member employer of the partnership: it has a partnership code (E1, E2 ...), the only name
+    the panel knows it by, and its own employer Leads, cohort, portfolios and people.
+    """
 
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default=OrganisationKind.EMPLOYER.value)
+    # Employers only: "E1", "E2" ... Deferred: people load their organisation with them, and most pages never
+    # show a code (the pages that do read the codes in one query, partnership.codes()).
+    code: Mapped[str | None] = mapped_column(String(10), unique=True, deferred=True)
+
+    @property
+    def is_employer(self) -> bool:
+        """True for a member employer of the partnership."""
+        return self.kind == OrganisationKind.EMPLOYER.value
+
+    @property
+    def code_label(self) -> str:
+        """How the panel names this employer: "Employer E2"."""
+        return f"Employer {self.code}" if self.code else "Employer"
+
+
+class Partnership(Base):
+    """The one partnership the portal hosts (a single council is a partnership of one)."""
+
+    __tablename__ = "partnership"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
 
 
 class User(Base):
@@ -109,8 +139,56 @@ class User(Base):
 
     @property
     def is_admin(self) -> bool:
-        """True for the ASYE Lead."""
+        """True for the partnership administrator (the ASYE Lead who runs the portal)."""
         return self.role == Role.ADMIN
+
+    @property
+    def is_lead(self) -> bool:
+        """True for the partnership administrator and for an employer Lead: the people who run a cohort."""
+        return self.role in (Role.ADMIN, Role.LEAD)
+
+    # Which employer's things this person may see and manage (DESIGN section 3). This is the one home of the
+    # rule: the partnership administrator every employer's, an employer Lead their own employer's (the employer
+    # is always the signed-in person's organisation, never one named by a form or a URL), anyone else none.
+    # The panel's view of sampled portfolios is a separate rule (meeting seats, in portal/access.py).
+
+    @property
+    def own_employer_id(self) -> int | None:
+        """The employer whose things an employer Lead manages; None for everyone else."""
+        return self.organisation_id if self.role == Role.LEAD else None
+
+    def manages(self, employer_id: int | None) -> bool:
+        """True if this person may see and manage what belongs to this employer (None: to no employer)."""
+        if self.role == Role.ADMIN:
+            return True
+        return self.own_employer_id is not None and employer_id == self.own_employer_id
+
+    def employer_scope(self, employer_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+        """manages() as a condition on a column holding an employer's id, for queries (deny by default)."""
+        if self.role == Role.ADMIN:
+            return true()
+        if self.own_employer_id is None:
+            return false()
+        return employer_column == self.own_employer_id
+
+    def manages_person(self, role: str, organisation_id: int | None) -> bool:
+        """True if this person may see and look after an account (or invitation) of this role and organisation:
+        the administrator anyone's, an employer Lead their own employer's Assessors and NQSWs."""
+        if self.role == Role.ADMIN:
+            return True
+        return role in LEAD_MANAGED_ROLES and self.manages(organisation_id)
+
+    def people_scope(self, role_column: SQLColumnExpression[str],
+                     organisation_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+        """manages_person() as a condition on an account's (or invitation's) role and organisation columns."""
+        if self.role == Role.ADMIN:
+            return true()
+        return self.employer_scope(organisation_column) & role_column.in_([r.value for r in LEAD_MANAGED_ROLES])
+
+    def acting_employer(self, chosen: int | None) -> int | None:
+        """The employer a new or changed record belongs to: an employer Lead's own, whatever was chosen; the one
+        the administrator chose."""
+        return chosen if self.role == Role.ADMIN else self.own_employer_id
 
 
 class RecoveryCode(Base):

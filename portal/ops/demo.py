@@ -1,11 +1,14 @@
 """`flask --app portal demo`: a clearly fictional panel for trying the portal locally.
 
-It builds, through the areas' own services (so everything is encrypted and audited as in real use):
-6 organisations (3 employers, 2 universities, a community group), 40 NQSWs in three cohorts (10 in
-"Academy 2026", 4 "Grow your own 2026"), 10 Assessors, 40 portfolios with small generated PDFs, a panel of
-six (2 university academics, 2 people with lived experience, the Principal Social Worker and the ASYE Lead),
-a Steering Group observer, one past meeting with published minutes and released feedback, and one upcoming
-meeting with its sample drawn. Every demo person gets the same known password and a printed TOTP secret:
+It builds a partnership, through the areas' own services (so everything is encrypted and audited as in real
+use): a council with children's and adults' services (its ASYE Lead is the partnership administrator), two small
+providers (one private, one voluntary) with three NQSWs each and their own employer Leads, a university and a
+community group; 40 NQSWs in five cohorts (10 in "Academy 2026", 4 "Grow your own 2026", each provider's own),
+10 Assessors, 40 portfolios with small generated PDFs, a panel of six drawn from every member organisation (a
+university academic as Chair, 2 people with lived experience, the council's Principal Social Worker and a
+practitioner from each provider), a Steering Group observer, one past meeting with published minutes and released
+feedback, and one upcoming meeting whose sample, drawn with at least one portfolio from each employer, spans
+the council and the providers. Every demo person gets the same known password and a printed TOTP secret:
 the demo is for local trials only and refuses to run on a database that already holds portfolios.
 """
 
@@ -20,6 +23,7 @@ from fpdf import FPDF
 from sqlalchemy import func, select
 
 from portal import clock
+from portal.admin import partnership
 from portal.admin import services as admin_services
 from portal.documents import services as documents
 from portal.extensions import db
@@ -49,9 +53,12 @@ from portal.security import passwords, totp
 DEMO_PASSWORD = "fictional demo panel 2026"
 FIRST = ["Alex", "Bailey", "Casey", "Devon", "Ellis", "Frankie", "Gray", "Harper", "Indigo", "Jules"]
 LAST = ["Example", "Sample", "Madeup", "Placeholder"]
-EMPLOYERS = ["Northshire County Council (fictional)", "Riverdale Borough Council (fictional)",
-             "Brightwater Care Trust (fictional)"]
-UNIVERSITIES = ["University of Northshire (fictional)", "Lakeside University (fictional)"]
+COUNCIL = "Northshire County Council (fictional)"
+PRIVATE = "Brightwater Care Ltd (fictional)"  # a small private provider
+VOLUNTARY = "Hillside Family Support (fictional)"  # a small voluntary provider
+EMPLOYERS = [COUNCIL, PRIVATE, VOLUNTARY]
+UNIVERSITIES = ["University of Northshire (fictional)"]
+PROVIDER_NQSWS = 3  # each provider's NQSWs (the rest of the 40 work for the council)
 COMMUNITY = "Voices Together Community Group (fictional)"
 DOCUMENTS = [(EvidenceType.FINAL_REPORT, "Final assessment report"),
              (EvidenceType.CRITICAL_REFLECTION, "Critical reflection"),
@@ -98,27 +105,43 @@ def _pdf(title: str, nqsw: str) -> bytes:
     return bytes(pdf.output())
 
 
-def _register(lead: User, organisations: dict[str, int], outcome_dates: list[date]) -> list[Portfolio]:
-    """Cohorts, 10 Assessors, 40 NQSWs and their portfolios with generated PDFs."""
+def _register(lead: User, provider_leads: dict[str, User], organisations: dict[str, int],
+              outcome_dates: list[date]) -> list[Portfolio]:
+    """Cohorts, 10 Assessors, 40 NQSWs and their portfolios with generated PDFs.
+
+    The council's are registered by the partnership administrator; each provider's by its own Lead, whose
+    employer the services take from the Lead's account."""
     cohorts = {name: portfolios.add_cohort(lead, name).id
                for name in ("Academy 2026", "Grow your own 2026", "ASYE 2026")}
-    employer_ids = [organisations[name] for name in EMPLOYERS]
+    for employer_name, provider in provider_leads.items():
+        cohorts[employer_name] = portfolios.add_cohort(provider, f"{employer_name.split(' (')[0]} 2026").id
+    council = organisations[COUNCIL]
     assessors = [portfolios.save_assessor(lead, None, f"{FIRST[i]} Assessor-{LAST[i % 4]}",
-                                          f"demo.assessor{i + 1}@example.org", employer_ids[i % 3])
-                 for i in range(10)]
+                                          f"demo.assessor{i + 1}@example.org", council) for i in range(8)]
+    provider_assessor = {employer: portfolios.save_assessor(provider, None, f"{FIRST[8 + n]} Assessor-{LAST[n]}",
+                                                            f"demo.assessor{9 + n}@example.org", None)
+                         for n, (employer, provider) in enumerate(provider_leads.items())}
     made = []
+    council_count = 40 - PROVIDER_NQSWS * len(provider_leads)
     for i in range(40):
-        cohort = "Academy 2026" if i < 10 else ("Grow your own 2026" if i < 14 else "ASYE 2026")
-        nqsw = portfolios.save_nqsw(lead, None, portfolios.NqswDetails(
+        if i < council_count:
+            actor, employer = lead, council
+            cohort = "Academy 2026" if i < 10 else ("Grow your own 2026" if i < 14 else "ASYE 2026")
+            cohort_id, assessor = cohorts[cohort], assessors[i % 8]
+        else:
+            name = EMPLOYERS[1 + (i - council_count) // PROVIDER_NQSWS]
+            actor, employer = provider_leads[name], organisations[name]
+            cohort_id, assessor = cohorts[name], provider_assessor[name]
+        nqsw = portfolios.save_nqsw(actor, None, portfolios.NqswDetails(
             name=f"{FIRST[i % 10]} Nqsw-{LAST[i // 10]}", email=f"demo.nqsw{i + 1}@example.org",
-            employer_id=employer_ids[i % 3], cohort_id=cohorts[cohort],
+            employer_id=employer, cohort_id=cohort_id,
             service=Service.ADULTS.value if i % 5 == 4 else Service.CHILDREN.value))
         outcome = "fail" if i % 13 == 7 else "pass"
-        portfolio = portfolios.save_portfolio(lead, None, portfolios.PortfolioDetails(
-            nqsw_id=nqsw.id, assessor_id=assessors[i % 10].id, outcome=outcome,
+        portfolio = portfolios.save_portfolio(actor, None, portfolios.PortfolioDetails(
+            nqsw_id=nqsw.id, assessor_id=assessor.id, outcome=outcome,
             outcome_date=outcome_dates[i % len(outcome_dates)], exemplar_consent=i % 4 == 0))
         for evidence, title in DOCUMENTS:
-            documents.upload(lead, portfolio, evidence.value, title, f"{title.lower().replace(' ', '-')}.pdf",
+            documents.upload(actor, portfolio, evidence.value, title, f"{title.lower().replace(' ', '-')}.pdf",
                              [_pdf(title, nqsw.name)], "application/pdf")
         made.append(portfolio)
     return made
@@ -194,7 +217,8 @@ def _accounts_for(sampled: Portfolio) -> list[DemoPerson]:
     for entry, role in ((sampled.nqsw, Role.NQSW), (sampled.assessor, Role.ASSESSOR)):
         if entry is None:
             continue
-        person = _person(entry.name, entry.email, role, None, f"{role.label} with released feedback")
+        employer = entry.employer_id if isinstance(entry, Nqsw) else entry.organisation_id
+        person = _person(entry.name, entry.email, role, employer, f"{role.label} with released feedback")
         entry.user_id = person.user.id
         people.append(person)
     db.session.commit()
@@ -205,40 +229,52 @@ def build(base_url: str) -> tuple[list[DemoPerson], dict[str, int]]:
     """Fill the database with the demo panel; returns who can sign in and what was made."""
     current_app.config["BASE_URL"] = base_url
     today = clock.now().date()
-    lead = _person("Robin Lead-Example (ASYE Lead)", "demo.lead@example.org", Role.ADMIN, None, "ASYE Lead (admin)")
+    lead = _person("Robin Lead-Example (ASYE Lead)", "demo.lead@example.org", Role.ADMIN, None,
+                   "Partnership administrator, the council's ASYE Lead")
+    partnership.rename(lead.user, "Northshire ASYE Moderation Partnership (fictional)")
     organisations = {name: admin_services.add_organisation(lead.user, name, kind.value).id for name, kind in
                      [*((n, OrganisationKind.EMPLOYER) for n in EMPLOYERS),
                       *((n, OrganisationKind.UNIVERSITY) for n in UNIVERSITIES),
                       (COMMUNITY, OrganisationKind.COMMUNITY)]}
-    lead.user.organisation_id = organisations[EMPLOYERS[0]]
+    lead.user.organisation_id = organisations[COUNCIL]
+    providers = [
+        _person("Morgan Lead-Brightwater", "demo.lead.private@example.org", Role.LEAD, organisations[PRIVATE],
+                "Employer Lead, the private provider"),
+        _person("Kit Lead-Hillside", "demo.lead.voluntary@example.org", Role.LEAD, organisations[VOLUNTARY],
+                "Employer Lead, the voluntary provider"),
+    ]
     panel = [
         (_person("Dr Uma Sample-Academic", "demo.academic1@example.org", Role.MEMBER,
                  organisations[UNIVERSITIES[0]], "University member, Chair"), PanelRole.CHAIR),
-        (_person("Prof Ivo Madeup-Scholar", "demo.academic2@example.org", Role.MEMBER,
-                 organisations[UNIVERSITIES[1]], "University member"), PanelRole.MEMBER),
         (_person("Lee Fictional-Voice", "demo.voice1@example.org", Role.MEMBER, organisations[COMMUNITY],
                  "Member with lived experience"), PanelRole.MEMBER),
         (_person("Sam Placeholder-Voice", "demo.voice2@example.org", Role.MEMBER, organisations[COMMUNITY],
                  "Member with lived experience (sends apologies)"), PanelRole.MEMBER),
-        (_person("Pat Example-PSW", "demo.psw@example.org", Role.MEMBER, organisations[EMPLOYERS[0]],
-                 "Principal Social Worker"), PanelRole.MEMBER),
-        (lead, PanelRole.MEMBER),
+        (_person("Pat Example-PSW", "demo.psw@example.org", Role.MEMBER, organisations[COUNCIL],
+                 "Principal Social Worker, the council"), PanelRole.MEMBER),
+        (_person("Ari Practice-Brightwater", "demo.member.private@example.org", Role.MEMBER,
+                 organisations[PRIVATE], "Practice educator, the private provider"), PanelRole.MEMBER),
+        (_person("Noor Practice-Hillside", "demo.member.voluntary@example.org", Role.MEMBER,
+                 organisations[VOLUNTARY], "Senior practitioner, the voluntary provider"), PanelRole.MEMBER),
     ]
-    observer = _person("Jo Steering-Example", "demo.observer@example.org", Role.OBSERVER, organisations[EMPLOYERS[0]],
+    observer = _person("Jo Steering-Example", "demo.observer@example.org", Role.OBSERVER, organisations[COUNCIL],
                        "Steering Group observer")
     past_date = today - timedelta(days=120)
-    made = _register(lead.user, organisations, [past_date - timedelta(days=d) for d in (10, 20, 30, 40)])
+    made = _register(lead.user, {PRIVATE: providers[0].user, VOLUNTARY: providers[1].user}, organisations,
+                     [past_date - timedelta(days=d) for d in (10, 20, 30, 40)])
     past = _past_meeting(lead.user, panel, past_date)
-    # Half the portfolios reached the Internal Panel after the past meeting: they make the next sample.
+    # Half the council's portfolios, and every provider's, reached the Internal Panel after the past meeting:
+    # they make the next sample.
     sampled_ids = {s.portfolio_id for s in past.sampled}
     for number, portfolio in enumerate(p for p in made if p.id not in sampled_ids):
-        if number % 2:
+        if number % 2 or portfolio.nqsw.employer_id != organisations[COUNCIL]:
             portfolio.outcome_date = past_date + timedelta(days=10 + number)
     db.session.commit()
     sampled_people = _accounts_for(past.sampled[0].portfolio)
     release.release(lead.user, past)
     upcoming = _meeting(lead.user, "Autumn panel (demo)", today + timedelta(days=21), panel)
-    meetings.draw_sample(panel[0][0].user, upcoming, meetings.DrawRequest(number=3))
+    meetings.draw_sample(panel[0][0].user, upcoming, meetings.DrawRequest(number=3, strata=["employer"],
+                                                                          employer_minimum=1))
     counts = {
         "organisations": len(organisations),
         "cohorts": db.session.scalar(select(func.count()).select_from(Cohort)) or 0,
@@ -248,7 +284,7 @@ def build(base_url: str) -> tuple[list[DemoPerson], dict[str, int]]:
         "panel": len(panel),
         "meetings": 2,
     }
-    return [p for p, _ in panel] + [observer, *sampled_people], counts
+    return [lead, *providers] + [p for p, _ in panel] + [observer, *sampled_people], counts
 
 
 @click.command("demo")

@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
-    GovDateInput,
     GovFileInput,
     GovRadioInput,
     GovSelect,
@@ -14,6 +13,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional
 
+from portal.admin.forms import DateInput  # tolerates a date sent with fewer than three parts
 from portal.models import Outcome, Service
 
 EMAIL_MESSAGE = "Enter an email address in the correct format, like name@example.org"
@@ -65,7 +65,7 @@ class PortfolioForm(FlaskForm):
     outcome = RadioField("Internal Panel outcome",
                          choices=[("", "Not decided yet")] + [(o.value, o.label) for o in Outcome],
                          widget=GovRadioInput(), validators=[Optional()], default="")
-    outcome_date = DateField("Date of the Internal Panel's outcome", format="%d %m %Y", widget=GovDateInput(),
+    outcome_date = DateField("Date of the Internal Panel's outcome", format="%d %m %Y", widget=DateInput(),
                              description="For example, 27 3 2026", validators=[Optional()])
     exemplar_consent = BooleanField("The NQSW consents to their work being kept as an exemplar",
                                     widget=GovCheckboxInput(), validators=[Optional()])

@@ -145,8 +145,13 @@ def _decode(data: bytes, plan: Plan) -> str | None:
         return None
 
 
-def read(data: bytes) -> Plan:
-    """Check every row of a CSV against the registry; write nothing."""
+def read(data: bytes, actor: User) -> Plan:
+    """Check every row of a CSV against the registry, for the person importing it; write nothing.
+
+    An employer Lead imports only their own employer's NQSWs and Assessors: each row's employer (and any
+    assessor_organisation) must be their employer, and the file may not reuse another employer's Assessor or
+    cohort. The partnership administrator imports for any employer; a new employer named in the file joins the
+    partnership."""
     plan = Plan()
     text = _decode(data, plan)
     if text is None:
@@ -190,19 +195,27 @@ def read(data: bytes) -> Plan:
         return plan
     if not plan.rows:
         plan.problems.append("The file has a header row but no data rows")
-    _check_against_registry(plan)
+    _check_against_registry(plan, actor)
     return plan
 
 
-def _check_against_registry(plan: Plan) -> None:
+def _check_against_registry(plan: Plan, actor: User) -> None:
     """Duplicates within the file and with the registry; what would be created."""
     emails = [row["nqsw_email"] for row in plan.rows if row["nqsw_email"]]
     existing_nqsws = set(db.session.scalars(select(func.lower(Nqsw.email)).where(func.lower(Nqsw.email).in_(emails))))
     assessor_emails = {row["assessor_email"] for row in plan.rows if row["assessor_email"]}
-    existing_assessors = {a.email.lower(): a.name for a in db.session.scalars(
-        select(Assessor).where(func.lower(Assessor.email).in_(assessor_emails)))}
+    found_assessors = list(db.session.scalars(select(Assessor).where(func.lower(Assessor.email).in_(assessor_emails))))
+    existing_assessors = {a.email.lower(): a.name for a in found_assessors}
+    foreign_assessors = {a.email.lower() for a in found_assessors if not actor.manages(a.organisation_id)}
     organisations = {name.lower() for name in db.session.scalars(select(Organisation.name))}
-    cohorts = {name.lower() for name in db.session.scalars(select(Cohort.name))}
+    all_cohorts = list(db.session.scalars(select(Cohort)))
+    cohorts = {c.name.lower() for c in all_cohorts}
+    foreign_cohorts = {c.name.lower() for c in all_cohorts
+                       if c.employer_id is not None and not actor.manages(c.employer_id)}
+    own = db.session.get(Organisation, actor.own_employer_id) if actor.own_employer_id is not None else None
+    if not actor.is_admin and own is None:
+        plan.problems.append("Your account belongs to no employer, so you cannot import a cohort. "
+                             "Ask the partnership administrator.")
     first_line: dict[str, int] = {}
     assessor_names: dict[str, str] = dict(existing_assessors)
     new_organisations: dict[str, str] = {}
@@ -221,10 +234,21 @@ def _check_against_registry(plan: Plan) -> None:
                 row.errors.append(f"assessor_email {assessor} belongs to an Assessor named “{known}”")
             if assessor not in existing_assessors:
                 new_assessors.add(assessor)
-        for name in (row["employer"], row["assessor_organisation"]):
-            if name and name.lower() not in organisations:
-                new_organisations.setdefault(name.lower(), name)
-        if row["cohort"] and row["cohort"].lower() not in cohorts:
+            elif assessor in foreign_assessors:
+                row.errors.append(f"assessor_email {assessor} is registered for another employer: "
+                                  "ask the partnership administrator")
+        if own is not None:
+            for column in ("employer", "assessor_organisation"):
+                if row[column] and row[column].lower() != own.name.lower():
+                    row.errors.append(f"{column} “{row[column]}” is not your employer: you import {own.name}'s "
+                                      "cohort only")
+        elif actor.is_admin:
+            for name in (row["employer"], row["assessor_organisation"]):
+                if name and name.lower() not in organisations:
+                    new_organisations.setdefault(name.lower(), name)
+        if row["cohort"].lower() in foreign_cohorts:
+            row.errors.append(f"cohort “{row['cohort']}” is another employer's: choose another name")
+        elif row["cohort"] and row["cohort"].lower() not in cohorts:
             new_cohorts.setdefault(row["cohort"].lower(), row["cohort"])
     plan.new_organisations = sorted(new_organisations.values(), key=str.lower)
     plan.new_cohorts = sorted(new_cohorts.values(), key=str.lower)

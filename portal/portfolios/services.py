@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, visibility
+from portal.admin.partnership import new_employer
 from portal.extensions import db
 from portal.models import (
     DEFAULT_EVIDENCE_REQUIREMENTS,
@@ -34,11 +35,18 @@ PSEUDONYM_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 # Registry -----------------------------------------------------------------------------------------------
 
 
-def cohorts() -> list[tuple[Cohort, int]]:
-    """Every cohort with how many NQSWs are in it, by name."""
-    counts = (select(Nqsw.cohort_id, func.count(Nqsw.id).label("n")).group_by(Nqsw.cohort_id).subquery())
+def _cohort_scope(user: User) -> ColumnElement[bool]:
+    """The cohorts a person sees: their employers' own and the partnership's shared ones."""
+    return or_(Cohort.employer_id.is_(None), user.employer_scope(Cohort.employer_id))
+
+
+def cohorts(user: User) -> list[tuple[Cohort, int]]:
+    """The cohorts this person sees, with how many of the NQSWs they manage are in each, by name."""
+    counts = (select(Nqsw.cohort_id, func.count(Nqsw.id).label("n")).where(user.employer_scope(Nqsw.employer_id))
+              .group_by(Nqsw.cohort_id).subquery())
     rows = db.session.execute(select(Cohort, func.coalesce(counts.c.n, 0))
-                              .outerjoin(counts, counts.c.cohort_id == Cohort.id).order_by(Cohort.name))
+                              .outerjoin(counts, counts.c.cohort_id == Cohort.id).where(_cohort_scope(user))
+                              .order_by(Cohort.name))
     return [(cohort, int(n)) for cohort, n in rows]
 
 
@@ -48,8 +56,9 @@ def cohort_name_taken(name: str) -> bool:
 
 
 def add_cohort(actor: User, name: str) -> Cohort:
-    """Register a cohort such as "Academy 2026"."""
-    cohort = Cohort(name=name.strip())
+    """Register a cohort such as "Academy 2026": an employer Lead's belongs to their employer, the
+    administrator's is shared by the partnership."""
+    cohort = Cohort(name=name.strip(), employer_id=actor.own_employer_id)
     db.session.add(cohort)
     db.session.flush()
     audit.record(actor, "cohort.added", f"cohort:{cohort.id}")
@@ -57,16 +66,35 @@ def add_cohort(actor: User, name: str) -> Cohort:
     return cohort
 
 
-def nqsws() -> list[Nqsw]:
-    """Every NQSW in the registry, by name."""
+def nqsws(user: User) -> list[Nqsw]:
+    """The NQSWs of the employers this person manages, by name."""
     return list(db.session.scalars(select(Nqsw).options(joinedload(Nqsw.cohort), joinedload(Nqsw.employer))
-                                   .order_by(Nqsw.name)))
+                                   .where(user.employer_scope(Nqsw.employer_id)).order_by(Nqsw.name)))
 
 
-def assessors() -> list[Assessor]:
-    """Every Assessor in the registry, by name."""
+def nqsw_for(user: User, nqsw_id: int) -> Nqsw | None:
+    """One NQSW of an employer this person manages, else None."""
+    return db.session.scalar(select(Nqsw).where(Nqsw.id == nqsw_id, user.employer_scope(Nqsw.employer_id)))
+
+
+def assessors(user: User) -> list[Assessor]:
+    """The Assessors of the employers this person manages, by name."""
     return list(db.session.scalars(select(Assessor).options(joinedload(Assessor.organisation))
-                                   .order_by(Assessor.name)))
+                                   .where(user.employer_scope(Assessor.organisation_id)).order_by(Assessor.name)))
+
+
+def assessor_for(user: User, assessor_id: int) -> Assessor | None:
+    """One Assessor of an employer this person manages, else None."""
+    return db.session.scalar(select(Assessor).where(Assessor.id == assessor_id,
+                                                    user.employer_scope(Assessor.organisation_id)))
+
+
+def employers_for(user: User) -> list[Organisation]:
+    """The member employers a person may put an NQSW or Assessor in: every one for the administrator, their own
+    for an employer Lead."""
+    return list(db.session.scalars(select(Organisation).where(Organisation.kind == OrganisationKind.EMPLOYER.value,
+                                                              user.employer_scope(Organisation.id))
+                                   .order_by(Organisation.name)))
 
 
 def nqsw(nqsw_id: int) -> Nqsw | None:
@@ -104,7 +132,7 @@ def save_nqsw(actor: User, nqsw: Nqsw | None, details: NqswDetails) -> Nqsw:
     nqsw = nqsw or Nqsw()
     nqsw.name = details.name.strip()
     nqsw.email = details.email.strip().lower()
-    nqsw.employer_id = details.employer_id
+    nqsw.employer_id = actor.acting_employer(details.employer_id)
     nqsw.cohort_id = details.cohort_id
     nqsw.service = details.service
     db.session.add(nqsw)
@@ -121,7 +149,7 @@ def save_assessor(actor: User, assessor: Assessor | None, name: str, email: str,
     assessor = assessor or Assessor()
     assessor.name = name.strip()
     assessor.email = email.strip().lower()
-    assessor.organisation_id = organisation_id
+    assessor.organisation_id = actor.acting_employer(organisation_id)
     db.session.add(assessor)
     db.session.flush()
     audit.record(actor, action, f"assessor:{assessor.id}")
@@ -334,7 +362,7 @@ def preview_import(actor: User, data: bytes) -> ImportPreview:
 
     Nothing is written: the person confirms the preview, and confirm_import checks the file again.
     """
-    plan = importer.read(data)
+    plan = importer.read(data, actor)
     sealed = importer.seal(actor, data) if plan.ok else None
     if plan.ok and sealed is None:
         plan.problems.append(TOO_LARGE_TO_SEAL)
@@ -361,20 +389,22 @@ def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
     if not plan.ok:
         raise ValueError("only a plan with no bad rows can be imported")
     organisations = {o.name.lower(): o for o in db.session.scalars(select(Organisation))}
+    own = db.session.get(Organisation, actor.own_employer_id) if actor.own_employer_id is not None else None
     cohorts = {c.name.lower(): c for c in db.session.scalars(select(Cohort))}
     assessors = {a.email.lower(): a for a in db.session.scalars(select(Assessor))}
     created = ImportResult(0, 0, 0, 0)
 
     def organisation(name: str) -> Organisation:
+        if own is not None:  # an employer Lead's import: the plan checked every name is theirs
+            return own
         if name.lower() not in organisations:
-            organisations[name.lower()] = Organisation(name=name, kind=OrganisationKind.EMPLOYER.value)
-            db.session.add(organisations[name.lower()])
+            organisations[name.lower()] = new_employer(name)
             created.organisations += 1
         return organisations[name.lower()]
 
     for row in plan.rows:
         if row["cohort"].lower() not in cohorts:
-            cohorts[row["cohort"].lower()] = Cohort(name=row["cohort"])
+            cohorts[row["cohort"].lower()] = Cohort(name=row["cohort"], employer_id=actor.own_employer_id)
             created.cohorts += 1
         assessor = None
         if row["assessor_email"]:
@@ -382,7 +412,8 @@ def import_cohort(actor: User, plan: importer.Plan) -> ImportResult:
             if assessor is None:
                 assessor = assessors[row["assessor_email"]] = Assessor(
                     name=row["assessor_name"], email=row["assessor_email"],
-                    organisation=organisation(row["assessor_organisation"]) if row["assessor_organisation"] else None)
+                    organisation=own or (organisation(row["assessor_organisation"])
+                                         if row["assessor_organisation"] else None))
                 created.assessors += 1
         nqsw = Nqsw(name=row["nqsw_name"], email=row["nqsw_email"], employer=organisation(row["employer"]),
                     cohort=cohorts[row["cohort"].lower()], service=(row.service or Service.CHILDREN).value)

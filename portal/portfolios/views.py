@@ -14,7 +14,17 @@ from portal.web import Page, add_error, filled
 from portal.wording import count_of
 
 bp = Blueprint("portfolios", __name__)
-admin_only = access.roles(Role.ADMIN)
+# The partnership administrator (every employer) and employer Leads (their own employer: User.employer_scope,
+# applied by every service below).
+leads = access.roles(Role.ADMIN, Role.LEAD)
+
+
+def _nqsw_or_404(nqsw_id: int) -> Nqsw:
+    return or_404(services.nqsw_for(access.require_user(), nqsw_id))
+
+
+def _assessor_or_404(assessor_id: int) -> Assessor:
+    return or_404(services.assessor_for(access.require_user(), assessor_id))
 
 
 def _status(form: object) -> int:
@@ -25,7 +35,7 @@ def _status(form: object) -> int:
 
 
 @bp.route("/cohort", methods=["GET", "POST"])
-@admin_only
+@leads
 def cohort() -> Page:
     """The registry's front page: cohorts, with links to NQSWs, Assessors and the import."""
     form = forms.CohortForm()
@@ -37,20 +47,23 @@ def cohort() -> Page:
             services.add_cohort(access.require_user(), name)
             flash(f"The cohort {name.strip()} has been added.")
             return redirect(url_for("portfolios.cohort"))
-    return render_template("portfolios/cohort.html", form=form, cohorts=services.cohorts()), _status(form)
+    return render_template("portfolios/cohort.html", form=form, cohorts=services.cohorts(access.require_user()),
+                           user=access.require_user()), _status(form)
 
 
 @bp.route("/cohort/nqsws")
-@admin_only
+@leads
 def nqsws() -> str:
     """Every NQSW in the registry."""
-    return render_template("portfolios/nqsws.html", nqsws=services.nqsws())
+    return render_template("portfolios/nqsws.html", nqsws=services.nqsws(access.require_user()))
 
 
 def _nqsw_form(nqsw: Nqsw | None) -> forms.NqswForm:
     form = forms.NqswForm(obj=nqsw) if nqsw else forms.NqswForm()
-    form.employer.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
-    form.cohort.choices = [forms.NONE_CHOICE] + [(c.id, c.name) for c, _ in services.cohorts()]
+    user = access.require_user()
+    employers = [(o.id, o.name) for o in services.employers_for(user)]
+    form.employer.choices = ([forms.NONE_CHOICE] if user.is_admin else []) + employers
+    form.cohort.choices = [forms.NONE_CHOICE] + [(c.id, c.name) for c, _ in services.cohorts(user)]
     if nqsw and not form.is_submitted():
         form.employer.data = nqsw.employer_id or 0
         form.cohort.data = nqsw.cohort_id or 0
@@ -73,29 +86,31 @@ def _edit_nqsw(nqsw: Nqsw | None) -> Page:
 
 
 @bp.route("/cohort/nqsws/new", methods=["GET", "POST"])
-@admin_only
+@leads
 def add_nqsw() -> Page:
     """Add an NQSW to the registry."""
     return _edit_nqsw(None)
 
 
 @bp.route("/cohort/nqsws/<int:nqsw_id>/edit", methods=["GET", "POST"])
-@admin_only
+@leads
 def edit_nqsw(nqsw_id: int) -> Page:
     """Change an NQSW's details."""
-    return _edit_nqsw(or_404(services.nqsw(nqsw_id)))
+    return _edit_nqsw(_nqsw_or_404(nqsw_id))
 
 
 @bp.route("/cohort/assessors")
-@admin_only
+@leads
 def assessors() -> str:
     """Every Assessor in the registry."""
-    return render_template("portfolios/assessors.html", assessors=services.assessors())
+    return render_template("portfolios/assessors.html", assessors=services.assessors(access.require_user()))
 
 
 def _edit_assessor(assessor: Assessor | None) -> Page:
     form = forms.AssessorForm(obj=assessor) if assessor else forms.AssessorForm()
-    form.organisation.choices = [forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
+    user = access.require_user()
+    form.organisation.choices = ([forms.NONE_CHOICE] + [(o.id, o.name) for o in admin_services.organisations()]
+                                 if user.is_admin else [(o.id, o.name) for o in services.employers_for(user)])
     if assessor and not form.is_submitted():
         form.organisation.data = assessor.organisation_id or 0
     if form.validate_on_submit():
@@ -111,17 +126,17 @@ def _edit_assessor(assessor: Assessor | None) -> Page:
 
 
 @bp.route("/cohort/assessors/new", methods=["GET", "POST"])
-@admin_only
+@leads
 def add_assessor() -> Page:
     """Add an Assessor to the registry."""
     return _edit_assessor(None)
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/edit", methods=["GET", "POST"])
-@admin_only
+@leads
 def edit_assessor(assessor_id: int) -> Page:
     """Change an Assessor's details."""
-    return _edit_assessor(or_404(services.assessor(assessor_id)))
+    return _edit_assessor(_assessor_or_404(assessor_id))
 
 
 def _remove(entry: Nqsw | Assessor, listing: str) -> Page:
@@ -149,17 +164,17 @@ def _remove(entry: Nqsw | Assessor, listing: str) -> Page:
 
 
 @bp.route("/cohort/nqsws/<int:nqsw_id>/remove", methods=["GET", "POST"])
-@admin_only
+@leads
 def remove_nqsw(nqsw_id: int) -> Page:
     """Remove an NQSW from the registry (with their portfolio while it is empty), after confirmation."""
-    return _remove(or_404(services.nqsw(nqsw_id)), "portfolios.nqsws")
+    return _remove(_nqsw_or_404(nqsw_id), "portfolios.nqsws")
 
 
 @bp.route("/cohort/assessors/<int:assessor_id>/remove", methods=["GET", "POST"])
-@admin_only
+@leads
 def remove_assessor(assessor_id: int) -> Page:
     """Remove an Assessor named on no portfolio from the registry, after confirmation."""
-    return _remove(or_404(services.assessor(assessor_id)), "portfolios.assessors")
+    return _remove(_assessor_or_404(assessor_id), "portfolios.assessors")
 
 
 def _edit_portfolio(portfolio_id: int | None) -> Page:
@@ -167,8 +182,8 @@ def _edit_portfolio(portfolio_id: int | None) -> Page:
     user = access.require_user()
     portfolio = or_404(visibility.visible_portfolio(user, portfolio_id)) if portfolio_id is not None else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
-    form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws()]
-    form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors()]
+    form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws(user)]
+    form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors(user)]
     if portfolio and not form.is_submitted():
         form.nqsw.data, form.assessor.data = portfolio.nqsw_id, portfolio.assessor_id or 0
         form.outcome.data = portfolio.outcome or ""
@@ -182,21 +197,21 @@ def _edit_portfolio(portfolio_id: int | None) -> Page:
 
 
 @bp.route("/cohort/portfolios/new", methods=["GET", "POST"])
-@admin_only
+@leads
 def add_portfolio() -> Page:
     """Register a portfolio for an NQSW."""
     return _edit_portfolio(None)
 
 
 @bp.route("/cohort/portfolios/<int:portfolio_id>/edit", methods=["GET", "POST"])
-@admin_only
+@leads
 def edit_portfolio(portfolio_id: int) -> Page:
     """Change a portfolio's Assessor, outcome or exemplar consent."""
     return _edit_portfolio(portfolio_id)
 
 
 @bp.route("/cohort/portfolios/<int:portfolio_id>/pseudonym", methods=["POST"])
-@admin_only
+@leads
 def pseudonymise(portfolio_id: int) -> Response:
     """Give a portfolio a new panel label (the Lead keeps the key)."""
     user = access.require_user()
@@ -213,7 +228,7 @@ def pseudonymise(portfolio_id: int) -> Response:
 
 @bp.route("/cohort/import", methods=["GET", "POST"])
 @csrf.exempt  # checked by uploads.checked_parts, which reads the body without spooling it to disk
-@admin_only
+@leads
 def import_csv() -> Page:
     """Upload a CSV and preview every row; nothing is written at this step."""
     form = forms.ImportForm(formdata=None)
@@ -245,7 +260,7 @@ def _preview(preview: services.ImportPreview) -> tuple[str, int]:
 
 
 @bp.route("/cohort/import/confirm", methods=["POST"])
-@admin_only
+@leads
 def confirm_import() -> Page:
     """Write a previewed file, checking it again first; all rows or none."""
     form = forms.ConfirmImportForm()

@@ -22,6 +22,8 @@ from portal.models import (
     MeetingMember,
     Minutes,
     MinutesStatus,
+    Nqsw,
+    Portfolio,
     Role,
     SampledPortfolio,
     SampleDraw,
@@ -73,6 +75,18 @@ class Dashboard:
     open_actions: list[Action] = field(default_factory=list)
     published: list[Meeting] = field(default_factory=list)
     feedback: list = field(default_factory=list)
+    employer: "EmployerCounts | None" = None
+
+
+@dataclass
+class EmployerCounts:
+    """An employer Lead's own programme at a glance."""
+
+    name: str
+    nqsws: int
+    portfolios: int
+    decided: int
+    sampled: int
 
 
 def _grouped(statement: Select[int, int]) -> dict[int, int]:
@@ -155,11 +169,27 @@ def _observer(board: Dashboard) -> None:
         .order_by(Action.due_on, Action.id)))
 
 
+def _lead(board: Dashboard, user: User) -> None:
+    """An employer Lead's own employer: their NQSWs and portfolios, how many are decided and how many sampled."""
+    mine = user.employer_scope(Nqsw.employer_id)
+    nqsws = db.session.scalar(select(func.count(Nqsw.id)).where(mine)) or 0
+    portfolios, decided = db.session.execute(
+        select(func.count(Portfolio.id), func.count(Portfolio.outcome)).join(Nqsw, Nqsw.id == Portfolio.nqsw_id)
+        .where(mine, Portfolio.purged_at.is_(None))).one()
+    sampled = db.session.scalar(select(func.count(func.distinct(SampledPortfolio.portfolio_id)))
+                                .join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
+                                .join(Nqsw, Nqsw.id == Portfolio.nqsw_id).where(mine)) or 0
+    name = user.organisation.name if user.organisation is not None else "No employer"
+    board.employer = EmployerCounts(name, int(nqsws), int(portfolios or 0), int(decided or 0), int(sampled))
+
+
 def for_user(user: User) -> Dashboard:
     """The dashboard for this person's role."""
     board = Dashboard(today=clock.now().date())
     if user.role == Role.ADMIN:
         _admin(board, user)
+    elif user.role == Role.LEAD:
+        _lead(board, user)
     elif user.role == Role.MEMBER:
         _member(board, user)
     elif user.role == Role.OBSERVER:

@@ -1,12 +1,12 @@
 """Forms for the minutes, the action plan, corrections and the feedback release."""
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea, GovTextInput
-from wtforms import DateField, RadioField, StringField, SubmitField, TextAreaField
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from portal.admin.forms import DateInput
-from portal.models import ActionStatus
+from portal.models import REPORT_SECTIONS, ActionStatus
 
 TEXT_LIMIT = 20_000
 
@@ -29,6 +29,11 @@ class ThemeForm(FlaskForm):
                        validators=[InputRequired("Enter the theme"), Length(max=200)])
     note = TextAreaField("What the panel said about it", widget=GovTextArea(),
                          validators=[Optional(), Length(max=TEXT_LIMIT)])
+    # Choices: owner_choices(); 0 is the whole partnership, so a form without the field means the partnership.
+    # Named apart from the action form's, as both are on the minutes editor.
+    theme_employer = SelectField("Employer it concerns", coerce=int, default=0, widget=GovSelect(),
+                                 description="Choose an employer to show this to its Lead, or leave it for the "
+                                             "whole partnership.")
     submit = SubmitField("Add theme", widget=GovSubmitInput())
 
 
@@ -41,6 +46,9 @@ class ActionForm(FlaskForm):
                         validators=[InputRequired("Enter who owns the action"), Length(max=200)])
     due_on = DateField("Due date", format="%d %m %Y", widget=DateInput(), description="For example, 27 3 2027",
                        validators=[InputRequired("Enter the due date as day, month and year")])
+    action_employer = SelectField("Employer responsible", coerce=int, default=0, widget=GovSelect(),
+                                  description="Choose an employer to show this to its Lead, or leave it for the "
+                                              "whole partnership.")
     submit = SubmitField("Add action", widget=GovSubmitInput())
 
 
@@ -72,3 +80,27 @@ class CorrectionForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A single button whose POST carries the CSRF token."""
+
+
+def owner_choices(labels: dict[int, str]) -> list[tuple[int, str]]:
+    """The owners a theme or action can have: the whole partnership (0), then each member employer."""
+    return [(0, "The whole partnership"), *sorted(labels.items(), key=lambda item: item[1])]
+
+
+def _section(name: str) -> TextAreaField:
+    heading, hint = next((heading, hint) for key, heading, hint in REPORT_SECTIONS if key == name)
+    return TextAreaField(heading, widget=GovTextArea(), description=hint, validators=[Length(max=TEXT_LIMIT)])
+
+
+class ReportSectionsForm(FlaskForm):
+    """The ASYE Lead's own sections of the partnership summary report (Skills for Care's template)."""
+
+    withdrawals = _section("withdrawals")
+    national_feedback = _section("national_feedback")
+    organisational_issues = _section("organisational_issues")
+    employment_issues = _section("employment_issues")
+    submit = SubmitField("Save the report's sections", widget=GovSubmitInput())
+
+    def texts(self) -> dict[str, str]:
+        """Each section's text by its column name."""
+        return {name: getattr(self, name).data or "" for name, _, _ in REPORT_SECTIONS}

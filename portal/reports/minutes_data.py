@@ -5,12 +5,13 @@ assessments: reviews.meeting_data), so the minutes, the summary report and their
 with the portal or with the Chair's meeting record page.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
 
 from portal import visibility
+from portal.admin import partnership
 from portal.extensions import db
 from portal.meetings.services import previous_meeting
 from portal.models import (
@@ -25,14 +26,34 @@ from portal.models import (
     MinutesRevision,
     MinutesStatus,
     Nqsw,
+    Organisation,
+    OrganisationKind,
     Portfolio,
+    ReportSections,
     Role,
     SampledPortfolio,
+    SampleDraw,
     Theme,
     User,
 )
 from portal.reviews import meeting_data
 from portal.reviews.meeting_data import MeetingData
+
+PARTNERSHIP = "The whole partnership"
+
+
+def employer_labels(user: User) -> dict[int, str]:
+    """How this person names each member employer: the administrator by name and code, anyone else by code."""
+    if user.role != Role.ADMIN:
+        return partnership.codes()
+    rows = db.session.execute(select(Organisation.id, Organisation.name, Organisation.code)
+                              .where(Organisation.kind == OrganisationKind.EMPLOYER.value))
+    return {organisation_id: f"{name} ({code})" if code else name for organisation_id, name, code in rows}
+
+
+def report_sections(meeting: Meeting) -> ReportSections | None:
+    """The ASYE Lead's own sections of the meeting's summary report, or None before any is written."""
+    return db.session.scalar(select(ReportSections).where(ReportSections.meeting_id == meeting.id))
 
 
 def minutes_for(meeting: Meeting) -> Minutes | None:
@@ -54,6 +75,13 @@ class MinutesData:
     previous_actions: list[Action]
     previous_meeting: Meeting | None
     key_messages: list[KeyMessage]
+    draw: SampleDraw | None = None  # the current draw, which the minutes carry so anyone can re-run it
+    sections: ReportSections | None = None  # the ASYE Lead's own sections of the summary report
+    employer_codes: dict[int, str] = field(default_factory=dict)  # "Employer E2" by id: owners of themes, actions
+
+    def owner_of(self, employer_id: int | None) -> str:
+        """Who owns a theme or action, as the panel knows them: an employer's code, or the whole partnership."""
+        return self.employer_codes.get(employer_id, "Employer") if employer_id is not None else PARTNERSHIP
 
     @property
     def status(self) -> str:
@@ -99,6 +127,9 @@ def build(meeting: Meeting, viewer: User) -> MinutesData:
         previous_actions=_actions_of(previous.id) if previous else [],
         previous_meeting=previous,
         key_messages=key_messages(meeting.id),
+        draw=db.session.scalar(select(SampleDraw).where(SampleDraw.meeting_id == meeting.id, SampleDraw.current)),
+        sections=report_sections(meeting),
+        employer_codes=partnership.codes(),
     )
 
 
@@ -135,33 +166,79 @@ def readable_meetings(user: User) -> list[MeetingRow]:
     return rows
 
 
+# Themes and actions across meetings, filtered by the employer that owns them ----------------------------------
+
+EVERY_OWNER = ""  # the filter's values: every theme and action,
+PARTNERSHIP_ONLY = "partnership"  # those of the whole partnership, or an employer's id as text
+
+
 @dataclass
 class ThemeHistory:
-    """A theme and where it came up: (meeting, what was said, cohorts sampled at that meeting)."""
+    """A theme and where it came up: (meeting, what was said, cohorts sampled at that meeting, who owns it)."""
 
     theme: Theme
-    raised: list[tuple[Meeting, str, list[str]]]
+    raised: list[tuple[Meeting, str, list[str], str]]
 
 
-def theme_history(user: User) -> list[ThemeHistory]:
-    """Every theme with the meetings it was raised at: for the Lead all of them, for anyone else the meetings
-    whose published minutes they may read (a member only those they sat on)."""
+def _owned_by(column: SQLColumnExpression[int | None], owner: str) -> ColumnElement[bool]:
+    """The filter on an employer column: every owner, the whole partnership's (no employer), or one employer's."""
+    if owner == PARTNERSHIP_ONLY:
+        return column.is_(None)
+    return column == int(owner) if owner.isdigit() else true()
+
+
+def _readable(user: User, employer_column: SQLColumnExpression[int | None]
+              ) -> tuple[ColumnElement[bool], dict[int, str] | None]:
+    """What this person reads as a condition, and their seats when each meeting must still be checked against
+    the minutes rule (None: no further check)."""
+    if visibility.reads_employer_items_only(user):
+        return visibility.employer_items(user, employer_column), None
+    if user.role == Role.ADMIN:
+        return true(), None
+    return Meeting.minutes_published_at.is_not(None), visibility.panel_roles_of(user)
+
+
+def theme_history(user: User, owner: str = EVERY_OWNER) -> list[ThemeHistory]:
+    """Every theme with the meetings it was raised at: for the Lead all of them, for a panel member or observer
+    the meetings whose published minutes they may read (a member only those they sat on), for an employer Lead
+    those their employer owns (visibility.employer_items). `owner` narrows them to one owner (see above)."""
+    readable, seats = _readable(user, MeetingTheme.employer_id)
     query = (select(MeetingTheme, Meeting).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
-             .order_by(Meeting.held_on, Meeting.id))
-    seats: dict[int, str] = {}
-    if user.role != Role.ADMIN:
-        query = query.where(Meeting.minutes_published_at.is_not(None))
-        seats = visibility.panel_roles_of(user)
+             .where(readable, _owned_by(MeetingTheme.employer_id, owner)).order_by(Meeting.held_on, Meeting.id))
     cohorts: dict[int, set[str]] = {}
     for meeting_id, name in db.session.execute(
         select(SampledPortfolio.meeting_id, Cohort.name).join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
         .join(Nqsw, Nqsw.id == Portfolio.nqsw_id).join(Cohort, Cohort.id == Nqsw.cohort_id)
+        .where(user.employer_scope(Nqsw.employer_id) if visibility.reads_employer_items_only(user) else true())
     ):
         cohorts.setdefault(meeting_id, set()).add(name)
+    labels = employer_labels(user)
     found: dict[int, ThemeHistory] = {}
     for item, meeting in db.session.execute(query):
-        if user.role != Role.ADMIN and not visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True):
+        if seats is not None and not visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True):
             continue
         history = found.setdefault(item.theme_id, ThemeHistory(item.theme, []))
-        history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ()))))
+        owner_label = labels.get(item.employer_id, "Employer") if item.employer_id is not None else PARTNERSHIP
+        history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ())), owner_label))
     return sorted(found.values(), key=lambda h: (-len(h.raised), h.theme.name.lower()))
+
+
+@dataclass
+class OwnedAction:
+    """An action in the list across meetings, with who owns it as this person names them."""
+
+    action: Action
+    owner: str
+
+
+def action_list(user: User, owner: str = EVERY_OWNER) -> list[OwnedAction]:
+    """Every action this person may read (the same rule as theme_history), open ones first, by due date."""
+    readable, seats = _readable(user, Action.employer_id)
+    query = (select(Action, Meeting).join(Meeting, Meeting.id == Action.meeting_id)
+             .where(readable, _owned_by(Action.employer_id, owner))
+             .order_by(Action.status == ActionStatus.DONE.value, Action.due_on, Action.id))
+    labels = employer_labels(user)
+    return [OwnedAction(action, labels.get(action.employer_id, "Employer") if action.employer_id is not None
+                        else PARTNERSHIP)
+            for action, meeting in db.session.execute(query)
+            if seats is None or visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True)]

@@ -142,12 +142,17 @@ def _account(actor: User, role: str, name: str, email: str) -> tuple[User, str |
     user = db.session.scalar(select(User).where(User.email == email))
     if user is not None:
         return user, None
-    user = User(email=email, name=name, role=role, created_at=clock.now(), active=True)
+    # The account belongs to the person's employer, so that employer's Leads look after it.
+    employer = (select(Nqsw.employer_id).where(Nqsw.email == email) if role == Role.NQSW.value
+                else select(Assessor.organisation_id).where(Assessor.email == email))
+    user = User(email=email, name=name, role=role, created_at=clock.now(), active=True,
+                organisation_id=db.session.scalar(employer))
     db.session.add(user)
     db.session.flush()
     hours = int(current_app.config["INVITATION_HOURS"])
     _, token = auth_services.new_link(LinkPurpose.INVITATION, timedelta(hours=hours), name=name, email=email,
-                                      role=role, user_id=user.id, created_by_id=actor.id)
+                                      role=role, user_id=user.id, created_by_id=actor.id,
+                                      organisation_id=user.organisation_id)
     audit.record(actor, "invitation.sent", f"user:{user.id}", email=email, role=role, reason="feedback")
     return user, token
 

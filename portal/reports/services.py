@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from portal import audit, clock
 from portal.extensions import db
 from portal.models import (
+    REPORT_SECTIONS,
     Action,
     ActionStatus,
     KeyMessage,
@@ -21,6 +22,8 @@ from portal.models import (
     Minutes,
     MinutesRevision,
     MinutesStatus,
+    Organisation,
+    ReportSections,
     Theme,
     User,
 )
@@ -91,17 +94,30 @@ def theme_names() -> list[str]:
     return list(db.session.scalars(select(Theme.name).order_by(func.lower(Theme.name))))
 
 
-def add_theme(actor: User, meeting: Meeting, name: str, note: str) -> None:
-    """Record a theme for the programme at this meeting (reusing an existing theme of the same name)."""
+def _employer(employer_id: int | None) -> int | None:
+    """A member employer's id as an owner of a theme or action (None: the whole partnership); LookupError for
+    anything that is not an employer."""
+    if employer_id is None:
+        return None
+    organisation = db.session.get(Organisation, employer_id)
+    if organisation is None or not organisation.is_employer:
+        raise LookupError(employer_id)
+    return employer_id
+
+
+def add_theme(actor: User, meeting: Meeting, name: str, note: str, employer_id: int | None = None) -> None:
+    """Record a theme for the programme at this meeting (reusing an existing theme of the same name), owned by
+    one member employer or (None) by the whole partnership."""
     _editable(meeting, actor)
+    owner = _employer(employer_id)
     theme = theme_named(name)
     existing = db.session.scalar(select(MeetingTheme).where(MeetingTheme.meeting_id == meeting.id,
                                                             MeetingTheme.theme_id == theme.id))
     if existing is None:
-        db.session.add(MeetingTheme(meeting_id=meeting.id, theme_id=theme.id, note=note.strip()))
+        db.session.add(MeetingTheme(meeting_id=meeting.id, theme_id=theme.id, note=note.strip(), employer_id=owner))
     else:
-        existing.note = note.strip()
-    audit.record(actor, "minutes.theme_added", f"meeting:{meeting.id}", theme=theme.id)
+        existing.note, existing.employer_id = note.strip(), owner
+    audit.record(actor, "minutes.theme_added", f"meeting:{meeting.id}", theme=theme.id, employer=owner)
     db.session.commit()
 
 
@@ -114,15 +130,18 @@ def remove_theme(actor: User, meeting: Meeting, meeting_theme_id: int) -> None:
     db.session.commit()
 
 
-def add_action(actor: User, meeting: Meeting, description: str, owner: str, due_on: date | None) -> None:
-    """Agree an action for the Steering Group's action plan."""
+def add_action(actor: User, meeting: Meeting, description: str, owner: str, due_on: date | None,
+               employer_id: int | None = None) -> None:
+    """Agree an action for the Steering Group's action plan, owned by one member employer or (None) by the whole
+    partnership; `owner` names the person or group responsible."""
     _editable(meeting, actor)
+    employer = _employer(employer_id)
     now = clock.now()
     action = Action(meeting_id=meeting.id, description=description.strip(), owner=owner.strip(), due_on=due_on,
-                    status=ActionStatus.OPEN.value, created_at=now, updated_at=now)
+                    status=ActionStatus.OPEN.value, created_at=now, updated_at=now, employer_id=employer)
     db.session.add(action)
     db.session.flush()
-    audit.record(actor, "action.added", f"action:{action.id}", meeting=meeting.id)
+    audit.record(actor, "action.added", f"action:{action.id}", meeting=meeting.id, employer=employer)
     db.session.commit()
 
 
@@ -202,6 +221,26 @@ def correct(actor: User, meeting: Meeting, notes: str, reason: str) -> None:
     minutes.revisions.append(MinutesRevision(number=number, notes=minutes.notes, reason=reason.strip(),
                                              created_at=clock.now(), created_by_id=actor.id))
     audit.record(actor, "minutes.corrected", f"meeting:{meeting.id}", revision=number)
+    db.session.commit()
+
+
+def save_report_sections(actor: User, meeting: Meeting, texts: dict[str, str]) -> None:
+    """Save the ASYE Lead's own sections of the summary report (REPORT_SECTIONS, by column name); the audit record
+    names the sections that changed, never their text."""
+    sections = minutes_data.report_sections(meeting)
+    if sections is None:
+        sections = ReportSections(meeting_id=meeting.id, withdrawals="", national_feedback="",
+                                  organisational_issues="", employment_issues="", updated_at=clock.now(),
+                                  updated_by_id=actor.id)
+        db.session.add(sections)
+    changed = []
+    for name, _, _ in REPORT_SECTIONS:
+        text = texts.get(name, "").strip()
+        if text != sections.text_of(name):
+            setattr(sections, name, text)
+            changed.append(name)
+    sections.updated_at, sections.updated_by_id = clock.now(), actor.id
+    audit.record(actor, "report.sections_edited", f"meeting:{meeting.id}", sections=changed)
     db.session.commit()
 
 

@@ -1,15 +1,15 @@
 """Pages of the reports area: minutes, corrections, downloads, the summary report, themes and feedback release."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from portal import access, visibility
 from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
-from portal.reports import content, forms, minutes_data, release, services
+from portal.reports import content, employer, forms, minutes_data, national, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
 from portal.reviews.services import RecordClosed, why_not_yet
@@ -53,6 +53,9 @@ def report_links(meeting: Meeting) -> list[tuple[str, str]]:
     if visibility.chairs(user, meeting):
         links.append((url_for("reports.feedback_release", meeting_id=meeting.id),
                       "Release feedback to Assessors and NQSWs"))
+    if user.is_admin and meeting.minutes_published_at is not None:
+        links.append((url_for("reports.national_export", meeting_id=meeting.id),
+                      "Export for the national moderation panel"))
     return links
 
 
@@ -80,6 +83,20 @@ def minutes(meeting_id: int) -> str:
                            confirm=forms.ConfirmForm(), not_yet=why_not_yet(meeting))
 
 
+F = TypeVar("F", forms.ThemeForm, forms.ActionForm)
+
+
+def _owned(form: F, user: User) -> F:
+    """A theme or action form offering its owners: the whole partnership or a member employer (by code to the
+    panel, by name to the administrator)."""
+    choices = forms.owner_choices(minutes_data.employer_labels(user))
+    if isinstance(form, forms.ThemeForm):
+        form.theme_employer.choices = choices
+    else:
+        form.action_employer.choices = choices
+    return form
+
+
 def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, status: int = 200) -> tuple[str, int]:
     data = minutes_data.build(meeting, user)
     if data.minutes and data.minutes.published:
@@ -92,8 +109,8 @@ def _edit_page(user: User, meeting: Meeting, failed: FlaskForm | None = None, st
         "reports/minutes_edit.html", meeting=meeting, data=data, form=failed, released=release.release_for(meeting),
         said=data.panel, names=data.panel.names, user=user, **counts.TABLES,
         notes_form=given.get("NotesForm") or forms.NotesForm(notes=data.minutes.notes if data.minutes else ""),
-        theme_form=given.get("ThemeForm") or forms.ThemeForm(), known_themes=services.theme_names(),
-        action_form=given.get("ActionForm") or forms.ActionForm(),
+        theme_form=given.get("ThemeForm") or _owned(forms.ThemeForm(), user), known_themes=services.theme_names(),
+        action_form=given.get("ActionForm") or _owned(forms.ActionForm(), user),
         key_form=given.get("KeyMessageForm") or forms.KeyMessageForm(),
         action_forms=action_forms, confirm=forms.ConfirmForm(),
     ), status
@@ -136,8 +153,10 @@ def save_notes(meeting_id: int) -> Page:
 @access.roles(*WRITERS)
 def add_theme(meeting_id: int) -> Page:
     """Add a theme for the programme."""
-    return _change(meeting_id, forms.ThemeForm(),
-                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or ""), "Theme added.")
+    return _change(meeting_id, _owned(forms.ThemeForm(), access.require_user()),
+                   lambda u, m, f: services.add_theme(u, m, f.name.data, f.note.data or "",
+                                                      f.theme_employer.data or None),
+                   "Theme added.")
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/themes/<int:item_id>/remove", methods=["POST"])
@@ -152,8 +171,9 @@ def remove_theme(meeting_id: int, item_id: int) -> Page:
 @access.roles(*WRITERS)
 def add_action(meeting_id: int) -> Page:
     """Add an action for the Steering Group."""
-    return _change(meeting_id, forms.ActionForm(),
-                   lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data),
+    return _change(meeting_id, _owned(forms.ActionForm(), access.require_user()),
+                   lambda u, m, f: services.add_action(u, m, f.description.data, f.owner.data, f.due_on.data,
+                                                       f.action_employer.data or None),
                    "Action added.")
 
 
@@ -249,7 +269,24 @@ def summary(meeting_id: int) -> str:
     user = access.require_user()
     meeting = or_404(visibility.reportable_meeting(user, meeting_id))
     document = content.summary_report(minutes_data.build(meeting, user))
-    return render_template("reports/summary.html", meeting=meeting, document=document)
+    return render_template("reports/summary.html", meeting=meeting, document=document,
+                           can_edit_sections=user.role == Role.ADMIN)
+
+
+@bp.route("/meetings/<int:meeting_id>/report/sections", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def report_sections(meeting_id: int) -> Page:
+    """The ASYE Lead writes the report's own sections: withdrawals, the national panel's feedback, organisational
+    and support issues, employment or capability issues."""
+    user = access.require_user()
+    meeting = or_404(visibility.reportable_meeting(user, meeting_id))
+    found = minutes_data.report_sections(meeting)
+    form = forms.ReportSectionsForm(obj=found)
+    if form.validate_on_submit():
+        services.save_report_sections(user, meeting, form.texts())
+        flash("The report's sections have been saved.")
+        return redirect(url_for("reports.summary", meeting_id=meeting.id))
+    return render_template("reports/report_sections.html", meeting=meeting, form=form), 400 if form.errors else 200
 
 
 @bp.route("/meetings/<int:meeting_id>/report.<kind>")
@@ -274,10 +311,17 @@ def index() -> str:
 
 
 @bp.route("/themes")
-@access.roles(*PANEL)
+@access.roles(*PANEL, Role.LEAD)
 def themes() -> str:
-    """Themes for the programme and the meetings at which each was raised."""
-    return render_template("reports/themes.html", themes=minutes_data.theme_history(access.require_user()))
+    """Themes for the programme and the meetings at which each was raised, and the actions agreed, by the employer
+    that owns them (an employer Lead: their own employer's only)."""
+    user = access.require_user()
+    owner = request.args.get("owner", minutes_data.EVERY_OWNER)[:20]
+    return render_template("reports/themes.html", themes=minutes_data.theme_history(user, owner),
+                           actions=minutes_data.action_list(user, owner), owner=owner,
+                           owners=[] if visibility.reads_employer_items_only(user)
+                           else forms.owner_choices(minutes_data.employer_labels(user)),
+                           partnership_only=minutes_data.PARTNERSHIP_ONLY)
 
 
 # Feedback release ---------------------------------------------------------------------------------------
@@ -335,3 +379,68 @@ def acknowledge(meeting_id: int) -> Page:
         release.acknowledge(user, recipient)
         flash("Thank you. The panel can see that you have read your feedback.")
     return redirect(url_for("reports.my_feedback", meeting_id=meeting_id))
+
+
+# An employer's own: the release ledger for their people and the report on their portfolios ------------------
+
+LEADS = (Role.ADMIN, Role.LEAD)
+
+
+@bp.route("/employer/feedback")
+@access.roles(*LEADS)
+def employer_feedback() -> str:
+    """The Lead's own people in each release (released, acknowledged, overdue) and their employer's reports."""
+    user = access.require_user()
+    return render_template("reports/employer_feedback.html", ledgers=employer.ledger(user),
+                           meetings=employer.reported_meetings(user), user=user)
+
+
+def _employer_report(meeting_id: int) -> tuple[User, Meeting, Report]:
+    user = access.require_user()
+    meeting = or_404(employer.reported_meeting(user, meeting_id))
+    found, own = employer.own_record(user, meeting)
+    name = user.organisation.name if user.own_employer_id is not None and user.organisation else "your employer"
+    return user, meeting, content.employer_report(found, own, name, user.own_employer_id)
+
+
+@bp.route("/employer/reports/<int:meeting_id>")
+@access.roles(Role.LEAD)
+def employer_report(meeting_id: int) -> str:
+    """The report on the Lead's own employer's portfolios at one meeting."""
+    _, meeting, document = _employer_report(meeting_id)
+    return render_template("reports/employer_report.html", meeting=meeting, document=document)
+
+
+@bp.route("/employer/reports/<int:meeting_id>.<kind>")
+@access.roles(Role.LEAD)
+def download_employer_report(meeting_id: int, kind: str) -> Response:
+    """Download the employer's report as PDF or DOCX."""
+    user, meeting, document = _employer_report(meeting_id)
+    if kind not in DOWNLOAD_TYPES:
+        abort(404)
+    services.record_download(user, meeting, "employer_report", kind)
+    return _download(document, kind, f"employer-report-{meeting.held_on.isoformat()}-{meeting.id}")
+
+
+# The submission to the national moderation panel -------------------------------------------------------------
+
+
+@bp.route("/meetings/<int:meeting_id>/national-export", methods=["GET", "POST"])
+@access.roles(Role.ADMIN)
+def national_export(meeting_id: int) -> Response | tuple[str, int]:
+    """Explain the export; on a confirmed POST, build and send the ZIP (a new random sample each time, audited)."""
+    user = access.require_user()
+    meeting = or_404(national.meeting(meeting_id))
+    form = forms.ConfirmForm()
+    if not national.exportable(meeting):
+        return render_template("reports/national_export.html", meeting=meeting, form=None,
+                               population=0), 409 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        name, data = national.build(user, meeting)
+        response = Response(data, mimetype="application/zip")
+        response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return render_template("reports/national_export.html", meeting=meeting, form=form,
+                           population=len(national.assessments_of(meeting)),
+                           share=national.SHARE_PERCENT), 400 if form.errors else 200

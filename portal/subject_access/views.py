@@ -12,7 +12,7 @@ from portal.subject_access.services import Kind
 from portal.web import Page
 
 bp = Blueprint("subject_access", __name__)
-lead_only = access.roles(Role.ADMIN)
+lead_only = access.roles(Role.ADMIN, Role.LEAD)  # an employer Lead for their own people (visibility)
 
 # Where the Lead came from, for the back link: the person's page, or their registry entry.
 BACK = {Kind.PERSON: ("admin.person", "user_id"), Kind.NQSW: ("portfolios.edit_nqsw", "nqsw_id"),
