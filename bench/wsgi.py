@@ -3,9 +3,11 @@
 The product has no plaintext route: this module refuses to load unless PORTAL_BENCH=1, and it is not part of
 the portal package. /bench-plain parses the upload with the portal's own streaming multipart reader and
 stores the same bytes unencrypted in a LocalBlobStore (temporary file, fsync, rename), and serves them with a
-plain send_file; /bench-hello is a bare Flask "hello". Every response names the worker process that served
-it, so the benchmark can read that worker's memory. With BENCH_AUDIT=off (bench/downloads.py's comparison run)
-audit.record does nothing, to measure what the audit write costs; the product has no such switch.
+plain send_file; /bench-raw reads the request body in the reader's 256 KB pieces and drops them (a bare WSGI
+app: the ceiling an upload's parsing, encryption and storage are measured against); /bench-hello is a bare Flask
+"hello". Every response names the worker process that served it, so the benchmark can read that worker's memory.
+With BENCH_AUDIT=off (bench/downloads.py's comparison run) audit.record does nothing, to measure what the audit
+write costs; the product has no such switch.
 """
 
 import os
@@ -20,7 +22,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from portal import create_app
 from portal.documents.storage import LocalBlobStore
-from portal.documents.uploads import FilePart, MultipartReader
+from portal.documents.uploads import READ_BYTES, FilePart, MultipartReader
 from portal.extensions import db
 
 if os.environ.get("PORTAL_BENCH") != "1":
@@ -56,6 +58,18 @@ def plain_download(blob_id: str) -> Any:
     """send_file of the stored bytes."""
     return send_file(plain_store.path(blob_id), mimetype="application/pdf",
                      as_attachment=True, download_name="bench.pdf")
+
+
+def raw_read(environ: dict, start_response: Callable[..., Callable]) -> Iterable[bytes]:
+    """Read the whole body in READ_BYTES pieces, keep nothing, and answer how many bytes came."""
+    stream, left, total = environ["wsgi.input"], int(environ.get("CONTENT_LENGTH") or 0), 0
+    while left > 0:
+        data = stream.read(min(READ_BYTES, left))
+        if not data:
+            break
+        total, left = total + len(data), left - len(data)
+    start_response("201 Created", [("Content-Type", "text/plain")])
+    return [str(total).encode()]
 
 
 hello = Flask("bench_hello")
@@ -94,4 +108,5 @@ class WorkerHeader:
 portal = create_app()
 with portal.app_context():
     event.listen(db.engine, "before_cursor_execute", _count_statement)
-application = WorkerHeader(DispatcherMiddleware(portal, {"/bench-plain": plain, "/bench-hello": hello}))
+application = WorkerHeader(DispatcherMiddleware(portal, {"/bench-plain": plain, "/bench-raw": raw_read,
+                                                                  "/bench-hello": hello}))
