@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 
 from conftest import csrf_from, sign_in, submit
+from factories import add_passkey
 from flask import Flask
 from helpers_pages import build_journey
 from sqlalchemy import func, select
@@ -32,6 +33,7 @@ from portal.models import (
     Nqsw,
     Organisation,
     OutboxMessage,
+    Passkey,
     Portfolio,
     ReadingNote,
     User,
@@ -66,6 +68,7 @@ def _candidates(app: Flask, journey) -> dict[str, list]:
             "item_id": ids(select(MeetingTheme.id)),
             "note_id": ids(select(ReadingNote.id)),
             "kept_id": ids(select(KeptForm.id)),
+            "passkey_id": ids(select(Passkey.id)),
             "kind": ["pdf", "docx"],
             "section_key": ["part1"],
             "name": ["evidence_comment"],
@@ -122,6 +125,7 @@ def test_every_endpoint_hides_another_employers_things_from_an_employer_lead(app
         db.session.add(KeptForm(user_id=journey.lead.id, action="/cohort", return_to="/cohort", created_at=clock.now(),
                                 content=json.dumps({"title": "Add a cohort", "fields": [["name", "Kept cohort"]]})))
         db.session.commit()
+    add_passkey(app, journey.member.id)  # another person's security key, for the passkeys' routes
     own = make_employer(app, "Riverside Care")
     lead, _ = lead_of(app, make_user, own, name="Rita Riverside")
     assert submit(lead, "/cohort/nqsws/new", {"name": "Ria Own", "email": "ria@example.org", "employer": own,
