@@ -7,14 +7,17 @@ import pytest
 from conftest import csrf_from, sign_in, submit
 from factories import add_document_row, make_meeting, make_registered_portfolio, seat
 from helpers_queries import count_queries
+from test_partnership import lead_of, make_employer
 
 from portal import clock
 from portal.extensions import db
 from portal.models import (
+    Assessor,
     AuditEvent,
     EvidenceType,
     Meeting,
     Nqsw,
+    Organisation,
     Portfolio,
     Role,
     SampledPortfolio,
@@ -223,7 +226,7 @@ def test_a_purged_portfolio_cannot_be_seen_or_changed_by_anyone(app, admin_clien
 
 def test_list_pages_use_a_bounded_number_of_queries(app, admin_client):
     client, admin = admin_client
-    paths = ("/portfolios", "/cohort/nqsws", "/cohort/assessors", "/cohort", "/meetings")
+    paths = ("/portfolios", "/cohort/nqsws", "/cohort/assessors", "/cohort", "/meetings", "/documents/readiness")
 
     def add(first: int, last: int) -> None:
         for n in range(first, last):
@@ -251,3 +254,125 @@ def test_portfolio_page_queries_do_not_grow_with_its_documents(app, admin_client
         add_document_row(app, pid, uploaders[n % 3], kinds[n % len(kinds)].value, title=f"Document {n}")
     assert "Document 14" in reader.get(f"/portfolios/{pid}").get_data(as_text=True)
     assert [count_queries(app, client, f"/portfolios/{pid}") for client in clients] == small
+
+
+# The long lists a page at a time ------------------------------------------------------------------------
+
+
+def _paged_registry(app, count: int, employer_id: int | None = None, first: int = 0, step: int = 1) -> list[int]:
+    """NQSWs "Paged Person NNN" (each with a portfolio, a document and an Assessor "Paged Assessor NNN") numbered
+    first, first + step, ...; their portfolio ids."""
+    with app.app_context():
+        employer = (db.session.get(Organisation, employer_id) if employer_id else
+                    db.session.scalar(db.select(Organisation).where(Organisation.name == "Paged Council"))
+                    or Organisation(name="Paged Council", kind="employer"))
+        portfolios = []
+        for n in range(first, first + count * step, step):
+            assessor = Assessor(name=f"Paged Assessor {n:03d}", email=f"paged.assessor{n:03d}@example.org",
+                                organisation=employer)
+            nqsw = Nqsw(name=f"Paged Person {n:03d}", email=f"paged{n:03d}@example.org", employer=employer)
+            portfolios.append(Portfolio(nqsw=nqsw, assessor=assessor, created_at=clock.now()))
+        db.session.add_all(portfolios)
+        db.session.commit()
+        return [p.id for p in portfolios]
+
+
+# Each list's path (searched for "paged") and how a row names its person, numbered.
+PAGED_LISTS = {
+    "/portfolios": (r'">Paged Person (\d{3})</a>', "portfolio", "portfolios"),
+    "/cohort/nqsws": (r'">Paged Person (\d{3})<span', "NQSW", "NQSWs"),
+    "/cohort/assessors": (r'">Paged Assessor (\d{3})<span', "Assessor", "Assessors"),
+    "/documents/readiness": (r'">Paged Person (\d{3})</label>', "portfolio", "portfolios"),
+}
+
+
+def _numbers(client, path: str, page: int, query: str = "paged") -> list[str]:
+    response = client.get(f"{path}?q={query}&page={page}")
+    assert response.status_code == 200, path
+    return re.findall(PAGED_LISTS[path][0], response.get_data(as_text=True))
+
+
+def test_the_long_lists_are_paged_with_every_row_once_and_the_total(app, admin_client):
+    client, admin = admin_client
+    pids = _paged_registry(app, 120)
+    add_document_row(app, pids[0], admin.id, "pdp")
+    for path, (_, _one, many) in PAGED_LISTS.items():
+        first = client.get(f"{path}?q=paged").get_data(as_text=True)
+        assert f"120 {many}, showing 1 to 50" in first, path
+        assert f'aria-label="Pages of {many}"' in first and "page=3" in first and 'rel="next"' in first, path
+        numbers = [n for page in (1, 2, 3) for n in _numbers(client, path, page)]
+        assert numbers == [f"{n:03d}" for n in range(120)], path  # by name, each once, none cut
+        last = client.get(f"{path}?q=paged&page=3").get_data(as_text=True)
+        assert f"120 {many}, showing 101 to 120" in last and 'rel="next"' not in last, path
+        assert 'rel="prev"' in last and "q=paged" in last, path  # the other pages keep the search
+        for beyond in ("99", "0", "-1", "two"):  # past the end: the last page; nonsense: the first
+            body = client.get(f"{path}?q=paged&page={beyond}").get_data(as_text=True)
+            assert ("showing 101 to 120" if beyond == "99" else "showing 1 to 50") in body, (path, beyond)
+        assert _numbers(client, path, 1, "person 007" if "assessor" not in path else "assessor 007") == ["007"]
+        assert _numbers(client, path, 1, "PAGED%20PERSON%2011") == ([] if "assessor" in path else
+                                                                    [f"11{n}" for n in range(10)])
+        none = client.get(f"{path}?q=50%25").get_data(as_text=True)  # a typed % is a character, not a wildcard
+        assert f"No {many} match your search" in none and "Paged" not in none.split("</form>")[-1], path
+    # The registry searches email addresses too; a short list has no pages.
+    only = client.get("/cohort/nqsws?q=paged042@example").get_data(as_text=True)
+    assert "1 NQSW<" in only and "Pages of" not in only and "Paged Person 042" in only
+    # The evidence check is still shown for the rows of the page.
+    assert "Incomplete" in client.get("/portfolios?q=paged&page=2").get_data(as_text=True)
+
+
+def test_an_employer_leads_pages_hold_only_their_own_employer(app, make_user):
+    ours, theirs = make_employer(app, "Riverside Care"), make_employer(app, "Oakwood Family Trust")
+    _paged_registry(app, 60, ours, first=0, step=2)  # even numbers ours, odd theirs: interleaved by name
+    _paged_registry(app, 60, theirs, first=1, step=2)
+    client, _ = lead_of(app, make_user, ours)
+    for path, (_, _one, many) in PAGED_LISTS.items():
+        second = client.get(f"{path}?q=paged&page=2").get_data(as_text=True)
+        assert f"60 {many}, showing 51 to 60" in second, path
+        numbers = _numbers(client, path, 1) + _numbers(client, path, 2)
+        assert numbers == [f"{n:03d}" for n in range(0, 120, 2)], path
+        assert _numbers(client, path, 1, "paged%20person%20001") == [], path  # theirs is not found by a search
+        assert _numbers(client, path, 1, "paged%20assessor%20001") == [], path
+    # Without a search too: page 2 of their portfolios is still only theirs.
+    assert re.findall(r'">Paged Person (\d{3})</a>', client.get("/portfolios?page=2").get_data(as_text=True)) == [
+        f"{n:03d}" for n in range(100, 120, 2)]
+
+
+def test_the_panel_pages_and_searches_only_what_it_sees(app, admin_client, signed_in):
+    client, _ = admin_client
+    member, person = signed_in(Role.MEMBER)
+    pids = _paged_registry(app, 60)
+    for pid in pids[:55]:
+        assert submit(client, f"/cohort/portfolios/{pid}/pseudonym", {}, page=f"/portfolios/{pid}").status_code == 302
+    seat(app, person.id, [*pids[:55], pids[59]])
+    with app.app_context():
+        label = db.session.get(Portfolio, pids[3]).pseudonym
+    first = member.get("/portfolios").get_data(as_text=True)
+    assert "56 portfolios, showing 1 to 50" in first
+    # Only the portfolio without a label is shown (and sorted) by its name; the others by what the panel sees.
+    assert re.findall(r"Paged Person \d+", first) == ["Paged Person 059"]
+    assert first.index("Paged Person 059") < first.index("Portfolio ")
+    second = member.get("/portfolios?page=2").get_data(as_text=True)
+    assert "56 portfolios, showing 51 to 56" in second and "Paged Person" not in second
+    assert "No portfolios match your search" in member.get("/portfolios?q=paged%20person%20003").get_data(
+        as_text=True)  # a name behind a panel label is not found by searching for it
+    found = member.get(f"/portfolios?q={label}").get_data(as_text=True)
+    assert f"Portfolio {label}" in found and "Paged Person" not in found.split("</form>")[-1]
+    # The Lead finds a portfolio by its panel label as well as by the NQSW's name.
+    assert "Paged Person 003" in client.get(f"/portfolios?q={label}").get_data(as_text=True)
+
+
+def test_the_long_lists_queries_do_not_grow_with_their_rows(app, admin_client, signed_in):
+    client, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+    pids = _paged_registry(app, 60)
+    for pid in pids[:3]:
+        add_document_row(app, pid, admin.id, "pdp")
+    seat(app, person.id, pids)
+    paths = [f"{path}?page=2" for path in PAGED_LISTS] + [f"{path}?q=paged&page=2" for path in PAGED_LISTS]
+    small = [count_queries(app, client, path) for path in paths] + [count_queries(app, member, "/portfolios?page=2")]
+    more = _paged_registry(app, 140, first=200)
+    for pid in more[:20]:
+        add_document_row(app, pid, admin.id, "pdp")
+    seat(app, person.id, more)
+    assert [count_queries(app, client, path) for path in paths] + [
+        count_queries(app, member, "/portfolios?page=2")] == small

@@ -827,7 +827,3 @@ def my_read_states(user: User, documents: list[Document]) -> dict[int, str]:
     return {d.id: matrix.state(user, d) for d in documents}
 
 
-def visible_portfolios(user: User) -> list[Portfolio]:
-    """The portfolios this person may see, in id order."""
-    return list(db.session.scalars(select(Portfolio).where(Portfolio.id.in_(visibility.visible_portfolio_ids(user)))
-                                   .order_by(Portfolio.id)))

@@ -16,13 +16,14 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from portal import access, visibility, wording
+from portal import access, paging, visibility, wording
 from portal.documents import forms, name_check, services, shredding, uploads
 from portal.documents.filetypes import ACCEPTED_EXTENSIONS
 from portal.documents.stamping import StampFailure
 from portal.errors import or_404
 from portal.extensions import csrf
 from portal.models import Document, DocumentVersion, EvidenceType, Portfolio, Role, User
+from portal.portfolios import services as portfolio_services
 from portal.spreadsheet import csv_lines
 from portal.web import Page, filled
 
@@ -226,8 +227,9 @@ def readiness(portfolio_id: int | None = None) -> Page:
     user = access.require_user()
     portfolios = [or_404(visibility.visible_portfolio(user, portfolio_id))] if portfolio_id else _matrix_portfolios()
     if not portfolios:
-        choices = [(p.id, p.label_for(user)) for p in services.visible_portfolios(user)]
-        return render_template("documents/readiness_choose.html", choices=choices)
+        query = request.args.get("q", "")[:100]
+        found = portfolio_services.portfolio_page(user, query, paging.page_number(request.args.get("page")))
+        return render_template("documents/readiness_choose.html", found=found, query=query, user=user)
     ids = [p.id for p in portfolios]
     matrix = services.readiness_matrix(services.panel_for(ids), services.documents_of(ids))
     labels: dict[int | None, str] = {p.id: p.label_for(user) for p in portfolios}  # by Document.portfolio_id

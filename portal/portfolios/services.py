@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal import audit, clock, visibility
+from portal import audit, clock, paging, visibility
 from portal.admin.partnership import new_employer
 from portal.extensions import db
 from portal.models import (
@@ -72,6 +72,22 @@ def nqsws(user: User) -> list[Nqsw]:
                                    .where(user.employer_scope(Nqsw.employer_id)).order_by(Nqsw.name)))
 
 
+def _matching(query: str, *columns: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """Any of these columns contains the typed text, whatever its case (autoescaped: % and _ are characters)."""
+    needle = query.strip().lower()
+    return or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))
+
+
+def nqsw_page(user: User, query: str = "", page: int = 1) -> paging.Paged[Nqsw]:
+    """One page of the NQSWs of the employers this person manages, by name, those whose name or email address
+    contains `query` if it is given, with how many match in all."""
+    statement = select(Nqsw).where(user.employer_scope(Nqsw.employer_id))
+    if query.strip():
+        statement = statement.where(_matching(query, Nqsw.name, Nqsw.email))
+    return paging.page_of(db.session, statement.options(joinedload(Nqsw.cohort), joinedload(Nqsw.employer))
+                          .order_by(Nqsw.name, Nqsw.id), page)
+
+
 def nqsw_for(user: User, nqsw_id: int) -> Nqsw | None:
     """One NQSW of an employer this person manages, else None."""
     return db.session.scalar(select(Nqsw).where(Nqsw.id == nqsw_id, user.employer_scope(Nqsw.employer_id)))
@@ -81,6 +97,16 @@ def assessors(user: User) -> list[Assessor]:
     """The Assessors of the employers this person manages, by name."""
     return list(db.session.scalars(select(Assessor).options(joinedload(Assessor.organisation))
                                    .where(user.employer_scope(Assessor.organisation_id)).order_by(Assessor.name)))
+
+
+def assessor_page(user: User, query: str = "", page: int = 1) -> paging.Paged[Assessor]:
+    """One page of the Assessors of the employers this person manages, by name, those whose name or email
+    address contains `query` if it is given, with how many match in all."""
+    statement = select(Assessor).where(user.employer_scope(Assessor.organisation_id))
+    if query.strip():
+        statement = statement.where(_matching(query, Assessor.name, Assessor.email))
+    return paging.page_of(db.session, statement.options(joinedload(Assessor.organisation))
+                          .order_by(Assessor.name, Assessor.id), page)
 
 
 def assessor_for(user: User, assessor_id: int) -> Assessor | None:
@@ -305,12 +331,22 @@ def documents_by_type(portfolio: Portfolio) -> list[tuple[EvidenceType, list[Doc
     return [(kind, groups[kind]) for kind in EvidenceType if kind in groups]
 
 
-def visible_portfolios(user: User) -> list[Portfolio]:
-    """The portfolios this person may see now: all for the Lead, the open samples of their meetings otherwise."""
-    statement = (select(Portfolio).where(Portfolio.id.in_(visibility.visible_portfolio_ids(user)))
-                 .options(joinedload(Portfolio.nqsw).joinedload(Nqsw.cohort)))
-    portfolios = list(db.session.scalars(statement))
-    return sorted(portfolios, key=lambda p: p.label_for(user).lower())
+def _visible_portfolios(user: User, query: str) -> Select[Portfolio]:
+    """The portfolios this person may see now (visibility.visible_portfolio_ids), by the name they see
+    (Portfolio.label_for), those whose name contains `query` if it is given."""
+    label = Portfolio.label_column(user)
+    statement = (select(Portfolio).join(Nqsw, Nqsw.id == Portfolio.nqsw_id)
+                 .where(Portfolio.id.in_(visibility.visible_portfolio_ids(user))))
+    if query.strip():
+        statement = statement.where(_matching(query, label))
+    return statement.order_by(func.lower(label), Portfolio.id)
+
+
+def portfolio_page(user: User, query: str = "", page: int = 1) -> paging.Paged[Portfolio]:
+    """One page of the portfolios this person may see now (all of their employers' for a Lead, the open samples
+    of their meetings for the panel), by the name they see, with how many match in all."""
+    return paging.page_of(db.session, _visible_portfolios(user, query)
+                          .options(joinedload(Portfolio.nqsw).joinedload(Nqsw.cohort)), page)
 
 
 # CSV import ---------------------------------------------------------------------------------------------

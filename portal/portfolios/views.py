@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from portal import access, visibility
+from portal import access, paging, visibility
 from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.errors import or_404
@@ -54,8 +54,10 @@ def cohort() -> Page:
 @bp.route("/cohort/nqsws")
 @leads
 def nqsws() -> str:
-    """Every NQSW in the registry."""
-    return render_template("portfolios/nqsws.html", nqsws=services.nqsws(access.require_user()))
+    """The NQSWs in the registry a page at a time, searched by name or email address."""
+    query = request.args.get("q", "")[:100]
+    found = services.nqsw_page(access.require_user(), query, paging.page_number(request.args.get("page")))
+    return render_template("portfolios/nqsws.html", found=found, query=query)
 
 
 def _nqsw_form(nqsw: Nqsw | None) -> forms.NqswForm:
@@ -102,8 +104,10 @@ def edit_nqsw(nqsw_id: int) -> Page:
 @bp.route("/cohort/assessors")
 @leads
 def assessors() -> str:
-    """Every Assessor in the registry."""
-    return render_template("portfolios/assessors.html", assessors=services.assessors(access.require_user()))
+    """The Assessors in the registry a page at a time, searched by name or email address."""
+    query = request.args.get("q", "")[:100]
+    found = services.assessor_page(access.require_user(), query, paging.page_number(request.args.get("page")))
+    return render_template("portfolios/assessors.html", found=found, query=query)
 
 
 def _edit_assessor(assessor: Assessor | None) -> Page:
@@ -290,11 +294,13 @@ def confirm_import() -> Page:
 @bp.route("/portfolios")
 @access.signed_in
 def portfolios() -> str:
-    """The portfolios this person may see, with the completeness check for each."""
+    """The portfolios this person may see a page at a time, searched by the name they see, with the completeness
+    check for each."""
     user = access.require_user()
-    shown = services.visible_portfolios(user)
-    checks = services.completeness([p.id for p in shown])
-    return render_template("portfolios/list.html", portfolios=shown, checks=checks, user=user)
+    query = request.args.get("q", "")[:100]
+    found = services.portfolio_page(user, query, paging.page_number(request.args.get("page")))
+    checks = services.completeness([p.id for p in found.rows])
+    return render_template("portfolios/list.html", found=found, query=query, checks=checks, user=user)
 
 
 @bp.route("/portfolios/<int:portfolio_id>")
