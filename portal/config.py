@@ -84,8 +84,8 @@ DEFAULTS: dict[str, Any] = {
     # How many reverse proxies in front of the portal add to X-Forwarded-For (nginx alone: 1; a load balancer that
     # sets X-Forwarded-For, then nginx: 2); 0 (or false) trusts no forwarded header. `true` counts as 1.
     "TRUST_PROXY": 0,
-    "FIRST_EMPLOYER": None,  # upgrade to 0012 only: the employer existing data moves into (migrations/versions)
-    "PARTNERSHIP_NAME": None,  # upgrade to 0012 only: the partnership's name (changed later on its page)
+    "FIRST_EMPLOYER": None,  # upgrade to 0014 only: the employer existing data moves into (migrations/versions)
+    "PARTNERSHIP_NAME": None,  # upgrade to 0014 only: the partnership's name (changed later on its page)
     "WTF_CSRF_TIME_LIMIT": None,
     "SQLALCHEMY_ENGINE_OPTIONS": None,  # None: pre-ping pooled connections, except to a SQLite file
 }

@@ -1,5 +1,6 @@
 """The ASYE Lead's administration of people and organisations, over HTTP."""
 
+import re
 from collections.abc import Callable
 
 from conftest import Person, csrf_from, link_in_last_email, outbox, sign_in, submit
@@ -406,5 +407,26 @@ def test_admin_pages_use_a_bounded_number_of_queries(
              "/admin/organisations")
     small = [count_queries(app, client, path) for path in paths]
     grow(3, 12)
-    assert client.get("/admin/audit").get_data(as_text=True).count(" (member") >= 10
+    assert client.get("/admin/audit").get_data(as_text=True).count("govuk-table__row") >= 10
     assert [count_queries(app, client, path) for path in paths] == small
+
+
+def test_people_are_listed_a_page_at_a_time_and_never_cut(app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    client, _ = admin_client
+    with app.app_context():
+        db.session.add_all(User(name=f"Paged Person {n:03d}", email=f"paged{n:03d}@example.org",
+                                role=Role.MEMBER.value, active=True, created_at=clock.now()) for n in range(120))
+        db.session.commit()
+    first = client.get("/admin/people?q=paged").get_data(as_text=True)
+    assert "120 people, showing 1 to 50" in first
+    assert 'aria-label="Pages of people"' in first and "page=3" in first
+    names: list[str] = []
+    for page in (1, 2, 3):
+        body = client.get(f"/admin/people?q=paged&page={page}").get_data(as_text=True)
+        names += re.findall(r">Paged Person (\d{3})<", body)
+    assert names == [f"{n:03d}" for n in range(120)]  # by name, each once, none cut
+    last = client.get("/admin/people?q=paged&page=3").get_data(as_text=True)
+    assert "120 people, showing 101 to 120" in last and 'rel="next"' not in last
+    beyond = client.get("/admin/people?q=paged&page=99").get_data(as_text=True)  # past the end: the last page
+    assert "showing 101 to 120" in beyond
+    assert "invitee" not in client.get("/admin/people?q=paged&role=member&page=2").get_data(as_text=True).lower()

@@ -1,7 +1,9 @@
 """The audit trail: events for every security action, a verifiable chain, and the administrator's search."""
 
 import csv
+import html
 import io
+import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -216,7 +218,7 @@ def test_audit_page_filters_by_person_action_and_date(app: Flask, admin_client: 
     submit(app.test_client(), "/sign-in", {"email": bob.email, "password": "wrong password entirely"})
     browser = _resign(app, browser, admin)
 
-    page = browser.get(f"/admin/audit?person={alice.id}")
+    page = browser.get(f"/admin/audit?person_id={alice.id}")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert f"user:{alice.id}" in body and f"user:{bob.id}" not in body
@@ -246,7 +248,7 @@ def _resign(app: Flask, browser: FlaskClient, admin: Person) -> FlaskClient:
 def test_audit_page_refuses_a_bad_date_with_an_error_and_no_crash(admin_client: tuple[FlaskClient, Person]) -> None:
     browser, _ = admin_client
     for query in ("date_from=31&date_from=2&date_from=2026", "date_from=5", "date_from=a&date_from=b&date_from=c"
-                  "&date_from=d", "person=abc"):
+                  "&date_from=d", "person_id=abc", "person=" + "x" * 101):
         response = browser.get("/admin/audit?" + query)
         assert response.status_code == 400, query
         assert "govuk-error-summary" in response.get_data(as_text=True), query
@@ -420,3 +422,69 @@ def test_a_malformed_anchor_is_refused_clearly(app: Flask, anchor: str) -> None:
     _record_events(app, 2)
     code, output = _verify_with(app, "--anchor", anchor)
     assert code == 2 and "SEQ:HASH (64 hex digits)" in output
+
+
+def test_the_person_filter_finds_anyone_by_name_or_email_however_many_people_there_are(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    with app.app_context():  # more people than any list of choices would hold; the one sought sorts last
+        db.session.add_all(User(name=f"Person {n:04d}", email=f"person{n:04d}@example.org", role=Role.MEMBER.value,
+                                active=True, created_at=clock.now()) for n in range(600))
+        db.session.commit()
+        zoe = User(name="Zoe Zephyr", email="zoe@example.org", role=Role.MEMBER.value, active=True,
+                   created_at=clock.now())
+        ann = User(name="Ann Other", email="xzoe@example.org", role=Role.MEMBER.value, active=True,
+                   created_at=clock.now())
+        db.session.add_all([zoe, ann])
+        db.session.flush()
+        audit.record(zoe, "test.zoe_did", "")
+        audit.record(None, "test.about_ann", f"user:{ann.id}")
+        db.session.commit()
+        zoe_id, ann_id = zoe.id, ann.id
+    by_name = browser.get("/admin/audit?person=zephyr")
+    assert by_name.status_code == 200
+    body = by_name.get_data(as_text=True)
+    assert ">test.zoe_did</td>" in body and ">test.about_ann</td>" not in body
+    both = browser.get("/admin/audit?person=zoe@").get_data(as_text=True)  # part of two addresses: both
+    assert ">test.zoe_did</td>" in both and ">test.about_ann</td>" in both
+    exact = browser.get("/admin/audit?person=ZOE@example.org").get_data(as_text=True)  # a whole address: one
+    assert ">test.zoe_did</td>" in exact and ">test.about_ann</td>" not in exact
+    assert ">test.about_ann</td>" in browser.get(f"/admin/audit?person_id={ann_id}").get_data(as_text=True)
+    nobody = browser.get("/admin/audit?person=nobody-at-all")
+    assert nobody.status_code == 200 and "No events match your search." in nobody.get_data(as_text=True)
+    csv = browser.get("/admin/audit.csv?person=zephyr").get_data(as_text=True)
+    assert "test.zoe_did" in csv and "test.about_ann" not in csv
+    assert zoe_id != ann_id
+
+
+def test_the_audit_trail_pages_back_and_forth_without_losing_or_repeating_an_event(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    browser, _ = admin_client
+    with app.app_context():
+        for n in range(120):
+            audit.record(None, "test.paged", f"item:{n:03d}")
+        db.session.commit()
+
+    def targets(page: str) -> list[str]:
+        return re.findall(r"item:(\d{3})", page)
+
+    def link(page: str, rel: str) -> str | None:
+        found = re.search(rf'href="([^"]+)" rel="{rel}"', page)
+        return html.unescape(found.group(1)) if found else None
+
+    page = browser.get("/admin/audit?action=test.paged").get_data(as_text=True)
+    seen = [targets(page)]
+    assert link(page, "prev") is None
+    while (older := link(page, "next")) is not None:
+        assert "action=test.paged" in older
+        page = browser.get(older).get_data(as_text=True)
+        seen.append(targets(page))
+    assert [len(items) for items in seen] == [50, 50, 20]
+    flat = [item for items in seen for item in items]
+    assert flat == [f"{n:03d}" for n in range(119, -1, -1)]  # newest first, each once
+    newer = link(page, "prev")
+    assert newer is not None
+    back = browser.get(newer).get_data(as_text=True)
+    assert targets(back) == seen[1] and link(back, "prev") is not None and link(back, "next") is not None
+    first = browser.get(link(back, "prev")).get_data(as_text=True)
+    assert targets(first) == seen[0] and link(first, "prev") is None

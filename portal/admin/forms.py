@@ -11,8 +11,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovSubmitInput,
     GovTextInput,
 )
-from wtforms import BooleanField, DateField, Field, RadioField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, DateField, Field, IntegerField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
 
 from portal.models import LEAD_MANAGED_ROLES, ROLE_LABELS_FOR_FORMS, OrganisationKind, Role, User
 
@@ -92,7 +93,9 @@ class AuditSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    person = SelectField("Person", coerce=int, widget=GovSelect(), validators=[Optional()])
+    person = StringField("Person", widget=GovTextInput(), validators=[Optional(), Length(max=100)],
+                         description="Part of their name or email address, or their whole email address")
+    person_id = IntegerField(widget=HiddenInput(), validators=[Optional()])  # from a person's page
     action = SelectField("Action", widget=GovSelect(), validators=[Optional()])
     date_from = DateField("From", format="%d %m %Y", widget=DateInput(), validators=[Optional()])
     date_to = DateField("To", format="%d %m %Y", widget=DateInput(), validators=[Optional()])

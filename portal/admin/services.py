@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import joinedload, undefer
 
 from portal import audit, clock, mail
@@ -29,10 +29,30 @@ from portal.spreadsheet import csv_lines
 PAGE_SIZE = 50
 
 
-def people(actor: User, query: str = "", role: str = "", status: str = "") -> list[User]:
-    """The people this person looks after (User.manages_person) matching a search of name and email, optionally
-    by role and status."""
-    statement = select(User).where(actor.people_scope(User.role, User.organisation_id)).order_by(User.name)
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of a search of people: who is on it, how many match in all, and which page it is."""
+
+    people: list[User]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first person (from 1), for "Showing 51 to 100 of 2,000"."""
+        return (self.page - 1) * PAGE_SIZE + 1 if self.people else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + len(self.people)
+
+
+def _people_query(actor: User, query: str, role: str, status: str) -> Select[User]:
+    statement = select(User).where(actor.people_scope(User.role, User.organisation_id))
     if query.strip():
         # autoescape: a typed % or _ is a character to find, not a wildcard.
         needle = query.strip().lower()
@@ -46,7 +66,18 @@ def people(actor: User, query: str = "", role: str = "", status: str = "") -> li
         statement = statement.where(~User.active)
     elif status == "not_set_up":
         statement = statement.where(User.enrolled_at.is_(None))
-    return list(db.session.scalars(statement.limit(500)))
+    return statement
+
+
+def people(actor: User, query: str = "", role: str = "", status: str = "", page: int = 1) -> PeoplePage:
+    """The people this person looks after (User.manages_person) matching a search of name and email, optionally
+    by role and status: one page of PAGE_SIZE, by name, with how many match in all (never silently cut)."""
+    statement = _people_query(actor, query, role, status)
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    page = min(max(1, page), max(1, -(-total // PAGE_SIZE)))
+    found = db.session.scalars(statement.order_by(User.name, User.id).offset((page - 1) * PAGE_SIZE)
+                               .limit(PAGE_SIZE))
+    return PeoplePage(list(found), total, page)
 
 
 def _unused_links() -> Select[AccountLink]:
@@ -208,20 +239,33 @@ def retry_mail(actor: User, message: OutboxMessage) -> None:
 class AuditFilter:
     """What the administrator searched the audit trail for."""
 
-    person_id: int | None = None
+    person_id: int | None = None  # one person (from their page)
+    person: str = ""  # or everyone whose name or email address contains this (or whose email address it is)
     action: str = ""
     date_from: date | None = None
     date_to: date | None = None
 
 
+def _people_matching(text: str) -> Select[int]:
+    """The ids of the people a typed name or email address means: the one whose whole email address it is, if
+    any; otherwise everyone whose name or email address contains it (autoescaped: % and _ are characters)."""
+    needle = text.strip().lower()
+    exact = select(User.id).where(func.lower(User.email) == needle)
+    if "@" in needle and db.session.scalar(exact.limit(1)) is not None:
+        return exact
+    return select(User.id).where(or_(func.lower(User.name).contains(needle, autoescape=True),
+                                     func.lower(User.email).contains(needle, autoescape=True)))
+
+
 def _audit_query(criteria: AuditFilter) -> Select[AuditEvent]:
-    statement = select(AuditEvent).options(joinedload(AuditEvent.actor)).order_by(AuditEvent.seq.desc())
-    if criteria.person_id:
-        statement = statement.where(
-            or_(AuditEvent.actor_id == criteria.person_id, AuditEvent.target == f"user:{criteria.person_id}")
-        )
+    statement = select(AuditEvent).options(joinedload(AuditEvent.actor))
+    if criteria.person_id or criteria.person.strip():
+        ids = (select(User.id).where(User.id == criteria.person_id) if criteria.person_id
+               else _people_matching(criteria.person))
+        targets = select(literal("user:").concat(cast(User.id, String))).where(User.id.in_(ids))
+        statement = statement.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.target.in_(targets)))
     if criteria.action:
-        statement = statement.where(AuditEvent.action.like(f"{criteria.action}%"))
+        statement = statement.where(AuditEvent.action == criteria.action)
     if criteria.date_from:
         statement = statement.where(AuditEvent.at >= _start_of(criteria.date_from))
     if criteria.date_to:
@@ -233,10 +277,35 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=clock.now().tzinfo)
 
 
-def audit_page(criteria: AuditFilter, page: int) -> tuple[list[AuditEvent], bool]:
-    """One page of matching events, newest first, and whether there are more."""
-    rows = list(db.session.scalars(_audit_query(criteria).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+def _any(statement: Select[AuditEvent]) -> bool:
+    return bool(db.session.scalar(select(statement.exists())))
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the audit trail, newest first, and where the pages before and after it start (keyset paging
+    on the events' sequence numbers: every page costs the same however deep in the trail it is)."""
+
+    events: list[AuditEvent]
+    newer: int | None  # the `after` of the page of newer events, if there is one
+    older: int | None  # the `before` of the page of older events, if there is one
+
+
+def audit_page(criteria: AuditFilter, before: int | None = None, after: int | None = None) -> AuditPage:
+    """The PAGE_SIZE matching events older than `before` (or newer than `after`; else the newest), newest first."""
+    statement = _audit_query(criteria)
+    if after is not None:
+        rows = list(db.session.scalars(statement.where(AuditEvent.seq > after).order_by(AuditEvent.seq.asc())
+                                       .limit(PAGE_SIZE + 1)))
+        newer_exists, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE][::-1]
+        older_exists = bool(rows) and _any(statement.where(AuditEvent.seq < rows[-1].seq))
+    else:
+        page = statement.where(AuditEvent.seq < before) if before is not None else statement
+        rows = list(db.session.scalars(page.order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE + 1)))
+        older_exists, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+        newer_exists = before is not None and bool(rows) and _any(statement.where(AuditEvent.seq > rows[0].seq))
+    return AuditPage(rows, rows[0].seq if newer_exists and rows else None,
+                     rows[-1].seq if older_exists and rows else None)
 
 
 def audit_actions() -> list[str]:
@@ -249,7 +318,8 @@ def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:
     audit.record(actor, "audit.exported", "", filter=json.dumps(criteria.__dict__, default=str))
     db.session.commit()
     header = ["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"]
-    events = db.session.scalars(_audit_query(criteria).execution_options(yield_per=500))
+    events = db.session.scalars(_audit_query(criteria).order_by(AuditEvent.seq.desc())
+                                .execution_options(yield_per=500))
     yield from csv_lines([header])
     yield from csv_lines((event.seq, clock.as_utc(event.at).isoformat(timespec="seconds"), event.actor_id,
                           event.actor.email if event.actor else "", event.action, event.target, event.details,

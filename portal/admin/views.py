@@ -1,5 +1,7 @@
 """The administrator's pages: people, invitations, organisations and the audit trail."""
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 
@@ -34,7 +36,8 @@ def people() -> str:
     query = request.args.get("q", "")[:100]
     role = request.args.get("role", "")
     status = request.args.get("status", "")
-    return render_template("admin/people.html", people=services.people(actor, query, role, status), query=query,
+    found = services.people(actor, query, role, status, request.args.get("page", 1, type=int) or 1)
+    return render_template("admin/people.html", found=found, people=found.people, query=query,
                            role=role, status=status, roles=forms.roles_for(actor), links=services.pending_links(actor),
                            undelivered=services.undelivered_mail_count() if actor.is_admin else 0, user=actor)
 
@@ -82,7 +85,7 @@ def _person_page(user: User, role_form: forms.RoleForm) -> str:
     # form=role_form too, so a refused change shows the error summary (base.html looks for `form`).
     # Only the administrator, who reads the whole audit trail, sees the person's latest events.
     actor = access.require_user()
-    events = services.audit_page(services.AuditFilter(person_id=user.id), 1)[0][:10] if actor.is_admin else []
+    events = services.audit_page(services.AuditFilter(person_id=user.id)).events[:10] if actor.is_admin else []
     return render_template("admin/person.html", person=user, confirm=forms.ConfirmForm(), role_form=role_form,
                            form=role_form, link=services.pending_link_for(user), events=events, user=actor)
 
@@ -226,13 +229,12 @@ def retry_email(message_id: int) -> Response:
 
 def _audit_form() -> tuple[forms.AuditSearchForm, services.AuditFilter]:
     form = forms.AuditSearchForm(request.args)
-    form.person.choices = [(0, "Anyone")] + [(u.id, f"{u.name} ({u.email})")
-                                             for u in services.people(access.require_user())]
     form.action.choices = [("", "Any action")] + [(a, a) for a in services.audit_actions()]
     criteria = services.AuditFilter()
     if request.args and form.validate():
-        criteria = services.AuditFilter(person_id=form.person.data or None, action=form.action.data or "",
-                                        date_from=form.date_from.data, date_to=form.date_to.data)
+        criteria = services.AuditFilter(person_id=form.person_id.data or None, person=form.person.data or "",
+                                        action=form.action.data or "", date_from=form.date_from.data,
+                                        date_to=form.date_to.data)
     return form, criteria
 
 
@@ -241,10 +243,14 @@ def _audit_form() -> tuple[forms.AuditSearchForm, services.AuditFilter]:
 def audit_trail() -> tuple[str, int]:
     """Search the audit trail."""
     form, criteria = _audit_form()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    events, more = services.audit_page(criteria, page)
-    return render_template("admin/audit.html", form=form, events=events, page=page, more=more,
-                           query=request.query_string.decode()), 400 if form.errors else 200
+    found = services.audit_page(criteria, request.args.get("before", type=int), request.args.get("after", type=int))
+    # The search as sent (a date's day, month and year share its name), for the CSV link and the other pages.
+    search = [(key, value) for key, value in request.args.items(multi=True) if key not in ("before", "after")]
+    here = url_for("admin.audit_trail")
+    newer = f"{here}?{urlencode([*search, ('after', found.newer)])}" if found.newer is not None else None
+    older = f"{here}?{urlencode([*search, ('before', found.older)])}" if found.older is not None else None
+    return render_template("admin/audit.html", form=form, events=found.events, newer=newer, older=older,
+                           query=urlencode(search)), 400 if form.errors else 200
 
 
 @bp.route("/audit.csv")

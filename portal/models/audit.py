@@ -24,7 +24,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
-    target: Mapped[str] = mapped_column(String(120), default="")
+    target: Mapped[str] = mapped_column(String(120), default="", index=True)  # the audit trail filters by it
     # JSON of the event's details; they may name people, so they are encrypted like other free text, bound to the
     # event's seq (known before the INSERT, unlike its id).
     details: Mapped[str] = mapped_column(
