@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import joinedload, undefer
 
-from portal import audit, clock, mail
+from portal import audit, clock, mail, paging
 from portal.admin.partnership import new_employer
 from portal.auth import passkeys, sessions
 from portal.auth.services import invitation_hours, new_link
@@ -26,29 +26,7 @@ from portal.models import (
 )
 from portal.spreadsheet import csv_lines
 
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class PeoplePage:
-    """One page of a search of people: who is on it, how many match in all, and which page it is."""
-
-    people: list[User]
-    total: int
-    page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    @property
-    def first(self) -> int:
-        """The position of the page's first person (from 1), for "Showing 51 to 100 of 2,000"."""
-        return (self.page - 1) * PAGE_SIZE + 1 if self.people else 0
-
-    @property
-    def last(self) -> int:
-        return (self.page - 1) * PAGE_SIZE + len(self.people)
+PAGE_SIZE = paging.PAGE_SIZE  # the audit trail's pages are as long as every list's
 
 
 def _people_query(actor: User, query: str, role: str, status: str) -> Select[User]:
@@ -69,15 +47,10 @@ def _people_query(actor: User, query: str, role: str, status: str) -> Select[Use
     return statement
 
 
-def people(actor: User, query: str = "", role: str = "", status: str = "", page: int = 1) -> PeoplePage:
+def people(actor: User, query: str = "", role: str = "", status: str = "", page: int = 1) -> paging.Paged[User]:
     """The people this person looks after (User.manages_person) matching a search of name and email, optionally
-    by role and status: one page of PAGE_SIZE, by name, with how many match in all (never silently cut)."""
-    statement = _people_query(actor, query, role, status)
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    page = min(max(1, page), max(1, -(-total // PAGE_SIZE)))
-    found = db.session.scalars(statement.order_by(User.name, User.id).offset((page - 1) * PAGE_SIZE)
-                               .limit(PAGE_SIZE))
-    return PeoplePage(list(found), total, page)
+    by role and status: one page, by name, with how many match in all (never silently cut)."""
+    return paging.page_of(db.session, _people_query(actor, query, role, status).order_by(User.name, User.id), page)
 
 
 def _unused_links() -> Select[AccountLink]:

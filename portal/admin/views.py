@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response
 
-from portal import access, clock
+from portal import access, clock, paging
 from portal.admin import forms, services
 from portal.admin import partnership as partnership_services
 from portal.auth import services as auth_services
@@ -36,8 +36,8 @@ def people() -> str:
     query = request.args.get("q", "")[:100]
     role = request.args.get("role", "")
     status = request.args.get("status", "")
-    found = services.people(actor, query, role, status, request.args.get("page", 1, type=int) or 1)
-    return render_template("admin/people.html", found=found, people=found.people, query=query,
+    found = services.people(actor, query, role, status, paging.page_number(request.args.get("page")))
+    return render_template("admin/people.html", found=found, people=found.rows, query=query,
                            role=role, status=status, roles=forms.roles_for(actor), links=services.pending_links(actor),
                            undelivered=services.undelivered_mail_count() if actor.is_admin else 0, user=actor)
 
