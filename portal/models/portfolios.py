@@ -55,7 +55,7 @@ class Assessor(Base):
     __tablename__ = "assessors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)  # the registry lists sort and page by name
     email: Mapped[str] = mapped_column(String(254), unique=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -70,7 +70,7 @@ class Nqsw(Base):
     __tablename__ = "nqsws"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)  # the registry lists sort and page by name
     email: Mapped[str] = mapped_column(String(254), unique=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"))
