@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres test-browser setup assets instance lint bench bench-scale clean-assets
+.PHONY: run test test-sqlite test-postgres test-browser setup assets instance lint bench bench-scale bench-targets clean-assets
 
 run: setup instance
 	PORTAL_DEVELOPMENT=1 $(BIN)/flask --app portal first-run-link --base-url http://$(HOST):$(PORT)
@@ -45,6 +45,10 @@ bench: setup
 # Pages and maintenance at demo and national size, side by side; ARGS="--database-url URL" for PostgreSQL.
 bench-scale: setup
 	$(BIN)/python bench/scale.py $(ARGS)
+
+# DESIGN section 8's page targets at national size: saturation vs hello, open-loop p95 at half saturation.
+bench-targets: setup
+	$(BIN)/python bench/page_targets.py $(ARGS)
 
 clean-assets:
 	rm -rf static/dist node_modules/.installed

@@ -108,7 +108,11 @@ def open_loop(port: int, path: str, jar: dict, rate: float, seconds: float, pool
     process.join()
     latencies = sorted(took for took, _, _ in results)
     late = sorted(delay for _, _, delay in results)
-    return {"requests": len(results), "errors": sum(1 for _, status, _ in results if status != 200),
+    failed: dict[int, int] = {}
+    for _, status, _ in results:
+        if status != 200:
+            failed[status] = failed.get(status, 0) + 1
+    return {"requests": len(results), "errors": sum(failed.values()), "failed": failed,
             "rate": len(results) / seconds, "p50": percentile(latencies, 0.50), "p95": percentile(latencies, 0.95),
             "p99": percentile(latencies, 0.99), "pickup_p99": percentile(late, 0.99)}
 
@@ -177,7 +181,8 @@ def main() -> int:
             closed = harness.page_load(port, path, [cookies] * args.clients, args.seconds, args.warmup)
             say(f"{label}: {closed['rps']:.0f} req/s closed loop, {closed['errors']} errors")
             opened = open_loop(port, path, cookies, max(closed["rps"] / 2, 1 / args.seconds), args.seconds, args.pool)
-            say(f"{label}: open loop {opened['rate']:.0f} req/s, p95 {opened['p95']:.1f} ms")
+            say(f"{label}: open loop {opened['rate']:.0f} req/s, p95 {opened['p95']:.1f} ms, "
+                f"failed by status (0: no answer) {opened['failed']}")
             rows.append((label, closed, opened))
         heading = (f"# Page targets: {'PostgreSQL' if args.database_url else 'SQLite'}, scale {args.scale:g} "
                    f"({sizes['portfolios']:,} portfolios, {sizes['audit_events']:,} audit events, "
@@ -185,6 +190,8 @@ def main() -> int:
                    f"{args.threads} threads, {args.clients} closed-loop clients, {args.seconds:g} s a phase, "
                    f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         print(report(rows, heading), flush=True)
+        if any(closed["errors"] or opened["errors"] for _, closed, opened in rows):
+            say("the server's log, last lines:\n" + (folder / "server.log").read_text()[-4000:])
         return 0
     finally:
         if server is not None:

@@ -69,3 +69,24 @@ def test_download_bench_compares_the_audited_run_with_a_no_op_audit():
     assert re.search(r"\| audited \(the product\) \| \d+ \| 0 \|", result.stdout), result.stdout
     assert re.search(r"\| audit write a no-op \(bench only\) \| \d+ \| 0 \|", result.stdout), result.stdout
     assert re.search(r"audited throughput is \d+% of the no-op run's", result.stdout)
+
+
+@pytest.mark.slow
+def test_page_targets_bench_runs_at_a_tiny_size():
+    """bench/page_targets.py end to end at 2% of national size: hello, the Lead's dashboard and portfolios, each
+    closed loop then open loop, in one table with a verdict per target."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "page_targets.py"), "--scale", "0.02",
+                             "--seconds", "1", "--warmup", "0.5", "--workers", "2", "--threads", "2"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT, env=unshifted_environment())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "| page | saturation req/s | % of hello's | open-loop req/s | p50 ms | p95 ms | p99 ms | errors " in out
+    number = r"[\d.]+"
+    for page in ("bare Flask hello", "Lead: dashboard", "Lead: portfolios"):
+        row = re.search(rf"\| {page} \| (\d+) \| (\d+)% \| (\d+) \| {number} \| {number} \| {number} \| (\d+) "
+                        r"\| (-|PASS|MISS) \| (PASS|MISS) \|", out)
+        assert row, (page, out)
+        assert int(row.group(1)) > 0 and int(row.group(3)) > 0 and row.group(4) == "0", row.group(0)  # no errors
+        assert (row.group(5) == "-") == (page == "bare Flask hello"), row.group(0)
+    assert re.search(r"\| bare Flask hello \| \d+ \| 100% \|", out)
+    assert re.search(r"# Page targets: SQLite, scale 0.02 \(80 portfolios,", out), out
