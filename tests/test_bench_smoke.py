@@ -90,3 +90,4 @@ def test_page_targets_bench_runs_at_a_tiny_size():
         assert (row.group(5) == "-") == (page == "bare Flask hello"), row.group(0)
     assert re.search(r"\| bare Flask hello \| \d+ \| 100% \|", out)
     assert re.search(r"# Page targets: SQLite, scale 0.02 \(80 portfolios,", out), out
+    assert re.search(r"picking it up .*: bare Flask hello [\d.]+ ms, Lead: dashboard [\d.]+ ms, Lead: portfolios", out)
