@@ -15,8 +15,9 @@ it. The client signs in through the real forms (password, then a TOTP code) and 
 - encrypted download vs a plain send_file of the same bytes;
 - the peak resident memory growth of the worker that served each transfer (VmHWM after, minus VmRSS
   before, with the peak reset through /proc/PID/clear_refs);
-- the dashboard with N concurrent signed-in clients vs a bare Flask "hello" on the same server: p95 latency
-  and throughput;
+- the dashboard with N concurrent signed-in clients vs a bare Flask "hello" on the same server: throughput
+  and latency (closed loop, so its p95 is queueing; DESIGN section 8's page targets at national size, with p95
+  read from an open loop, are bench/page_targets.py's);
 - in-process, what authenticating a file whole before sending it costs (bench/verify_whole.py).
 """
 
@@ -638,12 +639,13 @@ def main() -> int:
                 print(f"| {name} | {stats['requests']} | {stats['errors']} | {stats['rps']:.0f} "
                       f"| {stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f} |")
             print(f"\ndashboard throughput is {share:.1%} of hello ({verdict(share >= TARGETS['hello_share'])}: "
-                  f">= {TARGETS['hello_share']:.0%}); dashboard p95 {dashboard['p95']:.1f} ms "
-                  f"({verdict(dashboard['p95'] < TARGETS['p95_ms'])}: < {TARGETS['p95_ms']} ms)")
+                  f">= {TARGETS['hello_share']:.0%}, at this bench's 40 portfolios); a closed loop with no pause "
+                  "measures only queueing (p95 about clients / throughput), so the p95 < "
+                  f"{TARGETS['p95_ms']} ms target is measured open loop at national size by bench/page_targets.py")
             if share < TARGETS["hello_share"]:
                 failures.append(f"dashboard throughput {share:.1%} of hello")
-            if dashboard["p95"] >= TARGETS["p95_ms"] or dashboard["errors"]:
-                failures.append(f"dashboard p95 {dashboard['p95']:.1f} ms, {dashboard['errors']} errors")
+            if dashboard["errors"]:
+                failures.append(f"dashboard: {dashboard['errors']} errors")
         print("\nall targets met" if not failures else "\ntargets missed:\n- " + "\n- ".join(failures))
         return 0
     finally:
