@@ -196,7 +196,10 @@ def main() -> int:
                    f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         print(report(rows, heading), flush=True)
         if any(closed["errors"] or opened["errors"] for _, closed, opened in rows):
-            say("the server's log, last lines:\n" + (folder / "server.log").read_text()[-4000:])
+            log = (folder / "server.log").read_text()
+            crash = log.find("Fatal Python error")  # a worker's crash, with PYTHONFAULTHANDLER=1: all its threads
+            say("the server's log, " + ("from the first crash:\n" + log[crash:crash + 30000] if crash >= 0
+                                        else "last lines:\n" + log[-4000:]))
         return 0
     finally:
         if server is not None:
