@@ -1,5 +1,6 @@
 """The account page (password change, recovery codes, recent sign-ins) and password help by email."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -476,7 +477,8 @@ def test_password_help_sends_a_fresh_set_up_link_when_the_invitation_lapsed(app,
     assert sent.status_code == unknown.status_code == 200 and sent.get_data() == unknown.get_data()
     message = outbox(app)[-1]
     assert message.recipient == email and "Set up" in message.subject
-    assert "Nia" not in message.body and message.body.count("https://") == 1 and "/invite/" in message.body
+    assert "Nia" not in re.sub(r"https://\S+", "", message.body)  # (the link's random token could hold "Nia")
+    assert message.body.count("https://") == 1 and "/invite/" in message.body
     link = link_in_last_email(app, email)
     enrol(app, client, link)
     assert client.get("/dashboard").status_code == 200

@@ -1,6 +1,7 @@
 """Invitations, enrolment and the first-run link, driven through the real forms."""
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -32,7 +33,8 @@ def test_invitation_email_carries_only_a_link_and_only_a_hash_is_stored(app, adm
     admin, _ = admin_client
     link = invite(app, admin, EMAIL, name="Ada Lovelace")
     body = outbox(app)[-1].body
-    assert "Ada" not in body and "Lovelace" not in body
+    words = re.sub(r"https://\S+", "", body)  # the link's random token could hold any three letters
+    assert "Ada" not in words and "Lovelace" not in words
     assert body.count("https://") == 1
     token = link.rsplit("/", 1)[1]
     assert len(token) == 43
