@@ -72,6 +72,18 @@ def test_asking_how_long_is_left_does_not_keep_the_session_alive(app, signed_in)
     assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
 
 
+def test_the_browser_fetching_a_stylesheet_or_icon_does_not_keep_the_session_alive(app, signed_in):
+    # A browser fetches the favicon or a stylesheet on its own, at any moment: that is not the person at work.
+    browser, _ = signed_in()
+    clock.advance(timedelta(minutes=20))
+    for path in ("/static/dist/images/favicon.ico", "/static/dist/portal.css"):
+        assert browser.get(path).status_code == 200
+    assert 540 <= browser.get("/session/time-left").get_json()["seconds_left"] <= 600
+    clock.advance(timedelta(minutes=11))
+    response = browser.get("/session/time-left")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
 def test_stay_signed_in_starts_the_idle_time_again(app, signed_in):
     browser, _ = signed_in()
     clock.advance(timedelta(minutes=29))

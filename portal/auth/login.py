@@ -58,6 +58,9 @@ def _no_user_from_flask_session(_user_id: str) -> None:
     return None
 
 
+NOT_ACTIVITY = frozenset({"auth.session_time_left", "static"})  # requests that do not reset the idle timeout
+
+
 @login_manager.request_loader
 def load_from_session_cookie(req: Request) -> User | None:
     """The person whose full two-factor session the cookie names; note the session on `g` either way."""
@@ -69,8 +72,9 @@ def load_from_session_cookie(req: Request) -> User | None:
     token = req.cookies.get(cookies.name(cookies.SESSION))
     if not token:
         return None
-    # Asking how long is left must not itself keep the session alive.
-    loaded = sessions.load(token, touch=req.endpoint != "auth.session_time_left")
+    # Asking how long is left must not itself keep the session alive, nor may the files a browser fetches on its
+    # own (the favicon, a stylesheet): only the person's own requests are activity.
+    loaded = sessions.load(token, touch=req.endpoint not in NOT_ACTIVITY)
     if loaded.session is None:
         g.clear_session_cookie = True
         g.bad_session_cookie = not loaded.known

@@ -57,7 +57,11 @@ function start(dialog) {
       if (dialog.open) close();
       return schedule();
     }
-    if (!dialog.open) open();
+    if (!dialog.open) return open();
+    // Already warning, and the portal says a little time is left after all (this page's clock ran ahead of
+    // it): count on from the portal's figure and ask again when that runs out.
+    clearInterval(ticker);
+    ticker = setInterval(tick, 1000);
   }
 
   function speak(seconds, force) {

@@ -88,7 +88,7 @@ def test_when_time_runs_out_the_person_is_told_they_were_signed_out(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320, f"the warning makes the page {width} px wide at 320 px"
     assert_accessible(page)
-    _let_time_pass(page, 120)
+    _let_time_pass(page, 120)  # past the end: the page asks the portal, which says the session has ended
     page.wait_for_url("**/signed-out?next=%2Faccount", timeout=SERVER_MS)
     expect(page.get_by_role("heading", level=1)).to_have_text("You have been signed out")
     assert_accessible(page)
