@@ -194,18 +194,24 @@ def enrol_with_passkey(link: AccountLink, handle: str, response_json: str, name:
         audit.record(user, "passkey.add_failed", f"user:{user.id}", reason=added, at="enrolment")
         db.session.commit()
         return Outcome(False, _registration_refusal(added), field="credential")
-    now = clock.now()
-    user.totp_secret = None  # the app offered at step 2 was never confirmed: this person signs in with the passkey
-    user.totp_last_step = None
-    user.enrolled_at = now
     user.active = True
+    # The app offered at step 2 was never confirmed: this person signs in with the passkey.
+    return _set_up_with(user, link, added, current, ip, agent, "enrolment")
+
+
+def _set_up_with(user: User, link: AccountLink, added: Passkey, current: UserSession | None, ip: str, agent: str,
+                 method: str) -> Outcome:
+    """Finish an enrolment or a Lead's reset done with a passkey: no authenticator app, the link used, other
+    sessions ended, new recovery codes, a full session begun; audited, emailed and committed once."""
+    now = clock.now()
+    user.totp_secret, user.totp_last_step, user.enrolled_at = None, None, now
     link.used_at = now
     sessions.end_others(user)
     codes = services._new_recovery_codes(user)
     token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
     audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
     audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
-    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="enrolment")
+    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method=method)
     _notify(user, "A passkey was added to your moderation portal account", "added")
     db.session.commit()
     return Outcome(True, token=token, user=user, recovery_codes=codes)
@@ -231,18 +237,7 @@ def reset_with_passkey(link: AccountLink, sealed: str, handle: str, response_jso
         audit.record(user, "passkey.add_failed", f"user:{user.id}", reason=added, at="reset")
         db.session.commit()
         return Outcome(False, _registration_refusal(added), field="credential")
-    now = clock.now()
-    user.totp_secret, user.totp_last_step, user.enrolled_at = None, None, now
-    link.used_at = now
-    sessions.end_others(user)
-    codes = services._new_recovery_codes(user)
-    token = sessions.begin(user, SessionStage.FULL, current, ip, agent)
-    audit.record(user, "passkey.added", f"passkey:{added.id}", name=added.name, user_verified=added.user_verified)
-    audit.record(user, "2fa.enrolled", f"user:{user.id}", link=link.purpose, method="passkey")
-    audit.record(user, "sign_in.succeeded", f"user:{user.id}", method="reset")
-    _notify(user, "A passkey was added to your moderation portal account", "added")
-    db.session.commit()
-    return Outcome(True, token=token, user=user, recovery_codes=codes)
+    return _set_up_with(user, link, added, current, ip, agent, "reset")
 
 
 # Confirming it is you (account changes) -------------------------------------------------------------------
