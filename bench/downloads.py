@@ -14,7 +14,6 @@ throughput with the audit trail as a share of the throughput without it (issue 1
 
 import argparse
 import shutil
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -60,8 +59,7 @@ def main() -> int:
         results = {}
         for name, audit in (("audited (the product)", "on"), ("audit write a no-op (bench only)", "off")):
             if audit == "off":
-                server.send_signal(signal.SIGINT)
-                server.wait(timeout=60)
+                bench.stop_server(server)
                 server = bench.start_server({**env, "BENCH_AUDIT": "off"}, port, args.workers, args.threads,
                                             "gthread")
             results[name] = bench.page_load(port, path, jars, args.seconds, args.warmup)
@@ -81,9 +79,7 @@ def main() -> int:
               f"with no errors; {errors} errors)")
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
+        bench.stop_server(server)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -10,7 +10,6 @@ prints the worker's CPU time (user + system) per request, the client's own CPU t
 import argparse
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -57,9 +56,7 @@ def main() -> int:
                   f"wall {(time.time() - wall_before) * per:6.0f} us/request", flush=True)
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
+        bench.stop_server(server)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -27,7 +27,6 @@ import os
 import queue
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -71,15 +70,7 @@ def _open_loop_process(port: int, path: str, jar: dict, rate: float, seconds: fl
             if picked - used > IDLE_SECONDS:  # gunicorn has closed it (--keep-alive 5): open a new one, as a browser
                 connection.close()
                 connection = HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except OSError:  # a time-out or a dropped connection counts as an error, and the client reconnects
-                status = 0
-                connection.close()
-                connection = HTTPConnection("127.0.0.1", port, timeout=30)
+            status, connection = harness.get_page(connection, port, path, headers)
             used = time.perf_counter()
             mine.append((used - scheduled, status, picked - scheduled))
         connection.close()
@@ -202,9 +193,7 @@ def main() -> int:
                                         else "last lines:\n" + log[-4000:]))
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
+        harness.stop_server(server)
         shutil.rmtree(folder, ignore_errors=True)
 
 

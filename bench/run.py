@@ -120,6 +120,26 @@ def prepare(folder: Path, database_url: str | None, max_upload: int, people: int
     return env, accounts, portfolio_id
 
 
+def stop_server(server: subprocess.Popen | None) -> None:
+    """Stop gunicorn quickly (SIGINT: no wait for keep-alive clients)."""
+    if server is not None:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+
+
+def get_page(connection: HTTPConnection, port: int, path: str, headers: dict) -> tuple[int, HTTPConnection]:
+    """GET a page on a kept connection: its status, and the connection to use next (a time-out or a dropped
+    connection counts as status 0, and the client reconnects)."""
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, connection
+    except OSError:
+        connection.close()
+        return 0, HTTPConnection("127.0.0.1", port, timeout=30)
+
+
 def start_server(env: dict, port: int, workers: int, threads: int, worker_class: str,
                  keep_alive: int = 5) -> subprocess.Popen:
     """Start gunicorn on loopback and wait until the portal answers its health check."""
@@ -425,15 +445,7 @@ def _client_process(port: int, path: str, cookies: list[dict], start: float, war
             time.sleep(0.001)
         while (now := time.time()) < end:
             began = time.perf_counter()
-            try:
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except OSError:  # a time-out or a dropped connection counts as an error, and the client reconnects
-                status = 0
-                connection.close()
-                connection = HTTPConnection("127.0.0.1", port, timeout=30)
+            status, connection = get_page(connection, port, path, headers)
             took = time.perf_counter() - began
             if now >= warm and time.time() <= end:
                 mine.append((took, status))
@@ -649,9 +661,7 @@ def main() -> int:
         print("\nall targets met" if not failures else "\ntargets missed:\n- " + "\n- ".join(failures))
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)  # quick shutdown: no wait for keep-alive clients
-            server.wait(timeout=60)
+        stop_server(server)
         shutil.rmtree(folder, ignore_errors=True)
 
 
