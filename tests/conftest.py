@@ -6,6 +6,7 @@ Signing in always goes through the real HTTP forms, password then TOTP code, wit
 import os
 import re
 import select
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -410,3 +411,22 @@ def s3_bucket(s3_server: S3Server) -> Iterator[S3Bucket]:
         for item in page.get("Contents", []):
             client.delete_object(Bucket=name, Key=item["Key"])
     client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every temporary file Python's tempfile module makes (Werkzeug's spooling goes through it)."""
+    made: list[str] = []
+    real_temporary, real_inner = tempfile.TemporaryFile, tempfile._mkstemp_inner
+
+    def temporary(*args: object, **kwargs: object) -> object:
+        made.append("TemporaryFile")
+        return real_temporary(*args, **kwargs)
+
+    def inner(*args: object, **kwargs: object) -> object:
+        made.append("mkstemp")
+        return real_inner(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", temporary)
+    monkeypatch.setattr(tempfile, "_mkstemp_inner", inner)
+    return made

@@ -260,29 +260,16 @@ def test_a_post_without_the_csrf_token_is_refused(app: Flask, world: World) -> N
     assert response.status_code == 400 and response.mimetype != "application/zip"
 
 
-def test_the_export_never_puts_plaintext_on_disk(app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_export_never_puts_plaintext_on_disk(app: Flask, world: World, temp_files: list[str]) -> None:
     # The ZIP is built in memory: no temporary file is made, and the decrypted note is in no file on disk, nor in
     # any file the process holds open, after the download (the same checks find it when it is written: see
     # test_uploads.test_marker_scans_find_plaintext).
-    made: list[str] = []
-    real_temporary, real_inner = tempfile.TemporaryFile, tempfile._mkstemp_inner
-
-    def temporary(*args: object, **kwargs: object) -> object:
-        made.append("TemporaryFile")
-        return real_temporary(*args, **kwargs)
-
-    def inner(*args: object, **kwargs: object) -> object:
-        made.append("mkstemp")
-        return real_inner(*args, **kwargs)
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", temporary)
-    monkeypatch.setattr(tempfile, "_mkstemp_inner", inner)
     started = time.time() - 1
     files = export(world.admin, f"/admin/people/{world.member_a.id}/subject-access")
     assert A_NOTE in text(files, "their_reading_notes.csv")
     marker = A_NOTE.encode()
     roots = [Path(app.instance_path), Path(app.config["BLOB_DIR"])]
-    assert made == []
+    assert temp_files == []
     assert files_with(roots, marker) == [] and files_with([Path(tempfile.gettempdir())], marker, started) == []
     assert open_files_with(marker) == []
 

@@ -40,25 +40,6 @@ pytestmark = pytest.mark.both_blob_stores  # every test against the local folder
 MB = 1024 * 1024
 
 
-@pytest.fixture
-def temp_files(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every temporary file Python's tempfile module makes (Werkzeug's spooling goes through it)."""
-    made: list[str] = []
-    real_temporary, real_inner = tempfile.TemporaryFile, tempfile._mkstemp_inner
-
-    def temporary(*args: object, **kwargs: object) -> object:
-        made.append("TemporaryFile")
-        return real_temporary(*args, **kwargs)
-
-    def inner(*args: object, **kwargs: object) -> object:
-        made.append("mkstemp")
-        return real_inner(*args, **kwargs)
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", temporary)
-    monkeypatch.setattr(tempfile, "_mkstemp_inner", inner)
-    return made
-
-
 def _counts(app: Flask) -> tuple[int, int]:
     with app.app_context():
         return (db.session.scalar(db.select(db.func.count()).select_from(Document)),
