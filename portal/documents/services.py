@@ -444,7 +444,7 @@ def check_names_again() -> Counter[str]:
             readable = kind.key in name_check.READABLE and version.size <= panel_copy_limit()
             plaintext = _plaintext(original_blob(version)) if readable else None
         except crypto.DecryptionError as exc:
-            _integrity_failure(0, version.document_id, version.id, "before the names check", exc)
+            _integrity_failure(None, version.document_id, version.id, "before the names check", exc)
             counts["failed"] += 1
             continue
         name_check.check(version, kind.key, plaintext, finders[document.portfolio_id])
@@ -587,12 +587,13 @@ def _blocks_of(handle: io.BufferedIOBase) -> Iterator[memoryview]:
         yield view[:length]
 
 
-def _integrity_failure(actor_id: int, document_id: int, version_id: int, stage: str, error: Exception) -> None:
+def _integrity_failure(actor_id: int | None, document_id: int, version_id: int, stage: str, error: Exception) -> None:
     """Log and audit a failed blob. Takes ids: mid-stream, the request's objects may belong to a closed session."""
     db.session.rollback()
     log.error("integrity failure: document %s version %s (%s): %s", document_id, version_id, stage, error)
-    audit.record(db.session.get(User, actor_id), "document.integrity_failure", f"document:{document_id}",
-                 version=version_id, stage=stage, error=str(error))
+    actor = db.session.get(User, actor_id) if actor_id is not None else None  # None: the worker's own reading
+    audit.record(actor, "document.integrity_failure", f"document:{document_id}", version=version_id, stage=stage,
+                 error=str(error))
     db.session.commit()
 
 
