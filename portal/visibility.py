@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, select, update
-from sqlalchemy.orm import selectinload
 
 from portal import clock
 from portal.extensions import db
@@ -129,13 +128,12 @@ def keeps_record(user: User, member: MeetingMember | None) -> bool:
     return user.role == Role.ADMIN or is_chair(member)
 
 
-def visible_meetings(user: User) -> list[Meeting]:
-    """Every meeting for the Lead; the meetings a person sits at otherwise; newest first."""
-    statement = (select(Meeting).options(selectinload(Meeting.members), selectinload(Meeting.sampled))
-                 .order_by(Meeting.held_on.desc(), Meeting.id.desc()))
+def visible_meetings(user: User) -> Select[Meeting]:
+    """Every meeting for the Lead; the meetings a person sits at otherwise; newest first (a query, for paging)."""
+    statement = select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())
     if not user.is_admin:
         statement = statement.join(MeetingMember).where(MeetingMember.user_id == user.id)
-    return list(db.session.scalars(statement))
+    return statement
 
 
 def visible_meeting(user: User, meeting_id: int) -> Meeting | None:

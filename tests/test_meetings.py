@@ -413,3 +413,59 @@ def test_members_and_sample_pages_queries_do_not_grow(app, admin_client, signed_
     assert lead.get(paths[0]).get_data(as_text=True).count("Remove<span") == 12  # the Chair and 11 members
     assert "11 portfolios eligible" in lead.get(paths[1]).get_data(as_text=True)
     assert [count_queries(app, lead, path) for path in paths] == small
+
+
+def test_the_meetings_list_is_paged_newest_first_with_every_meeting_once(app, admin_client, signed_in):
+    client, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+    chair = signed_in(Role.MEMBER)[1]
+    start = date(2020, 1, 6)
+    for n in range(60):  # a meeting a week; the member sits at every third, the Chair chairs the even ones
+        seats = {chair.id: "chair"} if n % 2 == 0 else {}
+        if n % 3 == 0:
+            seats[person.id] = "member"
+        make_meeting(app, held_on=start + timedelta(weeks=n), seats=seats, title=f"Paged panel {n:02d}")
+
+    def titles(c, page: int) -> list[str]:
+        return re.findall(r'">Paged panel (\d\d)</a>', c.get(f"/meetings?page={page}").get_data(as_text=True))
+
+    first = client.get("/meetings").get_data(as_text=True)
+    assert "60 meetings, showing 1 to 50, newest first" in first
+    assert 'aria-label="Pages of meetings"' in first and 'rel="next"' in first
+    assert titles(client, 1) + titles(client, 2) == [f"{n:02d}" for n in range(59, -1, -1)]  # each once, none cut
+    second = client.get("/meetings?page=2").get_data(as_text=True)
+    assert "60 meetings, showing 51 to 60" in second and 'rel="next"' not in second
+    # Each row names its Chair (or says none was chosen) and counts its sample.
+    row = re.search(r"Paged panel 58</a></td>(.*?)</tr>", first, re.S).group(1)
+    assert chair.name in row and ">0<" in row
+    assert "Not chosen yet" in re.search(r"Paged panel 59</a></td>(.*?)</tr>", first, re.S).group(1)
+    # A member pages through only the meetings they sit at.
+    assert "20 meetings, newest first" in member.get("/meetings").get_data(as_text=True)
+    assert titles(member, 1) == [f"{n:02d}" for n in range(57, -1, -3)]
+
+
+def test_the_meetings_list_queries_do_not_grow_with_meetings(app, admin_client, signed_in):
+    client, admin = admin_client
+    member, person = signed_in(Role.MEMBER)
+
+    def add(first: int, last: int) -> None:
+        for n in range(first, last):
+            pid = make_registered_portfolio(app, n)
+            mid = make_meeting(app, held_on=date(2021, 1, 1) + timedelta(days=n),
+                               seats={person.id: "chair" if n % 2 else "member"}, title=f"Panel {n}")
+            with app.app_context():
+                draw = SampleDraw(meeting_id=mid, seed="0" * 32, population="[]", parameters="{}",
+                                  picks=f"[{pid}]", drawn_by_id=admin.id, drawn_at=clock.now())
+                db.session.add(draw)
+                db.session.flush()
+                db.session.add(SampledPortfolio(meeting_id=mid, portfolio_id=pid, draw_id=draw.id, position=1))
+                db.session.commit()
+
+    add(1, 3)
+    small = [count_queries(app, c, "/meetings") for c in (client, member)]
+    sizes = [len(c.get("/meetings").get_data()) for c in (client, member)]
+    add(3, 130)
+    assert [count_queries(app, c, "/meetings?page=2") for c in (client, member)] == small
+    # A page of 50 rows: the HTML grows by the rows shown, not by every meeting held.
+    assert all(len(c.get("/meetings?page=2").get_data()) < size + 50 * 600 for c, size in zip((client, member),
+                                                                                             sizes, strict=True))

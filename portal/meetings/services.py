@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
-from portal import audit, clock, mail, visibility
+from portal import audit, clock, mail, paging, visibility
 from portal.extensions import db
 from portal.meetings import sampling
 from portal.meetings.texts import DEFAULT_AGENDA, DEFAULT_TERMS_OF_REFERENCE
@@ -63,6 +63,31 @@ def employer_code(portfolio: Portfolio) -> str:
 
 
 # Templates and meetings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    """One line of the meetings list: the meeting, its Chair's name and how many portfolios it sampled."""
+
+    meeting: Meeting
+    chair: str | None
+    sampled: int
+
+
+def meeting_page(user: User, page: int = 1) -> paging.Paged[MeetingRow]:
+    """One page of the meetings this person may see, newest first, in four statements however many there are:
+    the rows load only what the list shows (the agenda and terms of reference stay in the database)."""
+    found = paging.page_of(db.session, visibility.visible_meetings(user).options(
+        defer(Meeting.agenda), defer(Meeting.terms_of_reference)), page)
+    ids = [m.id for m in found.rows]
+    chairs: dict[int, str] = {mid: name for mid, name in db.session.execute(
+        select(MeetingMember.meeting_id, User.name).join(User, User.id == MeetingMember.user_id)
+        .where(MeetingMember.meeting_id.in_(ids), visibility.seated_as_chair()))} if ids else {}
+    sampled: dict[int, int] = {mid: n for mid, n in db.session.execute(
+        select(SampledPortfolio.meeting_id, func.count()).where(SampledPortfolio.meeting_id.in_(ids))
+        .group_by(SampledPortfolio.meeting_id))} if ids else {}
+    rows = [MeetingRow(m, chairs.get(m.id), sampled.get(m.id, 0)) for m in found.rows]
+    return paging.Paged(rows, found.total, found.page, found.size)
 
 
 def template_text(kind: TemplateKind) -> str:

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal import access, visibility
+from portal import access, paging, visibility
 from portal.errors import or_404
 from portal.meetings import forms, sampling, services
 from portal.models import Meeting, Outcome, PanelRole, Role, TemplateKind, User
@@ -28,8 +28,8 @@ def _status(form: FlaskForm) -> int:
 def meetings() -> str:
     """The meetings this person may see."""
     user = access.require_user()
-    return render_template("meetings/list.html", meetings=visibility.visible_meetings(user), user=user,
-                           chair_of=visibility.chair_of)
+    return render_template("meetings/list.html", found=services.meeting_page(user, paging.page_number(
+        request.args.get("page"))), user=user)
 
 
 def _details(form: forms.MeetingForm) -> services.MeetingDetails:
