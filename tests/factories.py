@@ -10,6 +10,7 @@ HTTP helpers (uploads through the real forms, filling in assessments) stay in th
   meeting that sampled these portfolios);
 - documents: add_document_row (rows only, no file), store_document (encrypted through the blob store, as an upload
   is), add_panel_copy, blob_path;
+- partnership: make_employer (a member employer with the next code);
 - sign-in: add_passkey (a passkey or security key row; the ceremonies themselves are tests/soft_authenticator.py).
 """
 
@@ -25,6 +26,7 @@ from helpers_blobs import BucketObject, blob_file
 from sqlalchemy import select
 
 from portal import clock
+from portal.admin import partnership
 from portal.documents.storage import current_store
 from portal.extensions import db
 from portal.models import (
@@ -288,3 +290,11 @@ def add_passkey(app: Flask, user_id: int, name: str = "Blue security key") -> in
         db.session.add(passkey)
         db.session.commit()
         return passkey.id
+
+
+def make_employer(app: Flask, name: str) -> int:
+    """A member employer (with the next partnership code); its id."""
+    with app.app_context():
+        employer = partnership.new_employer(name)
+        db.session.commit()
+        return employer.id

@@ -1,18 +1,19 @@
-"""Helpers for the sign-in tests: time steps, sign-in steps over HTTP, invitations and enrolment."""
+"""Helpers for the sign-in tests: time steps, sign-in steps over HTTP, invitations and enrolment, and signed-in
+clients of particular people (an employer Lead)."""
 
 import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from conftest import Person, csrf_from, link_in_last_email, submit
+from conftest import Person, csrf_from, link_in_last_email, sign_in, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import AccountLink, User
+from portal.models import AccountLink, Role, User
 from portal.security import totp
 
 GOOD_PASSWORD = "a quiet river under nine bridges"
@@ -193,3 +194,12 @@ def run_together(tasks: list[Callable[[], object]]) -> list[object]:
     for thread in threads:
         thread.join(60)
     return results
+
+
+def lead_of(app: Flask, make_user: Callable[..., Person], employer_id: int, name: str = "") -> tuple[FlaskClient,
+                                                                                                    Person]:
+    """A signed-in employer Lead of this employer."""
+    person = make_user(Role.LEAD, organisation_id=employer_id, **({"name": name} if name else {}))
+    client = app.test_client()
+    sign_in(app, client, person)
+    return client, person

@@ -1,4 +1,5 @@
-"""Helpers for the documents tests: uploads through the real forms, multipart bodies, small valid files."""
+"""Helpers for the documents tests: uploads through the real forms, multipart bodies, small valid files, and
+real documents to read (a PDF with a page without text, a Word document)."""
 
 import io
 import zipfile
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from fpdf import FPDF
 
 from portal.extensions import db
 from portal.models import (
@@ -158,3 +160,32 @@ class StreamedBody(io.RawIOBase):
     def content_type(self) -> str:
         """The request's Content-Type."""
         return f"multipart/form-data; boundary={self.BOUNDARY}"
+
+
+def three_page_pdf() -> bytes:
+    """A PDF whose second page has no text (as a scanned image has none)."""
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.multi_cell(0, 8, "Reflection on practice.\n\nThe first visit to the family went well.")
+    pdf.add_page()
+    pdf.line(10, 10, 100, 100)
+    pdf.add_page()
+    pdf.multi_cell(0, 8, "Final words <script>alert(1)</script>")
+    return bytes(pdf.output())
+
+
+def word_document() -> bytes:
+    """A Word document with a heading, a list, a table and a link."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Critical reflection", level=1)
+    document.add_paragraph("What I learned in my first year.")
+    document.add_paragraph("Supervision every month", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Month", "Caseload"
+    table.cell(1, 0).text, table.cell(1, 1).text = "March", "12"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

@@ -3,9 +3,9 @@ their own portfolios (page, PDF, DOCX); another employer's are 404 (issue 13 ite
 
 from conftest import csrf_from, sign_in
 from flask import Flask
+from helpers_auth import lead_of
 from helpers_pages import build_journey
 from sqlalchemy import select
-from test_partnership import lead_of
 
 from portal import clock
 from portal.extensions import db

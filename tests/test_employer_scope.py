@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterator
 
 from conftest import csrf_from, sign_in, submit
-from factories import add_passkey
+from factories import add_passkey, make_employer
 from flask import Flask
+from helpers_auth import lead_of
 from helpers_pages import build_journey
 from sqlalchemy import func, select
-from test_partnership import lead_of, make_employer
 
 from portal import clock
 from portal.extensions import db

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from factories import make_portfolio, seat
+from factories import make_employer, make_portfolio, seat
 from flask import Flask
 from fpdf import FPDF
 from helpers_documents import replace, upload
@@ -189,8 +189,6 @@ def test_sampled_documents_are_checked_again_for_names_added_to_the_registry_sin
 
 
 def test_in_a_partnership_the_employers_names_are_looked_for_too(app: Flask, setting: dict) -> None:
-    from test_partnership import make_employer
-
     make_employer(app, "Riverside Care")
     upload(setting["lead"], setting["portfolio"], [("a.pdf", pdf("Working at Riverside Care."), "pdp")])
     _, alone = _documents(app, setting["portfolio"])["pdp"]

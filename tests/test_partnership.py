@@ -2,35 +2,17 @@
 running only their own employer's registry (DESIGN section 1, "A partnership, not one employer"; section 3)."""
 
 import re
-from collections.abc import Callable
 from html import unescape
 
-from conftest import Person, csrf_from, sign_in, submit
+from conftest import csrf_from, submit
+from factories import make_employer
 from flask import Flask
-from flask.testing import FlaskClient
+from helpers_auth import lead_of
 from helpers_cohort import HEADER, sealed_from, upload_csv
 from sqlalchemy import select
 
-from portal.admin import partnership
 from portal.extensions import db
-from portal.models import AccountLink, Assessor, Cohort, Nqsw, Organisation, Portfolio, Role
-
-
-def make_employer(app: Flask, name: str) -> int:
-    """A member employer (with the next partnership code); its id."""
-    with app.app_context():
-        employer = partnership.new_employer(name)
-        db.session.commit()
-        return employer.id
-
-
-def lead_of(app: Flask, make_user: Callable[..., Person], employer_id: int, name: str = "") -> tuple[FlaskClient,
-                                                                                                    Person]:
-    """A signed-in employer Lead of this employer."""
-    person = make_user(Role.LEAD, organisation_id=employer_id, **({"name": name} if name else {}))
-    client = app.test_client()
-    sign_in(app, client, person)
-    return client, person
+from portal.models import AccountLink, Assessor, Cohort, Nqsw, Organisation, Portfolio
 
 
 def test_the_administrator_adds_employers_each_with_the_next_code(app: Flask, admin_client) -> None:

@@ -7,10 +7,11 @@ import io
 import docx
 import pypdf
 from conftest import submit
+from factories import make_employer
 from flask import Flask
+from helpers_auth import lead_of
 from helpers_reports import build_meeting
 from sqlalchemy import select, text
-from test_partnership import lead_of, make_employer
 
 from portal.extensions import db
 from portal.models import Action, AuditEvent, MeetingTheme, Role

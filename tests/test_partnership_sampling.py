@@ -6,6 +6,7 @@ from datetime import date
 
 from conftest import outbox, submit
 from factories import make_meeting, make_registered_portfolio
+from helpers_auth import lead_of
 from sqlalchemy import select
 
 from portal.admin import partnership
@@ -106,8 +107,6 @@ def test_the_chair_draws_across_employers_with_the_guidance_preset(app, signed_i
 
 
 def test_a_lead_sees_their_own_employer_by_name_with_its_code(app, make_user) -> None:
-    from test_partnership import lead_of
-
     ids = _partnership(app)
     lead, _ = lead_of(app, make_user, ids["Riverside Care"])
     with app.app_context():

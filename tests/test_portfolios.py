@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import csrf_from, sign_in, submit
-from factories import add_document_row, make_meeting, make_registered_portfolio, seat
+from factories import add_document_row, make_employer, make_meeting, make_registered_portfolio, seat
+from helpers_auth import lead_of
 from helpers_queries import count_queries
-from test_partnership import lead_of, make_employer
 
 from portal import clock
 from portal.extensions import db

@@ -1,7 +1,6 @@
 """The reading view (portal/reading/): documents as text page by page, progress, preferences and private notes,
 through the real app over HTTP, attacked as every other role."""
 
-import io
 import json
 import re
 
@@ -9,8 +8,7 @@ import pytest
 from conftest import csrf_from, submit
 from factories import make_portfolio, seat
 from flask import Flask
-from fpdf import FPDF
-from helpers_documents import only_document, upload
+from helpers_documents import only_document, three_page_pdf, upload, word_document
 from sqlalchemy import select, text
 
 from portal.documents import shredding
@@ -19,35 +17,6 @@ from portal.models import AuditEvent, Document, PageRead, Portfolio, ReadingNote
 from portal.ops import retention
 
 SECRET_NOTE = "Page two contradicts the final report about supervision"
-
-
-def three_page_pdf() -> bytes:
-    """A PDF whose second page has no text (as a scanned image has none)."""
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    pdf.add_page()
-    pdf.multi_cell(0, 8, "Reflection on practice.\n\nThe first visit to the family went well.")
-    pdf.add_page()
-    pdf.line(10, 10, 100, 100)
-    pdf.add_page()
-    pdf.multi_cell(0, 8, "Final words <script>alert(1)</script>")
-    return bytes(pdf.output())
-
-
-def word_document() -> bytes:
-    """A Word document with a heading, a list, a table and a link."""
-    import docx
-
-    document = docx.Document()
-    document.add_heading("Critical reflection", level=1)
-    document.add_paragraph("What I learned in my first year.")
-    document.add_paragraph("Supervision every month", style="List Bullet")
-    table = document.add_table(rows=2, cols=2)
-    table.cell(0, 0).text, table.cell(0, 1).text = "Month", "Caseload"
-    table.cell(1, 0).text, table.cell(1, 1).text = "March", "12"
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 @pytest.fixture

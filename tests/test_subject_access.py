@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_START, Person, csrf_from
-from factories import add_document_row, make_registered_portfolio, seat
+from factories import add_document_row, make_employer, make_registered_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers_auth import lead_of
 from helpers_disk import files_with, open_files_with
 from sqlalchemy import select
 
@@ -283,8 +284,6 @@ def test_the_export_is_dated_by_the_portals_clock(app: Flask, world: World) -> N
 
 def test_an_employer_lead_exports_their_own_employers_people_only(app: Flask, world: World,
                                                                    make_user: Callable[..., Person]) -> None:
-    from test_partnership import lead_of, make_employer
-
     riverside, oakwood = make_employer(app, "Riverside Care"), make_employer(app, "Oakwood Family Trust")
     with app.app_context():
         db.session.get(Nqsw, world.nqsw_id).employer_id = riverside

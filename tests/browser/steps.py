@@ -8,6 +8,7 @@ from flask import Flask
 from playwright.sync_api import Locator, Page, Response
 
 from portal import clock
+from portal.admin import services as admin_services
 from portal.auth import services as auth_services
 from portal.extensions import db
 from portal.models import Role, User
@@ -16,6 +17,18 @@ from portal.security import totp
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE = Axe()
 TIMEOUT_MS = 15_000
+# The narrowest viewport WCAG 1.4.10 (reflow) asks pages to work in.
+SMALL = {"width": 320, "height": 640}
+
+# A focus indicator is an outline or a box shadow (GOV.UK's yellow bar); radios and checkboxes draw theirs on the
+# label, so they are not checked here.
+FOCUS_VISIBLE = """el => {
+  if (el.matches('input[type=radio], input[type=checkbox]')) return true;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0
+    && style.outlineColor !== 'rgba(0, 0, 0, 0)';
+  return outline || style.boxShadow !== 'none';
+}"""
 
 # A cohort CSV of three NQSWs and two Assessors, as the journeys upload it.
 HEADER = b"nqsw_name,nqsw_email,employer,cohort,service,assessor_name,assessor_email,outcome,outcome_date\n"
@@ -37,6 +50,37 @@ def press(page: Page, button: str | Locator) -> Response:
     response = navigation.value
     assert response is not None, f"pressing {button!r} on {page.url} loaded no page"
     return response
+
+
+def press_enter(page: Page) -> int:
+    """Press Enter on the focused element and return the status of the page it leads to."""
+    with page.expect_navigation() as navigation:
+        page.keyboard.press("Enter")
+    return navigation.value.status
+
+
+def tab_to(page: Page, target: str | Locator, limit: int = 40) -> None:
+    """Press Tab until `target` (a CSS selector or a locator) has the focus, checking each stop on the way shows
+    its focus; fail if it never gets the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.locator("*:focus")
+        if focused.count() == 0:
+            continue
+        description = focused.evaluate("el => el.outerHTML.slice(0, 120)")
+        assert focused.evaluate(FOCUS_VISIBLE), f"no visible focus indicator on {description}"
+        if isinstance(target, str):
+            reached = focused.evaluate("(el, s) => el.matches(s)", target)
+        else:
+            reached = target.evaluate("el => el === document.activeElement")
+        if reached:
+            return
+    raise AssertionError(f"{target} was not reached with {limit} presses of Tab on {page.url}")
+
+
+def page_widths(page: Page) -> tuple[int, int]:
+    """The document's width and the viewport's, in CSS pixels (wider document: the page scrolls sideways)."""
+    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
 
 
 def browser_sign_in(page: Page, live_url: str, person: Person, app: Flask, path: str = "/sign-in") -> None:
@@ -97,6 +141,16 @@ def invite(app: Flask, email: str, role: Role = Role.MEMBER) -> str:
         db.session.commit()
         auth_services.invite(admin, "Ada Example", email, role, None)
     return link_in_last_email(app, email)
+
+
+def reset_link(app: Flask, person: Person, forgot_password: bool = False) -> str:
+    """Reset a person's authenticator (as an administrator made for the purpose); the path of the emailed link."""
+    with app.test_request_context():
+        lead = User(email="lead@example.org", name="Lead", role=Role.ADMIN.value, active=True, created_at=clock.now())
+        db.session.add(lead)
+        db.session.commit()
+        admin_services.reset_two_factor(lead, db.session.get(User, person.id), forgot_password=forgot_password)
+    return link_in_last_email(app, person.email)
 
 
 # Meetings -----------------------------------------------------------------------------------------------

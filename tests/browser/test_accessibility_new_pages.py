@@ -15,10 +15,10 @@ from conftest import Person
 from factories import add_document_row, make_panel, make_registered_portfolio
 from flask import Flask
 from helpers_reviews import answers_for, base
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Page
 from sqlalchemy import delete, select, text
 
-from browser.steps import assert_accessible, press
+from browser.steps import assert_accessible, press, tab_to
 from portal import audit
 from portal.extensions import db
 from portal.models import Assessment, Nqsw, Portfolio, Role, SampledPortfolio
@@ -31,15 +31,6 @@ SignedInPage = Callable[..., tuple[Page, Person]]
 def _nqsw_of(app: Flask, portfolio_id: int) -> int:
     with app.app_context():
         return db.session.get_one(Portfolio, portfolio_id).nqsw_id
-
-
-def _tab_to(page: Page, target: Locator, presses: int = 40) -> None:
-    """Press Tab from the top of the page until the target has the focus; fail if it never does."""
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        if target.evaluate("element => element === document.activeElement"):
-            return
-    pytest.fail(f"{presses} presses of Tab never reached {target} on {page.url}")
 
 
 def test_nqsw_removal_confirmation_removable_refused_and_refused_after_confirming(
@@ -57,7 +48,7 @@ def test_nqsw_removal_confirmation_removable_refused_and_refused_after_confirmin
     assert page.get_by_role("heading", name="Their portfolio is removed too").is_visible()
     assert_accessible(page)
     remove = page.get_by_role("button", name="Remove", exact=True)
-    _tab_to(page, remove)
+    tab_to(page, remove)
     with page.expect_navigation() as navigation:
         page.keyboard.press("Enter")
     assert navigation.value is not None and navigation.value.status == 200

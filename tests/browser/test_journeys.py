@@ -6,39 +6,8 @@ from conftest import Person, fresh_code
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page
 
-from browser.steps import browser_sign_in, code_from_typed_key, invite, press
+from browser.steps import browser_sign_in, code_from_typed_key, invite, press, press_enter, tab_to
 from portal.models import Role
-
-# A focus indicator is an outline or a box shadow (GOV.UK's yellow bar); radios and checkboxes draw theirs on the
-# label, so they are not checked here.
-FOCUS_VISIBLE = """el => {
-  if (el.matches('input[type=radio], input[type=checkbox]')) return true;
-  const style = getComputedStyle(el);
-  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0
-    && style.outlineColor !== 'rgba(0, 0, 0, 0)';
-  return outline || style.boxShadow !== 'none';
-}"""
-
-
-def tab_to(page: Page, selector: str, limit: int = 25) -> None:
-    """Press Tab until the element matching `selector` has focus, checking each stop on the way shows its focus."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        focused = page.locator("*:focus")
-        if focused.count() == 0:
-            continue
-        description = focused.evaluate("el => el.outerHTML.slice(0, 120)")
-        assert focused.evaluate(FOCUS_VISIBLE), f"no visible focus indicator on {description}"
-        if focused.evaluate("(el, s) => el.matches(s)", selector):
-            return
-    raise AssertionError(f"{selector} was not reached with {limit} presses of Tab on {page.url}")
-
-
-def press_enter(page: Page) -> int:
-    """Press Enter on the focused element and return the status of the page it leads to."""
-    with page.expect_navigation() as navigation:
-        page.keyboard.press("Enter")
-    return navigation.value.status
 
 
 def test_keyboard_only_sign_in(app: Flask, live_url: str, page: Page, make_user: Callable[..., Person]) -> None:

@@ -12,10 +12,7 @@ from conftest import Person, fresh_code
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page
 
-from browser.steps import assert_accessible, invite, press
-from browser.test_journeys import press_enter, tab_to
-from browser.test_reflow import SMALL, _widths
-from browser.test_sign_in_messages_and_reset import _reset_link
+from browser.steps import SMALL, assert_accessible, invite, page_widths, press, press_enter, reset_link, tab_to
 from portal.models import Role
 
 PASSWORD = "four unrelated words together"
@@ -157,7 +154,7 @@ def test_add_a_passkey_from_the_account_page_and_remove_it(app: Flask, site: str
     assert_accessible(page)
     page.set_viewport_size(SMALL)  # reflow: the list of passkeys never makes the page scroll sideways
     page.reload()
-    document, viewport = _widths(page)
+    document, viewport = page_widths(page)
     assert document <= viewport, f"the account page is {document} px wide at {viewport} px"
     assert_accessible(page)
 
@@ -210,7 +207,7 @@ def test_after_the_leads_reset_a_passkey_replaces_the_lost_factor(app: Flask, si
                                                                    make_user: Callable[..., Person]) -> None:
     person = make_user(Role.MEMBER)
     cdp, authenticator = with_authenticator(page, PLATFORM)
-    page.goto(site + _reset_link(app, person))
+    page.goto(site + reset_link(app, person))
     page.get_by_label("Password", exact=True).fill(person.password)
     press(page, "Continue")
     press(page, "Set up a passkey or security key instead")

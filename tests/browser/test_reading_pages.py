@@ -7,9 +7,8 @@ from conftest import Person
 from factories import make_portfolio, seat
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers_documents import upload
+from helpers_documents import three_page_pdf, upload, word_document
 from playwright.sync_api import Page
-from test_reading import three_page_pdf, word_document
 
 from browser.steps import assert_accessible, press
 from portal.models import Role

@@ -13,10 +13,8 @@ from flask import Flask
 from helpers_pages import LONG_WORD, Journey, build_journey
 from playwright.sync_api import BrowserContext, Page
 
-from browser.steps import HEADER, ROWS, assert_accessible, browser_sign_in, press
+from browser.steps import HEADER, ROWS, SMALL, assert_accessible, browser_sign_in, page_widths, press
 from portal.models import Role
-
-SMALL = {"width": 320, "height": 640}
 
 
 def _table_pages(j: Journey) -> list[str]:
@@ -36,12 +34,8 @@ def _table_pages(j: Journey) -> list[str]:
     ]
 
 
-def _widths(page: Page) -> tuple[int, int]:
-    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-
-
 def _assert_reflows(page: Page, url: str) -> None:
-    scroll_width, viewport = _widths(page)
+    scroll_width, viewport = page_widths(page)
     assert scroll_width <= viewport, f"{url} is {scroll_width} px wide in a {viewport} px viewport"
 
 

@@ -3,15 +3,14 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from conftest import Person, fresh_code, link_in_last_email, sign_in
+from conftest import Person, fresh_code, sign_in
 from flask import Flask
 from helpers_auth import SIGN_IN_FAILED, new_recovery_codes, wrong_code
 from playwright.sync_api import BrowserContext, Page
 
-from browser.steps import assert_accessible, press
+from browser.steps import assert_accessible, press, reset_link
 from browser.steps import assert_accessible as check_accessible
 from portal import clock
-from portal.admin import services as admin_services
 from portal.extensions import db
 from portal.models import Role, User
 from portal.security import totp
@@ -80,15 +79,6 @@ def test_the_password_step_has_one_plain_message_with_a_next_step(app: Flask, li
     page.wait_for_url("**/password-help")
 
 
-def _reset_link(app: Flask, person: Person, forgot_password: bool = False) -> str:
-    with app.test_request_context():
-        lead = User(email="lead@example.org", name="Lead", role=Role.ADMIN.value, active=True, created_at=clock.now())
-        db.session.add(lead)
-        db.session.commit()
-        admin_services.reset_two_factor(lead, db.session.get(User, person.id), forgot_password=forgot_password)
-    return link_in_last_email(app, person.email)
-
-
 def _walk_the_reset_journey(app: Flask, live_url: str, page: Page, person: Person, axe: bool = True) -> None:
     """The whole journey; axe needs script in the page, so a page without JavaScript is checked by the other run."""
 
@@ -96,7 +86,7 @@ def _walk_the_reset_journey(app: Flask, live_url: str, page: Page, person: Perso
         if axe:
             check_accessible(page)
 
-    page.goto(live_url + _reset_link(app, person))
+    page.goto(live_url + reset_link(app, person))
     assert page.get_by_role("heading", name="Set up a new authenticator app").is_visible()
     body = " ".join(page.locator("main").inner_text().split())
     assert "You keep your password" in body and "Create a password" not in body
@@ -145,7 +135,7 @@ def test_the_reset_journey_works_without_javascript(app: Flask, live_url: str,
 def test_a_reset_for_a_forgotten_password_too_chooses_a_new_one(app: Flask, live_url: str, page: Page,
                                                                 make_user: Callable[..., Person]) -> None:
     person = make_user(Role.MEMBER)
-    page.goto(live_url + _reset_link(app, person, forgot_password=True))
+    page.goto(live_url + reset_link(app, person, forgot_password=True))
     assert page.get_by_role("heading", name="Choose a new password").is_visible()
     assert_accessible(page)
     page.get_by_label("Create a password", exact=True).fill("a fresh river of nine words")
