@@ -4,7 +4,8 @@ The one home of these rules (DESIGN section 3); every area asks here rather than
 the loaders return None for anything the person may not see, and views turn that into a 404 with
 `portal.errors.or_404`, so existence is never revealed.
 
-- A seat (MeetingMember) is Chair, member or observer. The Chair and the members are "the panel".
+- A seat (MeetingMember) is Chair, member or observer. The Chair and the members are "the panel". A Steering
+  Group observer (the observer role) sits at a meeting only as an observer (`may_sit_as`).
 - The panel may see the meeting's sample from the draw until the access window after publication closes.
 - The Lead (admin) and the meeting's Chair keep the record; the Chair only while the access window is open.
 - Minutes: the Lead and the Chair read drafts; members and Steering Group observers read published minutes.
@@ -70,6 +71,11 @@ def seated_as_chair() -> ColumnElement[bool]:
 def seat_at(user: User, meeting: Meeting) -> MeetingMember | None:
     """The person's seat at the meeting (any role), if they have one."""
     return next((m for m in meeting.members if m.user_id == user.id), None)
+
+
+def may_sit_as(person: User, role: PanelRole) -> bool:
+    """Whether the person may take this seat: a Steering Group observer can only observe a meeting."""
+    return person.role != Role.OBSERVER or role == PanelRole.OBSERVER
 
 
 def chair_of(meeting: Meeting) -> User | None:

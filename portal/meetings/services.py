@@ -157,11 +157,18 @@ def panel_candidates() -> list[User]:
         .order_by(User.name)))
 
 
+class SeatRefused(Exception):
+    """The person may not take that seat (`visibility.may_sit_as`); the message says why, and nothing changed."""
+
+
 def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> MeetingMember:
     """Seat a person at the meeting (emailing them the link and deadlines) or change their panel role.
 
-    A meeting has one Chair: choosing a new Chair makes the previous one a member.
+    A meeting has one Chair: choosing a new Chair makes the previous one a member. Raises SeatRefused, before
+    changing anything, for a seat the person may not take.
     """
+    if not visibility.may_sit_as(person, role):
+        raise SeatRefused("A Steering Group observer can only observe a meeting")
     found = visibility.seat_at(person, meeting)
     if role == PanelRole.CHAIR:
         for other in meeting.members:

@@ -116,11 +116,12 @@ def members(meeting_id: int) -> Page:
     if form.validate_on_submit():
         person = candidates[form.person.data]
         role = PanelRole(form.panel_role.data)
-        if person.role == Role.OBSERVER and role != PanelRole.OBSERVER:
-            add_error(form.panel_role, "A Steering Group observer can only observe a meeting")
-        else:
-            was_seated = visibility.seat_at(person, found) is not None
+        was_seated = visibility.seat_at(person, found) is not None
+        try:
             services.set_member(access.require_user(), found, person, role)
+        except services.SeatRefused as refused:
+            add_error(form.panel_role, str(refused))
+        else:
             flash(f"{person.name} is now {role.label.lower()} of this meeting."
                   + ("" if was_seated else " They have been emailed a link to the meeting."))
             return redirect(url_for("meetings.members", meeting_id=found.id))
