@@ -310,7 +310,7 @@ def session_keep_alive() -> Response:
 
 @bp.route("/signed-out")
 @access.public
-def signed_out() -> str | Response:
+def signed_out() -> Page:
     """Where the timeout warning goes when time has run out: signed out, and how to carry on."""
     next_path = login.local_redirect_target(request.args.get("next"))
     if access.current_user() is not None:

@@ -150,7 +150,7 @@ class User(Base):
     # Which employer's things this person may see and manage (DESIGN section 3). This is the one home of the
     # rule: the partnership administrator every employer's, an employer Lead their own employer's (the employer
     # is always the signed-in person's organisation, never one named by a form or a URL), anyone else none.
-    # The panel's view of sampled portfolios is a separate rule (meeting seats, in portal/access.py).
+    # The panel's view of sampled portfolios is a separate rule (meeting seats, in portal/visibility.py).
 
     @property
     def own_employer_id(self) -> int | None:

@@ -10,6 +10,7 @@ from portal.documents import services as documents
 from portal.errors import or_404
 from portal.models import Document, DocumentVersion, Portfolio, ReadingNote, User
 from portal.reading import forms, services
+from portal.web import Page
 
 bp = Blueprint("reading", __name__)
 PREFIX = "/portfolios/<int:portfolio_id>/documents/<int:document_id>"
@@ -79,7 +80,7 @@ def _back_to(portfolio_id: int, document_id: int, page: int | None) -> str:
 
 @bp.route(f"{PREFIX}/notes", methods=["GET", "POST"])
 @access.signed_in
-def notes(portfolio_id: int, document_id: int) -> str | Response | tuple[str, int]:
+def notes(portfolio_id: int, document_id: int) -> Page:
     """The person's private notes on a document, and a form to add one."""
     user = access.require_user()
     portfolio, document = _document_or_404(user, portfolio_id, document_id)
@@ -96,7 +97,7 @@ def notes(portfolio_id: int, document_id: int) -> str | Response | tuple[str, in
 
 @bp.route(f"{PREFIX}/notes/<int:note_id>/edit", methods=["GET", "POST"])
 @access.signed_in
-def edit_note(portfolio_id: int, document_id: int, note_id: int) -> str | Response | tuple[str, int]:
+def edit_note(portfolio_id: int, document_id: int, note_id: int) -> Page:
     """Change one of the person's own notes."""
     user = access.require_user()
     portfolio, document, note = _note_or_404(user, portfolio_id, document_id, note_id)
@@ -112,7 +113,7 @@ def edit_note(portfolio_id: int, document_id: int, note_id: int) -> str | Respon
 
 @bp.route(f"{PREFIX}/notes/<int:note_id>/delete", methods=["GET", "POST"])
 @access.signed_in
-def delete_note(portfolio_id: int, document_id: int, note_id: int) -> str | Response:
+def delete_note(portfolio_id: int, document_id: int, note_id: int) -> Page:
     """Confirm, then delete one of the person's own notes."""
     user = access.require_user()
     portfolio, document, note = _note_or_404(user, portfolio_id, document_id, note_id)
@@ -135,7 +136,7 @@ def _safe_next(value: str | None) -> str:
 
 @bp.route("/reading/preferences", methods=["GET", "POST"])
 @access.signed_in
-def preferences() -> str | Response | tuple[str, int]:
+def preferences() -> Page:
     """Choose the reading view's text size, line spacing and background colour."""
     user = access.require_user()
     back = _safe_next(request.values.get("next"))

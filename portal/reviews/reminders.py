@@ -2,7 +2,7 @@
 
 - Before a meeting's reading deadline (REMINDER_DAYS_BEFORE_DEADLINE, default 7, 3 and 1 days before), each member
   of the panel with a current sampled document unread or an assessment not submitted is emailed a reminder: the
-  same rule and the same email as the Chair's "Send a reminder" (MeetingRecord.needs_reminder).
+  same rule and the same email as the Chair's "Send a reminder" (meeting_data.MeetingData.needs_reminder).
 - Before the panel's access window closes (ACCESS_CLOSING_NOTICE_DAYS, default 3 days before), the Chair and the
   members are told the date after which they can no longer open the meeting's documents.
 - Each ASYE Lead gets one digest a day of what is overdue: meetings whose reading deadline has passed, not yet
