@@ -40,14 +40,12 @@ CLAIM_LEASE = timedelta(minutes=5)
 _MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
-def queue(recipient: str, subject: str, template: str, after_response: bool = False, **context: object) -> None:
+def queue(recipient: str, subject: str, template: str, **context: object) -> None:
     """Add a message to the outbox in the current transaction; the worker delivers it once that commits.
 
     Nothing is sent during the request, so how long the mail server takes cannot slow a page or tell anyone
-    anything (password help answers alike for known and unknown emails). after_response is accepted from callers
-    written when some mail was sent during the request; every message is now delivered after the response.
+    anything (password help answers alike for known and unknown emails).
     """
-    del after_response
     body = render_template(f"emails/{template}.txt", **context)
     db.session.add(
         OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=clock.now(),

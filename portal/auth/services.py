@@ -674,13 +674,13 @@ def request_password_help(email: str, ip: str) -> None:
         )
         _, token = new_link(setup, lifetime, user_id=user.id, email=user.email, name=user.name, role=user.role,
                             organisation_id=user.organisation_id)
-        mail.queue(user.email, "Set up your moderation portal account", "setup_link", after_response=True,
+        mail.queue(user.email, "Set up your moderation portal account", "setup_link",
                    link_url=mail.external_url("auth.accept_link", token=token), minutes=minutes,
                    keeps_password=setup == LinkPurpose.RESET and user.password_hash is not None)
         audit.record(user, "password_help.setup_link_sent", f"user:{user.id}", link=setup.value)
     else:
         _, token = new_link(LinkPurpose.PASSWORD, lifetime, user_id=user.id, email=user.email)
-        mail.queue(user.email, "Reset your moderation portal password", "password_help", after_response=True,
+        mail.queue(user.email, "Reset your moderation portal password", "password_help",
                    link_url=mail.external_url("auth.password_reset", token=token), minutes=minutes)
         audit.record(user, "password_help.sent", f"user:{user.id}")
     db.session.commit()
