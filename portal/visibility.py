@@ -5,7 +5,8 @@ the loaders return None for anything the person may not see, and views turn that
 `portal.errors.or_404`, so existence is never revealed.
 
 - A seat (MeetingMember) is Chair, member or observer. The Chair and the members are "the panel". A Steering
-  Group observer (the observer role) sits at a meeting only as an observer (`may_sit_as`).
+  Group observer (the observer role) sits at a meeting only as an observer (`may_sit_as`). A meeting has one
+  Chair: a new Chair displaces the previous one (`chairs_displaced`).
 - The panel may see the meeting's sample from the draw until the access window after publication closes.
 - The Lead (admin) and the meeting's Chair keep the record; the Chair only while the access window is open.
 - Minutes: the Lead and the Chair read drafts; members and Steering Group observers read published minutes.
@@ -76,6 +77,13 @@ def seat_at(user: User, meeting: Meeting) -> MeetingMember | None:
 def may_sit_as(person: User, role: PanelRole) -> bool:
     """Whether the person may take this seat: a Steering Group observer can only observe a meeting."""
     return person.role != Role.OBSERVER or role == PanelRole.OBSERVER
+
+
+def chairs_displaced(meeting: Meeting, person: User, role: PanelRole) -> list[MeetingMember]:
+    """The seats that stop being the Chair's when the person takes this seat: a meeting has one Chair."""
+    if role != PanelRole.CHAIR:
+        return []
+    return [other for other in meeting.members if is_chair(other) and other.user_id != person.id]
 
 
 def chair_of(meeting: Meeting) -> User | None:

@@ -170,12 +170,10 @@ def set_member(actor: User, meeting: Meeting, person: User, role: PanelRole) -> 
     if not visibility.may_sit_as(person, role):
         raise SeatRefused("A Steering Group observer can only observe a meeting")
     found = visibility.seat_at(person, meeting)
-    if role == PanelRole.CHAIR:
-        for other in meeting.members:
-            if visibility.is_chair(other) and other.user_id != person.id:
-                other.panel_role = PanelRole.MEMBER.value
-                audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
-                             role=PanelRole.MEMBER.value)
+    for other in visibility.chairs_displaced(meeting, person, role):
+        other.panel_role = PanelRole.MEMBER.value
+        audit.record(actor, "meeting.member_role_changed", f"meeting:{meeting.id}", user=other.user_id,
+                     role=PanelRole.MEMBER.value)
     if found is None:
         found = MeetingMember(meeting=meeting, user=person, panel_role=role.value, added_at=clock.now())
         db.session.add(found)
