@@ -4,8 +4,8 @@ import html as html_text
 from datetime import timedelta
 
 from conftest import sign_in, submit
-from helpers_queries import count_queries
 from factories import make_meeting
+from helpers_queries import count_queries
 from helpers_reports import build_meeting
 from sqlalchemy import delete
 
