@@ -12,8 +12,10 @@ import cProfile
 import json
 import os
 import pstats
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def main() -> int:
@@ -37,11 +39,15 @@ def main() -> int:
 
     app = create_app()
     client = app.test_client()
-    page = client.get("/sign-in")
-    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    def token_of(page: Any) -> str:
+        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
+        if found is None:
+            raise SystemExit("no CSRF token on the sign-in page")
+        return found.group(1)
+
+    token = token_of(client.get("/sign-in"))
     client.post("/sign-in", data={"csrf_token": token, "email": account["email"], "password": DEMO_PASSWORD})
-    page = client.get("/sign-in/code")
-    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = token_of(client.get("/sign-in/code"))
     signed = client.post("/sign-in/code", data={"csrf_token": token,
                                                 "code": totp.code_at(account["secret"], clock.now())})
     if signed.status_code != 302:
