@@ -9,7 +9,8 @@ PARAMS = {
     "classes": "govuk-table--small-text-until-tablet",
     "head": [{"text": "Document"}, {"text": "Pages & more", "format": "numeric"}, {"html": "<em>Status</em>"}],
     "rows": [
-        [{"text": "Plan <b>1</b>"}, {"text": 12, "format": "numeric"}, {"html": '<strong class="govuk-tag">Read</strong>'}],
+        [{"text": "Plan <b>1</b>"}, {"text": 12, "format": "numeric"},
+         {"html": '<strong class="govuk-tag">Read</strong>'}],
         [],
         [{"text": "Section", "classes": "govuk-!-font-weight-bold", "colspan": 3}],
         [{"text": "Report"}, {"text": 0, "format": "numeric"}, {"text": None, "rowspan": 2, "classes": "x"}],
