@@ -625,8 +625,11 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="Fraction of national size (1.0: 4,000 portfolios).")
     parser.add_argument("--requests", type=int, default=5, help="Requests per page and size (the median is kept).")
     parser.add_argument("--skip-maintenance", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None, metavar="FOLDER",
+                        help="Build the instance in this new folder and keep it (for bench/profile_page.py).")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="portal-scale-"))
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="portal-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
     run = Run()
 
     def say(text: str) -> None:
@@ -637,6 +640,10 @@ def main() -> int:
         started = time.perf_counter()
         accounts = build_demo(app)
         say(f"demo built in {time.perf_counter() - started:.1f} s")
+        if args.keep:
+            (folder / "bench.json").write_text(json.dumps({
+                "environment": {k: v for k, v in os.environ.items() if k.startswith("PORTAL_")},
+                "accounts": [vars(a) for a in accounts]}))
         cookies: dict[str, dict] = {}
         for size in ("demo", "national"):
             if size == "national":
@@ -653,7 +660,8 @@ def main() -> int:
         print(report(run, "PostgreSQL" if args.database_url else "SQLite"), flush=True)
         return 0
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

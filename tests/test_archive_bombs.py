@@ -29,6 +29,19 @@ def _docx(extra: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
+def _office(kind: str, extra: list[tuple[str, bytes]]) -> bytes:
+    """A DOCX, XLSX or ODT (the entries that identify it) with extra entries, deflated."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(io.BytesIO(office_zip(kind))) as skeleton:
+            for info in skeleton.infolist():
+                archive.writestr(info.filename, skeleton.read(info), zipfile.ZIP_STORED
+                                 if info.filename == "mimetype" else zipfile.ZIP_DEFLATED)
+        for name, content in extra:
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 def _nothing_kept(app: Flask) -> bool:
     with app.app_context():
         counts = (db.session.scalar(db.select(db.func.count()).select_from(Document)),
@@ -66,6 +79,22 @@ def test_an_entry_with_an_absurd_compression_ratio_is_refused(app: Flask,
     client, _ = admin_client
     squeezed = _docx([("xl/sharedStrings.xml", bytes(8 * MB))])  # 8 MB in about 8 KB: a thousand times
     _refused(app, client, "Hours.docx", squeezed, "Hours.docx holds a file (xl/sharedStrings.xml) that would expand")
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "odt"])
+def test_spreadsheets_and_odt_documents_are_judged_the_same_way(app: Flask, admin_client: tuple[FlaskClient, Person],
+                                                                 kind: str) -> None:
+    client, _ = admin_client
+    bomb = _office(kind, [("media/filler.bin", bytes(150 * MB))])
+    assert len(bomb) < 200 * 1024
+    _refused(app, client, f"Hours.{kind}", bomb, f"Hours.{kind} would expand to 150 MB when opened, over the limit")
+    crowded = _office(kind, [(f"media/part{n}.xml", b"<x/>") for n in range(1500)])
+    entries = len(zipfile.ZipFile(io.BytesIO(crowded)).infolist())
+    _refused(app, client, f"Parts.{kind}", crowded,
+             f"Parts.{kind} holds {entries:,} files inside it; the portal accepts at most 1,000")
+    # The skeleton itself is accepted, so it is the bombs that are refused, not the format.
+    pid = make_portfolio(app)
+    assert upload(client, pid, [(f"Fine.{kind}", office_zip(kind), "final_report")]).status_code == 302
 
 
 def _with_a_second_directory_entry(archive: bytes, name: bytes) -> bytes:

@@ -1,8 +1,10 @@
 """Dashboards: each role lands on what it must do next, in a bounded number of SQL queries."""
 
+import html as html_text
 from datetime import timedelta
 
 from conftest import sign_in, submit
+from factories import make_meeting
 from helpers_queries import count_queries
 from helpers_reports import build_meeting
 from sqlalchemy import delete
@@ -10,6 +12,7 @@ from sqlalchemy import delete
 from portal import clock
 from portal.extensions import db
 from portal.models import Action, Assessment, FeedbackRecipient, FeedbackRelease, Meeting, Role
+from portal.reports.dashboard import SHOWN
 
 
 def _set(app, meeting_id, **values):
@@ -151,3 +154,43 @@ def test_dashboard_queries_do_not_grow_with_the_data(app, signed_in, make_user):
     assert nqsw.get("/dashboard").get_data(as_text=True).count("Feedback from") == 4
     large = {name: count_queries(app, client, "/dashboard") for name, client in clients}
     assert large == small, (small, large)
+
+
+def _actions(app, meeting_id: int, count: int, due) -> None:
+    with app.app_context():
+        now = clock.now()
+        db.session.add_all([Action(meeting_id=meeting_id, description=f"Bulk action {n:03d}", owner="ASYE Lead",
+                                   due_on=due, created_at=now, updated_at=now) for n in range(count)])
+        db.session.commit()
+
+
+def test_dashboards_stay_one_screen_and_say_how_many_more_there_are(app, signed_in):
+    chair, person = signed_in(Role.MEMBER)
+    admin, _ = signed_in(Role.ADMIN)
+    observer, _ = signed_in(Role.OBSERVER)
+    today = clock.now().date()
+    now = clock.now()
+    # 25 past meetings chaired and published but not released, and 2 coming up: the Chair must see those first.
+    for n in range(25):
+        mid = make_meeting(app, held_on=today - timedelta(days=40 + n), seats={person.id: "chair"},
+                           title=f"Old panel {n:02d}")
+        _set(app, mid, minutes_published_at=now - timedelta(days=30 + n))
+    upcoming = [make_meeting(app, held_on=today + timedelta(days=d), seats={person.id: "member"},
+                             title=f"Coming panel {d}") for d in (30, 10)]
+    _actions(app, mid, 30, today - timedelta(days=5))
+    html = chair.get("/dashboard").get_data(as_text=True)
+    shown = [line for line in html.split("govuk-summary-card__title\">")[1:]]
+    titles = [t.split(",")[0] for t in shown]
+    assert titles[:2] == ["Coming panel 10", "Coming panel 30"]  # coming up first, soonest first
+    assert titles[2:] == [f"Old panel {n:02d}" for n in range(SHOWN - 2)]  # then the latest awaiting release
+    assert f"{27 - SHOWN} more meetings are waiting for you" in html and 'href="/meetings"' in html
+    # The observer: the latest published minutes and the first open actions, with what is left and where.
+    seen = html_text.unescape(observer.get("/dashboard").get_data(as_text=True))
+    assert seen.count("Minutes of Old panel") == SHOWN and "Minutes of Old panel 00" in seen
+    assert f"{25 - SHOWN} earlier meetings' minutes are in" in seen
+    assert seen.count("Bulk action") == SHOWN and f"{30 - SHOWN} more open actions are in" in seen
+    # The Lead: the overdue actions counted in full, SHOWN of them listed.
+    board = admin.get("/dashboard").get_data(as_text=True)
+    assert board.count("Bulk action") == SHOWN and f"{30 - SHOWN} more overdue actions are in" in board
+    assert "30 things are overdue" in board
+    assert upcoming  # (the ids are not needed further)

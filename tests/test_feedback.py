@@ -129,6 +129,18 @@ def test_each_person_sees_only_their_own_feedback_and_the_key_messages(app, sign
     assert chair.get(f"/feedback/{m}").status_code == 404  # the Chair is not a recipient
 
 
+def test_a_release_to_one_person_reads_in_the_singular(app, signed_in):
+    chair, built = _approved_meeting(app, signed_in)
+    _release(chair, built.meeting_id)
+    with app.app_context():
+        first = db.session.scalar(select(FeedbackRecipient.id).order_by(FeedbackRecipient.id).limit(1))
+        for recipient in db.session.scalars(select(FeedbackRecipient).where(FeedbackRecipient.id != first)):
+            db.session.delete(recipient)
+        db.session.commit()
+    page = chair.get(f"/meetings/{built.meeting_id}/feedback-release").get_data(as_text=True)
+    assert "0 of 1 person has acknowledged their feedback." in page and "1 people" not in page
+
+
 def test_acknowledgement_is_tracked_and_audited(app, signed_in):
     chair, built = _approved_meeting(app, signed_in)
     _release(chair, built.meeting_id)

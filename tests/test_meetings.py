@@ -416,7 +416,7 @@ def test_members_and_sample_pages_queries_do_not_grow(app, admin_client, signed_
 
 
 def test_the_meetings_list_is_paged_newest_first_with_every_meeting_once(app, admin_client, signed_in):
-    client, admin = admin_client
+    client, _ = admin_client
     member, person = signed_in(Role.MEMBER)
     chair = signed_in(Role.MEMBER)[1]
     start = date(2020, 1, 6)

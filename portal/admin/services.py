@@ -282,8 +282,12 @@ def audit_page(criteria: AuditFilter, before: int | None = None, after: int | No
 
 
 def audit_actions() -> list[str]:
-    """Every action name that has been recorded, for the filter."""
-    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    """Every action name that has been recorded, for the filter: one index lookup per name (a recursive query
+    that asks for the next name after the last), not a scan of every event as SELECT DISTINCT would make."""
+    names = select(func.min(AuditEvent.action)).cte("names", recursive=True)
+    following = select(func.min(AuditEvent.action)).where(AuditEvent.action > names.c.min).scalar_subquery()
+    names = names.union_all(select(following).where(names.c.min.is_not(None)))
+    return list(db.session.scalars(select(names.c.min).where(names.c.min.is_not(None)).order_by(names.c.min)))
 
 
 def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:

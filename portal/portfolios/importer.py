@@ -20,6 +20,7 @@ from portal import clock
 from portal.extensions import db
 from portal.models import Assessor, Cohort, Nqsw, Organisation, Outcome, Service, User
 from portal.security import crypto
+from portal.wording import count_of
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -184,7 +185,8 @@ def read(data: bytes, actor: User) -> Plan:
             values["assessor_email"] = values.get("assessor_email", "").lower()
             row = Row(line, values)
             if len(cells) != len(header):
-                row.errors.append(f"has {len(cells)} values but the header has {len(header)} columns")
+                row.errors.append(f"has {count_of(len(cells), 'value', 'values')} but the header has "
+                                  f"{count_of(len(header), 'column', 'columns')}")
             _check(row, today)
             plan.rows.append(row)
             if len(plan.rows) > MAX_ROWS:

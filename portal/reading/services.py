@@ -20,6 +20,7 @@ from portal.documents import services as documents
 from portal.extensions import db, rows_affected
 from portal.models import Document, DocumentVersion, PageRead, ReadingNote, ReadingPreferences, User
 from portal.reading import extract
+from portal.wording import count_of
 
 READABLE_KINDS = ("pdf", "docx", "txt")
 NOTE_MAX_CHARACTERS = 5000
@@ -167,7 +168,7 @@ class Progress:
         """'read 9 of 12 pages', or '' when there is nothing to say."""
         if not self.pages_read or not self.page_count or self.page_count <= 1:
             return ""
-        return f"read {min(self.pages_read, self.page_count)} of {self.page_count} pages"
+        return f"read {min(self.pages_read, self.page_count)} of {count_of(self.page_count, 'page', 'pages')}"
 
 
 def progress(user_ids: Iterable[int], versions: Iterable[DocumentVersion]) -> dict[tuple[int, int], Progress]:

@@ -8,9 +8,10 @@ observers the published minutes and the open actions.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import defer
 
-from portal import clock, visibility
+from portal import clock, paging, visibility, wording
 from portal.extensions import db
 from portal.models import (
     Action,
@@ -38,8 +39,12 @@ _LAST_MEETING = (select(Meeting.id).where(Meeting.held_on < bindparam("today"))
                  .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(1).scalar_subquery())
 _NEXT_AND_LAST_MEETINGS = (select(Meeting).where(or_(Meeting.id == _NEXT_MEETING, Meeting.id == _LAST_MEETING))
                            .order_by(Meeting.held_on.desc()))
+# A dashboard shows this many meetings, minutes and actions at most, with how many more there are and a link to
+# the full list, so that it stays one screen however long the portal has been used.
+SHOWN = 10
+_LIGHT = (defer(Meeting.agenda), defer(Meeting.terms_of_reference))  # a card shows neither
 _OVERDUE_ACTIONS = (select(Action).where(Action.status != ActionStatus.DONE.value, Action.due_on < bindparam("today"))
-                    .order_by(Action.due_on))
+                    .order_by(Action.due_on, Action.id))
 
 
 @dataclass
@@ -75,6 +80,10 @@ class Dashboard:
     open_actions: list[Action] = field(default_factory=list)
     published: list[Meeting] = field(default_factory=list)
     feedback: list = field(default_factory=list)
+    # How many of each list are not shown (past SHOWN): the template says so and links to the whole list.
+    more_meetings: int = 0
+    more_published: int = 0
+    more_actions: int = 0
     employer: "EmployerCounts | None" = None
 
 
@@ -142,31 +151,42 @@ def _admin(board: Dashboard, user: User) -> None:
             board.overdue.append(f"Feedback for {m.title} was due to be released by {due}.")
         if m.reading_deadline and m.reading_deadline < board.today and not state.assessments_done \
                 and m.held_on >= board.today:
-            board.overdue.append(f"{state.expected - state.submitted} assessments for {m.title} are past the "
-                                 f"deadline of {clock.format_date(m.reading_deadline)}.")
-    board.overdue_actions = list(db.session.scalars(_OVERDUE_ACTIONS, today))
+            late = wording.count_of(state.expected - state.submitted, "assessment", "assessments")
+            board.overdue.append(f"{late} for {m.title} {'is' if state.expected - state.submitted == 1 else 'are'} "
+                                 f"past the deadline of {clock.format_date(m.reading_deadline)}.")
+    board.overdue_actions = list(db.session.scalars(_OVERDUE_ACTIONS.limit(SHOWN), today))
+    if len(board.overdue_actions) == SHOWN:
+        total = db.session.scalar(select(func.count()).select_from(_OVERDUE_ACTIONS.order_by(None).subquery()), today)
+        board.more_actions = (total or 0) - SHOWN
 
 
 def _member(board: Dashboard, user: User) -> None:
     # A meeting stays until its minutes are published; for its Chair, until feedback is released too, so the
-    # release target (due / overdue) does not vanish when the Chair publishes first.
+    # release target (due / overdue) does not vanish when the Chair publishes first. Those still being assessed
+    # come first, soonest first; then those awaiting release, latest first.
     awaiting_release = and_(visibility.seated_as_chair(),
                             ~exists().where(FeedbackRelease.meeting_id == Meeting.id))
-    meetings = list(db.session.scalars(
-        select(Meeting).join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
-        .where(MeetingMember.user_id == user.id, visibility.seated_on_panel(),
-               or_(Meeting.minutes_published_at.is_(None), awaiting_release))
-        .order_by(Meeting.held_on)))
-    board.states = _states(meetings, user)
+    published = Meeting.minutes_published_at.is_not(None)
+    found = paging.page_of(db.session, select(Meeting).options(*_LIGHT)
+                           .join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
+                           .where(MeetingMember.user_id == user.id, visibility.seated_on_panel(),
+                                  or_(Meeting.minutes_published_at.is_(None), awaiting_release))
+                           .order_by(case((published, 1), else_=0),
+                                     case((published, None), else_=Meeting.held_on).asc().nulls_last(),
+                                     Meeting.held_on.desc(), Meeting.id), 1, SHOWN)
+    board.states = _states(found.rows, user)
+    board.more_meetings = found.total - len(found.rows)
 
 
 def _observer(board: Dashboard) -> None:
-    board.published = list(db.session.scalars(select(Meeting).where(Meeting.minutes_published_at.is_not(None))
-                                              .order_by(Meeting.held_on.desc())))
-    board.open_actions = list(db.session.scalars(
-        select(Action).join(Meeting, Meeting.id == Action.meeting_id)
-        .where(Action.status != ActionStatus.DONE.value, Meeting.minutes_published_at.is_not(None))
-        .order_by(Action.due_on, Action.id)))
+    published = paging.page_of(db.session, select(Meeting).options(*_LIGHT)
+                               .where(Meeting.minutes_published_at.is_not(None))
+                               .order_by(Meeting.held_on.desc(), Meeting.id.desc()), 1, SHOWN)
+    board.published, board.more_published = published.rows, published.total - len(published.rows)
+    actions = paging.page_of(db.session, select(Action).join(Meeting, Meeting.id == Action.meeting_id)
+                             .where(Action.status != ActionStatus.DONE.value, Meeting.minutes_published_at.is_not(None))
+                             .order_by(Action.due_on, Action.id), 1, SHOWN)
+    board.open_actions, board.more_actions = actions.rows, actions.total - len(actions.rows)
 
 
 def _lead(board: Dashboard, user: User) -> None:

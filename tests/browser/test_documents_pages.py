@@ -110,13 +110,14 @@ def test_delete_confirmation_is_accessible_in_its_normal_and_error_states(
 
 def test_the_upload_progress_bar_shows_a_percentage(app: Flask, live_url: str,
                                                     signed_in_page: Callable[..., tuple[Page, Person]]) -> None:
-    """With the upload slowed to a crawl (Chromium's network throttling), the percentage shows as it climbs."""
+    """With the upload slowed to a crawl (Chromium's network throttling), the percentage shows as it climbs, and
+    axe-core finds nothing wrong with the page while it shows."""
     page, _ = signed_in_page(Role.ADMIN)
     pid = make_portfolio(app)
     page.goto(f"{live_url}/portfolios/{pid}/documents/upload")
     shown = page.locator("#file-0 ~ [data-upload-percent]")
     assert shown.is_hidden()  # nothing to show before an upload (and nothing at all without JavaScript)
-    big_pdf = PDF[:-6] + b" " * 300_000 + PDF[-6:]
+    big_pdf = PDF[:-6] + b" " * 600_000 + PDF[-6:]  # some 6 seconds at the throttled speed
     _choose(page, 0, "Final report.pdf", big_pdf, "final_report")
     throttle = page.context.new_cdp_session(page)
     throttle.send("Network.enable")
@@ -126,6 +127,8 @@ def test_the_upload_progress_bar_shows_a_percentage(app: Flask, live_url: str,
     shown.wait_for(state="visible")
     read = "() => { const e = document.querySelector('#file-0 ~ [data-upload-percent]'); " \
            "return e && !e.hidden && e.offsetParent !== null ? e.textContent : null; }"
+    assert_accessible(page)  # axe-core on the page while the percentage shows
+    assert page.evaluate(read) is not None, "the upload ended before axe-core finished: slow it further"
     seen = set()
     for _ in range(400):
         text = page.evaluate(read)

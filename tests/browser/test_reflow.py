@@ -3,18 +3,28 @@
 Every page with a table is opened in Chromium with a 320 px wide viewport, filled with the data of a portal
 part-way through its second cycle (helpers_pages.build_journey), and fails if the document is wider than the
 viewport. axe-core checks each page at that width too (a scrolling box must take focus, so keyboards reach it).
+The app runs in this process, so the test records every template it renders (Flask's template_rendered signal) and
+fails if a template holding a table is reached by no page it visited: a new page with a table must join the list.
 """
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import Person
-from flask import Flask
+from flask import Flask, template_rendered
 from helpers_pages import LONG_WORD, Journey, build_journey
+from jinja2 import Template
 from playwright.sync_api import BrowserContext, Page
 
 from browser.steps import HEADER, ROWS, SMALL, assert_accessible, browser_sign_in, page_widths, press
 from portal.models import Role
+
+TABLE = re.compile(r"scroll_box|<table|govukTable")
+REFERENCE = re.compile(r"""{%-?\s*(?:extends|include|import|from)\s+["']([^"']+)["']""")
+# Templates with a table that another test in this file checks at 320 px (the preview needs a file uploaded).
+CHECKED_ELSEWHERE = {"portfolios/import_preview.html": "test_the_csv_preview_fits_the_screen"}
 
 
 def _table_pages(j: Journey) -> list[str]:
@@ -30,8 +40,50 @@ def _table_pages(j: Journey) -> list[str]:
         f"/reviews/meetings/{j.meeting_id}/record", f"/reviews/meetings/{j.meeting_id}/record/portfolios/{pid}",
         f"/meetings/{j.meeting_id}/minutes", f"/meetings/{j.meeting_id}/minutes/edit",
         f"/meetings/{j.earlier_id}/minutes", f"/meetings/{j.earlier_id}/report",
-        f"/meetings/{j.earlier_id}/feedback-release",
+        f"/meetings/{j.earlier_id}/feedback-release", "/admin/partnership",
     ]
+
+
+def _employer_lead_pages(j: Journey) -> list[str]:
+    """The employer's Lead's own pages with a table: their people's feedback, and the report on their portfolios."""
+    return ["/employer/feedback", f"/employer/reports/{j.earlier_id}"]
+
+
+def _templates_with_a_table(folder: Path) -> set[str]:
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*.html") if TABLE.search(path.read_text())}
+
+
+def _reached(folder: Path, rendered: set[str]) -> set[str]:
+    """The templates rendered, and every template they extend, include or import, and so on."""
+    reached, todo = set(), list(rendered)
+    while todo:
+        name = todo.pop()
+        if name in reached or not (folder / name).is_file():  # GOV.UK Frontend's own macros are not ours
+            continue
+        reached.add(name)
+        todo.extend(REFERENCE.findall((folder / name).read_text()))
+    return reached
+
+
+def _assert_every_table_template_reached(folder: Path, rendered: set[str]) -> None:
+    with_a_table = _templates_with_a_table(folder)
+    assert set(CHECKED_ELSEWHERE) <= with_a_table, "CHECKED_ELSEWHERE names a template without a table"
+    missed = with_a_table - _reached(folder, rendered) - set(CHECKED_ELSEWHERE)
+    assert not missed, f"no page this test visits at 320 px renders {sorted(missed)}: add a page that shows it"
+
+
+def test_the_check_for_unvisited_templates_can_fail(app: Flask) -> None:
+    folder = Path(app.template_folder or "")
+    everything = _templates_with_a_table(folder)
+    assert "admin/partnership.html" in everything and "reports/_blocks.html" in everything
+    reached = _reached(folder, {"reports/minutes.html"})
+    assert {"reports/_blocks.html", "_tables.html", "base.html"} <= reached  # imported and extended
+    try:
+        _assert_every_table_template_reached(folder, everything - {"admin/partnership.html"})
+    except AssertionError as error:
+        assert "admin/partnership.html" in str(error)
+    else:
+        raise AssertionError("a template with a table that no page rendered went unnoticed")
 
 
 def _assert_reflows(page: Page, url: str) -> None:
@@ -49,7 +101,16 @@ def _signed_in(app: Flask, live_url: str, new_context: Callable[..., BrowserCont
 def test_every_page_with_a_table_reflows_at_320_pixels(app: Flask, live_url: str, make_user,
                                                         new_context: Callable[..., BrowserContext]) -> None:
     journey = build_journey(app, make_user)
+    assert journey.employer_lead is not None
     page = _signed_in(app, live_url, new_context, journey.lead, SMALL)
+    observer = _signed_in(app, live_url, new_context, journey.observer, SMALL)
+    employer_lead = _signed_in(app, live_url, new_context, journey.employer_lead, SMALL)
+    rendered: set[str] = set()
+
+    def note(sender: Flask, template: Template, **extra: object) -> None:
+        rendered.add(template.name or "")
+
+    template_rendered.connect(note, app)  # from here on, every page rendered is one this test checks
     for path in _table_pages(journey):
         response = page.goto(live_url + path)
         assert response is not None and response.status == 200, path
@@ -73,11 +134,19 @@ def test_every_page_with_a_table_reflows_at_320_pixels(app: Flask, live_url: str
     assert LONG_WORD in page.content()
     _assert_reflows(page, "minutes with a long web address")
 
-    observer = _signed_in(app, live_url, new_context, journey.observer, SMALL)
     observer.goto(f"{live_url}/dashboard")
     assert observer.locator("main table tbody tr").count() > 0  # the open actions
     _assert_reflows(observer, "/dashboard (observer)")
     assert_accessible(observer)
+
+    for path in _employer_lead_pages(journey):
+        response = employer_lead.goto(live_url + path)
+        assert response is not None and response.status == 200, path
+        assert employer_lead.locator("main table tbody tr").count() > 0, f"{path} shows no table rows"
+        _assert_reflows(employer_lead, f"{path} (employer's Lead)")
+        assert_accessible(employer_lead)
+    template_rendered.disconnect(note, app)
+    _assert_every_table_template_reached(Path(app.template_folder or ""), rendered)
 
 
 @pytest.mark.parametrize("viewport", [SMALL, {"width": 1280, "height": 800}], ids=["320px", "1280px"])

@@ -90,6 +90,7 @@ def test_nqsw_and_observer_pages(app: Flask, live_url: str, signed_in_page: Sign
     chair = make_user(Role.MEMBER)
     built = build_meeting(app, chair.id)
     nqsw = make_user(Role.NQSW, email=built.nqsw_emails[0])
+    not_sampled = make_user(Role.NQSW, email=built.cohort_nqsw_email)  # in the cohort, not in the sample
     chair_client = app.test_client()
     sign_in(app, chair_client, chair)
     base = f"/meetings/{built.meeting_id}/minutes"
@@ -111,3 +112,18 @@ def test_nqsw_and_observer_pages(app: Flask, live_url: str, signed_in_page: Sign
     press(nqsw_page, "I have read this feedback")
     assert nqsw_page.get_by_text("You confirmed you read this feedback").is_visible()
     assert_accessible(nqsw_page)
+
+    # An NQSW whose portfolio was not sampled is told so, and shown the key messages for everyone (issue 11 item 6).
+    cohort_page = new_context().new_page()
+    browser_sign_in(cohort_page, live_url, not_sampled, app)
+    cohort_page.goto(f"{live_url}/dashboard")
+    main = cohort_page.locator("main")
+    assert "Your portfolio was not in the sample this time" in main.inner_text()
+    assert "has feedback for you" not in main.inner_text()
+    assert_accessible(cohort_page)  # the key-messages banner
+    cohort_page.goto(f"{live_url}/feedback/{built.meeting_id}")
+    assert cohort_page.get_by_role("heading", level=1).inner_text() == "Key messages from the External Moderation Panel"
+    assert "Your portfolio was not in the sample this time" in cohort_page.locator("main").inner_text()
+    assert_accessible(cohort_page)
+    press(cohort_page, "I have read these key messages")
+    assert_accessible(cohort_page)

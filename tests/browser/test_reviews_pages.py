@@ -1,12 +1,14 @@
 """axe-core on the reviews pages (assessments, apologies, the meeting record, templates), and a keyboard-only
 assessment."""
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
 from conftest import Person, sign_in
 from factories import make_panel
 from flask import Flask
+from helpers_documents import PDF, upload
 from helpers_reviews import answers_for, base, complete, london_morning
 from playwright.sync_api import Page
 
@@ -61,6 +63,34 @@ def test_member_pages(app: Flask, live_url: str, signed_in_page: SignedInPage, m
     page.goto(f"{live_url}/reviews/meetings/{panel.meeting_id}/apologies")
     assert_accessible(page)
     assert press(page, "Send apologies").status == 200
+    assert_accessible(page)
+
+
+def test_an_assessment_links_to_the_evidence_and_opens_a_file_in_a_new_tab(
+        app: Flask, live_url: str, signed_in_page: SignedInPage, make_user) -> None:
+    """Issue 11 item 3: the task list, each section and the check page link to the portfolio's documents, and a
+    Part 1 checklist item lists its own evidence, whose PDF opens in a new tab."""
+    page, member = signed_in_page(Role.MEMBER, name="Member One")
+    panel = make_panel(app, [(member.id, "member")])
+    pid = panel.portfolio_ids[0]
+    lead = app.test_client()
+    sign_in(app, lead, make_user(Role.ADMIN))
+    assert upload(lead, pid, [("Agreement.pdf", PDF, "agreement")]).status_code == 302
+    url = live_url + base(panel, pid)
+    everything = re.compile(r"^Read the portfolio's documents \(1 document\)")
+    for path in ("", "/sections/part1", "/sections/part2", "/check"):
+        page.goto(url + path)
+        assert page.get_by_role("link", name=everything).count() >= 1, f"no link to the documents on {path or '/'}"
+    page.goto(url + "/sections/part1")
+    section_link = page.get_by_role("link", name=everything).first
+    assert section_link.get_attribute("target") == "_blank"  # a form with unsaved answers: the list opens beside it
+    item = page.locator(".govuk-form-group", has=page.locator("#evidence-agreement")).first
+    opens = item.get_by_role("link", name=re.compile(r"^Open .+ in a new tab$"))
+    assert opens.count() == 1, item.inner_text()
+    with page.expect_popup() as popup:
+        opens.click()
+    popup.value.wait_for_load_state()
+    assert "/view" in popup.value.url and page.url.endswith("/sections/part1")  # the form stays where it was
     assert_accessible(page)
 
 
