@@ -51,6 +51,12 @@ def page_of(session: Session | scoped_session[Any], statement: Select[T], page: 
     return Paged(rows, total, page, size)
 
 
+def page_of_list(items: list[T], page: int, size: int = PAGE_SIZE) -> Paged[T]:
+    """One page of a list already in memory, with the same rules as page_of (a page past the end is the last)."""
+    page = min(max(1, page), pages_for(len(items), size))
+    return Paged(items[(page - 1) * size:page * size], len(items), page, size)
+
+
 def page_number(value: str | None) -> int:
     """The page a request asks for (?page=), 1 when it asks for none or for something that is not a number."""
     return int(value) if value and value.isdigit() and len(value) < 7 else 1

@@ -1,6 +1,7 @@
 """The Chair's meeting record: readiness, reminders, attendance, side-by-side counts, the panel's view."""
 
 import json
+import re
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -398,3 +399,44 @@ def test_draft_minutes_and_report_count_the_assessments_only_for_those_who_may_s
     page = chair_client.get(minutes).get_data(as_text=True)
     assert "Submitted assessments: 1 (0 in writing)" in page and "1 assessment was submitted" in page
     assert "Assessments submitted by members" in chair_client.get(report).get_data(as_text=True)
+
+
+def test_a_large_sample_is_recorded_five_portfolios_a_page_and_the_chair_returns_to_the_right_page(app, signed_in):
+    chair_client, chair = signed_in(Role.MEMBER, name="Chair Person")
+    one_client, one = signed_in(Role.MEMBER, name="Member One")
+    today = clock.today()
+    panel = make_panel(app, [(chair.id, "chair"), (one.id, "member")], portfolios=7, held_on=today,
+                       reading_deadline=today - timedelta(days=7))
+    ids = panel.portfolio_ids
+    for n, pid in enumerate(ids):
+        complete(one_client, panel, pid, text=f"Words on portfolio {n}")
+    size = meeting_data.RECORD_PAGE
+    first = chair_client.get(record_path(panel)).get_data(as_text=True)
+    assert f"the assessments of portfolios 1 to {size} of 7 ({size} a page)" in first
+    assert 'aria-label="Pages of portfolios: assessments"' in first and "page=2" in first
+    second = chair_client.get(f"{record_path(panel)}?page=2").get_data(as_text=True)
+    assert f"portfolios {size + 1} to 7 of 7" in second
+    # Each portfolio's section and answers are on exactly one page, in draw order; none is left out.
+    sections = [re.findall(r'id="portfolio-(\d+)"', page) for page in (first, second)]
+    assert [int(i) for i in sections[0] + sections[1]] == ids
+    for n in range(7):
+        assert (f"Words on portfolio {n}" in first) != (f"Words on portfolio {n}" in second)
+    # The table of who has submitted what still lists every portfolio on every page.
+    for page in (first, second):
+        table = page.split("Assessments submitted</caption>")[1].split("</table>")[0]
+        assert table.count("<tr") == 1 + 7
+    # Saving the panel's view of the sixth portfolio returns to page 2 at its section; its back link too.
+    view = f"{record_path(panel)}/portfolios/{ids[size]}"
+    assert f'href="{record_path(panel)}?page=2#portfolio-{ids[size]}"' in chair_client.get(view).get_data(
+        as_text=True)
+    saved = submit(chair_client, view, {"agreement": "agree", "decision_view": "Sound"})
+    assert saved.status_code == 302
+    assert saved.headers["Location"].endswith(f"{record_path(panel)}?page=2#portfolio-{ids[size]}")
+    first_saved = submit(chair_client, f"{record_path(panel)}/portfolios/{ids[0]}",
+                         {"agreement": "agree", "decision_view": "Sound"})
+    assert first_saved.headers["Location"].endswith(f"{record_path(panel)}#portfolio-{ids[0]}")
+    # A page past the end is the last page; the record costs the same statements on either page.
+    assert f"portfolios {size + 1} to 7 of 7" in chair_client.get(f"{record_path(panel)}?page=9").get_data(
+        as_text=True)
+    assert count_queries(app, chair_client, record_path(panel)) == count_queries(
+        app, chair_client, f"{record_path(panel)}?page=2")

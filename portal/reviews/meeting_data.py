@@ -187,6 +187,17 @@ def _documents(portfolio_ids: list[int], seats: list[MeetingMember]) -> list[Doc
                         {person.id: matrix.pages_read(person, d) for person in people}) for d in documents]
 
 
+# The Chair's record shows the reading and the assessments of this many sampled portfolios a page (each shows
+# every member's answers side by side), so a meeting with a large sample stays a readable, bounded page.
+RECORD_PAGE = 5
+
+
+def record_page_of(meeting: Meeting, portfolio_id: int) -> int:
+    """The page of the meeting record that holds this sampled portfolio (1 if it is not sampled)."""
+    ids = [p.id for p in visibility.sampled_portfolios(meeting.id)]
+    return ids.index(portfolio_id) // RECORD_PAGE + 1 if portfolio_id in ids else 1
+
+
 def build(meeting: Meeting, viewer: User, portfolio_id: int | None = None, documents: bool = False) -> MeetingData:
     """The data of a meeting as this viewer may see it: of one sampled portfolio if given, and with who has read
     which document (the readiness tables) only if `documents`."""

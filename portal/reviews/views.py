@@ -3,11 +3,11 @@
 import json
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from portal import access, visibility
+from portal import access, paging, visibility
 from portal.auth import sign_in_check
 from portal.documents.services import kind_of
 from portal.errors import or_404
@@ -205,7 +205,10 @@ def others(meeting_id: int, portfolio_id: int) -> str:
 def meeting_record(meeting_id: int) -> str:
     """Readiness, attendance, and each portfolio's assessments side by side with counts and the panel's view."""
     user, meeting = _chaired_or_404(meeting_id)
-    return render_template("reviews/record.html", data=meeting_data.build(meeting, user, documents=True), user=user,
+    data = meeting_data.build(meeting, user, documents=True)
+    shown = paging.page_of_list(data.portfolios, paging.page_number(request.args.get("page")),
+                                meeting_data.RECORD_PAGE)
+    return render_template("reviews/record.html", data=data, shown=shown, user=user,
                            reminder=forms.ReminderForm(), not_yet=services.why_not_yet(meeting),
                            sign_ins=sign_in_check.check(meeting), sign_in_reminder=forms.SignInReminderForm(),
                            agreement_labels={a.value: a.label for a in Agreement}, **counts.TABLES)
@@ -274,10 +277,19 @@ def panel_view(meeting_id: int, portfolio_id: int) -> Page:
         except services.RecordClosed as closed:
             return _refused(str(closed))
         flash(f"The panel's view on {portfolio.label_for(user)} has been saved.")
-        return redirect(url_for("reviews.meeting_record", meeting_id=meeting.id) + f"#portfolio-{portfolio.id}")
+        return redirect(_record_url(meeting, portfolio.id))
     said = meeting_data.build(meeting, user, portfolio_id=portfolio.id)
     return render_template("reviews/panel_view.html", meeting=meeting, portfolio=portfolio, form=form, user=user,
-                           said=said.portfolios[0], names=said.names, **counts.TABLES), 400 if form.errors else 200
+                           said=said.portfolios[0], names=said.names, back=_record_url(meeting, portfolio.id),
+                           **counts.TABLES), 400 if form.errors else 200
+
+
+def _record_url(meeting: Meeting, portfolio_id: int) -> str:
+    """The meeting record at the portfolio's own section, on the page that holds it."""
+    page = meeting_data.record_page_of(meeting, portfolio_id)
+    address = (url_for("reviews.meeting_record", meeting_id=meeting.id, page=page) if page > 1
+               else url_for("reviews.meeting_record", meeting_id=meeting.id))
+    return f"{address}#portfolio-{portfolio_id}"
 
 
 # Assessment templates (the Lead) ---------------------------------------------------------------------------
