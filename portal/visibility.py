@@ -328,6 +328,14 @@ def visible_portfolio(user: User, portfolio_id: int) -> Portfolio | None:
                                                      Portfolio.id.in_(visible_portfolio_ids(user))))
 
 
+def visible_portfolios(user: User, portfolio_ids: Sequence[int]) -> list[Portfolio] | None:
+    """These portfolios in the order given, in one query, if the person may see every one of them; else None
+    (a loader for pages that show several at once: one not visible is a 404 for the page, as for one alone)."""
+    found = {p.id: p for p in db.session.scalars(select(Portfolio).where(
+        Portfolio.id.in_(portfolio_ids), Portfolio.id.in_(visible_portfolio_ids(user))))}
+    return [found[pid] for pid in portfolio_ids] if len(found) == len(set(portfolio_ids)) else None
+
+
 def sampled_portfolio(meeting: Meeting, portfolio_id: int) -> Portfolio | None:
     """A portfolio in the meeting's current sample that has not been purged, else None."""
     return db.session.scalar(

@@ -166,3 +166,30 @@ def test_matrix_page_query_count_does_not_grow(app: Flask, admin_client: tuple[F
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
     assert counts[0] < 15
+
+
+def test_comparing_too_many_portfolios_is_refused_with_the_reason_never_cut(
+        app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+    from portal.documents.views import MATRIX_MAX
+
+    admin, _ = admin_client
+    with app.app_context():
+        first = make_portfolio(app, "Compared Person")
+    ids = [first] + [make_portfolio(app, f"Compared Person {n}") for n in range(MATRIX_MAX)]
+    query = "&".join(f"portfolio={pid}" for pid in ids)
+    refused = admin.get(f"/documents/readiness?{query}")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "There is a problem" in page
+    assert f"Choose at most {MATRIX_MAX} portfolios to compare at once: {MATRIX_MAX + 1} were asked for" in page
+    assert admin.get(f"/documents/readiness?{query}&format=csv").status_code == 400  # the CSV is not cut either
+    most = "&".join(f"portfolio={pid}" for pid in ids[:MATRIX_MAX])
+    assert f"For {MATRIX_MAX} portfolios" in admin.get(f"/documents/readiness?{most}").get_data(as_text=True)
+    # Repeats count once; one portfolio the person may not see makes the whole page a 404, as for one alone.
+    assert admin.get(f"/documents/readiness?{most}&portfolio={first}").status_code == 200
+    assert admin.get(f"/documents/readiness?portfolio={first}&portfolio={ids[-1] + 100}").status_code == 404
+    # The portfolios are loaded in one statement, however many are compared.
+    with counting_statements(app) as two:
+        assert admin.get(f"/documents/readiness?portfolio={ids[0]}&portfolio={ids[1]}").status_code == 200
+    with counting_statements(app) as fifty:
+        assert admin.get(f"/documents/readiness?{most}").status_code == 200
+    assert len(fifty) == len(two)

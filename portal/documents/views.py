@@ -201,10 +201,13 @@ def download(portfolio_id: int, document_id: int, version_id: int) -> Page:
     return _send(portfolio_id, document_id, version_id, services.DOWNLOAD)
 
 
-def _matrix_portfolios() -> list[Portfolio]:
-    ids = list(dict.fromkeys(int(v) for v in request.args.getlist("portfolio") if v.isdigit()))[:500]
-    user = access.require_user()
-    return [or_404(visibility.visible_portfolio(user, pid)) for pid in ids] if ids else []
+# Who has read what compares at most one chooser page of portfolios at once (the table is documents by people);
+# asking for more is refused with the reason, never silently cut.
+MATRIX_MAX = paging.PAGE_SIZE
+
+
+def _matrix_ids() -> list[int]:
+    return list(dict.fromkeys(int(v) for v in request.args.getlist("portfolio") if v.isdigit() and len(v) < 10))
 
 
 def _csv_cell(matrix: services.ReadinessMatrix, person: User, doc: Document) -> str:
@@ -225,11 +228,15 @@ def _csv(matrix: services.ReadinessMatrix, labels: dict[int | None, str]) -> Ite
 def readiness(portfolio_id: int | None = None) -> Page:
     """Who has read what: people x documents for one portfolio or several (?portfolio=1&portfolio=2)."""
     user = access.require_user()
-    portfolios = [or_404(visibility.visible_portfolio(user, portfolio_id))] if portfolio_id else _matrix_portfolios()
-    if not portfolios:
+    ids = [portfolio_id] if portfolio_id else _matrix_ids()
+    if not ids or len(ids) > MATRIX_MAX:
         query = request.args.get("q", "")[:100]
         found = portfolio_services.portfolio_page(user, query, paging.page_number(request.args.get("page")))
-        return render_template("documents/readiness_choose.html", found=found, query=query, user=user)
+        error = (f"Choose at most {MATRIX_MAX} portfolios to compare at once: {len(ids):,} were asked for. Search for "
+                 "the ones you need, or compare them a page at a time.") if ids else ""
+        return render_template("documents/readiness_choose.html", found=found, query=query, user=user,
+                               error=error), 400 if error else 200
+    portfolios = or_404(visibility.visible_portfolios(user, ids))
     ids = [p.id for p in portfolios]
     matrix = services.readiness_matrix(services.panel_for(ids), services.documents_of(ids))
     labels: dict[int | None, str] = {p.id: p.label_for(user) for p in portfolios}  # by Document.portfolio_id
