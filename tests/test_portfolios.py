@@ -376,3 +376,50 @@ def test_the_long_lists_queries_do_not_grow_with_their_rows(app, admin_client, s
     seat(app, person.id, more)
     assert [count_queries(app, client, path) for path in paths] + [
         count_queries(app, member, "/portfolios?page=2")] == small
+
+
+def test_a_registry_too_long_to_choose_from_is_named_by_email_address(app, admin_client, make_user):
+    from portal.portfolios.services import REGISTRY_CHOICES_MAX
+
+    client, _ = admin_client
+    pids = _paged_registry(app, REGISTRY_CHOICES_MAX + 1)
+    theirs = make_employer(app, "Oakwood Family Trust")
+    _paged_registry(app, 1, theirs, first=900)
+    with app.app_context():
+        nqsw = Nqsw(name="New Person", email="new.person@example.org",
+                    employer=db.session.scalar(db.select(Organisation).where(Organisation.name == "Paged Council")))
+        db.session.add(nqsw)
+        db.session.commit()
+        nqsw_id = nqsw.id
+        portfolios_before = db.session.scalar(db.select(db.func.count(Portfolio.id)))
+    page = client.get("/cohort/portfolios/new").get_data(as_text=True)
+    assert 'name="nqsw_email"' in page and 'name="assessor_email"' in page and "<select" not in page.split("<main")[1]
+    assert len(page) < 30_000  # not a list of every person
+    form = {"outcome": "", "nqsw_email": "NEW.person@example.org ", "assessor_email": "paged.assessor007@example.org"}
+    # Someone not in the registry, or in another employer's, is a clear error and nothing is written.
+    with app.app_context():
+        council = db.session.scalar(db.select(Organisation.id).where(Organisation.name == "Paged Council"))
+    lead, _ = lead_of(app, make_user, council)  # an employer Lead: another employer's people are not theirs
+    for who, field, wrong in ((client, "nqsw_email", "nobody@example.org"),
+                              (client, "assessor_email", "nobody@example.org"),
+                              (lead, "nqsw_email", "paged900@example.org"),
+                              (lead, "assessor_email", "paged.assessor900@example.org")):
+        refused = submit(who, "/cohort/portfolios/new", {**form, field: wrong})
+        body = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "There is a problem" in body, (field, wrong)
+        assert "in your registry has this email address" in body, (field, wrong)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Portfolio.id))) == portfolios_before
+    added = submit(client, "/cohort/portfolios/new", form)
+    assert added.status_code == 302
+    with app.app_context():
+        made = db.session.scalar(db.select(Portfolio).where(Portfolio.nqsw_id == nqsw_id))
+        assert made.assessor.email == "paged.assessor007@example.org"
+        made_id = made.id
+    # Changing it: the form shows the people by email address; an empty Assessor address leaves it without one.
+    edit = client.get(f"/cohort/portfolios/{made_id}/edit").get_data(as_text=True)
+    assert 'value="new.person@example.org"' in edit and 'value="paged.assessor007@example.org"' in edit
+    assert submit(client, f"/cohort/portfolios/{made_id}/edit", {**form, "assessor_email": ""}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Portfolio, made_id).assessor_id is None
+    assert pids  # (the registry's own portfolios are not needed further)

@@ -62,6 +62,14 @@ class PortfolioForm(FlaskForm):
     nqsw = SelectField("NQSW", coerce=int, widget=GovSelect(),
                        validators=[InputRequired("Choose the NQSW whose portfolio this is")])
     assessor = SelectField("Assessor", coerce=int, widget=GovSelect(), validators=[Optional()])
+    # For a registry too long to choose from (services.REGISTRY_CHOICES_MAX), the person is named by email address
+    # instead; the view keeps one field of each pair.
+    nqsw_email = StringField("The NQSW's email address", widget=GovTextInput(),
+                             validators=[InputRequired("Enter the email address of the NQSW whose portfolio this is"),
+                                         Length(max=254)])
+    assessor_email = StringField("The Assessor's email address", widget=GovTextInput(),
+                                 description="Leave this empty if the portfolio has no Assessor yet",
+                                 validators=[Optional(), Length(max=254)])
     outcome = RadioField("Internal Panel outcome",
                          choices=[("", "Not decided yet")] + [(o.value, o.label) for o in Outcome],
                          widget=GovRadioInput(), validators=[Optional()], default="")

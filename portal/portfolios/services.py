@@ -66,10 +66,28 @@ def add_cohort(actor: User, name: str) -> Cohort:
     return cohort
 
 
-def nqsws(user: User) -> list[Nqsw]:
-    """The NQSWs of the employers this person manages, by name."""
+# A form offers the registry as a list to choose from up to this many people; past it, the person is named by
+# email address, so that the page stays small however large the registry grows.
+REGISTRY_CHOICES_MAX = 100
+
+
+def nqsws(user: User, limit: int | None = None) -> list[Nqsw]:
+    """The NQSWs of the employers this person manages, by name (the first `limit` if given)."""
     return list(db.session.scalars(select(Nqsw).options(joinedload(Nqsw.cohort), joinedload(Nqsw.employer))
-                                   .where(user.employer_scope(Nqsw.employer_id)).order_by(Nqsw.name)))
+                                   .where(user.employer_scope(Nqsw.employer_id)).order_by(Nqsw.name, Nqsw.id)
+                                   .limit(limit)))
+
+
+def nqsw_by_email(user: User, email: str) -> Nqsw | None:
+    """The NQSW of an employer this person manages with this email address (any case), else None."""
+    return db.session.scalar(select(Nqsw).where(func.lower(Nqsw.email) == email.strip().lower(),
+                                                user.employer_scope(Nqsw.employer_id)))
+
+
+def assessor_by_email(user: User, email: str) -> Assessor | None:
+    """The Assessor of an employer this person manages with this email address (any case), else None."""
+    return db.session.scalar(select(Assessor).where(func.lower(Assessor.email) == email.strip().lower(),
+                                                    user.employer_scope(Assessor.organisation_id)))
 
 
 def _matching(query: str, *columns: SQLColumnExpression[str]) -> ColumnElement[bool]:
@@ -93,10 +111,11 @@ def nqsw_for(user: User, nqsw_id: int) -> Nqsw | None:
     return db.session.scalar(select(Nqsw).where(Nqsw.id == nqsw_id, user.employer_scope(Nqsw.employer_id)))
 
 
-def assessors(user: User) -> list[Assessor]:
-    """The Assessors of the employers this person manages, by name."""
+def assessors(user: User, limit: int | None = None) -> list[Assessor]:
+    """The Assessors of the employers this person manages, by name (the first `limit` if given)."""
     return list(db.session.scalars(select(Assessor).options(joinedload(Assessor.organisation))
-                                   .where(user.employer_scope(Assessor.organisation_id)).order_by(Assessor.name)))
+                                   .where(user.employer_scope(Assessor.organisation_id))
+                                   .order_by(Assessor.name, Assessor.id).limit(limit)))
 
 
 def assessor_page(user: User, query: str = "", page: int = 1) -> paging.Paged[Assessor]:

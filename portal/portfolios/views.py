@@ -8,7 +8,7 @@ from portal.admin import services as admin_services
 from portal.documents import uploads
 from portal.errors import or_404
 from portal.extensions import csrf
-from portal.models import Assessor, Nqsw, Outcome, Role, Service
+from portal.models import Assessor, Nqsw, Outcome, Portfolio, Role, Service, User
 from portal.portfolios import forms, importer, removal, services
 from portal.web import Page, add_error, filled
 from portal.wording import count_of
@@ -186,18 +186,63 @@ def _edit_portfolio(portfolio_id: int | None) -> Page:
     user = access.require_user()
     portfolio = or_404(visibility.visible_portfolio(user, portfolio_id)) if portfolio_id is not None else None
     form = forms.PortfolioForm(obj=portfolio) if portfolio else forms.PortfolioForm()
-    form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in services.nqsws(user)]
-    form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in services.assessors(user)]
+    most = services.REGISTRY_CHOICES_MAX
+    nqsws, assessors = services.nqsws(user, most + 1), services.assessors(user, most + 1)
+    if len(nqsws) > most:  # too many to choose from: named by email address
+        del form.nqsw
+    else:
+        del form.nqsw_email
+        form.nqsw.choices = [(n.id, f"{n.name} ({n.email})") for n in nqsws]
+    if len(assessors) > most:
+        del form.assessor
+    else:
+        del form.assessor_email
+        form.assessor.choices = [forms.NONE_CHOICE] + [(a.id, f"{a.name} ({a.email})") for a in assessors]
     if portfolio and not form.is_submitted():
-        form.nqsw.data, form.assessor.data = portfolio.nqsw_id, portfolio.assessor_id or 0
-        form.outcome.data = portfolio.outcome or ""
-    if form.validate_on_submit():
+        _show(form, portfolio)
+    if form.validate_on_submit() and (chosen := _chosen(form, user)) is not None:
         saved = services.save_portfolio(user, portfolio, services.PortfolioDetails(
-            form.nqsw.data, form.assessor.data or None, form.outcome.data or None, form.outcome_date.data,
-            bool(form.exemplar_consent.data)))
+            chosen[0], chosen[1], form.outcome.data or None, form.outcome_date.data, bool(form.exemplar_consent.data)))
         flash("The portfolio has been saved.")
         return redirect(url_for("portfolios.portfolio", portfolio_id=saved.id))
-    return render_template("portfolios/portfolio_form.html", form=form, portfolio=portfolio), _status(form)
+    return render_template("portfolios/portfolio_form.html", form=form, portfolio=portfolio,
+                           has_nqsws=bool(nqsws)), 400 if form.errors else 200
+
+
+def _show(form: forms.PortfolioForm, portfolio: Portfolio) -> None:
+    """Fill the form with the portfolio as it is (by id where the form chooses, by email where it names)."""
+    if "nqsw" in form:
+        form.nqsw.data = portfolio.nqsw_id
+    else:
+        form.nqsw_email.data = portfolio.nqsw.email
+    if "assessor" in form:
+        form.assessor.data = portfolio.assessor_id or 0
+    else:
+        form.assessor_email.data = portfolio.assessor.email if portfolio.assessor else ""
+    form.outcome.data = portfolio.outcome or ""
+
+
+def _chosen(form: forms.PortfolioForm, user: User) -> tuple[int, int | None] | None:
+    """The NQSW's and the Assessor's ids the form names, or None with the problem shown on its field."""
+    if "nqsw" in form:
+        nqsw_id = form.nqsw.data
+    else:
+        named = services.nqsw_by_email(user, form.nqsw_email.data or "")
+        nqsw_id = named.id if named is not None else None
+    if nqsw_id is None:
+        add_error(form.nqsw_email, "No NQSW in your registry has this email address: check it, or add the NQSW first")
+    if "assessor" in form:
+        assessor_id = form.assessor.data or None
+    elif (form.assessor_email.data or "").strip():
+        found = services.assessor_by_email(user, form.assessor_email.data or "")
+        assessor_id = found.id if found is not None else None
+        if assessor_id is None:
+            add_error(form.assessor_email, "No Assessor in your registry has this email address: check it, or leave "
+                                           "it empty")
+            return None
+    else:
+        assessor_id = None
+    return (nqsw_id, assessor_id) if nqsw_id is not None else None
 
 
 @bp.route("/cohort/portfolios/new", methods=["GET", "POST"])
