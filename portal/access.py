@@ -5,7 +5,7 @@ asks Flask-Login who is signed in (which reads the session cookie: portal/auth/l
 declares nothing is a 404 for everyone, a half-signed-in session (password only) reaches nothing but the
 security-code page, and a role mismatch is a 404 so existence is not revealed. Forged session cookies and
 tampered state cookies are logged (never their values), counted against the address, and an address that
-sends too many is refused with 429.
+sends too many is refused with 429 and a Retry-After header saying when its lock lifts.
 """
 
 import logging
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from portal.auth import cookies, login, throttle
@@ -79,10 +80,11 @@ def _count_bad_cookies(kinds: list[str]) -> None:
     """Log and count forged or tampered cookies (never their values); refuse an address that sends too many."""
     ip = request.remote_addr or ""
     where = request.endpoint or "an unknown path"  # the endpoint, not the path: a path may hold a link's token
-    if throttle.address_locked_until(ip) is not None:
+    locked = throttle.address_locked_until(ip)
+    if locked is not None:
         log.warning("refused a request with a bad %s cookie from %s to %s: too many from this address",
                     " and ".join(kinds), ip, where)
-        abort(429)
+        raise TooManyRequests(retry_after=throttle.seconds_until(locked))  # the page and Retry-After say when
     for kind in kinds:
         throttle.note_bad_cookie(kind, ip)
         log.warning("bad %s cookie from %s to %s (%s); counted, value not logged", kind, ip, where,

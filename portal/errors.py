@@ -11,6 +11,7 @@ from flask import Flask, abort, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal import wording
 from portal.extensions import db
 
 Found = TypeVar("Found")
@@ -44,12 +45,18 @@ def incident_reference() -> str:
     return f"{letters[:4]}-{letters[4:]}"
 
 
-def _http_error(error: HTTPException) -> tuple[str, int]:
+def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     code = error.code or 500
     if code == 405:
         code = 404  # do not reveal that a path exists for another method
-    return render_template("errors/error.html", code=code, title=TITLES.get(code, TITLES[400]),
-                           description=error.description if code in (400, 413) else None), code
+    headers: dict[str, str] = {}
+    retry_after = getattr(error, "retry_after", None)  # werkzeug's 429 and 503 carry it when the refuser knows
+    wait = None
+    if isinstance(retry_after, int) and retry_after > 0:
+        headers["Retry-After"] = str(retry_after)
+        wait = wording.wait(retry_after)
+    return render_template("errors/error.html", code=code, title=TITLES.get(code, TITLES[400]), wait=wait,
+                           description=error.description if code in (400, 413) else None), code, headers
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

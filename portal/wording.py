@@ -4,6 +4,8 @@ Hand-written because the forms are the portal's own phrases: a library that gues
 have to be told every phrase anyway, and humanize writes sizes as "200.0 MB" or "209.7 MB" (decimal units).
 """
 
+import math
+
 UNITS = ("KB", "MB", "GB", "TB")
 
 
@@ -29,3 +31,15 @@ def file_size(size: int) -> str:
         return f"{value:,.0f} {unit}"
     shown = f"{value:.1f}"
     return f"{shown.removesuffix('.0')} {unit}"
+
+
+def wait(seconds: int) -> str:
+    """How long to wait as people say it, rounded up: "1 minute", "15 minutes", "2 hours".
+
+    Whole minutes up to two hours (a person told "1 minute" for a 20-second wait is never early), whole hours
+    beyond.
+    """
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes <= 120:
+        return count_of(minutes, "minute", "minutes")
+    return count_of(math.ceil(minutes / 60), "hour", "hours")

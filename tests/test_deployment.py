@@ -5,6 +5,7 @@ servers of one deployment would be.
 """
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -193,6 +194,45 @@ def test_new_secrets_are_printed_for_the_secret_store() -> None:
     printed = new_secrets()
     assert Keyring.from_json(printed.strip().splitlines()[-1]).active_id == "k1"
     assert len(printed.splitlines()[1]) == 64
+
+
+def _first_run(tmp_path: Path, database_uri: str) -> subprocess.CompletedProcess[str]:
+    """`python -m portal.ops.instance` as `make run` runs it, with its instance folder in tmp_path (not the
+    repository's) and the secrets given, as the deployment's secret store would."""
+    environment = {**os.environ, "PORTAL_SECRET_KEY": "first-run-test-key", "PORTAL_KEYRING_JSON": KEYRING.to_json(),
+                   "PORTAL_SQLALCHEMY_DATABASE_URI": database_uri, "PORTAL_BLOB_DIR": str(tmp_path / "blobs"),
+                   "PORTAL_OUTBOX_DIR": str(tmp_path / "outbox")}
+    for name in ("DATABASE_URL", "PORTAL_KEYRING_FILE", "PORTAL_SECRET_KEY_FILE", "PORTAL_DEVELOPMENT"):
+        environment.pop(name, None)
+    run = ("import sys; from pathlib import Path; from portal.ops import instance; "
+           "instance.ROOT = Path(sys.argv[1]); sys.exit(instance.main(['python -m portal.ops.instance']))")
+    return subprocess.run([sys.executable, "-c", run, str(tmp_path)], env=environment, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, timeout=300, check=False)
+
+
+UNCOMPARED = "the database cannot be compared with"
+
+
+def test_the_first_run_on_a_new_database_does_not_warn_about_the_migration_it_is_about_to_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    database = f"sqlite:///{tmp_path / 'new.sqlite3'}"  # does not exist yet
+    first = _first_run(tmp_path, database)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "database is up to date" in first.stdout
+    assert UNCOMPARED not in first.stdout + first.stderr
+    again = _first_run(tmp_path, database)
+    assert again.returncode == 0 and UNCOMPARED not in again.stdout + again.stderr, again.stdout + again.stderr
+
+    # A database that does not answer is still reported, first run or not.
+    unreachable = _first_run(tmp_path, f"sqlite:///{tmp_path / 'no such folder' / 'portal.sqlite3'}")
+    assert unreachable.returncode != 0 and UNCOMPARED in unreachable.stderr, unreachable.stderr
+
+    # And a host that starts to serve on a database not migrated still warns: only the migrating command is quiet.
+    caplog.set_level(logging.WARNING, logger="portal.ops.deployment")
+    create_app({"SECRET_KEY": "first-run-test-key", "KEYRING": KEYRING, "INSTANCE_PATH": str(tmp_path),
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}",
+                "BLOB_DIR": str(tmp_path / "blobs"), "OUTBOX_DIR": str(tmp_path / "outbox")})
+    assert any(UNCOMPARED in record.getMessage() for record in caplog.records), caplog.text
 
 
 # Rotating keys across hosts ----------------------------------------------------------------------------------

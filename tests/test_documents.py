@@ -1,9 +1,14 @@
 """Documents: the list by evidence type, versions, viewing and downloading, integrity failures, access."""
 
 import io
+import json
+import logging
+import re
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Person, csrf_from
@@ -15,6 +20,7 @@ from helpers_documents import PDF, office_zip, only_document, replace, upload
 from helpers_queries import count_queries, counting_statements
 
 from portal import clock
+from portal.documents.storage import StoreError, app_store
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
@@ -157,6 +163,56 @@ def _assert_refused(app: Flask, client: FlaskClient, path: str, failures: int = 
     assert "This document cannot be opened" in page and "failed its integrity check" in page
     assert "Traceback" not in page and "%PDF" not in page
     assert len(_actions(app, "document.integrity_failure")) == failures
+
+
+# The blob store not answering ------------------------------------------------------------------------------
+
+
+def _store_stops_answering(app: Flask, version: int) -> list[str]:
+    """Make the store fail as an outage does, with the blob still in it: the bucket's endpoint becomes a port
+    nothing listens on; the local folder's file cannot be read (a directory in its place: an OSError other than
+    a missing file). Return what the reader must never see of the store."""
+    if app.config.get("BLOB_STORE") == "s3":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        secrets = [app.config["S3_ENDPOINT_URL"], closed, app.config["S3_BUCKET"], "EndpointConnectionError"]
+        app.config["S3_ENDPOINT_URL"] = closed  # the store is made again for the new setting
+        return secrets
+    path = blob_path(app, version)
+    assert isinstance(path, Path)
+    path.unlink()
+    path.mkdir()
+    return [str(path.parent), "IsADirectoryError"]
+
+
+def test_a_download_the_store_cannot_serve_is_a_clear_503_logged_and_audited_with_its_reference(
+        app: Flask, stored: tuple, caplog: pytest.LogCaptureFixture) -> None:
+    client, pid, doc, version = stored
+    with app.app_context():
+        blob_id = db.session.get(DocumentVersion, version).blob_id
+    never_shown = _store_stops_answering(app, version)
+    caplog.set_level(logging.ERROR, logger="portal.documents.services")
+    response = client.get(_paths(pid, doc, version)["download"])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503, page
+    assert "The document store is not answering" in page and "Try again in a few minutes" in page
+    reference = re.search(r'portal-incident-reference">([A-Z0-9]{4}-[A-Z0-9]{4})<', page)
+    assert reference, page
+    for secret in [*never_shown, blob_id, "Traceback", "%PDF", "Final report"]:
+        assert secret not in page, secret
+    assert response.headers["Cache-Control"] == "no-store" and "Content-Disposition" not in response.headers
+    # Logged with the store's own words under the reference; audited under it too; no download recorded.
+    logged = [r.getMessage() for r in caplog.records if reference.group(1) in r.getMessage()]
+    assert len(logged) == 1 and "blob store unavailable" in logged[0] and blob_id in logged[0], caplog.text
+    events = _actions(app, "document.store_unavailable")
+    assert [(e.target, json.loads(e.details)) for e in events] == [
+        (f"document:{doc}", {"version": version, "stage": "before sending", "incident": reference.group(1)})]
+    assert _actions(app, "document.downloaded") == [] and _actions(app, "document.integrity_failure") == []
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(ReadReceipt)) == 0
+    # Viewing a PDF in the browser is refused the same way.
+    assert client.get(_paths(pid, doc, version)["view"]).status_code == 503
 
 
 def _flip(path: Path, position: int) -> None:
@@ -316,6 +372,56 @@ def test_tampering_found_mid_stream_aborts_without_sending_unverified_bytes(
     assert b"TAIL-SECRET" not in received
     events = _actions(app, "document.integrity_failure")
     assert len(events) == 1 and "while sending" in events[0].details
+
+
+class _BreaksAfter(io.RawIOBase):
+    """A blob being read from the store whose connection breaks after `limit` bytes (as StoreError does)."""
+
+    def __init__(self, inner: io.BufferedIOBase, limit: int) -> None:
+        super().__init__()
+        self.inner, self.left = inner, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            raise StoreError("cannot read blob: ReadTimeoutError: the connection was reset")
+        view = memoryview(buffer)[:self.left]
+        read = self.inner.readinto(view)
+        self.left -= read
+        return read
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def test_a_store_that_stops_answering_mid_stream_cuts_the_download_logged_and_audited(
+        verify_whole_1mb: None, app: Flask, admin_client: tuple[FlaskClient, Person],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    client, _ = admin_client
+    pid = make_portfolio(app)
+    content = b"%PDF-1.4\n" + b"c" * (3 * 1024 * KB)
+    assert upload(client, pid, [("long.pdf", content, "pdp")]).status_code == 302
+    doc, version = only_document(app)
+    store = app_store(app)
+    real_open = store.open
+    monkeypatch.setattr(store, "open", lambda blob_id: _BreaksAfter(real_open(blob_id), 1024 * KB))
+    caplog.set_level(logging.ERROR, logger="portal.documents.services")
+    response = client.get(_paths(pid, doc, version)["download"], buffered=False)
+    assert response.status_code == 200  # the headers went before the store stopped answering
+    received = bytearray()
+    with pytest.raises(Exception, match=r"stopped answering|StoreUnavailable"):
+        for piece in response.response:
+            received += piece
+    response.close()
+    assert 0 < len(received) < len(content) and content.startswith(bytes(received))
+    events = _actions(app, "document.store_unavailable")
+    assert len(events) == 1 and json.loads(events[0].details)["stage"] == "while sending"
+    reference = json.loads(events[0].details)["incident"]
+    assert any(reference in r.getMessage() and "while sending" in r.getMessage() for r in caplog.records)
+    assert _actions(app, "document.integrity_failure") == []
 
 
 # Names the panel sees ----------------------------------------------------------------------------

@@ -169,6 +169,30 @@ def test_many_bad_cookies_from_one_address_are_throttled_across_worker_processes
     assert browser.get("/sign-in").status_code == 200
 
 
+def test_a_refused_address_is_told_when_to_try_again_in_retry_after_and_in_words(app, client):
+    window = app.config["THROTTLE_ADDRESS_WINDOW_SECONDS"]
+    for attempt in range(app.config["THROTTLE_ADDRESS_FAILURES"]):
+        set_cookie(client, f"forged-{attempt:04d}-" + "q" * 30)
+        assert client.get("/sign-in").status_code == 200, attempt
+    clock.advance(timedelta(seconds=20))  # the lock lifts a window after the first failure, 20 seconds ago
+    set_cookie(client, "one-more-forged-cookie-" + "r" * 20)
+    refused = client.get("/sign-in")
+    assert refused.status_code == 429
+    retry_after = refused.headers.get("Retry-After", "")
+    assert retry_after.isdigit(), f"Retry-After is a whole number of seconds, not {retry_after!r}"
+    seconds = int(retry_after)
+    assert window - 20 - 5 <= seconds <= window - 20, (seconds, window)
+    page = " ".join(refused.get_data(as_text=True).split())
+    assert "You can try again in 1 minute." in page and "Wait a few minutes" not in page
+    # The header is the truth: a moment before it is up the address is still refused, once it is up it is not.
+    clock.advance(timedelta(seconds=seconds - 3))
+    set_cookie(client, "still-too-soon-" + "s" * 20)
+    assert client.get("/sign-in").status_code == 429
+    clock.advance(timedelta(seconds=4))
+    set_cookie(client, "after-the-retry-after-" + "t" * 20)
+    assert client.get("/sign-in").status_code == 200
+
+
 def test_token_is_256_bits_and_only_its_hash_is_stored(app, make_user, client):
     person = make_user()
     sign_in(app, client, person)

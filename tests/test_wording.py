@@ -6,7 +6,7 @@ from factories import make_portfolio
 from helpers_cohort import HEADER, upload_csv
 
 from portal.reading.services import Progress
-from portal.wording import count_of, file_size
+from portal.wording import count_of, file_size, wait
 
 
 @pytest.mark.parametrize(("number", "expected"), [
@@ -25,6 +25,14 @@ def test_count_of_agrees_with_the_number(number, expected):
 ])
 def test_file_size_has_no_empty_decimals_and_the_right_unit(size, expected):
     assert file_size(size) == expected
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [
+    (1, "1 minute"), (60, "1 minute"), (61, "2 minutes"), (900, "15 minutes"), (7200, "120 minutes"),
+    (7201, "3 hours"), (86400, "24 hours"),
+])
+def test_a_wait_is_rounded_up_to_whole_minutes_then_hours(seconds, expected):
+    assert wait(seconds) == expected
 
 
 def test_the_upload_limit_and_the_dashboard_read_as_a_person_writes(app, admin_client):

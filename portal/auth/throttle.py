@@ -6,6 +6,7 @@ guessing passwords, and shares that address's limits.
 """
 
 import hashlib
+import math
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -96,6 +97,11 @@ def address_locked_until(ip: str) -> datetime | None:
     now = clock.now()
     lock = _address_lock(ip, now, current_app.config)
     return lock if lock is not None and lock > now else None
+
+
+def seconds_until(moment: datetime) -> int:
+    """Whole seconds from now until a lock lifts, rounded up and at least 1: what a Retry-After header says."""
+    return max(1, math.ceil((moment - clock.now()).total_seconds()))
 
 
 def note_bad_cookie(kind: str, ip: str) -> None:

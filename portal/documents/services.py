@@ -18,6 +18,7 @@ from portal.documents import antivirus, archives, cleaning, identifiers, name_ch
 from portal.documents.filetypes import ContentSniffer, FileKind, FileRefused, clean_filename, kind_for
 from portal.documents.names import Finder
 from portal.documents.storage import current_store
+from portal.errors import incident_reference
 from portal.extensions import db
 from portal.models import (
     LEGACY_CLEANING_LABEL,
@@ -73,6 +74,16 @@ class UploadTooLarge(RequestEntityTooLarge):
 
 class IntegrityFailure(Exception):
     """A blob failed authentication or its digest: it was altered, truncated or swapped."""
+
+
+class StoreUnavailable(Exception):
+    """The blob store did not answer, or refused, when a version was read: an outage, not a damaged file (a blob
+    that is missing is an IntegrityFailure). Logged and audited under `reference`, the incident reference the
+    reader is shown."""
+
+    def __init__(self, message: str, reference: str = "") -> None:
+        super().__init__(message)
+        self.reference = reference
 
 
 def _chunks_of(stream: Iterable[bytes] | BinaryIO) -> Iterable[bytes]:
@@ -559,20 +570,31 @@ def _verified_pieces(blob: StoredBlob) -> Generator[bytes, None, None]:
 
     Cobblestone authenticates every chunk, the whole length and the blob's binding to its row, so the stored
     digest is not recomputed here (it would halve download speed); `flask keys verify` checks it.
+
+    A store that does not answer or refuses (StoreError, or any other OSError of the local store) raises
+    StoreUnavailable; a blob the store does not have is a DecryptionError like any other damage.
     """
     try:
         data_key = crypto.installed().unwrap(blob.kek_id or "", blob.wrapped_key or b"")
         handle = current_store().open(blob.blob_id)
-    except (crypto.DecryptionError, crypto.KeyringError, OSError, ValueError) as exc:
+    except (crypto.DecryptionError, crypto.KeyringError, FileNotFoundError, ValueError) as exc:
         raise crypto.DecryptionError(f"the version cannot be opened: {type(exc).__name__}") from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"the blob store cannot open blob {blob.blob_id}: {exc}") from exc
     expected_size = blob.size
     size, pending = 0, b""
     with handle:
-        for piece in streams.decrypt_chunks(data_key, blob.context, _blocks_of(handle)):
-            size += len(piece)
-            if pending:
-                yield pending
-            pending = piece
+        try:
+            for piece in streams.decrypt_chunks(data_key, blob.context, _blocks_of(handle)):
+                size += len(piece)
+                if pending:
+                    yield pending
+                pending = piece
+        except FileNotFoundError as exc:
+            raise crypto.DecryptionError(f"the version cannot be read: {type(exc).__name__}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"the blob store stopped answering while blob {blob.blob_id} was read: "
+                                   f"{exc}") from exc
     if size != expected_size:
         raise crypto.DecryptionError("the plaintext does not match the stored size")
     if pending:
@@ -595,6 +617,22 @@ def _integrity_failure(actor_id: int | None, document_id: int, version_id: int, 
     audit.record(actor, "document.integrity_failure", f"document:{document_id}", version=version_id, stage=stage,
                  error=str(error))
     db.session.commit()
+
+
+def _store_unavailable(actor_id: int | None, document_id: int, version_id: int, stage: str,
+                       error: StoreUnavailable) -> StoreUnavailable:
+    """Log and audit a read the blob store did not serve, under a new incident reference; return the error to
+    raise, carrying it. Takes ids, like _integrity_failure. The log line holds the store's own words (its
+    address, the blob id); the audit trail and the reader get only the reference."""
+    db.session.rollback()
+    reference = incident_reference()
+    log.error("blob store unavailable, incident %s: document %s version %s (%s): %s", reference, document_id,
+              version_id, stage, error)
+    actor = db.session.get(User, actor_id) if actor_id is not None else None
+    audit.record(actor, "document.store_unavailable", f"document:{document_id}", version=version_id, stage=stage,
+                 incident=reference)
+    db.session.commit()
+    return StoreUnavailable(str(error), reference)
 
 
 def _record_read(actor: User, version: DocumentVersion, disposition: str, panel_copy: bool,
@@ -639,6 +677,9 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
     tampering raises IntegrityFailure here and the reader gets the error page, never part of the file. A larger
     file has its first piece authenticated first; a failure later raises IntegrityFailure from the iterator,
     which aborts the response under way. With stamp, the whole PDF is verified and stamped first.
+
+    A blob store that does not answer raises StoreUnavailable (logged and audited) the same way: before sending,
+    so the reader is told to try again; while sending, which cuts the response.
     """
     ids = (actor.id, version.document_id, version.id)
     rest: Iterable[bytes] = ()
@@ -656,6 +697,8 @@ def open_version(actor: User, version: DocumentVersion, disposition: str, stamp:
     except crypto.DecryptionError as exc:
         _integrity_failure(*ids, "before sending", exc)
         raise IntegrityFailure(str(exc)) from exc
+    except StoreUnavailable as exc:  # nothing sent yet: the reader is told to try again later
+        raise _store_unavailable(*ids, "before sending", exc) from exc
     except stamping.StampFailure as exc:
         log.warning("document %s version %s: %s", version.document_id, version.id, exc)
         raise
@@ -668,8 +711,9 @@ def read_in_memory(actor: User, version: DocumentVersion) -> tuple[bytes, bool]:
     """What this person receives of a version, decrypted and authenticated whole into memory (never to disk), for
     the reading view, and whether it is the panel's copy. The caller records the reading (record_reading).
 
-    Raises IntegrityFailure, audited, if the blob fails to authenticate. The caller keeps to files of up to
-    verify_whole_limit() bytes, so memory stays bounded.
+    Raises IntegrityFailure, audited, if the blob fails to authenticate, and StoreUnavailable, audited, if the
+    blob store does not answer. The caller keeps to files of up to verify_whole_limit() bytes, so memory stays
+    bounded.
     """
     try:
         blob = blob_for(actor, version)
@@ -677,6 +721,8 @@ def read_in_memory(actor: User, version: DocumentVersion) -> tuple[bytes, bool]:
     except crypto.DecryptionError as exc:
         _integrity_failure(actor.id, version.document_id, version.id, "before reading", exc)
         raise IntegrityFailure(str(exc)) from exc
+    except StoreUnavailable as exc:
+        raise _store_unavailable(actor.id, version.document_id, version.id, "before reading", exc) from exc
 
 
 def record_reading(actor: User, version: DocumentVersion, panel_copy: bool, **details: object) -> None:
@@ -693,6 +739,8 @@ def _rest(ids: tuple[int, int, int], first: bytes, pieces: Iterable[bytes]) -> I
     except crypto.DecryptionError as exc:
         _integrity_failure(*ids, "while sending", exc)
         raise IntegrityFailure(str(exc)) from exc
+    except StoreUnavailable as exc:  # bytes have been sent: the response can only be cut short
+        raise _store_unavailable(*ids, "while sending", exc) from exc
 
 
 # Listings and read tracking --------------------------------------------------------------------

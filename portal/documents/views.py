@@ -175,6 +175,9 @@ def _send(portfolio_id: int, document_id: int, version_id: int, disposition: str
         pieces = services.open_version(user, version, disposition, stamp=stamp)
     except services.IntegrityFailure:
         return render_template("documents/integrity_failure.html", portfolio_id=portfolio_id), 500
+    except services.StoreUnavailable as exc:
+        return render_template("errors/store_unavailable.html", portfolio_id=portfolio_id,
+                               reference=exc.reference), 503
     except StampFailure:
         return render_template("documents/stamp_failure.html", portfolio_id=portfolio_id), 500
     response = Response(stream_with_context(pieces), content_type=kind.mimetype)

@@ -25,13 +25,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, clock
@@ -58,6 +59,7 @@ class Findings:
     problems: list[str] = field(default_factory=list)  # why this host must not serve
     wrong_keys: list[str] = field(default_factory=list)  # ids whose key is not the deployment's
     unchecked: str | None = None  # why the database could not be compared (unreachable, not migrated)
+    unmigrated: bool = False  # it could not because the database answers but has no deployment records' table
     active: str | None = None  # the deployment's active key id
     activated_at: datetime | None = None  # when it was activated
 
@@ -240,7 +242,7 @@ def _check(app: Flask, bootstrap: bool, store: bool) -> Findings:
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         findings = Findings(unchecked=f"the database cannot be compared with (unreachable, or not migrated: run "
-                                      f"`flask db upgrade`): {type(reason).__name__}")
+                                      f"`flask db upgrade`): {type(reason).__name__}", unmigrated=_unmigrated())
     else:
         findings = compare(app, keyring, deployment, checks)
         if findings.active in keyring.keys and findings.active != keyring.active_id:
@@ -252,6 +254,30 @@ def _check(app: Flask, bootstrap: bool, store: bool) -> Findings:
     version = state.keyring_mtime if state is not None else _file_version(keyring_file(app))
     app.extensions["deployment"] = HostState(findings, time.monotonic(), version, store_problem)
     return findings
+
+
+def _unmigrated() -> bool:
+    """True when the database answers but lacks the deployment records' table: new, or not migrated that far."""
+    try:
+        return not inspect(db.engine).has_table(DEPLOYMENT.name)
+    except SQLAlchemyError:
+        return False  # it does not answer at all
+
+
+_migrating = False
+
+
+@contextmanager
+def migrating() -> Iterator[None]:
+    """While an application is created only to migrate its database (`python -m portal.ops.instance`, which
+    `make run` runs on a fresh clone): a database that answers but is not migrated yet is what the command is
+    about to fix, so starting does not warn about it. An unreachable one is still reported."""
+    global _migrating
+    _migrating = True
+    try:
+        yield
+    finally:
+        _migrating = False
 
 
 def startup(app: Flask) -> None:
@@ -269,7 +295,7 @@ def startup(app: Flask) -> None:
             "instance/keyring.json) and start it again.")
     for problem in findings.problems:
         log.error("this host will not serve until this is fixed: %s", problem)
-    if findings.unchecked:
+    if findings.unchecked and not (_migrating and findings.unmigrated):
         log.warning("%s", findings.unchecked)
 
 

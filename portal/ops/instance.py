@@ -133,8 +133,10 @@ def main(argv: list[str]) -> int:
     from flask_migrate import upgrade
 
     from portal import create_app
+    from portal.ops import deployment
 
-    app = create_app()
+    with deployment.migrating():  # a new database is not yet migrated: no warning about what upgrade() does next
+        app = create_app()
     with app.app_context():
         upgrade()
     print("database is up to date")

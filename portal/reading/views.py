@@ -60,6 +60,9 @@ def read(portfolio_id: int, document_id: int, version_id: int) -> Response:
         reading = services.open_page(user, version, _page_number())
     except documents.IntegrityFailure:
         return _no_store((render_template("documents/integrity_failure.html", portfolio_id=portfolio_id), 500))
+    except documents.StoreUnavailable as exc:
+        return _no_store((render_template("errors/store_unavailable.html", portfolio_id=portfolio_id,
+                                          reference=exc.reference), 503))
     except services.NotReadable as exc:
         return _no_store(render_template("reading/read.html", reading=None, problem=str(exc),
                                          notes=services.notes_on(user, document), form=None, **context))
