@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, select, update
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, select, true, update
 
 from portal import clock
 from portal.extensions import db
@@ -258,6 +258,21 @@ def may_read_report_as(role: str, panel_role: str | None, published: bool) -> bo
 
 def _observes(role: str, panel_role: str | None) -> bool:
     return role == Role.OBSERVER or panel_role == PanelRole.OBSERVER.value
+
+
+def minutes_readable(user: User) -> ColumnElement[bool]:
+    """The same rule as may_read_minutes_as, as a condition on Meeting for queries, so that listings page and count
+    in the database: the Lead reads every meeting's minutes and the Chair their meeting's drafts too; a member or
+    observer seat, or the Steering Group observer role (with or without a seat), reads published minutes."""
+    if user.role == Role.ADMIN:
+        return true()
+    seat = select(MeetingMember.id).where(MeetingMember.meeting_id == Meeting.id, MeetingMember.user_id == user.id)
+    published = Meeting.minutes_published_at.is_not(None)
+    chair = exists(seat.where(seated_as_chair()))
+    if user.role == Role.OBSERVER:
+        return chair | published
+    seated = exists(seat.where(MeetingMember.panel_role.in_((PanelRole.MEMBER.value, PanelRole.OBSERVER.value))))
+    return chair | (published & seated)
 
 
 def _panel_role(user: User, meeting: Meeting) -> str | None:

@@ -33,6 +33,7 @@ from portal.models import (
     Portfolio,
     Role,
     SampleDraw,
+    Theme,
     User,
 )
 from portal.reviews.template_default import DEFAULT_SCHEMA
@@ -66,6 +67,7 @@ class Journey:
     nqsw_record_id: int = 0
     assessor_record_id: int = 0
     employer_lead: Person | None = None  # the Lead of the employer whose portfolio the earlier meeting moderated
+    theme_id: int = 0  # a theme from the published minutes (its own page lists where it was raised)
 
     @property
     def everyone(self) -> list[Person]:
@@ -156,6 +158,7 @@ def build_journey(app: Flask, make_user: Callable[..., Person]) -> Journey:
         sampled = db.session.get(Portfolio, earlier.portfolio_ids[0])
         nqsw_email, assessor_email = sampled.nqsw.email, sampled.assessor.email
         journey.nqsw_record_id, journey.assessor_record_id = sampled.nqsw_id, sampled.assessor_id or 0
+        journey.theme_id = db.session.scalar(select(Theme.id).where(Theme.name == "Supervision records")) or 0
         # One email the portal could not deliver, for the Lead's page of undelivered emails.
         message = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id).limit(1))
         message.attempts, message.last_error, message.sent_at = 1, "550 mailbox unavailable", None

@@ -66,6 +66,7 @@ def _candidates(app: Flask, journey) -> dict[str, list]:
             "member_id": ids(select(MeetingMember.id)),
             "action_id": ids(select(Action.id)),
             "item_id": ids(select(MeetingTheme.id)),
+            "theme_id": [journey.theme_id],
             "note_id": ids(select(ReadingNote.id)),
             "kept_id": ids(select(KeptForm.id)),
             "passkey_id": ids(select(Passkey.id)),

@@ -44,8 +44,8 @@ def _arguments(names: frozenset[str], journey: Journey) -> Iterator[dict]:
         yield {name: values[name] for name in names}
     else:
         known = {"user_id": journey.member.id, "nqsw_id": journey.nqsw_record_id,
-                 "assessor_id": journey.assessor_record_id, "section_key": "part1", "name": "evidence_comment",
-                 "token": "not-a-link-the-portal-made"}
+                 "assessor_id": journey.assessor_record_id, "theme_id": journey.theme_id, "section_key": "part1",
+                 "name": "evidence_comment", "token": "not-a-link-the-portal-made"}
         if names <= set(known):
             yield {name: known[name] for name in names}
 

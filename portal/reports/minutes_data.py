@@ -8,9 +8,10 @@ with the portal or with the Chair's meeting record page.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, select, true
+from sqlalchemy.orm import contains_eager
 
-from portal import visibility
+from portal import paging, visibility
 from portal.admin import partnership
 from portal.extensions import db
 from portal.meetings.services import previous_meeting
@@ -36,6 +37,7 @@ from portal.models import (
     Theme,
     User,
 )
+from portal.paging import Paged
 from portal.reviews import meeting_data
 from portal.reviews.meeting_data import MeetingData
 
@@ -152,18 +154,29 @@ class MeetingRow:
     can_report: bool
 
 
-def readable_meetings(user: User) -> list[MeetingRow]:
-    """Meetings whose minutes the person may read, newest first, in three queries."""
-    meetings = db.session.scalars(select(Meeting).order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
-    statuses = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status)).all())
-    seats = visibility.panel_roles_of(user)
-    rows = []
-    for meeting in meetings:
-        role, published = seats.get(meeting.id), meeting.minutes_published_at is not None
-        if visibility.may_read_minutes_as(user.role, role, published):
-            status = MinutesStatus(statuses[meeting.id]).label if meeting.id in statuses else "Not started"
-            rows.append(MeetingRow(meeting, status, visibility.may_read_report_as(user.role, role, published)))
-    return rows
+MEETINGS_A_PAGE = 50
+THEMES_A_PAGE = 20
+LATEST_RAISED = 5  # the meetings a theme shows on the list of themes; the theme's own page lists them all
+ACTIONS_A_PAGE = 50
+
+
+def readable_meetings(user: User, page: int = 1) -> Paged[MeetingRow]:
+    """One page of the meetings whose minutes the person may read (visibility.minutes_readable), newest first,
+    each with whether its report is readable too, and how many there are: four queries however many meetings."""
+    found = paging.page_of(db.session, select(Meeting).where(visibility.minutes_readable(user))
+                           .order_by(Meeting.held_on.desc(), Meeting.id.desc()), page, MEETINGS_A_PAGE)
+    ids = [meeting.id for meeting in found.rows]
+    statuses = dict(db.session.execute(select(Minutes.meeting_id, Minutes.status)
+                                       .where(Minutes.meeting_id.in_(ids))).all()) if ids else {}
+    seats = dict(db.session.execute(select(MeetingMember.meeting_id, MeetingMember.panel_role)
+                                    .where(MeetingMember.user_id == user.id, MeetingMember.meeting_id.in_(ids))
+                                    ).all()) if ids else {}
+    rows = [MeetingRow(meeting,
+                       MinutesStatus(statuses[meeting.id]).label if meeting.id in statuses else "Not started",
+                       visibility.may_read_report_as(user.role, seats.get(meeting.id),
+                                                     meeting.minutes_published_at is not None))
+            for meeting in found.rows]
+    return Paged(rows, found.total, found.page, found.size)
 
 
 # Themes and actions across meetings, filtered by the employer that owns them ----------------------------------
@@ -173,11 +186,22 @@ PARTNERSHIP_ONLY = "partnership"  # those of the whole partnership, or an employ
 
 
 @dataclass
+class Raised:
+    """One meeting at which a theme came up: what was said, the cohorts sampled there, and who owns it."""
+
+    meeting: Meeting
+    note: str
+    cohorts: list[str]
+    owner: str
+
+
+@dataclass
 class ThemeHistory:
-    """A theme and where it came up: (meeting, what was said, cohorts sampled at that meeting, who owns it)."""
+    """A theme, how many (readable) meetings it was raised at, and some or all of them, newest first."""
 
     theme: Theme
-    raised: list[tuple[Meeting, str, list[str], str]]
+    count: int
+    raised: list[Raised]
 
 
 def _owned_by(column: SQLColumnExpression[int | None], owner: str) -> ColumnElement[bool]:
@@ -187,40 +211,90 @@ def _owned_by(column: SQLColumnExpression[int | None], owner: str) -> ColumnElem
     return column == int(owner) if owner.isdigit() else true()
 
 
-def _readable(user: User, employer_column: SQLColumnExpression[int | None]
-              ) -> tuple[ColumnElement[bool], dict[int, str] | None]:
-    """What this person reads as a condition, and their seats when each meeting must still be checked against
-    the minutes rule (None: no further check)."""
+def _readable(user: User, employer_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+    """The themes or actions this person reads, as a condition on the item joined to its Meeting: an employer Lead
+    their own employer's (visibility.employer_items), anyone else those of the minutes they may read."""
     if visibility.reads_employer_items_only(user):
-        return visibility.employer_items(user, employer_column), None
-    if user.role == Role.ADMIN:
-        return true(), None
-    return Meeting.minutes_published_at.is_not(None), visibility.panel_roles_of(user)
+        return visibility.employer_items(user, employer_column)
+    return visibility.minutes_readable(user)
 
 
-def theme_history(user: User, owner: str = EVERY_OWNER) -> list[ThemeHistory]:
-    """Every theme with the meetings it was raised at: for the Lead all of them, for a panel member or observer
-    the meetings whose published minutes they may read (a member only those they sat on), for an employer Lead
-    those their employer owns (visibility.employer_items). `owner` narrows them to one owner (see above)."""
-    readable, seats = _readable(user, MeetingTheme.employer_id)
-    query = (select(MeetingTheme, Meeting).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
-             .where(readable, _owned_by(MeetingTheme.employer_id, owner)).order_by(Meeting.held_on, Meeting.id))
-    cohorts: dict[int, set[str]] = {}
+def _raisings(user: User, owner: str) -> ColumnElement[bool]:
+    return _readable(user, MeetingTheme.employer_id) & _owned_by(MeetingTheme.employer_id, owner)
+
+
+def _cohorts(user: User, meeting_ids: set[int]) -> dict[int, list[str]]:
+    """The cohorts sampled at these meetings (an employer Lead: of their own employer's NQSWs), in one query."""
+    if not meeting_ids:
+        return {}
+    found: dict[int, set[str]] = {}
     for meeting_id, name in db.session.execute(
         select(SampledPortfolio.meeting_id, Cohort.name).join(Portfolio, Portfolio.id == SampledPortfolio.portfolio_id)
         .join(Nqsw, Nqsw.id == Portfolio.nqsw_id).join(Cohort, Cohort.id == Nqsw.cohort_id)
-        .where(user.employer_scope(Nqsw.employer_id) if visibility.reads_employer_items_only(user) else true())
+        .where(SampledPortfolio.meeting_id.in_(meeting_ids),
+               user.employer_scope(Nqsw.employer_id) if visibility.reads_employer_items_only(user) else true())
     ):
-        cohorts.setdefault(meeting_id, set()).add(name)
-    labels = employer_labels(user)
-    found: dict[int, ThemeHistory] = {}
-    for item, meeting in db.session.execute(query):
-        if seats is not None and not visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True):
-            continue
-        history = found.setdefault(item.theme_id, ThemeHistory(item.theme, []))
-        owner_label = labels.get(item.employer_id, "Employer") if item.employer_id is not None else PARTNERSHIP
-        history.raised.append((meeting, item.note, sorted(cohorts.get(meeting.id, ())), owner_label))
-    return sorted(found.values(), key=lambda h: (-len(h.raised), h.theme.name.lower()))
+        found.setdefault(meeting_id, set()).add(name)
+    return {meeting_id: sorted(names) for meeting_id, names in found.items()}
+
+
+def _raised(user: User, rows: list[tuple[MeetingTheme, Meeting]]) -> list[Raised]:
+    cohorts, labels = _cohorts(user, {meeting.id for _, meeting in rows}), employer_labels(user)
+    return [Raised(meeting, item.note, cohorts.get(meeting.id, []),
+                   labels.get(item.employer_id, "Employer") if item.employer_id is not None else PARTNERSHIP)
+            for item, meeting in rows]
+
+
+def theme_history(user: User, owner: str = EVERY_OWNER, page: int = 1) -> Paged[ThemeHistory]:
+    """One page of the themes this person may read, most raised first then by name, each with how many meetings it
+    was raised at and the latest LATEST_RAISED of them: for the Lead every meeting, for a panel member or observer
+    those whose minutes they may read (visibility.minutes_readable), for an employer Lead those their employer
+    owns (visibility.employer_items). `owner` narrows them to one owner (see above). Six queries however many."""
+    raisings = _raisings(user, owner)
+    times = func.count(MeetingTheme.id)
+    found = paging.page_of(
+        db.session, select(Theme).join(MeetingTheme, MeetingTheme.theme_id == Theme.id)
+        .join(Meeting, Meeting.id == MeetingTheme.meeting_id).where(raisings).group_by(Theme.id)
+        .order_by(times.desc(), func.lower(Theme.name), Theme.id), page, THEMES_A_PAGE)
+    ids = [theme.id for theme in found.rows]
+    if not ids:
+        return Paged([], found.total, found.page, found.size)
+    counts = dict(db.session.execute(select(MeetingTheme.theme_id, times).join(Meeting, Meeting.id ==
+                                                                               MeetingTheme.meeting_id)
+                                     .where(raisings, MeetingTheme.theme_id.in_(ids))
+                                     .group_by(MeetingTheme.theme_id)).all())
+    latest = (select(MeetingTheme.id.label("id"), func.row_number().over(
+        partition_by=MeetingTheme.theme_id, order_by=(Meeting.held_on.desc(), Meeting.id.desc())).label("place"))
+        .join(Meeting, Meeting.id == MeetingTheme.meeting_id)
+        .where(raisings, MeetingTheme.theme_id.in_(ids)).subquery())
+    rows = [(item, meeting) for item, meeting in db.session.execute(
+        select(MeetingTheme, Meeting).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
+        .join(latest, latest.c.id == MeetingTheme.id).where(latest.c.place <= LATEST_RAISED)
+        .order_by(Meeting.held_on.desc(), Meeting.id.desc()))]
+    raised = _raised(user, rows)
+    by_theme: dict[int, list[Raised]] = {}
+    for (item, _), one in zip(rows, raised, strict=True):
+        by_theme.setdefault(item.theme_id, []).append(one)
+    return Paged([ThemeHistory(theme, counts.get(theme.id, 0), by_theme.get(theme.id, [])) for theme in found.rows],
+                 found.total, found.page, found.size)
+
+
+def theme_meetings(user: User, theme_id: int, owner: str = EVERY_OWNER, page: int = 1
+                   ) -> tuple[Theme, Paged[Raised]] | None:
+    """One theme and one page of every meeting it was raised at that this person may read (the same rule as
+    theme_history), newest first, or None when they may read none (so a 404 that reveals nothing)."""
+    theme = db.session.get(Theme, theme_id)
+    if theme is None:
+        return None
+    found = paging.page_of(
+        db.session, select(MeetingTheme).join(Meeting, Meeting.id == MeetingTheme.meeting_id)
+        .options(contains_eager(MeetingTheme.meeting))
+        .where(_raisings(user, owner), MeetingTheme.theme_id == theme_id)
+        .order_by(Meeting.held_on.desc(), Meeting.id.desc()), page, MEETINGS_A_PAGE)
+    if not found.total:
+        return None
+    raised = _raised(user, [(item, item.meeting) for item in found.rows])
+    return theme, Paged(raised, found.total, found.page, found.size)
 
 
 @dataclass
@@ -231,14 +305,14 @@ class OwnedAction:
     owner: str
 
 
-def action_list(user: User, owner: str = EVERY_OWNER) -> list[OwnedAction]:
-    """Every action this person may read (the same rule as theme_history), open ones first, by due date."""
-    readable, seats = _readable(user, Action.employer_id)
-    query = (select(Action, Meeting).join(Meeting, Meeting.id == Action.meeting_id)
-             .where(readable, _owned_by(Action.employer_id, owner))
-             .order_by(Action.status == ActionStatus.DONE.value, Action.due_on, Action.id))
+def action_list(user: User, owner: str = EVERY_OWNER, page: int = 1) -> Paged[OwnedAction]:
+    """One page of the actions this person may read (the same rule as theme_history), open ones first, by due
+    date, with how many there are in all."""
+    found = paging.page_of(
+        db.session, select(Action).join(Meeting, Meeting.id == Action.meeting_id)
+        .options(contains_eager(Action.meeting))
+        .where(_readable(user, Action.employer_id), _owned_by(Action.employer_id, owner))
+        .order_by(Action.status == ActionStatus.DONE.value, Action.due_on, Action.id), page, ACTIONS_A_PAGE)
     labels = employer_labels(user)
-    return [OwnedAction(action, labels.get(action.employer_id, "Employer") if action.employer_id is not None
-                        else PARTNERSHIP)
-            for action, meeting in db.session.execute(query)
-            if seats is None or visibility.may_read_minutes_as(user.role, seats.get(meeting.id), True)]
+    return Paged([OwnedAction(action, labels.get(action.employer_id, "Employer") if action.employer_id is not None
+                              else PARTNERSHIP) for action in found.rows], found.total, found.page, found.size)

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from portal import access, visibility
 from portal.errors import or_404
 from portal.models import ActionStatus, Meeting, Role, User
+from portal.paging import page_number
 from portal.reports import content, employer, forms, minutes_data, national, release, services
 from portal.reports.render import Report, to_docx, to_pdf
 from portal.reviews import counts
@@ -305,23 +306,41 @@ def download_summary(meeting_id: int, kind: str) -> Response:
 @bp.route("/reports")
 @access.roles(*PANEL)
 def index() -> str:
-    """Every meeting whose minutes or report the person may read."""
+    """The meetings whose minutes the person may read, a page at a time, newest first."""
     user = access.require_user()
-    return render_template("reports/index.html", rows=minutes_data.readable_meetings(user))
+    return render_template("reports/index.html",
+                           found=minutes_data.readable_meetings(user, page_number(request.args.get("page"))))
+
+
+def _owner_filter() -> str:
+    return request.args.get("owner", minutes_data.EVERY_OWNER)[:20]
 
 
 @bp.route("/themes")
 @access.roles(*PANEL, Role.LEAD)
 def themes() -> str:
-    """Themes for the programme and the meetings at which each was raised, and the actions agreed, by the employer
-    that owns them (an employer Lead: their own employer's only)."""
+    """Themes for the programme, a page at a time, each with the latest meetings at which it was raised, and the
+    actions agreed (paged on their own), by the employer that owns them (an employer Lead: their own employer's)."""
     user = access.require_user()
-    owner = request.args.get("owner", minutes_data.EVERY_OWNER)[:20]
-    return render_template("reports/themes.html", themes=minutes_data.theme_history(user, owner),
-                           actions=minutes_data.action_list(user, owner), owner=owner,
+    owner = _owner_filter()
+    return render_template("reports/themes.html",
+                           themes=minutes_data.theme_history(user, owner, page_number(request.args.get("page"))),
+                           actions=minutes_data.action_list(user, owner,
+                                                            page_number(request.args.get("actions_page"))),
+                           owner=owner, latest=minutes_data.LATEST_RAISED,
                            owners=[] if visibility.reads_employer_items_only(user)
                            else forms.owner_choices(minutes_data.employer_labels(user)),
                            partnership_only=minutes_data.PARTNERSHIP_ONLY)
+
+
+@bp.route("/themes/<int:theme_id>")
+@access.roles(*PANEL, Role.LEAD)
+def theme(theme_id: int) -> str:
+    """Every meeting at which one theme was raised that the person may read, a page at a time, newest first."""
+    user = access.require_user()
+    owner = _owner_filter()
+    found = or_404(minutes_data.theme_meetings(user, theme_id, owner, page_number(request.args.get("page"))))
+    return render_template("reports/theme.html", theme=found[0], found=found[1], owner=owner)
 
 
 # Feedback release ---------------------------------------------------------------------------------------
