@@ -60,11 +60,16 @@ class Server:
             return []
 
     def kill(self) -> None:
-        """SIGKILL every worker, then the master: nothing gets to clean up."""
-        for pid in self.workers():
+        """SIGKILL every worker, then the master: nothing gets to clean up. Returns once they are all gone (the
+        kernel releases a dead process's file locks only then)."""
+        workers = self.workers()
+        for pid in workers:
             os.kill(pid, signal.SIGKILL)
         self.process.kill()
         self.process.wait()
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
 
     def stop(self) -> None:
         """Stop gracefully."""
@@ -78,14 +83,15 @@ class Server:
 
 
 def start_gunicorn(name: str, environment: dict[str, str], folder: Path, workers: int = 1,
-                   threads: int = 4) -> Server:
-    """Start `gunicorn 'portal:create_app()'` as the operations guide does, and wait until /health/live answers."""
+                   threads: int = 4, application: str = "portal:create_app()") -> Server:
+    """Start `gunicorn 'portal:create_app()'` as the operations guide does (or another WSGI `application`), and
+    wait until /health/live answers."""
     port = free_port()
     log = folder / f"{name}.log"
     with log.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads",
-             str(threads), "--timeout", "120", "--graceful-timeout", "5", "portal:create_app()"],
+             str(threads), "--timeout", "120", "--graceful-timeout", "5", application],
             cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     server = Server(name, process, port, log)
     deadline = time.monotonic() + 90

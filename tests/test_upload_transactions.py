@@ -2,12 +2,16 @@
 follow in one short transaction. A crash or a SIGKILL at any moment leaves nothing visible, and nothing that
 `storage gc` cannot sweep."""
 
+import contextlib
 import http.client
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 from conftest import KEYRING, PG_URL, Person, csrf_from
 from factories import make_portfolio
 from flask import Flask
@@ -175,3 +179,53 @@ def test_a_server_killed_mid_upload_leaves_nothing_visible_and_gc_sweeps_the_res
     assert entries(app) == []
     if is_s3(app):
         assert any("unfinished upload" in name for name in left)  # S3 kept the parts sent until gc aborted them
+
+
+def test_a_server_killed_with_the_blob_stored_and_the_rows_uncommitted_leaves_nothing_visible(
+        app: Flask, app_config: dict, make_user, tmp_path: Path) -> None:
+    """SIGKILL the server after the whole file is in the store and the rows are flushed in the open transaction,
+    just before it commits: no row is visible, no lock outlives the process, and `storage gc` removes the blobs."""
+    lead = make_user(Role.ADMIN)
+    pid = make_portfolio(app)
+    KEYRING.save(tmp_path / "keyring.json")
+    signal_file = tmp_path / "paused"
+    environment = server_environment(app_config, tmp_path / "keyring.json")
+    environment["PAUSED_UPLOAD_SIGNAL"] = str(signal_file)
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parent)
+    server = start_gunicorn("paused", environment, tmp_path, application="paused_upload_app:app")
+    try:
+        browser = Visitor()
+        signed = browser.submit(server, "/sign-in", {"email": lead.email, "password": lead.password})
+        assert signed.status_code == 302, signed.text[:500]
+        form = browser.get(server, "/sign-in/code")
+        coded = browser.http.post(f"{server.url}/sign-in/code", allow_redirects=False, timeout=60,
+                                  data={"code": code_for(lead.secret, form), "csrf_token": csrf_from(form.text)})
+        assert coded.status_code == 302, coded.text[:500]
+        token = csrf_from(browser.get(server, upload_path(pid)).text)
+        head, tail = pdf_around(2 * MB)
+        body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Paused")],
+                            "paused.pdf", head, 2 * MB, b"0123456789abcdef\n", b"", tail=tail)
+
+        def send() -> None:
+            with contextlib.suppress(requests.ConnectionError):  # the server is killed before it answers
+                browser.http.post(f"{server.url}{upload_path(pid)}", data=body, timeout=120,
+                                  headers={"Content-Type": body.content_type, "Content-Length": str(body.length)})
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 60
+        while not signal_file.exists():
+            assert time.monotonic() < deadline, f"the upload never reached its transaction:\n{server.output()}"
+            threading.Event().wait(0.05)
+        stored = entries(app)
+        assert stored and not any(".tmp-" in name or "unfinished upload" in name for name in stored), stored
+        server.kill()
+    finally:
+        server.stop()
+
+    assert _rows(app) == (0, 0, 0, 0)  # the flushed rows died with their transaction
+    assert _transactions_held(app) == []
+    left = entries(app)
+    swept = cli_runner(app)("storage", "gc", "--grace-minutes", "0")
+    assert swept.exit_code == 0 and f"removed {len(left)} orphaned files" in swept.output, swept.output
+    assert entries(app) == []
