@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from helpers_blobs import entries, is_s3
 from helpers_documents import StreamedBody, only_document, pdf_around, upload_path
 from helpers_keys import cli_runner
-from helpers_servers import Visitor, code_for, server_environment, start_gunicorn
+from helpers_servers import Server, Visitor, code_for, server_environment, start_gunicorn
 from sqlalchemy import create_engine, func, select, text
 
 from portal.documents import identifiers
@@ -132,6 +132,18 @@ def test_reserved_ids_are_never_handed_out_twice_nor_taken_by_other_rows(app: Fl
             assert db.session.get(IdSequence, "documents").last_id == third[0]
 
 
+def _signed_in(server: Server, person: Person) -> Visitor:
+    """A browser signed in to this server through its real forms (password, then the security code)."""
+    browser = Visitor()
+    signed = browser.submit(server, "/sign-in", {"email": person.email, "password": person.password})
+    assert signed.status_code == 302, signed.text[:500]
+    form = browser.get(server, "/sign-in/code")
+    coded = browser.http.post(f"{server.url}/sign-in/code", allow_redirects=False, timeout=60,
+                              data={"code": code_for(person.secret, form), "csrf_token": csrf_from(form.text)})
+    assert coded.status_code == 302, coded.text[:500]
+    return browser
+
+
 def test_a_server_killed_mid_upload_leaves_nothing_visible_and_gc_sweeps_the_rest(
         app: Flask, app_config: dict, make_user, tmp_path: Path) -> None:
     """SIGKILL the gunicorn worker (and its master) while a 40 MB upload streams into the store."""
@@ -140,13 +152,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_visible_and_gc_sweeps_the_res
     KEYRING.save(tmp_path / "keyring.json")
     server = start_gunicorn("killed", server_environment(app_config, tmp_path / "keyring.json"), tmp_path)
     try:
-        browser = Visitor()
-        signed = browser.submit(server, "/sign-in", {"email": lead.email, "password": lead.password})
-        assert signed.status_code == 302, signed.text[:500]
-        form = browser.get(server, "/sign-in/code")
-        coded = browser.http.post(f"{server.url}/sign-in/code", allow_redirects=False, timeout=60,
-                                  data={"code": code_for(lead.secret, form), "csrf_token": csrf_from(form.text)})
-        assert coded.status_code == 302, coded.text[:500]
+        browser = _signed_in(server, lead)
         token = csrf_from(browser.get(server, upload_path(pid)).text)
         head, tail = pdf_around(40 * MB)
         body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Killed")],
@@ -194,13 +200,7 @@ def test_a_server_killed_with_the_blob_stored_and_the_rows_uncommitted_leaves_no
     environment["PYTHONPATH"] = str(Path(__file__).resolve().parent)
     server = start_gunicorn("paused", environment, tmp_path, application="paused_upload_app:app")
     try:
-        browser = Visitor()
-        signed = browser.submit(server, "/sign-in", {"email": lead.email, "password": lead.password})
-        assert signed.status_code == 302, signed.text[:500]
-        form = browser.get(server, "/sign-in/code")
-        coded = browser.http.post(f"{server.url}/sign-in/code", allow_redirects=False, timeout=60,
-                                  data={"code": code_for(lead.secret, form), "csrf_token": csrf_from(form.text)})
-        assert coded.status_code == 302, coded.text[:500]
+        browser = _signed_in(server, lead)
         token = csrf_from(browser.get(server, upload_path(pid)).text)
         head, tail = pdf_around(2 * MB)
         body = StreamedBody([("csrf_token", token), ("evidence_type-0", "supervision"), ("title-0", "Paused")],
