@@ -1,26 +1,41 @@
-"""The audit trail: record(actor, action, target, **details) and verification of the hash chain.
+"""The audit trail: record(actor, action, target, **details), the appender that chains events, and verification.
 
 Each event's HMAC covers its fields and the previous event's hash, keyed from the keyring, so an edited,
-inserted or deleted row breaks the chain at that point. Events are chained when their transaction commits, in
-one short step at its very end: committers serialise on the single audit_head row only for that step.
+inserted or deleted row breaks the chain at that point.
+
+An event is written in the transaction of what it records, so it exists if and only if that transaction commits,
+but it is written unchained: with no seq or prev_hash, and sealed by an HMAC over its own fields and its random
+ref, so it cannot be altered unnoticed before it is chained. One appender at a time (whoever holds the single
+audit_head row) then chains the unchained events in the order they were written (their ids), in batches:
+  - on PostgreSQL, just after each commit that wrote events, on its own short transaction, and only if no one
+    else is appending at that moment (that appender, or the next, takes these events too), so concurrent
+    requests never queue on the head row; the worker's job, the audit trail, subject access exports and
+    `audit verify` also chain whatever is left before they read;
+  - on SQLite, whose writers the database serialises anyway, in the writing transaction itself, just before it
+    commits.
+The appender refuses an event whose seal does not match (it was altered after it was recorded): it stays
+unchained, the log says so, and `audit verify` reports it.
 
 Chain format (v1): hash = HMAC-SHA256, under the key HKDF derives from the KEK named by key_id for
 "portal audit chain v1", of the compact JSON array
 [seq, at (UTC ISO 8601, microseconds), actor_id, action, target, details, ip, prev_hash], where details is the
-plaintext JSON object (sorted keys, compact) and the first event's prev_hash is 64 zeros. The details column
-stores that JSON field-encrypted (audit_events.details, bound to the event's seq); the HMAC covers the plaintext,
-not the ciphertext, so `keys rotate` can re-encrypt the details without breaking the chain, while an altered
-ciphertext, or one copied from another event, fails to decrypt and is reported as an edit.
+plaintext JSON object (sorted keys, compact) and the first event's prev_hash is 64 zeros. Seal format (v1):
+HMAC-SHA256 under the key for "portal audit seal v1" of [ref, at, actor_id, action, target, details, ip], held in
+the hash column until the event is chained. The details column stores that JSON field-encrypted
+(audit_events.details, bound to the event's ref); the HMACs cover the plaintext, not the ciphertext, so
+`keys rotate` can re-encrypt the details without breaking the chain, while an altered ciphertext, or one copied
+from another event, fails to decrypt and is reported as an edit.
 """
 
 import json
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session, SessionTransaction
@@ -33,25 +48,30 @@ from portal.models.base import RowValue
 from portal.security import crypto, tokens
 
 _PURPOSE = "portal audit chain v1"
+_SEAL_PURPOSE = "portal audit seal v1"
 GENESIS = "0" * 64
+BATCH = 1000  # events chained per statement batch
 # Security events also go to the log for monitoring; details stay out of it (they may name people).
 _log = logging.getLogger("portal.audit")
 
 
+def _fields_getter(event: AuditEvent | Row | dict[str, Any]) -> Callable[[str], Any]:
+    return event.get if isinstance(event, dict) else lambda name: getattr(event, name)
+
+
 def _digest(key: bytes, event: AuditEvent | Row | dict[str, Any]) -> str:
-    """The event's HMAC over its fields in the chain format above (details as plaintext JSON)."""
-    get: Callable[[str], Any] = event.get if isinstance(event, dict) else lambda name: getattr(event, name)
-    at = get("at")
-    fields = [
-        get("seq"),
-        clock.as_utc(at).isoformat(timespec="microseconds"),
-        get("actor_id"),
-        get("action"),
-        get("target"),
-        get("details"),
-        get("ip"),
-        get("prev_hash"),
-    ]
+    """The event's chain HMAC over its fields in the chain format above (details as plaintext JSON)."""
+    get = _fields_getter(event)
+    fields = [get("seq"), clock.as_utc(get("at")).isoformat(timespec="microseconds"), get("actor_id"),
+              get("action"), get("target"), get("details"), get("ip"), get("prev_hash")]
+    return tokens.keyed_hash(key, json.dumps(fields, separators=(",", ":")))
+
+
+def _seal(key: bytes, event: AuditEvent | Row | dict[str, Any]) -> str:
+    """The unchained event's seal: an HMAC over its own fields and its ref (the seal format above)."""
+    get = _fields_getter(event)
+    fields = [get("ref"), clock.as_utc(get("at")).isoformat(timespec="microseconds"), get("actor_id"),
+              get("action"), get("target"), get("details"), get("ip")]
     return tokens.keyed_hash(key, json.dumps(fields, separators=(",", ":")))
 
 
@@ -67,46 +87,106 @@ def _create_head(connection: Connection) -> None:
     connection.execute(insert_head.values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
 
 
-# Built once: every audited transaction runs them.
-_BUMP_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + bindparam("events"))
-_BUMP_AND_READ_HEAD = _BUMP_HEAD.returning(AuditHead.seq, AuditHead.hash)
+# Built once: every audited transaction runs some of them.
+_LOCK_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
+_LOCK_AND_READ_HEAD = _LOCK_HEAD.returning(AuditHead.seq, AuditHead.hash)
 _READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-_SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("new_hash"))
+_TRY_HEAD = _READ_HEAD.with_for_update(skip_locked=True)
+_SET_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 _APPEND = insert(AuditEvent)
-# PostgreSQL appends the events and moves the head's hash in one statement.
-_APPEND_AND_SET_HEAD_HASH = insert(AuditEvent).add_cte(_SET_HEAD_HASH.cte("head_hash"))
+_UNCHAINED = (select(AuditEvent.id, AuditEvent.ref, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
+                     AuditEvent.target, AuditEvent.details, AuditEvent.ip, AuditEvent.key_id, AuditEvent.hash)
+              .where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id))
+_ANY_UNCHAINED = select(exists().where(AuditEvent.seq.is_(None)))
+_CHAIN_ONE = (update(AuditEvent).where(AuditEvent.id == bindparam("event_id"), AuditEvent.seq.is_(None))
+              .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"),
+                      key_id=bindparam("key_id")))
 _PENDING = "audit_pending"
+_TO_CHAIN = "audit_to_chain"
 
 
-def _advance_head(connection: Connection, events: int) -> tuple[int, str]:
-    """Move the head on by `events` and return (the seq of the last of them, the previous event's hash).
-
-    The update comes first so that it takes the head row's write lock: concurrent committers queue behind it. Where
-    the database can return the updated row (PostgreSQL; SQLite 3.35 and later) that saves reading it again.
-    """
+def _take_head(connection: Connection, wait: bool) -> tuple[int, str] | None:
+    """Lock the head row and return its (seq, hash); None, without waiting, if another appender holds it and
+    `wait` is False (PostgreSQL only: SQLite's writers are serialised by the database)."""
     for _ in range(2):
-        if connection.dialect.update_returning:
-            head = connection.execute(_BUMP_AND_READ_HEAD, {"events": events}).first()
+        if not wait and connection.dialect.name == "postgresql":
+            head = connection.execute(_TRY_HEAD).first()
+            if head is None and connection.execute(_READ_HEAD).first() is not None:
+                return None  # another appender holds it: it, or the next one, takes these events
+        elif connection.dialect.update_returning:
+            head = connection.execute(_LOCK_AND_READ_HEAD).first()
         else:
-            bumped = connection.execute(_BUMP_HEAD, {"events": events}).rowcount
-            head = connection.execute(_READ_HEAD).one() if bumped else None
+            locked = connection.execute(_LOCK_HEAD).rowcount
+            head = connection.execute(_READ_HEAD).one() if locked else None
         if head is not None:
             return head.seq, head.hash
         _create_head(connection)
     raise RuntimeError("the audit head row could not be created")
 
 
-def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
-    """Add one event to the current transaction; it joins the chain when the transaction commits.
+def append(connection: Connection, wait: bool = True) -> int | None:
+    """Chain every unchained event on this connection's transaction, oldest first; return how many were chained,
+    or None if `wait` is False and another appender holds the head (it, or the next one, chains them).
 
-    Nothing touches the chain's head until then: the event waits in the session, and _chain_pending (run by
-    every commit, after the session's own changes are flushed) appends the transaction's events in the order
-    they were recorded, so the head row is locked only for the last statements and the COMMIT, not for the rest
-    of the request. An event is therefore written if and only if its transaction commits.
+    The head row is locked first, so appenders take turns and each sees what the one before it chained. An event
+    whose seal does not match is left unchained and logged (`audit verify` reports it); the others are chained.
+    """
+    head = _take_head(connection, wait)
+    if head is None:
+        return None
+    last, prev_hash = head
+    keyring = crypto.installed()
+    kid, key = keyring.derive(_PURPOSE)
+    chained, seen = 0, 0
+    while True:
+        batch = connection.execute(_UNCHAINED.where(AuditEvent.id > seen).limit(BATCH)).all()
+        updates = []
+        for event in batch:
+            seen = event.id
+            _, seal_key = keyring.derive(_SEAL_PURPOSE, event.key_id)
+            if event.details == UNREADABLE_DETAILS or not tokens.equal(_seal(seal_key, event), event.hash):
+                _log.error("audit event id %s is left unchained: it was altered after it was recorded "
+                           "(its seal does not match); `audit verify` reports it", event.id)
+                continue
+            row = {**event._asdict(), "seq": last + 1, "prev_hash": prev_hash}
+            last, prev_hash = last + 1, _digest(key, row)
+            updates.append({"event_id": event.id, "seq": last, "prev_hash": row["prev_hash"], "hash": prev_hash,
+                            "key_id": kid})
+            _log.info("audit event %s: %s %s by user %s from %s", last, event.action, event.target,
+                      event.actor_id, event.ip)
+        if updates:
+            connection.execute(_CHAIN_ONE, updates)
+            chained += len(updates)
+        if len(batch) < BATCH:
+            break
+    if chained:
+        connection.execute(_SET_HEAD, {"new_seq": last, "new_hash": prev_hash})
+    return chained
+
+
+def chain_pending(engine: Engine | None = None) -> int:
+    """Chain whatever is still unchained, on a transaction of its own, waiting for the head if need be (the
+    worker's job, and what the audit trail, exports and verification run before they read the chain)."""
+    engine = engine or db.engine
+    with engine.connect() as connection:
+        if not connection.execute(_ANY_UNCHAINED).scalar():
+            return 0
+    with engine.begin() as connection:
+        return append(connection) or 0
+
+
+def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
+    """Add one event to the current transaction; it is written, unchained and sealed, when the transaction
+    commits, and chained by the appender (see the module's notes).
+
+    The event waits in the session until then: _write_pending (run by every commit, after the session's own
+    changes are flushed) writes the transaction's events in the order they were recorded. An event is therefore
+    written if and only if its transaction commits.
     """
     session = db.session()
     session.connection()  # the transaction the event belongs to (its end forgets events it did not commit)
     session.info.setdefault(_PENDING, []).append({
+        "ref": secrets.token_hex(16),
         "at": clock.now(),
         "actor_id": actor.id if actor is not None else None,
         "action": action,
@@ -117,32 +197,40 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
 
 
 @listens_for(Session, "before_commit")
-def _chain_pending(session: Session) -> None:
-    """Append the transaction's recorded events to the chain, just before it commits."""
+def _write_pending(session: Session) -> None:
+    """Write the transaction's recorded events, sealed and unchained, just before it commits; on SQLite, chain
+    them in the same transaction."""
     pending = session.info.get(_PENDING)
     if not pending or session.in_nested_transaction():
         return
-    session.flush()  # the session's own rows first: a writer never holds the head while it waits for another row
-    keyring = crypto.installed()
-    kid, key = keyring.derive(_PURPOSE)
+    session.flush()  # the session's own rows first (their order in the transaction is the order of what happened)
+    kid, key = crypto.installed().derive(_SEAL_PURPOSE)
+    rows = [{**fields, "key_id": kid, "hash": _seal(key, fields), "details": RowValue(fields["details"],
+                                                                                       fields["ref"])}
+            for fields in pending]
     connection = session.connection()
-    last, prev_hash = _advance_head(connection, len(pending))
-    rows = []
-    for seq, fields in enumerate(pending, start=last - len(pending) + 1):
-        row = {**fields, "seq": seq, "key_id": kid, "prev_hash": prev_hash}
-        row["hash"] = prev_hash = _digest(key, row)
-        rows.append(row)
-    # The details are encrypted bound to the event's seq (its identity in the chain, known before the INSERT).
-    values = [{**row, "details": RowValue(row["details"], row["seq"])} for row in rows]
-    if connection.dialect.name == "postgresql":
-        connection.execute(_APPEND_AND_SET_HEAD_HASH.values(values), {"new_hash": prev_hash})
-    else:
-        connection.execute(_APPEND, values)
-        connection.execute(_SET_HEAD_HASH, {"new_hash": prev_hash})
+    connection.execute(_APPEND, rows)
     pending.clear()
-    for row in rows:
-        _log.info("audit event %s: %s %s by user %s from %s", row["seq"], row["action"], row["target"],
-                  row["actor_id"], row["ip"])
+    if connection.dialect.name == "postgresql":
+        session.info[_TO_CHAIN] = True
+    else:
+        append(connection)
+
+
+@listens_for(Session, "after_commit")
+def _chain_after_commit(session: Session) -> None:
+    """On PostgreSQL, chain what this commit wrote (and anything else unchained), unless someone else is already
+    appending. The events are committed and sealed whatever happens here: a failure only leaves them for the next
+    appender, so it is logged, not raised."""
+    if not session.info.pop(_TO_CHAIN, False):
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    try:
+        with engine.begin() as connection:
+            append(connection, wait=False)
+    except Exception:  # logged whole; the events wait, sealed, for the next appender
+        _log.exception("the audit appender failed; the events it would have chained wait for the next one")
 
 
 @listens_for(Session, "after_transaction_end")
@@ -154,19 +242,40 @@ def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
 
 @dataclass
 class ChainProblem:
-    """Where the chain first fails to verify."""
+    """Where the chain first fails to verify (seq None: an event not chained yet)."""
 
-    seq: int
+    seq: int | None
     event_id: int | None
     reason: str
 
+    @property
+    def where(self) -> str:
+        """The place for people to read: "event 12 (row id 40)", or "an unchained event (row id 41)"."""
+        place = f"event {self.seq}" if self.seq is not None else "an unchained event"
+        return place + (f" (row id {self.event_id})" if self.event_id else "")
+
 
 def _events() -> Iterator[Row]:
-    """Every event in chain order, as plain rows (no ORM objects: a walk of the whole trail is linear and lean)."""
+    """Every chained event in chain order, as plain rows (no ORM objects: a walk of the whole trail is linear and
+    lean)."""
     columns = (AuditEvent.id, AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
                AuditEvent.target, AuditEvent.details, AuditEvent.ip, AuditEvent.key_id, AuditEvent.prev_hash,
                AuditEvent.hash)
-    yield from db.session.execute(select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=2000))
+    statement = select(*columns).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq)
+    yield from db.session.execute(statement.execution_options(yield_per=2000))
+
+
+def _unchained_problem() -> ChainProblem | None:
+    """The first event still unchained whose seal does not match (after chain_pending only the appender's refusals
+    and events written since are unchained)."""
+    keyring = crypto.installed()
+    for event in db.session.execute(_UNCHAINED.execution_options(yield_per=2000)):
+        if event.details == UNREADABLE_DETAILS:
+            return ChainProblem(None, event.id, "edited before it was chained: its details do not decrypt")
+        _, key = keyring.derive(_SEAL_PURPOSE, event.key_id)
+        if not tokens.equal(_seal(key, event), event.hash):
+            return ChainProblem(None, event.id, "edited before it was chained: its contents do not match its seal")
+    return None
 
 
 def verify(anchor: tuple[int, str] | None = None) -> tuple[int, ChainProblem | None]:
@@ -176,7 +285,11 @@ def verify(anchor: tuple[int, str] | None = None) -> tuple[int, ChainProblem | N
     someone with write access to the database can do both. An anchor (an event's seq and hash, as printed by
     an earlier verification and kept where the database's administrators cannot change it) closes that gap:
     that event must still be there, with that hash, and the chain must reach it.
+
+    Events not chained yet are chained first; any that the appender refuses (their seal does not match) are
+    reported after the chain itself verifies.
     """
+    chain_pending()
     keyring = crypto.installed()
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     for event in _events():
@@ -198,7 +311,7 @@ def verify(anchor: tuple[int, str] | None = None) -> tuple[int, ChainProblem | N
     stored = db.session.get(AuditHead, 1)
     if stored is not None and (stored.seq != checked or stored.hash != expected_prev):
         return checked, ChainProblem(checked + 1, None, "missing: the latest events were deleted")
-    return checked, None
+    return checked, _unchained_problem()
 
 
 def head() -> tuple[int, str]:

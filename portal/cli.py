@@ -53,8 +53,8 @@ def audit_verify_command(anchor: tuple[int, str] | None) -> None:
                    + (f", including the anchor at event {anchor[0]}" if anchor else ""))
         click.echo(f"anchor for the next check: {seq}:{digest}")
         return
-    where = f"event {problem.seq}" + (f" (row id {problem.event_id})" if problem.event_id else "")
-    click.echo(f"audit trail BROKEN at {where}: {problem.reason}; {checked} events before it verified", err=True)
+    click.echo(f"audit trail BROKEN at {problem.where}: {problem.reason}; {checked} events before it verified",
+               err=True)
     raise SystemExit(1)
 
 

@@ -3,21 +3,23 @@
 import csv
 import html
 import io
+import json
 import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from conftest import Person, fresh_code, link_in_last_email, submit
+from conftest import PG_URL, Person, fresh_code, link_in_last_email, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers_security import half_signed_in
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from portal import audit, clock
 from portal.extensions import db
 from portal.models import AuditEvent, Role, User
+from portal.ops import jobs
 from portal.security import crypto
 
 
@@ -300,6 +302,12 @@ def _raw_details(app: Flask) -> dict[int, str]:
         return dict(db.session.execute(text("SELECT seq, details FROM audit_events")).all())
 
 
+def _ref(app: Flask, seq: int) -> str:
+    """The event's ref: what its details are encrypted bound to."""
+    with app.app_context():
+        return str(db.session.scalar(select(AuditEvent.ref).where(AuditEvent.seq == seq)))
+
+
 def _set_raw_details(app: Flask, seq: int, stored: str) -> None:
     with app.app_context():
         db.session.execute(text("UPDATE audit_events SET details = :stored WHERE seq = :seq"),
@@ -362,8 +370,8 @@ def test_verify_reports_details_that_decrypt_but_are_not_the_events_own(app: Fla
     _record_events(app, 4)
     with app.app_context():  # only someone holding the keyring can make these: the chain's HMAC still catches them
         keyring = crypto.installed()
-        other = keyring.decrypt_row_field("audit_events.details", 2, _raw_details(app)[2])
-        _set_raw_details(app, 3, keyring.encrypt_row_field("audit_events.details", 3, other))
+        other = keyring.decrypt_row_field("audit_events.details", _ref(app, 2), _raw_details(app)[2])
+        _set_raw_details(app, 3, keyring.encrypt_row_field("audit_events.details", _ref(app, 3), other))
 
     code, output = _verify(app)
 
@@ -373,7 +381,7 @@ def test_verify_reports_details_that_decrypt_but_are_not_the_events_own(app: Fla
 def test_a_ciphertext_moved_from_another_column_does_not_decrypt(app: Flask) -> None:
     _record_events(app, 2)
     with app.app_context():  # the same row identity, another column
-        foreign = crypto.installed().encrypt_row_field("sample_draws.reason", 2, '{"note":"x"}')
+        foreign = crypto.installed().encrypt_row_field("sample_draws.reason", _ref(app, 2), '{"note":"x"}')
     _set_raw_details(app, 2, foreign)
     code, output = _verify(app)
     assert code != 0 and "event 2" in output and "do not decrypt" in output
@@ -488,3 +496,162 @@ def test_the_audit_trail_pages_back_and_forth_without_losing_or_repeating_an_eve
     assert targets(back) == seen[1] and link(back, "prev") is not None and link(back, "next") is not None
     first = browser.get(link(back, "prev")).get_data(as_text=True)
     assert targets(first) == seen[0] and link(first, "prev") is None
+
+
+# The appender (PostgreSQL: events are chained after their commit, by whoever holds the head) -------------------
+
+
+def _hold_the_head(app: Flask) -> Connection:
+    """Another appender at work: a connection holding the head row's lock until it is rolled back."""
+    with app.app_context():
+        holder = db.engine.connect()
+    holder.begin()
+    assert holder.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")).first() is not None
+    return holder
+
+
+def _unchained(app: Flask) -> list[AuditEvent]:
+    with app.app_context():
+        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)))
+        db.session.expunge_all()
+        return events
+
+
+if PG_URL:  # SQLite's writers chain their events in their own transaction: nothing is ever left unchained there
+    def test_events_wait_sealed_while_another_appender_works_and_nobody_queues_for_the_head(app: Flask) -> None:
+        _record_events(app, 2)
+        holder = _hold_the_head(app)
+        try:
+            writer = threading.Thread(target=_record_events, args=(app, 3))
+            writer.start()
+            writer.join(10)  # with the head taken inside each commit this waits until the holder lets go
+            finished_while_held = not writer.is_alive()
+            waiting = _unchained(app)
+        finally:
+            holder.rollback()
+            holder.close()
+        writer.join(30)
+        assert finished_while_held
+        assert [(e.action, e.target, e.prev_hash) for e in waiting] == [
+            ("test.event", f"thing:{n}", None) for n in range(3)]
+        assert all(len(e.hash) == 64 and len(e.ref) == 32 for e in waiting)
+        with app.app_context():
+            assert audit.chain_pending() == 3
+        assert _unchained(app) == []
+        with app.app_context():
+            seqs = list(db.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.id)))
+        assert seqs == [1, 2, 3, 4, 5]  # chained in the order they were written
+        code, output = _verify(app)
+        assert code == 0 and "5 events" in output, output
+
+    def test_an_event_altered_before_it_is_chained_is_refused_and_reported(app: Flask) -> None:
+        _record_events(app, 1)
+        holder = _hold_the_head(app)
+        try:
+            _record_events(app, 3)
+            first, second, third = _unchained(app)
+            with app.app_context():
+                db.session.execute(text("UPDATE audit_events SET target = 'thing:innocent' WHERE id = :id"),
+                                   {"id": second.id})
+                db.session.commit()
+        finally:
+            holder.rollback()
+            holder.close()
+        with app.app_context():
+            assert audit.chain_pending() == 2  # the others are chained; the altered one is not
+        assert [e.id for e in _unchained(app)] == [second.id]
+        code, output = _verify(app)
+        assert code != 0 and f"an unchained event (row id {second.id})" in output
+        assert "edited before it was chained: its contents do not match its seal" in output
+        with app.app_context():
+            chained = list(db.session.scalars(select(AuditEvent.id).where(AuditEvent.seq.is_not(None))
+                                              .order_by(AuditEvent.seq)))
+        assert chained[-2:] == [first.id, third.id]
+
+    def test_details_swapped_between_unchained_events_are_reported(app: Flask) -> None:
+        _record_events(app, 1)
+        holder = _hold_the_head(app)
+        try:
+            _record_events(app, 2)
+            first, second = _unchained(app)
+            with app.app_context():
+                stored = dict(db.session.execute(text("SELECT id, details FROM audit_events")).all())
+                for mine, theirs in ((first.id, second.id), (second.id, first.id)):
+                    db.session.execute(text("UPDATE audit_events SET details = :d WHERE id = :id"),
+                                       {"d": stored[theirs], "id": mine})
+                db.session.commit()
+        finally:
+            holder.rollback()
+            holder.close()
+        code, output = _verify(app)
+        assert code != 0 and f"an unchained event (row id {first.id})" in output and "do not decrypt" in output
+        assert len(_unchained(app)) == 2
+
+    def test_concurrent_writers_and_appenders_drop_and_reorder_nothing(app: Flask) -> None:
+        """Eight writers commit their events one at a time while appenders run after every commit and a ninth
+        thread appends in a loop: every event is chained exactly once, and each writer's events keep the order
+        that writer wrote them in."""
+        done = threading.Event()
+
+        def writer(number: int) -> None:
+            with app.app_context():
+                for step in range(15):
+                    audit.record(None, "test.concurrent", f"writer:{number}", step=step)
+                    db.session.commit()
+
+        def appender() -> None:
+            with app.app_context():
+                while not done.is_set():
+                    audit.chain_pending()
+
+        looping = threading.Thread(target=appender)
+        looping.start()
+        writers = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join(60)
+        done.set()
+        looping.join(30)
+        with app.app_context():
+            audit.chain_pending()
+            events = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+            assert [e.seq for e in events] == list(range(1, 121))
+            assert len({e.ref for e in events}) == 120
+            for number in range(8):
+                steps = [json.loads(e.details)["step"] for e in events if e.target == f"writer:{number}"]
+                assert steps == list(range(15)), number
+        code, output = _verify(app)
+        assert code == 0 and "120 events" in output, output
+
+    def test_the_audit_trail_chains_what_is_waiting_before_it_shows_the_trail(
+            app: Flask, admin_client: tuple[FlaskClient, Person]) -> None:
+        browser, _ = admin_client
+        holder = _hold_the_head(app)
+        try:
+            with app.app_context():
+                audit.record(None, "test.waiting", "thing:waiting")
+                db.session.commit()
+        finally:
+            holder.rollback()
+            holder.close()
+        assert [e.action for e in _unchained(app)] == ["test.waiting"]
+        page = browser.get("/admin/audit?action=test.waiting")
+        assert page.status_code == 200 and "thing:waiting" in page.get_data(as_text=True)
+        assert _unchained(app) == []
+
+    def test_the_worker_job_chains_what_is_waiting(app: Flask) -> None:
+        _record_events(app, 1)
+        holder = _hold_the_head(app)
+        try:
+            _record_events(app, 2)
+        finally:
+            holder.rollback()
+            holder.close()
+        with app.app_context():
+            job = jobs.find("audit-chain")
+            assert job is not None
+            outcome = job.work("")
+        assert outcome.summary == "chained 2 audit events that were waiting"
+        assert _unchained(app) == []
+        assert _verify(app)[0] == 0

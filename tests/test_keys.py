@@ -213,7 +213,7 @@ def test_verify_reports_a_blob_that_decrypts_to_other_content(app, cli, stocked)
 # Each column whose values rotation must carry over, with the SQL that reads them as stored, with the row's id
 # and the identity the value is bound to (an audit event's seq, any other row's id).
 FREE_TEXT = {
-    "audit_events.details": "SELECT id, seq, details FROM audit_events",
+    "audit_events.details": "SELECT id, ref, details FROM audit_events",
     "meetings.title": "SELECT id, id, title FROM meetings",
     "meeting_templates.text": "SELECT id, id, text FROM meeting_templates",
     "sample_draws.reason": "SELECT id, id, reason FROM sample_draws",

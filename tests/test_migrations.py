@@ -1,6 +1,7 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
 
 import importlib.util
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import date
@@ -32,7 +33,7 @@ from portal.models import (
     User,
 )
 from portal.ops import keys
-from portal.security import crypto
+from portal.security import crypto, tokens
 
 
 @pytest.fixture
@@ -98,13 +99,22 @@ def _write_0001_rows() -> None:
     person = User(email="lead@example.org", name="Lead", role="admin", created_at=now)
     db.session.add(person)
     db.session.flush()
+    # The chain as 0001 wrote it (the format in portal/audit.py's notes), with the details in plain JSON.
+    kid, key = crypto.installed().derive("portal audit chain v1")
+    events = table("audit_events", column("seq"), column("at", DateTime(timezone=True)), column("actor_id"),
+                   column("action"), column("target"), column("details"), column("ip"), column("key_id"),
+                   column("prev_hash"), column("hash"))
+    prev_hash = "0" * 64
     for number in range(3):
-        audit.record(person, "test.event", f"thing:{number}", reason=f"{REASON} ({number})")
-    db.session.commit()
-    keyring = crypto.installed()
-    for event_id, seq, stored in db.session.execute(text("SELECT id, seq, details FROM audit_events")).all():
-        db.session.execute(text("UPDATE audit_events SET details = :plain WHERE id = :id"),
-                           {"plain": keyring.decrypt_row_field("audit_events.details", seq, stored), "id": event_id})
+        fields = [number + 1, now.isoformat(timespec="microseconds"), person.id, "test.event", f"thing:{number}",
+                  json.dumps({"reason": f"{REASON} ({number})"}, separators=(",", ":")), "", prev_hash]
+        digest = tokens.keyed_hash(key, json.dumps(fields, separators=(",", ":")))
+        db.session.execute(insert(events).values(seq=number + 1, at=now, actor_id=person.id, action="test.event",
+                                                 target=f"thing:{number}", details=fields[5], ip="", key_id=kid,
+                                                 prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
+    db.session.execute(insert(table("audit_head", column("id"), column("seq"), column("hash")))
+                       .values(id=1, seq=3, hash=prev_hash))
     meetings = table("meetings", column("id"), column("title"), column("held_on", Date),
                      column("access_window_days"), column("created_at", DateTime(timezone=True)))
     db.session.execute(insert(meetings).values(id=1, title=TITLE, held_on=date(2027, 3, 18), access_window_days=30,
@@ -228,8 +238,21 @@ def _migration_0006():
     return module
 
 
+def _as_before_0018(engine) -> None:
+    """Give every audit event the ref the code before 0018 would have bound its details to: its seq."""
+    if "ref" not in {c["name"] for c in inspect(engine).get_columns("audit_events")}:
+        return
+    keyring, label = crypto.installed(), "audit_events.details"
+    with engine.begin() as connection:
+        for event_id, seq, ref, stored in connection.execute(text("SELECT id, seq, ref, details FROM audit_events")):
+            details = keyring.encrypt_row_field(label, seq, keyring.decrypt_row_field(label, ref, stored))
+            connection.execute(text("UPDATE audit_events SET ref = :ref, details = :details WHERE id = :id"),
+                               {"ref": str(seq), "details": details, "id": event_id})
+
+
 def _as_before_0006(engine) -> None:
     """Turn every encrypted value into the format the code before 0006 wrote (f1, bound to its column only)."""
+    _as_before_0018(engine)
     present = [table for table in _migration_0006().TABLES if inspect(engine).has_table(table.name)]
     keys.bind_fields_to_rows(engine, crypto.installed(), present, unbind=True)
 
@@ -238,11 +261,15 @@ def _as_before_0006(engine) -> None:
 CREATED_AFTER_0006 = {"kept_forms", "reading_notes", "report_sections"}
 # Encrypted columns added to older tables after 0006 (empty when added, and bound to rows from the start).
 ADDED_AFTER_0006 = {"document_versions": {"names_found"}}
+# Columns whose values 0006 bound to another identity, which a later migration carried over (0018: the audit
+# details' ref is its seq's digits for every event written before it).
+REBOUND_AFTER_0006 = {("audit_events", "ref"): "seq"}
 
 
 def test_0006_covers_every_encrypted_column_of_the_models() -> None:
     tables = {(t.name, t.identity, frozenset(t.columns)) for t in _migration_0006().TABLES}
-    assert tables == {(item.table.name, item.identity.name,
+    assert tables == {(item.table.name, REBOUND_AFTER_0006.get((item.table.name, item.identity.name),
+                                                               item.identity.name),
                        frozenset(c.name for c in item.columns) - ADDED_AFTER_0006.get(item.table.name, set()))
                       for item in keys.encrypted_tables() if item.table.name not in CREATED_AFTER_0006}
 

@@ -272,12 +272,13 @@ def test_each_job_runs_when_due_and_every_run_is_recorded(app: Flask) -> None:
     assert all(result.outcome == "succeeded" for result in results), results
     assert worker.run_jobs() == []  # nothing is due again yet
     clock.advance(timedelta(minutes=61))
-    assert _names(worker.run_jobs()) == ["name-check", "reminders", "sessions-prune"]  # every 10 min and hourly
+    # every minute, every 10 minutes and hourly
+    assert _names(worker.run_jobs()) == ["audit-chain", "name-check", "reminders", "sessions-prune"]
     clock.advance(timedelta(days=1))
     assert _names(worker.run_jobs()) == ALL_JOBS  # and the daily ones
     with app.app_context():
         runs = db.session.scalars(select(JobRun).order_by(JobRun.id)).all()
-        assert len(runs) == 2 * len(ALL_JOBS) + 3
+        assert len(runs) == 2 * len(ALL_JOBS) + 4
         assert all(r.outcome == "succeeded" and r.finished_at is not None and r.worker == "worker-one" for r in runs)
         assert all(clock.as_utc(r.finished_at) >= clock.as_utc(r.started_at) for r in runs)
 

@@ -231,7 +231,8 @@ def _people_matching(text: str) -> Select[int]:
 
 
 def _audit_query(criteria: AuditFilter) -> Select[AuditEvent]:
-    statement = select(AuditEvent).options(joinedload(AuditEvent.actor))
+    """The chained events matching the filter (callers chain the waiting ones first: audit.chain_pending)."""
+    statement = select(AuditEvent).options(joinedload(AuditEvent.actor)).where(AuditEvent.seq.is_not(None))
     if criteria.person_id or criteria.person.strip():
         ids = (select(User.id).where(User.id == criteria.person_id) if criteria.person_id
                else _people_matching(criteria.person))
@@ -266,6 +267,7 @@ class AuditPage:
 
 def audit_page(criteria: AuditFilter, before: int | None = None, after: int | None = None) -> AuditPage:
     """The PAGE_SIZE matching events older than `before` (or newer than `after`; else the newest), newest first."""
+    audit.chain_pending()
     statement = _audit_query(criteria)
     if after is not None:
         rows = list(db.session.scalars(statement.where(AuditEvent.seq > after).order_by(AuditEvent.seq.asc())
@@ -294,6 +296,7 @@ def audit_csv(actor: User, criteria: AuditFilter) -> Iterator[str]:
     """Stream matching events as CSV; the export itself is audited first."""
     audit.record(actor, "audit.exported", "", filter=json.dumps(criteria.__dict__, default=str))
     db.session.commit()
+    audit.chain_pending()
     header = ["seq", "time_utc", "actor_id", "actor_email", "action", "target", "details", "ip", "hash"]
     events = db.session.scalars(_audit_query(criteria).order_by(AuditEvent.seq.desc())
                                 .execution_options(yield_per=500))

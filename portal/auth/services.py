@@ -735,7 +735,7 @@ def recent_sign_ins(user: User, limit: int = 10) -> list[AuditEvent]:
             select(AuditEvent)
             .where(AuditEvent.actor_id == user.id)
             .where(AuditEvent.action.in_(("sign_in.succeeded", "sign_in.failed", "sign_in.throttled")))
-            .order_by(AuditEvent.seq.desc())
+            .order_by(AuditEvent.id.desc())  # the order they were written in, chained or not yet
             .limit(limit)
         )
     )

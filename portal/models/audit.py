@@ -3,7 +3,7 @@
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, EncryptedText, UTCDateTime
@@ -20,23 +20,32 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     # The audit trail's filters (a person, an exact action, a target) each read a page newest first: an index on
     # the filtered column and seq finds that page without sorting every matching event.
+    # The appender finds the events not chained yet (seq NULL) without reading the chained ones.
     __table_args__ = (Index("ix_audit_events_actor_id_seq", "actor_id", "seq"),
                       Index("ix_audit_events_action_seq", "action", "seq"),
-                      Index("ix_audit_events_target_seq", "target", "seq"))
+                      Index("ix_audit_events_target_seq", "target", "seq"),
+                      Index("ix_audit_events_unchained", "id", sqlite_where=text("seq IS NULL"),
+                            postgresql_where=text("seq IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    # The event's place in the chain, given by the appender (portal/audit.py); NULL until then.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # The event's own identity, random and given when it is recorded: its details are encrypted bound to it, and
+    # its seal covers it. (Events chained before there were refs have their seq's digits as their ref.)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(120), default="")
     # JSON of the event's details; they may name people, so they are encrypted like other free text, bound to the
-    # event's seq (known before the INSERT, unlike its id).
+    # event's ref (known before the INSERT, unlike its id, and before the event has its seq).
     details: Mapped[str] = mapped_column(
-        EncryptedText("audit_events.details", unreadable=UNREADABLE_DETAILS, row="seq"), default="{}")
+        EncryptedText("audit_events.details", unreadable=UNREADABLE_DETAILS, row="ref"), default="{}")
     ip: Mapped[str] = mapped_column(String(45), default="")
     key_id: Mapped[str] = mapped_column(String(20))
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # NULL until the event is chained.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    # The chain's HMAC once chained; until then the event's seal (an HMAC over its own fields and ref).
     hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()

@@ -382,7 +382,9 @@ def _audit_events(person: Subject, own: list[Portfolio]) -> Table:
                        AuditEvent.target.in_([f"user:{person.account.id}", *(f"invitation:{i}" for i in links)])]
     if not conditions:
         return Table(header, [])
-    events = db.session.scalars(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.seq))
+    audit.chain_pending()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.seq.is_not(None), or_(*conditions))
+                                .order_by(AuditEvent.seq))
     return Table(header, [[e.seq, _when(e.at), e.actor_id or "", e.action, e.target, e.details, e.ip]
                           for e in events])
 
