@@ -5,14 +5,15 @@ inserted or deleted row breaks the chain at that point.
 
 An event is written in the transaction of what it records, so it exists if and only if that transaction commits,
 but it is written unchained: with no seq or prev_hash, and sealed by an HMAC over its own fields and its random
-ref, so it cannot be altered unnoticed before it is chained. One appender at a time (whoever holds the single
-audit_head row) then chains the unchained events in the order they were written (their ids), in batches:
-  - on PostgreSQL, just after each commit that wrote events, on its own short transaction, and only if no one
-    else is appending at that moment (that appender, or the next, takes these events too), so concurrent
-    requests never queue on the head row; the worker's job, the audit trail, subject access exports and
-    `audit verify` also chain whatever is left before they read;
-  - on SQLite, whose writers the database serialises anyway, in the writing transaction itself, just before it
-    commits.
+ref, so it cannot be altered unnoticed before it is chained. Appenders take turns (on PostgreSQL a transaction-level
+advisory lock, then the single audit_head row; on SQLite the database's write lock) and chain every unchained event
+they can see in the order they were written (their ids), in batches. Each transaction that writes events then tries
+to be the appender, just before it commits:
+  - if no one else is appending, it chains its own events and every other one waiting, and commits them together;
+  - if someone is (PostgreSQL only), it commits at once, unchained: the appender at work, or the next one, takes
+    its events, so concurrent requests never queue behind each other's commits for the chain.
+The worker's audit-chain job, the audit trail, subject access exports and `audit verify` chain whatever is still
+waiting (after the last burst of requests, say) before they read, waiting for their turn if need be.
 The appender refuses an event whose seal does not match (it was altered after it was recorded): it stays
 unchained, the log says so, and `audit verify` reports it.
 
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Connection, Engine, Row, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session, SessionTransaction
@@ -91,7 +92,6 @@ def _create_head(connection: Connection) -> None:
 _LOCK_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
 _LOCK_AND_READ_HEAD = _LOCK_HEAD.returning(AuditHead.seq, AuditHead.hash)
 _READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-_TRY_HEAD = _READ_HEAD.with_for_update(skip_locked=True)
 _SET_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 _APPEND = insert(AuditEvent)
 _UNCHAINED = (select(AuditEvent.id, AuditEvent.ref, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
@@ -102,18 +102,25 @@ _CHAIN_ONE = (update(AuditEvent).where(AuditEvent.id == bindparam("event_id"), A
               .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"),
                       key_id=bindparam("key_id")))
 _PENDING = "audit_pending"
-_TO_CHAIN = "audit_to_chain"
+
+
+# PostgreSQL: the appenders' turn is this transaction-level advisory lock (a constant of the portal's own), so one that
+# finds it taken learns so in one round trip and goes on without waiting.
+APPENDER_LOCK = 0x61756469745F6170  # "audit_ap"
+_TRY_TURN = select(func.pg_try_advisory_xact_lock(APPENDER_LOCK))
+_WAIT_TURN = select(func.pg_advisory_xact_lock(APPENDER_LOCK))
 
 
 def _take_head(connection: Connection, wait: bool) -> tuple[int, str] | None:
-    """Lock the head row and return its (seq, hash); None, without waiting, if another appender holds it and
-    `wait` is False (PostgreSQL only: SQLite's writers are serialised by the database)."""
+    """Take the appenders' turn and the head row, and return the head's (seq, hash); or None, at once, if `wait`
+    is False and another appender has the turn (PostgreSQL; SQLite's writers are serialised by the database)."""
+    if connection.dialect.name == "postgresql":
+        if not wait and not connection.execute(_TRY_TURN).scalar():
+            return None  # another appender is at work: it, or the next one, takes these events
+        if wait:
+            connection.execute(_WAIT_TURN)
     for _ in range(2):
-        if not wait and connection.dialect.name == "postgresql":
-            head = connection.execute(_TRY_HEAD).first()
-            if head is None and connection.execute(_READ_HEAD).first() is not None:
-                return None  # another appender holds it: it, or the next one, takes these events
-        elif connection.dialect.update_returning:
+        if connection.dialect.update_returning:
             head = connection.execute(_LOCK_AND_READ_HEAD).first()
         else:
             locked = connection.execute(_LOCK_HEAD).rowcount
@@ -198,8 +205,8 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
 
 @listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """Write the transaction's recorded events, sealed and unchained, just before it commits; on SQLite, chain
-    them in the same transaction."""
+    """Write the transaction's recorded events, sealed and unchained, just before it commits, and chain them (with
+    any others waiting) if this transaction can have the appenders' turn without waiting for it."""
     pending = session.info.get(_PENDING)
     if not pending or session.in_nested_transaction():
         return
@@ -211,26 +218,7 @@ def _write_pending(session: Session) -> None:
     connection = session.connection()
     connection.execute(_APPEND, rows)
     pending.clear()
-    if connection.dialect.name == "postgresql":
-        session.info[_TO_CHAIN] = True
-    else:
-        append(connection)
-
-
-@listens_for(Session, "after_commit")
-def _chain_after_commit(session: Session) -> None:
-    """On PostgreSQL, chain what this commit wrote (and anything else unchained), unless someone else is already
-    appending. The events are committed and sealed whatever happens here: a failure only leaves them for the next
-    appender, so it is logged, not raised."""
-    if not session.info.pop(_TO_CHAIN, False):
-        return
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    try:
-        with engine.begin() as connection:
-            append(connection, wait=False)
-    except Exception:  # logged whole; the events wait, sealed, for the next appender
-        _log.exception("the audit appender failed; the events it would have chained wait for the next one")
+    append(connection, wait=False)
 
 
 @listens_for(Session, "after_transaction_end")
