@@ -296,9 +296,9 @@ def grow(app: Any, scale: float, say: Callable[[str], None]) -> dict[str, int]:
             row = {"id": event0 + i, "seq": seq, "at": first_at + timedelta(seconds=i * 150),
                    "actor_id": actors[i % len(actors)], "action": ACTIONS[i % len(ACTIONS)],
                    "target": f"document:{document0 + i % max(1, extra_documents)}", "details": details,
-                   "ip": "127.0.0.1", "key_id": kid, "prev_hash": prev}
+                   "ip": "127.0.0.1", "key_id": kid, "prev_hash": prev, "ref": secrets.token_hex(16)}
             row["hash"] = prev = audit._digest(key, row)
-            row["details"] = enc("audit_events.details", seq, details)
+            row["details"] = enc("audit_events.details", row["ref"], details)
             events.append(row)
         bulk.insert("audit_events", events)
         if events:

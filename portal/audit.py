@@ -94,6 +94,7 @@ _LOCK_AND_READ_HEAD = _LOCK_HEAD.returning(AuditHead.seq, AuditHead.hash)
 _READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
 _SET_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 _APPEND = insert(AuditEvent)
+_APPEND_AND_SET_HEAD = insert(AuditEvent).add_cte(_SET_HEAD.cte("head_end"))
 _UNCHAINED = (select(AuditEvent.id, AuditEvent.ref, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action,
                      AuditEvent.target, AuditEvent.details, AuditEvent.ip, AuditEvent.key_id, AuditEvent.hash)
               .where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id))
@@ -131,20 +132,28 @@ def _take_head(connection: Connection, wait: bool) -> tuple[int, str] | None:
     raise RuntimeError("the audit head row could not be created")
 
 
-def append(connection: Connection, wait: bool = True) -> int | None:
-    """Chain every unchained event on this connection's transaction, oldest first; return how many were chained,
-    or None if `wait` is False and another appender holds the head (it, or the next one, chains them).
+class _Chain:
+    """The chain's end while an appender has the turn: each event given to it gets the next seq and hash."""
 
-    The head row is locked first, so appenders take turns and each sees what the one before it chained. An event
-    whose seal does not match is left unchained and logged (`audit verify` reports it); the others are chained.
-    """
-    head = _take_head(connection, wait)
-    if head is None:
-        return None
-    last, prev_hash = head
+    def __init__(self, head: tuple[int, str]) -> None:
+        self.last, self.hash = head
+        self.kid, self.key = crypto.installed().derive(_PURPOSE)
+        self.moved = False
+
+    def add(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The event's chain columns (seq, prev_hash, hash, key_id), now that it is the chain's last."""
+        row = {**fields, "seq": self.last + 1, "prev_hash": self.hash}
+        self.last, self.hash, self.moved = self.last + 1, _digest(self.key, row), True
+        _log.info("audit event %s: %s %s by user %s from %s", self.last, fields["action"], fields["target"],
+                  fields["actor_id"], fields["ip"])
+        return {"seq": self.last, "prev_hash": row["prev_hash"], "hash": self.hash, "key_id": self.kid}
+
+
+def _chain_waiting(connection: Connection, chain: _Chain) -> None:
+    """Chain the events waiting unchained, oldest first, in batches. One whose seal does not match is left
+    unchained and logged (`audit verify` reports it); the others are chained."""
     keyring = crypto.installed()
-    kid, key = keyring.derive(_PURPOSE)
-    chained, seen = 0, 0
+    seen = 0
     while True:
         batch = connection.execute(_UNCHAINED.where(AuditEvent.id > seen).limit(BATCH)).all()
         updates = []
@@ -155,20 +164,24 @@ def append(connection: Connection, wait: bool = True) -> int | None:
                 _log.error("audit event id %s is left unchained: it was altered after it was recorded "
                            "(its seal does not match); `audit verify` reports it", event.id)
                 continue
-            row = {**event._asdict(), "seq": last + 1, "prev_hash": prev_hash}
-            last, prev_hash = last + 1, _digest(key, row)
-            updates.append({"event_id": event.id, "seq": last, "prev_hash": row["prev_hash"], "hash": prev_hash,
-                            "key_id": kid})
-            _log.info("audit event %s: %s %s by user %s from %s", last, event.action, event.target,
-                      event.actor_id, event.ip)
+            updates.append({"event_id": event.id, **chain.add(event._asdict())})
         if updates:
             connection.execute(_CHAIN_ONE, updates)
-            chained += len(updates)
         if len(batch) < BATCH:
-            break
-    if chained:
-        connection.execute(_SET_HEAD, {"new_seq": last, "new_hash": prev_hash})
-    return chained
+            return
+
+
+def append(connection: Connection, wait: bool = True) -> int | None:
+    """Chain every unchained event on this connection's transaction, oldest first; return how many were chained,
+    or None if `wait` is False and another appender has the turn (it, or the next one, chains them)."""
+    head = _take_head(connection, wait)
+    if head is None:
+        return None
+    chain = _Chain(head)
+    _chain_waiting(connection, chain)
+    if chain.moved:
+        connection.execute(_SET_HEAD, {"new_seq": chain.last, "new_hash": chain.hash})
+    return chain.last - head[0]
 
 
 def chain_pending(engine: Engine | None = None) -> int:
@@ -205,20 +218,29 @@ def record(actor: User | None, action: str, target: str = "", **details: Any) ->
 
 @listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """Write the transaction's recorded events, sealed and unchained, just before it commits, and chain them (with
-    any others waiting) if this transaction can have the appenders' turn without waiting for it."""
+    """Write the transaction's recorded events just before it commits: chained, with any others waiting before
+    them, if this transaction can have the appenders' turn without waiting for it; else sealed and unchained."""
     pending = session.info.get(_PENDING)
     if not pending or session.in_nested_transaction():
         return
     session.flush()  # the session's own rows first (their order in the transaction is the order of what happened)
-    kid, key = crypto.installed().derive(_SEAL_PURPOSE)
-    rows = [{**fields, "key_id": kid, "hash": _seal(key, fields), "details": RowValue(fields["details"],
-                                                                                       fields["ref"])}
-            for fields in pending]
     connection = session.connection()
-    connection.execute(_APPEND, rows)
+    head = _take_head(connection, wait=False)
+    if head is None:  # another appender is at work: it, or the next one, chains these
+        kid, key = crypto.installed().derive(_SEAL_PURPOSE)
+        rows = [{**fields, "key_id": kid, "hash": _seal(key, fields)} for fields in pending]
+        connection.execute(_APPEND, [{**row, "details": RowValue(row["details"], row["ref"])} for row in rows])
+    else:
+        chain = _Chain(head)
+        _chain_waiting(connection, chain)
+        rows = [{**fields, **chain.add(fields)} for fields in pending]
+        values = [{**row, "details": RowValue(row["details"], row["ref"])} for row in rows]
+        if connection.dialect.name == "postgresql":  # the events and the head's new end in one statement
+            connection.execute(_APPEND_AND_SET_HEAD.values(values), {"new_seq": chain.last, "new_hash": chain.hash})
+        else:
+            connection.execute(_APPEND, values)
+            connection.execute(_SET_HEAD, {"new_seq": chain.last, "new_hash": chain.hash})
     pending.clear()
-    append(connection, wait=False)
 
 
 @listens_for(Session, "after_transaction_end")
