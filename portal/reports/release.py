@@ -14,6 +14,7 @@ package) are skipped, and so are any local closure days listed in CLOSURE_DAYS.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import holidays
@@ -74,7 +75,14 @@ def _closure_days(config: Mapping[str, Any]) -> set[date]:
 def days_off(config: Mapping[str, Any], years: Iterable[int]) -> set[date]:
     """The region's bank holidays in these years (including days given "in lieu") and the local closure days."""
     region = str(config.get("BANK_HOLIDAY_REGION", "ENG")).upper()
-    return set(holidays.country_holidays("GB", subdiv=region, years=list(years))) | _closure_days(config)
+    return set(_bank_holidays(region, tuple(years))) | _closure_days(config)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(region: str, years: tuple[int, ...]) -> frozenset[date]:
+    """The region's bank holidays in these years, built once per process: the `holidays` package takes half a
+    millisecond to build them, and a dashboard asks for each meeting's target."""
+    return frozenset(holidays.country_holidays("GB", subdiv=region, years=list(years)))
 
 
 def target_date(held_on: date) -> date:
