@@ -79,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal import cli
 
     cli.install(app)
+    templating.share_page_macros(app)  # last: after every template global is registered
     return app
 
 

@@ -48,6 +48,39 @@ def configure(app: Flask) -> None:
     app.jinja_env.globals["data_table"] = data_table
 
 
+# The GOV.UK macros any page may call without importing them: (name, component folder).
+PAGE_MACROS = (
+    ("govukSkipLink", "skip-link"),
+    ("govukNotificationBanner", "notification-banner"),
+    ("govukErrorSummary", "error-summary"),
+    ("govukBackLink", "back-link"),
+    ("govukButton", "button"),
+    ("govukSummaryList", "summary-list"),
+    ("govukTag", "tag"),
+    ("govukPagination", "pagination"),
+    ("govukInsetText", "inset-text"),
+    ("govukWarningText", "warning-text"),
+    ("govukPanel", "panel"),
+    ("govukDetails", "details"),
+)
+
+
+def share_page_macros(app: Flask) -> None:
+    """Make the GOV.UK macros of PAGE_MACROS template globals, each macro file loaded once per process.
+
+    templates/base.html imported all twelve on every render, which cost a tenth of a small page's time. Call
+    this last in create_app: a template keeps a copy of the globals there are when it loads, and an import of a
+    macro file that lacks some of the importer's globals builds the file's module afresh each time; so the
+    files loaded here are dropped from the cache, to be loaded again, with every global, when a page imports one.
+    """
+    env = app.jinja_env
+    for name, component in PAGE_MACROS:
+        env.globals[name] = getattr(env.get_template(f"govuk_frontend_jinja/components/{component}/macro.html").module,
+                                    name)
+    if env.cache is not None:
+        env.cache.clear()
+
+
 def _cell(tag: str, cell: Any, classes: str, scope: str = "") -> str:
     """One <th> or <td>: its class, span and content (html as given, text escaped)."""
     if cell.get("classes"):
@@ -107,7 +140,11 @@ def remembered_links(build: Callable[..., str]) -> Callable[..., str]:
         return build(endpoint, **{name: value for name, _, value in arguments})
 
     def url_for(endpoint: str, **values: Any) -> str:
-        if endpoint.startswith(".") or any(name.startswith("_") for name in values) or not has_request_context():
+        if endpoint.startswith(".") or not has_request_context():
+            return build(endpoint, **values)
+        if not values:  # most links: the menu, the footer
+            return remembered(request.script_root, endpoint, ())
+        if any(name.startswith("_") for name in values):
             return build(endpoint, **values)
         try:
             arguments = tuple(sorted((name, type(value), value) for name, value in values.items()))
