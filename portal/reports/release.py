@@ -20,7 +20,7 @@ from typing import Any
 import holidays
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from portal import audit, clock, mail, visibility
 from portal.auth import services as auth_services
@@ -261,11 +261,14 @@ def acknowledge(actor: User, recipient: FeedbackRecipient) -> None:
 
 
 def my_releases(user: User) -> list[FeedbackRecipient]:
-    """Every release that reached this person, newest first."""
+    """Every release that reached this person, newest first, with its meeting's title and date (the lists show
+    nothing else of the meeting)."""
     return list(db.session.scalars(
         select(FeedbackRecipient).join(FeedbackRelease, FeedbackRelease.id == FeedbackRecipient.release_id)
         .where(FeedbackRecipient.user_id == user.id).order_by(FeedbackRelease.released_at.desc())
-        .options(joinedload(FeedbackRecipient.release).joinedload(FeedbackRelease.meeting))
+        .options(lazyload(FeedbackRecipient.user),  # the person asking, already loaded
+                 joinedload(FeedbackRecipient.release).joinedload(FeedbackRelease.meeting)
+                 .load_only(Meeting.title, Meeting.held_on))
     ))
 
 
