@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, select, true, update
+from sqlalchemy.orm import undefer_group
 
 from portal import clock
 from portal.extensions import db
@@ -150,9 +151,10 @@ def visible_meetings(user: User) -> Select[Meeting]:
     return statement
 
 
-def visible_meeting(user: User, meeting_id: int) -> Meeting | None:
-    """A meeting the person may see (the Lead, or anyone seated at it, whatever the role), else None."""
-    meeting = db.session.get(Meeting, meeting_id)
+def visible_meeting(user: User, meeting_id: int, texts: bool = False) -> Meeting | None:
+    """A meeting the person may see (the Lead, or anyone seated at it, whatever the role), else None; with its
+    agenda and terms of reference loaded at once when `texts` (they are deferred)."""
+    meeting = db.session.get(Meeting, meeting_id, options=[undefer_group("texts")] if texts else None)
     if meeting is None or user.is_admin or seat_at(user, meeting) is not None:
         return meeting
     return None

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import joinedload
 
 from portal import audit, clock, mail, paging, visibility
 from portal.extensions import db
@@ -76,9 +76,8 @@ class MeetingRow:
 
 def meeting_page(user: User, page: int = 1) -> paging.Paged[MeetingRow]:
     """One page of the meetings this person may see, newest first, in four statements however many there are:
-    the rows load only what the list shows (the agenda and terms of reference stay in the database)."""
-    found = paging.page_of(db.session, visibility.visible_meetings(user).options(
-        defer(Meeting.agenda), defer(Meeting.terms_of_reference)), page)
+    the rows load only what the list shows (a meeting's agenda and terms of reference are deferred)."""
+    found = paging.page_of(db.session, visibility.visible_meetings(user), page)
     ids = [m.id for m in found.rows]
     chairs: dict[int, str] = {mid: name for mid, name in db.session.execute(
         select(MeetingMember.meeting_id, User.name).join(User, User.id == MeetingMember.user_id)

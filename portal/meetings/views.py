@@ -14,9 +14,9 @@ bp = Blueprint("meetings", __name__)
 admin_only = access.roles(Role.ADMIN)
 
 
-def _meeting_or_404(meeting_id: int) -> tuple[User, Meeting]:
+def _meeting_or_404(meeting_id: int, texts: bool = False) -> tuple[User, Meeting]:
     user = access.require_user()
-    return user, or_404(visibility.visible_meeting(user, meeting_id))
+    return user, or_404(visibility.visible_meeting(user, meeting_id, texts))
 
 
 def _status(form: FlaskForm) -> int:
@@ -88,7 +88,7 @@ def templates() -> Page:
 @access.signed_in
 def meeting(meeting_id: int) -> str:
     """A meeting: details, agenda, Terms of Reference, members, the sample and links to the other areas."""
-    user, found = _meeting_or_404(meeting_id)
+    user, found = _meeting_or_404(meeting_id, texts=True)
     sampled = services.sample(found)
     readable = visibility.visible_among(user, (p.id for p in sampled))
     draw = services.current_draw(found)

@@ -50,8 +50,11 @@ class Meeting(Base):
     title: Mapped[str] = mapped_column(EncryptedText("meetings.title"))  # typed by the Lead, up to 200 characters
     held_on: Mapped[date] = mapped_column(Date)
     reading_deadline: Mapped[date | None] = mapped_column(Date)
-    agenda: Mapped[str | None] = mapped_column(EncryptedText("meetings.agenda"))
-    terms_of_reference: Mapped[str | None] = mapped_column(EncryptedText("meetings.terms_of_reference"))
+    # Deferred: the long texts are shown only on the meeting's own page and its form, so they are loaded (both in
+    # one statement) and decrypted only when asked for, not with every list of meetings.
+    agenda: Mapped[str | None] = mapped_column(EncryptedText("meetings.agenda"), deferred=True, deferred_group="texts")
+    terms_of_reference: Mapped[str | None] = mapped_column(EncryptedText("meetings.terms_of_reference"),
+                                                            deferred=True, deferred_group="texts")
     minutes_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     access_window_days: Mapped[int] = mapped_column(Integer, default=30)
     # Set when the minutes are published: the panel's access to the sample ends at this moment.

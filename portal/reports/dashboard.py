@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
-from sqlalchemy.orm import defer
 
 from portal import clock, paging, visibility, wording
 from portal.extensions import db
@@ -42,7 +41,6 @@ _NEXT_AND_LAST_MEETINGS = (select(Meeting).where(or_(Meeting.id == _NEXT_MEETING
 # A dashboard shows this many meetings, minutes and actions at most, with how many more there are and a link to
 # the full list, so that it stays one screen however long the portal has been used.
 SHOWN = 10
-_LIGHT = (defer(Meeting.agenda), defer(Meeting.terms_of_reference))  # a card shows neither
 _OVERDUE_ACTIONS = (select(Action).where(Action.status != ActionStatus.DONE.value, Action.due_on < bindparam("today"))
                     .order_by(Action.due_on, Action.id))
 
@@ -167,7 +165,7 @@ def _member(board: Dashboard, user: User) -> None:
     awaiting_release = and_(visibility.seated_as_chair(),
                             ~exists().where(FeedbackRelease.meeting_id == Meeting.id))
     published = Meeting.minutes_published_at.is_not(None)
-    found = paging.page_of(db.session, select(Meeting).options(*_LIGHT)
+    found = paging.page_of(db.session, select(Meeting)
                            .join(MeetingMember, MeetingMember.meeting_id == Meeting.id)
                            .where(MeetingMember.user_id == user.id, visibility.seated_on_panel(),
                                   or_(Meeting.minutes_published_at.is_(None), awaiting_release))
@@ -179,7 +177,7 @@ def _member(board: Dashboard, user: User) -> None:
 
 
 def _observer(board: Dashboard) -> None:
-    published = paging.page_of(db.session, select(Meeting).options(*_LIGHT)
+    published = paging.page_of(db.session, select(Meeting)
                                .where(Meeting.minutes_published_at.is_not(None))
                                .order_by(Meeting.held_on.desc(), Meeting.id.desc()), 1, SHOWN)
     board.published, board.more_published = published.rows, published.total - len(published.rows)
