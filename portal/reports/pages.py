@@ -1,7 +1,8 @@
 """Pages that belong to no one product area: the start page, the dashboard, the accessibility statement, the menu
 and the template filters every page uses. The health checks are portal/ops/health.py."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from portal import access, clock, wording
@@ -50,11 +51,32 @@ NAVIGATION: list[tuple[str, str, frozenset[str] | None]] = [
 ]
 
 
-@bp.app_template_global()
-def navigation_for(user: object) -> list[tuple[str, str]]:
-    """The menu entries this person may see."""
-    role = getattr(user, "role", "")
+MAX_MENUS = 4096  # built menus kept per app: far more than roles x pages
+
+
+def navigation_for(role: str) -> list[tuple[str, str]]:
+    """The menu entries a person of this role may see."""
     return [(endpoint, label) for endpoint, label, roles in NAVIGATION if roles is None or role in roles]
+
+
+@bp.app_template_global()
+def menu_for(user: object) -> Markup:
+    """The menu entries this person may see, the current page marked (templates/_menu.html).
+
+    Every page shows the menu, and building its links cost as much as a small page's own content. Nothing in it
+    is the person's own, only their role's, so each app builds it once for each role, page and mount point.
+    """
+    role = str(getattr(user, "role", ""))
+    key = (request.script_root, role, request.endpoint)
+    menus: dict[tuple[str, str, str | None], Markup] = current_app.extensions.setdefault("portal.menus", {})
+    menu = menus.get(key)
+    if menu is None:
+        if len(menus) >= MAX_MENUS:
+            menus.clear()
+        html = current_app.jinja_env.get_template("_menu.html").render(entries=navigation_for(role),
+                                                                       page=request.endpoint)
+        menu = menus[key] = Markup(html.removesuffix("\n"))  # noqa: S704 - a template's output, escaped there
+    return menu
 
 
 bp.app_template_filter("format_datetime")(clock.format_datetime)
