@@ -307,8 +307,9 @@ def grow(app: Any, scale: float, say: Callable[[str], None]) -> dict[str, int]:
         if bulk.postgres:
             _reset_sequences(connection)
         transaction.commit()
-        if bulk.postgres:
-            connection.execute(text("ANALYZE"))
+        if bulk.postgres:  # statistics for the planner, as autovacuum would gather them (committed: ANALYZE in a
+            connection.execute(text("ANALYZE"))  # transaction rolled back leaves the planner guessing)
+            connection.commit()
         connection.close()
         db.session.remove()
         with db.engine.connect() as connection:
