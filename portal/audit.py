@@ -196,8 +196,8 @@ def chain_pending(engine: Engine | None = None) -> int:
 
 
 def record(actor: User | None, action: str, target: str = "", **details: Any) -> None:
-    """Add one event to the current transaction; it is written, unchained and sealed, when the transaction
-    commits, and chained by the appender (see the module's notes).
+    """Add one event to the current transaction; it is written when the transaction commits (see the module's
+    notes: chained then, or sealed to wait for the appender at work).
 
     The event waits in the session until then: _write_pending (run by every commit, after the session's own
     changes are flushed) writes the transaction's events in the order they were recorded. An event is therefore
