@@ -149,6 +149,14 @@ class _Chain:
         return {"seq": self.last, "prev_hash": row["prev_hash"], "hash": self.hash, "key_id": self.kid}
 
 
+def _seal_problem(keyring: crypto.Keyring, event: Row) -> str | None:
+    """What is wrong with an unchained event's seal, or None when the event is as it was recorded."""
+    if event.details == UNREADABLE_DETAILS:
+        return "its details do not decrypt"
+    _, key = keyring.derive(_SEAL_PURPOSE, event.key_id)
+    return None if tokens.equal(_seal(key, event), event.hash) else "its contents do not match its seal"
+
+
 def _chain_waiting(connection: Connection, chain: _Chain) -> None:
     """Chain the events waiting unchained, oldest first, in batches. One whose seal does not match is left
     unchained and logged (`audit verify` reports it); the others are chained."""
@@ -159,10 +167,9 @@ def _chain_waiting(connection: Connection, chain: _Chain) -> None:
         updates = []
         for event in batch:
             seen = event.id
-            _, seal_key = keyring.derive(_SEAL_PURPOSE, event.key_id)
-            if event.details == UNREADABLE_DETAILS or not tokens.equal(_seal(seal_key, event), event.hash):
-                _log.error("audit event id %s is left unchained: it was altered after it was recorded "
-                           "(its seal does not match); `audit verify` reports it", event.id)
+            if (problem := _seal_problem(keyring, event)) is not None:
+                _log.error("audit event id %s is left unchained: it was altered after it was recorded (%s); "
+                           "`audit verify` reports it", event.id, problem)
                 continue
             updates.append({"event_id": event.id, **chain.add(event._asdict())})
         if updates:
@@ -171,16 +178,29 @@ def _chain_waiting(connection: Connection, chain: _Chain) -> None:
             return
 
 
-def append(connection: Connection, wait: bool = True) -> int | None:
-    """Chain every unchained event on this connection's transaction, oldest first; return how many were chained,
-    or None if `wait` is False and another appender has the turn (it, or the next one, chains them)."""
+def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as the INSERT takes them: the details encrypted bound to each event's ref."""
+    return [{**row, "details": RowValue(row["details"], row["ref"])} for row in rows]
+
+
+def append(connection: Connection, wait: bool = True, own: list[dict[str, Any]] | None = None) -> int | None:
+    """Chain every unchained event on this connection's transaction, oldest first, then insert `own` (events of
+    this transaction not written yet) chained after them; return how many were chained, or None if `wait` is
+    False and another appender has the turn (it, or the next one, chains them; `own` is then not written)."""
     head = _take_head(connection, wait)
     if head is None:
         return None
     chain = _Chain(head)
     _chain_waiting(connection, chain)
-    if chain.moved:
-        connection.execute(_SET_HEAD, {"new_seq": chain.last, "new_hash": chain.hash})
+    rows = _stored([{**fields, **chain.add(fields)} for fields in own or []])
+    end = {"new_seq": chain.last, "new_hash": chain.hash}
+    if rows and connection.dialect.name == "postgresql":  # the events and the head's new end in one statement
+        connection.execute(_APPEND_AND_SET_HEAD.values(rows), end)
+    else:
+        if rows:
+            connection.execute(_APPEND, rows)
+        if chain.moved:
+            connection.execute(_SET_HEAD, end)
     return chain.last - head[0]
 
 
@@ -225,21 +245,11 @@ def _write_pending(session: Session) -> None:
         return
     session.flush()  # the session's own rows first (their order in the transaction is the order of what happened)
     connection = session.connection()
-    head = _take_head(connection, wait=False)
-    if head is None:  # another appender is at work: it, or the next one, chains these
+    if append(connection, wait=False, own=pending) is None:
+        # Another appender is at work: it, or the next one, chains these.
         kid, key = crypto.installed().derive(_SEAL_PURPOSE)
-        rows = [{**fields, "key_id": kid, "hash": _seal(key, fields)} for fields in pending]
-        connection.execute(_APPEND, [{**row, "details": RowValue(row["details"], row["ref"])} for row in rows])
-    else:
-        chain = _Chain(head)
-        _chain_waiting(connection, chain)
-        rows = [{**fields, **chain.add(fields)} for fields in pending]
-        values = [{**row, "details": RowValue(row["details"], row["ref"])} for row in rows]
-        if connection.dialect.name == "postgresql":  # the events and the head's new end in one statement
-            connection.execute(_APPEND_AND_SET_HEAD.values(values), {"new_seq": chain.last, "new_hash": chain.hash})
-        else:
-            connection.execute(_APPEND, values)
-            connection.execute(_SET_HEAD, {"new_seq": chain.last, "new_hash": chain.hash})
+        connection.execute(_APPEND, _stored([{**fields, "key_id": kid, "hash": _seal(key, fields)}
+                                             for fields in pending]))
     pending.clear()
 
 
@@ -280,11 +290,8 @@ def _unchained_problem() -> ChainProblem | None:
     and events written since are unchained)."""
     keyring = crypto.installed()
     for event in db.session.execute(_UNCHAINED.execution_options(yield_per=2000)):
-        if event.details == UNREADABLE_DETAILS:
-            return ChainProblem(None, event.id, "edited before it was chained: its details do not decrypt")
-        _, key = keyring.derive(_SEAL_PURPOSE, event.key_id)
-        if not tokens.equal(_seal(key, event), event.hash):
-            return ChainProblem(None, event.id, "edited before it was chained: its contents do not match its seal")
+        if (problem := _seal_problem(keyring, event)) is not None:
+            return ChainProblem(None, event.id, f"edited before it was chained: {problem}")
     return None
 
 
